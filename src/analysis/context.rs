@@ -1,0 +1,126 @@
+//! The request context: condition keys and their values. A key is either present (one or
+//! more values), known to be absent, or unknown. Unknown keys are what makes evaluation
+//! three-valued: in an *open* context every key not set is unknown (a future request whose
+//! source IP or MFA state we cannot know); in a *closed* one it is absent.
+
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Entry {
+    Values(Vec<String>),
+    Absent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Context {
+    /// Lower-cased key -> (key as first written, entry). Key names are case-insensitive.
+    entries: BTreeMap<String, (String, Entry)>,
+    open: bool,
+}
+
+/// What the context says about one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup<'a> {
+    Values(&'a [String]),
+    Absent,
+    Unknown,
+}
+
+impl Context {
+    /// Keys not set are unknown.
+    pub fn open() -> Self {
+        Context {
+            entries: BTreeMap::new(),
+            open: true,
+        }
+    }
+
+    /// Keys not set are absent.
+    pub fn closed() -> Self {
+        Context {
+            entries: BTreeMap::new(),
+            open: false,
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.open
+    }
+
+    /// Adds a value to a key; a key given several values is multi-valued.
+    pub fn push(&mut self, key: &str, value: &str) {
+        let e = self
+            .entries
+            .entry(key.to_ascii_lowercase())
+            .or_insert_with(|| (key.to_string(), Entry::Values(Vec::new())));
+        match &mut e.1 {
+            Entry::Values(v) => v.push(value.to_string()),
+            absent @ Entry::Absent => *absent = Entry::Values(vec![value.to_string()]),
+        }
+    }
+
+    /// Sets a key to exactly these values, replacing what it had.
+    pub fn set(&mut self, key: &str, values: Vec<String>) {
+        self.entries.insert(
+            key.to_ascii_lowercase(),
+            (key.to_string(), Entry::Values(values)),
+        );
+    }
+
+    /// Marks a key as known to be absent from the request.
+    pub fn set_absent(&mut self, key: &str) {
+        self.entries
+            .insert(key.to_ascii_lowercase(), (key.to_string(), Entry::Absent));
+    }
+
+    /// Whether the context says anything (values or absence) about the key.
+    pub fn has(&self, key: &str) -> bool {
+        self.entries.contains_key(&key.to_ascii_lowercase())
+    }
+
+    pub fn lookup(&self, key: &str) -> Lookup<'_> {
+        match self.entries.get(&key.to_ascii_lowercase()) {
+            Some((_, Entry::Values(v))) => Lookup::Values(v),
+            Some((_, Entry::Absent)) => Lookup::Absent,
+            None if self.open => Lookup::Unknown,
+            None => Lookup::Absent,
+        }
+    }
+
+    /// Every key the context sets, in key order: `(key, Some(values))`, or `(key, None)` for a
+    /// key known to be absent.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Option<&[String]>)> {
+        self.entries.values().map(|(k, e)| {
+            (
+                k.as_str(),
+                match e {
+                    Entry::Values(v) => Some(v.as_slice()),
+                    Entry::Absent => None,
+                },
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_case_insensitive_and_multi_valued() {
+        let mut c = Context::closed();
+        c.push("kms:ResourceAliases", "alias/a");
+        c.push("KMS:resourcealiases", "alias/b");
+        assert_eq!(
+            c.lookup("kms:resourceAliases"),
+            Lookup::Values(&["alias/a".to_string(), "alias/b".to_string()])
+        );
+        assert_eq!(c.lookup("aws:SourceIp"), Lookup::Absent);
+        assert_eq!(Context::open().lookup("aws:SourceIp"), Lookup::Unknown);
+        let mut o = Context::open();
+        o.set_absent("kms:RequestAlias");
+        assert_eq!(o.lookup("kms:requestalias"), Lookup::Absent);
+        o.push("kms:RequestAlias", "alias/x");
+        assert!(matches!(o.lookup("kms:RequestAlias"), Lookup::Values(_)));
+    }
+}

@@ -1,0 +1,897 @@
+//! The evaluator: decides a request `(caller, action, resource, context)` against a key policy
+//! and, optionally, the caller's IAM identity policies, by KMS's rules:
+//!
+//! - a key policy statement that names the caller (or `*`) allows by itself within the key's
+//!   account; one that names the caller's *account* only delegates: IAM policies must allow
+//!   too (the root user needs none);
+//! - a caller from another account needs the key policy *and* its own IAM policies, and only
+//!   for the operations KMS allows across accounts;
+//! - account-wide operations (ListKeys, CreateKey...) and alias resources are IAM's alone;
+//! - an explicit Deny in any policy wins.
+//!
+//! Evaluation is three-valued: a condition on a key the context does not know yields "applies
+//! if ...". The decision is then `conditional`, with the alternatives that would allow the
+//! request, each a list of requirements that must all hold.
+
+use serde::Serialize;
+
+use super::condition::{self, Clause, Truth};
+use super::context::Context;
+use super::kms::{self, Operation};
+use super::pattern::wildcard_match;
+use super::policy::{Effect, Patterns, Policy, PolicyKind, Statement};
+use super::principal::{Arn, Caller, PrincipalMatch};
+use super::variables::{substitute, Substituted};
+
+/// The most alternatives a conditional decision lists.
+const MAX_ALTERNATIVES: usize = 64;
+
+/// What the request acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resource {
+    /// The KMS key the key policy is attached to; its ARN when known.
+    Key(Option<String>),
+    /// An alias ARN: aliases are governed by IAM policies only.
+    Alias(String),
+}
+
+impl Resource {
+    pub fn parse(s: &str) -> Result<Resource, String> {
+        let s = s.trim();
+        if s == "*" || s.is_empty() {
+            return Ok(Resource::Key(None));
+        }
+        let arn =
+            Arn::parse(s).ok_or_else(|| format!("`{s}` is not `*` or a KMS key or alias ARN"))?;
+        if arn.service != "kms" {
+            return Err(format!("`{s}` is not a KMS ARN"));
+        }
+        if arn.resource.starts_with("key/") && arn.resource.len() > 4 {
+            Ok(Resource::Key(Some(s.to_string())))
+        } else if arn.resource.starts_with("alias/") && arn.resource.len() > 6 {
+            Ok(Resource::Alias(s.to_string()))
+        } else {
+            Err(format!(
+                "`{s}` names neither a key (`key/ID`) nor an alias (`alias/NAME`)"
+            ))
+        }
+    }
+
+    /// The string matched against `Resource` patterns; `None` for a key of unknown ARN.
+    fn arn(&self) -> Option<&str> {
+        match self {
+            Resource::Key(a) => a.as_deref(),
+            Resource::Alias(a) => Some(a),
+        }
+    }
+
+    pub fn account(&self) -> Option<String> {
+        self.arn()
+            .and_then(Arn::parse)
+            .map(|a| a.account.to_string())
+    }
+}
+
+impl std::fmt::Display for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.arn().unwrap_or("*"))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub caller: Caller,
+    /// `kms:Name`, as the catalogue spells it.
+    pub action: String,
+    pub resource: Resource,
+    /// The account that owns the key.
+    pub key_account: String,
+    pub context: Context,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Allowed,
+    ImplicitDeny,
+    ExplicitDeny,
+    Conditional,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allowed => "allowed",
+            Decision::ImplicitDeny => "implicit_deny",
+            Decision::ExplicitDeny => "explicit_deny",
+            Decision::Conditional => "conditional",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequirementKind {
+    /// A condition clause must hold for the request.
+    Condition,
+    /// An IAM identity policy of the caller must allow the action.
+    IamPolicy,
+    /// The key's ARN must match a `Resource` pattern.
+    Resource,
+    /// The request must come from one particular role session.
+    Session,
+}
+
+/// Something the request must satisfy; `text` says it in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Requirement {
+    pub kind: RequirementKind,
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    /// True when the requirement is that this must *not* hold (it comes from a Deny).
+    pub negated: bool,
+}
+
+impl Requirement {
+    fn from_clause(c: &Clause) -> Requirement {
+        Requirement {
+            kind: RequirementKind::Condition,
+            text: condition::describe(c),
+            key: Some(c.key.clone()),
+            operator: Some(c.operator_name.clone()),
+            values: c.values.clone(),
+            negated: false,
+        }
+    }
+
+    fn plain(kind: RequirementKind, text: String, values: Vec<String>) -> Requirement {
+        Requirement {
+            kind,
+            text,
+            key: None,
+            operator: None,
+            values,
+            negated: false,
+        }
+    }
+
+    fn negate(&self) -> Requirement {
+        let mut r = self.clone();
+        r.negated = !r.negated;
+        r.text = match self.text.strip_prefix("not (") {
+            Some(inner) if self.negated => inner.trim_end_matches(')').to_string(),
+            _ => format!("not ({})", self.text),
+        };
+        r
+    }
+}
+
+/// Which statement of which policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatementRef {
+    /// `key-policy`, or the identity policy's name.
+    pub policy: String,
+    pub policy_kind: PolicyKind,
+    pub index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// The id used in lists of deciding statements: the Sid (or `#INDEX`), prefixed with
+    /// `POLICY:` for identity policies.
+    pub id: String,
+}
+
+impl StatementRef {
+    fn new(policy: &Policy, s: &Statement) -> StatementRef {
+        let id = match policy.kind {
+            PolicyKind::Key => s.label(),
+            PolicyKind::Identity => format!("{}:{}", policy.name, s.label()),
+        };
+        StatementRef {
+            policy: policy.name.clone(),
+            policy_kind: policy.kind,
+            index: s.index,
+            sid: s.sid.clone(),
+            id,
+        }
+    }
+}
+
+/// How one element of a statement (principal, action, resource) relates to the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ElementMatch {
+    pub result: Truth,
+    #[serde(rename = "match", skip_serializing_if = "Option::is_none")]
+    pub principal_match: Option<PrincipalMatch>,
+    pub explanation: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConditionRecord {
+    pub operator: String,
+    pub key: String,
+    pub values: Vec<String>,
+    pub result: Truth,
+    pub explanation: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every element matches: the statement applies to the request.
+    Applies,
+    DoesNotApply,
+    /// Applies if the statement's requirements hold.
+    AppliesIf,
+    /// AWS would reject the statement; it took no part.
+    Invalid,
+}
+
+/// One statement's match record: what matched, what did not, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatementRecord {
+    pub statement: StatementRef,
+    pub effect: String,
+    pub outcome: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<ElementMatch>,
+    pub action: Option<ElementMatch>,
+    pub resource: Option<ElementMatch>,
+    pub conditions: Vec<ConditionRecord>,
+    /// When the outcome is `applies_if`: what must hold.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requirements: Vec<Requirement>,
+}
+
+/// One way the request can be allowed: all requirements hold. `via` names the statements.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alternative {
+    pub all_of: Vec<Requirement>,
+    pub via: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Evaluation {
+    pub decision: Decision,
+    /// Ids of the statements that decided: the Denies for `explicit_deny`, the Allows (and
+    /// for `conditional` the Denies whose conditions are unknown) otherwise.
+    pub deciding_statements: Vec<String>,
+    /// For `conditional`: any one alternative suffices.
+    pub requirements: Vec<Alternative>,
+    pub notes: Vec<String>,
+    pub statements: Vec<StatementRecord>,
+}
+
+/// Whether an alternative is reached, and under what.
+struct Candidate {
+    reqs: Vec<Requirement>,
+    via: Vec<String>,
+}
+
+/// Adds the context keys that follow from the request itself, unless the caller set them.
+pub fn derive_context(req: &Request, op: Option<&Operation>) -> (Context, Vec<String>) {
+    let mut ctx = req.context.clone();
+    let mut notes = Vec::new();
+    let set = |ctx: &mut Context, key: &str, value: Option<String>| {
+        if !ctx.has(key) {
+            match value {
+                Some(v) => ctx.set(key, vec![v]),
+                None => ctx.set_absent(key),
+            }
+        }
+    };
+    let c = &req.caller;
+    let account = c.account().map(str::to_string);
+    set(&mut ctx, "aws:PrincipalArn", c.principal_arn());
+    set(&mut ctx, "aws:PrincipalAccount", account.clone());
+    set(&mut ctx, "kms:CallerAccount", account);
+    set(
+        &mut ctx,
+        "aws:PrincipalType",
+        (!matches!(c, Caller::Service { .. })).then(|| c.principal_type().to_string()),
+    );
+    set(
+        &mut ctx,
+        "aws:username",
+        match c {
+            Caller::User { name, .. } => Some(name.clone()),
+            _ => None,
+        },
+    );
+    set(
+        &mut ctx,
+        "aws:PrincipalIsAWSService",
+        Some(matches!(c, Caller::Service { .. }).to_string()),
+    );
+    if let Caller::Service { name } = c {
+        set(&mut ctx, "aws:PrincipalServiceName", Some(name.clone()));
+    }
+    if op.is_some_and(|o| !o.request_alias) {
+        if matches!(
+            req.context.lookup("kms:RequestAlias"),
+            super::context::Lookup::Values(_)
+        ) {
+            notes.push(format!(
+                "kms:RequestAlias is never present for {}: the given value was ignored",
+                req.action
+            ));
+        }
+        ctx.set_absent("kms:RequestAlias");
+    }
+    (ctx, notes)
+}
+
+/// Evaluates `req`. `identity` is `None` when the caller's IAM policies are not known: where
+/// IAM must allow, that becomes a requirement. `Some(&[])` means the caller has no IAM policy.
+pub fn evaluate(
+    req: &Request,
+    key_policy: Option<&Policy>,
+    identity: Option<&[Policy]>,
+) -> Evaluation {
+    let op = kms::operation(&req.action);
+    let (ctx, mut notes) = derive_context(req, op);
+
+    let caller_account = req.caller.account();
+    let is_service = matches!(req.caller, Caller::Service { .. });
+    let cross_account = !is_service && caller_account != Some(req.key_account.as_str());
+    let key_governed =
+        op.is_none_or(|o| o.key_resource) && matches!(req.resource, Resource::Key(_));
+
+    let mut records = Vec::new();
+    let mut allows: Vec<Candidate> = Vec::new();
+    let mut denies: Vec<Candidate> = Vec::new();
+    let mut definite_denies: Vec<String> = Vec::new();
+    let mut delegations: Vec<Candidate> = Vec::new();
+
+    if key_governed {
+        match key_policy {
+            Some(policy) => {
+                for s in &policy.statements {
+                    let (rec, principal_kind) = statement_record(policy, s, req, &ctx);
+                    collect(
+                        &rec,
+                        principal_kind,
+                        &mut allows,
+                        &mut denies,
+                        &mut definite_denies,
+                        &mut delegations,
+                    );
+                    records.push(rec);
+                }
+            }
+            None => notes.push("no key policy was given: no statement allows anyone".into()),
+        }
+    } else if matches!(req.resource, Resource::Alias(_)) {
+        notes.push("a key policy controls its key, never an alias: only IAM policies can allow access to an alias".into());
+    } else {
+        notes.push(format!(
+            "{} is an account-wide operation: no key policy governs it, only IAM policies",
+            req.action
+        ));
+    }
+
+    // The IAM side: alternatives under which the caller's identity policies allow.
+    let mut iam_allows: Vec<Candidate> = Vec::new();
+    let iam_known = identity.is_some();
+    match identity {
+        Some(policies) => {
+            for policy in policies {
+                for s in &policy.statements {
+                    let (rec, _) = statement_record(policy, s, req, &ctx);
+                    match rec.outcome {
+                        Outcome::Applies | Outcome::AppliesIf => {
+                            let cand = Candidate {
+                                reqs: rec.requirements.clone(),
+                                via: vec![rec.statement.id.clone()],
+                            };
+                            match s.effect {
+                                Effect::Allow => iam_allows.push(cand),
+                                _ if rec.outcome == Outcome::Applies => {
+                                    definite_denies.push(rec.statement.id.clone())
+                                }
+                                _ => denies.push(cand),
+                            }
+                        }
+                        _ => {}
+                    }
+                    records.push(rec);
+                }
+            }
+        }
+        None => iam_allows.push(Candidate {
+            reqs: vec![Requirement::plain(
+                RequirementKind::IamPolicy,
+                format!(
+                    "an IAM policy of {} allows {} on {}",
+                    req.caller, req.action, req.resource
+                ),
+                vec![],
+            )],
+            via: vec![],
+        }),
+    }
+
+    // Root users and service principals have no IAM policies to consult.
+    let needs_iam_for =
+        |delegated: bool| !req.caller.is_root() && !is_service && (delegated || cross_account);
+
+    let mut alternatives: Vec<Candidate> = Vec::new();
+    if key_governed {
+        for (cand, delegated) in allows
+            .into_iter()
+            .map(|c| (c, false))
+            .chain(delegations.into_iter().map(|c| (c, true)))
+        {
+            if needs_iam_for(delegated) {
+                for iam in &iam_allows {
+                    alternatives.push(Candidate {
+                        reqs: cand.reqs.iter().chain(&iam.reqs).cloned().collect(),
+                        via: cand.via.iter().chain(&iam.via).cloned().collect(),
+                    });
+                }
+            } else {
+                alternatives.push(cand);
+            }
+        }
+    } else if !req.caller.is_root() && !is_service {
+        alternatives = iam_allows;
+    } else if req.caller.is_root() {
+        // The root user may do anything in its own account that no key policy governs.
+        alternatives.push(Candidate {
+            reqs: vec![],
+            via: vec![],
+        });
+    }
+
+    if cross_account && key_governed {
+        if let Some(o) = op.filter(|o| !o.cross_account) {
+            notes.push(format!(
+                "kms:{} cannot be used across accounts: the caller's account {} does not own the key (account {})",
+                o.name,
+                caller_account.unwrap_or("?"),
+                req.key_account
+            ));
+            alternatives.clear();
+        }
+    }
+    if !iam_known
+        && alternatives
+            .iter()
+            .any(|a| a.reqs.iter().any(|r| r.kind == RequirementKind::IamPolicy))
+    {
+        notes.push("the caller's IAM policies were not given: where IAM must allow, that is listed as a requirement (pass --identity-policy to evaluate them)".into());
+    }
+
+    let (decision, deciding, requirements) = decide(alternatives, denies, definite_denies);
+    Evaluation {
+        decision,
+        deciding_statements: deciding,
+        requirements,
+        notes,
+        statements: records,
+    }
+}
+
+fn collect(
+    rec: &StatementRecord,
+    principal_kind: Option<PrincipalMatch>,
+    allows: &mut Vec<Candidate>,
+    denies: &mut Vec<Candidate>,
+    definite_denies: &mut Vec<String>,
+    delegations: &mut Vec<Candidate>,
+) {
+    if !matches!(rec.outcome, Outcome::Applies | Outcome::AppliesIf) {
+        return;
+    }
+    let cand = Candidate {
+        reqs: rec.requirements.clone(),
+        via: vec![rec.statement.id.clone()],
+    };
+    match (rec.effect.as_str(), principal_kind) {
+        ("Deny", _) if rec.outcome == Outcome::Applies => {
+            definite_denies.push(rec.statement.id.clone())
+        }
+        ("Deny", _) => denies.push(cand),
+        (_, Some(PrincipalMatch::Account)) => delegations.push(cand),
+        _ => allows.push(cand),
+    }
+}
+
+fn decide(
+    alternatives: Vec<Candidate>,
+    unknown_denies: Vec<Candidate>,
+    definite_denies: Vec<String>,
+) -> (Decision, Vec<String>, Vec<Alternative>) {
+    if !definite_denies.is_empty() {
+        return (Decision::ExplicitDeny, dedup(definite_denies), vec![]);
+    }
+    if alternatives.is_empty() {
+        return (Decision::ImplicitDeny, vec![], vec![]);
+    }
+    let unconditional: Vec<&Candidate> =
+        alternatives.iter().filter(|a| a.reqs.is_empty()).collect();
+    if !unconditional.is_empty() && unknown_denies.is_empty() {
+        let via = unconditional
+            .iter()
+            .flat_map(|a| a.via.iter().cloned())
+            .collect();
+        return (Decision::Allowed, dedup(via), vec![]);
+    }
+    // Conditional: (OR of alternatives) AND, for each unknown Deny, NOT (its requirements),
+    // written out as alternatives (disjunctive normal form).
+    let mut dnf: Vec<Candidate> = if unconditional.is_empty() {
+        alternatives
+    } else {
+        vec![Candidate {
+            reqs: vec![],
+            via: unconditional
+                .iter()
+                .flat_map(|a| a.via.iter().cloned())
+                .collect(),
+        }]
+    };
+    for deny in &unknown_denies {
+        let mut next = Vec::new();
+        for alt in &dnf {
+            for r in &deny.reqs {
+                let mut reqs = alt.reqs.clone();
+                let neg = r.negate();
+                if !reqs.contains(&neg) {
+                    reqs.push(neg);
+                }
+                next.push(Candidate {
+                    reqs,
+                    via: alt.via.iter().chain(&deny.via).cloned().collect(),
+                });
+                if next.len() >= MAX_ALTERNATIVES {
+                    break;
+                }
+            }
+        }
+        dnf = next;
+    }
+    // An alternative that requires both something and its negation can never hold.
+    dnf.retain(|a| !a.reqs.iter().any(|r| a.reqs.contains(&r.negate())));
+    if dnf.is_empty() {
+        return (Decision::ImplicitDeny, vec![], vec![]);
+    }
+    let deciding = dedup(dnf.iter().flat_map(|a| a.via.iter().cloned()).collect());
+    let mut out: Vec<Alternative> = Vec::new();
+    for a in dnf {
+        let alt = Alternative {
+            all_of: a.reqs,
+            via: dedup(a.via),
+        };
+        if !out.contains(&alt) {
+            out.push(alt);
+        }
+    }
+    (Decision::Conditional, deciding, out)
+}
+
+fn dedup(v: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(v.len());
+    for s in v {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// Evaluates one statement against the request: its match record, and for key policy
+/// statements how the principal matched.
+fn statement_record(
+    policy: &Policy,
+    s: &Statement,
+    req: &Request,
+    ctx: &Context,
+) -> (StatementRecord, Option<PrincipalMatch>) {
+    let effect = match &s.effect {
+        Effect::Allow => "Allow".to_string(),
+        Effect::Deny => "Deny".to_string(),
+        Effect::Invalid(e) => e.clone(),
+    };
+    let statement = StatementRef::new(policy, s);
+    if !s.valid {
+        return (
+            StatementRecord {
+                statement,
+                effect,
+                outcome: Outcome::Invalid,
+                principal: None,
+                action: None,
+                resource: None,
+                conditions: vec![],
+                requirements: vec![],
+            },
+            None,
+        );
+    }
+    let mut reqs: Vec<Requirement> = Vec::new();
+
+    let (principal, principal_kind) = match (&s.principal, policy.kind) {
+        (Some(block), PolicyKind::Key) => {
+            let (m, kind, req_opt) = match_principal(block, &req.caller);
+            reqs.extend(req_opt);
+            (Some(m), kind)
+        }
+        _ => (None, None),
+    };
+    let action = match_action(s.actions.as_ref(), &req.action);
+    let (resource, res_req) = match_resource(s.resources.as_ref(), policy, &req.resource, ctx);
+    reqs.extend(res_req);
+
+    let mut conditions = Vec::with_capacity(s.conditions.len());
+    let mut cond_truth = Truth::True;
+    for c in &s.conditions {
+        let o = condition::evaluate(c, ctx, policy.variables_enabled());
+        match o.truth {
+            Truth::False => cond_truth = Truth::False,
+            Truth::Unknown => {
+                if cond_truth == Truth::True {
+                    cond_truth = Truth::Unknown;
+                }
+                reqs.push(Requirement::from_clause(c));
+            }
+            Truth::True => {}
+        }
+        conditions.push(ConditionRecord {
+            operator: c.operator_name.clone(),
+            key: c.key.clone(),
+            values: c.values.clone(),
+            result: o.truth,
+            explanation: o.explanation,
+        });
+    }
+
+    let parts = [
+        principal.as_ref().map_or(Truth::True, |p| p.result),
+        action.result,
+        resource.result,
+        cond_truth,
+    ];
+    let outcome = if parts.contains(&Truth::False) {
+        Outcome::DoesNotApply
+    } else if parts.contains(&Truth::Unknown) {
+        Outcome::AppliesIf
+    } else {
+        Outcome::Applies
+    };
+    if outcome != Outcome::AppliesIf {
+        reqs.clear();
+    }
+    (
+        StatementRecord {
+            statement,
+            effect,
+            outcome,
+            principal,
+            action: Some(action),
+            resource: Some(resource),
+            conditions,
+            requirements: reqs,
+        },
+        principal_kind,
+    )
+}
+
+fn match_principal(
+    block: &super::policy::PrincipalBlock,
+    caller: &Caller,
+) -> (ElementMatch, Option<PrincipalMatch>, Option<Requirement>) {
+    let rank = |m: PrincipalMatch| match m {
+        PrincipalMatch::Direct => 4,
+        PrincipalMatch::Everyone => 3,
+        PrincipalMatch::Account => 2,
+        PrincipalMatch::OneSession => 1,
+        PrincipalMatch::None => 0,
+    };
+    let mut best = PrincipalMatch::None;
+    let mut best_entry = None;
+    for e in &block.entries {
+        let m = e.matches(caller);
+        if rank(m) > rank(best) {
+            best = m;
+            best_entry = Some(e);
+        }
+    }
+    if block.negated {
+        // NotPrincipal: the statement applies to everyone not excluded. AWS checks the
+        // caller's account, then the caller itself (role, then session): the caller is
+        // excluded only when the list covers its account *and* itself.
+        let account_listed = block.entries.iter().any(|e| {
+            matches!(
+                e.matches(caller),
+                PrincipalMatch::Account | PrincipalMatch::Everyone
+            )
+        });
+        let self_listed =
+            caller.is_root() || matches!(best, PrincipalMatch::Direct | PrincipalMatch::Everyone);
+        let excluded = match caller {
+            // A service principal is one identity, with no account to check.
+            Caller::Service { .. } => self_listed,
+            _ => account_listed && self_listed,
+        };
+        let explanation = if excluded {
+            format!("NotPrincipal lists {caller} and its account: excluded")
+        } else if self_listed && !account_listed {
+            format!("NotPrincipal lists {caller} but not its account, so it still applies to it")
+        } else if account_listed && !self_listed {
+            format!("NotPrincipal lists the account of {caller} but not the caller itself, so it still applies to it")
+        } else {
+            format!("NotPrincipal does not list {caller}")
+        };
+        let result = if excluded { Truth::False } else { Truth::True };
+        return (
+            ElementMatch {
+                result,
+                principal_match: None,
+                explanation,
+            },
+            None,
+            None,
+        );
+    }
+    let shown = best_entry.map(|e| e.normalized()).unwrap_or_default();
+    let (result, explanation, req) = match best {
+        PrincipalMatch::Direct => (Truth::True, format!("`{shown}` names the caller"), None),
+        PrincipalMatch::Everyone => (Truth::True, "`*` names everyone".to_string(), None),
+        PrincipalMatch::Account => (
+            Truth::True,
+            format!(
+                "`{shown}` is the caller's account: IAM policies decide (the root user needs none)"
+            ),
+            None,
+        ),
+        PrincipalMatch::OneSession => (
+            Truth::Unknown,
+            format!("`{shown}` names one session of the caller's role"),
+            Some(Requirement::plain(
+                RequirementKind::Session,
+                format!("the request is made by the session {shown}"),
+                vec![shown.clone()],
+            )),
+        ),
+        PrincipalMatch::None => (
+            Truth::False,
+            format!(
+                "no principal entry names {caller} or its account{}",
+                if block
+                    .entries
+                    .iter()
+                    .any(|e| matches!(e, super::principal::PrincipalEntry::UniqueId(_)))
+                {
+                    " (unique ids of deleted principals match nobody)"
+                } else {
+                    ""
+                }
+            ),
+            None,
+        ),
+    };
+    (
+        ElementMatch {
+            result,
+            principal_match: Some(best),
+            explanation,
+        },
+        Some(best),
+        req,
+    )
+}
+
+fn match_action(patterns: Option<&Patterns>, action: &str) -> ElementMatch {
+    let Some(p) = patterns else {
+        return ElementMatch {
+            result: Truth::False,
+            principal_match: None,
+            explanation: "no Action".into(),
+        };
+    };
+    let hit = p
+        .patterns
+        .iter()
+        .find(|pat| wildcard_match(pat, action, true));
+    let (result, explanation) = match (p.negated, hit) {
+        (false, Some(h)) => (Truth::True, format!("`{h}` matches {action}")),
+        (false, None) => (Truth::False, format!("no Action matches {action}")),
+        (true, Some(h)) => (Truth::False, format!("NotAction `{h}` excludes {action}")),
+        (true, None) => (
+            Truth::True,
+            format!("NotAction does not list {action}, so the statement covers it"),
+        ),
+    };
+    ElementMatch {
+        result,
+        principal_match: None,
+        explanation,
+    }
+}
+
+fn match_resource(
+    patterns: Option<&Patterns>,
+    policy: &Policy,
+    resource: &Resource,
+    ctx: &Context,
+) -> (ElementMatch, Option<Requirement>) {
+    let Some(p) = patterns else {
+        return (
+            ElementMatch {
+                result: Truth::False,
+                principal_match: None,
+                explanation: "no Resource".into(),
+            },
+            None,
+        );
+    };
+    let target = resource.arn();
+    let mut hit: Option<&str> = None;
+    let mut unknown: Vec<String> = Vec::new();
+    for pat in &p.patterns {
+        let expanded = if policy.variables_enabled() {
+            match substitute(pat, ctx) {
+                Substituted::Value(v) => v,
+                Substituted::Unresolvable => continue,
+                Substituted::Unknown(_) => {
+                    unknown.push(pat.clone());
+                    continue;
+                }
+            }
+        } else {
+            pat.clone()
+        };
+        if expanded == "*" {
+            hit = Some(pat);
+            break;
+        }
+        match target {
+            Some(t) if wildcard_match(&expanded, t, false) => {
+                hit = Some(pat);
+                break;
+            }
+            Some(_) => {}
+            None => unknown.push(expanded),
+        }
+    }
+    let target_shown = target.unwrap_or("the key");
+    let word = if p.negated { "NotResource" } else { "Resource" };
+    let (matched, explanation) = match (hit, unknown.is_empty()) {
+        (Some(h), _) => (Truth::True, format!("{word} `{h}` matches {target_shown}")),
+        (None, true) => (Truth::False, format!("no {word} matches {target_shown}")),
+        (None, false) => (
+            Truth::Unknown,
+            format!(
+                "{word} {} may match the key; its ARN is not known",
+                unknown.join(", ")
+            ),
+        ),
+    };
+    let result = match (p.negated, matched) {
+        (false, t) => t,
+        (true, Truth::True) => Truth::False,
+        (true, Truth::False) => Truth::True,
+        (true, Truth::Unknown) => Truth::Unknown,
+    };
+    let req = (result == Truth::Unknown).then(|| {
+        let text = format!("the key's ARN matches {}", unknown.join(" or "));
+        let r = Requirement::plain(RequirementKind::Resource, text, unknown.clone());
+        if p.negated {
+            r.negate()
+        } else {
+            r
+        }
+    });
+    (
+        ElementMatch {
+            result,
+            principal_match: None,
+            explanation,
+        },
+        req,
+    )
+}

@@ -1,0 +1,253 @@
+//! Finds where a JSON value sits in its source text, given its JSON pointer, so that errors
+//! and findings can name a line and column.
+//!
+//! serde_json already validated the text (and gives line/column for syntax errors), but its
+//! `Value` keeps no positions. Rather than parse twice with a span-keeping parser, this walks
+//! the validated text with a small scanner only when a position is needed (an error or a
+//! finding), which keeps the hot path (parse, evaluate) free of span bookkeeping. It never
+//! panics on any input: on text that is not valid JSON it returns `None`.
+
+/// One step of a JSON pointer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// A JSON pointer (`/Statement/2/Action`) as a list of steps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pointer(pub Vec<Step>);
+
+impl Pointer {
+    pub fn root() -> Self {
+        Pointer(Vec::new())
+    }
+    pub fn key(&self, k: &str) -> Self {
+        let mut v = self.0.clone();
+        v.push(Step::Key(k.to_string()));
+        Pointer(v)
+    }
+    pub fn index(&self, i: usize) -> Self {
+        let mut v = self.0.clone();
+        v.push(Step::Index(i));
+        Pointer(v)
+    }
+}
+
+impl std::fmt::Display for Pointer {
+    /// RFC 6901 form: `/Statement/0/Condition/StringEquals/aws~1username`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("/");
+        }
+        for s in &self.0 {
+            match s {
+                Step::Key(k) => write!(f, "/{}", k.replace('~', "~0").replace('/', "~1"))?,
+                Step::Index(i) => write!(f, "/{i}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A 1-based line and column (in characters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Position {
+    pub line: usize,
+    pub column: usize,
+}
+
+/// Position of the value that `pointer` names in `text`, or `None` if there is no such value.
+pub fn locate(text: &str, pointer: &Pointer) -> Option<Position> {
+    let bytes = text.as_bytes();
+    let mut sc = Scanner { b: bytes, i: 0 };
+    sc.ws();
+    for step in &pointer.0 {
+        match (step, sc.peek()?) {
+            (Step::Key(k), b'{') => sc.enter_member(k)?,
+            (Step::Index(n), b'[') => sc.enter_element(*n)?,
+            _ => return None,
+        }
+    }
+    Some(position_of(text, sc.i))
+}
+
+/// Converts a byte offset into a 1-based line and column.
+pub fn position_of(text: &str, offset: usize) -> Position {
+    let offset = offset.min(text.len());
+    let before = &text.as_bytes()[..offset];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    Position { line, column }
+}
+
+struct Scanner<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Scanner<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+            self.i += 1;
+        }
+    }
+    fn expect(&mut self, c: u8) -> Option<()> {
+        self.ws();
+        (self.peek()? == c).then(|| self.i += 1)
+    }
+    /// Reads a string literal and returns its decoded value.
+    fn string(&mut self) -> Option<String> {
+        self.ws();
+        let start = self.i;
+        self.expect(b'"')?;
+        loop {
+            match self.peek()? {
+                b'\\' => self.i += 2,
+                b'"' => {
+                    self.i += 1;
+                    break;
+                }
+                _ => self.i += 1,
+            }
+        }
+        serde_json::from_slice(self.b.get(start..self.i)?).ok()
+    }
+    /// Skips one complete value.
+    fn skip_value(&mut self) -> Option<()> {
+        self.ws();
+        match self.peek()? {
+            b'"' => self.string().map(|_| ()),
+            b'{' | b'[' => {
+                let mut depth = 0usize;
+                loop {
+                    match self.peek()? {
+                        b'"' => {
+                            self.string()?;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                self.i += 1;
+                                return Some(());
+                            }
+                        }
+                        _ => {}
+                    }
+                    self.i += 1;
+                }
+            }
+            _ => {
+                while !matches!(
+                    self.peek()?,
+                    b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t'
+                ) {
+                    self.i += 1;
+                }
+                Some(())
+            }
+        }
+    }
+    /// Positioned at `{`: moves to the value of member `key` (the last one if repeated, as
+    /// serde_json keeps the last).
+    fn enter_member(&mut self, key: &str) -> Option<()> {
+        self.expect(b'{')?;
+        let mut found = None;
+        loop {
+            self.ws();
+            if self.peek()? == b'}' {
+                break;
+            }
+            let k = self.string()?;
+            self.expect(b':')?;
+            self.ws();
+            if k == key {
+                found = Some(self.i);
+            }
+            self.skip_value()?;
+            self.ws();
+            if self.peek()? == b',' {
+                self.i += 1;
+            }
+        }
+        self.i = found?;
+        Some(())
+    }
+    fn enter_element(&mut self, n: usize) -> Option<()> {
+        self.expect(b'[')?;
+        for _ in 0..n {
+            self.skip_value()?;
+            self.expect(b',')?;
+        }
+        self.ws();
+        (self.peek()? != b']').then_some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\"Sid\": \"a\\\"}\", \"Action\": \"kms:*\"},\n    {\n      \"Sid\": \"b\",\n      \"Action\": [\"kms:Get*\", \"kms:Put*\"]\n    }\n  ]\n}";
+
+    #[test]
+    fn finds_nested_values() {
+        let p = Pointer::root()
+            .key("Statement")
+            .index(1)
+            .key("Action")
+            .index(1);
+        assert_eq!(
+            locate(DOC, &p),
+            Some(Position {
+                line: 7,
+                column: 30
+            })
+        );
+        let p = Pointer::root().key("Statement").index(0).key("Action");
+        assert_eq!(
+            locate(DOC, &p),
+            Some(Position {
+                line: 4,
+                column: 31
+            })
+        );
+        assert_eq!(
+            locate(DOC, &Pointer::root()),
+            Some(Position { line: 1, column: 1 })
+        );
+    }
+
+    #[test]
+    fn missing_paths_and_garbage_give_none() {
+        assert_eq!(locate(DOC, &Pointer::root().key("Nope")), None);
+        assert_eq!(
+            locate(DOC, &Pointer::root().key("Statement").index(5)),
+            None
+        );
+        assert_eq!(
+            locate("{\"a\": [1, 2", &Pointer::root().key("a").index(3)),
+            None
+        );
+        assert_eq!(locate("", &Pointer::root().key("a")), None);
+        assert_eq!(locate("{\"a\": \"\\", &Pointer::root().key("b")), None);
+    }
+
+    #[test]
+    fn pointer_display_escapes() {
+        let p = Pointer::root().key("Condition").key("a/b~c").index(0);
+        assert_eq!(p.to_string(), "/Condition/a~1b~0c/0");
+    }
+}

@@ -1,0 +1,12 @@
+//! Pure analysis: parsing policies, evaluating requests, diagnosing. No I/O happens here;
+//! every function takes data and returns data, so all of it is testable without AWS.
+
+pub mod condition;
+pub mod context;
+pub mod eval;
+pub mod kms;
+pub mod locate;
+pub mod pattern;
+pub mod policy;
+pub mod principal;
+pub mod variables;

@@ -1,0 +1,806 @@
+//! The policy language: a validated model of key policies and IAM identity policies, and the
+//! parser that builds it from JSON text.
+//!
+//! Two kinds of problem come out of parsing. Input that is not a policy at all (invalid JSON,
+//! a number where an action list belongs) is a [`PolicyError`]: the caller stops and names the
+//! place. Input that is a policy but one AWS would reject (both `Action` and `NotAction`, an
+//! unknown `Effect`, a key policy statement without a principal, over 32 KB) is a [`Finding`]
+//! with a stable id; the statement concerned is marked invalid and takes no part in evaluation.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::condition::{Clause, Operator};
+use super::locate::{locate, Pointer, Position};
+use super::principal::PrincipalEntry;
+
+/// The size limit KMS puts on a key policy.
+pub const KEY_POLICY_MAX_BYTES: usize = 32 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyKind {
+    Key,
+    Identity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+/// A rule with a stable id; ids never change meaning once released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub severity: Severity,
+}
+
+macro_rules! rules {
+    ($($konst:ident = $id:literal, $name:literal, $sev:ident;)*) => {
+        $(pub const $konst: Rule = Rule { id: $id, name: $name, severity: Severity::$sev };)*
+        /// Every parser rule, for documentation and SARIF rule tables.
+        pub const PARSER_RULES: &[Rule] = &[$($konst),*];
+    };
+}
+
+rules! {
+    ACTION_AND_NOT_ACTION = "KD101", "action-and-notaction", Error;
+    NO_ACTION = "KD102", "missing-action", Error;
+    RESOURCE_AND_NOT_RESOURCE = "KD103", "resource-and-notresource", Error;
+    NO_RESOURCE = "KD104", "missing-resource", Error;
+    BAD_EFFECT = "KD105", "unknown-effect", Error;
+    NO_PRINCIPAL = "KD106", "missing-principal", Error;
+    PRINCIPAL_AND_NOT_PRINCIPAL = "KD107", "principal-and-notprincipal", Error;
+    TOO_LARGE = "KD108", "policy-too-large", Error;
+    UNKNOWN_ELEMENT = "KD109", "unknown-element", Error;
+    BAD_VERSION = "KD110", "unknown-version", Warning;
+    DUPLICATE_SID = "KD111", "duplicate-sid", Warning;
+    BAD_OPERATOR = "KD112", "unknown-condition-operator", Error;
+    UNIQUE_ID_PRINCIPAL = "KD113", "deleted-principal", Error;
+    NO_STATEMENTS = "KD114", "no-statements", Error;
+    INVALID_PRINCIPAL = "KD115", "invalid-principal", Error;
+    PRINCIPAL_IN_IDENTITY_POLICY = "KD116", "principal-in-identity-policy", Error;
+    NOT_PRINCIPAL_WITH_ALLOW = "KD117", "notprincipal-with-allow", Warning;
+    EMPTY_LIST = "KD118", "empty-list", Warning;
+}
+
+/// Something in a policy that AWS would reject or that deserves attention.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub id: &'static str,
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    /// JSON pointer into the policy document.
+    pub pointer: String,
+    /// Line and column in the policy document, when known.
+    pub position: Option<Position>,
+}
+
+/// A file that is not a policy: what is wrong, and where.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct PolicyError {
+    pub message: String,
+    pub pointer: Pointer,
+    /// Line and column in the text given to the parser.
+    pub position: Option<Position>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Effect {
+    Allow,
+    Deny,
+    /// An `Effect` AWS does not know; the statement is invalid.
+    Invalid(String),
+}
+
+/// `Principal` or `NotPrincipal`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrincipalBlock {
+    pub negated: bool,
+    pub entries: Vec<PrincipalEntry>,
+}
+
+/// `Action`/`NotAction` or `Resource`/`NotResource`: wildcard patterns, possibly negated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Patterns {
+    pub negated: bool,
+    pub patterns: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    /// Position in the `Statement` array (0 for a lone statement object).
+    pub index: usize,
+    pub sid: Option<String>,
+    pub effect: Effect,
+    pub principal: Option<PrincipalBlock>,
+    pub actions: Option<Patterns>,
+    pub resources: Option<Patterns>,
+    pub conditions: Vec<Clause>,
+    /// Where the statement is in the document.
+    pub pointer: Pointer,
+    pub position: Option<Position>,
+    /// False when AWS would reject the statement: it takes no part in evaluation.
+    pub valid: bool,
+}
+
+impl Statement {
+    /// The id shown for this statement: its `Sid`, or `#INDEX`.
+    pub fn label(&self) -> String {
+        match &self.sid {
+            Some(s) if !s.is_empty() => s.clone(),
+            _ => format!("#{}", self.index),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub kind: PolicyKind,
+    /// A short name for references: `key-policy`, or the identity policy's file stem.
+    pub name: String,
+    pub version: Option<String>,
+    pub statements: Vec<Statement>,
+    pub findings: Vec<Finding>,
+    /// Size of the policy document in bytes.
+    pub size: usize,
+    /// Set when the document came embedded in a `get-key-policy` reply: the position of its
+    /// `Policy` string in the file. Positions in findings are inside the embedded document.
+    pub embedded_at: Option<Position>,
+}
+
+impl Policy {
+    /// Policy variables are expanded only under `"Version": "2012-10-17"`.
+    pub fn variables_enabled(&self) -> bool {
+        self.version.as_deref() == Some("2012-10-17")
+    }
+}
+
+/// Parses a policy document, or the output of `aws kms get-key-policy`
+/// (`{"Policy": "<document as a string>", "PolicyName": "default"}`).
+pub fn parse_policy(text: &str, kind: PolicyKind, name: &str) -> Result<Policy, PolicyError> {
+    let value = parse_json(text)?;
+    if let Value::Object(map) = &value {
+        if !map.contains_key("Statement") {
+            if let Some(inner) = map.get("Policy") {
+                let ptr = Pointer::root().key("Policy");
+                let at = locate(text, &ptr);
+                let Value::String(doc) = inner else {
+                    return Err(PolicyError {
+                        message: format!(
+                            "`Policy` should be the key policy as a JSON string, found {}",
+                            type_name(inner)
+                        ),
+                        pointer: ptr,
+                        position: at,
+                    });
+                };
+                let mut policy = parse_policy(doc, kind, name).map_err(|e| PolicyError {
+                    message: format!(
+                        "in the policy embedded in `Policy`{}: {}",
+                        e.position
+                            .map(|p| format!(" (its line {}, column {})", p.line, p.column))
+                            .unwrap_or_default(),
+                        e.message
+                    ),
+                    pointer: ptr.clone(),
+                    position: at,
+                })?;
+                policy.embedded_at = at;
+                return Ok(policy);
+            }
+        }
+    }
+    Parser {
+        text,
+        kind,
+        findings: Vec::new(),
+    }
+    .policy(&value, name)
+}
+
+fn parse_json(text: &str) -> Result<Value, PolicyError> {
+    if text.trim().is_empty() {
+        return Err(PolicyError {
+            message: "the file is empty: expected a JSON policy document".into(),
+            pointer: Pointer::root(),
+            position: None,
+        });
+    }
+    serde_json::from_str(text).map_err(|e| {
+        let full = e.to_string();
+        let message = match full.rfind(" at line ") {
+            Some(i) => full[..i].to_string(),
+            None => full,
+        };
+        PolicyError {
+            message: format!("invalid JSON: {message}"),
+            pointer: Pointer::root(),
+            position: (e.line() > 0).then(|| Position {
+                line: e.line(),
+                column: e.column(),
+            }),
+        }
+    })
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+struct Parser<'t> {
+    text: &'t str,
+    kind: PolicyKind,
+    findings: Vec<Finding>,
+}
+
+impl Parser<'_> {
+    fn error(&self, ptr: &Pointer, message: String) -> PolicyError {
+        PolicyError {
+            message,
+            position: locate(self.text, ptr),
+            pointer: ptr.clone(),
+        }
+    }
+
+    fn wrong_type(&self, ptr: &Pointer, expected: &str, found: &Value) -> PolicyError {
+        self.error(
+            ptr,
+            format!("expected {expected}, found {}", type_name(found)),
+        )
+    }
+
+    fn finding(&mut self, rule: Rule, ptr: &Pointer, message: String) {
+        self.findings.push(Finding {
+            id: rule.id,
+            rule: rule.name,
+            severity: rule.severity,
+            message,
+            pointer: ptr.to_string(),
+            position: locate(self.text, ptr),
+        });
+    }
+
+    fn string(&self, v: &Value, ptr: &Pointer) -> Result<String, PolicyError> {
+        match v {
+            Value::String(s) => Ok(s.clone()),
+            other => Err(self.wrong_type(ptr, "a string", other)),
+        }
+    }
+
+    /// A string or an array of strings.
+    fn strings(&mut self, v: &Value, ptr: &Pointer) -> Result<Vec<String>, PolicyError> {
+        match v {
+            Value::String(s) => Ok(vec![s.clone()]),
+            Value::Array(items) => {
+                if items.is_empty() {
+                    self.finding(
+                        EMPTY_LIST,
+                        ptr,
+                        "the list is empty: it matches nothing".into(),
+                    );
+                }
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| match item {
+                        Value::String(s) => Ok(s.clone()),
+                        other => Err(self.wrong_type(&ptr.index(i), "a string", other)),
+                    })
+                    .collect()
+            }
+            other => Err(self.wrong_type(ptr, "a string or an array of strings", other)),
+        }
+    }
+
+    fn policy(mut self, value: &Value, name: &str) -> Result<Policy, PolicyError> {
+        let root = Pointer::root();
+        let Value::Object(map) = value else {
+            return Err(self.wrong_type(&root, "a policy document (a JSON object)", value));
+        };
+        let size = self.text.len();
+        if self.kind == PolicyKind::Key && size > KEY_POLICY_MAX_BYTES {
+            self.finding(
+                TOO_LARGE,
+                &root,
+                format!("the policy is {size} bytes; KMS accepts at most {KEY_POLICY_MAX_BYTES}"),
+            );
+        }
+        let mut version = None;
+        for (k, v) in map {
+            let ptr = root.key(k);
+            match k.as_str() {
+                "Version" => {
+                    let s = self.string(v, &ptr)?;
+                    if s != "2012-10-17" && s != "2008-10-17" {
+                        self.finding(
+                            BAD_VERSION,
+                            &ptr,
+                            format!("`{s}` is not a policy language version (use `2012-10-17`)"),
+                        );
+                    }
+                    version = Some(s);
+                }
+                "Id" => {
+                    self.string(v, &ptr)?;
+                }
+                "Statement" => {}
+                other => self.finding(
+                    UNKNOWN_ELEMENT,
+                    &ptr,
+                    format!("`{other}` is not a policy element; AWS rejects the policy"),
+                ),
+            }
+        }
+        let st_ptr = root.key("Statement");
+        let statements = match map.get("Statement") {
+            None => {
+                self.finding(NO_STATEMENTS, &root, "the policy has no `Statement`".into());
+                Vec::new()
+            }
+            Some(Value::Object(obj)) => vec![self.statement(obj, 0, st_ptr)?],
+            Some(Value::Array(items)) => {
+                if items.is_empty() {
+                    self.finding(NO_STATEMENTS, &st_ptr, "`Statement` is empty".into());
+                }
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    let ptr = st_ptr.index(i);
+                    match item {
+                        Value::Object(obj) => out.push(self.statement(obj, i, ptr)?),
+                        other => {
+                            return Err(self.wrong_type(&ptr, "a statement (a JSON object)", other))
+                        }
+                    }
+                }
+                out
+            }
+            Some(other) => {
+                return Err(self.wrong_type(
+                    &st_ptr,
+                    "a statement object or an array of statements",
+                    other,
+                ))
+            }
+        };
+        let mut seen = std::collections::HashSet::new();
+        for s in &statements {
+            if let Some(sid) = s.sid.as_deref().filter(|s| !s.is_empty()) {
+                if !seen.insert(sid) {
+                    let ptr = s.pointer.key("Sid");
+                    self.finding(
+                        DUPLICATE_SID,
+                        &ptr,
+                        format!("Sid `{sid}` is used by more than one statement"),
+                    );
+                }
+            }
+        }
+        Ok(Policy {
+            kind: self.kind,
+            name: name.to_string(),
+            version,
+            statements,
+            findings: self.findings,
+            size,
+            embedded_at: None,
+        })
+    }
+
+    fn statement(
+        &mut self,
+        obj: &Map<String, Value>,
+        index: usize,
+        ptr: Pointer,
+    ) -> Result<Statement, PolicyError> {
+        let mut valid = true;
+        let mut sid = None;
+        let mut effect = None;
+        let mut principal: Option<PrincipalBlock> = None;
+        let mut actions: Option<Patterns> = None;
+        let mut resources: Option<Patterns> = None;
+        let mut conditions = Vec::new();
+
+        for (k, v) in obj {
+            let p = ptr.key(k);
+            match k.as_str() {
+                "Sid" => sid = Some(self.string(v, &p)?),
+                "Effect" => {
+                    let e = self.string(v, &p)?;
+                    effect = Some(match e.as_str() {
+                        "Allow" => Effect::Allow,
+                        "Deny" => Effect::Deny,
+                        _ => {
+                            self.finding(
+                                BAD_EFFECT,
+                                &p,
+                                format!("`Effect` must be `Allow` or `Deny`, not `{e}`"),
+                            );
+                            valid = false;
+                            Effect::Invalid(e)
+                        }
+                    });
+                }
+                "Principal" | "NotPrincipal" => {
+                    let negated = k == "NotPrincipal";
+                    if principal.is_some() {
+                        self.finding(
+                            PRINCIPAL_AND_NOT_PRINCIPAL,
+                            &ptr,
+                            "a statement cannot have both `Principal` and `NotPrincipal`".into(),
+                        );
+                        valid = false;
+                    }
+                    let (entries, ok) = self.principal(v, &p)?;
+                    valid &= ok;
+                    principal = Some(PrincipalBlock { negated, entries });
+                }
+                "Action" | "NotAction" => {
+                    if actions.is_some() {
+                        self.finding(
+                            ACTION_AND_NOT_ACTION,
+                            &ptr,
+                            "a statement cannot have both `Action` and `NotAction`".into(),
+                        );
+                        valid = false;
+                    }
+                    actions = Some(Patterns {
+                        negated: k == "NotAction",
+                        patterns: self.strings(v, &p)?,
+                    });
+                }
+                "Resource" | "NotResource" => {
+                    if resources.is_some() {
+                        self.finding(
+                            RESOURCE_AND_NOT_RESOURCE,
+                            &ptr,
+                            "a statement cannot have both `Resource` and `NotResource`".into(),
+                        );
+                        valid = false;
+                    }
+                    resources = Some(Patterns {
+                        negated: k == "NotResource",
+                        patterns: self.strings(v, &p)?,
+                    });
+                }
+                "Condition" => {
+                    let (c, ok) = self.conditions(v, &p)?;
+                    conditions = c;
+                    valid &= ok;
+                }
+                other => {
+                    self.finding(
+                        UNKNOWN_ELEMENT,
+                        &p,
+                        format!("`{other}` is not a statement element; AWS rejects the policy"),
+                    );
+                }
+            }
+        }
+
+        let effect = match effect {
+            Some(e) => e,
+            None => {
+                self.finding(BAD_EFFECT, &ptr, "the statement has no `Effect`".into());
+                valid = false;
+                Effect::Invalid(String::new())
+            }
+        };
+        if actions.is_none() {
+            self.finding(
+                NO_ACTION,
+                &ptr,
+                "the statement has neither `Action` nor `NotAction`; KMS rejects such statements"
+                    .into(),
+            );
+            valid = false;
+        }
+        if resources.is_none() {
+            self.finding(
+                NO_RESOURCE,
+                &ptr,
+                "the statement has neither `Resource` nor `NotResource`; KMS rejects such statements".into(),
+            );
+            valid = false;
+        }
+        match (self.kind, &principal) {
+            (PolicyKind::Key, None) => {
+                self.finding(
+                    NO_PRINCIPAL,
+                    &ptr,
+                    "a key policy statement needs a `Principal` or `NotPrincipal`".into(),
+                );
+                valid = false;
+            }
+            (PolicyKind::Identity, Some(_)) => {
+                self.finding(
+                    PRINCIPAL_IN_IDENTITY_POLICY,
+                    &ptr,
+                    "an IAM identity policy statement cannot name a principal".into(),
+                );
+                valid = false;
+            }
+            (_, Some(PrincipalBlock { negated: true, .. })) if effect == Effect::Allow => {
+                self.finding(
+                    NOT_PRINCIPAL_WITH_ALLOW,
+                    &ptr.key("NotPrincipal"),
+                    "`NotPrincipal` with `Allow` allows everyone but the listed principals".into(),
+                );
+            }
+            _ => {}
+        }
+        let position = locate(self.text, &ptr);
+        Ok(Statement {
+            index,
+            sid,
+            effect,
+            principal,
+            actions,
+            resources,
+            conditions,
+            pointer: ptr,
+            position,
+            valid,
+        })
+    }
+
+    /// Parses a `Principal` value; the flag is false when AWS would reject it.
+    fn principal(
+        &mut self,
+        v: &Value,
+        ptr: &Pointer,
+    ) -> Result<(Vec<PrincipalEntry>, bool), PolicyError> {
+        let map = match v {
+            Value::String(s) if s == "*" => return Ok((vec![PrincipalEntry::Everyone], true)),
+            Value::String(s) => {
+                self.finding(
+                    INVALID_PRINCIPAL,
+                    ptr,
+                    format!(
+                        "a principal given as a string must be `*`; write {{\"AWS\": \"{s}\"}}"
+                    ),
+                );
+                return Ok((vec![PrincipalEntry::Invalid(s.clone())], false));
+            }
+            Value::Object(map) => map,
+            other => {
+                return Err(self.wrong_type(ptr, "`*` or an object such as {\"AWS\": ...}", other))
+            }
+        };
+        let mut entries = Vec::new();
+        let mut ok = true;
+        for (kind, vals) in map {
+            let p = ptr.key(kind);
+            let values = self.strings(vals, &p)?;
+            for (i, val) in values.iter().enumerate() {
+                let vp = if vals.is_array() {
+                    p.index(i)
+                } else {
+                    p.clone()
+                };
+                let entry = match kind.as_str() {
+                    "AWS" => PrincipalEntry::from_aws_value(val),
+                    "Service" => PrincipalEntry::Service(val.clone()),
+                    "Federated" => PrincipalEntry::Federated(val.clone()),
+                    "CanonicalUser" => PrincipalEntry::CanonicalUser(val.clone()),
+                    other => {
+                        self.finding(
+                            INVALID_PRINCIPAL,
+                            &p,
+                            format!("`{other}` is not a principal type (AWS, Service, Federated, CanonicalUser)"),
+                        );
+                        ok = false;
+                        PrincipalEntry::Invalid(val.clone())
+                    }
+                };
+                match &entry {
+                    PrincipalEntry::UniqueId(id) => self.finding(
+                        UNIQUE_ID_PRINCIPAL,
+                        &vp,
+                        format!(
+                            "`{id}` is the unique id of a deleted principal; it matches nobody, and KMS rejects a new policy that names it"
+                        ),
+                    ),
+                    PrincipalEntry::Invalid(s) if kind == "AWS" => {
+                        self.finding(
+                            INVALID_PRINCIPAL,
+                            &vp,
+                            format!("`{s}` is not a valid AWS principal (an account id, or a user, role, or session ARN without wildcards)"),
+                        );
+                    }
+                    _ => {}
+                }
+                entries.push(entry);
+            }
+        }
+        Ok((entries, ok))
+    }
+
+    fn conditions(&mut self, v: &Value, ptr: &Pointer) -> Result<(Vec<Clause>, bool), PolicyError> {
+        let Value::Object(ops) = v else {
+            return Err(self.wrong_type(ptr, "an object of condition operators", v));
+        };
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (op_name, keys) in ops {
+            let op_ptr = ptr.key(op_name);
+            let Value::Object(keys) = keys else {
+                return Err(self.wrong_type(&op_ptr, "an object of condition keys", keys));
+            };
+            let operator = Operator::parse(op_name);
+            if operator.is_none() {
+                self.finding(
+                    BAD_OPERATOR,
+                    &op_ptr,
+                    format!("`{op_name}` is not a condition operator"),
+                );
+                ok = false;
+            }
+            for (key, vals) in keys {
+                let kp = op_ptr.key(key);
+                let values = self.condition_values(vals, &kp)?;
+                if let Some(operator) = operator {
+                    out.push(Clause {
+                        operator_name: op_name.clone(),
+                        operator,
+                        key: key.clone(),
+                        values,
+                    });
+                }
+            }
+        }
+        Ok((out, ok))
+    }
+
+    fn condition_values(&mut self, v: &Value, ptr: &Pointer) -> Result<Vec<String>, PolicyError> {
+        let scalar = |this: &Self, p: &Pointer, v: &Value| -> Result<String, PolicyError> {
+            match v {
+                Value::String(s) => Ok(s.clone()),
+                Value::Bool(b) => Ok(b.to_string()),
+                Value::Number(n) => Ok(n.to_string()),
+                other => Err(this.wrong_type(p, "a string, number or boolean", other)),
+            }
+        };
+        match v {
+            Value::Array(items) => {
+                if items.is_empty() {
+                    self.finding(
+                        EMPTY_LIST,
+                        ptr,
+                        "the list of condition values is empty".into(),
+                    );
+                }
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, it)| scalar(self, &ptr.index(i), it))
+                    .collect()
+            }
+            other => Ok(vec![scalar(self, ptr, other)?]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Policy, PolicyError> {
+        parse_policy(text, PolicyKind::Key, "key-policy")
+    }
+
+    fn ids(p: &Policy) -> Vec<&str> {
+        p.findings.iter().map(|f| f.id).collect()
+    }
+
+    #[test]
+    fn parses_single_statement_object_and_scalars() {
+        let p = parse(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"kms:*","Resource":"*"}}"#).unwrap();
+        assert_eq!(p.statements.len(), 1);
+        let s = &p.statements[0];
+        assert!(s.valid);
+        assert_eq!(s.label(), "#0");
+        assert_eq!(s.actions.as_ref().unwrap().patterns, vec!["kms:*"]);
+        assert!(p.findings.is_empty());
+        assert!(p.variables_enabled());
+    }
+
+    #[test]
+    fn reads_get_key_policy_output() {
+        let inner = r#"{"Version":"2012-10-17","Statement":[{"Sid":"x","Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*"}]}"#;
+        let wrapped = serde_json::json!({"Policy": inner, "PolicyName": "default"}).to_string();
+        let p = parse(&wrapped).unwrap();
+        assert_eq!(p.statements[0].label(), "x");
+        assert!(p.embedded_at.is_some());
+        let bad = serde_json::json!({"Policy": "{\"Statement\": [1]}"}).to_string();
+        let e = parse(&bad).unwrap_err();
+        assert!(e.message.contains("embedded"), "{}", e.message);
+        assert!(parse(r#"{"Policy": 5}"#)
+            .unwrap_err()
+            .message
+            .contains("JSON string"));
+    }
+
+    #[test]
+    fn wrong_types_are_errors_with_place() {
+        let text = "{\n  \"Statement\": [\n    {\"Effect\": \"Allow\", \"Action\": 5}\n  ]\n}";
+        let e = parse(text).unwrap_err();
+        assert_eq!(e.pointer.to_string(), "/Statement/0/Action");
+        assert_eq!(
+            e.position,
+            Some(Position {
+                line: 3,
+                column: 35
+            })
+        );
+        assert!(e.message.contains("found a number"));
+        assert!(parse("").unwrap_err().message.contains("empty"));
+        assert!(parse("[]").unwrap_err().message.contains("JSON object"));
+        let e = parse("{\"Statement\": [}").unwrap_err();
+        assert!(e.message.starts_with("invalid JSON"));
+        assert_eq!(e.position.map(|p| p.line), Some(1));
+        assert!(parse(r#"{"Statement":"x"}"#).is_err());
+        assert!(
+            parse(r#"{"Statement":[{"Effect":"Allow","Condition":{"Bool":{"k":{"a":1}}}}]}"#)
+                .is_err()
+        );
+        assert!(parse(r#"{"Statement":[{"Effect":"Allow","Principal":5}]}"#).is_err());
+        assert!(parse(r#"{"Statement":[{"Sid":["a"]}]}"#).is_err());
+    }
+
+    #[test]
+    fn structural_problems_are_findings() {
+        let p = parse(r#"{"Statement":[
+            {"Effect":"Allow","Principal":"*","Action":"kms:*","NotAction":"kms:Decrypt","Resource":"*"},
+            {"Effect":"Maybe","Principal":"*","Action":"kms:*","Resource":"*"},
+            {"Effect":"Allow","Action":"kms:*","Resource":"*"},
+            {"Effect":"Allow","Principal":{"AWS":"AROAEXAMPLEEXAMPLE01"},"Action":"kms:*"},
+            {"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringEqualz":{"a":"b"}}},
+            {"Effect":"Deny","NotPrincipal":{"AWS":"111122223333"},"Action":"kms:*","Resource":"*","Extra":1}
+        ]}"#)
+        .unwrap();
+        assert_eq!(
+            ids(&p),
+            vec!["KD101", "KD105", "KD106", "KD113", "KD104", "KD112", "KD109"]
+        );
+        let valid: Vec<bool> = p.statements.iter().map(|s| s.valid).collect();
+        assert_eq!(valid, vec![false, false, false, false, false, true]);
+        assert!(p.findings.iter().all(|f| f.position.is_some()));
+    }
+
+    #[test]
+    fn size_limit_and_missing_statement() {
+        let big = format!(
+            r#"{{"Statement":[{{"Sid":"{}","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}}]}}"#,
+            "x".repeat(KEY_POLICY_MAX_BYTES)
+        );
+        assert_eq!(ids(&parse(&big).unwrap()), vec!["KD108"]);
+        assert_eq!(
+            ids(&parse(r#"{"Version":"2012-10-17"}"#).unwrap()),
+            vec!["KD114"]
+        );
+        // The limit is a key policy limit only.
+        assert!(parse_policy(
+            &big.replace(r#""Principal":"*","#, ""),
+            PolicyKind::Identity,
+            "i"
+        )
+        .unwrap()
+        .findings
+        .is_empty());
+    }
+}

@@ -1,0 +1,82 @@
+//! Command-line flags, as the user typed them. Turned once into resolved settings by
+//! [`crate::config`]; nothing else reads them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kmsdoctor",
+    version,
+    about = "Why a KMS key policy locks you out, who can still get back in, and how",
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Decide one request against a key policy (and IAM policies), and say why.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// For people.
+    #[default]
+    Table,
+    /// For scripts: one JSON object on stdout.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Who makes the request: a user, role or assumed-role session ARN, an account id (the
+    /// root user), or a service principal such as `logs.amazonaws.com`.
+    #[arg(long, value_name = "ARN")]
+    pub principal: String,
+
+    /// The KMS action, e.g. `kms:PutKeyPolicy`.
+    #[arg(long, value_name = "kms:OPERATION")]
+    pub action: String,
+
+    /// The key (`arn:aws:kms:REGION:ACCOUNT:key/ID`), an alias ARN, or `*` for the key the
+    /// policy is attached to.
+    #[arg(long, value_name = "ARN|*", default_value = "*")]
+    pub resource: String,
+
+    /// The key policy: a policy document or `aws kms get-key-policy` output. Without it, the
+    /// key has no statement for anyone.
+    #[arg(long, value_name = "FILE")]
+    pub policy_file: Option<PathBuf>,
+
+    /// An IAM identity policy of the caller (repeatable). Given at least once, these are all
+    /// of the caller's IAM policies; not given, where IAM must allow is reported as a
+    /// requirement.
+    #[arg(long = "identity-policy", value_name = "FILE")]
+    pub identity_policies: Vec<PathBuf>,
+
+    /// A request context value (repeatable; a key given twice is multi-valued), e.g.
+    /// `aws:SourceIp=203.0.113.7`.
+    #[arg(long = "context", value_name = "KEY=VALUE")]
+    pub context: Vec<String>,
+
+    /// A context key known to be absent from the request (repeatable).
+    #[arg(long = "absent", value_name = "KEY")]
+    pub absent: Vec<String>,
+
+    /// Treat context keys not given as absent. By default they are unknown, and conditions
+    /// on them become requirements.
+    #[arg(long)]
+    pub assume_absent: bool,
+
+    /// The account that owns the key, when `--resource` does not say (default: the caller's).
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
+
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}

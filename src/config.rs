@@ -1,0 +1,194 @@
+//! Resolved settings: flags checked and turned into kmsdoctor's types. A value that is
+//! syntactically a flag but means nothing (an ARN that is not one, an unknown action) is
+//! reported here, naming the flag.
+
+use std::path::PathBuf;
+
+use crate::analysis::context::Context;
+use crate::analysis::eval::{Request, Resource};
+use crate::analysis::kms;
+use crate::analysis::principal::{is_account_id, Caller};
+use crate::cli::{ExplainArgs, OutputFormat};
+
+/// A flag whose value cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{flag}: {message}")]
+pub struct FlagError {
+    pub flag: &'static str,
+    pub message: String,
+}
+
+fn flag_err(flag: &'static str, message: impl Into<String>) -> FlagError {
+    FlagError {
+        flag,
+        message: message.into(),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ExplainConfig {
+    pub request: Request,
+    /// True when the key's account was not given and the caller's was assumed.
+    pub key_account_assumed: bool,
+    pub policy_file: Option<PathBuf>,
+    pub identity_policies: Vec<PathBuf>,
+    pub output: OutputFormat,
+}
+
+impl ExplainConfig {
+    pub fn resolve(args: &ExplainArgs) -> Result<ExplainConfig, FlagError> {
+        let caller =
+            Caller::parse(&args.principal).map_err(|e| flag_err("--principal", e.to_string()))?;
+        let action = resolve_action(&args.action)?;
+        let resource = Resource::parse(&args.resource).map_err(|m| flag_err("--resource", m))?;
+        if let Some(a) = &args.account {
+            if !is_account_id(a) {
+                return Err(flag_err(
+                    "--account",
+                    format!("`{a}` is not a 12-digit account id"),
+                ));
+            }
+        }
+        let (key_account, assumed) = match (resource.account(), &args.account, caller.account()) {
+            (Some(r), Some(a), _) if &r != a => {
+                return Err(flag_err(
+                    "--account",
+                    format!("`{a}` differs from the account of --resource ({r})"),
+                ))
+            }
+            (Some(r), _, _) => (r, false),
+            (None, Some(a), _) => (a.clone(), false),
+            (None, None, Some(c)) => (c.to_string(), true),
+            (None, None, None) => {
+                return Err(flag_err(
+                    "--account",
+                    "a service principal has no account: give the key's account with --account or a key ARN with --resource",
+                ))
+            }
+        };
+        let context = resolve_context(&args.context, &args.absent, args.assume_absent)?;
+        Ok(ExplainConfig {
+            request: Request {
+                caller,
+                action,
+                resource,
+                key_account,
+                context,
+            },
+            key_account_assumed: assumed,
+            policy_file: args.policy_file.clone(),
+            identity_policies: args.identity_policies.clone(),
+            output: args.output,
+        })
+    }
+}
+
+/// `kms:putkeypolicy` -> `kms:PutKeyPolicy`; anything not a KMS action is an error.
+pub fn resolve_action(input: &str) -> Result<String, FlagError> {
+    match kms::operation(input.trim()) {
+        Some(op) => Ok(format!("kms:{}", op.name)),
+        None => {
+            let hint = kms::suggest(input)
+                .map(|s| format!(" (did you mean `kms:{s}`?)"))
+                .unwrap_or_default();
+            Err(flag_err(
+                "--action",
+                format!("`{input}` is not a KMS action; write it as `kms:OPERATION`{hint}"),
+            ))
+        }
+    }
+}
+
+fn resolve_context(
+    pairs: &[String],
+    absent: &[String],
+    assume_absent: bool,
+) -> Result<Context, FlagError> {
+    let mut ctx = if assume_absent {
+        Context::closed()
+    } else {
+        Context::open()
+    };
+    for pair in pairs {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| flag_err("--context", format!("`{pair}` is not KEY=VALUE")))?;
+        let k = k.trim();
+        if k.is_empty() || k.contains(char::is_whitespace) {
+            return Err(flag_err(
+                "--context",
+                format!("`{pair}` has no valid key before `=`"),
+            ));
+        }
+        ctx.push(k, v);
+    }
+    for k in absent {
+        let k = k.trim();
+        if k.is_empty() {
+            return Err(flag_err("--absent", "the key is empty"));
+        }
+        if ctx.has(k) {
+            return Err(flag_err(
+                "--absent",
+                format!("`{k}` is also given a value with --context"),
+            ));
+        }
+        ctx.set_absent(k);
+    }
+    Ok(ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn args(extra: &[&str]) -> ExplainArgs {
+        let mut v = vec![
+            "kmsdoctor",
+            "explain",
+            "--principal",
+            "arn:aws:iam::111122223333:role/Admin",
+            "--action",
+            "kms:putkeypolicy",
+        ];
+        v.extend_from_slice(extra);
+        match crate::cli::Cli::parse_from(v).command {
+            crate::cli::Command::Explain(a) => a,
+        }
+    }
+
+    #[test]
+    fn resolves_defaults() {
+        let c = ExplainConfig::resolve(&args(&[])).unwrap();
+        assert_eq!(c.request.action, "kms:PutKeyPolicy");
+        assert_eq!(c.request.key_account, "111122223333");
+        assert!(c.key_account_assumed);
+        assert!(c.request.context.is_open());
+    }
+
+    #[test]
+    fn rejects_bad_values_naming_the_flag() {
+        let e = ExplainConfig::resolve(&args(&["--context", "novalue"])).unwrap_err();
+        assert_eq!(e.flag, "--context");
+        let e = ExplainConfig::resolve(&args(&["--resource", "arn:aws:s3:::b"])).unwrap_err();
+        assert_eq!(e.flag, "--resource");
+        let e = ExplainConfig::resolve(&args(&["--account", "12"])).unwrap_err();
+        assert_eq!(e.flag, "--account");
+        let e = ExplainConfig::resolve(&args(&[
+            "--account",
+            "444455556666",
+            "--resource",
+            "arn:aws:kms:us-east-1:111122223333:key/k",
+        ]))
+        .unwrap_err();
+        assert!(e.message.contains("differs"));
+        let e = ExplainConfig::resolve(&args(&["--context", "k=v", "--absent", "K"])).unwrap_err();
+        assert_eq!(e.flag, "--absent");
+        assert!(resolve_action("kms:PutKeyPolcy")
+            .unwrap_err()
+            .message
+            .contains("did you mean `kms:PutKeyPolicy`"));
+        assert!(resolve_action("s3:GetObject").is_err());
+    }
+}

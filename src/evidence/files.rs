@@ -1,0 +1,142 @@
+//! Policies from files: a bare policy document or `aws kms get-key-policy` output.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use super::InputError;
+use crate::analysis::policy::{parse_policy, Policy, PolicyKind};
+
+/// The largest policy file read. KMS key policies are at most 32 KB and IAM policies smaller;
+/// a file far above that is not a policy, and reading it whole would only cost memory.
+pub const MAX_POLICY_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Reads a text file of at most `limit` bytes.
+pub fn read_text(path: &Path, limit: u64) -> Result<String, InputError> {
+    let file = File::open(path)
+        .map_err(|e| InputError::new(path, format!("cannot open: {}", io_reason(&e))))?;
+    if let Ok(meta) = file.metadata() {
+        if meta.is_dir() {
+            return Err(InputError::new(
+                path,
+                "is a directory, expected a policy file",
+            ));
+        }
+        if meta.len() > limit {
+            return Err(InputError::new(
+                path,
+                format!(
+                    "is {} bytes; a policy file is at most {limit} bytes",
+                    meta.len()
+                ),
+            ));
+        }
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| InputError::new(path, format!("cannot read: {}", io_reason(&e))))?;
+    if bytes.len() as u64 > limit {
+        return Err(InputError::new(
+            path,
+            format!("is over {limit} bytes; a policy file is not that large"),
+        ));
+    }
+    // A UTF-8 byte order mark is legal in files written by some Windows editors.
+    let bytes = bytes
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .map(<[u8]>::to_vec)
+        .unwrap_or(bytes);
+    String::from_utf8(bytes).map_err(|e| {
+        let text =
+            String::from_utf8_lossy(&e.as_bytes()[..e.utf8_error().valid_up_to()]).into_owned();
+        let mut err = InputError::new(path, "is not UTF-8 text");
+        err.position = Some(crate::analysis::locate::position_of(&text, text.len()));
+        err
+    })
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// Loads and parses a policy file. `name` is how statements of this policy are referred to.
+pub fn load_policy(path: &Path, kind: PolicyKind, name: &str) -> Result<Policy, InputError> {
+    let text = read_text(path, MAX_POLICY_FILE_BYTES)?;
+    parse_policy(&text, kind, name).map_err(|e| InputError {
+        file: path.to_path_buf(),
+        position: e.position,
+        pointer: Some(e.pointer.to_string()),
+        message: e.message,
+    })
+}
+
+/// The name an identity policy file goes by in reports: its file stem.
+pub fn policy_name(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "identity-policy".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn reports_missing_large_and_binary_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.json");
+        assert!(load_policy(&missing, PolicyKind::Key, "k")
+            .unwrap_err()
+            .message
+            .contains("no such file"));
+
+        let big = dir.path().join("big.json");
+        std::fs::write(&big, vec![b' '; (MAX_POLICY_FILE_BYTES + 1) as usize]).unwrap();
+        assert!(load_policy(&big, PolicyKind::Key, "k")
+            .unwrap_err()
+            .message
+            .contains("bytes"));
+
+        let bin = dir.path().join("bin.json");
+        let mut f = std::fs::File::create(&bin).unwrap();
+        f.write_all(b"{\n \"a\": \"\xff\"}").unwrap();
+        let e = load_policy(&bin, PolicyKind::Key, "k").unwrap_err();
+        assert!(e.message.contains("UTF-8"));
+        assert_eq!(e.position.map(|p| p.line), Some(2));
+
+        assert!(load_policy(dir.path(), PolicyKind::Key, "k")
+            .unwrap_err()
+            .message
+            .contains("directory"));
+    }
+
+    #[test]
+    fn error_display_names_file_line_and_pointer() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p.json");
+        std::fs::write(
+            &p,
+            "{\"Statement\": [{\"Effect\": \"Allow\", \"Action\": {}}]}",
+        )
+        .unwrap();
+        let e = load_policy(&p, PolicyKind::Key, "k")
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("p.json:1:47: expected a string or an array of strings, found an object (at /Statement/0/Action)"), "{e}");
+    }
+
+    #[test]
+    fn accepts_a_byte_order_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bom.json");
+        std::fs::write(&p, b"\xEF\xBB\xBF{\"Statement\": []}").unwrap();
+        assert!(load_policy(&p, PolicyKind::Key, "k").is_ok());
+    }
+}

@@ -1,0 +1,45 @@
+//! The evidence layer: the only place that reads files (and, later, talks to AWS). It turns
+//! outside input into kmsdoctor's own types, and every failure into an [`InputError`] that
+//! names the file and the place in it.
+
+pub mod files;
+
+use std::path::{Path, PathBuf};
+
+use crate::analysis::locate::Position;
+
+/// Input that cannot be used: which file, where in it, and what is wrong.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub struct InputError {
+    pub file: PathBuf,
+    pub position: Option<Position>,
+    /// JSON pointer of the offending value, when there is one.
+    pub pointer: Option<String>,
+    pub message: String,
+}
+
+impl InputError {
+    pub fn new(file: &Path, message: impl Into<String>) -> Self {
+        InputError {
+            file: file.to_path_buf(),
+            position: None,
+            pointer: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for InputError {
+    /// `FILE:LINE:COL: MESSAGE (at /json/pointer)`, the shape editors and CI logs link.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(p) = self.position {
+            write!(f, ":{}:{}", p.line, p.column)?;
+        }
+        write!(f, ": {}", self.message)?;
+        match self.pointer.as_deref() {
+            Some(ptr) if ptr != "/" => write!(f, " (at {ptr})"),
+            _ => Ok(()),
+        }
+    }
+}

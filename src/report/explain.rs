@@ -1,0 +1,251 @@
+//! Output of `kmsdoctor explain`.
+//!
+//! JSON wire format (`schema_version` 1), one object:
+//! - `decision`: `allowed` | `implicit_deny` | `explicit_deny` | `conditional`
+//! - `request`: `principal`, `action`, `resource`, `key_account`, `key_account_assumed`,
+//!   `context_mode` (`open`: keys not given are unknown; `closed`: absent), `context`
+//!   (key -> array of values, or null for a key known to be absent; derived keys included)
+//! - `deciding_statements`: statement ids (Sid or `#INDEX`; `POLICY:ID` for identity policies)
+//! - `requirements`: for `conditional`, alternatives; any one suffices, and each holds when
+//!   all of its `all_of` requirements hold (`kind`, `text`, `key`, `operator`, `values`,
+//!   `negated`); `via` names the statements involved
+//! - `notes`: sentences about how the request was read
+//! - `statements`: every statement's match record (`outcome`: `applies` | `applies_if` |
+//!   `does_not_apply` | `invalid`, and `principal`, `action`, `resource`, `conditions`, each
+//!   with `result` and `explanation`)
+//! - `findings`: problems in the policy files (`id`, `rule`, `severity`, `message`, `file`,
+//!   `pointer`, `position`)
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+use tabled::settings::object::Columns;
+use tabled::settings::{Modify, Style as TableStyle, Width};
+use tabled::{Table, Tabled};
+
+use super::{FileFinding, Style};
+use crate::analysis::condition::Truth;
+use crate::analysis::context::Context;
+use crate::analysis::eval::{Alternative, Decision, Evaluation, Outcome, Request, StatementRecord};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything `explain` reports.
+pub struct ExplainReport<'a> {
+    pub request: &'a Request,
+    /// The context the evaluation used: the given one plus derived keys.
+    pub context: &'a Context,
+    pub key_account_assumed: bool,
+    pub evaluation: &'a Evaluation,
+    pub findings: &'a [FileFinding],
+}
+
+#[derive(Serialize)]
+struct RequestJson<'a> {
+    principal: String,
+    action: &'a str,
+    resource: String,
+    key_account: &'a str,
+    key_account_assumed: bool,
+    context_mode: &'static str,
+    context: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Serialize)]
+struct ExplainJson<'a> {
+    schema_version: u32,
+    decision: Decision,
+    request: RequestJson<'a>,
+    deciding_statements: &'a [String],
+    requirements: &'a [Alternative],
+    notes: &'a [String],
+    statements: &'a [StatementRecord],
+    findings: &'a [FileFinding],
+}
+
+pub fn render_json(out: &mut dyn Write, r: &ExplainReport<'_>) -> io::Result<()> {
+    let context = r
+        .context
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                v.map_or(serde_json::Value::Null, |vals| serde_json::json!(vals)),
+            )
+        })
+        .collect();
+    let doc = ExplainJson {
+        schema_version: SCHEMA_VERSION,
+        decision: r.evaluation.decision,
+        request: RequestJson {
+            principal: r.request.caller.to_string(),
+            action: &r.request.action,
+            resource: r.request.resource.to_string(),
+            key_account: &r.request.key_account,
+            key_account_assumed: r.key_account_assumed,
+            context_mode: if r.request.context.is_open() {
+                "open"
+            } else {
+                "closed"
+            },
+            context,
+        },
+        deciding_statements: &r.evaluation.deciding_statements,
+        requirements: &r.evaluation.requirements,
+        notes: &r.evaluation.notes,
+        statements: &r.evaluation.statements,
+        findings: r.findings,
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    writeln!(out)
+}
+
+#[derive(Tabled)]
+struct Row {
+    #[tabled(rename = "Statement")]
+    statement: String,
+    #[tabled(rename = "Effect")]
+    effect: String,
+    #[tabled(rename = "Outcome")]
+    outcome: String,
+    #[tabled(rename = "Why")]
+    why: String,
+}
+
+fn outcome_label(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Applies => "applies",
+        Outcome::AppliesIf => "applies if",
+        Outcome::DoesNotApply => "no match",
+        Outcome::Invalid => "invalid",
+    }
+}
+
+/// The one reason that best explains a statement's outcome.
+fn why(rec: &StatementRecord) -> String {
+    match rec.outcome {
+        Outcome::Invalid => "AWS rejects this statement (see findings)".into(),
+        Outcome::AppliesIf => {
+            let reqs: Vec<&str> = rec.requirements.iter().map(|r| r.text.as_str()).collect();
+            format!("if {}", reqs.join(" and "))
+        }
+        Outcome::DoesNotApply => {
+            let elements = [&rec.principal, &rec.action, &rec.resource];
+            if let Some(m) = elements
+                .iter()
+                .filter_map(|m| m.as_ref())
+                .find(|m| m.result == Truth::False)
+            {
+                return m.explanation.clone();
+            }
+            rec.conditions
+                .iter()
+                .find(|c| c.result == Truth::False)
+                .map(|c| format!("{} {} fails: {}", c.operator, c.key, c.explanation))
+                .unwrap_or_default()
+        }
+        Outcome::Applies => {
+            let mut parts = Vec::new();
+            if let Some(p) = &rec.principal {
+                parts.push(p.explanation.clone());
+            }
+            if let Some(a) = &rec.action {
+                parts.push(a.explanation.clone());
+            }
+            if !rec.conditions.is_empty() {
+                parts.push("all conditions hold".into());
+            }
+            parts.join("; ")
+        }
+    }
+}
+
+pub fn render_table(out: &mut dyn Write, r: &ExplainReport<'_>, style: Style) -> io::Result<()> {
+    let e = r.evaluation;
+    let req = r.request;
+    writeln!(out, "{} by {} on {}", req.action, req.caller, req.resource)?;
+    let account_note = if r.key_account_assumed {
+        " (assumed: the caller's)"
+    } else {
+        ""
+    };
+    writeln!(out, "key account {}{}", req.key_account, account_note)?;
+    let word = e.decision.as_str();
+    let painted = match e.decision {
+        Decision::Allowed => style.good(word),
+        Decision::Conditional => style.warn(word),
+        Decision::ImplicitDeny | Decision::ExplicitDeny => style.bad(word),
+    };
+    writeln!(out, "\n{} {}", style.bold("Decision:"), painted)?;
+    if !e.requirements.is_empty() {
+        writeln!(out, "Allowed if any one of:")?;
+        for (i, alt) in e.requirements.iter().enumerate() {
+            let texts: Vec<&str> = alt.all_of.iter().map(|r| r.text.as_str()).collect();
+            writeln!(out, "  {}. {}", i + 1, texts.join("\n     and "))?;
+            if !alt.via.is_empty() {
+                writeln!(out, "     via {}", alt.via.join(", "))?;
+            }
+        }
+    }
+    if !e.deciding_statements.is_empty() {
+        writeln!(
+            out,
+            "Deciding statements: {}",
+            e.deciding_statements.join(", ")
+        )?;
+    }
+    for n in &e.notes {
+        writeln!(out, "Note: {n}")?;
+    }
+    if !e.statements.is_empty() {
+        let deciding = |rec: &StatementRecord| e.deciding_statements.contains(&rec.statement.id);
+        let rows: Vec<Row> = e
+            .statements
+            .iter()
+            .filter(|s| deciding(s))
+            .chain(e.statements.iter().filter(|s| !deciding(s)))
+            .map(|rec| Row {
+                statement: if deciding(rec) {
+                    format!("* {}", rec.statement.id)
+                } else {
+                    rec.statement.id.clone()
+                },
+                effect: rec.effect.clone(),
+                outcome: outcome_label(rec.outcome).into(),
+                why: why(rec),
+            })
+            .collect();
+        let mut table = Table::new(rows);
+        table
+            .with(TableStyle::psql())
+            .with(Modify::new(Columns::one(0)).with(Width::wrap(22).keep_words(true)))
+            .with(Modify::new(Columns::one(1)).with(Width::wrap(6)))
+            .with(Modify::new(Columns::one(3)).with(Width::wrap(36).keep_words(true)));
+        writeln!(out, "\n{table}")?;
+        writeln!(out, "(* deciding)")?;
+    }
+    if !r.findings.is_empty() {
+        writeln!(out, "\nFindings:")?;
+        for f in r.findings {
+            writeln!(
+                out,
+                "  {}: {} {} {}: {}",
+                f.location(),
+                severity_word(f, style),
+                f.finding.id,
+                f.finding.rule,
+                f.finding.message
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn severity_word(f: &FileFinding, style: Style) -> String {
+    use crate::analysis::policy::Severity;
+    match f.finding.severity {
+        Severity::Error => style.bad("error"),
+        Severity::Warning => style.warn("warning"),
+        Severity::Info => "info".into(),
+    }
+}
