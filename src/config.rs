@@ -37,50 +37,79 @@ pub struct ExplainConfig {
 
 impl ExplainConfig {
     pub fn resolve(args: &ExplainArgs) -> Result<ExplainConfig, FlagError> {
-        let caller =
-            Caller::parse(&args.principal).map_err(|e| flag_err("--principal", e.to_string()))?;
-        let action = resolve_action(&args.action)?;
-        let resource = Resource::parse(&args.resource).map_err(|m| flag_err("--resource", m))?;
-        if let Some(a) = &args.account {
-            if !is_account_id(a) {
-                return Err(flag_err(
-                    "--account",
-                    format!("`{a}` is not a 12-digit account id"),
-                ));
-            }
-        }
-        let (key_account, assumed) = match (resource.account(), &args.account, caller.account()) {
-            (Some(r), Some(a), _) if &r != a => {
-                return Err(flag_err(
-                    "--account",
-                    format!("`{a}` differs from the account of --resource ({r})"),
-                ))
-            }
-            (Some(r), _, _) => (r, false),
-            (None, Some(a), _) => (a.clone(), false),
-            (None, None, Some(c)) => (c.to_string(), true),
-            (None, None, None) => {
-                return Err(flag_err(
-                    "--account",
-                    "a service principal has no account: give the key's account with --account or a key ARN with --resource",
-                ))
-            }
-        };
-        let context = resolve_context(&args.context, &args.absent, args.assume_absent)?;
+        let (request, key_account_assumed) = resolve_request(&RequestFlags {
+            principal: &args.principal,
+            action: &args.action,
+            resource: &args.resource,
+            account: args.account.as_deref(),
+            context: &args.context,
+            absent: &args.absent,
+            assume_absent: args.assume_absent,
+        })?;
         Ok(ExplainConfig {
-            request: Request {
-                caller,
-                action,
-                resource,
-                key_account,
-                context,
-            },
-            key_account_assumed: assumed,
+            request,
+            key_account_assumed,
             policy_file: args.policy_file.clone(),
             identity_policies: args.identity_policies.clone(),
             output: args.output,
         })
     }
+}
+
+/// The flags that describe a request, as given.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestFlags<'a> {
+    pub principal: &'a str,
+    pub action: &'a str,
+    pub resource: &'a str,
+    pub account: Option<&'a str>,
+    pub context: &'a [String],
+    pub absent: &'a [String],
+    pub assume_absent: bool,
+}
+
+/// Builds a request from its flags; the flag is true when the key's account was not given
+/// and the caller's was assumed.
+pub fn resolve_request(f: &RequestFlags<'_>) -> Result<(Request, bool), FlagError> {
+    let caller = Caller::parse(f.principal).map_err(|e| flag_err("--principal", e.to_string()))?;
+    let action = resolve_action(f.action)?;
+    let resource = Resource::parse(f.resource).map_err(|m| flag_err("--resource", m))?;
+    if let Some(a) = f.account {
+        if !is_account_id(a) {
+            return Err(flag_err(
+                "--account",
+                format!("`{a}` is not a 12-digit account id"),
+            ));
+        }
+    }
+    let (key_account, assumed) = match (resource.account(), f.account, caller.account()) {
+        (Some(r), Some(a), _) if r != a => {
+            return Err(flag_err(
+                "--account",
+                format!("`{a}` differs from the account of --resource ({r})"),
+            ))
+        }
+        (Some(r), _, _) => (r, false),
+        (None, Some(a), _) => (a.to_string(), false),
+        (None, None, Some(c)) => (c.to_string(), true),
+        (None, None, None) => {
+            return Err(flag_err(
+                "--account",
+                "a service principal has no account: give the key's account with --account or a key ARN with --resource",
+            ))
+        }
+    };
+    let context = resolve_context(f.context, f.absent, f.assume_absent)?;
+    Ok((
+        Request {
+            caller,
+            action,
+            resource,
+            key_account,
+            context,
+        },
+        assumed,
+    ))
 }
 
 /// `kms:putkeypolicy` -> `kms:PutKeyPolicy`; anything not a KMS action is an error.

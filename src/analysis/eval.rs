@@ -458,15 +458,16 @@ pub fn evaluate(
             alternatives.clear();
         }
     }
+    let (decision, deciding, requirements) = decide(alternatives, denies, definite_denies);
     if !iam_known
-        && alternatives
-            .iter()
-            .any(|a| a.reqs.iter().any(|r| r.kind == RequirementKind::IamPolicy))
+        && requirements.iter().any(|a| {
+            a.all_of
+                .iter()
+                .any(|r| r.kind == RequirementKind::IamPolicy)
+        })
     {
         notes.push("the caller's IAM policies were not given: where IAM must allow, that is listed as a requirement (pass --identity-policy to evaluate them)".into());
     }
-
-    let (decision, deciding, requirements) = decide(alternatives, denies, definite_denies);
     Evaluation {
         decision,
         deciding_statements: deciding,

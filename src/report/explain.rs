@@ -221,7 +221,10 @@ pub fn render_table(out: &mut dyn Write, r: &ExplainReport<'_>, style: Style) ->
             .with(Modify::new(Columns::one(0)).with(Width::wrap(22).keep_words(true)))
             .with(Modify::new(Columns::one(1)).with(Width::wrap(6)))
             .with(Modify::new(Columns::one(3)).with(Width::wrap(36).keep_words(true)));
-        writeln!(out, "\n{table}")?;
+        writeln!(out)?;
+        for line in table.to_string().lines() {
+            writeln!(out, "{}", line.trim_end())?;
+        }
         writeln!(out, "(* deciding)")?;
     }
     if !r.findings.is_empty() {
