@@ -14,9 +14,9 @@ use crate::report::{FileFinding, Style};
 /// Why a run failed. Every variant exits 1.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    #[error("{0}")]
+    #[error(transparent)]
     Flag(#[from] FlagError),
-    #[error("{0}")]
+    #[error(transparent)]
     Input(#[from] InputError),
     #[error("cannot write output: {0}")]
     Output(#[from] io::Error),

@@ -195,7 +195,7 @@ pub fn render_table(out: &mut dyn Write, r: &ExplainReport<'_>, style: Style) ->
         )?;
     }
     for n in &e.notes {
-        writeln!(out, "Note: {n}")?;
+        write_wrapped(out, "Note: ", "      ", n)?;
     }
     if !e.statements.is_empty() {
         let deciding = |rec: &StatementRecord| e.deciding_statements.contains(&rec.statement.id);
@@ -218,9 +218,9 @@ pub fn render_table(out: &mut dyn Write, r: &ExplainReport<'_>, style: Style) ->
         let mut table = Table::new(rows);
         table
             .with(TableStyle::psql())
-            .with(Modify::new(Columns::one(0)).with(Width::wrap(22).keep_words(true)))
+            .with(Modify::new(Columns::one(0)).with(Width::wrap(20).keep_words(true)))
             .with(Modify::new(Columns::one(1)).with(Width::wrap(6)))
-            .with(Modify::new(Columns::one(3)).with(Width::wrap(36).keep_words(true)));
+            .with(Modify::new(Columns::one(3)).with(Width::wrap(34).keep_words(true)));
         writeln!(out)?;
         for line in table.to_string().lines() {
             writeln!(out, "{}", line.trim_end())?;
@@ -232,16 +232,37 @@ pub fn render_table(out: &mut dyn Write, r: &ExplainReport<'_>, style: Style) ->
         for f in r.findings {
             writeln!(
                 out,
-                "  {}: {} {} {}: {}",
-                f.location(),
+                "  {} {} {}: {}",
                 severity_word(f, style),
                 f.finding.id,
                 f.finding.rule,
-                f.finding.message
+                f.location()
             )?;
+            write_wrapped(out, "    ", "    ", &f.finding.message)?;
         }
     }
     Ok(())
+}
+
+/// Writes `text` word-wrapped to 80 columns: `first` before the first line, `rest` before
+/// the others. A word longer than a line (an ARN) gets a line of its own.
+fn write_wrapped(out: &mut dyn Write, first: &str, rest: &str, text: &str) -> io::Result<()> {
+    const WIDTH: usize = 80;
+    let mut line = String::from(first);
+    let mut empty = true;
+    for word in text.split_whitespace() {
+        if !empty && line.chars().count() + 1 + word.chars().count() > WIDTH {
+            writeln!(out, "{line}")?;
+            line = String::from(rest);
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    writeln!(out, "{line}")
 }
 
 fn severity_word(f: &FileFinding, style: Style) -> String {

@@ -1,0 +1,368 @@
+//! Drives the real `kmsdoctor` binary on fixtures: outputs (as reviewed snapshots), exit
+//! codes, and every kind of bad input.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(rel)
+}
+
+fn kmsdoctor() -> Command {
+    let mut cmd = Command::cargo_bin("kmsdoctor").expect("binary");
+    cmd.env_remove("NO_COLOR");
+    cmd
+}
+
+/// Runs `explain` and returns (exit code, stdout, stderr).
+fn explain(args: &[&str]) -> (i32, String, String) {
+    let out = kmsdoctor().arg("explain").args(args).output().expect("run");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Paths in output are made relative to the fixtures folder so snapshots are stable.
+fn stable(s: &str) -> String {
+    let root = fixture("");
+    let root = root.to_string_lossy();
+    s.replace(&format!("{}/", root.trim_end_matches('/')), "fixtures/")
+}
+
+fn write(dir: &Path, name: &str, content: &[u8]) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, content).expect("write");
+    p.to_string_lossy().into_owned()
+}
+
+#[test]
+fn explain_table_for_people() {
+    let policy = fixture("policies/console-admins.json");
+    let (code, out, err) = explain(&[
+        "--policy-file",
+        policy.to_str().unwrap(),
+        "--principal",
+        "arn:aws:iam::111122223333:role/KeyAdmin",
+        "--action",
+        "kms:PutKeyPolicy",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.is_empty());
+    assert!(
+        !out.contains('\x1b'),
+        "no colour when stdout is not a terminal"
+    );
+    let out = stable(&out);
+    assert!(
+        out.lines().all(|l| l.chars().count() <= 80),
+        "fits 80 columns:\n{out}"
+    );
+    insta::assert_snapshot!("explain_table_console_admin", out);
+}
+
+#[test]
+fn explain_json_for_scripts() {
+    let policy = fixture("policies/conditional-admin.json");
+    let (code, out, err) = explain(&[
+        "--policy-file",
+        policy.to_str().unwrap(),
+        "--principal",
+        "arn:aws:sts::111122223333:assumed-role/Admin/alice",
+        "--action",
+        "kms:PutKeyPolicy",
+        "--context",
+        "aws:SecureTransport=true",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("stdout is one JSON document");
+    assert_eq!(v["decision"], "conditional");
+    assert_eq!(v["schema_version"], 1);
+    insta::assert_snapshot!("explain_json_conditional", stable(&out));
+}
+
+#[test]
+fn explain_table_conditional_with_findings() {
+    let policy = fixture("policies/conditional-admin.json");
+    let (code, out, _) = explain(&[
+        "--policy-file",
+        policy.to_str().unwrap(),
+        "--principal",
+        "arn:aws:iam::111122223333:role/Admin",
+        "--action",
+        "kms:PutKeyPolicy",
+    ]);
+    assert_eq!(code, 0);
+    let out = stable(&out);
+    assert!(
+        out.lines().all(|l| l.chars().count() <= 80),
+        "fits 80 columns:\n{out}"
+    );
+    insta::assert_snapshot!("explain_table_conditional", out);
+}
+
+#[test]
+fn explain_reads_get_key_policy_output_and_identity_policies() {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = std::fs::read_to_string(fixture("policies/default.json")).unwrap();
+    let wrapped = serde_json::json!({"Policy": inner, "PolicyName": "default"}).to_string();
+    let key = write(dir.path(), "get-key-policy.json", wrapped.as_bytes());
+    let iam = write(
+        dir.path(),
+        "admin.json",
+        br#"{"Version":"2012-10-17","Statement":[{"Sid":"All","Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#,
+    );
+    let (code, out, err) = explain(&[
+        "--policy-file",
+        &key,
+        "--identity-policy",
+        &iam,
+        "--principal",
+        "arn:aws:iam::111122223333:role/Admin",
+        "--action",
+        "kms:GetKeyPolicy",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["decision"], "allowed");
+    assert_eq!(
+        v["deciding_statements"],
+        serde_json::json!(["Enable IAM User Permissions", "admin:All"])
+    );
+}
+
+#[test]
+fn no_policy_file_means_no_access() {
+    let (code, out, _) = explain(&[
+        "--principal",
+        "111122223333",
+        "--action",
+        "kms:PutKeyPolicy",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["decision"], "implicit_deny");
+}
+
+#[test]
+fn malformed_policy_files_name_the_file_and_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty.json", b"".to_vec(), "empty.json: the file is empty"),
+        ("blank.json", b"  \n\n".to_vec(), "blank.json: the file is empty"),
+        (
+            "syntax.json",
+            b"{\n  \"Statement\": [\n    {\"Effect\": \"Allow\",}\n  ]\n}".to_vec(),
+            "syntax.json:3:24: invalid JSON: trailing comma",
+        ),
+        (
+            "wrong-type.json",
+            b"{\"Statement\": [{\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": 42, \"Resource\": \"*\"}]}".to_vec(),
+            "wrong-type.json:1:64: expected a string or an array of strings, found a number (at /Statement/0/Action)",
+        ),
+        ("array.json", b"[1, 2]".to_vec(), "array.json:1:1: expected a policy document (a JSON object), found an array"),
+        (
+            "statement-string.json",
+            b"{\"Statement\": \"Allow everything\"}".to_vec(),
+            "statement-string.json:1:15: expected a statement object or an array of statements, found a string (at /Statement)",
+        ),
+        ("truncated.json", b"{\"Statement\": [{\"Effect\": \"Al".to_vec(), "truncated.json:1:29: invalid JSON: EOF while parsing a string"),
+        ("binary.json", vec![0xff, 0xfe, 0x00, 0x7b], "binary.json:1:1: is not UTF-8 text"),
+        (
+            "embedded.json",
+            br#"{"Policy": "{\"Statement\": 7}", "PolicyName": "default"}"#.to_vec(),
+            "embedded.json:1:12: in the policy embedded in `Policy` (its line 1, column 15): expected a statement object or an array of statements, found a number (at /Policy)",
+        ),
+    ];
+    for (name, content, expected) in cases {
+        let path = write(dir.path(), name, &content);
+        let (code, out, err) = explain(&[
+            "--policy-file",
+            &path,
+            "--principal",
+            "111122223333",
+            "--action",
+            "kms:PutKeyPolicy",
+        ]);
+        assert_eq!(code, 1, "{name}: exit code; stderr: {err}");
+        assert!(out.is_empty(), "{name}: nothing on stdout");
+        let err = err.replace(&format!("{}/", dir.path().display()), "");
+        assert!(
+            err.starts_with(&format!("kmsdoctor: error: {expected}")),
+            "{name}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{name}: one line: {err}");
+        assert!(!err.contains("panicked"), "{name}");
+    }
+}
+
+#[test]
+fn huge_and_missing_files_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = write(dir.path(), "huge.json", &vec![b' '; 2 * 1024 * 1024]);
+    let (code, _, err) = explain(&[
+        "--policy-file",
+        &huge,
+        "--principal",
+        "111122223333",
+        "--action",
+        "kms:Decrypt",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("huge.json: is 2097152 bytes; a policy file is at most 1048576 bytes"),
+        "{err}"
+    );
+
+    let missing = dir.path().join("missing.json");
+    let (code, _, err) = explain(&[
+        "--policy-file",
+        missing.to_str().unwrap(),
+        "--principal",
+        "111122223333",
+        "--action",
+        "kms:Decrypt",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("missing.json: cannot open: no such file"),
+        "{err}"
+    );
+
+    let bad_identity = write(
+        dir.path(),
+        "iam.json",
+        b"{\"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"kms:*\", \"Resource\": {}}]}",
+    );
+    let (code, _, err) = explain(&[
+        "--identity-policy",
+        &bad_identity,
+        "--principal",
+        "111122223333",
+        "--action",
+        "kms:Decrypt",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("iam.json:1:67: expected a string or an array of strings, found an object (at /Statement/0/Resource)"), "{err}");
+}
+
+#[test]
+fn policies_aws_would_reject_give_findings_not_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "rejected.json",
+        br#"{"Statement": [
+  {"Sid": "Both", "Effect": "Allow", "Principal": "*", "Action": "kms:*", "NotAction": "kms:Decrypt", "Resource": "*"},
+  {"Sid": "NoPrincipal", "Effect": "Allow", "Action": "kms:*", "Resource": "*"},
+  {"Sid": "Odd", "Effect": "Permit", "Principal": "*", "Action": "kms:*", "Resource": "*"}
+]}"#,
+    );
+    let (code, out, _) = explain(&[
+        "--policy-file",
+        &path,
+        "--principal",
+        "111122223333",
+        "--action",
+        "kms:PutKeyPolicy",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let ids: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["KD101", "KD106", "KD105"]);
+    assert_eq!(v["findings"][0]["position"]["line"], 2);
+    assert_eq!(v["decision"], "implicit_deny");
+    assert!(v["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["outcome"] == "invalid"));
+}
+
+#[test]
+fn bad_flag_values_exit_1_and_usage_errors_exit_2() {
+    let (code, _, err) = explain(&["--principal", "bob", "--action", "kms:Decrypt"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("--principal: `bob` is not a principal"),
+        "{err}"
+    );
+
+    let (code, _, err) = explain(&["--principal", "111122223333", "--action", "kms:PutKeyPolcy"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("did you mean `kms:PutKeyPolicy`"), "{err}");
+
+    let (code, _, err) = explain(&[
+        "--principal",
+        "111122223333",
+        "--action",
+        "kms:Decrypt",
+        "--context",
+        "aws:SourceIp",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("--context: `aws:SourceIp` is not KEY=VALUE"),
+        "{err}"
+    );
+
+    kmsdoctor()
+        .args(["explain", "--action", "kms:Decrypt"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--principal"));
+    kmsdoctor().arg("frobnicate").assert().code(2);
+}
+
+#[test]
+fn json_output_survives_a_closed_pipe() {
+    // `kmsdoctor ... | head -c 1`: the reader goes away; that is not an error. The output
+    // must exceed the pipe buffer (64 KiB) for the write to fail, hence a large policy.
+    let dir = tempfile::tempdir().unwrap();
+    let statements: Vec<String> = (0..400)
+        .map(|i| format!(r#"{{"Sid":"S{i}","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::111122223333:role/R{i}"}},"Action":"kms:Decrypt","Resource":"*"}}"#))
+        .collect();
+    let policy = write(
+        dir.path(),
+        "big.json",
+        format!(r#"{{"Statement":[{}]}}"#, statements.join(",")).as_bytes(),
+    );
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "'{}' explain --policy-file '{}' --principal 111122223333 --action kms:PutKeyPolicy --output json | head -c 1 >/dev/null; exit ${{PIPESTATUS[0]}}",
+            assert_cmd::cargo::cargo_bin("kmsdoctor").display(),
+            policy
+        ))
+        .output()
+        .expect("bash");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
