@@ -2,8 +2,7 @@
 
 use std::io::{self, Write};
 
-use crate::analysis::eval::{derive_context, evaluate};
-use crate::analysis::kms;
+use crate::analysis::eval::evaluate;
 use crate::analysis::policy::PolicyKind;
 use crate::cli::{Cli, Command, OutputFormat};
 use crate::config::{ExplainConfig, FlagError};
@@ -58,10 +57,9 @@ fn explain(cfg: &ExplainConfig, out: &mut dyn Write, style: Style) -> Result<u8,
 
     let identity_arg = (!cfg.identity_policies.is_empty()).then_some(identity.as_slice());
     let evaluation = evaluate(&cfg.request, key_policy.as_ref(), identity_arg);
-    let (context, _) = derive_context(&cfg.request, kms::operation(&cfg.request.action));
     let report = ExplainReport {
         request: &cfg.request,
-        context: &context,
+        context: cfg.request.context(),
         key_account_assumed: cfg.key_account_assumed,
         evaluation: &evaluation,
         findings: &findings,

@@ -101,13 +101,7 @@ pub fn resolve_request(f: &RequestFlags<'_>) -> Result<(Request, bool), FlagErro
     };
     let context = resolve_context(f.context, f.absent, f.assume_absent)?;
     Ok((
-        Request {
-            caller,
-            action,
-            resource,
-            key_account,
-            context,
-        },
+        Request::new(caller, action, resource, key_account, context),
         assumed,
     ))
 }
@@ -193,7 +187,7 @@ mod tests {
         assert_eq!(c.request.action, "kms:PutKeyPolicy");
         assert_eq!(c.request.key_account, "111122223333");
         assert!(c.key_account_assumed);
-        assert!(c.request.context.is_open());
+        assert!(c.request.context().is_open());
     }
 
     #[test]

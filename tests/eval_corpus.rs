@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use kmsdoctor::analysis::eval::evaluate;
+use kmsdoctor::analysis::eval::{decide, evaluate};
 use kmsdoctor::analysis::policy::{parse_policy, Policy, PolicyKind};
 use kmsdoctor::config::{resolve_request, RequestFlags};
 use serde::Deserialize;
@@ -113,6 +113,21 @@ fn run_case(corpus: &Corpus, file: &str, case: &Case) -> Result<(), String> {
     let ev = evaluate(&request, key_policy.as_ref(), identity.as_deref());
 
     let mut problems = Vec::new();
+    // The quiet path (no explanations, early exits) must decide exactly the same.
+    let quiet = decide(&request, key_policy.as_ref(), identity.as_deref());
+    if quiet.decision != ev.decision
+        || quiet.deciding_statements != ev.deciding_statements
+        || quiet.requirements != ev.requirements
+        || quiet.notes != ev.notes
+    {
+        problems.push(format!(
+            "decide() disagrees with evaluate(): {} {:?} vs {} {:?}",
+            quiet.decision.as_str(),
+            quiet.deciding_statements,
+            ev.decision.as_str(),
+            ev.deciding_statements
+        ));
+    }
     if ev.decision.as_str() != case.expect.decision {
         problems.push(format!(
             "decision: expected {}, got {}",

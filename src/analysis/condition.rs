@@ -250,22 +250,20 @@ pub struct ClauseOutcome {
     pub explanation: String,
 }
 
-fn outcome(truth: Truth, explanation: impl Into<String>) -> ClauseOutcome {
-    ClauseOutcome {
-        truth,
-        explanation: explanation.into(),
-    }
-}
-
 /// Evaluates one clause. `variables` says whether the policy's `Version` enables policy
 /// variables (only `2012-10-17` does).
-pub fn evaluate(clause: &Clause, ctx: &Context, variables: bool) -> ClauseOutcome {
+/// With `explain` false, explanations are left empty (no allocation).
+pub fn evaluate(clause: &Clause, ctx: &Context, variables: bool, explain: bool) -> ClauseOutcome {
+    let outcome = |truth: Truth, why: &dyn Fn() -> String| ClauseOutcome {
+        truth,
+        explanation: if explain { why() } else { String::new() },
+    };
     let op = clause.operator;
     let lookup = ctx.lookup(&clause.key);
 
     if op.base == Base::Null {
         return match lookup {
-            Lookup::Unknown => outcome(Truth::Unknown, format!("{} is not known", clause.key)),
+            Lookup::Unknown => outcome(Truth::Unknown, &|| format!("{} is not known", clause.key)),
             Lookup::Absent | Lookup::Values(_) => {
                 let absent = matches!(lookup, Lookup::Absent);
                 let holds = clause
@@ -273,17 +271,16 @@ pub fn evaluate(clause: &Clause, ctx: &Context, variables: bool) -> ClauseOutcom
                     .iter()
                     .any(|v| v.eq_ignore_ascii_case(if absent { "true" } else { "false" }));
                 let state = if absent { "absent" } else { "present" };
-                outcome(truth(holds), format!("{} is {state}", clause.key))
+                outcome(truth(holds), &|| format!("{} is {state}", clause.key))
             }
         };
     }
 
     let values = match lookup {
         Lookup::Unknown => {
-            return outcome(
-                Truth::Unknown,
-                format!("{} is not known for this request", clause.key),
-            )
+            return outcome(Truth::Unknown, &|| {
+                format!("{} is not known for this request", clause.key)
+            })
         }
         Lookup::Absent => {
             let holds = match op.set {
@@ -292,34 +289,37 @@ pub fn evaluate(clause: &Clause, ctx: &Context, variables: bool) -> ClauseOutcom
                 Some(SetOp::ForAnyValue) => false,
                 None => op.base.is_negated(),
             };
-            return outcome(
-                truth(holds),
-                format!("{} is absent from the request", clause.key),
-            );
+            return outcome(truth(holds), &|| {
+                format!("{} is absent from the request", clause.key)
+            });
         }
         Lookup::Values(v) => v,
     };
 
-    // Expand policy variables; an unknown variable makes the clause unknown.
-    let mut policy_values: Vec<String> = Vec::with_capacity(clause.values.len());
-    for v in &clause.values {
-        if variables && op.base.takes_variables() {
-            match substitute(v, ctx) {
-                Substituted::Value(s) => policy_values.push(s),
-                Substituted::Unresolvable => {}
-                Substituted::Unknown(key) => {
-                    return outcome(
-                        Truth::Unknown,
-                        format!("policy variable {key} is not known"),
-                    )
+    // Expand policy variables; an unknown variable makes the clause unknown. Values without
+    // variables are used as they are, without copying.
+    let expanded: Vec<String>;
+    let policy_values: &[String] =
+        if variables && op.base.takes_variables() && clause.values.iter().any(|v| v.contains("${"))
+        {
+            let mut out = Vec::with_capacity(clause.values.len());
+            for v in &clause.values {
+                match substitute(v, ctx) {
+                    Substituted::Value(s) => out.push(s),
+                    Substituted::Unresolvable => {}
+                    Substituted::Unknown(key) => {
+                        return outcome(Truth::Unknown, &|| {
+                            format!("policy variable {key} is not known")
+                        })
+                    }
                 }
             }
+            expanded = out;
+            &expanded
         } else {
-            policy_values.push(v.clone());
-        }
-    }
-
-    let holds_for = |rv: &str| value_holds(op.base, rv, &policy_values);
+            &clause.values
+        };
+    let holds_for = |rv: &str| value_holds(op.base, rv, policy_values);
     let holds = match op.set {
         Some(SetOp::ForAllValues) => values.iter().all(|v| holds_for(v)),
         Some(SetOp::ForAnyValue) => values.iter().any(|v| holds_for(v)),
@@ -328,19 +328,15 @@ pub fn evaluate(clause: &Clause, ctx: &Context, variables: bool) -> ClauseOutcom
         None if op.base.is_negated() => values.iter().all(|v| holds_for(v)),
         None => values.iter().any(|v| holds_for(v)),
     };
-    let shown = if values.len() == 1 {
-        format!("`{}`", values[0])
-    } else {
-        format!(
-            "[{}]",
-            values
-                .iter()
-                .map(|v| format!("`{v}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
-    outcome(truth(holds), format!("{} is {shown}", clause.key))
+    outcome(truth(holds), &|| {
+        let shown = if values.len() == 1 {
+            format!("`{}`", values[0])
+        } else {
+            let quoted: Vec<String> = values.iter().map(|v| format!("`{v}`")).collect();
+            format!("[{}]", quoted.join(", "))
+        };
+        format!("{} is {shown}", clause.key)
+    })
 }
 
 fn truth(b: bool) -> Truth {
@@ -434,19 +430,22 @@ fn ip_in(request: &str, policy: &str) -> bool {
 /// `ArnLike`/`ArnEquals`: the six ARN parts compared one by one, each with wildcards; the
 /// resource part may itself hold colons.
 fn arn_like(request: &str, policy: &str) -> bool {
-    let split = |s: &str| -> Option<Vec<String>> {
-        let parts: Vec<String> = s.splitn(6, ':').map(str::to_string).collect();
-        (parts.len() == 6).then_some(parts)
-    };
     if policy == "*" {
         return true;
     }
-    match (split(request), split(policy)) {
-        (Some(r), Some(p)) => r
-            .iter()
-            .zip(&p)
-            .all(|(rv, pv)| wildcard_match(pv, rv, false)),
-        _ => false,
+    let (mut r, mut p) = (request.splitn(6, ':'), policy.splitn(6, ':'));
+    let mut parts = 0;
+    loop {
+        match (r.next(), p.next()) {
+            (Some(rv), Some(pv)) => {
+                if !wildcard_match(pv, rv, false) {
+                    return false;
+                }
+                parts += 1;
+            }
+            (None, None) => return parts == 6,
+            _ => return false,
+        }
     }
 }
 
@@ -526,7 +525,7 @@ mod tests {
     }
 
     fn eval(op: &str, key: &str, values: &[&str], pairs: &[(&str, &str)]) -> Truth {
-        evaluate(&clause(op, key, values), &ctx(pairs), true).truth
+        evaluate(&clause(op, key, values), &ctx(pairs), true, true).truth
     }
 
     #[test]
@@ -599,7 +598,7 @@ mod tests {
         assert_eq!(eval("Null", "k", &["false"], &[("k", "x")]), True);
         let open = Context::open();
         assert_eq!(
-            evaluate(&clause("Bool", "k", &["true"]), &open, true).truth,
+            evaluate(&clause("Bool", "k", &["true"]), &open, true, true).truth,
             Unknown
         );
     }

@@ -79,7 +79,21 @@ impl Context {
     }
 
     pub fn lookup(&self, key: &str) -> Lookup<'_> {
-        match self.entries.get(&key.to_ascii_lowercase()) {
+        // Lower-case the key on the stack: lookups happen for every condition of every
+        // statement evaluated, and condition keys are short.
+        let mut buf = [0u8; 128];
+        let owned;
+        let lower: &str = if key.len() <= buf.len() {
+            let b = &mut buf[..key.len()];
+            b.copy_from_slice(key.as_bytes());
+            b.make_ascii_lowercase();
+            // Lower-casing ASCII bytes keeps UTF-8 valid.
+            std::str::from_utf8(b).unwrap_or(key)
+        } else {
+            owned = key.to_ascii_lowercase();
+            &owned
+        };
+        match self.entries.get(lower) {
             Some((_, Entry::Values(v))) => Lookup::Values(v),
             Some((_, Entry::Absent)) => Lookup::Absent,
             None if self.open => Lookup::Unknown,

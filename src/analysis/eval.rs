@@ -78,6 +78,8 @@ impl std::fmt::Display for Resource {
     }
 }
 
+/// A request to decide. Built with [`Request::new`], which fills in the context keys that
+/// follow from the request itself, once, so that evaluating it many times costs nothing more.
 #[derive(Debug, Clone)]
 pub struct Request {
     pub caller: Caller,
@@ -86,7 +88,36 @@ pub struct Request {
     pub resource: Resource,
     /// The account that owns the key.
     pub key_account: String,
-    pub context: Context,
+    operation: Option<&'static Operation>,
+    context: Context,
+    context_notes: Vec<String>,
+}
+
+impl Request {
+    pub fn new(
+        caller: Caller,
+        action: String,
+        resource: Resource,
+        key_account: String,
+        given: Context,
+    ) -> Request {
+        let operation = kms::operation(&action);
+        let (context, context_notes) = derive_context(&caller, &action, operation, given);
+        Request {
+            caller,
+            operation,
+            action,
+            resource,
+            key_account,
+            context,
+            context_notes,
+        }
+    }
+
+    /// The context evaluation uses: the given keys plus those derived from the request.
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -273,8 +304,13 @@ struct Candidate {
 }
 
 /// Adds the context keys that follow from the request itself, unless the caller set them.
-pub fn derive_context(req: &Request, op: Option<&Operation>) -> (Context, Vec<String>) {
-    let mut ctx = req.context.clone();
+fn derive_context(
+    c: &Caller,
+    action: &str,
+    operation: Option<&Operation>,
+    given: Context,
+) -> (Context, Vec<String>) {
+    let mut ctx = given;
     let mut notes = Vec::new();
     let set = |ctx: &mut Context, key: &str, value: Option<String>| {
         if !ctx.has(key) {
@@ -284,7 +320,6 @@ pub fn derive_context(req: &Request, op: Option<&Operation>) -> (Context, Vec<St
             }
         }
     };
-    let c = &req.caller;
     let account = c.account().map(str::to_string);
     set(&mut ctx, "aws:PrincipalArn", c.principal_arn());
     set(&mut ctx, "aws:PrincipalAccount", account.clone());
@@ -310,14 +345,13 @@ pub fn derive_context(req: &Request, op: Option<&Operation>) -> (Context, Vec<St
     if let Caller::Service { name } = c {
         set(&mut ctx, "aws:PrincipalServiceName", Some(name.clone()));
     }
-    if op.is_some_and(|o| !o.request_alias) {
+    if operation.is_some_and(|o| !o.request_alias) {
         if matches!(
-            req.context.lookup("kms:RequestAlias"),
+            ctx.lookup("kms:RequestAlias"),
             super::context::Lookup::Values(_)
         ) {
             notes.push(format!(
-                "kms:RequestAlias is never present for {}: the given value was ignored",
-                req.action
+                "kms:RequestAlias is never present for {action}: the given value was ignored"
             ));
         }
         ctx.set_absent("kms:RequestAlias");
@@ -332,8 +366,44 @@ pub fn evaluate(
     key_policy: Option<&Policy>,
     identity: Option<&[Policy]>,
 ) -> Evaluation {
-    let op = kms::operation(&req.action);
-    let (ctx, mut notes) = derive_context(req, op);
+    evaluate_with(req, key_policy, identity, Detail::Explain)
+}
+
+/// Like [`evaluate`], without the words: explanations in the match records are left empty.
+/// For callers that evaluate many requests and need only decisions and requirements.
+pub fn decide(
+    req: &Request,
+    key_policy: Option<&Policy>,
+    identity: Option<&[Policy]>,
+) -> Evaluation {
+    evaluate_with(req, key_policy, identity, Detail::Quiet)
+}
+
+/// Whether to write explanations (which cost allocations) into match records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Detail {
+    Explain,
+    Quiet,
+}
+
+impl Detail {
+    fn say(self, f: impl FnOnce() -> String) -> String {
+        match self {
+            Detail::Explain => f(),
+            Detail::Quiet => String::new(),
+        }
+    }
+}
+
+fn evaluate_with(
+    req: &Request,
+    key_policy: Option<&Policy>,
+    identity: Option<&[Policy]>,
+    detail: Detail,
+) -> Evaluation {
+    let op = req.operation;
+    let ctx = &req.context;
+    let mut notes = req.context_notes.clone();
 
     let caller_account = req.caller.account();
     let is_service = matches!(req.caller, Caller::Service { .. });
@@ -351,7 +421,10 @@ pub fn evaluate(
         match key_policy {
             Some(policy) => {
                 for s in &policy.statements {
-                    let (rec, principal_kind) = statement_record(policy, s, req, &ctx);
+                    let Some((rec, principal_kind)) = statement_record(policy, s, req, ctx, detail)
+                    else {
+                        continue;
+                    };
                     collect(
                         &rec,
                         principal_kind,
@@ -377,43 +450,44 @@ pub fn evaluate(
     // The IAM side: alternatives under which the caller's identity policies allow.
     let mut iam_allows: Vec<Candidate> = Vec::new();
     let iam_known = identity.is_some();
-    match identity {
-        Some(policies) => {
-            for policy in policies {
-                for s in &policy.statements {
-                    let (rec, _) = statement_record(policy, s, req, &ctx);
-                    match rec.outcome {
-                        Outcome::Applies | Outcome::AppliesIf => {
-                            let cand = Candidate {
-                                reqs: rec.requirements.clone(),
-                                via: vec![rec.statement.id.clone()],
-                            };
-                            match s.effect {
-                                Effect::Allow => iam_allows.push(cand),
-                                _ if rec.outcome == Outcome::Applies => {
-                                    definite_denies.push(rec.statement.id.clone())
-                                }
-                                _ => denies.push(cand),
+    // Unknown IAM side (`None`): filled in below, only if some alternative needs IAM.
+    if let Some(policies) = identity {
+        for policy in policies {
+            for s in &policy.statements {
+                let Some((rec, _)) = statement_record(policy, s, req, ctx, detail) else {
+                    continue;
+                };
+                match rec.outcome {
+                    Outcome::Applies | Outcome::AppliesIf => {
+                        let cand = Candidate {
+                            reqs: rec.requirements.clone(),
+                            via: vec![rec.statement.id.clone()],
+                        };
+                        match s.effect {
+                            Effect::Allow => iam_allows.push(cand),
+                            _ if rec.outcome == Outcome::Applies => {
+                                definite_denies.push(rec.statement.id.clone())
                             }
+                            _ => denies.push(cand),
                         }
-                        _ => {}
                     }
-                    records.push(rec);
+                    _ => {}
                 }
+                records.push(rec);
             }
         }
-        None => iam_allows.push(Candidate {
-            reqs: vec![Requirement::plain(
-                RequirementKind::IamPolicy,
-                format!(
-                    "an IAM policy of {} allows {} on {}",
-                    req.caller, req.action, req.resource
-                ),
-                vec![],
-            )],
-            via: vec![],
-        }),
     }
+    let unknown_iam = || Candidate {
+        reqs: vec![Requirement::plain(
+            RequirementKind::IamPolicy,
+            format!(
+                "an IAM policy of {} allows {} on {}",
+                req.caller, req.action, req.resource
+            ),
+            vec![],
+        )],
+        via: vec![],
+    };
 
     // Root users and service principals have no IAM policies to consult.
     let needs_iam_for =
@@ -427,6 +501,9 @@ pub fn evaluate(
             .chain(delegations.into_iter().map(|c| (c, true)))
         {
             if needs_iam_for(delegated) {
+                if !iam_known && iam_allows.is_empty() {
+                    iam_allows.push(unknown_iam());
+                }
                 for iam in &iam_allows {
                     alternatives.push(Candidate {
                         reqs: cand.reqs.iter().chain(&iam.reqs).cloned().collect(),
@@ -438,6 +515,9 @@ pub fn evaluate(
             }
         }
     } else if !req.caller.is_root() && !is_service {
+        if !iam_known {
+            iam_allows.push(unknown_iam());
+        }
         alternatives = iam_allows;
     } else if req.caller.is_root() {
         // The root user may do anything in its own account that no key policy governs.
@@ -458,7 +538,7 @@ pub fn evaluate(
             alternatives.clear();
         }
     }
-    let (decision, deciding, requirements) = decide(alternatives, denies, definite_denies);
+    let (decision, deciding, requirements) = combine(alternatives, denies, definite_denies);
     if !iam_known
         && requirements.iter().any(|a| {
             a.all_of
@@ -502,7 +582,7 @@ fn collect(
     }
 }
 
-fn decide(
+fn combine(
     alternatives: Vec<Candidate>,
     unknown_denies: Vec<Candidate>,
     definite_denies: Vec<String>,
@@ -585,53 +665,68 @@ fn dedup(v: Vec<String>) -> Vec<String> {
 }
 
 /// Evaluates one statement against the request: its match record, and for key policy
-/// statements how the principal matched.
+/// statements how the principal matched. In quiet mode a statement that does not apply
+/// gives `None` as soon as one element fails, and records carry no condition details.
 fn statement_record(
     policy: &Policy,
     s: &Statement,
     req: &Request,
     ctx: &Context,
-) -> (StatementRecord, Option<PrincipalMatch>) {
-    let effect = match &s.effect {
+    detail: Detail,
+) -> Option<(StatementRecord, Option<PrincipalMatch>)> {
+    let quiet = detail == Detail::Quiet;
+    let effect = || match &s.effect {
         Effect::Allow => "Allow".to_string(),
         Effect::Deny => "Deny".to_string(),
         Effect::Invalid(e) => e.clone(),
     };
-    let statement = StatementRef::new(policy, s);
     if !s.valid {
-        return (
-            StatementRecord {
-                statement,
-                effect,
-                outcome: Outcome::Invalid,
-                principal: None,
-                action: None,
-                resource: None,
-                conditions: vec![],
-                requirements: vec![],
-            },
-            None,
-        );
+        if quiet {
+            return None;
+        }
+        let rec = StatementRecord {
+            statement: StatementRef::new(policy, s),
+            effect: effect(),
+            outcome: Outcome::Invalid,
+            principal: None,
+            action: None,
+            resource: None,
+            conditions: vec![],
+            requirements: vec![],
+        };
+        return Some((rec, None));
     }
     let mut reqs: Vec<Requirement> = Vec::new();
 
+    // Cheapest and most selective first, so that quiet mode stops early.
+    let action = match_action(s.actions.as_ref(), &req.action, detail);
+    if quiet && action.result == Truth::False {
+        return None;
+    }
     let (principal, principal_kind) = match (&s.principal, policy.kind) {
         (Some(block), PolicyKind::Key) => {
-            let (m, kind, req_opt) = match_principal(block, &req.caller);
+            let (m, kind, req_opt) = match_principal(block, &req.caller, detail);
             reqs.extend(req_opt);
             (Some(m), kind)
         }
         _ => (None, None),
     };
-    let action = match_action(s.actions.as_ref(), &req.action);
-    let (resource, res_req) = match_resource(s.resources.as_ref(), policy, &req.resource, ctx);
+    if quiet && principal.as_ref().is_some_and(|p| p.result == Truth::False) {
+        return None;
+    }
+    let (resource, res_req) =
+        match_resource(s.resources.as_ref(), policy, &req.resource, ctx, detail);
+    if quiet && resource.result == Truth::False {
+        return None;
+    }
     reqs.extend(res_req);
 
-    let mut conditions = Vec::with_capacity(s.conditions.len());
+    let mut conditions = Vec::with_capacity(if quiet { 0 } else { s.conditions.len() });
     let mut cond_truth = Truth::True;
     for c in &s.conditions {
-        let o = condition::evaluate(c, ctx, policy.variables_enabled());
+        let o = condition::evaluate(c, ctx, policy.variables_enabled(), !quiet);
         match o.truth {
+            Truth::False if quiet => return None,
             Truth::False => cond_truth = Truth::False,
             Truth::Unknown => {
                 if cond_truth == Truth::True {
@@ -641,13 +736,15 @@ fn statement_record(
             }
             Truth::True => {}
         }
-        conditions.push(ConditionRecord {
-            operator: c.operator_name.clone(),
-            key: c.key.clone(),
-            values: c.values.clone(),
-            result: o.truth,
-            explanation: o.explanation,
-        });
+        if !quiet {
+            conditions.push(ConditionRecord {
+                operator: c.operator_name.clone(),
+                key: c.key.clone(),
+                values: c.values.clone(),
+                result: o.truth,
+                explanation: o.explanation,
+            });
+        }
     }
 
     let parts = [
@@ -666,24 +763,23 @@ fn statement_record(
     if outcome != Outcome::AppliesIf {
         reqs.clear();
     }
-    (
-        StatementRecord {
-            statement,
-            effect,
-            outcome,
-            principal,
-            action: Some(action),
-            resource: Some(resource),
-            conditions,
-            requirements: reqs,
-        },
-        principal_kind,
-    )
+    let rec = StatementRecord {
+        statement: StatementRef::new(policy, s),
+        effect: effect(),
+        outcome,
+        principal,
+        action: Some(action),
+        resource: Some(resource),
+        conditions,
+        requirements: reqs,
+    };
+    Some((rec, principal_kind))
 }
 
 fn match_principal(
     block: &super::policy::PrincipalBlock,
     caller: &Caller,
+    detail: Detail,
 ) -> (ElementMatch, Option<PrincipalMatch>, Option<Requirement>) {
     let rank = |m: PrincipalMatch| match m {
         PrincipalMatch::Direct => 4,
@@ -718,15 +814,17 @@ fn match_principal(
             Caller::Service { .. } => self_listed,
             _ => account_listed && self_listed,
         };
-        let explanation = if excluded {
-            format!("NotPrincipal lists {caller} and its account: excluded")
-        } else if self_listed && !account_listed {
-            format!("NotPrincipal lists {caller} but not its account, so it still applies to it")
-        } else if account_listed && !self_listed {
-            format!("NotPrincipal lists the account of {caller} but not the caller itself, so it still applies to it")
-        } else {
-            format!("NotPrincipal does not list {caller}")
-        };
+        let explanation = detail.say(|| {
+            if excluded {
+                format!("NotPrincipal lists {caller} and its account: excluded")
+            } else if self_listed && !account_listed {
+                format!("NotPrincipal lists {caller} but not its account, so it still applies to it")
+            } else if account_listed && !self_listed {
+                format!("NotPrincipal lists the account of {caller} but not the caller itself, so it still applies to it")
+            } else {
+                format!("NotPrincipal does not list {caller}")
+            }
+        });
         let result = if excluded { Truth::False } else { Truth::True };
         return (
             ElementMatch {
@@ -738,40 +836,53 @@ fn match_principal(
             None,
         );
     }
-    let shown = best_entry.map(|e| e.normalized()).unwrap_or_default();
+    let shown = || best_entry.map(|e| e.normalized()).unwrap_or_default();
     let (result, explanation, req) = match best {
-        PrincipalMatch::Direct => (Truth::True, format!("`{shown}` names the caller"), None),
-        PrincipalMatch::Everyone => (Truth::True, "`*` names everyone".to_string(), None),
+        PrincipalMatch::Direct => (
+            Truth::True,
+            detail.say(|| format!("`{}` names the caller", shown())),
+            None,
+        ),
+        PrincipalMatch::Everyone => (
+            Truth::True,
+            detail.say(|| "`*` names everyone".to_string()),
+            None,
+        ),
         PrincipalMatch::Account => (
             Truth::True,
-            format!(
-                "`{shown}` is the caller's account: IAM policies decide (the root user needs none)"
-            ),
+            detail.say(|| {
+                format!(
+                    "`{}` is the caller's account: IAM policies decide (the root user needs none)",
+                    shown()
+                )
+            }),
             None,
         ),
         PrincipalMatch::OneSession => (
             Truth::Unknown,
-            format!("`{shown}` names one session of the caller's role"),
+            detail.say(|| format!("`{}` names one session of the caller's role", shown())),
             Some(Requirement::plain(
                 RequirementKind::Session,
-                format!("the request is made by the session {shown}"),
-                vec![shown.clone()],
+                format!("the request is made by the session {}", shown()),
+                vec![shown()],
             )),
         ),
         PrincipalMatch::None => (
             Truth::False,
-            format!(
-                "no principal entry names {caller} or its account{}",
-                if block
+            detail.say(|| {
+                let deleted = block
                     .entries
                     .iter()
-                    .any(|e| matches!(e, super::principal::PrincipalEntry::UniqueId(_)))
-                {
-                    " (unique ids of deleted principals match nobody)"
-                } else {
-                    ""
-                }
-            ),
+                    .any(|e| matches!(e, super::principal::PrincipalEntry::UniqueId(_)));
+                format!(
+                    "no principal entry names {caller} or its account{}",
+                    if deleted {
+                        " (unique ids of deleted principals match nobody)"
+                    } else {
+                        ""
+                    }
+                )
+            }),
             None,
         ),
     };
@@ -786,27 +897,29 @@ fn match_principal(
     )
 }
 
-fn match_action(patterns: Option<&Patterns>, action: &str) -> ElementMatch {
+fn match_action(patterns: Option<&Patterns>, action: &str, detail: Detail) -> ElementMatch {
     let Some(p) = patterns else {
         return ElementMatch {
             result: Truth::False,
             principal_match: None,
-            explanation: "no Action".into(),
+            explanation: detail.say(|| "no Action".into()),
         };
     };
     let hit = p
         .patterns
         .iter()
         .find(|pat| wildcard_match(pat, action, true));
-    let (result, explanation) = match (p.negated, hit) {
-        (false, Some(h)) => (Truth::True, format!("`{h}` matches {action}")),
-        (false, None) => (Truth::False, format!("no Action matches {action}")),
-        (true, Some(h)) => (Truth::False, format!("NotAction `{h}` excludes {action}")),
-        (true, None) => (
-            Truth::True,
-            format!("NotAction does not list {action}, so the statement covers it"),
-        ),
+    let result = if p.negated != hit.is_some() {
+        Truth::True
+    } else {
+        Truth::False
     };
+    let explanation = detail.say(|| match (p.negated, hit) {
+        (false, Some(h)) => format!("`{h}` matches {action}"),
+        (false, None) => format!("no Action matches {action}"),
+        (true, Some(h)) => format!("NotAction `{h}` excludes {action}"),
+        (true, None) => format!("NotAction does not list {action}, so the statement covers it"),
+    });
     ElementMatch {
         result,
         principal_match: None,
@@ -819,13 +932,14 @@ fn match_resource(
     policy: &Policy,
     resource: &Resource,
     ctx: &Context,
+    detail: Detail,
 ) -> (ElementMatch, Option<Requirement>) {
     let Some(p) = patterns else {
         return (
             ElementMatch {
                 result: Truth::False,
                 principal_match: None,
-                explanation: "no Resource".into(),
+                explanation: detail.say(|| "no Resource".into()),
             },
             None,
         );
@@ -834,18 +948,23 @@ fn match_resource(
     let mut hit: Option<&str> = None;
     let mut unknown: Vec<String> = Vec::new();
     for pat in &p.patterns {
-        let expanded = if policy.variables_enabled() {
-            match substitute(pat, ctx) {
-                Substituted::Value(v) => v,
-                Substituted::Unresolvable => continue,
-                Substituted::Unknown(_) => {
-                    unknown.push(pat.clone());
-                    continue;
+        if pat == "*" {
+            hit = Some(pat);
+            break;
+        }
+        let expanded: std::borrow::Cow<'_, str> =
+            if policy.variables_enabled() && pat.contains("${") {
+                match substitute(pat, ctx) {
+                    Substituted::Value(v) => v.into(),
+                    Substituted::Unresolvable => continue,
+                    Substituted::Unknown(_) => {
+                        unknown.push(pat.clone());
+                        continue;
+                    }
                 }
-            }
-        } else {
-            pat.clone()
-        };
+            } else {
+                pat.as_str().into()
+            };
         if expanded == "*" {
             hit = Some(pat);
             break;
@@ -856,22 +975,24 @@ fn match_resource(
                 break;
             }
             Some(_) => {}
-            None => unknown.push(expanded),
+            None => unknown.push(expanded.into_owned()),
         }
     }
     let target_shown = target.unwrap_or("the key");
     let word = if p.negated { "NotResource" } else { "Resource" };
-    let (matched, explanation) = match (hit, unknown.is_empty()) {
-        (Some(h), _) => (Truth::True, format!("{word} `{h}` matches {target_shown}")),
-        (None, true) => (Truth::False, format!("no {word} matches {target_shown}")),
-        (None, false) => (
-            Truth::Unknown,
-            format!(
-                "{word} {} may match the key; its ARN is not known",
-                unknown.join(", ")
-            ),
-        ),
+    let matched = match (hit, unknown.is_empty()) {
+        (Some(_), _) => Truth::True,
+        (None, true) => Truth::False,
+        (None, false) => Truth::Unknown,
     };
+    let explanation = detail.say(|| match hit {
+        Some(h) => format!("{word} `{h}` matches {target_shown}"),
+        None if unknown.is_empty() => format!("no {word} matches {target_shown}"),
+        None => format!(
+            "{word} {} may match the key; its ARN is not known",
+            unknown.join(", ")
+        ),
+    });
     let result = match (p.negated, matched) {
         (false, t) => t,
         (true, Truth::True) => Truth::False,

@@ -12,39 +12,57 @@ pub fn wildcard_match(pattern: &str, text: &str, ignore_case: bool) -> bool {
     if !pattern.contains(['*', '?']) {
         return if ignore_case {
             pattern.eq_ignore_ascii_case(text)
+                || (!pattern.is_ascii() && pattern.to_lowercase() == text.to_lowercase())
         } else {
             pattern == text
         };
     }
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let eq = |a: char, b: char| {
-        if ignore_case {
-            a == b || a.to_lowercase().eq(b.to_lowercase())
-        } else {
-            a == b
-        }
-    };
-    // Iterative matcher with single backtrack point for the last `*`: linear in practice,
-    // never exponential.
+    if pattern.is_ascii() && text.is_ascii() {
+        // Policies are almost always ASCII: match bytes, no allocation.
+        let fold = |b: u8| {
+            if ignore_case {
+                b.to_ascii_lowercase()
+            } else {
+                b
+            }
+        };
+        glob(
+            pattern.as_bytes(),
+            text.as_bytes(),
+            |p, t| fold(p) == fold(t),
+            b'*',
+            b'?',
+        )
+    } else {
+        let p: Vec<char> = pattern.chars().collect();
+        let t: Vec<char> = text.chars().collect();
+        let eq =
+            |a: char, b: char| a == b || (ignore_case && a.to_lowercase().eq(b.to_lowercase()));
+        glob(&p, &t, eq, '*', '?')
+    }
+}
+
+/// Iterative matcher with one backtrack point (the last `*`): linear in practice, never
+/// exponential, whatever the pattern.
+fn glob<T: Copy + PartialEq>(p: &[T], t: &[T], eq: impl Fn(T, T) -> bool, star: T, one: T) -> bool {
     let (mut pi, mut ti) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
+    let mut resume: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && eq(p[pi], t[ti]))) {
+        if pi < p.len() && p[pi] != star && (p[pi] == one || eq(p[pi], t[ti])) {
             pi += 1;
             ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
+        } else if pi < p.len() && p[pi] == star {
+            resume = Some((pi, ti));
             pi += 1;
-        } else if let Some((sp, st)) = star {
+        } else if let Some((sp, st)) = resume {
             pi = sp + 1;
             ti = st + 1;
-            star = Some((sp, st + 1));
+            resume = Some((sp, st + 1));
         } else {
             return false;
         }
     }
-    while pi < p.len() && p[pi] == '*' {
+    while pi < p.len() && p[pi] == star {
         pi += 1;
     }
     pi == p.len()
@@ -60,6 +78,8 @@ mod tests {
         assert!(!m("kms:putkeypolicy", "kms:PutKeyPolicy", false));
         assert!(m("kms:putkeypolicy", "kms:PutKeyPolicy", true));
         assert!(!m("kms:Put", "kms:PutKeyPolicy", true));
+        assert!(m("kms:Get*", "KMS:GETKEYPOLICY", true));
+        assert!(!m("kms:Get*", "KMS:GETKEYPOLICY", false));
     }
 
     #[test]
@@ -76,6 +96,14 @@ mod tests {
         assert!(m("alias/*alpha*", "alias/project-alpha-1", false));
         assert!(m("**", "anything", false));
         assert!(m("*a", "aaaa", false));
+    }
+
+    #[test]
+    fn non_ascii_text() {
+        assert!(m("tag/ünï*", "tag/ünïcode", false));
+        assert!(m("TAG/ÜN?*", "tag/ünïcode", true));
+        assert!(!m("tag/ü?", "tag/ü", false));
+        assert!(m("ÄBC", "äbc", true));
     }
 
     #[test]

@@ -124,9 +124,9 @@ pub struct Statement {
     pub actions: Option<Patterns>,
     pub resources: Option<Patterns>,
     pub conditions: Vec<Clause>,
-    /// Where the statement is in the document.
+    /// Where the statement is in the document (`locate` turns it into a line and column;
+    /// done on demand, as locating every statement eagerly would cost a scan each).
     pub pointer: Pointer,
-    pub position: Option<Position>,
     /// False when AWS would reject the statement: it takes no part in evaluation.
     pub valid: bool,
 }
@@ -543,7 +543,6 @@ impl Parser<'_> {
             }
             _ => {}
         }
-        let position = locate(self.text, &ptr);
         Ok(Statement {
             index,
             sid,
@@ -553,7 +552,6 @@ impl Parser<'_> {
             resources,
             conditions,
             pointer: ptr,
-            position,
             valid,
         })
     }

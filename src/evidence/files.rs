@@ -129,7 +129,7 @@ mod tests {
         let e = load_policy(&p, PolicyKind::Key, "k")
             .unwrap_err()
             .to_string();
-        assert!(e.ends_with("p.json:1:47: expected a string or an array of strings, found an object (at /Statement/0/Action)"), "{e}");
+        assert!(e.ends_with("p.json:1:46: expected a string or an array of strings, found an object (at /Statement/0/Action)"), "{e}");
     }
 
     #[test]

@@ -83,7 +83,7 @@ pub fn render_json(out: &mut dyn Write, r: &ExplainReport<'_>) -> io::Result<()>
             resource: r.request.resource.to_string(),
             key_account: &r.request.key_account,
             key_account_assumed: r.key_account_assumed,
-            context_mode: if r.request.context.is_open() {
+            context_mode: if r.context.is_open() {
                 "open"
             } else {
                 "closed"
