@@ -21,6 +21,8 @@ pub struct Cli {
 pub enum Command {
     /// Decide one request against a key policy (and IAM policies), and say why.
     Explain(ExplainArgs),
+    /// Why a key's policy locks people out, who can still get back in, and how.
+    WhyLocked(WhyLockedArgs),
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -76,6 +78,39 @@ pub struct ExplainArgs {
     /// The account that owns the key, when `--resource` does not say (default: the caller's).
     #[arg(long, value_name = "ID")]
     pub account: Option<String>,
+
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct WhyLockedArgs {
+    /// The key: a key id (1234abcd-12ab-34cd-56ef-1234567890ab) or key ARN.
+    #[arg(value_name = "KEY")]
+    pub key: String,
+
+    /// The current key policy: a policy document or `aws kms get-key-policy` output.
+    #[arg(long, value_name = "FILE")]
+    pub policy_file: Option<PathBuf>,
+
+    /// CloudTrail evidence (repeatable): `aws cloudtrail lookup-events` output, trail log
+    /// files `{"Records": [...]}` plain or gzipped, JSON Lines of records, or a folder of them
+    /// (walked recursively).
+    #[arg(long = "events-file", value_name = "PATH")]
+    pub events_files: Vec<PathBuf>,
+
+    /// The key's account, when the key is given by id and the evidence does not say.
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
+
+    /// Write the last applied policy with the IAM delegation put back to this new file (it
+    /// must not exist).
+    #[arg(long, value_name = "FILE")]
+    pub write_repaired: Option<PathBuf>,
+
+    /// Evaluate as of this time (ISO 8601) instead of now: `aws:CurrentTime` conditions.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<String>,
 
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,

@@ -4,11 +4,13 @@
 
 use std::path::PathBuf;
 
+use crate::analysis::condition::parse_date;
 use crate::analysis::context::Context;
+use crate::analysis::diagnose::KeyRef;
 use crate::analysis::eval::{Request, Resource};
 use crate::analysis::kms;
 use crate::analysis::principal::{is_account_id, Caller};
-use crate::cli::{ExplainArgs, OutputFormat};
+use crate::cli::{ExplainArgs, OutputFormat, WhyLockedArgs};
 
 /// A flag whose value cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -106,6 +108,72 @@ pub fn resolve_request(f: &RequestFlags<'_>) -> Result<(Request, bool), FlagErro
     ))
 }
 
+#[derive(Debug, Clone)]
+pub struct WhyLockedConfig {
+    pub key: KeyRef,
+    pub policy_file: Option<PathBuf>,
+    pub events_files: Vec<PathBuf>,
+    pub account: Option<String>,
+    pub write_repaired: Option<PathBuf>,
+    pub now: chrono::DateTime<chrono::Utc>,
+    pub output: OutputFormat,
+    /// The command line, to suggest re-running it with more flags.
+    pub rerun: String,
+}
+
+impl WhyLockedConfig {
+    pub fn resolve(args: &WhyLockedArgs) -> Result<WhyLockedConfig, FlagError> {
+        let key = KeyRef::parse(&args.key).map_err(|m| flag_err("KEY", m))?;
+        if let Some(a) = &args.account {
+            if !is_account_id(a) {
+                return Err(flag_err(
+                    "--account",
+                    format!("`{a}` is not a 12-digit account id"),
+                ));
+            }
+            if let Some(k) = key.account.as_ref().filter(|k| *k != a) {
+                return Err(flag_err(
+                    "--account",
+                    format!("`{a}` differs from the account of the key ARN ({k})"),
+                ));
+            }
+        }
+        let now = match &args.now {
+            Some(t) => parse_date(t)
+                .ok_or_else(|| flag_err("--now", format!("`{t}` is not an ISO 8601 time")))?,
+            None => chrono::Utc::now(),
+        };
+        if let (Some(out), Some(input)) = (&args.write_repaired, &args.policy_file) {
+            if out == input {
+                return Err(flag_err(
+                    "--write-repaired",
+                    "would overwrite the --policy-file given as input",
+                ));
+            }
+        }
+        let mut rerun = format!("kmsdoctor why-locked {}", args.key);
+        if let Some(p) = &args.policy_file {
+            rerun.push_str(&format!(" --policy-file {}", p.display()));
+        }
+        for e in &args.events_files {
+            rerun.push_str(&format!(" --events-file {}", e.display()));
+        }
+        if let Some(a) = &args.account {
+            rerun.push_str(&format!(" --account {a}"));
+        }
+        Ok(WhyLockedConfig {
+            key,
+            policy_file: args.policy_file.clone(),
+            events_files: args.events_files.clone(),
+            account: args.account.clone(),
+            write_repaired: args.write_repaired.clone(),
+            now,
+            output: args.output,
+            rerun,
+        })
+    }
+}
+
 /// `kms:putkeypolicy` -> `kms:PutKeyPolicy`; anything not a KMS action is an error.
 pub fn resolve_action(input: &str) -> Result<String, FlagError> {
     match kms::operation(input.trim()) {
@@ -178,6 +246,7 @@ mod tests {
         v.extend_from_slice(extra);
         match crate::cli::Cli::parse_from(v).command {
             crate::cli::Command::Explain(a) => a,
+            _ => unreachable!("an explain command line"),
         }
     }
 

@@ -1,20 +1,27 @@
 //! The `kmsdoctor` binary: parse flags, run, map the outcome to an exit code.
-//! Exit codes: 0 success, 1 error (bad input, failed calls), 2 usage (from clap).
+//! Exit codes: 0 success (for why-locked: ok), 1 error (bad input, failed calls), 2 usage
+//! (from clap); why-locked: 3 recoverable, 4 unrecoverable, 5 unknown.
 
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 
 use clap::Parser;
-use kmsdoctor::app;
+use kmsdoctor::app::{self, Ui};
 use kmsdoctor::cli::Cli;
 use kmsdoctor::report::Style;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let stdout = io::stdout();
-    let style = Style::detect(stdout.is_terminal());
+    let stderr = io::stderr();
+    let ui = Ui {
+        style: Style::detect(stdout.is_terminal()),
+        progress: stderr.is_terminal(),
+    };
     let mut out = stdout.lock();
-    match app::run(&cli, &mut out, style).map_err(anyhow::Error::from) {
+    // Not locked: worker threads print progress to stderr while the run goes on.
+    let mut err = stderr;
+    match app::run(&cli, &mut out, &mut err, ui).map_err(anyhow::Error::from) {
         Ok(code) => ExitCode::from(code),
         Err(e)
             if e.downcast_ref::<app::AppError>()

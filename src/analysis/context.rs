@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 enum Entry {
     Values(Vec<String>),
     Absent,
+    Unknown,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +56,7 @@ impl Context {
             .or_insert_with(|| (key.to_string(), Entry::Values(Vec::new())));
         match &mut e.1 {
             Entry::Values(v) => v.push(value.to_string()),
-            absent @ Entry::Absent => *absent = Entry::Values(vec![value.to_string()]),
+            other => *other = Entry::Values(vec![value.to_string()]),
         }
     }
 
@@ -73,7 +74,14 @@ impl Context {
             .insert(key.to_ascii_lowercase(), (key.to_string(), Entry::Absent));
     }
 
-    /// Whether the context says anything (values or absence) about the key.
+    /// Marks a key as unknown even in a closed context, and keeps keys derived from the
+    /// request from filling it in: used to ask about "any principal" rather than one.
+    pub fn set_unknown(&mut self, key: &str) {
+        self.entries
+            .insert(key.to_ascii_lowercase(), (key.to_string(), Entry::Unknown));
+    }
+
+    /// Whether the context says anything (values, absence, or explicit unknown) about the key.
     pub fn has(&self, key: &str) -> bool {
         self.entries.contains_key(&key.to_ascii_lowercase())
     }
@@ -96,22 +104,19 @@ impl Context {
         match self.entries.get(lower) {
             Some((_, Entry::Values(v))) => Lookup::Values(v),
             Some((_, Entry::Absent)) => Lookup::Absent,
+            Some((_, Entry::Unknown)) => Lookup::Unknown,
             None if self.open => Lookup::Unknown,
             None => Lookup::Absent,
         }
     }
 
-    /// Every key the context sets, in key order: `(key, Some(values))`, or `(key, None)` for a
-    /// key known to be absent.
+    /// Every key the context sets to values or absence, in key order: `(key, Some(values))`,
+    /// or `(key, None)` for a key known to be absent.
     pub fn iter(&self) -> impl Iterator<Item = (&str, Option<&[String]>)> {
-        self.entries.values().map(|(k, e)| {
-            (
-                k.as_str(),
-                match e {
-                    Entry::Values(v) => Some(v.as_slice()),
-                    Entry::Absent => None,
-                },
-            )
+        self.entries.values().filter_map(|(k, e)| match e {
+            Entry::Values(v) => Some((k.as_str(), Some(v.as_slice()))),
+            Entry::Absent => Some((k.as_str(), None)),
+            Entry::Unknown => None,
         })
     }
 }

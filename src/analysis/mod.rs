@@ -3,10 +3,14 @@
 
 pub mod condition;
 pub mod context;
+pub mod diagnose;
 pub mod eval;
 pub mod kms;
 pub mod locate;
 pub mod pattern;
+pub mod plan;
 pub mod policy;
 pub mod principal;
+pub mod repair;
+pub mod trail;
 pub mod variables;

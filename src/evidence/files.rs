@@ -56,7 +56,7 @@ pub fn read_text(path: &Path, limit: u64) -> Result<String, InputError> {
     })
 }
 
-fn io_reason(e: &std::io::Error) -> String {
+pub(crate) fn io_reason(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file".into(),
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
@@ -73,6 +73,26 @@ pub fn load_policy(path: &Path, kind: PolicyKind, name: &str) -> Result<Policy, 
         pointer: Some(e.pointer.to_string()),
         message: e.message,
     })
+}
+
+/// Reads a key policy file for diagnosis: checks it is a policy (errors name the place) and
+/// returns the policy document's text, unwrapped from `get-key-policy` output if need be.
+pub fn load_key_policy_text(path: &Path) -> Result<String, InputError> {
+    let text = read_text(path, MAX_POLICY_FILE_BYTES)?;
+    let policy = parse_policy(&text, PolicyKind::Key, "key-policy").map_err(|e| InputError {
+        file: path.to_path_buf(),
+        position: e.position,
+        pointer: Some(e.pointer.to_string()),
+        message: e.message,
+    })?;
+    if policy.embedded_at.is_some() {
+        if let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(&text) {
+            if let Some(serde_json::Value::String(inner)) = m.get("Policy") {
+                return Ok(inner.clone());
+            }
+        }
+    }
+    Ok(text)
 }
 
 /// The name an identity policy file goes by in reports: its file stem.

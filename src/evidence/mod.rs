@@ -3,6 +3,7 @@
 //! names the file and the place in it.
 
 pub mod files;
+pub mod trail_files;
 
 use std::path::{Path, PathBuf};
 

@@ -195,7 +195,7 @@ pub fn render_table(out: &mut dyn Write, r: &ExplainReport<'_>, style: Style) ->
         )?;
     }
     for n in &e.notes {
-        write_wrapped(out, "Note: ", "      ", n)?;
+        super::write_wrapped(out, "Note: ", "      ", n)?;
     }
     if !e.statements.is_empty() {
         let deciding = |rec: &StatementRecord| e.deciding_statements.contains(&rec.statement.id);
@@ -238,31 +238,10 @@ pub fn render_table(out: &mut dyn Write, r: &ExplainReport<'_>, style: Style) ->
                 f.finding.rule,
                 f.location()
             )?;
-            write_wrapped(out, "    ", "    ", &f.finding.message)?;
+            super::write_wrapped(out, "    ", "    ", &f.finding.message)?;
         }
     }
     Ok(())
-}
-
-/// Writes `text` word-wrapped to 80 columns: `first` before the first line, `rest` before
-/// the others. A word longer than a line (an ARN) gets a line of its own.
-fn write_wrapped(out: &mut dyn Write, first: &str, rest: &str, text: &str) -> io::Result<()> {
-    const WIDTH: usize = 80;
-    let mut line = String::from(first);
-    let mut empty = true;
-    for word in text.split_whitespace() {
-        if !empty && line.chars().count() + 1 + word.chars().count() > WIDTH {
-            writeln!(out, "{line}")?;
-            line = String::from(rest);
-            empty = true;
-        }
-        if !empty {
-            line.push(' ');
-        }
-        line.push_str(word);
-        empty = false;
-    }
-    writeln!(out, "{line}")
 }
 
 fn severity_word(f: &FileFinding, style: Style) -> String {

@@ -3,6 +3,7 @@
 //! (documented in the README) and carries a `schema_version`.
 
 pub mod explain;
+pub mod why_locked;
 
 use std::path::{Path, PathBuf};
 
@@ -94,4 +95,44 @@ impl FileFinding {
         }
         s
     }
+}
+
+/// Writes `text` word-wrapped to 80 columns: `first` before the first line, `rest` before
+/// the others. A word longer than a line (an ARN) gets a line of its own.
+pub(crate) fn write_wrapped(
+    out: &mut dyn std::io::Write,
+    first: &str,
+    rest: &str,
+    text: &str,
+) -> std::io::Result<()> {
+    const WIDTH: usize = 80;
+    let visible = |s: &str| {
+        // ANSI colour codes take no columns.
+        let mut n = 0;
+        let mut in_escape = false;
+        for c in s.chars() {
+            match (in_escape, c) {
+                (false, '\x1b') => in_escape = true,
+                (true, 'm') => in_escape = false,
+                (true, _) => {}
+                _ => n += 1,
+            }
+        }
+        n
+    };
+    let mut line = String::from(first);
+    let mut empty = true;
+    for word in text.split_whitespace() {
+        if !empty && visible(&line) + 1 + word.chars().count() > WIDTH {
+            writeln!(out, "{line}")?;
+            line = String::from(rest);
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    writeln!(out, "{line}")
 }

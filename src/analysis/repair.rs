@@ -1,0 +1,289 @@
+//! The repaired key policy: the last applied policy with the default delegation statement
+//! ("Enable IAM User Permissions") put back, so that IAM policies count again.
+//!
+//! KMS rejects a policy that names a principal which no longer exists, and statements it
+//! cannot parse, so those go; a Deny that would still take kms:PutKeyPolicy or
+//! kms:GetKeyPolicy from the account's principals goes too. Every change is listed. The
+//! result is assessed again and must be `ok`: otherwise no repair is offered.
+
+use serde_json::{json, Map, Value};
+
+use super::diagnose::{any_principal, assess, generic, Setting, Verdict, DELEGATION_SID};
+use super::eval::{decide, Decision};
+use super::policy::{parse_policy, PolicyKind};
+use super::principal::{is_unique_id, PrincipalEntry};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Repair {
+    /// The repaired policy, pretty-printed JSON.
+    pub policy: String,
+    /// What was changed, in words.
+    pub changes: Vec<String>,
+}
+
+fn label(stmt: &Value, index: usize) -> String {
+    stmt.get("Sid")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("#{index}"))
+}
+
+fn delegation(account: &str) -> Value {
+    json!({
+        "Sid": DELEGATION_SID,
+        "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+        "Action": "kms:*",
+        "Resource": "*"
+    })
+}
+
+/// Removes unique-id principals; returns false when the statement names nobody any more.
+fn drop_deleted_principals(
+    stmt: &mut Map<String, Value>,
+    name: &str,
+    changes: &mut Vec<String>,
+) -> bool {
+    for element in ["Principal", "NotPrincipal"] {
+        let Some(Value::Object(p)) = stmt.get_mut(element) else {
+            continue;
+        };
+        let Some(aws) = p.get_mut("AWS") else {
+            continue;
+        };
+        let removed: Vec<String> = match aws {
+            Value::String(s) if is_unique_id(s) => {
+                let r = vec![s.clone()];
+                p.remove("AWS");
+                r
+            }
+            Value::Array(items) => {
+                let (gone, kept): (Vec<Value>, Vec<Value>) = items
+                    .drain(..)
+                    .partition(|v| v.as_str().is_some_and(is_unique_id));
+                *items = kept;
+                if items.is_empty() {
+                    p.remove("AWS");
+                }
+                gone.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            }
+            _ => vec![],
+        };
+        if !removed.is_empty() {
+            changes.push(format!(
+                "removed deleted principal{} {} from statement {name} (KMS rejects principals that no longer exist)",
+                if removed.len() == 1 { "" } else { "s" },
+                removed.join(", ")
+            ));
+        }
+        if p.is_empty() {
+            return false;
+        }
+    }
+    true
+}
+
+pub fn repair(policy_text: &str, setting: &Setting<'_>) -> Result<Repair, String> {
+    let mut doc: Value =
+        serde_json::from_str(policy_text).map_err(|e| format!("the policy is not JSON: {e}"))?;
+    let Some(obj) = doc.as_object_mut() else {
+        return Err("the policy is not a JSON object".into());
+    };
+    let mut statements: Vec<Value> = match obj.remove("Statement") {
+        Some(Value::Array(a)) => a,
+        Some(v @ Value::Object(_)) => vec![v],
+        _ => vec![],
+    };
+    let mut changes = Vec::new();
+
+    // Deleted principals out; statements left naming nobody out.
+    let mut kept = Vec::with_capacity(statements.len());
+    for (i, mut s) in statements.drain(..).enumerate() {
+        let name = label(&s, i);
+        let keep = match s.as_object_mut() {
+            Some(m) => drop_deleted_principals(m, &name, &mut changes),
+            None => false,
+        };
+        if keep {
+            kept.push(s);
+        } else {
+            changes.push(format!(
+                "removed statement {name}: it named only deleted principals"
+            ));
+        }
+    }
+    statements = kept;
+
+    // Statements KMS would reject.
+    let probe = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
+    if let Ok(parsed) = parse_policy(&probe, PolicyKind::Key, "key-policy") {
+        let invalid: Vec<usize> = parsed
+            .statements
+            .iter()
+            .filter(|s| !s.valid)
+            .map(|s| s.index)
+            .collect();
+        for &i in invalid.iter().rev() {
+            changes.push(format!(
+                "removed statement {}: KMS rejects it as written",
+                label(&statements[i], i)
+            ));
+            statements.remove(i);
+        }
+    }
+
+    // The delegation back.
+    match statements
+        .iter()
+        .position(|s| s.get("Sid").and_then(Value::as_str) == Some(DELEGATION_SID))
+    {
+        Some(i) if statements[i] == delegation(setting.account) => {}
+        Some(i) => {
+            statements[i] = delegation(setting.account);
+            changes.push(format!(
+                "restored statement `{DELEGATION_SID}` to the default: the account principal arn:aws:iam::{}:root, kms:*, no conditions",
+                setting.account
+            ));
+        }
+        None => {
+            statements.insert(0, delegation(setting.account));
+            changes.push(format!(
+                "added statement `{DELEGATION_SID}` (the default): the account principal arn:aws:iam::{}:root, kms:*",
+                setting.account
+            ));
+        }
+    }
+
+    // Denies that still lock the account's principals out.
+    for _ in 0..statements.len() + 1 {
+        let text = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
+        let policy =
+            parse_policy(&text, PolicyKind::Key, "key-policy").map_err(|e| e.to_string())?;
+        if assess(&policy, setting).verdict == Verdict::Ok {
+            break;
+        }
+        let mut culprits: Vec<String> = Vec::new();
+        for action in ["kms:PutKeyPolicy", "kms:GetKeyPolicy"] {
+            let e = decide(&any_principal(setting, action), Some(&policy), None);
+            match e.decision {
+                Decision::ExplicitDeny => culprits.extend(e.deciding_statements.clone()),
+                Decision::Conditional => {
+                    for alt in e.requirements.iter().filter(|a| !generic(a)) {
+                        culprits.extend(
+                            alt.via
+                                .iter()
+                                .filter(|id| {
+                                    policy.statements.iter().any(|s| {
+                                        &s.label() == *id && s.effect == super::policy::Effect::Deny
+                                    })
+                                })
+                                .cloned(),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        culprits.dedup();
+        if culprits.is_empty() {
+            break;
+        }
+        let before = statements.len();
+        let mut index = 0;
+        statements.retain(|s| {
+            let l = label(s, index);
+            index += 1;
+            !culprits.contains(&l)
+        });
+        if statements.len() == before {
+            break;
+        }
+        for c in &culprits {
+            changes.push(format!(
+                "removed Deny statement {c}: it takes kms:PutKeyPolicy or kms:GetKeyPolicy from the account's principals"
+            ));
+        }
+    }
+
+    obj.insert("Statement".into(), Value::Array(statements));
+    if !obj.contains_key("Version") {
+        obj.insert("Version".into(), json!("2012-10-17"));
+    }
+    let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+    let policy = parse_policy(&text, PolicyKind::Key, "key-policy").map_err(|e| e.to_string())?;
+    let check = assess(&policy, setting);
+    if check.verdict != Verdict::Ok {
+        return Err(format!(
+            "the repaired policy would still be `{}`; repair it by hand",
+            check.verdict.as_str()
+        ));
+    }
+    if policy
+        .statements
+        .iter()
+        .flat_map(|s| s.principal.iter().flat_map(|p| p.entries.iter()))
+        .any(|e| matches!(e, PrincipalEntry::UniqueId(_)))
+    {
+        return Err("the repaired policy still names deleted principals".into());
+    }
+    Ok(Repair {
+        policy: text + "\n",
+        changes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::diagnose::KeyRef;
+    use chrono::DateTime;
+
+    fn fix(policy: &str) -> Result<Repair, String> {
+        let key = KeyRef::parse(
+            "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        )
+        .unwrap();
+        repair(
+            policy,
+            &Setting {
+                key: &key,
+                account: "111122223333",
+                now: DateTime::parse_from_rfc3339("2026-11-23T00:00:00Z")
+                    .unwrap()
+                    .to_utc(),
+            },
+        )
+    }
+
+    #[test]
+    fn puts_back_a_removed_delegation_and_keeps_the_rest() {
+        let r = fix(r#"{"Version":"2012-10-17","Id":"x","Statement":[{"Sid":"Admins","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/KeyAdmin"},"Action":"kms:*","Resource":"*"}]}"#).unwrap();
+        assert!(r.policy.contains(DELEGATION_SID));
+        assert!(r.policy.contains("KeyAdmin"));
+        assert!(
+            r.policy.find("\"Id\"") < r.policy.find("\"Statement\""),
+            "key order kept"
+        );
+        assert_eq!(r.changes.len(), 1);
+    }
+
+    #[test]
+    fn restores_an_altered_delegation_drops_deleted_principals_and_blocking_denies() {
+        let r = fix(r#"{"Version":"2012-10-17","Statement":[
+            {"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/bob"},"Action":"kms:*","Resource":"*"},
+            {"Sid":"Gone","Effect":"Allow","Principal":{"AWS":["AROAEXAMPLEEXAMPLE01","arn:aws:iam::111122223333:role/Ops"]},"Action":"kms:Decrypt","Resource":"*"},
+            {"Sid":"OnlyGone","Effect":"Allow","Principal":{"AWS":"AIDAEXAMPLEEXAMPLE02"},"Action":"kms:*","Resource":"*"},
+            {"Sid":"DenyUnlessRoot","Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringNotEquals":{"aws:PrincipalType":"Account"}}},
+            {"Sid":"DenyDelete","Effect":"Deny","Principal":"*","Action":"kms:ScheduleKeyDeletion","Resource":"*"}
+        ]}"#).unwrap();
+        assert!(!r.policy.contains("AROA") && !r.policy.contains("AIDA"));
+        assert!(r.policy.contains("role/Ops"));
+        assert!(!r.policy.contains("DenyUnlessRoot"));
+        assert!(r.policy.contains("DenyDelete"), "unrelated Denies stay");
+        assert!(!r.policy.contains("OnlyGone"));
+        assert_eq!(r.changes.len(), 5, "{:#?}", r.changes);
+    }
+}

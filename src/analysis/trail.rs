@@ -1,0 +1,466 @@
+//! CloudTrail evidence, parsed: the KMS key-policy events (CreateKey, PutKeyPolicy) found in
+//! the text of a CloudTrail file, whatever its shape:
+//!
+//! - `aws cloudtrail lookup-events` output, `{"Events": [{"EventId", "EventTime",
+//!   "CloudTrailEvent": "<record as a JSON string>", ...}]}` (CLI v2 prints `EventTime` as
+//!   ISO 8601, v1 as epoch seconds);
+//! - a trail log file, `{"Records": [record, ...]}`;
+//! - JSON Lines, one record per line (what Athena or `jq -c` exports give).
+//!
+//! Pure: bytes in, events out. A file that is not CloudTrail at all is an error naming the
+//! place; a record inside a good file that cannot be read is counted and skipped.
+//!
+//! Speed matters here (a trail can hold gigabytes of records): records are first taken as
+//! raw JSON slices without building values, and only those that can be KMS policy events (a
+//! cheap substring test) are parsed in full.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use super::condition::parse_date;
+use super::locate::{position_of, Position};
+
+/// The two kinds of event that set a key policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum EventName {
+    CreateKey,
+    PutKeyPolicy,
+}
+
+/// Who made a call, as CloudTrail's `userIdentity` says.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Actor {
+    /// `userIdentity.type`: `Root`, `IAMUser`, `AssumedRole`, `FederatedUser`, `AWSService`...
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `userIdentity.arn`: for a role, the session ARN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    /// For role sessions, the role behind the session (`sessionContext.sessionIssuer.arn`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// `invokedBy`, for calls an AWS service made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoked_by: Option<String>,
+}
+
+impl Actor {
+    /// The principal to show: the role behind a session, else the ARN, else the type.
+    pub fn principal(&self) -> String {
+        self.role_arn
+            .clone()
+            .or_else(|| self.arn.clone())
+            .or_else(|| self.invoked_by.clone())
+            .unwrap_or_else(|| self.kind.clone())
+    }
+}
+
+/// A CreateKey or PutKeyPolicy call, from one CloudTrail record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyEvent {
+    pub event_id: String,
+    pub name: EventName,
+    pub time: DateTime<Utc>,
+    pub actor: Actor,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub region: Option<String>,
+    /// The account the event was recorded in (`recipientAccountId`).
+    pub account: Option<String>,
+    /// Every way the record names the key: `requestParameters.keyId` (id, ARN or alias as
+    /// given), `resources[].ARN`, `responseElements.keyMetadata.keyId/arn`.
+    pub key_refs: Vec<String>,
+    /// `requestParameters.policy`; `None` for a CreateKey without one (the default policy).
+    pub policy: Option<String>,
+    pub policy_name: Option<String>,
+    pub bypass_lockout_check: bool,
+    /// `errorCode` of a failed call: it changed nothing.
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    /// Where the record came from: index of the record in its file.
+    pub record_index: usize,
+}
+
+/// What one file held.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrailScan {
+    pub events: Vec<PolicyEvent>,
+    /// Records read, of any kind.
+    pub records: u64,
+    /// Records that could not be read (not an object, no time, a broken embedded record).
+    pub unreadable: u64,
+}
+
+/// A file that is not CloudTrail evidence.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct TrailError {
+    pub message: String,
+    pub position: Option<Position>,
+}
+
+#[derive(Deserialize)]
+struct Document<'a> {
+    #[serde(rename = "Records", borrow, default)]
+    records: Option<Vec<&'a RawValue>>,
+    #[serde(rename = "Events", borrow, default)]
+    events: Option<Vec<&'a RawValue>>,
+}
+
+/// Parses one CloudTrail file's text.
+pub fn scan(text: &str) -> Result<TrailScan, TrailError> {
+    let trimmed = text.trim_start();
+    if trimmed.is_empty() {
+        return Err(TrailError {
+            message: "the file is empty: expected CloudTrail records".into(),
+            position: None,
+        });
+    }
+    if !trimmed.starts_with('{') {
+        return Err(TrailError {
+            message: "expected CloudTrail evidence: a JSON object (`{\"Records\": ...}`, lookup-events output, or JSON Lines of records)".into(),
+            position: Some(position_of(text, text.len() - trimmed.len())),
+        });
+    }
+    let mut out = TrailScan::default();
+    match serde_json::from_str::<Document>(text) {
+        Ok(Document {
+            records: Some(records),
+            ..
+        }) => {
+            for (i, raw) in records.iter().enumerate() {
+                out.records += 1;
+                read_record(raw.get(), i, &mut out);
+            }
+            Ok(out)
+        }
+        Ok(Document {
+            events: Some(events),
+            ..
+        }) => {
+            for (i, raw) in events.iter().enumerate() {
+                out.records += 1;
+                read_lookup_event(raw.get(), i, &mut out);
+            }
+            Ok(out)
+        }
+        // One object that is neither: a single record (JSON Lines of one line) or not
+        // CloudTrail at all.
+        Ok(Document { .. }) => {
+            if looks_like_record(trimmed) {
+                out.records += 1;
+                read_record(trimmed, 0, &mut out);
+                Ok(out)
+            } else {
+                Err(TrailError {
+                    message: "no `Records` or `Events` array and not a CloudTrail record: this is not CloudTrail evidence".into(),
+                    position: Some(position_of(text, text.len() - trimmed.len())),
+                })
+            }
+        }
+        Err(e)
+            if e.classify() == serde_json::error::Category::Syntax
+                && e.to_string().starts_with("trailing characters") =>
+        {
+            scan_lines(text)
+        }
+        Err(e) => Err(TrailError {
+            message: format!("invalid JSON: {}", strip_position(&e)),
+            position: (e.line() > 0).then(|| Position {
+                line: e.line(),
+                column: e.column(),
+            }),
+        }),
+    }
+}
+
+fn strip_position(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    match full.rfind(" at line ") {
+        Some(i) => full[..i].to_string(),
+        None => full,
+    }
+}
+
+fn looks_like_record(text: &str) -> bool {
+    text.contains("\"eventName\"") && text.contains("\"eventTime\"")
+}
+
+/// JSON Lines: every non-blank line one record. A line that cannot be read is counted.
+fn scan_lines(text: &str) -> Result<TrailScan, TrailError> {
+    let mut out = TrailScan::default();
+    let mut offset = 0;
+    for (i, line) in text.split('\n').enumerate() {
+        let start = offset;
+        offset += line.len() + 1;
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        out.records += 1;
+        if serde_json::from_str::<&RawValue>(line).is_err() || !line.starts_with('{') {
+            if out.records == 1 {
+                // The first line decides whether this is JSON Lines at all.
+                return Err(TrailError {
+                    message: "neither a JSON document nor JSON Lines of CloudTrail records".into(),
+                    position: Some(position_of(text, start)),
+                });
+            }
+            out.unreadable += 1;
+            continue;
+        }
+        read_record(line, i, &mut out);
+    }
+    Ok(out)
+}
+
+/// A cheap test that a record can be a KMS policy event, before parsing it.
+fn may_be_policy_event(raw: &str) -> bool {
+    raw.contains("kms.amazonaws.com") && (raw.contains("PutKeyPolicy") || raw.contains("CreateKey"))
+}
+
+fn read_lookup_event(raw: &str, index: usize, out: &mut TrailScan) {
+    if !may_be_policy_event(raw) {
+        return;
+    }
+    let Ok(Value::Object(ev)) = serde_json::from_str::<Value>(raw) else {
+        out.unreadable += 1;
+        return;
+    };
+    let Some(Value::String(record)) = ev.get("CloudTrailEvent") else {
+        out.unreadable += 1;
+        return;
+    };
+    let Ok(Value::Object(mut rec)) = serde_json::from_str::<Value>(record) else {
+        out.unreadable += 1;
+        return;
+    };
+    // The record's own time is exact; fall back to the lookup's EventTime (v1: epoch seconds).
+    if !rec.contains_key("eventTime") {
+        if let Some(t) = ev.get("EventTime") {
+            let t = match t {
+                Value::Number(n) => n
+                    .as_f64()
+                    .and_then(|f| DateTime::from_timestamp(f as i64, 0)),
+                Value::String(s) => parse_date(s),
+                _ => None,
+            };
+            if let Some(t) = t {
+                rec.insert("eventTime".into(), Value::String(t.to_rfc3339()));
+            }
+        }
+    }
+    if let Some(Value::String(id)) = ev.get("EventId") {
+        rec.entry("eventID")
+            .or_insert_with(|| Value::String(id.clone()));
+    }
+    match policy_event(&Value::Object(rec), index) {
+        Ok(Some(e)) => out.events.push(e),
+        Ok(None) => {}
+        Err(()) => out.unreadable += 1,
+    }
+}
+
+fn read_record(raw: &str, index: usize, out: &mut TrailScan) {
+    if !raw.trim_start().starts_with('{') {
+        out.unreadable += 1;
+        return;
+    }
+    if !may_be_policy_event(raw) {
+        return;
+    }
+    match serde_json::from_str::<Value>(raw) {
+        Ok(rec @ Value::Object(_)) => match policy_event(&rec, index) {
+            Ok(Some(e)) => out.events.push(e),
+            Ok(None) => {}
+            Err(()) => out.unreadable += 1,
+        },
+        _ => out.unreadable += 1,
+    }
+}
+
+fn str_at<'v>(v: &'v Value, path: &[&str]) -> Option<&'v str> {
+    let mut cur = v;
+    for p in path {
+        cur = cur.get(p)?;
+    }
+    cur.as_str()
+}
+
+/// Builds the event from a parsed record: `Ok(None)` for a record of another kind,
+/// `Err(())` for a policy event that cannot be read.
+fn policy_event(r: &Value, index: usize) -> Result<Option<PolicyEvent>, ()> {
+    if str_at(r, &["eventSource"]) != Some("kms.amazonaws.com") {
+        return Ok(None);
+    }
+    let name = match str_at(r, &["eventName"]) {
+        Some("PutKeyPolicy") => EventName::PutKeyPolicy,
+        Some("CreateKey") => EventName::CreateKey,
+        _ => return Ok(None),
+    };
+    let time = str_at(r, &["eventTime"]).and_then(parse_date).ok_or(())?;
+    let event_id = str_at(r, &["eventID"]).unwrap_or_default().to_string();
+    let ui = r.get("userIdentity");
+    let actor = Actor {
+        kind: ui
+            .and_then(|u| u.get("type"))
+            .and_then(Value::as_str)
+            .unwrap_or("Unknown")
+            .to_string(),
+        arn: ui
+            .and_then(|u| u.get("arn"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        role_arn: ui
+            .and_then(|u| u.pointer("/sessionContext/sessionIssuer/arn"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        account_id: ui
+            .and_then(|u| u.get("accountId"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        invoked_by: ui
+            .and_then(|u| u.get("invokedBy"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    };
+    let params = r.get("requestParameters").filter(|p| p.is_object());
+    let mut key_refs = Vec::new();
+    if let Some(k) = params.and_then(|p| p.get("keyId")).and_then(Value::as_str) {
+        key_refs.push(k.to_string());
+    }
+    if let Some(Value::Array(res)) = r.get("resources") {
+        for item in res {
+            if let Some(a) = item.get("ARN").and_then(Value::as_str) {
+                key_refs.push(a.to_string());
+            }
+        }
+    }
+    for p in [
+        "/responseElements/keyMetadata/keyId",
+        "/responseElements/keyMetadata/arn",
+    ] {
+        if let Some(k) = r.pointer(p).and_then(Value::as_str) {
+            key_refs.push(k.to_string());
+        }
+    }
+    key_refs.dedup();
+    let policy = match params.and_then(|p| p.get("policy")) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        // Some exports store the policy as an object rather than a string.
+        Some(other @ Value::Object(_)) => Some(other.to_string()),
+        Some(_) => return Err(()),
+    };
+    let bypass = match params.and_then(|p| p.get("bypassPolicyLockoutSafetyCheck")) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    };
+    Ok(Some(PolicyEvent {
+        event_id,
+        name,
+        time,
+        actor,
+        source_ip: str_at(r, &["sourceIPAddress"]).map(str::to_string),
+        user_agent: str_at(r, &["userAgent"]).map(str::to_string),
+        region: str_at(r, &["awsRegion"]).map(str::to_string),
+        account: str_at(r, &["recipientAccountId"]).map(str::to_string),
+        key_refs,
+        policy,
+        policy_name: params
+            .and_then(|p| p.get("policyName"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        bypass_lockout_check: bypass,
+        error_code: str_at(r, &["errorCode"]).map(str::to_string),
+        error_message: str_at(r, &["errorMessage"]).map(str::to_string),
+        record_index: index,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put_record(id: &str, time: &str, extra: &str) -> String {
+        format!(
+            r#"{{"eventVersion":"1.08","userIdentity":{{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/Admin/alice","accountId":"111122223333","sessionContext":{{"sessionIssuer":{{"type":"Role","arn":"arn:aws:iam::111122223333:role/Admin"}}}}}},"eventTime":"{time}","eventSource":"kms.amazonaws.com","eventName":"PutKeyPolicy","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.5","userAgent":"aws-cli/2.15.0","requestParameters":{{"keyId":"1234abcd-12ab-34cd-56ef-1234567890ab","policyName":"default","policy":"{{\"Statement\":[]}}","bypassPolicyLockoutSafetyCheck":false}},"responseElements":null,"eventID":"{id}","resources":[{{"accountId":"111122223333","type":"AWS::KMS::Key","ARN":"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}}],"recipientAccountId":"111122223333"{extra}}}"#
+        )
+    }
+
+    #[test]
+    fn reads_a_trail_log_file() {
+        let noise = r#"{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2026-01-01T00:00:00Z"}"#;
+        let text = format!(
+            r#"{{"Records":[{},{noise},{}]}}"#,
+            put_record("e1", "2026-01-02T03:04:05Z", ""),
+            put_record(
+                "e2",
+                "2026-01-03T00:00:00Z",
+                r#","errorCode":"AccessDenied""#
+            )
+        );
+        let scan = scan(&text).unwrap();
+        assert_eq!(scan.records, 3);
+        assert_eq!(scan.events.len(), 2);
+        let e = &scan.events[0];
+        assert_eq!(e.name, EventName::PutKeyPolicy);
+        assert_eq!(
+            e.actor.role_arn.as_deref(),
+            Some("arn:aws:iam::111122223333:role/Admin")
+        );
+        assert_eq!(e.policy.as_deref(), Some("{\"Statement\":[]}"));
+        assert_eq!(e.key_refs.len(), 2);
+        assert_eq!(scan.events[1].error_code.as_deref(), Some("AccessDenied"));
+    }
+
+    #[test]
+    fn reads_lookup_events_output_v1_and_v2() {
+        let rec = put_record("e1", "2026-01-02T03:04:05Z", "");
+        let v2 = serde_json::json!({"Events": [{"EventId": "e1", "EventName": "PutKeyPolicy", "EventTime": "2026-01-02T03:04:05+00:00", "CloudTrailEvent": rec}]}).to_string();
+        assert_eq!(scan(&v2).unwrap().events.len(), 1);
+        // v1 prints epoch seconds; a record without eventTime takes it from there.
+        let rec_no_time = rec.replace(r#""eventTime":"2026-01-02T03:04:05Z","#, "");
+        let v1 = serde_json::json!({"Events": [{"EventId": "e1", "EventTime": 1767323045.0, "CloudTrailEvent": rec_no_time}]}).to_string();
+        let s = scan(&v1).unwrap();
+        assert_eq!(s.events[0].time.to_rfc3339(), "2026-01-02T03:04:05+00:00");
+    }
+
+    #[test]
+    fn reads_json_lines_and_counts_broken_lines() {
+        let text = format!(
+            "{}\n{{broken\n\n{}\n",
+            put_record("e1", "2026-01-02T03:04:05Z", ""),
+            put_record("e2", "2026-01-02T04:00:00Z", "")
+        );
+        let s = scan(&text).unwrap();
+        assert_eq!((s.records, s.unreadable, s.events.len()), (3, 1, 2));
+    }
+
+    #[test]
+    fn unreadable_policy_records_are_counted() {
+        let bad_time = put_record("e1", "yesterday", "");
+        let s = scan(&format!(r#"{{"Records":[{bad_time}, 5]}}"#)).unwrap();
+        assert_eq!((s.records, s.unreadable, s.events.len()), (2, 2, 0));
+    }
+
+    #[test]
+    fn rejects_what_is_not_cloudtrail() {
+        for (text, needle) in [
+            ("", "empty"),
+            ("[1,2]", "expected CloudTrail evidence"),
+            ("{\"Records\": 5}", "invalid JSON"),
+            ("{\"foo\": 1}", "not CloudTrail evidence"),
+            ("{\"Records\": [", "invalid JSON"),
+            ("not json", "expected CloudTrail evidence"),
+        ] {
+            let e = scan(text).unwrap_err();
+            assert!(e.message.contains(needle), "{text}: {}", e.message);
+        }
+    }
+}

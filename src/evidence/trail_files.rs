@@ -1,0 +1,240 @@
+//! CloudTrail evidence from files: `lookup-events` output, trail log files (plain or
+//! gzipped, as S3 holds them), JSON Lines. Paths may be files or folders (walked
+//! recursively, in name order, skipping hidden entries and `CloudTrail-Digest` folders).
+//! Files are read on all cores; the result is the same whatever the order they finish in.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use flate2::read::MultiGzDecoder;
+
+use super::InputError;
+use crate::analysis::trail::{scan, PolicyEvent};
+
+/// The largest file read (after decompression). Trail files are a few MB; a larger file is
+/// most likely not CloudTrail, and a decompression bomb must not exhaust memory.
+pub const MAX_EVENTS_FILE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+
+/// What the event files held, all together.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventFiles {
+    pub events: Vec<PolicyEvent>,
+    pub files: usize,
+    /// Bytes of JSON read (after decompression).
+    pub bytes: u64,
+    pub records: u64,
+    pub unreadable: u64,
+}
+
+fn is_candidate(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    [".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".gz"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
+}
+
+/// Expands the given paths into the files to read. A file named directly is always read; in
+/// folders, only JSON and gzip files are.
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = fs::metadata(p).map_err(|e| {
+            InputError::new(p, format!("cannot open: {}", super::files::io_reason(&e)))
+        })?;
+        if meta.is_dir() {
+            walk(p, 0, &mut out)?;
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
+    if depth > 32 {
+        return Err(InputError::new(
+            dir,
+            "folders nested more than 32 deep (a link loop?)",
+        ));
+    }
+    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(|e| InputError::new(dir, format!("cannot list: {}", super::files::io_reason(&e))))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.starts_with('.') || name == "CloudTrail-Digest" {
+            continue;
+        }
+        match fs::metadata(&p) {
+            Ok(m) if m.is_dir() => walk(&p, depth + 1, out)?,
+            Ok(_) if is_candidate(&p) => out.push(p),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Reads one file, gunzipping it when it is gzip, and returns its text.
+pub fn read_file(path: &Path) -> Result<String, InputError> {
+    let mut file = fs::File::open(path).map_err(|e| {
+        InputError::new(
+            path,
+            format!("cannot open: {}", super::files::io_reason(&e)),
+        )
+    })?;
+    let mut magic = [0u8; 2];
+    let n = file
+        .read(&mut magic)
+        .map_err(|e| InputError::new(path, format!("cannot read: {e}")))?;
+    let file =
+        fs::File::open(path).map_err(|e| InputError::new(path, format!("cannot open: {e}")))?;
+    let limit = MAX_EVENTS_FILE_BYTES;
+    let mut bytes = Vec::new();
+    if n == 2 && magic == [0x1f, 0x8b] {
+        MultiGzDecoder::new(file)
+            .take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| InputError::new(path, format!("is not a readable gzip file: {e}")))?;
+    } else {
+        file.take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| InputError::new(path, format!("cannot read: {e}")))?;
+    }
+    if bytes.len() as u64 > limit {
+        return Err(InputError::new(
+            path,
+            format!("holds over {limit} bytes of JSON; split it"),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let text = String::from_utf8_lossy(&e.as_bytes()[..valid]).into_owned();
+        let mut err = InputError::new(path, "is not UTF-8 text (nor gzip)");
+        err.position = Some(crate::analysis::locate::position_of(&text, text.len()));
+        err
+    })
+}
+
+fn scan_file(path: &Path) -> Result<(u64, crate::analysis::trail::TrailScan), InputError> {
+    let text = read_file(path)?;
+    let s = scan(&text).map_err(|e| InputError {
+        file: path.to_path_buf(),
+        position: e.position,
+        pointer: None,
+        message: e.message,
+    })?;
+    Ok((text.len() as u64, s))
+}
+
+/// Reads every file; `progress` is called after each file with (files done, files in all).
+pub fn read_all(
+    paths: &[PathBuf],
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<EventFiles, InputError> {
+    let files = expand(paths)?;
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let results: Mutex<
+        Vec<(
+            usize,
+            Result<(u64, crate::analysis::trail::TrailScan), InputError>,
+        )>,
+    > = Mutex::new(Vec::with_capacity(files.len()));
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(path) = files.get(i) else {
+                    break;
+                };
+                let r = scan_file(path);
+                let failed = r.is_err();
+                if let Ok(mut v) = results.lock() {
+                    v.push((i, r));
+                }
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1, files.len());
+                if failed {
+                    // Stop handing out work: the run fails on the first bad file anyway.
+                    next.store(files.len(), Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_default();
+    results.sort_by_key(|(i, _)| *i);
+    let mut out = EventFiles {
+        files: files.len(),
+        ..EventFiles::default()
+    };
+    for (_, r) in results {
+        let (bytes, s) = r?;
+        out.bytes += bytes;
+        out.records += s.records;
+        out.unreadable += s.unreadable;
+        out.events.extend(s.events);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn walks_folders_and_reads_gzip() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir
+            .path()
+            .join("AWSLogs/111122223333/CloudTrail/us-east-1/2026/01/02");
+        fs::create_dir_all(&sub).unwrap();
+        fs::create_dir_all(dir.path().join("AWSLogs/111122223333/CloudTrail-Digest")).unwrap();
+        fs::write(
+            dir.path()
+                .join("AWSLogs/111122223333/CloudTrail-Digest/d.json.gz"),
+            b"junk",
+        )
+        .unwrap();
+        fs::write(dir.path().join("notes.txt"), b"ignored").unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(
+            br#"{"Records":[{"eventSource":"s3.amazonaws.com","eventName":"GetObject"}]}"#,
+        )
+        .unwrap();
+        fs::write(sub.join("a.json.gz"), gz.finish().unwrap()).unwrap();
+        let r = read_all(&[dir.path().to_path_buf()], &|_, _| {}).unwrap();
+        assert_eq!((r.files, r.records), (1, 1));
+    }
+
+    #[test]
+    fn bad_files_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.json.gz");
+        fs::write(&p, [0x1f, 0x8b, 0, 1, 2]).unwrap();
+        let e = read_all(&[p], &|_, _| {}).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("x.json.gz: is not a readable gzip file"),
+            "{e}"
+        );
+        let missing = dir.path().join("missing");
+        assert!(read_all(&[missing], &|_, _| {})
+            .unwrap_err()
+            .to_string()
+            .contains("no such file"));
+    }
+}

@@ -1,0 +1,379 @@
+//! Output of `kmsdoctor why-locked`.
+//!
+//! JSON wire format (`schema_version` 1), one object on stdout; scripts depend on it:
+//! - `key`: `id`, and when known `arn`, `account`, `region`
+//! - `verdict`: `ok` | `recoverable` | `unrecoverable` | `unknown`
+//! - `policy_source`: `current` (given) | `history` (last applied, from CloudTrail) | `none`
+//! - `recoverable_admins`: principals that can call kms:PutKeyPolicy: `principal` (as
+//!   written; a bare account id as `arn:aws:iam::ID:root`), `kind`, `can_put_key_policy`,
+//!   `can_get_key_policy`, `decision`, `statements`, `requirements` (alternatives, each
+//!   `{"all_of": [...], "via": [...]}`), `needs_iam_policy`, `exists`, `notes`
+//! - `ok_requirements`: for `ok`, what a principal of the account needs (alternatives)
+//! - `lockout_event`: `event_id`, `event_name`, `time`, `principal`, `actor`, `source_ip`,
+//!   `bypass_lockout_check`; or null
+//! - `findings`: `id`, `rule`, `severity`, `message`, and `statement`, `event_id`,
+//!   `pointer`, `position` where they apply
+//! - `history`: applied versions, oldest first: `event_id`, `event_name`, `time`, `actor`,
+//!   `source_ip`, `user_agent`, `bypass_lockout_check`, `default_policy`, `verdict`
+//! - `failed_changes`: CreateKey/PutKeyPolicy calls that failed (they changed nothing)
+//! - `recovery_plan`: `step`, `text`, `command`
+//! - `repaired_policy`: `path` and `changes` when `--write-repaired` wrote one, else null
+//! - `evidence`: `policy_file`, `event_files`, `bytes`, `records`, `unreadable_records`,
+//!   `events_for_key`
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use serde::Serialize;
+use tabled::settings::object::Columns;
+use tabled::settings::{Modify, Style as TableStyle, Width};
+use tabled::{Table, Tabled};
+
+use super::Style;
+use crate::analysis::diagnose::{Diagnosis, Verdict};
+use crate::analysis::locate::Position;
+use crate::analysis::plan::Step;
+use crate::analysis::policy::Severity;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What the evidence amounted to.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceSummary {
+    pub policy_file: Option<String>,
+    pub event_files: usize,
+    pub bytes: u64,
+    pub records: u64,
+    pub unreadable_records: u64,
+    pub events_for_key: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RepairedPolicy {
+    pub path: String,
+    pub changes: Vec<String>,
+}
+
+pub struct WhyLockedReport<'a> {
+    pub diagnosis: &'a Diagnosis,
+    pub plan: &'a [Step],
+    pub repaired: Option<&'a RepairedPolicy>,
+    pub evidence: &'a EvidenceSummary,
+}
+
+#[derive(Serialize)]
+struct FindingJson<'a> {
+    id: &'a str,
+    rule: &'a str,
+    severity: Severity,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    statement: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pointer: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    position: Option<Position>,
+}
+
+#[derive(Serialize)]
+struct WhyLockedJson<'a> {
+    schema_version: u32,
+    key: &'a crate::analysis::diagnose::KeyRef,
+    verdict: Verdict,
+    policy_source: crate::analysis::diagnose::PolicySource,
+    recoverable_admins: &'a [crate::analysis::diagnose::RecoverableAdmin],
+    ok_requirements: &'a [crate::analysis::eval::Alternative],
+    lockout_event: Option<&'a crate::analysis::diagnose::LockoutEvent>,
+    findings: Vec<FindingJson<'a>>,
+    history: &'a [crate::analysis::diagnose::PolicyVersion],
+    failed_changes: &'a [crate::analysis::diagnose::FailedChange],
+    recovery_plan: &'a [Step],
+    repaired_policy: Option<&'a RepairedPolicy>,
+    evidence: &'a EvidenceSummary,
+}
+
+fn findings(d: &Diagnosis) -> Vec<FindingJson<'_>> {
+    let mut out: Vec<FindingJson<'_>> = d
+        .findings
+        .iter()
+        .map(|f| FindingJson {
+            id: f.id,
+            rule: f.rule,
+            severity: f.severity,
+            message: &f.message,
+            statement: f.statement.as_deref(),
+            event_id: f.event_id.as_deref(),
+            pointer: None,
+            position: None,
+        })
+        .collect();
+    out.extend(d.policy_findings.iter().map(|f| FindingJson {
+        id: f.id,
+        rule: f.rule,
+        severity: f.severity,
+        message: &f.message,
+        statement: None,
+        event_id: None,
+        pointer: Some(&f.pointer),
+        position: f.position,
+    }));
+    out
+}
+
+pub fn render_json(out: &mut dyn Write, r: &WhyLockedReport<'_>) -> io::Result<()> {
+    let d = r.diagnosis;
+    let doc = WhyLockedJson {
+        schema_version: SCHEMA_VERSION,
+        key: &d.key,
+        verdict: d.verdict,
+        policy_source: d.policy_source,
+        recoverable_admins: &d.recoverable_admins,
+        ok_requirements: &d.ok_requirements,
+        lockout_event: d.lockout_event.as_ref(),
+        findings: findings(d),
+        history: &d.history,
+        failed_changes: &d.failed_changes,
+        recovery_plan: r.plan,
+        repaired_policy: r.repaired,
+        evidence: r.evidence,
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    writeln!(out)
+}
+
+#[derive(Tabled)]
+struct AdminRow {
+    #[tabled(rename = "Principal")]
+    principal: String,
+    #[tabled(rename = "Put")]
+    put: &'static str,
+    #[tabled(rename = "Get")]
+    get: &'static str,
+    #[tabled(rename = "Needs")]
+    needs: String,
+}
+
+fn wrap(out: &mut dyn Write, first: &str, rest: &str, text: &str) -> io::Result<()> {
+    super::write_wrapped(out, first, rest, text)
+}
+
+pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) -> io::Result<()> {
+    let d = r.diagnosis;
+    writeln!(out, "Key {}", d.key.arn.as_deref().unwrap_or(&d.key.id))?;
+    let word = d.verdict.as_str();
+    let painted = match d.verdict {
+        Verdict::Ok => style.good(word),
+        Verdict::Recoverable | Verdict::Unknown => style.warn(word),
+        Verdict::Unrecoverable => style.bad(word),
+    };
+    let source = match d.policy_source {
+        crate::analysis::diagnose::PolicySource::Current => "the current policy".to_string(),
+        crate::analysis::diagnose::PolicySource::History => match d.history.last() {
+            Some(v) => format!("the last applied policy ({})", v.event_id),
+            None => "CloudTrail history".into(),
+        },
+        crate::analysis::diagnose::PolicySource::None => "no key policy found".into(),
+    };
+    writeln!(out, "{} {painted}  (from {source})", style.bold("Verdict:"))?;
+
+    let visible: Vec<_> = d.findings.iter().collect();
+    if !visible.is_empty() {
+        writeln!(out, "\n{}", style.bold("Findings:"))?;
+        for f in visible {
+            let sev = match f.severity {
+                Severity::Error => style.bad("error"),
+                Severity::Warning => style.warn("warning"),
+                Severity::Info => "info".to_string(),
+            };
+            wrap(out, &format!("  {sev} {} ", f.id), "    ", &f.message)?;
+        }
+        for f in &d.policy_findings {
+            wrap(
+                out,
+                &format!("  {} {} ", f.rule, f.id),
+                "    ",
+                &format!("{} (at {})", f.message, f.pointer),
+            )?;
+        }
+    }
+
+    if let Some(e) = &d.lockout_event {
+        writeln!(out, "\n{}", style.bold("Lockout event:"))?;
+        let what = format!(
+            "{} {:?} at {} by {}{}{}",
+            e.event_id,
+            e.event_name,
+            e.time.format("%Y-%m-%dT%H:%M:%SZ"),
+            e.principal,
+            e.source_ip
+                .as_deref()
+                .map(|ip| format!(" from {ip}"))
+                .unwrap_or_default(),
+            if e.bypass_lockout_check {
+                ", bypassing the lockout safety check"
+            } else {
+                ""
+            }
+        );
+        wrap(out, "  ", "  ", &what)?;
+    }
+
+    if !d.ok_requirements.is_empty() && d.ok_requirements.iter().any(|a| !a.all_of.is_empty()) {
+        writeln!(
+            out,
+            "\n{}",
+            style.bold("Any principal of the account, given an IAM policy, gets in if:")
+        )?;
+        for (i, alt) in d.ok_requirements.iter().enumerate() {
+            let texts: Vec<&str> = alt
+                .all_of
+                .iter()
+                .filter(|r| r.kind != crate::analysis::eval::RequirementKind::IamPolicy)
+                .map(|r| r.text.as_str())
+                .collect();
+            if !texts.is_empty() {
+                wrap(
+                    out,
+                    &format!("  {}. ", i + 1),
+                    "     ",
+                    &texts.join(" and "),
+                )?;
+            }
+        }
+    }
+
+    if !d.recoverable_admins.is_empty() && d.verdict != Verdict::Unknown {
+        writeln!(
+            out,
+            "\n{}",
+            style.bold("Who can still change the key policy:")
+        )?;
+        let rows: Vec<AdminRow> = d
+            .recoverable_admins
+            .iter()
+            .map(|a| {
+                let mut needs: Vec<String> = a
+                    .requirements
+                    .iter()
+                    .map(|alt| {
+                        alt.all_of
+                            .iter()
+                            .map(|r| r.text.clone())
+                            .collect::<Vec<_>>()
+                            .join(" and ")
+                    })
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                if a.needs_iam_policy {
+                    needs.push("an IAM policy allowing it".into());
+                }
+                if a.kind == "root" {
+                    needs.push("root user sign-in".into());
+                }
+                AdminRow {
+                    principal: a.principal.clone(),
+                    put: if a.can_put_key_policy { "yes" } else { "no" },
+                    get: if a.can_get_key_policy { "yes" } else { "no" },
+                    needs: if needs.is_empty() {
+                        "-".into()
+                    } else {
+                        needs.join("; or ")
+                    },
+                }
+            })
+            .collect();
+        let mut t = Table::new(rows);
+        t.with(TableStyle::psql())
+            .with(Modify::new(Columns::one(0)).with(Width::wrap(38)))
+            .with(Modify::new(Columns::one(3)).with(Width::wrap(25).keep_words(true)));
+        for line in t.to_string().lines() {
+            writeln!(out, "{}", line.trim_end())?;
+        }
+    } else if d.verdict == Verdict::Unrecoverable {
+        writeln!(out, "\nNobody that can exist may change the key policy.")?;
+    }
+
+    writeln!(out, "\n{}", style.bold("Recovery plan:"))?;
+    for s in r.plan {
+        wrap(out, &format!("  {}. ", s.step), "     ", &s.text)?;
+        if let Some(c) = &s.command {
+            writeln!(out, "     $ {c}")?;
+        }
+    }
+    if let Some(rep) = r.repaired {
+        writeln!(
+            out,
+            "\n{} {}",
+            style.bold("Repaired policy written to"),
+            rep.path
+        )?;
+        for c in &rep.changes {
+            wrap(out, "  - ", "    ", c)?;
+        }
+    }
+
+    if !d.history.is_empty() {
+        writeln!(out, "\n{}", style.bold("Policy history (oldest first):"))?;
+        for v in &d.history {
+            let line = format!(
+                "{} {:?} {} by {}{}{}",
+                v.time.format("%Y-%m-%dT%H:%M:%SZ"),
+                v.event_name,
+                v.verdict.as_str(),
+                v.actor.principal(),
+                if v.default_policy {
+                    " (default policy)"
+                } else {
+                    ""
+                },
+                if v.bypass_lockout_check {
+                    " (bypassed safety check)"
+                } else {
+                    ""
+                }
+            );
+            wrap(out, "  ", "    ", &line)?;
+        }
+    }
+    for f in &d.failed_changes {
+        wrap(
+            out,
+            "  failed: ",
+            "    ",
+            &format!(
+                "{} {:?} by {}: {}",
+                f.time.format("%Y-%m-%dT%H:%M:%SZ"),
+                f.event_name,
+                f.actor.principal(),
+                f.error_code
+            ),
+        )?;
+    }
+    let e = r.evidence;
+    let mut summary = Vec::new();
+    if let Some(p) = &e.policy_file {
+        summary.push(format!("policy {}", Path::new(p).display()));
+    }
+    if e.event_files > 0 {
+        summary.push(format!(
+            "{} event file{}, {} records{}, {} policy event{} for this key",
+            e.event_files,
+            if e.event_files == 1 { "" } else { "s" },
+            e.records,
+            if e.unreadable_records > 0 {
+                format!(" ({} unreadable, skipped)", e.unreadable_records)
+            } else {
+                String::new()
+            },
+            e.events_for_key,
+            if e.events_for_key == 1 { "" } else { "s" }
+        ));
+    }
+    if !summary.is_empty() {
+        writeln!(out)?;
+        wrap(out, "Evidence: ", "  ", &summary.join("; "))?;
+    }
+    Ok(())
+}
