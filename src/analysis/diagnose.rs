@@ -377,7 +377,12 @@ pub fn assess(policy: &Policy, setting: &Setting<'_>) -> Assessment {
     let get_ok = generic_alts(&get_any);
     let ok = !put_ok.is_empty() && !get_ok.is_empty();
 
-    let admins = recoverable_admins(policy, setting);
+    let mut admins = recoverable_admins(policy, setting);
+    if ok {
+        // With the delegation intact, any principal of the account gets in through IAM:
+        // listing every named one that way says nothing. Keep the root user and direct grants.
+        admins.retain(|a| a.kind == "root" || !a.needs_iam_policy);
+    }
     let verdict = if ok {
         Verdict::Ok
     } else if admins.iter().any(|a| a.can_put_key_policy) {
@@ -498,33 +503,66 @@ fn why_not_ok(policy: &Policy, setting: &Setting<'_>, put_any: &Evaluation) -> V
         out.push(f);
         return out;
     }
-    // The delegation is there and covers the actions: conditions, or a conditional Deny,
-    // single out principals.
-    let mut keys: Vec<String> = Vec::new();
-    for alt in &put_any.requirements {
+    // The delegation is there and covers the actions: its conditions, or a Deny's, single
+    // out principals.
+    let mut allow_keys: Vec<String> = Vec::new();
+    let mut deny_keys: Vec<String> = Vec::new();
+    let mut denies: Vec<String> = Vec::new();
+    for alt in put_any.requirements.iter().filter(|a| !generic(a)) {
         for r in &alt.all_of {
-            if let Some(k) = &r.key {
-                if !anyone_can_meet(k) && !keys.contains(k) {
-                    keys.push(k.clone());
+            let Some(k) = r.key.as_ref().filter(|k| !anyone_can_meet(k)) else {
+                continue;
+            };
+            let keys = if r.negated {
+                &mut deny_keys
+            } else {
+                &mut allow_keys
+            };
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+        if alt.all_of.iter().any(|r| r.negated) {
+            for via in &alt.via {
+                let is_deny = policy
+                    .statements
+                    .iter()
+                    .any(|st| &st.label() == via && st.effect == Effect::Deny);
+                if is_deny && !denies.contains(via) {
+                    denies.push(via.clone());
                 }
             }
         }
     }
     let s = covering[0];
-    let mut f = finding(
-        DELEGATION_CONDITIONED,
-        if keys.is_empty() {
-            format!("statement {} delegates to IAM, but under conditions that no principal of the account can meet", s.label())
-        } else {
+    if !deny_keys.is_empty() {
+        let mut f = finding(
+            DENY_OVERRIDES,
             format!(
-                "statement {} delegates to IAM only for principals singled out by {}",
-                s.label(),
-                keys.join(", ")
-            )
-        },
-    );
-    f.statement = Some(s.label());
-    out.push(f);
+                "Deny statement {} takes kms:PutKeyPolicy from every principal but those singled out by {}",
+                denies.join(", "),
+                deny_keys.join(", ")
+            ),
+        );
+        f.statement = denies.first().cloned();
+        out.push(f);
+    }
+    if !allow_keys.is_empty() || deny_keys.is_empty() {
+        let mut f = finding(
+            DELEGATION_CONDITIONED,
+            if allow_keys.is_empty() {
+                format!("statement {} delegates to IAM, but under conditions that no principal of the account can meet", s.label())
+            } else {
+                format!(
+                    "statement {} delegates to IAM only for principals singled out by {}",
+                    s.label(),
+                    allow_keys.join(", ")
+                )
+            },
+        );
+        f.statement = Some(s.label());
+        out.push(f);
+    }
     out
 }
 
@@ -603,12 +641,9 @@ fn traps(policy: &Policy, setting: &Setting<'_>) -> Vec<DiagFinding> {
 /// Allow statements, and principals named by `aws:PrincipalArn` conditions.
 fn recoverable_admins(policy: &Policy, setting: &Setting<'_>) -> Vec<RecoverableAdmin> {
     let mut candidates: Vec<String> = vec![format!("arn:aws:iam::{}:root", setting.account)];
-    for s in policy
-        .statements
-        .iter()
-        .filter(|s| s.valid && s.effect == Effect::Allow)
-    {
-        if let Some(p) = s.principal.as_ref().filter(|p| !p.negated) {
+    for s in policy.statements.iter().filter(|s| s.valid) {
+        let allow = s.effect == Effect::Allow;
+        if let Some(p) = s.principal.as_ref().filter(|p| !p.negated && allow) {
             for e in &p.entries {
                 if let PrincipalEntry::Arn { arn, account } = e {
                     if account == setting.account && !candidates.contains(arn) {
@@ -618,11 +653,22 @@ fn recoverable_admins(policy: &Policy, setting: &Setting<'_>) -> Vec<Recoverable
             }
         }
         for c in &s.conditions {
+            // An Allow for the principals a condition names, or a Deny for everyone but them.
             let names_principals = c.key.eq_ignore_ascii_case("aws:PrincipalArn")
-                && matches!(
-                    c.operator.base,
-                    Base::StringEquals | Base::StringLike | Base::ArnEquals | Base::ArnLike
-                );
+                && if allow {
+                    matches!(
+                        c.operator.base,
+                        Base::StringEquals | Base::StringLike | Base::ArnEquals | Base::ArnLike
+                    )
+                } else {
+                    matches!(
+                        c.operator.base,
+                        Base::StringNotEquals
+                            | Base::StringNotLike
+                            | Base::ArnNotEquals
+                            | Base::ArnNotLike
+                    )
+                };
             if names_principals {
                 for v in &c.values {
                     let concrete = !v.contains(['*', '?']) && !v.contains("${");
@@ -1236,6 +1282,26 @@ mod tests {
         assert_eq!(a.recoverable_admins.len(), 1);
         assert_eq!(a.recoverable_admins[0].kind, "root");
         assert_eq!(a.findings[0].id, "KL204");
+    }
+
+    #[test]
+    fn a_principal_spared_by_a_deny_is_a_candidate() {
+        let a = assess_text(
+            r#"{"Statement":[
+            {"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"kms:*","Resource":"*"},
+            {"Sid":"OnlyBreakGlass","Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"ArnNotEquals":{"aws:PrincipalArn":"arn:aws:iam::111122223333:role/BreakGlass"}}}]}"#,
+        );
+        assert_eq!(a.verdict, Verdict::Recoverable);
+        let b = a
+            .recoverable_admins
+            .iter()
+            .find(|x| x.principal.ends_with("role/BreakGlass"))
+            .expect("BreakGlass");
+        assert!(b.needs_iam_policy);
+        assert!(
+            a.recoverable_admins.iter().all(|x| x.kind != "root"),
+            "the Deny covers the root user too"
+        );
     }
 
     #[test]

@@ -131,7 +131,15 @@ pub(crate) fn write_wrapped(
         if !empty {
             line.push(' ');
         }
-        line.push_str(word);
+        // A word longer than a whole line (an ARN after an indent) is broken where it must be.
+        let mut chars: Vec<char> = word.chars().collect();
+        while visible(&line) + chars.len() > WIDTH && visible(&line) < WIDTH {
+            let room = WIDTH - visible(&line);
+            line.extend(chars.drain(..room));
+            writeln!(out, "{line}")?;
+            line = String::from(rest);
+        }
+        line.extend(chars);
         empty = false;
     }
     writeln!(out, "{line}")

@@ -25,9 +25,6 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use serde::Serialize;
-use tabled::settings::object::Columns;
-use tabled::settings::{Modify, Style as TableStyle, Width};
-use tabled::{Table, Tabled};
 
 use super::Style;
 use crate::analysis::diagnose::{Diagnosis, Verdict};
@@ -143,18 +140,6 @@ pub fn render_json(out: &mut dyn Write, r: &WhyLockedReport<'_>) -> io::Result<(
     writeln!(out)
 }
 
-#[derive(Tabled)]
-struct AdminRow {
-    #[tabled(rename = "Principal")]
-    principal: String,
-    #[tabled(rename = "Put")]
-    put: &'static str,
-    #[tabled(rename = "Get")]
-    get: &'static str,
-    #[tabled(rename = "Needs")]
-    needs: String,
-}
-
 fn wrap(out: &mut dyn Write, first: &str, rest: &str, text: &str) -> io::Result<()> {
     super::write_wrapped(out, first, rest, text)
 }
@@ -250,46 +235,40 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
             "\n{}",
             style.bold("Who can still change the key policy:")
         )?;
-        let rows: Vec<AdminRow> = d
-            .recoverable_admins
-            .iter()
-            .map(|a| {
-                let mut needs: Vec<String> = a
-                    .requirements
-                    .iter()
-                    .map(|alt| {
-                        alt.all_of
-                            .iter()
-                            .map(|r| r.text.clone())
-                            .collect::<Vec<_>>()
-                            .join(" and ")
-                    })
-                    .filter(|s| !s.is_empty())
-                    .collect();
-                if a.needs_iam_policy {
-                    needs.push("an IAM policy allowing it".into());
-                }
-                if a.kind == "root" {
-                    needs.push("root user sign-in".into());
-                }
-                AdminRow {
-                    principal: a.principal.clone(),
-                    put: if a.can_put_key_policy { "yes" } else { "no" },
-                    get: if a.can_get_key_policy { "yes" } else { "no" },
-                    needs: if needs.is_empty() {
-                        "-".into()
-                    } else {
-                        needs.join("; or ")
-                    },
-                }
-            })
-            .collect();
-        let mut t = Table::new(rows);
-        t.with(TableStyle::psql())
-            .with(Modify::new(Columns::one(0)).with(Width::wrap(38)))
-            .with(Modify::new(Columns::one(3)).with(Width::wrap(25).keep_words(true)));
-        for line in t.to_string().lines() {
-            writeln!(out, "{}", line.trim_end())?;
+        for (i, a) in d.recoverable_admins.iter().enumerate() {
+            writeln!(out, "  {}. {}", i + 1, a.principal)?;
+            let can = match (a.can_put_key_policy, a.can_get_key_policy) {
+                (true, true) => "can call PutKeyPolicy and GetKeyPolicy",
+                (true, false) => "can call PutKeyPolicy (not GetKeyPolicy)",
+                _ => "can call GetKeyPolicy only",
+            };
+            let mut needs: Vec<String> = a
+                .requirements
+                .iter()
+                .map(|alt| {
+                    alt.all_of
+                        .iter()
+                        .map(|r| r.text.clone())
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                })
+                .filter(|s| !s.is_empty())
+                .collect();
+            if needs.len() > 1 {
+                needs = vec![format!("either {}", needs.join(", or "))];
+            }
+            if a.needs_iam_policy {
+                needs.push("an IAM policy that allows it".into());
+            }
+            let line = if needs.is_empty() {
+                format!("{can}")
+            } else {
+                format!("{can}; needs {}", needs.join("; "))
+            };
+            wrap(out, "     ", "     ", &line)?;
+            for n in &a.notes {
+                wrap(out, "     - ", "       ", n)?;
+            }
         }
     } else if d.verdict == Verdict::Unrecoverable {
         writeln!(out, "\nNobody that can exist may change the key policy.")?;

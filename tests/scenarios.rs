@@ -1,0 +1,217 @@
+//! Lockout scenarios under `fixtures/scenarios/NAME/`: `scenario.json` (the key, extra
+//! arguments, and what must hold: verdict, exit code, recoverable admins, lockout event,
+//! findings), an optional `policy.json` (the current policy), an optional `events/` folder
+//! (CloudTrail evidence), and `expected.json`, the full JSON output as reviewed.
+//!
+//! `KMSDOCTOR_BLESS=1 cargo test --test scenarios` rewrites `expected.json` files; review
+//! the diff before committing.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde::Deserialize;
+
+const NOW: &str = "2026-11-23T00:00:00Z";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Scenario {
+    #[allow(dead_code)]
+    description: String,
+    key: String,
+    args: Vec<String>,
+    expect: Expect,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expect {
+    verdict: String,
+    exit_code: i32,
+    admins: Vec<String>,
+    lockout_event: Option<String>,
+    findings: Vec<String>,
+    ok_requirement: Option<String>,
+    admin_requirement: Option<String>,
+}
+
+fn scenarios() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/scenarios");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("fixtures/scenarios")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+fn run(dir: &Path, s: &Scenario, output: &str) -> (i32, String, String) {
+    let mut args: Vec<String> = vec![
+        "why-locked".into(),
+        s.key.clone(),
+        "--now".into(),
+        NOW.into(),
+        "--output".into(),
+        output.into(),
+    ];
+    if dir.join("policy.json").exists() {
+        args.push("--policy-file".into());
+        args.push(dir.join("policy.json").display().to_string());
+    }
+    if dir.join("events").exists() {
+        args.push("--events-file".into());
+        args.push(dir.join("events").display().to_string());
+    }
+    args.extend(s.args.iter().cloned());
+    let out = Command::cargo_bin("kmsdoctor")
+        .expect("binary")
+        .args(&args)
+        .output()
+        .expect("run");
+    let dir_text = format!("{}/", dir.display());
+    let clean = |b: &[u8]| String::from_utf8_lossy(b).replace(&dir_text, "");
+    (
+        out.status.code().unwrap_or(-1),
+        clean(&out.stdout),
+        clean(&out.stderr),
+    )
+}
+
+fn check(dir: &Path) -> Result<(), String> {
+    let s: Scenario = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("scenario.json")).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| format!("scenario.json: {e}"))?;
+    let (code, stdout, stderr) = run(dir, &s, "json");
+    let mut problems = Vec::new();
+    if code != s.expect.exit_code {
+        problems.push(format!(
+            "exit code {code}, expected {}; stderr: {stderr}",
+            s.expect.exit_code
+        ));
+    }
+    let v: serde_json::Value = serde_json::from_str(&stdout)
+        .map_err(|e| format!("stdout is not JSON ({e}): {stdout}{stderr}"))?;
+    if v["verdict"] != s.expect.verdict.as_str() {
+        problems.push(format!(
+            "verdict {}, expected {}",
+            v["verdict"], s.expect.verdict
+        ));
+    }
+    let mut admins: Vec<String> = v["recoverable_admins"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x["principal"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut expected_admins = s.expect.admins.clone();
+    admins.sort();
+    expected_admins.sort();
+    if admins != expected_admins {
+        problems.push(format!("admins {admins:?}, expected {expected_admins:?}"));
+    }
+    let lockout = v["lockout_event"]["event_id"].as_str().map(str::to_string);
+    if lockout != s.expect.lockout_event {
+        problems.push(format!(
+            "lockout event {lockout:?}, expected {:?}",
+            s.expect.lockout_event
+        ));
+    }
+    let ids: Vec<&str> = v["findings"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|f| f["id"].as_str()).collect())
+        .unwrap_or_default();
+    for f in &s.expect.findings {
+        if !ids.contains(&f.as_str()) {
+            problems.push(format!("finding {f} missing; findings: {ids:?}"));
+        }
+    }
+    let texts = |alts: &serde_json::Value| -> Vec<String> {
+        alts.as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|a| a["all_of"].as_array().cloned().unwrap_or_default())
+            .filter_map(|r| r["text"].as_str().map(str::to_string))
+            .collect()
+    };
+    if let Some(want) = &s.expect.ok_requirement {
+        if !texts(&v["ok_requirements"]).contains(want) {
+            problems.push(format!("ok_requirements lack {want:?}"));
+        }
+    }
+    if let Some(want) = &s.expect.admin_requirement {
+        let all: Vec<String> = v["recoverable_admins"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|a| texts(&a["requirements"]))
+            .collect();
+        if !all.contains(want) {
+            problems.push(format!("no admin requirement {want:?}: {all:?}"));
+        }
+    }
+    if v["schema_version"] != 1
+        || !v["history"].is_array()
+        || !v["findings"].is_array()
+        || !v.get("key").is_some_and(|k| k["id"].is_string())
+    {
+        problems.push("the JSON contract fields are missing".into());
+    }
+
+    // The full output, as reviewed.
+    let expected_path = dir.join("expected.json");
+    if std::env::var_os("KMSDOCTOR_BLESS").is_some() {
+        std::fs::write(&expected_path, &stdout).map_err(|e| e.to_string())?;
+    } else {
+        let expected =
+            std::fs::read_to_string(&expected_path).map_err(|e| format!("expected.json: {e}"))?;
+        if expected != stdout {
+            problems.push(format!(
+                "output differs from expected.json (KMSDOCTOR_BLESS=1 to update, then review):\n--- expected\n{expected}\n--- got\n{stdout}"
+            ));
+        }
+    }
+
+    // The table reads in 80 columns; only copy-paste commands may be longer.
+    let (tcode, table, _) = run(dir, &s, "table");
+    if tcode != code {
+        problems.push(format!("table output exits {tcode}, json {code}"));
+    }
+    for line in table.lines() {
+        if line.chars().count() > 80 && !line.trim_start().starts_with("$ ") {
+            problems.push(format!("table line over 80 columns: {line}"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n  "))
+    }
+}
+
+#[test]
+fn lockout_scenarios() {
+    let dirs = scenarios();
+    let failures: Vec<String> = dirs
+        .iter()
+        .filter_map(|d| {
+            check(d).err().map(|e| {
+                format!(
+                    "{}:\n  {e}",
+                    d.file_name().unwrap_or_default().to_string_lossy()
+                )
+            })
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} scenarios failed:\n{}",
+        failures.len(),
+        dirs.len(),
+        failures.join("\n")
+    );
+    assert!(dirs.len() >= 20, "only {} scenarios", dirs.len());
+}
