@@ -168,6 +168,16 @@ pub fn scan(text: &str) -> Result<TrailScan, TrailError> {
         {
             scan_lines(text)
         }
+        Err(e) if e.classify() == serde_json::error::Category::Data => Err(TrailError {
+            message: format!(
+                "`Records` and `Events` must be arrays of CloudTrail records ({})",
+                strip_position(&e)
+            ),
+            position: (e.line() > 0).then(|| Position {
+                line: e.line(),
+                column: e.column(),
+            }),
+        }),
         Err(e) => Err(TrailError {
             message: format!("invalid JSON: {}", strip_position(&e)),
             position: (e.line() > 0).then(|| Position {
@@ -454,7 +464,7 @@ mod tests {
         for (text, needle) in [
             ("", "empty"),
             ("[1,2]", "expected CloudTrail evidence"),
-            ("{\"Records\": 5}", "invalid JSON"),
+            ("{\"Records\": 5}", "must be arrays"),
             ("{\"foo\": 1}", "not CloudTrail evidence"),
             ("{\"Records\": [", "invalid JSON"),
             ("not json", "expected CloudTrail evidence"),

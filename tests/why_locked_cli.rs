@@ -1,0 +1,282 @@
+//! `kmsdoctor why-locked` at the command line: bad evidence, warnings, exit codes and the
+//! repaired policy.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/scenarios")
+        .join(name)
+}
+
+fn why_locked(args: &[&str]) -> (i32, String, String) {
+    let out = Command::cargo_bin("kmsdoctor")
+        .expect("binary")
+        .arg("why-locked")
+        .args(args)
+        .args(["--now", "2026-11-23T00:00:00Z"])
+        .output()
+        .expect("run");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn write(dir: &Path, name: &str, content: &[u8]) -> String {
+    let p = dir.join(name);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(&p, content).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn malformed_evidence_files_exit_1_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty.json", vec![], "empty.json: the file is empty"),
+        (
+            "array.json",
+            b"[1,2,3]".to_vec(),
+            "array.json:1:1: expected CloudTrail evidence",
+        ),
+        (
+            "records-not-array.json",
+            br#"{"Records": {"a": 1}}"#.to_vec(),
+            "records-not-array.json:1:12: `Records` and `Events` must be arrays",
+        ),
+        (
+            "not-cloudtrail.json",
+            br#"{"Policy": "x"}"#.to_vec(),
+            "not-cloudtrail.json:1:1: no `Records` or `Events` array",
+        ),
+        (
+            "truncated.json",
+            br#"{"Records": [{"eventName": "PutKeyPolicy""#.to_vec(),
+            "truncated.json:1:41: invalid JSON: EOF while parsing an object",
+        ),
+        (
+            "bad.json.gz",
+            vec![0x1f, 0x8b, 8, 0, 0, 0],
+            "bad.json.gz: is not a readable gzip file",
+        ),
+        (
+            "latin1.json",
+            b"{\"Records\": [\"caf\xe9\"]}".to_vec(),
+            "latin1.json:1:18: is not UTF-8 text",
+        ),
+        (
+            "lines.jsonl",
+            b"not json at all\n{}\n".to_vec(),
+            "lines.jsonl:1:1: expected CloudTrail evidence",
+        ),
+    ];
+    for (name, content, expected) in cases {
+        let path = write(dir.path(), name, &content);
+        let (code, out, err) = why_locked(&[KEY, "--events-file", &path, "--output", "json"]);
+        assert_eq!(code, 1, "{name}: {err}");
+        assert!(out.is_empty(), "{name}: stdout must stay empty");
+        let err = err.replace(&format!("{}/", dir.path().display()), "");
+        assert!(
+            err.starts_with(&format!("kmsdoctor: error: {expected}")),
+            "{name}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_file_inside_a_folder_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a/good.json", br#"{"Records": []}"#);
+    write(dir.path(), "a/b/bad.json", b"{oops");
+    let (code, _, err) = why_locked(&[KEY, "--events-file", &dir.path().display().to_string()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("a/b/bad.json:1:2: invalid JSON"), "{err}");
+}
+
+#[test]
+fn unreadable_records_are_skipped_with_a_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let good =
+        std::fs::read_to_string(scenario("03-delegation-removed/events/history.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&good).unwrap();
+    let mut lines: Vec<String> = v["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    lines.insert(1, "{\"eventSource\": \"kms.amazonaws.com\", \"eventName\": \"PutKeyPolicy\", \"eventTime\": \"not a time\"}".into());
+    lines.insert(1, "{truncated".into());
+    let path = write(dir.path(), "records.jsonl", lines.join("\n").as_bytes());
+    let (code, out, err) = why_locked(&[KEY, "--events-file", &path, "--output", "json"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("warning: skipped 2 unreadable CloudTrail records"),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["evidence"]["unreadable_records"], 2);
+    assert_eq!(v["lockout_event"]["event_id"], "ev-put-1");
+}
+
+#[test]
+fn bad_key_and_flags_exit_1_and_usage_exits_2() {
+    let (code, _, err) = why_locked(&["not-a-key"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("KEY: `not-a-key` is neither a key id"),
+        "{err}"
+    );
+    let (code, _, err) = why_locked(&["alias/prod"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("is an alias"), "{err}");
+    let (code, _, err) = why_locked(&[KEY, "--account", "444455556666"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--account: `444455556666` differs"), "{err}");
+    let out = Command::cargo_bin("kmsdoctor")
+        .unwrap()
+        .args(["why-locked", KEY, "--now", "yesterday"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--now: `yesterday` is not an ISO 8601 time")
+    );
+    Command::cargo_bin("kmsdoctor")
+        .unwrap()
+        .arg("why-locked")
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn a_key_id_without_account_and_a_policy_needs_the_account() {
+    let policy = scenario("01-default-policy/policy.json");
+    let (code, _, err) = why_locked(&[
+        "1234abcd-12ab-34cd-56ef-1234567890ab",
+        "--policy-file",
+        policy.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("give the key ARN or --account"), "{err}");
+    let (code, _, _) = why_locked(&[
+        "1234abcd-12ab-34cd-56ef-1234567890ab",
+        "--policy-file",
+        policy.to_str().unwrap(),
+        "--account",
+        "111122223333",
+    ]);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn no_evidence_at_all_is_unknown() {
+    let (code, out, _) = why_locked(&[KEY, "--output", "json"]);
+    assert_eq!(code, 5);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["verdict"], "unknown");
+    assert!(v["lockout_event"].is_null());
+    assert!(v["recovery_plan"][0]["command"]
+        .as_str()
+        .unwrap()
+        .contains("get-key-policy"));
+}
+
+#[test]
+fn write_repaired_writes_an_ok_policy_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("repaired.json");
+    let events = scenario("03-delegation-removed/events");
+    let (code, out, err) = why_locked(&[
+        KEY,
+        "--events-file",
+        events.to_str().unwrap(),
+        "--write-repaired",
+        out_path.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 3, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["repaired_policy"]["path"], out_path.display().to_string());
+    assert!(v["repaired_policy"]["changes"][0]
+        .as_str()
+        .unwrap()
+        .contains("Enable IAM User Permissions"));
+    let written = std::fs::read_to_string(&out_path).unwrap();
+    assert!(
+        written.contains("Allow access for Key Administrators"),
+        "the rest of the policy is kept"
+    );
+
+    // The repaired policy itself gets the verdict ok.
+    let (code, _, err) = why_locked(&[KEY, "--policy-file", out_path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+
+    // A second run refuses to overwrite it, and leaves it as it was.
+    let (code, _, err) = why_locked(&[
+        KEY,
+        "--events-file",
+        events.to_str().unwrap(),
+        "--write-repaired",
+        out_path.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("exists; kmsdoctor does not overwrite files"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&out_path).unwrap(), written);
+
+    // Nor may it name the input.
+    let input = write(
+        dir.path(),
+        "input.json",
+        std::fs::read(scenario("10-deleted-admins/policy.json"))
+            .unwrap()
+            .as_slice(),
+    );
+    let before = std::fs::read(&input).unwrap();
+    let (code, _, err) = why_locked(&[KEY, "--policy-file", &input, "--write-repaired", &input]);
+    assert_eq!(code, 1);
+    assert!(err.contains("would overwrite the --policy-file"), "{err}");
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+}
+
+#[test]
+fn repaired_policy_drops_deleted_principals() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("fixed.json");
+    let policy = scenario("10-deleted-admins/policy.json");
+    let (code, out, err) = why_locked(&[
+        KEY,
+        "--policy-file",
+        policy.to_str().unwrap(),
+        "--write-repaired",
+        out_path.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 4, "{err}");
+    assert!(out.contains("removed statement KeyAdmins"), "{out}");
+    let written = std::fs::read_to_string(&out_path).unwrap();
+    assert!(!written.contains("AROA") && !written.contains("AIDA"));
+    let (code, _, _) = why_locked(&[KEY, "--policy-file", out_path.to_str().unwrap()]);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn write_repaired_without_a_policy_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("r.json");
+    let (code, _, err) = why_locked(&[KEY, "--write-repaired", out_path.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no key policy to repair"), "{err}");
+    assert!(!out_path.exists());
+}
