@@ -896,7 +896,6 @@ pub fn diagnose(ev: Evidence<'_>) -> Result<Diagnosis, DiagnosisError> {
     let mut history = Vec::new();
     let mut failed = Vec::new();
     let account = key.account.clone();
-    let setting_for = |acc: &str| -> (String, DateTime<Utc>) { (acc.to_string(), ev.now) };
 
     for e in &mine {
         if let Some(code) = &e.error_code {
@@ -922,17 +921,19 @@ pub fn diagnose(ev: Evidence<'_>) -> Result<Diagnosis, DiagnosisError> {
         };
         let verdict = match (&account, parse_policy(&text, PolicyKind::Key, "key-policy")) {
             (Some(acc), Ok(p)) => {
-                let (a, now) = setting_for(acc);
                 assess(
                     &p,
                     &Setting {
                         key: &key,
-                        account: &a,
-                        now,
+                        account: acc,
+                        now: ev.now,
                     },
                 )
                 .verdict
             }
+            // A CreateKey without a policy, for a key whose account is not known: the default
+            // policy cannot be written out, and there is nothing wrong with the record.
+            (None, Err(_)) if text.is_empty() => Verdict::Unknown,
             (_, Err(err)) => {
                 let mut f = finding(
                     UNREADABLE_VERSION,
