@@ -3,13 +3,17 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use crate::analysis::diagnose::{diagnose, DiagnosisError, Evidence, Setting, Verdict};
+use crate::analysis::diagnose::{
+    apply_iam_facts, diagnose, note_incomplete, DiagnosisError, Evidence, Setting,
+};
 use crate::analysis::eval::evaluate;
 use crate::analysis::plan::{recovery_plan, PlanInput};
 use crate::analysis::policy::PolicyKind;
 use crate::analysis::repair::repair;
 use crate::cli::{Cli, Command, OutputFormat};
-use crate::config::{ExplainConfig, FlagError, WhyLockedConfig};
+use crate::config::{CollectConfig, ExplainConfig, FlagError, LiveConfig, Source, WhyLockedConfig};
+use crate::evidence::aws::{LiveError, LookupPacing};
+use crate::evidence::live::{self, Bundle};
 use crate::evidence::trail_files::{read_all, EventFiles};
 use crate::evidence::{files, InputError};
 use crate::report::explain::{render_json, render_table, ExplainReport};
@@ -27,6 +31,8 @@ pub enum AppError {
     Diagnosis(#[from] DiagnosisError),
     #[error("--write-repaired: {0}")]
     Repair(String),
+    #[error(transparent)]
+    Live(#[from] LiveError),
     #[error("cannot write output: {0}")]
     Output(#[from] io::Error),
 }
@@ -52,6 +58,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write, ui: Ui) -> Resul
     match &cli.command {
         Command::Explain(args) => explain(&ExplainConfig::resolve(args)?, out, ui.style),
         Command::WhyLocked(args) => why_locked(&WhyLockedConfig::resolve(args)?, out, err, ui),
+        Command::Collect(args) => collect(&CollectConfig::resolve(args)?, err, ui),
     }
 }
 
@@ -113,46 +120,180 @@ fn write_new_file(path: &Path, text: &str) -> Result<(), AppError> {
         .map_err(|e| AppError::Repair(format!("cannot write {}: {e}", path.display())))
 }
 
+/// The evidence for a diagnosis, from wherever it came.
+struct Gathered {
+    key: crate::analysis::diagnose::KeyRef,
+    policy_text: Option<String>,
+    events: Vec<crate::analysis::trail::PolicyEvent>,
+    files: EventFiles,
+    bundle: Option<Bundle>,
+}
+
+fn progress_printer(show: bool) -> impl Fn(u32, usize) + Sync {
+    move |pages: u32, found: usize| {
+        if show {
+            eprint!("\rkmsdoctor: CloudTrail LookupEvents page {pages}, {found} policy event(s) for the key ");
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(AppError::Output)
+}
+
+fn live_request(
+    key_input: &str,
+    live: &LiveConfig,
+    now: chrono::DateTime<chrono::Utc>,
+) -> live::Request {
+    live::Request {
+        connection: live.connection.clone(),
+        key_input: key_input.to_string(),
+        since: live.since,
+        now,
+        pacing: LookupPacing::default(),
+    }
+}
+
+fn read_bundle(path: &Path) -> Result<Bundle, AppError> {
+    let text = files::read_text(path, 64 * 1024 * 1024)?;
+    let bundle: Bundle = serde_json::from_str(&text).map_err(|e| InputError {
+        file: path.to_path_buf(),
+        position: (e.line() > 0).then(|| crate::analysis::locate::Position {
+            line: e.line(),
+            column: e.column(),
+        }),
+        pointer: None,
+        message: format!("not a kmsdoctor evidence bundle: {e}"),
+    })?;
+    bundle.check().map_err(|m| InputError::new(path, m))?;
+    Ok(bundle)
+}
+
+fn gather(cfg: &WhyLockedConfig, err: &mut dyn Write, ui: Ui) -> Result<Gathered, AppError> {
+    match &cfg.source {
+        Source::Files {
+            policy_file,
+            events_files,
+        } => {
+            let policy_text = policy_file
+                .as_deref()
+                .map(files::load_key_policy_text)
+                .transpose()?;
+            let files = if events_files.is_empty() {
+                EventFiles::default()
+            } else {
+                let show = ui.progress;
+                let progress = move |done: usize, total: usize| {
+                    if show && (done == total || done % 16 == 0) {
+                        eprint!("\rkmsdoctor: reading CloudTrail files {done}/{total}");
+                        if done == total {
+                            eprintln!();
+                        }
+                    }
+                };
+                read_all(events_files, &progress)?
+            };
+            let key = cfg.key.clone().ok_or_else(|| FlagError {
+                flag: "KEY",
+                message: "an alias needs AWS to resolve: give the key id or key ARN".into(),
+            })?;
+            Ok(Gathered {
+                key,
+                policy_text,
+                events: files.events.clone(),
+                files,
+                bundle: None,
+            })
+        }
+        Source::Bundle(path) => {
+            let bundle = read_bundle(path)?;
+            if let Some(k) = &cfg.key {
+                if k.id != bundle.key.id {
+                    return Err(FlagError {
+                        flag: "KEY",
+                        message: format!("the bundle is about key {}, not {}", bundle.key.id, k.id),
+                    }
+                    .into());
+                }
+            }
+            let events = bundle
+                .events()
+                .map_err(|m| InputError::new(path, format!("its records cannot be read: {m}")))?;
+            Ok(Gathered {
+                key: bundle.key.clone(),
+                policy_text: bundle.key_facts.policy.clone(),
+                events,
+                files: EventFiles::default(),
+                bundle: Some(bundle),
+            })
+        }
+        Source::Live(live) => {
+            let progress = progress_printer(ui.progress);
+            let (bundle, _) = runtime()?
+                .block_on(live::collect(
+                    &live_request(&cfg.key_input, live, cfg.now),
+                    &progress,
+                ))
+                .map_err(AppError::Live)?;
+            if ui.progress {
+                eprintln!();
+            }
+            for p in &bundle.problems {
+                writeln!(err, "kmsdoctor: warning: {p}")?;
+            }
+            let events = bundle.events().map_err(|m| AppError::Live(LiveError(m)))?;
+            Ok(Gathered {
+                key: bundle.key.clone(),
+                policy_text: bundle.key_facts.policy.clone(),
+                events,
+                files: EventFiles::default(),
+                bundle: Some(bundle),
+            })
+        }
+    }
+}
+
 fn why_locked(
     cfg: &WhyLockedConfig,
     out: &mut dyn Write,
     err: &mut dyn Write,
     ui: Ui,
 ) -> Result<u8, AppError> {
-    let policy_text = cfg
-        .policy_file
-        .as_deref()
-        .map(files::load_key_policy_text)
-        .transpose()?;
-    let events = if cfg.events_files.is_empty() {
-        EventFiles::default()
-    } else {
-        let show = ui.progress;
-        let progress = move |done: usize, total: usize| {
-            if show && (done == total || done % 16 == 0) {
-                eprint!("\rkmsdoctor: reading CloudTrail files {done}/{total}");
-                if done == total {
-                    eprintln!();
-                }
-            }
-        };
-        read_all(&cfg.events_files, &progress)?
-    };
-    if events.unreadable > 0 {
+    let g = gather(cfg, err, ui)?;
+    if g.files.unreadable > 0 {
         writeln!(
             err,
             "kmsdoctor: warning: skipped {} unreadable CloudTrail record{}",
-            events.unreadable,
-            if events.unreadable == 1 { "" } else { "s" }
+            g.files.unreadable,
+            if g.files.unreadable == 1 { "" } else { "s" }
         )?;
     }
-    let diagnosis = diagnose(Evidence {
-        key: cfg.key.clone(),
-        current_policy: policy_text.as_deref(),
-        events: &events.events,
-        account: cfg.account.as_deref(),
+    let b = g.bundle.as_ref();
+    let mut diagnosis = diagnose(Evidence {
+        key: g.key.clone(),
+        current_policy: g.policy_text.as_deref(),
+        events: &g.events,
+        account: cfg
+            .account
+            .as_deref()
+            .or(b.map(|b| b.caller.account.as_str())),
         now: cfg.now,
+        aliases: b.and_then(|b| b.key_facts.aliases.as_deref()),
+        caller: b.map(|b| b.caller.arn.as_str()),
     })?;
+    if let Some(b) = b {
+        apply_iam_facts(&mut diagnosis, &b.existence, b.simulation.as_deref());
+        note_incomplete(
+            &mut diagnosis,
+            &b.problems,
+            b.lookup.complete,
+            b.key_facts.policy_error.as_deref(),
+        );
+    }
     if diagnosis.key.account.is_none() && diagnosis.policy_text.is_some() {
         return Err(FlagError {
             flag: "--account",
@@ -177,6 +318,7 @@ fn why_locked(
                 key: &diagnosis.key,
                 account,
                 now: cfg.now,
+                aliases: b.and_then(|b| b.key_facts.aliases.as_deref()),
             };
             let r = repair(text, &setting).map_err(AppError::Repair)?;
             write_new_file(path, &r.policy)?;
@@ -191,12 +333,24 @@ fn why_locked(
         repaired_path: repaired.as_ref().map(|r| r.path.as_str()),
         rerun: &cfg.rerun,
     });
+    let policy_file = match &cfg.source {
+        Source::Files { policy_file, .. } => policy_file.as_ref().map(|p| p.display().to_string()),
+        _ => None,
+    };
     let summary = EvidenceSummary {
-        policy_file: cfg.policy_file.as_ref().map(|p| p.display().to_string()),
-        event_files: events.files,
-        bytes: events.bytes,
-        records: events.records,
-        unreadable_records: events.unreadable,
+        source: match &cfg.source {
+            Source::Files { .. } => "files",
+            Source::Bundle(_) => "bundle",
+            Source::Live(_) => "aws",
+        },
+        complete: b.is_none_or(|b| b.lookup.complete),
+        problems: b.map(|b| b.problems.clone()).unwrap_or_default(),
+        lookup_calls: b.map_or(0, |b| b.lookup.calls),
+        policy_file,
+        event_files: g.files.files,
+        bytes: g.files.bytes,
+        records: g.files.records + b.map_or(0, |b| b.lookup.records),
+        unreadable_records: g.files.unreadable + b.map_or(0, |b| b.lookup.unreadable),
         events_for_key: diagnosis.history.len() + diagnosis.failed_changes.len(),
     };
     let report = WhyLockedReport {
@@ -210,9 +364,45 @@ fn why_locked(
         OutputFormat::Table => why_locked::render_table(out, &report, ui.style)?,
     }
     out.flush()?;
-    Ok(if diagnosis.verdict == Verdict::Unknown {
-        5
-    } else {
-        diagnosis.verdict.exit_code()
-    })
+    Ok(diagnosis.verdict.exit_code())
+}
+
+fn collect(cfg: &CollectConfig, err: &mut dyn Write, ui: Ui) -> Result<u8, AppError> {
+    // Fail before calling AWS if the output cannot be created.
+    if cfg.output.exists() {
+        return Err(AppError::Repair(format!(
+            "{} exists; kmsdoctor does not overwrite files: choose another path",
+            cfg.output.display()
+        )));
+    }
+    let progress = progress_printer(ui.progress);
+    let (bundle, clients) = runtime()?
+        .block_on(live::collect(
+            &live_request(&cfg.key_input, &cfg.live, chrono::Utc::now()),
+            &progress,
+        ))
+        .map_err(AppError::Live)?;
+    if ui.progress {
+        eprintln!();
+    }
+    let text =
+        serde_json::to_string_pretty(&bundle).map_err(|e| AppError::Output(io::Error::other(e)))?;
+    write_new_file(&cfg.output, &(text + "\n"))?;
+    for p in &bundle.problems {
+        writeln!(err, "kmsdoctor: warning: {p}")?;
+    }
+    writeln!(
+        err,
+        "kmsdoctor: wrote {}: key {}, policy {}, {} policy event(s), {} AWS call(s)",
+        cfg.output.display(),
+        bundle.key.arn.as_deref().unwrap_or(&bundle.key.id),
+        if bundle.key_facts.policy.is_some() {
+            "read"
+        } else {
+            "not readable"
+        },
+        bundle.records.len(),
+        clients.calls.calls().len()
+    )?;
+    Ok(0)
 }

@@ -23,6 +23,59 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Why a key's policy locks people out, who can still get back in, and how.
     WhyLocked(WhyLockedArgs),
+    /// Gather a key's evidence from AWS into one file, to diagnose elsewhere with
+    /// `why-locked --from FILE`.
+    Collect(CollectArgs),
+}
+
+impl Cli {
+    /// Whether `--verbose` was given (logs each AWS call on stderr).
+    pub fn verbose(&self) -> bool {
+        match &self.command {
+            Command::WhyLocked(a) => a.aws.verbose,
+            Command::Collect(a) => a.aws.verbose,
+            Command::Explain(_) => false,
+        }
+    }
+}
+
+/// How to reach AWS: as the AWS CLI does, flags first, then `AWS_PROFILE`, `AWS_REGION`,
+/// `AWS_ENDPOINT_URL` and the rest of the environment, then the profile.
+#[derive(Debug, Clone, Args)]
+pub struct AwsArgs {
+    /// The named profile of ~/.aws/config to use.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// The region of the key.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Send requests to this endpoint instead of AWS's (an emulator).
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// How far back to look in CloudTrail event history: days, at most 90 (`30`, `30d`).
+    #[arg(long, value_name = "DAYS", default_value = "90")]
+    pub since: String,
+
+    /// Log each AWS call (operation, region, duration, request id) on stderr.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// The key: a key id, key ARN, alias name (`alias/NAME`) or alias ARN.
+    #[arg(value_name = "KEY")]
+    pub key: String,
+
+    /// The file to write; it must not exist.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: std::path::PathBuf,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -85,9 +138,15 @@ pub struct ExplainArgs {
 
 #[derive(Debug, Args)]
 pub struct WhyLockedArgs {
-    /// The key: a key id (1234abcd-12ab-34cd-56ef-1234567890ab) or key ARN.
+    /// The key: a key id (1234abcd-12ab-34cd-56ef-1234567890ab) or key ARN; from AWS also an
+    /// alias name (`alias/NAME`) or alias ARN. Without --policy-file, --events-file or
+    /// --from, the evidence is gathered from AWS (read-only).
     #[arg(value_name = "KEY")]
     pub key: String,
+
+    /// Diagnose from a bundle saved by `kmsdoctor collect`, without calling AWS.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["policy_file", "events_files"])]
+    pub from: Option<PathBuf>,
 
     /// The current key policy: a policy document or `aws kms get-key-policy` output.
     #[arg(long, value_name = "FILE")]
@@ -114,4 +173,7 @@ pub struct WhyLockedArgs {
 
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }

@@ -10,7 +10,8 @@ use crate::analysis::diagnose::KeyRef;
 use crate::analysis::eval::{Request, Resource};
 use crate::analysis::kms;
 use crate::analysis::principal::{is_account_id, Caller};
-use crate::cli::{ExplainArgs, OutputFormat, WhyLockedArgs};
+use crate::cli::{AwsArgs, CollectArgs, ExplainArgs, OutputFormat, WhyLockedArgs};
+use crate::evidence::aws::Connection;
 
 /// A flag whose value cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -108,11 +109,82 @@ pub fn resolve_request(f: &RequestFlags<'_>) -> Result<(Request, bool), FlagErro
     ))
 }
 
+/// Where `why-locked` gets its evidence.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// `--policy-file` and/or `--events-file`.
+    Files {
+        policy_file: Option<PathBuf>,
+        events_files: Vec<PathBuf>,
+    },
+    /// A bundle saved by `collect`.
+    Bundle(PathBuf),
+    /// AWS itself.
+    Live(LiveConfig),
+}
+
+/// How to gather evidence from AWS.
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    pub connection: Connection,
+    pub since: std::time::Duration,
+}
+
+impl LiveConfig {
+    pub fn resolve(a: &AwsArgs) -> Result<LiveConfig, FlagError> {
+        let days = a.since.trim().trim_end_matches(['d', 'D']);
+        let days: u64 = days
+            .parse()
+            .map_err(|_| flag_err("--since", format!("`{}` is not a number of days", a.since)))?;
+        if days == 0 || days > 90 {
+            return Err(flag_err(
+                "--since",
+                "CloudTrail event history keeps 90 days: give 1 to 90 (older events: the trail's S3 logs, with --events-file)",
+            ));
+        }
+        if let Some(u) = &a.endpoint_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(flag_err(
+                    "--endpoint-url",
+                    format!("`{u}` is not an http:// or https:// URL"),
+                ));
+            }
+        }
+        Ok(LiveConfig {
+            connection: Connection {
+                profile: a.profile.clone(),
+                region: a.region.clone(),
+                endpoint_url: a.endpoint_url.clone(),
+            },
+            since: std::time::Duration::from_secs(days * 86_400),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CollectConfig {
+    pub key_input: String,
+    pub output: PathBuf,
+    pub live: LiveConfig,
+}
+
+impl CollectConfig {
+    pub fn resolve(a: &CollectArgs) -> Result<CollectConfig, FlagError> {
+        Ok(CollectConfig {
+            key_input: a.key.trim().to_string(),
+            output: a.output.clone(),
+            live: LiveConfig::resolve(&a.aws)?,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct WhyLockedConfig {
-    pub key: KeyRef,
-    pub policy_file: Option<PathBuf>,
-    pub events_files: Vec<PathBuf>,
+    /// The key as given (live mode also takes aliases).
+    pub key_input: String,
+    /// The key, when the input names it directly (an id or ARN).
+    pub key: Option<KeyRef>,
+    pub source: Source,
     pub account: Option<String>,
     pub write_repaired: Option<PathBuf>,
     pub now: chrono::DateTime<chrono::Utc>,
@@ -123,7 +195,22 @@ pub struct WhyLockedConfig {
 
 impl WhyLockedConfig {
     pub fn resolve(args: &WhyLockedArgs) -> Result<WhyLockedConfig, FlagError> {
-        let key = KeyRef::parse(&args.key).map_err(|m| flag_err("KEY", m))?;
+        let source = if let Some(b) = &args.from {
+            Source::Bundle(b.clone())
+        } else if args.policy_file.is_some() || !args.events_files.is_empty() {
+            Source::Files {
+                policy_file: args.policy_file.clone(),
+                events_files: args.events_files.clone(),
+            }
+        } else {
+            Source::Live(LiveConfig::resolve(&args.aws)?)
+        };
+        let key = match (KeyRef::parse(&args.key), &source) {
+            (Ok(k), _) => Some(k),
+            // Aliases are resolved by AWS, or taken from the bundle.
+            (Err(_), Source::Live(_) | Source::Bundle(_)) if args.key.contains("alias/") => None,
+            (Err(m), _) => return Err(flag_err("KEY", m)),
+        };
         if let Some(a) = &args.account {
             if !is_account_id(a) {
                 return Err(flag_err(
@@ -131,7 +218,11 @@ impl WhyLockedConfig {
                     format!("`{a}` is not a 12-digit account id"),
                 ));
             }
-            if let Some(k) = key.account.as_ref().filter(|k| *k != a) {
+            if let Some(k) = key
+                .as_ref()
+                .and_then(|k| k.account.as_ref())
+                .filter(|k| *k != a)
+            {
                 return Err(flag_err(
                     "--account",
                     format!("`{a}` differs from the account of the key ARN ({k})"),
@@ -162,9 +253,9 @@ impl WhyLockedConfig {
             rerun.push_str(&format!(" --account {a}"));
         }
         Ok(WhyLockedConfig {
+            key_input: args.key.trim().to_string(),
             key,
-            policy_file: args.policy_file.clone(),
-            events_files: args.events_files.clone(),
+            source,
             account: args.account.clone(),
             write_repaired: args.write_repaired.clone(),
             now,

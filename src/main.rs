@@ -12,6 +12,21 @@ use kmsdoctor::report::Style;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.verbose() {
+        // kmsdoctor's own events only: the SDK's are many and rarely what a person needs.
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        let filter = tracing_subscriber::filter::Targets::new()
+            .with_target("kmsdoctor", tracing::Level::DEBUG);
+        tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(io::stderr)
+                    .with_target(false),
+            )
+            .with(filter)
+            .init();
+    }
     let stdout = io::stdout();
     let stderr = io::stderr();
     let ui = Ui {

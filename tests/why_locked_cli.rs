@@ -178,8 +178,10 @@ fn a_key_id_without_account_and_a_policy_needs_the_account() {
 }
 
 #[test]
-fn no_evidence_at_all_is_unknown() {
-    let (code, out, _) = why_locked(&[KEY, "--output", "json"]);
+fn no_evidence_for_the_key_is_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = write(dir.path(), "empty-trail.json", br#"{"Records": []}"#);
+    let (code, out, _) = why_locked(&[KEY, "--events-file", &empty, "--output", "json"]);
     assert_eq!(code, 5);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["verdict"], "unknown");
@@ -275,7 +277,14 @@ fn repaired_policy_drops_deleted_principals() {
 fn write_repaired_without_a_policy_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let out_path = dir.path().join("r.json");
-    let (code, _, err) = why_locked(&[KEY, "--write-repaired", out_path.to_str().unwrap()]);
+    let empty = write(dir.path(), "empty-trail.json", br#"{"Records": []}"#);
+    let (code, _, err) = why_locked(&[
+        KEY,
+        "--events-file",
+        &empty,
+        "--write-repaired",
+        out_path.to_str().unwrap(),
+    ]);
     assert_eq!(code, 1);
     assert!(err.contains("no key policy to repair"), "{err}");
     assert!(!out_path.exists());

@@ -33,7 +33,7 @@ pub fn default_policy(account: &str) -> String {
 }
 
 /// The key being diagnosed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct KeyRef {
     pub id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -222,6 +222,8 @@ diag_rules! {
     OTHER_ACCOUNTS = "KL211", "other-accounts-cannot-manage", Info;
     UNREADABLE_VERSION = "KL212", "unreadable-policy-version", Warning;
     FAILED_CHANGE = "KL213", "failed-policy-change", Info;
+    IAM_DECISION = "KL214", "iam-decision-for-caller", Info;
+    INCOMPLETE_EVIDENCE = "KL215", "incomplete-evidence", Warning;
 }
 
 fn finding(rule: (&'static str, &'static str, Severity), message: String) -> DiagFinding {
@@ -296,6 +298,8 @@ pub struct Setting<'a> {
     pub account: &'a str,
     /// The time a recovery call would be made (`aws:CurrentTime`).
     pub now: DateTime<Utc>,
+    /// The key's aliases (`kms:ResourceAliases`), when known.
+    pub aliases: Option<&'a [String]>,
 }
 
 fn request(setting: &Setting<'_>, caller: Caller, action: &str, context: Context) -> Request {
@@ -309,15 +313,21 @@ fn request(setting: &Setting<'_>, caller: Caller, action: &str, context: Context
     )
 }
 
-/// The context of a recovery call: over TLS, now; everything else unknown.
-fn recovery_context(now: DateTime<Utc>) -> Context {
+/// The context of a recovery call: over TLS, now, with the key's aliases when known;
+/// everything else unknown.
+fn recovery_context(setting: &Setting<'_>) -> Context {
     let mut ctx = Context::open();
     ctx.set("aws:SecureTransport", vec!["true".into()]);
     ctx.set(
         "aws:CurrentTime",
-        vec![now.format("%Y-%m-%dT%H:%M:%SZ").to_string()],
+        vec![setting.now.format("%Y-%m-%dT%H:%M:%SZ").to_string()],
     );
-    ctx.set("aws:EpochTime", vec![now.timestamp().to_string()]);
+    ctx.set("aws:EpochTime", vec![setting.now.timestamp().to_string()]);
+    match setting.aliases {
+        Some([]) => ctx.set_absent("kms:ResourceAliases"),
+        Some(a) => ctx.set("kms:ResourceAliases", a.to_vec()),
+        None => {}
+    }
     ctx
 }
 
@@ -336,7 +346,7 @@ pub(crate) fn any_principal(setting: &Setting<'_>, action: &str) -> Request {
             setting.account
         )),
     };
-    let mut ctx = recovery_context(setting.now);
+    let mut ctx = recovery_context(setting);
     for k in [
         "aws:PrincipalArn",
         "aws:PrincipalType",
@@ -699,7 +709,7 @@ fn recoverable_admins(policy: &Policy, setting: &Setting<'_>) -> Vec<Recoverable
             Caller::FederatedUser { .. } => "federated_user",
             Caller::Service { .. } => continue,
         };
-        let ctx = recovery_context(setting.now);
+        let ctx = recovery_context(setting);
         let put = decide(
             &request(setting, caller.clone(), "kms:PutKeyPolicy", ctx.clone()),
             Some(policy),
@@ -846,6 +856,24 @@ pub struct Diagnosis {
     pub policy_findings: Vec<Finding>,
     pub history: Vec<PolicyVersion>,
     pub failed_changes: Vec<FailedChange>,
+    /// Whether the person asking can get back in, when known who is asking.
+    pub caller: Option<CallerAccess>,
+}
+
+/// What the key policy lets the person asking do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallerAccess {
+    pub principal: String,
+    pub can_put_key_policy: bool,
+    pub can_get_key_policy: bool,
+    /// The decision for kms:PutKeyPolicy.
+    pub decision: Decision,
+    /// For a conditional decision: alternatives, any one of which suffices.
+    pub requirements: Vec<Alternative>,
+    /// IAM's own decision for the caller (SimulatePrincipalPolicy), when it was asked:
+    /// `[action, decision]` pairs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iam_decisions: Option<Vec<(String, String)>>,
 }
 
 /// Everything the diagnosis works from.
@@ -858,6 +886,10 @@ pub struct Evidence<'a> {
     /// The key's account when known from elsewhere (flag, caller identity).
     pub account: Option<&'a str>,
     pub now: DateTime<Utc>,
+    /// The key's aliases, when known (live).
+    pub aliases: Option<&'a [String]>,
+    /// Who is asking (live): the diagnosis then says whether this caller can get in.
+    pub caller: Option<&'a str>,
 }
 
 /// Errors that stop a diagnosis: the policy given as current is not a policy.
@@ -927,6 +959,7 @@ pub fn diagnose(ev: Evidence<'_>) -> Result<Diagnosis, DiagnosisError> {
                         key: &key,
                         account: acc,
                         now: ev.now,
+                        aliases: ev.aliases,
                     },
                 )
                 .verdict
@@ -976,6 +1009,7 @@ pub fn diagnose(ev: Evidence<'_>) -> Result<Diagnosis, DiagnosisError> {
     let mut ok_requirements = Vec::new();
     let mut admins = Vec::new();
     let mut policy_findings = Vec::new();
+    let mut caller_access = None;
     if let (Some(text), Some(acc)) = (&policy_text, &account) {
         let policy = parse_policy(text, PolicyKind::Key, "key-policy")
             .map_err(|e| DiagnosisError(e.to_string()))?;
@@ -985,6 +1019,7 @@ pub fn diagnose(ev: Evidence<'_>) -> Result<Diagnosis, DiagnosisError> {
                 key: &key,
                 account: acc,
                 now: ev.now,
+                aliases: ev.aliases,
             },
         );
         verdict = a.verdict;
@@ -992,6 +1027,43 @@ pub fn diagnose(ev: Evidence<'_>) -> Result<Diagnosis, DiagnosisError> {
         admins = a.recoverable_admins;
         findings.extend(a.findings);
         policy_findings = policy.findings.clone();
+        if let Some(Ok(c)) = ev.caller.map(Caller::parse) {
+            let setting = Setting {
+                key: &key,
+                account: acc,
+                now: ev.now,
+                aliases: ev.aliases,
+            };
+            let put = decide(
+                &request(
+                    &setting,
+                    c.clone(),
+                    "kms:PutKeyPolicy",
+                    recovery_context(&setting),
+                ),
+                Some(&policy),
+                None,
+            );
+            let get = decide(
+                &request(
+                    &setting,
+                    c.clone(),
+                    "kms:GetKeyPolicy",
+                    recovery_context(&setting),
+                ),
+                Some(&policy),
+                None,
+            );
+            let can = |d: Decision| matches!(d, Decision::Allowed | Decision::Conditional);
+            caller_access = Some(CallerAccess {
+                principal: c.to_string(),
+                can_put_key_policy: can(put.decision),
+                can_get_key_policy: can(get.decision),
+                decision: put.decision,
+                requirements: put.requirements,
+                iam_decisions: None,
+            });
+        }
     }
 
     // The lockout event: the first version after which every later version, and the
@@ -1113,7 +1185,95 @@ pub fn diagnose(ev: Evidence<'_>) -> Result<Diagnosis, DiagnosisError> {
         policy_findings,
         history,
         failed_changes: failed,
+        caller: caller_access,
     })
+}
+
+/// Marks a diagnosis made from incomplete evidence, saying what is missing.
+pub fn note_incomplete(
+    d: &mut Diagnosis,
+    problems: &[String],
+    lookup_complete: bool,
+    policy_error: Option<&str>,
+) {
+    if let Some(e) = policy_error {
+        d.findings.push(finding(
+            INCOMPLETE_EVIDENCE,
+            format!(
+                "kms GetKeyPolicy did not answer ({e}): the policy comes from CloudTrail history"
+            ),
+        ));
+    }
+    if !lookup_complete || !problems.is_empty() {
+        let mut f = finding(
+            INCOMPLETE_EVIDENCE,
+            format!(
+                "the evidence is incomplete{}: {}",
+                if lookup_complete {
+                    ""
+                } else {
+                    " (the CloudTrail history may miss events)"
+                },
+                problems.join("; ")
+            ),
+        );
+        f.severity = if lookup_complete {
+            Severity::Info
+        } else {
+            Severity::Warning
+        };
+        d.findings.push(f);
+    }
+}
+
+/// Folds in what IAM said (live): whether admins exist, and IAM's decision for the caller.
+/// An admin that no longer exists cannot recover anything: when it was the last one, the
+/// verdict becomes `unrecoverable`.
+pub fn apply_iam_facts(
+    d: &mut Diagnosis,
+    existence: &std::collections::BTreeMap<String, String>,
+    simulation: Option<&[(String, String)]>,
+) {
+    for a in &mut d.recoverable_admins {
+        match existence.get(&a.principal).map(String::as_str) {
+            Some("yes") => a.exists = "yes",
+            Some("no") => {
+                a.exists = "no";
+                a.notes.push("this principal no longer exists: it cannot recover the key (re-creating it does not help)".into());
+            }
+            _ => {}
+        }
+    }
+    if d.verdict == Verdict::Recoverable
+        && d.recoverable_admins
+            .iter()
+            .filter(|a| a.can_put_key_policy)
+            .all(|a| a.exists == "no")
+    {
+        d.verdict = Verdict::Unrecoverable;
+        d.findings.push(finding(
+            DELETED_PRINCIPALS,
+            "every principal the policy still allows to change it has been deleted (IAM says NoSuchEntity)".into(),
+        ));
+    }
+    if let (Some(sim), Some(c)) = (simulation, d.caller.as_mut()) {
+        c.iam_decisions = Some(sim.to_vec());
+        let denied: Vec<String> = sim
+            .iter()
+            .filter(|(_, dec)| dec != "allowed")
+            .map(|(a, dec)| format!("{a} ({dec})"))
+            .collect();
+        let message = if denied.is_empty() {
+            format!("IAM allows {} kms:GetKeyPolicy and kms:PutKeyPolicy on the key (SimulatePrincipalPolicy)", c.principal)
+        } else {
+            format!(
+                "IAM does not allow {}: {}; grant it in an IAM policy, and check permissions boundaries and SCPs",
+                c.principal,
+                denied.join(", ")
+            )
+        };
+        d.findings.push(finding(IAM_DECISION, message));
+    }
 }
 
 /// Whether two policy texts are the same policy (same JSON, whatever the spacing).
@@ -1229,6 +1389,7 @@ mod tests {
                 now: DateTime::parse_from_rfc3339("2026-11-23T00:00:00Z")
                     .unwrap()
                     .to_utc(),
+                aliases: None,
             },
         )
     }

@@ -254,6 +254,7 @@ mod tests {
                 now: DateTime::parse_from_rfc3339("2026-11-23T00:00:00Z")
                     .unwrap()
                     .to_utc(),
+                aliases: None,
             },
         )
     }

@@ -83,6 +83,8 @@ pub struct PolicyEvent {
     pub error_message: Option<String>,
     /// Where the record came from: index of the record in its file.
     pub record_index: usize,
+    /// The record itself, as JSON text (kept for policy events only, to save them again).
+    pub raw: Option<String>,
 }
 
 /// What one file held.
@@ -245,34 +247,45 @@ fn read_lookup_event(raw: &str, index: usize, out: &mut TrailScan) {
         out.unreadable += 1;
         return;
     };
-    let Ok(Value::Object(mut rec)) = serde_json::from_str::<Value>(record) else {
-        out.unreadable += 1;
-        return;
+    // CLI v2 prints EventTime as ISO 8601, v1 as epoch seconds.
+    let time = match ev.get("EventTime") {
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .and_then(|f| DateTime::from_timestamp(f as i64, 0)),
+        Some(Value::String(s)) => parse_date(s),
+        _ => None,
     };
-    // The record's own time is exact; fall back to the lookup's EventTime (v1: epoch seconds).
-    if !rec.contains_key("eventTime") {
-        if let Some(t) = ev.get("EventTime") {
-            let t = match t {
-                Value::Number(n) => n
-                    .as_f64()
-                    .and_then(|f| DateTime::from_timestamp(f as i64, 0)),
-                Value::String(s) => parse_date(s),
-                _ => None,
-            };
-            if let Some(t) = t {
-                rec.insert("eventTime".into(), Value::String(t.to_rfc3339()));
-            }
-        }
-    }
-    if let Some(Value::String(id)) = ev.get("EventId") {
-        rec.entry("eventID")
-            .or_insert_with(|| Value::String(id.clone()));
-    }
-    match policy_event(&Value::Object(rec), index) {
+    let id = ev.get("EventId").and_then(Value::as_str);
+    match lookup_event(id, time, record, index) {
         Ok(Some(e)) => out.events.push(e),
         Ok(None) => {}
         Err(()) => out.unreadable += 1,
     }
+}
+
+/// One event of a `LookupEvents` reply: its id and time as the lookup gives them, and the
+/// record (`CloudTrailEvent`) as a JSON string. `Ok(None)` for an event of another kind,
+/// `Err(())` for a record that cannot be read.
+pub fn lookup_event(
+    event_id: Option<&str>,
+    event_time: Option<DateTime<Utc>>,
+    record: &str,
+    index: usize,
+) -> Result<Option<PolicyEvent>, ()> {
+    let Ok(Value::Object(mut rec)) = serde_json::from_str::<Value>(record) else {
+        return Err(());
+    };
+    // The record's own time is exact; fall back to the lookup's.
+    if !rec.contains_key("eventTime") {
+        if let Some(t) = event_time {
+            rec.insert("eventTime".into(), Value::String(t.to_rfc3339()));
+        }
+    }
+    if let Some(id) = event_id {
+        rec.entry("eventID")
+            .or_insert_with(|| Value::String(id.to_string()));
+    }
+    policy_event(&Value::Object(rec), index)
 }
 
 fn read_record(raw: &str, index: usize, out: &mut TrailScan) {
@@ -390,6 +403,7 @@ fn policy_event(r: &Value, index: usize) -> Result<Option<PolicyEvent>, ()> {
         error_code: str_at(r, &["errorCode"]).map(str::to_string),
         error_message: str_at(r, &["errorMessage"]).map(str::to_string),
         record_index: index,
+        raw: Some(r.to_string()),
     }))
 }
 

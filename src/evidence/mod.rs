@@ -2,7 +2,9 @@
 //! outside input into kmsdoctor's own types, and every failure into an [`InputError`] that
 //! names the file and the place in it.
 
+pub mod aws;
 pub mod files;
+pub mod live;
 pub mod trail_files;
 
 use std::path::{Path, PathBuf};

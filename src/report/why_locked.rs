@@ -37,6 +37,12 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// What the evidence amounted to.
 #[derive(Debug, Clone, Serialize)]
 pub struct EvidenceSummary {
+    /// `files`, `aws` or `bundle`.
+    pub source: &'static str,
+    /// False when a CloudTrail lookup stopped early.
+    pub complete: bool,
+    pub problems: Vec<String>,
+    pub lookup_calls: u32,
     pub policy_file: Option<String>,
     pub event_files: usize,
     pub bytes: u64,
@@ -83,6 +89,7 @@ struct WhyLockedJson<'a> {
     recoverable_admins: &'a [crate::analysis::diagnose::RecoverableAdmin],
     ok_requirements: &'a [crate::analysis::eval::Alternative],
     lockout_event: Option<&'a crate::analysis::diagnose::LockoutEvent>,
+    caller: Option<&'a crate::analysis::diagnose::CallerAccess>,
     findings: Vec<FindingJson<'a>>,
     history: &'a [crate::analysis::diagnose::PolicyVersion],
     failed_changes: &'a [crate::analysis::diagnose::FailedChange],
@@ -129,6 +136,7 @@ pub fn render_json(out: &mut dyn Write, r: &WhyLockedReport<'_>) -> io::Result<(
         recoverable_admins: &d.recoverable_admins,
         ok_requirements: &d.ok_requirements,
         lockout_event: d.lockout_event.as_ref(),
+        caller: d.caller.as_ref(),
         findings: findings(d),
         history: &d.history,
         failed_changes: &d.failed_changes,
