@@ -21,7 +21,7 @@ use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
@@ -90,9 +90,13 @@ impl Intercept for ReadOnlyGuard {
         "kmsdoctor-read-only-guard"
     }
 
-    fn read_before_execution(
+    // Not `read_before_execution`: for client-level interceptors that runs before the
+    // operation's configuration, and so its `Metadata`, is in the bag. This runs after, and
+    // still before anything is serialized or sent.
+    fn read_before_serialization(
         &self,
         _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let (service, operation) = cfg
@@ -242,9 +246,7 @@ impl Clients {
                     .build(),
             ),
             cloudtrail: aws_sdk_cloudtrail::Client::from_conf(
-                aws_sdk_cloudtrail::config::Builder::from(config)
-                    .interceptor(guard.clone())
-                    .retry_config(aws_config::retry::RetryConfig::disabled())
+                cloudtrail_config(aws_sdk_cloudtrail::config::Builder::from(config), &guard)
                     .build(),
             ),
             iam: aws_sdk_iam::Client::from_conf(
@@ -257,6 +259,17 @@ impl Clients {
             calls,
         }
     }
+}
+
+/// CloudTrail's client settings: guarded, and without the SDK's own retries, because
+/// [`lookup_policy_events`] paces and retries lookups itself and must count every call.
+pub fn cloudtrail_config(
+    builder: aws_sdk_cloudtrail::config::Builder,
+    guard: &ReadOnlyGuard,
+) -> aws_sdk_cloudtrail::config::Builder {
+    builder
+        .interceptor(guard.clone())
+        .retry_config(aws_config::retry::RetryConfig::disabled())
 }
 
 /// An AWS error in one line: `Code: message`, or what went wrong on the way.
@@ -508,10 +521,7 @@ pub struct LookupReport {
     pub problems: Vec<String>,
 }
 
-fn retryable<E, R>(e: &SdkError<E, R>, code: Option<&str>) -> bool
-where
-    R: std::fmt::Debug,
-{
+fn retryable<E>(e: &SdkError<E, HttpResponse>, code: Option<&str>) -> bool {
     let throttled = matches!(
         code,
         Some(
@@ -522,8 +532,8 @@ where
         )
     );
     let server_error = match e {
-        SdkError::ServiceError(se) => format!("{:?}", se.raw()).contains("status: StatusCode(5"),
-        SdkError::ResponseError(r) => format!("{:?}", r.raw()).contains("status: StatusCode(5"),
+        SdkError::ServiceError(se) => se.raw().status().is_server_error(),
+        SdkError::ResponseError(r) => r.raw().status().is_server_error(),
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
         _ => false,
     };

@@ -1,0 +1,367 @@
+//! CloudTrail LookupEvents and the read-only guard, against mocked AWS replies
+//! (`aws-smithy-mocks`): paging, throttling, server errors, bad records, repeated and
+//! expired page tokens. CloudTrail LookupEvents is not in moto, hence mocks here.
+
+use std::time::Duration;
+
+use aws_sdk_cloudtrail::operation::lookup_events::{LookupEventsError, LookupEventsOutput};
+use aws_sdk_cloudtrail::types::Event;
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use aws_smithy_types::error::ErrorMetadata;
+use chrono::{DateTime, Utc};
+use kmsdoctor::analysis::diagnose::KeyRef;
+use kmsdoctor::evidence::aws::{
+    cloudtrail_config, lookup_policy_events, CallLog, Clients, LookupPacing, LookupReport,
+    ReadOnlyGuard,
+};
+
+const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+fn record(id: &str, minute: u32, key: &str) -> String {
+    serde_json::json!({
+        "eventVersion": "1.08",
+        "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/Admin/a", "accountId": "111122223333",
+                          "sessionContext": {"sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::111122223333:role/Admin"}}},
+        "eventTime": format!("2026-11-01T10:{minute:02}:00Z"),
+        "eventSource": "kms.amazonaws.com",
+        "eventName": "PutKeyPolicy",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.1",
+        "requestParameters": {"keyId": key, "policyName": "default", "bypassPolicyLockoutSafetyCheck": false,
+            "policy": "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"Enable IAM User Permissions\",\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::111122223333:root\"},\"Action\":\"kms:*\",\"Resource\":\"*\"}]}"},
+        "eventID": id,
+        "resources": [{"ARN": key, "type": "AWS::KMS::Key"}],
+        "recipientAccountId": "111122223333"
+    })
+    .to_string()
+}
+
+fn event(id: &str, minute: u32) -> Event {
+    Event::builder()
+        .event_id(id)
+        .event_name("PutKeyPolicy")
+        .event_time(aws_smithy_types::DateTime::from_secs(
+            1_793_527_200 + i64::from(minute) * 60,
+        ))
+        .cloud_trail_event(record(id, minute, KEY))
+        .build()
+}
+
+fn page(events: Vec<Event>, next: Option<&str>) -> LookupEventsOutput {
+    LookupEventsOutput::builder()
+        .set_events(Some(events))
+        .set_next_token(next.map(str::to_string))
+        .build()
+}
+
+fn clients(rules: &[&Rule]) -> Clients {
+    let calls = CallLog::default();
+    let guard = ReadOnlyGuard::new(calls.clone(), "us-east-1");
+    let g = guard.clone();
+    // Configured as in production (guard, no SDK retries), over the mocks.
+    let cloudtrail = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, rules, move |b| {
+        cloudtrail_config(b, &g)
+    });
+    Clients {
+        sts: mock_client!(aws_sdk_sts, RuleMode::MatchAny, &[]),
+        kms: mock_client!(aws_sdk_kms, RuleMode::MatchAny, &[]),
+        cloudtrail,
+        iam: mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[]),
+        region: "us-east-1".into(),
+        calls,
+    }
+}
+
+fn fast() -> LookupPacing {
+    LookupPacing {
+        interval: Duration::from_millis(1),
+        backoff: Duration::from_millis(1),
+        max_attempts: 4,
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-23T00:00:00Z")
+        .unwrap()
+        .to_utc()
+}
+
+/// Runs the lookups with a key created inside the window (so CreateKey is one narrow call).
+fn run(c: &Clients, pacing: LookupPacing) -> (Vec<String>, LookupReport) {
+    let key = KeyRef::parse(KEY).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let created = Some(
+        DateTime::parse_from_rfc3339("2026-11-01T09:00:00Z")
+            .unwrap()
+            .to_utc(),
+    );
+    let (events, report) = rt.block_on(lookup_policy_events(
+        c,
+        &key,
+        created,
+        now() - chrono::Duration::days(90),
+        now(),
+        pacing,
+        &|_, _| {},
+    ));
+    (events.into_iter().map(|e| e.event_id).collect(), report)
+}
+
+fn empty_create_key() -> Rule {
+    mock!(aws_sdk_cloudtrail::Client::lookup_events)
+        .match_requests(|r| r.lookup_attributes()[0].attribute_value() == "CreateKey")
+        .then_output(|| page(vec![], None))
+}
+
+#[test]
+fn three_pages_are_joined_in_order() {
+    let p1 = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+        .match_requests(|r| {
+            r.next_token().is_none() && r.lookup_attributes()[0].attribute_value() == "PutKeyPolicy"
+        })
+        .then_output(|| page(vec![event("e1", 1), event("e2", 2)], Some("t2")));
+    let p2 = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+        .match_requests(|r| r.next_token() == Some("t2"))
+        .then_output(|| page(vec![event("e3", 3)], Some("t3")));
+    let p3 = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+        .match_requests(|r| r.next_token() == Some("t3"))
+        .then_output(|| page(vec![event("e4", 4)], None));
+    let c = clients(&[&p1, &p2, &p3, &empty_create_key()]);
+    let (ids, report) = run(&c, fast());
+    assert_eq!(ids, vec!["e1", "e2", "e3", "e4"]);
+    assert!(report.complete, "{:?}", report.problems);
+    assert_eq!((report.calls, report.pages), (4, 4));
+    assert!(c
+        .calls
+        .calls()
+        .iter()
+        .all(|call| call.operation == "LookupEvents"));
+}
+
+#[test]
+fn throttling_then_success() {
+    let rule = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+        .match_requests(|r| r.lookup_attributes()[0].attribute_value() == "PutKeyPolicy")
+        .sequence()
+        .error(|| {
+            LookupEventsError::generic(
+                ErrorMetadata::builder()
+                    .code("ThrottlingException")
+                    .message("Rate exceeded")
+                    .build(),
+            )
+        })
+        .error(|| {
+            LookupEventsError::generic(
+                ErrorMetadata::builder()
+                    .code("ThrottlingException")
+                    .message("Rate exceeded")
+                    .build(),
+            )
+        })
+        .output(|| page(vec![event("e1", 1)], None))
+        .build();
+    let c = clients(&[&rule, &empty_create_key()]);
+    let (ids, report) = run(&c, fast());
+    assert_eq!(ids, vec!["e1"]);
+    assert!(report.complete);
+    assert_eq!(
+        report.calls, 4,
+        "two throttled calls, the good one, then CreateKey"
+    );
+}
+
+#[test]
+fn a_server_error_then_success() {
+    let rule = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+        .match_requests(|r| r.lookup_attributes()[0].attribute_value() == "PutKeyPolicy")
+        .sequence()
+        .http_status(
+            500,
+            Some("<html><body>Internal Server Error</body></html>".into()),
+        )
+        .output(|| page(vec![event("e1", 1)], None))
+        .build();
+    let c = clients(&[&rule, &empty_create_key()]);
+    let (ids, report) = run(&c, fast());
+    assert_eq!(ids, vec!["e1"]);
+    assert!(report.complete, "{:?}", report.problems);
+    assert_eq!(report.calls, 3);
+}
+
+#[test]
+fn giving_up_after_repeated_server_errors_marks_the_history_incomplete() {
+    let rule = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+        .match_requests(|r| r.lookup_attributes()[0].attribute_value() == "PutKeyPolicy")
+        .sequence()
+        .http_status(503, None)
+        .times(4)
+        .build();
+    let c = clients(&[&rule, &empty_create_key()]);
+    let (ids, report) = run(&c, fast());
+    assert!(ids.is_empty());
+    assert!(!report.complete);
+    assert!(
+        report.problems[0].contains("failed") && report.problems[0].contains("4 attempt"),
+        "{:?}",
+        report.problems
+    );
+}
+
+#[test]
+fn a_malformed_cloudtrail_event_is_counted_not_fatal() {
+    let rule = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+        .match_requests(|r| r.lookup_attributes()[0].attribute_value() == "PutKeyPolicy")
+        .then_output(|| {
+            let broken = Event::builder()
+                .event_id("bad")
+                .cloud_trail_event("{\"eventSource\": \"kms.amazonaws.com\", \"eventName\": \"PutKeyPolicy\", truncated")
+                .build();
+            let no_record = Event::builder().event_id("none").build();
+            page(vec![event("e1", 1), broken, no_record], None)
+        });
+    let c = clients(&[&rule, &empty_create_key()]);
+    let (ids, report) = run(&c, fast());
+    assert_eq!(ids, vec!["e1"]);
+    assert_eq!(report.unreadable, 2);
+    assert!(report.complete);
+}
+
+#[test]
+fn a_repeating_next_token_stops_the_loop() {
+    let first = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+        .match_requests(|r| {
+            r.next_token().is_none() && r.lookup_attributes()[0].attribute_value() == "PutKeyPolicy"
+        })
+        .then_output(|| page(vec![event("e1", 1)], Some("same")));
+    let again = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+        .match_requests(|r| r.next_token() == Some("same"))
+        .sequence()
+        .output(|| page(vec![event("e2", 2)], Some("same")))
+        .repeatedly()
+        .build();
+    let c = clients(&[&first, &again, &empty_create_key()]);
+    let (ids, report) = run(&c, fast());
+    assert_eq!(ids, vec!["e1", "e2"]);
+    assert!(!report.complete);
+    assert!(
+        report.problems[0].contains("returned before"),
+        "{:?}",
+        report.problems
+    );
+    assert!(report.calls <= 4, "no endless loop: {} calls", report.calls);
+}
+
+#[test]
+fn an_expired_token_leaves_the_history_marked_incomplete() {
+    let first = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+        .match_requests(|r| {
+            r.next_token().is_none() && r.lookup_attributes()[0].attribute_value() == "PutKeyPolicy"
+        })
+        .then_output(|| page(vec![event("e1", 1)], Some("old")));
+    let expired = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+        .match_requests(|r| r.next_token() == Some("old"))
+        .then_error(|| {
+            LookupEventsError::generic(
+                ErrorMetadata::builder()
+                    .code("InvalidNextTokenException")
+                    .message("Invalid NextToken: the token has expired")
+                    .build(),
+            )
+        });
+    let c = clients(&[&first, &expired, &empty_create_key()]);
+    let (ids, report) = run(&c, fast());
+    assert_eq!(ids, vec!["e1"]);
+    assert!(!report.complete);
+    assert!(
+        report.problems[0].contains("expired"),
+        "{:?}",
+        report.problems
+    );
+}
+
+#[test]
+fn events_of_other_keys_are_left_out() {
+    let rule = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+        .match_requests(|r| r.lookup_attributes()[0].attribute_value() == "PutKeyPolicy")
+        .then_output(|| {
+            let other =
+                "arn:aws:kms:us-east-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321";
+            let foreign = Event::builder()
+                .event_id("o1")
+                .cloud_trail_event(record("o1", 5, other))
+                .build();
+            page(vec![foreign, event("e1", 1)], None)
+        });
+    let c = clients(&[&rule, &empty_create_key()]);
+    assert_eq!(run(&c, fast()).0, vec!["e1"]);
+}
+
+/// 120 policy events of the key: three pages of PutKeyPolicy (50, 50, 20) and one narrow
+/// CreateKey lookup, four calls; under the 2-a-second pace, three waits of 500 ms.
+#[test]
+fn one_hundred_twenty_policy_events_cost_four_calls() {
+    let pages: Vec<Rule> = (0..3)
+        .map(|p| {
+            let count = if p == 2 { 20 } else { 50 };
+            let token_in = (p > 0).then(|| format!("t{p}"));
+            let token_out = (p < 2).then(|| format!("t{}", p + 1));
+            mock!(aws_sdk_cloudtrail::Client::lookup_events)
+                .match_requests(move |r| {
+                    r.lookup_attributes()[0].attribute_value() == "PutKeyPolicy"
+                        && r.next_token() == token_in.as_deref()
+                })
+                .then_output(move || {
+                    let evs = (0..count)
+                        .map(|i| event(&format!("p{p}-{i}"), (p * 50 + i) % 60))
+                        .collect();
+                    page(evs, token_out.as_deref())
+                })
+        })
+        .collect();
+    let create = empty_create_key();
+    let rules: Vec<&Rule> = pages.iter().chain(std::iter::once(&create)).collect();
+    let c = clients(&rules);
+    let (ids, report) = run(&c, LookupPacing::default());
+    assert_eq!(ids.len(), 120);
+    assert_eq!(report.calls, 4);
+}
+
+#[test]
+fn the_guard_refuses_mutating_operations_before_they_are_sent() {
+    let calls = CallLog::default();
+    let guard = ReadOnlyGuard::new(calls.clone(), "us-east-1");
+    let put = mock!(aws_sdk_kms::Client::put_key_policy).then_output(|| {
+        aws_sdk_kms::operation::put_key_policy::PutKeyPolicyOutput::builder().build()
+    });
+    let kms = mock_client!(aws_sdk_kms, RuleMode::MatchAny, &[&put], move |b| b
+        .interceptor(guard.clone()));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let result = rt.block_on(
+        kms.put_key_policy()
+            .key_id(KEY)
+            .policy_name("default")
+            .policy("{}")
+            .send(),
+    );
+    let err = result.expect_err("refused");
+    // Refused while the request was being built: it was never serialized, let alone sent.
+    assert!(
+        matches!(
+            err,
+            aws_smithy_runtime_api::client::result::SdkError::ConstructionFailure(_)
+        ),
+        "{err:?}"
+    );
+    assert!(
+        format!("{err:?}").contains("kmsdoctor is read-only: refused to send KMS PutKeyPolicy"),
+        "{err:?}"
+    );
+    assert_eq!(calls.calls()[0].operation, "PutKeyPolicy");
+}
