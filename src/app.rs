@@ -154,7 +154,7 @@ fn live_request(
         key_input: key_input.to_string(),
         since: live.since,
         now,
-        pacing: LookupPacing::default(),
+        pacing: LookupPacing::from_env(),
     }
 }
 

@@ -135,9 +135,12 @@ fn bad_key_and_flags_exit_1_and_usage_exits_2() {
         err.contains("KEY: `not-a-key` is neither a key id"),
         "{err}"
     );
-    let (code, _, err) = why_locked(&["alias/prod"]);
+    // From files, an alias cannot be resolved (live mode resolves it: see live_moto.rs).
+    let dir = tempfile::tempdir().unwrap();
+    let empty = write(dir.path(), "t.json", br#"{"Records": []}"#);
+    let (code, _, err) = why_locked(&["alias/prod", "--events-file", &empty]);
     assert_eq!(code, 1);
-    assert!(err.contains("is an alias"), "{err}");
+    assert!(err.contains("is an alias: resolving it needs AWS"), "{err}");
     let (code, _, err) = why_locked(&[KEY, "--account", "444455556666"]);
     assert_eq!(code, 1);
     assert!(err.contains("--account: `444455556666` differs"), "{err}");

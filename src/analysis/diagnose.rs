@@ -1234,26 +1234,33 @@ pub fn apply_iam_facts(
     existence: &std::collections::BTreeMap<String, String>,
     simulation: Option<&[(String, String)]>,
 ) {
+    let mut deleted = Vec::new();
     for a in &mut d.recoverable_admins {
         match existence.get(&a.principal).map(String::as_str) {
             Some("yes") => a.exists = "yes",
-            Some("no") => {
-                a.exists = "no";
-                a.notes.push("this principal no longer exists: it cannot recover the key (re-creating it does not help)".into());
-            }
+            Some("no") => deleted.push(a.principal.clone()),
             _ => {}
         }
     }
-    if d.verdict == Verdict::Recoverable
-        && d.recoverable_admins
-            .iter()
-            .filter(|a| a.can_put_key_policy)
-            .all(|a| a.exists == "no")
-    {
-        d.verdict = Verdict::Unrecoverable;
+    // A principal that no longer exists cannot recover anything; re-creating it would not
+    // match either.
+    d.recoverable_admins
+        .retain(|a| !deleted.contains(&a.principal));
+    if !deleted.is_empty() {
+        let was_recoverable = d.verdict == Verdict::Recoverable;
+        if was_recoverable && !d.recoverable_admins.iter().any(|a| a.can_put_key_policy) {
+            d.verdict = Verdict::Unrecoverable;
+        }
         d.findings.push(finding(
             DELETED_PRINCIPALS,
-            "every principal the policy still allows to change it has been deleted (IAM says NoSuchEntity)".into(),
+            format!(
+                "{} {} allowed to change the policy but no longer exist{} (IAM says NoSuchEntity): re-creating {} does not bring access back{}",
+                deleted.join(", "),
+                if deleted.len() == 1 { "is" } else { "are" },
+                if deleted.len() == 1 { "s" } else { "" },
+                if deleted.len() == 1 { "it" } else { "them" },
+                if d.verdict == Verdict::Unrecoverable && was_recoverable { "; nobody else can" } else { "" }
+            ),
         ));
     }
     if let (Some(sim), Some(c)) = (simulation, d.caller.as_mut()) {

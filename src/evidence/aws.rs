@@ -175,7 +175,8 @@ pub struct Clients {
     pub calls: CallLog,
 }
 
-fn tls_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+/// The one HTTP stack kmsdoctor uses: hyper 1 with rustls and ring (http and https).
+pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     use aws_smithy_http_client::tls;
     aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(
@@ -188,7 +189,7 @@ fn tls_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
 /// then the profile; credentials from the default chain (environment, profiles, SSO,
 /// process, container and instance roles).
 pub async fn load_config(conn: &Connection) -> Result<SdkConfig, LiveError> {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(tls_client());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http_client());
     if let Some(p) = &conn.profile {
         loader = loader.profile_name(p);
     }
@@ -273,20 +274,23 @@ pub fn cloudtrail_config(
 }
 
 /// An AWS error in one line: `Code: message`, or what went wrong on the way.
-pub fn describe<E, R>(e: &SdkError<E, R>) -> (Option<String>, String)
+pub fn describe<E>(e: &SdkError<E, HttpResponse>) -> (Option<String>, String)
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     match e {
         SdkError::ServiceError(se) => {
             let err = se.err();
             let code = err.code().map(str::to_string);
-            let msg = format!(
-                "{}: {}",
-                code.as_deref().unwrap_or("error"),
-                err.message().unwrap_or("no message")
-            );
+            let msg = match (&code, err.message()) {
+                (Some(c), Some(m)) => format!("{c}: {m}"),
+                (Some(c), None) => c.clone(),
+                // No error code: a proxy's or an emulator's page rather than an AWS error.
+                (None, _) => format!(
+                    "HTTP {} without an AWS error code",
+                    se.raw().status().as_u16()
+                ),
+            };
             (code, msg)
         }
         SdkError::DispatchFailure(d) => (None, format!("cannot reach AWS: {}", source_chain(d))),
@@ -506,6 +510,22 @@ impl Default for LookupPacing {
             backoff: Duration::from_millis(1000),
             max_attempts: 5,
         }
+    }
+}
+
+impl LookupPacing {
+    /// The default pacing; `KMSDOCTOR_LOOKUP_BACKOFF_MS` shortens the retry delays, for
+    /// emulators without CloudTrail (moto answers LookupEvents with a 500). The 2-a-second
+    /// pace itself cannot be changed.
+    pub fn from_env() -> Self {
+        let mut p = LookupPacing::default();
+        if let Some(ms) = std::env::var("KMSDOCTOR_LOOKUP_BACKOFF_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            p.backoff = Duration::from_millis(ms);
+        }
+        p
     }
 }
 

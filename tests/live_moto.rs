@@ -1,0 +1,421 @@
+//! End-to-end tests of live mode against a moto server on loopback (KMS, IAM, STS), started
+//! by `scripts/test`, which sets `KMSDOCTOR_MOTO_ENDPOINT`. moto does not enforce key
+//! policies and has no CloudTrail LookupEvents (it answers 500): these tests check the real
+//! request and reply shapes, alias resolution, IAM existence checks, the read-only guard on
+//! the wire, and that a missing CloudTrail leaves the diagnosis marked incomplete.
+
+use std::process::Output;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use assert_cmd::Command;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use kmsdoctor::evidence::aws::{http_client, is_read_only, Clients, LookupPacing};
+
+const ACCOUNT: &str = "123456789012"; // moto's
+
+fn endpoint() -> String {
+    std::env::var("KMSDOCTOR_MOTO_ENDPOINT")
+        .expect("KMSDOCTOR_MOTO_ENDPOINT is not set: run the tests with `bash scripts/test`, which starts the moto server")
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn config() -> SdkConfig {
+    runtime().block_on(
+        aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http_client())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(endpoint())
+            .credentials_provider(Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "kmsdoctor-tests",
+            ))
+            .load(),
+    )
+}
+
+/// Unguarded clients, for setting the scene (creating keys, roles, policies).
+fn setup_kms() -> aws_sdk_kms::Client {
+    aws_sdk_kms::Client::new(&config())
+}
+
+fn unique(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn delegation() -> serde_json::Value {
+    serde_json::json!({"Sid": "Enable IAM User Permissions", "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "kms:*", "Resource": "*"})
+}
+
+fn admin(role: &str) -> serde_json::Value {
+    serde_json::json!({"Sid": format!("Admin{role}"), "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:role/{role}")}, "Action": "kms:*", "Resource": "*"})
+}
+
+fn create_key(policy: Option<serde_json::Value>) -> String {
+    let kms = setup_kms();
+    let rt = runtime();
+    let mut req = kms.create_key().description("kmsdoctor test");
+    if let Some(p) = policy {
+        req = req
+            .policy(p.to_string())
+            .bypass_policy_lockout_safety_check(true);
+    }
+    let out = rt.block_on(req.send()).expect("CreateKey on moto");
+    out.key_metadata().unwrap().arn().unwrap().to_string()
+}
+
+fn create_role(name: &str) {
+    let iam = aws_sdk_iam::Client::new(&config());
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole"}]});
+    runtime()
+        .block_on(
+            iam.create_role()
+                .role_name(name)
+                .assume_role_policy_document(trust.to_string())
+                .send(),
+        )
+        .expect("CreateRole on moto");
+}
+
+/// Runs the binary against moto, as a person would, with moto's dummy credentials.
+fn kmsdoctor(args: &[&str]) -> Output {
+    Command::cargo_bin("kmsdoctor")
+        .unwrap()
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", std::env::temp_dir())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("KMSDOCTOR_LOOKUP_BACKOFF_MS", "1")
+        .args(args)
+        .args(["--endpoint-url", &endpoint(), "--region", "us-east-1"])
+        .output()
+        .unwrap()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn a_healthy_key_is_ok_and_the_missing_cloudtrail_is_said() {
+    let arn = create_key(None);
+    let id = arn.rsplit('/').next().unwrap().to_string();
+    let out = kmsdoctor(&["why-locked", &id, "--output", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(v["verdict"], "ok");
+    assert_eq!(v["key"]["arn"], arn.as_str());
+    assert_eq!(v["policy_source"], "current");
+    assert_eq!(v["evidence"]["source"], "aws");
+    // moto has no LookupEvents: the history is incomplete, and the output says so.
+    assert_eq!(v["evidence"]["complete"], false);
+    assert!(v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["id"] == "KL215"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("warning: cloudtrail LookupEvents"));
+}
+
+#[test]
+fn a_replaced_policy_without_the_delegation_is_recoverable_by_an_existing_role() {
+    let keeper = unique("KeyAdmin");
+    let gone = unique("Departed");
+    create_role(&keeper);
+    let policy =
+        serde_json::json!({"Version": "2012-10-17", "Statement": [admin(&keeper), admin(&gone)]});
+    let arn = create_key(Some(
+        serde_json::json!({"Version": "2012-10-17", "Statement": [delegation()]}),
+    ));
+    runtime()
+        .block_on(
+            setup_kms()
+                .put_key_policy()
+                .key_id(&arn)
+                .policy_name("default")
+                .policy(policy.to_string())
+                .bypass_policy_lockout_safety_check(true)
+                .send(),
+        )
+        .expect("PutKeyPolicy on moto");
+
+    let out = kmsdoctor(&["why-locked", &arn, "--output", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(v["verdict"], "recoverable");
+    let admins = v["recoverable_admins"].as_array().unwrap();
+    let find = |name: &str| {
+        admins
+            .iter()
+            .find(|a| a["principal"].as_str().unwrap().ends_with(name))
+            .cloned()
+    };
+    assert_eq!(find(&keeper).expect("the existing role")["exists"], "yes");
+    assert!(
+        find(&gone).is_none(),
+        "a deleted role cannot recover anything"
+    );
+    let kl206 = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "KL206")
+        .expect("KL206");
+    assert!(kl206["message"].as_str().unwrap().contains(&gone));
+    assert!(v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["id"] == "KL201"));
+}
+
+#[test]
+fn only_deleted_admins_left_is_unrecoverable() {
+    let gone = unique("Gone");
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [admin(&gone)]});
+    let arn = create_key(Some(policy));
+    let out = kmsdoctor(&["why-locked", &arn, "--output", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(v["verdict"], "unrecoverable");
+    assert!(v["recoverable_admins"].as_array().unwrap().is_empty());
+    let kl206 = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "KL206")
+        .expect("KL206");
+    assert!(
+        kl206["message"]
+            .as_str()
+            .unwrap()
+            .contains("nobody else can"),
+        "{kl206}"
+    );
+}
+
+#[test]
+fn an_alias_resolves_to_its_key() {
+    let arn = create_key(None);
+    let alias = format!("alias/{}", unique("kmsdoctor-test"));
+    runtime()
+        .block_on(
+            setup_kms()
+                .create_alias()
+                .alias_name(&alias)
+                .target_key_id(&arn)
+                .send(),
+        )
+        .expect("CreateAlias on moto");
+    let out = kmsdoctor(&["why-locked", &alias, "--output", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(&out)["key"]["arn"], arn.as_str());
+}
+
+#[test]
+fn collect_then_diagnose_offline_gives_the_same_verdict() {
+    let gone = unique("Gone");
+    let arn = create_key(Some(
+        serde_json::json!({"Version": "2012-10-17", "Statement": [admin(&gone)]}),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle.json");
+    let out = kmsdoctor(&["collect", &arn, "-o", bundle.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wrote"));
+
+    let live = json(&kmsdoctor(&[
+        "why-locked",
+        &arn,
+        "--output",
+        "json",
+        "--now",
+        "2026-11-23T00:00:00Z",
+    ]));
+    let offline = Command::cargo_bin("kmsdoctor")
+        .unwrap()
+        .args([
+            "why-locked",
+            &arn,
+            "--from",
+            bundle.to_str().unwrap(),
+            "--output",
+            "json",
+            "--now",
+            "2026-11-23T00:00:00Z",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(offline.status.code(), Some(4));
+    let offline = json(&offline);
+    assert_eq!(offline["verdict"], live["verdict"]);
+    assert_eq!(offline["recoverable_admins"], live["recoverable_admins"]);
+    assert_eq!(offline["evidence"]["source"], "bundle");
+
+    // collect never overwrites.
+    let again = kmsdoctor(&["collect", &arn, "-o", bundle.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
+}
+
+#[test]
+fn a_missing_key_is_a_one_line_error() {
+    let out = kmsdoctor(&["why-locked", "1234abcd-12ab-34cd-56ef-1234567890ab"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("NotFoundException"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
+
+/// Everything the live path sends is a read; a mutating call through kmsdoctor's clients is
+/// refused before it leaves, and the key on the server is unchanged.
+#[test]
+fn live_collection_only_reads_and_the_guard_holds_on_the_wire() {
+    let arn = create_key(None);
+    let clients = Clients::new(&config());
+    let req = kmsdoctor::evidence::live::Request {
+        connection: Default::default(),
+        key_input: arn.clone(),
+        since: std::time::Duration::from_secs(86_400),
+        now: chrono::Utc::now(),
+        pacing: LookupPacing {
+            interval: std::time::Duration::from_millis(1),
+            backoff: std::time::Duration::from_millis(1),
+            max_attempts: 2,
+        },
+    };
+    let rt = runtime();
+    let bundle = rt
+        .block_on(kmsdoctor::evidence::live::collect_with(
+            &clients,
+            &req,
+            &|_, _| {},
+        ))
+        .unwrap();
+    assert!(bundle.key_facts.policy.is_some());
+    let calls = clients.calls.calls();
+    assert!(calls.len() >= 5, "{calls:?}");
+    assert!(
+        calls.iter().all(|c| is_read_only(&c.operation)),
+        "{calls:?}"
+    );
+
+    let before = rt
+        .block_on(
+            setup_kms()
+                .get_key_policy()
+                .key_id(&arn)
+                .policy_name("default")
+                .send(),
+        )
+        .unwrap();
+    let refused = rt.block_on(
+        clients
+            .kms
+            .put_key_policy()
+            .key_id(&arn)
+            .policy_name("default")
+            .policy(r#"{"Version":"2012-10-17","Statement":[]}"#)
+            .send(),
+    );
+    assert!(
+        format!("{refused:?}").contains("kmsdoctor is read-only"),
+        "{refused:?}"
+    );
+    let after = rt
+        .block_on(
+            setup_kms()
+                .get_key_policy()
+                .key_id(&arn)
+                .policy_name("default")
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(
+        before.policy(),
+        after.policy(),
+        "the server's policy is unchanged"
+    );
+}
+
+#[test]
+fn missing_region_and_missing_credentials_are_one_line_errors() {
+    let home = tempfile::tempdir().unwrap();
+    let run = |envs: &[(&str, &str)]| {
+        let mut cmd = Command::cargo_bin("kmsdoctor").unwrap();
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", home.path())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .args([
+                "why-locked",
+                "1234abcd-12ab-34cd-56ef-1234567890ab",
+                "--endpoint-url",
+                &endpoint(),
+            ]);
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no AWS region"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+
+    let out = run(&[("AWS_REGION", "us-east-1")]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no AWS credentials"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
