@@ -97,6 +97,11 @@ pub struct TrailScan {
     pub unreadable: u64,
 }
 
+/// A record that cannot be read (broken JSON, a policy event without a readable time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the CloudTrail record cannot be read")]
+pub struct UnreadableRecord;
+
 /// A file that is not CloudTrail evidence.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -259,21 +264,21 @@ fn read_lookup_event(raw: &str, index: usize, out: &mut TrailScan) {
     match lookup_event(id, time, record, index) {
         Ok(Some(e)) => out.events.push(e),
         Ok(None) => {}
-        Err(()) => out.unreadable += 1,
+        Err(UnreadableRecord) => out.unreadable += 1,
     }
 }
 
 /// One event of a `LookupEvents` reply: its id and time as the lookup gives them, and the
 /// record (`CloudTrailEvent`) as a JSON string. `Ok(None)` for an event of another kind,
-/// `Err(())` for a record that cannot be read.
+/// `Err` for a record that cannot be read.
 pub fn lookup_event(
     event_id: Option<&str>,
     event_time: Option<DateTime<Utc>>,
     record: &str,
     index: usize,
-) -> Result<Option<PolicyEvent>, ()> {
+) -> Result<Option<PolicyEvent>, UnreadableRecord> {
     let Ok(Value::Object(mut rec)) = serde_json::from_str::<Value>(record) else {
-        return Err(());
+        return Err(UnreadableRecord);
     };
     // The record's own time is exact; fall back to the lookup's.
     if !rec.contains_key("eventTime") {
@@ -300,7 +305,7 @@ fn read_record(raw: &str, index: usize, out: &mut TrailScan) {
         Ok(rec @ Value::Object(_)) => match policy_event(&rec, index) {
             Ok(Some(e)) => out.events.push(e),
             Ok(None) => {}
-            Err(()) => out.unreadable += 1,
+            Err(UnreadableRecord) => out.unreadable += 1,
         },
         _ => out.unreadable += 1,
     }
@@ -315,8 +320,8 @@ fn str_at<'v>(v: &'v Value, path: &[&str]) -> Option<&'v str> {
 }
 
 /// Builds the event from a parsed record: `Ok(None)` for a record of another kind,
-/// `Err(())` for a policy event that cannot be read.
-fn policy_event(r: &Value, index: usize) -> Result<Option<PolicyEvent>, ()> {
+/// `Err` for a policy event that cannot be read.
+fn policy_event(r: &Value, index: usize) -> Result<Option<PolicyEvent>, UnreadableRecord> {
     if str_at(r, &["eventSource"]) != Some("kms.amazonaws.com") {
         return Ok(None);
     }
@@ -325,7 +330,9 @@ fn policy_event(r: &Value, index: usize) -> Result<Option<PolicyEvent>, ()> {
         Some("CreateKey") => EventName::CreateKey,
         _ => return Ok(None),
     };
-    let time = str_at(r, &["eventTime"]).and_then(parse_date).ok_or(())?;
+    let time = str_at(r, &["eventTime"])
+        .and_then(parse_date)
+        .ok_or(UnreadableRecord)?;
     let event_id = str_at(r, &["eventID"]).unwrap_or_default().to_string();
     let ui = r.get("userIdentity");
     let actor = Actor {
@@ -377,7 +384,7 @@ fn policy_event(r: &Value, index: usize) -> Result<Option<PolicyEvent>, ()> {
         Some(Value::String(s)) => Some(s.clone()),
         // Some exports store the policy as an object rather than a string.
         Some(other @ Value::Object(_)) => Some(other.to_string()),
-        Some(_) => return Err(()),
+        Some(_) => return Err(UnreadableRecord),
     };
     let bypass = match params.and_then(|p| p.get("bypassPolicyLockoutSafetyCheck")) {
         Some(Value::Bool(b)) => *b,

@@ -653,7 +653,7 @@ pub async fn lookup_policy_events(
                 match lookup_event(ev.event_id(), time, record, i) {
                     Ok(Some(e)) if e.key_refs.iter().any(|r| key.matches(r)) => events.push(e),
                     Ok(_) => {}
-                    Err(()) => report.unreadable += 1,
+                    Err(_) => report.unreadable += 1,
                 }
             }
             progress(report.pages, events.len());

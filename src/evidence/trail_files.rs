@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use flate2::read::MultiGzDecoder;
 
 use super::InputError;
-use crate::analysis::trail::{scan, PolicyEvent};
+use crate::analysis::trail::{scan, PolicyEvent, TrailScan};
 
 /// The largest file read (after decompression). Trail files are a few MB; a larger file is
 /// most likely not CloudTrail, and a decompression bomb must not exhaust memory.
@@ -126,7 +126,7 @@ pub fn read_file(path: &Path) -> Result<String, InputError> {
     })
 }
 
-fn scan_file(path: &Path) -> Result<(u64, crate::analysis::trail::TrailScan), InputError> {
+fn scan_file(path: &Path) -> Result<(u64, TrailScan), InputError> {
     let text = read_file(path)?;
     let s = scan(&text).map_err(|e| InputError {
         file: path.to_path_buf(),
@@ -137,6 +137,9 @@ fn scan_file(path: &Path) -> Result<(u64, crate::analysis::trail::TrailScan), In
     Ok((text.len() as u64, s))
 }
 
+/// Each file's result, by its place in the list.
+type FileResults = Mutex<Vec<(usize, Result<(u64, TrailScan), InputError>)>>;
+
 /// Reads every file; `progress` is called after each file with (files done, files in all).
 pub fn read_all(
     paths: &[PathBuf],
@@ -145,12 +148,7 @@ pub fn read_all(
     let files = expand(paths)?;
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    let results: Mutex<
-        Vec<(
-            usize,
-            Result<(u64, crate::analysis::trail::TrailScan), InputError>,
-        )>,
-    > = Mutex::new(Vec::with_capacity(files.len()));
+    let results: FileResults = Mutex::new(Vec::with_capacity(files.len()));
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(files.len().max(1));

@@ -269,7 +269,7 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
                 needs.push("an IAM policy that allows it".into());
             }
             let line = if needs.is_empty() {
-                format!("{can}")
+                can.to_string()
             } else {
                 format!("{can}; needs {}", needs.join("; "))
             };
