@@ -285,11 +285,18 @@ fn why_locked(
         aliases: b.and_then(|b| b.key_facts.aliases.as_deref()),
         caller: b.map(|b| b.caller.arn.as_str()),
     })?;
+    let mut problems = b.map(|b| b.problems.clone()).unwrap_or_default();
     if let Some(b) = b {
+        if crate::analysis::principal::Caller::parse(&b.caller.arn).is_err() {
+            problems.push(format!(
+                "the caller {} is not a user, role or session ARN: whether it can get back in is not evaluated",
+                b.caller.arn
+            ));
+        }
         apply_iam_facts(&mut diagnosis, &b.existence, b.simulation.as_deref());
         note_incomplete(
             &mut diagnosis,
-            &b.problems,
+            &problems,
             b.lookup.complete,
             b.key_facts.policy_error.as_deref(),
         );
@@ -344,7 +351,7 @@ fn why_locked(
             Source::Live(_) => "aws",
         },
         complete: b.is_none_or(|b| b.lookup.complete),
-        problems: b.map(|b| b.problems.clone()).unwrap_or_default(),
+        problems,
         lookup_calls: b.map_or(0, |b| b.lookup.calls),
         policy_file,
         event_files: g.files.files,

@@ -365,3 +365,178 @@ fn the_guard_refuses_mutating_operations_before_they_are_sent() {
     );
     assert_eq!(calls.calls()[0].operation, "PutKeyPolicy");
 }
+
+/// A locked-out caller: DescribeKey and GetKeyPolicy denied. The alias resolves through
+/// ListAliases, the key ARN is built from the caller's account and the region, and the
+/// denied GetKeyPolicy is recorded as evidence, not as a failure.
+#[test]
+fn a_locked_out_caller_still_gets_a_diagnosis_started() {
+    use aws_sdk_kms::operation::describe_key::DescribeKeyError;
+    use aws_sdk_kms::operation::get_key_policy::GetKeyPolicyError;
+    use aws_sdk_kms::operation::list_aliases::ListAliasesOutput;
+    use aws_sdk_kms::types::AliasListEntry;
+
+    let denied = |op: &str| {
+        ErrorMetadata::builder()
+            .code("AccessDeniedException")
+            .message(format!("User is not authorized to perform: kms:{op}"))
+            .build()
+    };
+    let describe = mock!(aws_sdk_kms::Client::describe_key)
+        .then_error(move || DescribeKeyError::generic(denied("DescribeKey")));
+    let get_policy = mock!(aws_sdk_kms::Client::get_key_policy)
+        .match_requests(|r| r.policy_name() == Some("default") && r.key_id() == Some(KEY))
+        .then_error(move || GetKeyPolicyError::generic(denied("GetKeyPolicy")));
+    let all_aliases = mock!(aws_sdk_kms::Client::list_aliases)
+        .match_requests(|r| r.key_id().is_none())
+        .then_output(|| {
+            ListAliasesOutput::builder()
+                .aliases(
+                    AliasListEntry::builder()
+                        .alias_name("alias/other")
+                        .target_key_id("0987dcba-09fe-87dc-65ba-ab0987654321")
+                        .build(),
+                )
+                .aliases(
+                    AliasListEntry::builder()
+                        .alias_name("alias/payments")
+                        .target_key_id("1234abcd-12ab-34cd-56ef-1234567890ab")
+                        .build(),
+                )
+                .build()
+        });
+    let key_aliases = mock!(aws_sdk_kms::Client::list_aliases)
+        .match_requests(|r| r.key_id() == Some(KEY))
+        .then_output(|| {
+            ListAliasesOutput::builder()
+                .aliases(
+                    AliasListEntry::builder()
+                        .alias_name("alias/payments")
+                        .build(),
+                )
+                .build()
+        });
+    let calls = CallLog::default();
+    let guard = ReadOnlyGuard::new(calls.clone(), "us-east-1");
+    let mut c = clients(&[]);
+    c.kms = mock_client!(
+        aws_sdk_kms,
+        RuleMode::MatchAny,
+        &[&describe, &get_policy, &all_aliases, &key_aliases],
+        move |b| b.interceptor(guard.clone())
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (key, facts) = rt
+        .block_on(kmsdoctor::evidence::aws::key_facts(
+            &c,
+            "alias/payments",
+            "111122223333",
+        ))
+        .expect("resolved despite the denials");
+    assert_eq!(key.arn.as_deref(), Some(KEY));
+    assert_eq!(facts.resolved_by, "list_aliases");
+    assert!(facts.policy.is_none());
+    assert!(
+        facts
+            .policy_error
+            .as_deref()
+            .unwrap()
+            .starts_with("AccessDeniedException"),
+        "{facts:?}"
+    );
+    assert_eq!(
+        facts.aliases.as_deref(),
+        Some(&["alias/payments".to_string()][..])
+    );
+    assert!(
+        facts.problems[0].contains("DescribeKey failed"),
+        "{:?}",
+        facts.problems
+    );
+    let ops: Vec<String> = calls.calls().into_iter().map(|c| c.operation).collect();
+    assert_eq!(
+        ops,
+        vec!["DescribeKey", "ListAliases", "GetKeyPolicy", "ListAliases"]
+    );
+}
+
+/// IAM's own decision for the caller, when the key policy delegates to IAM.
+#[test]
+fn simulation_reports_what_iam_decides() {
+    use aws_sdk_iam::operation::simulate_principal_policy::SimulatePrincipalPolicyOutput;
+    use aws_sdk_iam::types::{EvaluationResult, PolicyEvaluationDecisionType};
+    let sim = mock!(aws_sdk_iam::Client::simulate_principal_policy)
+        .match_requests(|r| {
+            r.policy_source_arn() == Some("arn:aws:iam::111122223333:role/ops/Admin")
+                && r.action_names() == ["kms:GetKeyPolicy", "kms:PutKeyPolicy"]
+                && r.resource_arns() == [KEY]
+        })
+        .then_output(|| {
+            let result = |action: &str, decision: PolicyEvaluationDecisionType| {
+                EvaluationResult::builder()
+                    .eval_action_name(action)
+                    .eval_decision(decision)
+                    .build()
+                    .unwrap()
+            };
+            SimulatePrincipalPolicyOutput::builder()
+                .evaluation_results(result(
+                    "kms:GetKeyPolicy",
+                    PolicyEvaluationDecisionType::Allowed,
+                ))
+                .evaluation_results(result(
+                    "kms:PutKeyPolicy",
+                    PolicyEvaluationDecisionType::ImplicitDeny,
+                ))
+                .build()
+        });
+    let mut c = clients(&[]);
+    c.iam = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&sim]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let decisions = rt
+        .block_on(kmsdoctor::evidence::aws::simulate(
+            &c,
+            "arn:aws:iam::111122223333:role/ops/Admin",
+            KEY,
+        ))
+        .unwrap();
+    assert_eq!(
+        decisions,
+        vec![
+            ("kms:GetKeyPolicy".to_string(), "allowed".to_string()),
+            ("kms:PutKeyPolicy".to_string(), "implicitDeny".to_string())
+        ]
+    );
+
+    // Folded into a diagnosis: KL214 names what IAM does not allow.
+    use kmsdoctor::analysis::diagnose::{apply_iam_facts, default_policy, diagnose, Evidence};
+    let policy = default_policy("111122223333");
+    let mut d = diagnose(Evidence {
+        key: KeyRef::parse(KEY).unwrap(),
+        current_policy: Some(&policy),
+        events: &[],
+        account: None,
+        now: now(),
+        aliases: None,
+        caller: Some("arn:aws:sts::111122223333:assumed-role/Admin/alice"),
+    })
+    .unwrap();
+    apply_iam_facts(&mut d, &Default::default(), Some(&decisions));
+    let caller = d.caller.as_ref().unwrap();
+    assert!(
+        caller.can_put_key_policy,
+        "the key policy itself lets the caller in, via IAM"
+    );
+    let kl214 = d.findings.iter().find(|f| f.id == "KL214").unwrap();
+    assert!(
+        kl214.message.contains("kms:PutKeyPolicy (implicitDeny)"),
+        "{}",
+        kl214.message
+    );
+}
