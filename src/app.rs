@@ -59,6 +59,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write, ui: Ui) -> Resul
         Command::Explain(args) => explain(&ExplainConfig::resolve(args)?, out, ui.style),
         Command::WhyLocked(args) => why_locked(&WhyLockedConfig::resolve(args)?, out, err, ui),
         Command::Collect(args) => collect(&CollectConfig::resolve(args)?, err, ui),
+        Command::Check(args) => check(args, out, ui.style),
     }
 }
 
@@ -412,4 +413,86 @@ fn collect(cfg: &CollectConfig, err: &mut dyn Write, ui: Ui) -> Result<u8, AppEr
         clients.calls.calls().len()
     )?;
     Ok(0)
+}
+
+fn check(args: &crate::cli::CheckArgs, out: &mut dyn Write, style: Style) -> Result<u8, AppError> {
+    use crate::analysis::check::{check_policy, CheckSetting};
+    use crate::analysis::policy::Severity;
+    use crate::cli::{CheckFormat, FailOn};
+    use crate::evidence::sources::{self, TEMPLATE_ACCOUNT};
+    use crate::report::check::{render_json, render_sarif, render_table, CheckReport};
+
+    if let Some(a) = &args.account {
+        if !crate::analysis::principal::is_account_id(a) {
+            return Err(FlagError {
+                flag: "--account",
+                message: format!("`{a}` is not a 12-digit account id"),
+            }
+            .into());
+        }
+    }
+    let deployer = args
+        .as_principal
+        .as_deref()
+        .map(crate::analysis::principal::Caller::parse)
+        .transpose()
+        .map_err(|e| FlagError {
+            flag: "--as",
+            message: e.to_string(),
+        })?;
+    let found = sources::read(&args.paths, args.account.as_deref())?;
+    let mut report = CheckReport {
+        files_read: found.files_read,
+        policies: Vec::new(),
+        findings: Vec::new(),
+    };
+    let now = chrono::Utc::now();
+    for t in &found.targets {
+        let account = args
+            .account
+            .as_deref()
+            .or(t.template_account.then_some(TEMPLATE_ACCOUNT));
+        let result = check_policy(
+            &t.policy,
+            &CheckSetting {
+                account,
+                deployer: deployer.as_ref(),
+                now,
+            },
+        )
+        .map_err(|e| InputError {
+            file: std::path::PathBuf::from(&t.file),
+            position: t.locator.position(&e.pointer.to_string()),
+            pointer: Some(e.pointer.to_string()),
+            message: match &t.address {
+                Some(a) => format!("{a}: the key policy is not a policy: {}", e.message),
+                None => e.message.clone(),
+            },
+        })?;
+        let mut result = result;
+        if t.template_account {
+            // Say `${AWS::AccountId}` where the stand-in account appears.
+            for f in &mut result.findings {
+                f.message = f.message.replace(TEMPLATE_ACCOUNT, "${AWS::AccountId}");
+            }
+        }
+        report.add(&t.file, t.address.as_deref(), result, |p| {
+            t.locator.position(p)
+        });
+    }
+    match args.output {
+        CheckFormat::Table => render_table(out, &report, style)?,
+        CheckFormat::Json => render_json(out, &report)?,
+        CheckFormat::Sarif => render_sarif(out, &report)?,
+    }
+    out.flush()?;
+    let threshold = match args.fail_on {
+        FailOn::Error => Severity::Error,
+        FailOn::Warning => Severity::Warning,
+    };
+    Ok(if report.findings.iter().any(|f| f.severity >= threshold) {
+        3
+    } else {
+        0
+    })
 }

@@ -26,6 +26,50 @@ pub enum Command {
     /// Gather a key's evidence from AWS into one file, to diagnose elsewhere with
     /// `why-locked --from FILE`.
     Collect(CollectArgs),
+    /// Lint key policies before they ship: policy files, Terraform plans, CloudFormation.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    #[default]
+    Table,
+    Json,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    #[default]
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Files or folders (walked for .json, .yaml, .yml, .template), `-` for standard input:
+    /// key policies, get-key-policy output, Terraform plans (`terraform show -json`),
+    /// CloudFormation or CDK templates.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+
+    /// The account that will own the keys (default: found in the policy; templates use a
+    /// stand-in for `${AWS::AccountId}`).
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
+
+    /// Predict KMS's lockout safety check for the principal that applies the policy (the
+    /// CloudFormation or Terraform role).
+    #[arg(long = "as", value_name = "PRINCIPAL_ARN")]
+    pub as_principal: Option<String>,
+
+    #[arg(long, value_enum, default_value_t = CheckFormat::Table)]
+    pub output: CheckFormat,
+
+    /// Exit 3 when a finding of this severity or worse is found.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
 }
 
 impl Cli {
@@ -34,7 +78,7 @@ impl Cli {
         match &self.command {
             Command::WhyLocked(a) => a.aws.verbose,
             Command::Collect(a) => a.aws.verbose,
-            Command::Explain(_) => false,
+            Command::Explain(_) | Command::Check(_) => false,
         }
     }
 }

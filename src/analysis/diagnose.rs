@@ -499,8 +499,26 @@ fn why_not_ok(policy: &Policy, setting: &Setting<'_>, put_any: &Evaluation) -> V
         .iter()
         .filter(|s| covers(s, "kms:PutKeyPolicy") && covers(s, "kms:GetKeyPolicy"))
         .collect();
+    let names_account = |s: &super::policy::Statement| {
+        s.principal.as_ref().is_some_and(|p| {
+            p.entries
+                .iter()
+                .any(|e| matches!(e, PrincipalEntry::Account { account: a, .. } if a == account))
+        })
+    };
     if covering.is_empty() {
-        let s = delegating[0];
+        // A `*` statement for other actions is not a narrowed delegation.
+        let Some(s) = delegating.iter().find(|s| names_account(s)) else {
+            if out.is_empty() {
+                out.push(finding(
+                    DELEGATION_MISSING,
+                    format!(
+                        "no statement allows the account principal arn:aws:iam::{account}:root kms:PutKeyPolicy: IAM policies cannot grant anyone access to this key"
+                    ),
+                ));
+            }
+            return out;
+        };
         let mut f = finding(
             DELEGATION_NARROWED,
             format!(

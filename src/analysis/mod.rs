@@ -1,6 +1,8 @@
 //! Pure analysis: parsing policies, evaluating requests, diagnosing. No I/O happens here;
 //! every function takes data and returns data, so all of it is testable without AWS.
 
+pub mod cfn;
+pub mod check;
 pub mod condition;
 pub mod context;
 pub mod diagnose;

@@ -254,6 +254,8 @@ pub enum PrincipalEntry {
     Service(String),
     Federated(String),
     CanonicalUser(String),
+    /// A value a template fills in at deploy time (`${AdminRole.Arn}`): matches nobody here.
+    Unresolved(String),
     /// An `AWS` value that is none of the above (a wildcard ARN, a typo): KMS rejects it.
     Invalid(String),
 }
@@ -274,6 +276,9 @@ impl PrincipalEntry {
         }
         if v.contains(['*', '?']) {
             return PrincipalEntry::Invalid(v.into());
+        }
+        if v.contains("${") && Arn::parse(v).is_none_or(|a| !is_account_id(a.account)) {
+            return PrincipalEntry::Unresolved(v.into());
         }
         match Arn::parse(v) {
             Some(arn) if is_account_id(arn.account) => match (arn.service, arn.resource) {
@@ -317,6 +322,7 @@ impl PrincipalEntry {
             | PrincipalEntry::Service(s)
             | PrincipalEntry::Federated(s)
             | PrincipalEntry::CanonicalUser(s)
+            | PrincipalEntry::Unresolved(s)
             | PrincipalEntry::Invalid(s) => s.clone(),
         }
     }

@@ -5,6 +5,7 @@
 pub mod aws;
 pub mod files;
 pub mod live;
+pub mod sources;
 pub mod trail_files;
 
 use std::path::{Path, PathBuf};

@@ -2,6 +2,7 @@
 //! renderers use serialize-only wire types defined next to them; their shape is a contract
 //! (documented in the README) and carries a `schema_version`.
 
+pub mod check;
 pub mod explain;
 pub mod why_locked;
 

@@ -1,0 +1,471 @@
+//! Key policies to check, from files: policy documents, `aws kms get-key-policy` output,
+//! Terraform plans (`terraform show -json`), CloudFormation and CDK-synthesised templates in
+//! JSON or YAML. Detected by content; each policy keeps a way back to its place in the file.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::files::{io_reason, read_text};
+use super::InputError;
+use crate::analysis::cfn::{parse_yaml, resolve, yaml_position, Pseudo, YamlDoc};
+use crate::analysis::locate::{locate, position_of, Pointer, Position, Step};
+
+/// Policy files larger than this are not read (Terraform plans can be large).
+pub const MAX_CHECK_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The account standing for `${AWS::AccountId}` when `--account` is not given.
+pub const TEMPLATE_ACCOUNT: &str = "000000000000";
+
+/// Where a policy came from, to point findings back at it.
+#[derive(Debug, Clone)]
+pub enum Locator {
+    /// A JSON file; the policy document sits at `prefix` in it.
+    Json {
+        text: Arc<String>,
+        prefix: Pointer,
+    },
+    /// A policy embedded as a JSON string (get-key-policy output): the string's place.
+    Embedded(Option<Position>),
+    Yaml {
+        doc: Arc<YamlDoc>,
+        prefix: Pointer,
+    },
+    /// A Terraform plan: the resource address says where.
+    Address,
+}
+
+impl Locator {
+    /// Line and column of a JSON pointer inside the policy document, or of the nearest
+    /// enclosing value that exists in the file.
+    pub fn position(&self, inner: &str) -> Option<Position> {
+        let mut ptr = match self {
+            Locator::Json { prefix, .. } | Locator::Yaml { prefix, .. } => prefix.clone(),
+            Locator::Embedded(p) => return *p,
+            Locator::Address => return None,
+        };
+        for step in inner.split('/').filter(|s| !s.is_empty()) {
+            let step = step.replace("~1", "/").replace("~0", "~");
+            ptr.0.push(match step.parse::<usize>() {
+                Ok(i) => Step::Index(i),
+                Err(_) => Step::Key(step),
+            });
+        }
+        match self {
+            Locator::Json { text, .. } => loop {
+                if let Some(p) = locate(text, &ptr) {
+                    return Some(p);
+                }
+                ptr.0.pop()?;
+            },
+            Locator::Yaml { doc, .. } => yaml_position(doc, &ptr),
+            _ => None,
+        }
+    }
+}
+
+/// One key policy to check.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The file as the person named it (`-` is standard input).
+    pub file: String,
+    /// The resource: a Terraform address or a template's logical id.
+    pub address: Option<String>,
+    /// The policy document, as JSON text.
+    pub policy: String,
+    pub locator: Locator,
+    /// True when the policy's account stands for `${AWS::AccountId}`.
+    pub template_account: bool,
+}
+
+/// What reading the paths gave.
+#[derive(Debug, Default)]
+pub struct Sources {
+    pub targets: Vec<Target>,
+    pub files_read: usize,
+    /// Files in folders that hold no key policy (JSON or YAML of other kinds).
+    pub skipped: usize,
+}
+
+fn wanted(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    [".json", ".yaml", ".yml", ".template"]
+        .iter()
+        .any(|e| name.ends_with(e))
+}
+
+fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
+    if depth > 32 {
+        return Err(InputError::new(
+            dir,
+            "folders nested more than 32 deep (a link loop?)",
+        ));
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| InputError::new(dir, format!("cannot list: {}", io_reason(&e))))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.starts_with('.') || matches!(name.as_str(), "node_modules" | "target" | "vendor") {
+            continue;
+        }
+        match std::fs::metadata(&p) {
+            Ok(m) if m.is_dir() => walk(&p, depth + 1, out)?,
+            Ok(_) if wanted(&p) => out.push(p),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Reads every path (files, folders, `-` for standard input).
+pub fn read(paths: &[PathBuf], account: Option<&str>) -> Result<Sources, InputError> {
+    let mut out = Sources::default();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::stdin()
+                .take(MAX_CHECK_FILE_BYTES)
+                .read_to_string(&mut text)
+                .map_err(|e| {
+                    InputError::new(Path::new("-"), format!("cannot read standard input: {e}"))
+                })?;
+            out.files_read += 1;
+            let found = from_text("-", &text, true, account)?;
+            out.targets.extend(found);
+            continue;
+        }
+        let meta = std::fs::metadata(p)
+            .map_err(|e| InputError::new(p, format!("cannot open: {}", io_reason(&e))))?;
+        let (files, named) = if meta.is_dir() {
+            let mut v = Vec::new();
+            walk(p, 0, &mut v)?;
+            (v, false)
+        } else {
+            (vec![p.clone()], true)
+        };
+        for f in files {
+            let text = read_text(&f, MAX_CHECK_FILE_BYTES)?;
+            out.files_read += 1;
+            let found = from_text(&f.display().to_string(), &text, named, account)?;
+            if found.is_empty() && !named {
+                out.skipped += 1;
+            }
+            out.targets.extend(found);
+        }
+    }
+    Ok(out)
+}
+
+fn err(file: &str, position: Option<Position>, message: impl Into<String>) -> InputError {
+    InputError {
+        file: PathBuf::from(file),
+        position,
+        pointer: None,
+        message: message.into(),
+    }
+}
+
+/// The policies in one file's text. `named`: the person named the file, so text that holds
+/// no key policy is an error rather than something to skip.
+pub fn from_text(
+    file: &str,
+    text: &str,
+    named: bool,
+    account: Option<&str>,
+) -> Result<Vec<Target>, InputError> {
+    let trimmed = text.trim_start();
+    if trimmed.is_empty() {
+        return Err(err(file, None, "the file is empty"));
+    }
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            err(
+                file,
+                (e.line() > 0).then(|| Position {
+                    line: e.line(),
+                    column: e.column(),
+                }),
+                format!(
+                    "invalid JSON: {}",
+                    e.to_string().split(" at line ").next().unwrap_or_default()
+                ),
+            )
+        })?;
+        let text = Arc::new(text.to_string());
+        return from_json(file, &value, text, named, account);
+    }
+    let doc = parse_yaml(text).map_err(|e| err(file, e.position, e.message))?;
+    let doc = Arc::new(doc);
+    let targets = template_policies(file, &doc.value, account, |logical| Locator::Yaml {
+        doc: doc.clone(),
+        prefix: Pointer::root()
+            .key("Resources")
+            .key(logical)
+            .key("Properties")
+            .key("KeyPolicy"),
+    })?;
+    if targets.is_empty() && named {
+        return Err(err(
+            file,
+            Some(position_of(text, 0)),
+            "no AWS::KMS::Key or AWS::KMS::ReplicaKey with a KeyPolicy in this YAML",
+        ));
+    }
+    Ok(targets)
+}
+
+fn from_json(
+    file: &str,
+    v: &Value,
+    text: Arc<String>,
+    named: bool,
+    account: Option<&str>,
+) -> Result<Vec<Target>, InputError> {
+    let Some(obj) = v.as_object() else {
+        if named {
+            return Err(err(file, Some(Position { line: 1, column: 1 }), "expected a key policy, get-key-policy output, a Terraform plan or a CloudFormation template"));
+        }
+        return Ok(vec![]);
+    };
+    let target = |address: Option<String>,
+                  policy: String,
+                  locator: Locator,
+                  template_account: bool| Target {
+        file: file.to_string(),
+        address,
+        policy,
+        locator,
+        template_account,
+    };
+    if obj.contains_key("Statement") {
+        return Ok(vec![target(
+            None,
+            text.to_string(),
+            Locator::Json {
+                text: text.clone(),
+                prefix: Pointer::root(),
+            },
+            false,
+        )]);
+    }
+    if let Some(Value::String(p)) = obj.get("Policy") {
+        let at = locate(&text, &Pointer::root().key("Policy"));
+        return Ok(vec![target(None, p.clone(), Locator::Embedded(at), false)]);
+    }
+    if obj.contains_key("resource_changes") || obj.contains_key("planned_values") {
+        return Ok(plan_policies(file, obj));
+    }
+    if obj.get("Resources").is_some_and(Value::is_object) {
+        let t = text.clone();
+        return template_policies(file, v, account, move |logical| Locator::Json {
+            text: t.clone(),
+            prefix: Pointer::root()
+                .key("Resources")
+                .key(logical)
+                .key("Properties")
+                .key("KeyPolicy"),
+        });
+    }
+    if named {
+        return Err(err(file, Some(Position { line: 1, column: 1 }), "expected a key policy (`Statement`), get-key-policy output (`Policy`), a Terraform plan (`resource_changes`) or a CloudFormation template (`Resources`)"));
+    }
+    Ok(vec![])
+}
+
+/// Key policies of a Terraform plan: `aws_kms_key.policy` and `aws_kms_key_policy.policy`,
+/// as they will be after apply.
+fn plan_policies(file: &str, plan: &serde_json::Map<String, Value>) -> Vec<Target> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let kms =
+        |t: &str| t == "aws_kms_key" || t == "aws_kms_key_policy" || t == "aws_kms_replica_key";
+    for rc in plan
+        .get("resource_changes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let ty = rc.get("type").and_then(Value::as_str).unwrap_or_default();
+        if !kms(ty) || rc.get("mode").and_then(Value::as_str) == Some("data") {
+            continue;
+        }
+        let actions: Vec<&str> = rc
+            .pointer("/change/actions")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if actions == ["delete"]
+            || actions == ["no-op"] && rc.pointer("/change/after/policy").is_none()
+        {
+            continue;
+        }
+        let address = rc
+            .get("address")
+            .and_then(Value::as_str)
+            .unwrap_or(ty)
+            .to_string();
+        if let Some(Value::String(p)) = rc.pointer("/change/after/policy") {
+            seen.insert(address.clone());
+            out.push(Target {
+                file: file.to_string(),
+                address: Some(address),
+                policy: p.clone(),
+                locator: Locator::Address,
+                template_account: false,
+            });
+        }
+    }
+    // A plan without resource_changes (or resources only in planned_values).
+    fn modules<'a>(m: &'a Value, out: &mut Vec<&'a Value>) {
+        out.extend(
+            m.get("resources")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten(),
+        );
+        for c in m
+            .get("child_modules")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            modules(c, out);
+        }
+    }
+    let mut resources = Vec::new();
+    if let Some(root) = plan
+        .get("planned_values")
+        .and_then(|p| p.get("root_module"))
+    {
+        modules(root, &mut resources);
+    }
+    for r in resources {
+        let ty = r.get("type").and_then(Value::as_str).unwrap_or_default();
+        let address = r
+            .get("address")
+            .and_then(Value::as_str)
+            .unwrap_or(ty)
+            .to_string();
+        if !kms(ty) || seen.contains(&address) {
+            continue;
+        }
+        if let Some(Value::String(p)) = r.pointer("/values/policy") {
+            out.push(Target {
+                file: file.to_string(),
+                address: Some(address),
+                policy: p.clone(),
+                locator: Locator::Address,
+                template_account: false,
+            });
+        }
+    }
+    out
+}
+
+/// Key policies of a CloudFormation template, intrinsic functions resolved.
+fn template_policies(
+    file: &str,
+    template: &Value,
+    account: Option<&str>,
+    locator: impl Fn(&str) -> Locator,
+) -> Result<Vec<Target>, InputError> {
+    let mut out = Vec::new();
+    let Some(resources) = template.get("Resources").and_then(Value::as_object) else {
+        return Ok(out);
+    };
+    let pseudo = Pseudo {
+        account: account.unwrap_or(TEMPLATE_ACCOUNT).to_string(),
+        partition: "aws".into(),
+        region: "us-east-1".into(),
+        types: resources
+            .iter()
+            .filter_map(|(k, v)| {
+                v.get("Type")
+                    .and_then(Value::as_str)
+                    .map(|t| (k.clone(), t.to_string()))
+            })
+            .collect(),
+    };
+    for (logical, r) in resources {
+        let ty = r.get("Type").and_then(Value::as_str).unwrap_or_default();
+        if ty != "AWS::KMS::Key" && ty != "AWS::KMS::ReplicaKey" {
+            continue;
+        }
+        let policy = match r.pointer("/Properties/KeyPolicy") {
+            None => {
+                // CloudFormation then applies the default key policy.
+                continue;
+            }
+            Some(Value::String(s)) => s.clone(),
+            Some(v) => resolve(v, &pseudo).to_string(),
+        };
+        out.push(Target {
+            file: file.to_string(),
+            address: Some(logical.clone()),
+            policy,
+            locator: locator(logical),
+            template_account: account.is_none(),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_each_kind() {
+        let doc = r#"{"Version":"2012-10-17","Statement":[]}"#;
+        assert_eq!(from_text("p.json", doc, true, None).unwrap().len(), 1);
+        let wrapped = serde_json::json!({"Policy": doc}).to_string();
+        assert!(matches!(
+            from_text("g.json", &wrapped, true, None).unwrap()[0].locator,
+            Locator::Embedded(_)
+        ));
+        let plan = serde_json::json!({"format_version": "1.2", "resource_changes": [
+            {"address": "aws_kms_key.main", "mode": "managed", "type": "aws_kms_key", "change": {"actions": ["update"], "after": {"policy": doc}}},
+            {"address": "aws_kms_key.old", "mode": "managed", "type": "aws_kms_key", "change": {"actions": ["delete"], "after": null}},
+            {"address": "aws_s3_bucket.b", "mode": "managed", "type": "aws_s3_bucket", "change": {"actions": ["create"], "after": {"policy": doc}}}
+        ]})
+        .to_string();
+        let t = from_text("plan.json", &plan, true, None).unwrap();
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].address.as_deref(), Some("aws_kms_key.main"));
+        let cfn = r#"{"Resources":{"K":{"Type":"AWS::KMS::Key","Properties":{"KeyPolicy":{"Statement":[{"Effect":"Allow","Principal":{"AWS":{"Fn::Sub":"arn:aws:iam::${AWS::AccountId}:root"}},"Action":"kms:*","Resource":"*"}]}}}}}"#;
+        let t = from_text("t.json", cfn, true, None).unwrap();
+        assert!(
+            t[0].policy.contains("arn:aws:iam::000000000000:root"),
+            "{}",
+            t[0].policy
+        );
+        assert_eq!(
+            t[0].locator.position("/Statement/0").map(|p| p.line),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn unrecognised_content_is_an_error_only_when_named() {
+        assert!(from_text("package.json", r#"{"name": "x"}"#, true, None).is_err());
+        assert!(from_text("package.json", r#"{"name": "x"}"#, false, None)
+            .unwrap()
+            .is_empty());
+        assert!(from_text("x.yaml", "a: 1\n", true, None).is_err());
+        assert!(
+            from_text("bad.json", "{oops", false, None).is_err(),
+            "unreadable is an error even in a folder"
+        );
+    }
+}

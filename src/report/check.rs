@@ -1,0 +1,226 @@
+//! Output of `kmsdoctor check`: a table for people, JSON for scripts, SARIF 2.1.0 for code
+//! scanning (rules listed once, results with file, line and column).
+//!
+//! JSON (`schema_version` 1): `files_read`, `policies_checked`, `summary` (`error`, `warning`,
+//! `info` counts), `policies` (`file`, `address`, `verdict`, `safety_check`), `findings` (`id`,
+//! `rule`, `severity`, `message`, `fix`, `file`, `address`, `line`, `column`, `statement`).
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::Style;
+use crate::analysis::check::{rule, CheckResult, SafetyCheck};
+use crate::analysis::diagnose::Verdict;
+use crate::analysis::policy::Severity;
+
+/// One finding, placed in its file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Located {
+    pub id: &'static str,
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    pub fix: &'static str,
+    pub file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicySummary {
+    pub file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    pub verdict: Option<Verdict>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub safety_check: Option<SafetyCheck>,
+}
+
+pub struct CheckReport {
+    pub files_read: usize,
+    pub policies: Vec<PolicySummary>,
+    pub findings: Vec<Located>,
+}
+
+impl CheckReport {
+    pub fn count(&self, s: Severity) -> usize {
+        self.findings.iter().filter(|f| f.severity == s).count()
+    }
+
+    /// Builds the report entries of one policy.
+    pub fn add(
+        &mut self,
+        file: &str,
+        address: Option<&str>,
+        result: CheckResult,
+        position: impl Fn(&str) -> Option<crate::analysis::locate::Position>,
+    ) {
+        for f in result.findings {
+            let p = f.pointer.as_deref().and_then(&position);
+            self.findings.push(Located {
+                id: f.id,
+                rule: f.rule,
+                severity: f.severity,
+                message: f.message,
+                fix: f.fix,
+                file: file.to_string(),
+                address: address.map(str::to_string),
+                line: p.map(|p| p.line),
+                column: p.map(|p| p.column),
+                statement: f.statement,
+            });
+        }
+        self.policies.push(PolicySummary {
+            file: file.to_string(),
+            address: address.map(str::to_string),
+            verdict: result.verdict,
+            safety_check: result.safety_check,
+        });
+    }
+}
+
+pub fn render_json(out: &mut dyn Write, r: &CheckReport) -> io::Result<()> {
+    let doc = json!({
+        "schema_version": 1,
+        "files_read": r.files_read,
+        "policies_checked": r.policies.len(),
+        "summary": {
+            "error": r.count(Severity::Error),
+            "warning": r.count(Severity::Warning),
+            "info": r.count(Severity::Info),
+        },
+        "policies": r.policies,
+        "findings": r.findings,
+    });
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    writeln!(out)
+}
+
+fn level(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "note",
+    }
+}
+
+/// SARIF 2.1.0: one run, the rules that fired listed once, one result per finding.
+pub fn render_sarif(out: &mut dyn Write, r: &CheckReport) -> io::Result<()> {
+    let mut rules: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in &r.findings {
+        let n = rules.len();
+        rules.entry(f.id).or_insert(n);
+    }
+    let mut ordered: Vec<(&str, usize)> = rules.iter().map(|(k, v)| (*k, *v)).collect();
+    ordered.sort_by_key(|(_, i)| *i);
+    let rule_objects: Vec<serde_json::Value> = ordered
+        .iter()
+        .map(|(id, _)| {
+            let info = rule(id);
+            json!({
+                "id": id,
+                "name": info.map(|i| i.name).unwrap_or(id),
+                "shortDescription": {"text": info.map(|i| i.name.replace('-', " ")).unwrap_or_default()},
+                "help": {"text": info.map(|i| i.fix).unwrap_or_default()},
+                "defaultConfiguration": {"level": info.map(|i| level(i.severity)).unwrap_or("warning")},
+            })
+        })
+        .collect();
+    let results: Vec<serde_json::Value> = r
+        .findings
+        .iter()
+        .map(|f| {
+            let mut physical =
+                json!({"artifactLocation": {"uri": f.file.trim_start_matches("./")}});
+            if let (Some(line), Some(column)) = (f.line, f.column) {
+                physical["region"] = json!({"startLine": line, "startColumn": column});
+            }
+            let mut location = json!({"physicalLocation": physical});
+            if let Some(a) = &f.address {
+                location["logicalLocations"] = json!([{"name": a, "kind": "resource"}]);
+            }
+            json!({
+                "ruleId": f.id,
+                "ruleIndex": rules[f.id],
+                "level": level(f.severity),
+                "message": {"text": format!("{} Fix: {}.", f.message, f.fix)},
+                "locations": [location],
+            })
+        })
+        .collect();
+    let doc = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "kmsdoctor",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://crates.io/crates/kmsdoctor",
+                "rules": rule_objects,
+            }},
+            "results": results,
+        }],
+    });
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    writeln!(out)
+}
+
+pub fn render_table(out: &mut dyn Write, r: &CheckReport, style: Style) -> io::Result<()> {
+    for f in &r.findings {
+        let mut place = f.file.clone();
+        if let (Some(l), Some(c)) = (f.line, f.column) {
+            place.push_str(&format!(":{l}:{c}"));
+        }
+        if let Some(a) = &f.address {
+            place.push_str(&format!(" ({a})"));
+        }
+        let sev = match f.severity {
+            Severity::Error => style.bad("error"),
+            Severity::Warning => style.warn("warning"),
+            Severity::Info => "info".into(),
+        };
+        // The place is never wrapped: editors and terminals link FILE:LINE:COL as one word.
+        writeln!(out, "{sev} {} {}", f.id, f.rule)?;
+        writeln!(out, "  at {place}")?;
+        super::write_wrapped(out, "    ", "    ", &f.message)?;
+        super::write_wrapped(out, "    fix: ", "    ", f.fix)?;
+    }
+    if !r.findings.is_empty() {
+        writeln!(out)?;
+    }
+    writeln!(
+        out,
+        "{} polic{} in {} file{}: {} error{}, {} warning{}, {} note{}",
+        r.policies.len(),
+        if r.policies.len() == 1 { "y" } else { "ies" },
+        r.files_read,
+        if r.files_read == 1 { "" } else { "s" },
+        r.count(Severity::Error),
+        if r.count(Severity::Error) == 1 {
+            ""
+        } else {
+            "s"
+        },
+        r.count(Severity::Warning),
+        if r.count(Severity::Warning) == 1 {
+            ""
+        } else {
+            "s"
+        },
+        r.count(Severity::Info),
+        if r.count(Severity::Info) == 1 {
+            ""
+        } else {
+            "s"
+        },
+    )
+}
