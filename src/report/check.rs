@@ -164,7 +164,6 @@ pub fn render_sarif(out: &mut dyn Write, r: &CheckReport) -> io::Result<()> {
             "tool": {"driver": {
                 "name": "kmsdoctor",
                 "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://crates.io/crates/kmsdoctor",
                 "rules": rule_objects,
             }},
             "results": results,
