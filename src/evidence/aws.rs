@@ -678,9 +678,20 @@ pub async fn principal_exists(c: &Clients, arn: &str) -> &'static str {
     let Some(parsed) = Arn::parse(arn) else {
         return "unknown";
     };
+    // A role (or the role behind a session) or a user, by name: the last part of the path.
     let resource = parsed.resource;
-    let result = if let Some(rest) = resource.strip_prefix("role/") {
-        let name = rest.rsplit('/').next().unwrap_or(rest);
+    let (is_role, name) = if let Some(rest) = resource.strip_prefix("role/") {
+        (true, rest.rsplit('/').next().unwrap_or(rest))
+    } else if let Some(rest) = resource.strip_prefix("assumed-role/") {
+        (true, rest.split('/').next().unwrap_or(rest))
+    } else if let Some(rest) = resource.strip_prefix("user/") {
+        (false, rest.rsplit('/').next().unwrap_or(rest))
+    } else if resource == "root" {
+        return "yes";
+    } else {
+        return "unknown";
+    };
+    let result = if is_role {
         c.iam
             .get_role()
             .role_name(name)
@@ -688,8 +699,7 @@ pub async fn principal_exists(c: &Clients, arn: &str) -> &'static str {
             .await
             .map(|_| ())
             .map_err(|e| describe(&e))
-    } else if let Some(rest) = resource.strip_prefix("user/") {
-        let name = rest.rsplit('/').next().unwrap_or(rest);
+    } else {
         c.iam
             .get_user()
             .user_name(name)
@@ -697,19 +707,6 @@ pub async fn principal_exists(c: &Clients, arn: &str) -> &'static str {
             .await
             .map(|_| ())
             .map_err(|e| describe(&e))
-    } else if let Some(rest) = resource.strip_prefix("assumed-role/") {
-        let name = rest.split('/').next().unwrap_or(rest);
-        c.iam
-            .get_role()
-            .role_name(name)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| describe(&e))
-    } else if resource == "root" {
-        return "yes";
-    } else {
-        return "unknown";
     };
     match result {
         Ok(()) => "yes",

@@ -95,6 +95,62 @@ pub fn load_key_policy_text(path: &Path) -> Result<String, InputError> {
     Ok(text)
 }
 
+/// Collects the files under `dir` (in name order) that `wanted` accepts, skipping hidden
+/// entries and folders `skip_dir` names; nesting is limited, against link loops.
+pub fn walk(
+    dir: &Path,
+    skip_dir: &dyn Fn(&str) -> bool,
+    wanted: &dyn Fn(&Path) -> bool,
+    out: &mut Vec<std::path::PathBuf>,
+) -> Result<(), InputError> {
+    fn go(
+        dir: &Path,
+        depth: usize,
+        skip_dir: &dyn Fn(&str) -> bool,
+        wanted: &dyn Fn(&Path) -> bool,
+        out: &mut Vec<std::path::PathBuf>,
+    ) -> Result<(), InputError> {
+        if depth > 32 {
+            return Err(InputError::new(
+                dir,
+                "folders nested more than 32 deep (a link loop?)",
+            ));
+        }
+        let mut entries: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| InputError::new(dir, format!("cannot list: {}", io_reason(&e))))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for p in entries {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if name.starts_with('.') {
+                continue;
+            }
+            match std::fs::metadata(&p) {
+                Ok(m) if m.is_dir() && !skip_dir(&name) => {
+                    go(&p, depth + 1, skip_dir, wanted, out)?
+                }
+                Ok(m) if m.is_file() && wanted(&p) => out.push(p),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+    go(dir, 0, skip_dir, wanted, out)
+}
+
+/// Whether a file's name ends with one of `endings` (case-insensitive).
+pub fn name_ends_with(path: &Path, endings: &[&str]) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    endings.iter().any(|e| name.ends_with(e))
+}
+
 /// The name an identity policy file goes by in reports: its file stem.
 pub fn policy_name(path: &Path) -> String {
     path.file_stem()

@@ -89,45 +89,6 @@ pub struct Sources {
     pub skipped: usize,
 }
 
-fn wanted(path: &Path) -> bool {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
-    [".json", ".yaml", ".yml", ".template"]
-        .iter()
-        .any(|e| name.ends_with(e))
-}
-
-fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
-    if depth > 32 {
-        return Err(InputError::new(
-            dir,
-            "folders nested more than 32 deep (a link loop?)",
-        ));
-    }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| InputError::new(dir, format!("cannot list: {}", io_reason(&e))))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for p in entries {
-        let name = p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if name.starts_with('.') || matches!(name.as_str(), "node_modules" | "target" | "vendor") {
-            continue;
-        }
-        match std::fs::metadata(&p) {
-            Ok(m) if m.is_dir() => walk(&p, depth + 1, out)?,
-            Ok(_) if wanted(&p) => out.push(p),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
 /// Reads every path (files, folders, `-` for standard input).
 pub fn read(paths: &[PathBuf], account: Option<&str>) -> Result<Sources, InputError> {
     let mut out = Sources::default();
@@ -149,7 +110,12 @@ pub fn read(paths: &[PathBuf], account: Option<&str>) -> Result<Sources, InputEr
             .map_err(|e| InputError::new(p, format!("cannot open: {}", io_reason(&e))))?;
         let (files, named) = if meta.is_dir() {
             let mut v = Vec::new();
-            walk(p, 0, &mut v)?;
+            super::files::walk(
+                p,
+                &|name| matches!(name, "node_modules" | "target" | "vendor"),
+                &|f| super::files::name_ends_with(f, &[".json", ".yaml", ".yml", ".template"]),
+                &mut v,
+            )?;
             (v, false)
         } else {
             (vec![p.clone()], true)

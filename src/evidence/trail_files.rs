@@ -29,18 +29,8 @@ pub struct EventFiles {
     pub unreadable: u64,
 }
 
-fn is_candidate(path: &Path) -> bool {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
-    [".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".gz"]
-        .iter()
-        .any(|ext| name.ends_with(ext))
-}
-
 /// Expands the given paths into the files to read. A file named directly is always read; in
-/// folders, only JSON and gzip files are.
+/// folders, only JSON and gzip files are, and `CloudTrail-Digest` folders are skipped.
 pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
     let mut out = Vec::new();
     for p in paths {
@@ -48,41 +38,22 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
             InputError::new(p, format!("cannot open: {}", super::files::io_reason(&e)))
         })?;
         if meta.is_dir() {
-            walk(p, 0, &mut out)?;
+            super::files::walk(
+                p,
+                &|name| name == "CloudTrail-Digest",
+                &|f| {
+                    super::files::name_ends_with(
+                        f,
+                        &[".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".gz"],
+                    )
+                },
+                &mut out,
+            )?;
         } else {
             out.push(p.clone());
         }
     }
     Ok(out)
-}
-
-fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
-    if depth > 32 {
-        return Err(InputError::new(
-            dir,
-            "folders nested more than 32 deep (a link loop?)",
-        ));
-    }
-    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
-        .map_err(|e| InputError::new(dir, format!("cannot list: {}", super::files::io_reason(&e))))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for p in entries {
-        let name = p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if name.starts_with('.') || name == "CloudTrail-Digest" {
-            continue;
-        }
-        match fs::metadata(&p) {
-            Ok(m) if m.is_dir() => walk(&p, depth + 1, out)?,
-            Ok(_) if is_candidate(&p) => out.push(p),
-            _ => {}
-        }
-    }
-    Ok(())
 }
 
 /// Reads one file, gunzipping it when it is gzip, and returns its text.
