@@ -130,6 +130,19 @@ struct Gathered {
     bundle: Option<Bundle>,
 }
 
+impl Gathered {
+    /// Evidence from a bundle (read from a file, or just collected from AWS).
+    fn from_bundle(bundle: Bundle, events: Vec<crate::analysis::trail::PolicyEvent>) -> Gathered {
+        Gathered {
+            key: bundle.key.clone(),
+            policy_text: bundle.key_facts.policy.clone(),
+            events,
+            files: EventFiles::default(),
+            bundle: Some(bundle),
+        }
+    }
+}
+
 fn progress_printer(show: bool) -> impl Fn(u32, usize) + Sync {
     move |pages: u32, found: usize| {
         if show {
@@ -224,13 +237,7 @@ fn gather(cfg: &WhyLockedConfig, err: &mut dyn Write, ui: Ui) -> Result<Gathered
             let events = bundle
                 .events()
                 .map_err(|m| InputError::new(path, format!("its records cannot be read: {m}")))?;
-            Ok(Gathered {
-                key: bundle.key.clone(),
-                policy_text: bundle.key_facts.policy.clone(),
-                events,
-                files: EventFiles::default(),
-                bundle: Some(bundle),
-            })
+            Ok(Gathered::from_bundle(bundle, events))
         }
         Source::Live(live) => {
             let progress = progress_printer(ui.progress);
@@ -247,13 +254,7 @@ fn gather(cfg: &WhyLockedConfig, err: &mut dyn Write, ui: Ui) -> Result<Gathered
                 writeln!(err, "kmsdoctor: warning: {p}")?;
             }
             let events = bundle.events().map_err(|m| AppError::Live(LiveError(m)))?;
-            Ok(Gathered {
-                key: bundle.key.clone(),
-                policy_text: bundle.key_facts.policy.clone(),
-                events,
-                files: EventFiles::default(),
-                bundle: Some(bundle),
-            })
+            Ok(Gathered::from_bundle(bundle, events))
         }
     }
 }

@@ -252,6 +252,14 @@ fn from_json(
 /// Key policies of a Terraform plan: `aws_kms_key.policy` and `aws_kms_key_policy.policy`,
 /// as they will be after apply.
 fn plan_policies(file: &str, plan: &serde_json::Map<String, Value>) -> Vec<Target> {
+    // A plan's findings point at the resource address: there is no line to name.
+    let target = |address: String, policy: &str| Target {
+        file: file.to_string(),
+        address: Some(address),
+        policy: policy.to_string(),
+        locator: Locator::Address,
+        template_account: false,
+    };
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let kms =
@@ -283,13 +291,7 @@ fn plan_policies(file: &str, plan: &serde_json::Map<String, Value>) -> Vec<Targe
             .to_string();
         if let Some(Value::String(p)) = rc.pointer("/change/after/policy") {
             seen.insert(address.clone());
-            out.push(Target {
-                file: file.to_string(),
-                address: Some(address),
-                policy: p.clone(),
-                locator: Locator::Address,
-                template_account: false,
-            });
+            out.push(target(address, p));
         }
     }
     // A plan without resource_changes (or resources only in planned_values).
@@ -327,13 +329,7 @@ fn plan_policies(file: &str, plan: &serde_json::Map<String, Value>) -> Vec<Targe
             continue;
         }
         if let Some(Value::String(p)) = r.pointer("/values/policy") {
-            out.push(Target {
-                file: file.to_string(),
-                address: Some(address),
-                policy: p.clone(),
-                locator: Locator::Address,
-                template_account: false,
-            });
+            out.push(target(address, p));
         }
     }
     out
