@@ -3,10 +3,10 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use crate::analysis::diagnose::{
+use crate::analysis::eval::evaluate;
+use crate::analysis::lockout::{
     apply_iam_facts, diagnose, note_incomplete, DiagnosisError, Evidence, Setting,
 };
-use crate::analysis::eval::evaluate;
 use crate::analysis::plan::{recovery_plan, PlanInput};
 use crate::analysis::policy::PolicyKind;
 use crate::analysis::repair::repair;
@@ -123,16 +123,16 @@ fn write_new_file(path: &Path, text: &str) -> Result<(), AppError> {
 
 /// The evidence for a diagnosis, from wherever it came.
 struct Gathered {
-    key: crate::analysis::diagnose::KeyRef,
+    key: crate::analysis::lockout::KeyRef,
     policy_text: Option<String>,
-    events: Vec<crate::analysis::trail::PolicyEvent>,
+    events: Vec<crate::analysis::events::PolicyEvent>,
     files: EventFiles,
     bundle: Option<Bundle>,
 }
 
 impl Gathered {
     /// Evidence from a bundle (read from a file, or just collected from AWS).
-    fn from_bundle(bundle: Bundle, events: Vec<crate::analysis::trail::PolicyEvent>) -> Gathered {
+    fn from_bundle(bundle: Bundle, events: Vec<crate::analysis::events::PolicyEvent>) -> Gathered {
         Gathered {
             key: bundle.key.clone(),
             policy_text: bundle.key_facts.policy.clone(),
@@ -329,7 +329,7 @@ fn why_locked(
                 now: cfg.now,
                 aliases: b.and_then(|b| b.key_facts.aliases.as_deref()),
             };
-            let r = repair(text, &setting).map_err(AppError::Repair)?;
+            let r = repair(text, &setting).map_err(|e| AppError::Repair(e.to_string()))?;
             write_new_file(path, &r.policy)?;
             Some(RepairedPolicy {
                 path: path.display().to_string(),
@@ -418,7 +418,7 @@ fn collect(cfg: &CollectConfig, err: &mut dyn Write, ui: Ui) -> Result<u8, AppEr
 
 fn check(args: &crate::cli::CheckArgs, out: &mut dyn Write, style: Style) -> Result<u8, AppError> {
     use crate::analysis::check::{check_policy, CheckSetting};
-    use crate::analysis::policy::Severity;
+    use crate::analysis::rules::Severity;
     use crate::cli::{CheckFormat, FailOn};
     use crate::evidence::sources::{self, TEMPLATE_ACCOUNT};
     use crate::report::check::{render_json, render_sarif, render_table, CheckReport};

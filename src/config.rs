@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use crate::analysis::condition::parse_date;
 use crate::analysis::context::Context;
-use crate::analysis::diagnose::KeyRef;
 use crate::analysis::eval::{Request, Resource};
 use crate::analysis::kms;
+use crate::analysis::lockout::KeyRef;
 use crate::analysis::principal::{is_account_id, Caller};
 use crate::cli::{AwsArgs, CollectArgs, ExplainArgs, OutputFormat, WhyLockedArgs};
 use crate::evidence::aws::Connection;
@@ -209,7 +209,7 @@ impl WhyLockedConfig {
             (Ok(k), _) => Some(k),
             // Aliases are resolved by AWS, or taken from the bundle.
             (Err(_), Source::Live(_) | Source::Bundle(_)) if args.key.contains("alias/") => None,
-            (Err(m), _) => return Err(flag_err("KEY", m)),
+            (Err(m), _) => return Err(flag_err("KEY", m.to_string())),
         };
         if let Some(a) = &args.account {
             if !is_account_id(a) {

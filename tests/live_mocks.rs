@@ -9,7 +9,7 @@ use aws_sdk_cloudtrail::types::Event;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_types::error::ErrorMetadata;
 use chrono::{DateTime, Utc};
-use kmsdoctor::analysis::diagnose::KeyRef;
+use kmsdoctor::analysis::lockout::KeyRef;
 use kmsdoctor::evidence::aws::{
     cloudtrail_config, lookup_policy_events, CallLog, Clients, LookupPacing, LookupReport,
     ReadOnlyGuard,
@@ -515,7 +515,7 @@ fn simulation_reports_what_iam_decides() {
     );
 
     // Folded into a diagnosis: KL214 names what IAM does not allow.
-    use kmsdoctor::analysis::diagnose::{apply_iam_facts, default_policy, diagnose, Evidence};
+    use kmsdoctor::analysis::lockout::{apply_iam_facts, default_policy, diagnose, Evidence};
     let policy = default_policy("111122223333");
     let mut d = diagnose(Evidence {
         key: KeyRef::parse(KEY).unwrap(),
@@ -533,7 +533,7 @@ fn simulation_reports_what_iam_decides() {
         caller.can_put_key_policy,
         "the key policy itself lets the caller in, via IAM"
     );
-    let kl214 = d.findings.iter().find(|f| f.id == "KL214").unwrap();
+    let kl214 = d.findings.iter().find(|f| f.id() == "KL214").unwrap();
     assert!(
         kl214.message.contains("kms:PutKeyPolicy (implicitDeny)"),
         "{}",

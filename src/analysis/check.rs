@@ -6,129 +6,42 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::diagnose::{assess, KeyRef, Setting, Verdict, DELEGATION_SID};
-use super::eval::{decide, Decision, Request, RequirementKind, Resource};
+use super::eval::{decide, Decision, RequirementKind};
 use super::kms;
-use super::pattern::wildcard_match;
-use super::policy::{
-    parse_policy, Effect, Policy, PolicyError, PolicyKind, Severity, PARSER_RULES,
-};
+use super::lockout::delegation::{names_account, DELEGATION_SID};
+use super::lockout::{assess, KeyRef, Setting, Verdict};
+use super::policy::{parse_policy, Effect, Policy, PolicyError, PolicyKind};
 use super::principal::{is_account_id, Arn, Caller, PrincipalEntry};
+use super::reference::labels;
+use super::rules::{
+    Finding, Severity, ACCOUNT_UNKNOWN, ALIAS_ABAC_RISK, ALIAS_ARN_RESOURCE, DELEGATION_WEAKENED,
+    OPEN_PRINCIPAL, REQUEST_ALIAS_ARN, REQUEST_ALIAS_UNCARRIED, RESOURCE_ALIASES_IN_KEY_POLICY,
+    SAFETY_CHECK, SINGLE_ADMIN, WOULD_LOCK_OUT,
+};
 
-/// A rule as documented: id, name, severity, what to do about it.
+/// What KMS's lockout safety check would say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct RuleInfo {
-    pub id: &'static str,
-    pub name: &'static str,
-    pub severity: Severity,
-    pub fix: &'static str,
-}
-
-macro_rules! check_rules {
-    ($($konst:ident = $id:literal, $name:literal, $sev:ident, $fix:literal;)*) => {
-        $(pub const $konst: RuleInfo = RuleInfo { id: $id, name: $name, severity: Severity::$sev, fix: $fix };)*
-        const CHECK_RULES: &[RuleInfo] = &[$($konst),*];
-    };
-}
-
-check_rules! {
-    WOULD_LOCK_OUT = "KC301", "would-lock-out", Error, "keep the statement `Enable IAM User Permissions`: Principal {\"AWS\": \"arn:aws:iam::ACCOUNT:root\"}, Action kms:*, no conditions";
-    DELEGATION_WEAKENED = "KC302", "delegation-narrowed-or-conditioned", Warning, "let the delegation statement allow kms:* to the account principal without conditions";
-    SINGLE_ADMIN = "KC303", "single-administrator", Warning, "name at least two key administrators, or keep the IAM delegation";
-    OPEN_PRINCIPAL = "KC304", "wildcard-principal-unlimited", Error, "limit a `*` principal with a condition such as kms:CallerAccount or aws:PrincipalOrgID";
-    REQUEST_ALIAS_NEVER = "KC305", "request-alias-on-operations-without-it", Warning, "use kms:RequestAlias only for cryptographic operations, DescribeKey and GetPublicKey";
-    REQUEST_ALIAS_ARN = "KC306", "request-alias-with-alias-arn", Error, "kms:RequestAlias takes alias names (alias/NAME), not alias ARNs";
-    RESOURCE_ALIASES_IN_KEY_POLICY = "KC307", "resource-aliases-in-key-policy", Warning, "use kms:ResourceAliases in IAM policies; the KMS guide lists it for IAM policies only";
-    ALIAS_ARN_RESOURCE = "KC308", "alias-arn-in-resource", Warning, "write Resource \"*\" in a key policy: an alias ARN names the alias, not the key";
-    ALIAS_ABAC_RISK = "KC309", "alias-conditions-with-alias-managers", Warning, "restrict kms:CreateAlias, kms:UpdateAlias and kms:DeleteAlias, since whoever manages aliases controls alias-based access";
-    SAFETY_CHECK = "KC310", "lockout-safety-check", Error, "let the deploying principal keep kms:PutKeyPolicy (name it, or keep the IAM delegation)";
-    ACCOUNT_UNKNOWN = "KC311", "account-unknown", Info, "give --account so that the lockout rules can run";
-}
-
-fn fix_for(id: &str) -> &'static str {
-    match id {
-        "KD101" | "KD103" | "KD107" => "keep one of the two elements",
-        "KD102" => "add an Action",
-        "KD104" => "add Resource \"*\"",
-        "KD105" => "write Effect Allow or Deny",
-        "KD106" => "add a Principal",
-        "KD108" => "shorten the policy below 32 KB",
-        "KD109" => "remove or rename the element",
-        "KD110" => "write Version 2012-10-17",
-        "KD111" => "give each statement its own Sid",
-        "KD112" => "use a condition operator AWS knows",
-        "KD113" => "remove the unique id: KMS rejects principals that no longer exist",
-        "KD114" => "add statements",
-        "KD115" => "write the principal as an account id or a user, role or session ARN",
-        "KD116" => "remove the Principal from the identity policy",
-        "KD117" => "use Deny with NotPrincipal, or Allow with Principal",
-        "KD118" => "list at least one value",
-        "KL208" => REQUEST_ALIAS_NEVER.fix,
-        "KL209" => "list the account ARN and each principal (role and session) to spare, or use aws:PrincipalArn conditions",
-        "KL206" => "remove principals that no longer exist",
-        _ => WOULD_LOCK_OUT.fix,
-    }
-}
-
-/// Every rule `check` may report, for documentation and SARIF.
-pub fn all_rules() -> Vec<RuleInfo> {
-    let mut out: Vec<RuleInfo> = PARSER_RULES
-        .iter()
-        .map(|r| RuleInfo {
-            id: r.id,
-            name: r.name,
-            severity: r.severity,
-            fix: fix_for(r.id),
-        })
-        .collect();
-    out.extend(
-        super::diagnose::DIAGNOSIS_RULES
-            .iter()
-            .map(|(id, name, sev)| RuleInfo {
-                id,
-                name,
-                severity: *sev,
-                fix: fix_for(id),
-            }),
-    );
-    out.extend(CHECK_RULES.iter().copied());
-    out
-}
-
-pub fn rule(id: &str) -> Option<RuleInfo> {
-    all_rules().into_iter().find(|r| r.id == id)
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CheckFinding {
-    pub id: &'static str,
-    pub rule: &'static str,
-    pub severity: Severity,
-    pub message: String,
-    pub fix: &'static str,
-    /// The statement concerned, by index in the policy's `Statement` array.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub statement: Option<usize>,
-    /// JSON pointer into the policy document.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pointer: Option<String>,
+#[serde(rename_all = "snake_case")]
+pub enum SafetyOutcome {
+    Accepted,
+    Rejected,
+    /// It depends on conditions of the deploying request.
+    Depends,
 }
 
 /// KMS's lockout safety check, predicted for the principal that applies the policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SafetyCheck {
     pub principal: String,
-    /// `accepted`, `rejected`, or `depends` (on conditions of the deploying request).
-    pub outcome: &'static str,
+    pub outcome: SafetyOutcome,
     pub reason: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CheckResult {
     /// The verdict the policy would get once applied (`None` when the account is unknown).
     pub verdict: Option<Verdict>,
-    pub findings: Vec<CheckFinding>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    pub findings: Vec<Finding>,
     pub safety_check: Option<SafetyCheck>,
 }
 
@@ -167,52 +80,10 @@ pub fn infer_account(policy: &Policy) -> Option<String> {
     counts.into_iter().max_by_key(|(_, n)| *n).map(|(a, _)| a)
 }
 
-fn finding(r: RuleInfo, message: String, statement: Option<usize>) -> CheckFinding {
-    CheckFinding {
-        id: r.id,
-        rule: r.name,
-        severity: r.severity,
-        message,
-        fix: r.fix,
-        statement,
-        pointer: statement.map(|i| format!("/Statement/{i}")),
-    }
-}
-
-fn statement_index(policy: &Policy, label: &str) -> Option<usize> {
-    policy
-        .statements
-        .iter()
-        .find(|s| s.label() == label)
-        .map(|s| s.index)
-}
-
-fn actions_cover(s: &super::policy::Statement, action: &str) -> bool {
-    s.actions
-        .as_ref()
-        .is_some_and(|a| a.patterns.iter().any(|p| wildcard_match(p, action, true)) != a.negated)
-}
-
 /// Checks one key policy document.
 pub fn check_policy(text: &str, setting: &CheckSetting<'_>) -> Result<CheckResult, PolicyError> {
     let policy = parse_policy(text, PolicyKind::Key, "key-policy")?;
-    let mut findings: Vec<CheckFinding> = policy
-        .findings
-        .iter()
-        .map(|f| CheckFinding {
-            id: f.id,
-            rule: f.rule,
-            severity: f.severity,
-            message: f.message.clone(),
-            fix: fix_for(f.id),
-            statement: f
-                .pointer
-                .strip_prefix("/Statement/")
-                .and_then(|r| r.split('/').next())
-                .and_then(|i| i.parse().ok()),
-            pointer: Some(f.pointer.clone()),
-        })
-        .collect();
+    let mut findings: Vec<Finding> = policy.findings.clone();
     findings.extend(alias_rules(&policy));
     findings.extend(open_principals(&policy));
 
@@ -223,10 +94,9 @@ pub fn check_policy(text: &str, setting: &CheckSetting<'_>) -> Result<CheckResul
         .or(inferred)
         .filter(|a| is_account_id(a));
     let Some(account) = account else {
-        findings.push(finding(
+        findings.push(Finding::new(
             ACCOUNT_UNKNOWN,
-            "the key's account is not known (no --account, and no account principal in the policy): lockout rules skipped".into(),
-            None,
+            "the key's account is not known (no --account, and no account principal in the policy): lockout rules skipped",
         ));
         return Ok(CheckResult {
             verdict: None,
@@ -249,99 +119,69 @@ pub fn check_policy(text: &str, setting: &CheckSetting<'_>) -> Result<CheckResul
     };
     let a = assess(&policy, &s);
     if a.verdict != Verdict::Ok {
+        findings.push(would_lock_out(&a));
         let who: Vec<&str> = a
             .recoverable_admins
             .iter()
             .map(|x| x.principal.as_str())
             .collect();
-        findings.push(finding(
-            WOULD_LOCK_OUT,
-            format!(
-                "once applied, the key would be `{}`: IAM policies could no longer grant kms:PutKeyPolicy and kms:GetKeyPolicy; {}",
-                a.verdict.as_str(),
-                if who.is_empty() {
-                    "nobody could change the policy again".to_string()
-                } else {
-                    format!("only {} could change it", who.join(", "))
-                }
-            ),
-            None,
-        ));
         if who.len() == 1 {
-            findings.push(finding(
+            findings.push(Finding::new(
                 SINGLE_ADMIN,
                 format!(
                     "{} is the only principal that could change the policy",
                     who[0]
                 ),
-                None,
             ));
         }
     } else if let Some(d) = policy.statements.iter().find(|st| {
         st.valid
             && st.effect == Effect::Allow
-            && st.principal.as_ref().is_some_and(|p| {
-                p.entries.iter().any(
-                    |e| matches!(e, PrincipalEntry::Account { account: x, .. } if *x == account),
-                )
-            })
-            && actions_cover(st, "kms:PutKeyPolicy")
+            && names_account(st, &account)
+            && st.covers_action("kms:PutKeyPolicy")
     }) {
         let narrowed = !d
             .actions
             .as_ref()
             .is_some_and(|a| !a.negated && a.patterns.iter().any(|p| p == "kms:*" || p == "*"));
         if narrowed || !d.conditions.is_empty() {
-            findings.push(finding(
-                DELEGATION_WEAKENED,
-                format!(
-                    "statement {} delegates to IAM {}",
-                    d.label(),
-                    match (narrowed, d.conditions.is_empty()) {
-                        (true, true) => "for some actions only".to_string(),
-                        (false, false) => format!("only under conditions ({})", condition_keys(d)),
-                        _ => format!(
-                            "for some actions only, under conditions ({})",
-                            condition_keys(d)
-                        ),
-                    }
-                ),
-                Some(d.index),
-            ));
+            findings.push(
+                Finding::new(
+                    DELEGATION_WEAKENED,
+                    format!(
+                        "statement {} delegates to IAM {}",
+                        d.label(),
+                        match (narrowed, d.conditions.is_empty()) {
+                            (true, true) => "for some actions only".to_string(),
+                            (false, false) =>
+                                format!("only under conditions ({})", condition_keys(d)),
+                            _ => format!(
+                                "for some actions only, under conditions ({})",
+                                condition_keys(d)
+                            ),
+                        }
+                    ),
+                )
+                .at_statement(policy.statement_ref(d)),
+            );
         }
     }
-    for f in a.findings {
-        if f.id == "KL210" {
-            continue;
-        }
-        let statement = f
-            .statement
-            .as_deref()
-            .and_then(|l| statement_index(&policy, l));
-        findings.push(CheckFinding {
-            id: f.id,
-            rule: f.rule,
-            severity: f.severity,
-            message: f.message,
-            fix: fix_for(f.id),
-            statement,
-            pointer: statement.map(|i| format!("/Statement/{i}")),
-        });
-    }
+    // The diagnosis's findings that `check` reports on their own (the registry says which):
+    // the causes of a lockout are inside KC301 above.
+    findings.extend(a.findings.into_iter().filter(|f| f.rule.in_check));
     let safety_check = setting.deployer.map(|d| safety(&policy, &s, d));
     if let Some(sc) = &safety_check {
-        if sc.outcome != "accepted" {
-            let mut f = finding(
+        if sc.outcome != SafetyOutcome::Accepted {
+            let mut f = Finding::new(
                 SAFETY_CHECK,
                 format!(
                     "KMS's lockout safety check {} this policy for {}: {} (\"The new key policy will not allow you to update the key policy in the future\")",
-                    if sc.outcome == "rejected" { "would reject" } else { "may reject" },
+                    if sc.outcome == SafetyOutcome::Rejected { "would reject" } else { "may reject" },
                     sc.principal,
                     sc.reason
                 ),
-                None,
             );
-            if sc.outcome == "depends" {
+            if sc.outcome == SafetyOutcome::Depends {
                 f.severity = Severity::Warning;
             }
             findings.push(f);
@@ -354,6 +194,47 @@ pub fn check_policy(text: &str, setting: &CheckSetting<'_>) -> Result<CheckResul
     })
 }
 
+/// KC301, the outcome, with its cause (KL201–KL205) inside: the cause's words, statement and
+/// fix, so that one cause gives one finding.
+fn would_lock_out(a: &super::lockout::Assessment) -> Finding {
+    let who: Vec<&str> = a
+        .recoverable_admins
+        .iter()
+        .map(|x| x.principal.as_str())
+        .collect();
+    let causes: Vec<&Finding> = a
+        .findings
+        .iter()
+        .filter(|f| matches!(f.id(), "KL201" | "KL202" | "KL203" | "KL204" | "KL205"))
+        .collect();
+    let because = if causes.is_empty() {
+        "IAM policies could no longer grant kms:PutKeyPolicy and kms:GetKeyPolicy".to_string()
+    } else {
+        causes
+            .iter()
+            .map(|c| c.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let mut f = Finding::new(
+        WOULD_LOCK_OUT,
+        format!(
+            "once applied, the key would be `{}`: {because}; {}",
+            a.verdict.as_str(),
+            if who.is_empty() {
+                "nobody could change the policy again".to_string()
+            } else {
+                format!("only {} could change it", who.join(", "))
+            }
+        ),
+    );
+    if let Some(c) = causes.first() {
+        f.subject = c.subject.clone();
+        f.cause = Some(c.rule);
+    }
+    f
+}
+
 fn condition_keys(s: &super::policy::Statement) -> String {
     let keys: Vec<&str> = s.conditions.iter().map(|c| c.key.as_str()).collect();
     keys.join(", ")
@@ -362,28 +243,19 @@ fn condition_keys(s: &super::policy::Statement) -> String {
 /// KMS's check: would the caller applying the policy still be allowed kms:PutKeyPolicy? An
 /// allow that goes through the IAM delegation counts: KMS takes IAM as able to allow it.
 fn safety(policy: &Policy, s: &Setting<'_>, deployer: &Caller) -> SafetyCheck {
-    let mut ctx = super::context::Context::open();
-    ctx.set("aws:SecureTransport", vec!["true".into()]);
-    ctx.set(
-        "aws:CurrentTime",
-        vec![s.now.format("%Y-%m-%dT%H:%M:%SZ").to_string()],
+    let e = decide(
+        &s.recovery_request(deployer.clone(), "kms:PutKeyPolicy"),
+        Some(policy),
+        None,
     );
-    let req = Request::new(
-        deployer.clone(),
-        "kms:PutKeyPolicy".into(),
-        Resource::Key(None),
-        s.account.to_string(),
-        ctx,
-    );
-    let e = decide(&req, Some(policy), None);
     let principal = deployer.to_string();
     match e.decision {
         Decision::Allowed => SafetyCheck {
             principal,
-            outcome: "accepted",
+            outcome: SafetyOutcome::Accepted,
             reason: format!(
                 "statement {} allows it kms:PutKeyPolicy",
-                e.deciding_statements.join(", ")
+                labels(&e.deciding_statements)
             ),
         },
         Decision::Conditional => {
@@ -398,10 +270,10 @@ fn safety(policy: &Policy, s: &Setting<'_>, deployer: &Caller) -> SafetyCheck {
             if only_iam {
                 SafetyCheck {
                     principal,
-                    outcome: "accepted",
+                    outcome: SafetyOutcome::Accepted,
                     reason: format!(
                         "statement {} keeps the IAM delegation, so IAM can still allow it",
-                        e.deciding_statements.join(", ")
+                        labels(&e.deciding_statements)
                     ),
                 }
             } else {
@@ -417,7 +289,7 @@ fn safety(policy: &Policy, s: &Setting<'_>, deployer: &Caller) -> SafetyCheck {
                     .collect();
                 SafetyCheck {
                     principal,
-                    outcome: "depends",
+                    outcome: SafetyOutcome::Depends,
                     reason: format!(
                         "it keeps kms:PutKeyPolicy only if the deploying request meets: {}",
                         reqs.join("; ")
@@ -427,10 +299,10 @@ fn safety(policy: &Policy, s: &Setting<'_>, deployer: &Caller) -> SafetyCheck {
         }
         Decision::ExplicitDeny => SafetyCheck {
             principal,
-            outcome: "rejected",
+            outcome: SafetyOutcome::Rejected,
             reason: format!(
                 "statement {} denies it kms:PutKeyPolicy",
-                e.deciding_statements.join(", ")
+                labels(&e.deciding_statements)
             ),
         },
         Decision::ImplicitDeny => {
@@ -440,7 +312,7 @@ fn safety(policy: &Policy, s: &Setting<'_>, deployer: &Caller) -> SafetyCheck {
                 .any(|st| st.valid && st.sid.as_deref() == Some(DELEGATION_SID));
             SafetyCheck {
                 principal,
-                outcome: "rejected",
+                outcome: SafetyOutcome::Rejected,
                 reason: if deployer.is_root() {
                     "no statement allows the account principal, and so not the root user".into()
                 } else if delegation_left {
@@ -455,7 +327,7 @@ fn safety(policy: &Policy, s: &Setting<'_>, deployer: &Caller) -> SafetyCheck {
 }
 
 /// Rules on alias-based access.
-fn alias_rules(policy: &Policy) -> Vec<CheckFinding> {
+fn alias_rules(policy: &Policy) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut uses_alias_conditions = false;
     for s in policy.statements.iter().filter(|s| s.valid) {
@@ -468,7 +340,7 @@ fn alias_rules(policy: &Policy) -> Vec<CheckFinding> {
                     .filter(|o| {
                         o.key_resource
                             && !o.request_alias
-                            && actions_cover(s, &format!("kms:{}", o.name))
+                            && s.covers_action(&format!("kms:{}", o.name))
                     })
                     .map(|o| o.name)
                     .collect();
@@ -478,30 +350,30 @@ fn alias_rules(policy: &Policy) -> Vec<CheckFinding> {
                     } else {
                         without.join(", ")
                     };
-                    out.push(finding(
-                        REQUEST_ALIAS_NEVER,
+                    out.push(Finding::new(
+                        REQUEST_ALIAS_UNCARRIED,
                         format!("statement {} conditions on kms:RequestAlias, which {shown} never carry: for them it never applies", s.label()),
-                        Some(s.index),
-                    ));
+                    ).at_statement(policy.statement_ref(s)));
                 }
                 if let Some(v) = c.values.iter().find(|v| v.starts_with("arn:")) {
-                    out.push(finding(
+                    out.push(Finding::new(
                         REQUEST_ALIAS_ARN,
                         format!("statement {}: kms:RequestAlias value `{v}` is an ARN; the key holds alias names, so it never matches", s.label()),
-                        Some(s.index),
-                    ));
+                    ).at_statement(policy.statement_ref(s)));
                 }
             }
             if key == "kms:resourcealiases" {
                 uses_alias_conditions = true;
-                out.push(finding(
-                    RESOURCE_ALIASES_IN_KEY_POLICY,
-                    format!(
-                        "statement {} uses kms:ResourceAliases in a key policy",
-                        s.label()
-                    ),
-                    Some(s.index),
-                ));
+                out.push(
+                    Finding::new(
+                        RESOURCE_ALIASES_IN_KEY_POLICY,
+                        format!(
+                            "statement {} uses kms:ResourceAliases in a key policy",
+                            s.label()
+                        ),
+                    )
+                    .at_statement(policy.statement_ref(s)),
+                );
             }
         }
         if let Some(r) = &s.resources {
@@ -510,11 +382,10 @@ fn alias_rules(policy: &Policy) -> Vec<CheckFinding> {
                 .iter()
                 .find(|p| Arn::parse(p).is_some_and(|a| a.resource.starts_with("alias/")))
             {
-                out.push(finding(
+                out.push(Finding::new(
                     ALIAS_ARN_RESOURCE,
                     format!("statement {}: Resource `{p}` is an alias ARN; in a key policy it matches nothing", s.label()),
-                    Some(s.index),
-                ));
+                ).at_statement(policy.statement_ref(s)));
             }
         }
     }
@@ -524,16 +395,15 @@ fn alias_rules(policy: &Policy) -> Vec<CheckFinding> {
                 && s.effect == Effect::Allow
                 && ["kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"]
                     .iter()
-                    .any(|a| actions_cover(s, a))
+                    .any(|a| s.covers_action(a))
         }) {
-            out.push(finding(
+            out.push(Finding::new(
                 ALIAS_ABAC_RISK,
                 format!(
                     "access depends on aliases, and statement {} lets principals create, update or delete aliases: they can give themselves access or take it from others",
                     s.label()
                 ),
-                Some(s.index),
-            ));
+            ).at_statement(policy.statement_ref(s)));
         }
     }
     out
@@ -553,7 +423,7 @@ const LIMITING_KEYS: &[&str] = &[
     "aws:principalservicename",
 ];
 
-fn open_principals(policy: &Policy) -> Vec<CheckFinding> {
+fn open_principals(policy: &Policy) -> Vec<Finding> {
     policy
         .statements
         .iter()
@@ -567,11 +437,11 @@ fn open_principals(policy: &Policy) -> Vec<CheckFinding> {
                 .any(|c| LIMITING_KEYS.contains(&c.key.to_ascii_lowercase().as_str()))
         })
         .map(|s| {
-            finding(
+            Finding::new(
                 OPEN_PRINCIPAL,
                 format!("statement {} allows `*` (any AWS principal, in any account) with no condition limiting who", s.label()),
-                Some(s.index),
             )
+            .at_statement(policy.statement_ref(s))
         })
         .collect()
 }
@@ -600,7 +470,7 @@ mod tests {
     }
 
     fn ids(r: &CheckResult) -> Vec<&str> {
-        r.findings.iter().map(|f| f.id).collect()
+        r.findings.iter().map(|f| f.id()).collect()
     }
 
     const DEFAULT: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}"#;
@@ -617,7 +487,7 @@ mod tests {
     fn removing_the_delegation_is_an_error_naming_who_could_recover() {
         let r = run(ADMIN_ONLY, None);
         assert_eq!(r.verdict, Some(Verdict::Recoverable));
-        let f = r.findings.iter().find(|f| f.id == "KC301").unwrap();
+        let f = r.findings.iter().find(|f| f.id() == "KC301").unwrap();
         assert!(f.message.contains("role/Deployer"), "{}", f.message);
         assert!(ids(&r).contains(&"KC303"));
     }
@@ -630,7 +500,7 @@ mod tests {
                 .safety_check
                 .unwrap()
                 .outcome,
-            "accepted"
+            SafetyOutcome::Accepted
         );
         // The deployer absent, the delegation kept: accepted (IAM can still allow it).
         assert_eq!(
@@ -638,14 +508,17 @@ mod tests {
                 .safety_check
                 .unwrap()
                 .outcome,
-            "accepted"
+            SafetyOutcome::Accepted
         );
         // The deployer absent, the delegation removed: rejected.
         let r = run(
             ADMIN_ONLY,
             Some("arn:aws:iam::111122223333:role/CloudFormation"),
         );
-        assert_eq!(r.safety_check.as_ref().unwrap().outcome, "rejected");
+        assert_eq!(
+            r.safety_check.as_ref().unwrap().outcome,
+            SafetyOutcome::Rejected
+        );
         assert!(ids(&r).contains(&"KC310"));
         // The root principal swapping the delegation to a single user: rejected for the root user.
         let to_user = DEFAULT.replace(
@@ -653,7 +526,10 @@ mod tests {
             "arn:aws:iam::111122223333:user/alice",
         );
         let r = run(&to_user, Some("111122223333"));
-        assert_eq!(r.safety_check.as_ref().unwrap().outcome, "rejected");
+        assert_eq!(
+            r.safety_check.as_ref().unwrap().outcome,
+            SafetyOutcome::Rejected
+        );
         assert!(r.safety_check.unwrap().reason.contains("root user"));
     }
 
@@ -698,12 +574,65 @@ mod tests {
     }
 
     #[test]
-    fn every_rule_has_a_fix_and_unique_id() {
-        let rules = all_rules();
-        let mut ids: Vec<&str> = rules.iter().map(|r| r.id).collect();
-        ids.sort();
-        ids.dedup();
-        assert_eq!(ids.len(), rules.len());
-        assert!(rules.iter().all(|r| !r.fix.is_empty()));
+    fn one_cause_gives_one_finding_placed_on_its_statement() {
+        // The delegation narrowed: KC301 carries KL203's words, statement and fix; KL203 is
+        // not reported on its own.
+        let p = DEFAULT.replace(
+            r#""Action":"kms:*""#,
+            r#""Action":["kms:Encrypt","kms:Decrypt"]"#,
+        );
+        let r = run(&p, None);
+        assert!(!ids(&r).contains(&"KL203"), "{:?}", ids(&r));
+        let f = r.findings.iter().find(|f| f.id() == "KC301").unwrap();
+        assert!(
+            f.message.contains("delegates to IAM only for"),
+            "{}",
+            f.message
+        );
+        assert_eq!(f.statement().map(|s| s.index), Some(0));
+        assert_eq!(f.fix(), crate::analysis::rules::DELEGATION_NARROWED.fix);
+    }
+
+    #[test]
+    fn a_deny_on_put_key_policy_is_told_to_exempt_it_not_to_keep_the_delegation() {
+        // The delegation is intact; a Deny takes kms:PutKeyPolicy away. The fix must be the
+        // Deny's (KL205), not "keep the statement Enable IAM User Permissions".
+        let p = r#"{"Version":"2012-10-17","Statement":[
+            {"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
+            {"Sid":"Freeze","Effect":"Deny","Principal":"*","Action":"kms:PutKeyPolicy","Resource":"*"}]}"#;
+        let r = run(p, None);
+        let f = r.findings.iter().find(|f| f.id() == "KC301").unwrap();
+        assert_eq!(f.cause.map(|c| c.id), Some("KL205"));
+        assert!(f.fix().contains("exempt kms:PutKeyPolicy"), "{}", f.fix());
+        assert!(!f.fix().contains("keep the statement"), "{}", f.fix());
+        assert_eq!(f.statement().map(|s| s.index), Some(1));
+    }
+
+    #[test]
+    fn a_finding_on_the_second_of_two_statements_sharing_a_sid_is_placed_on_the_second() {
+        let p = r#"{"Version":"2012-10-17","Statement":[
+            {"Sid":"Same","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/Admin"},"Action":"kms:*","Resource":"*"},
+            {"Sid":"Same","Effect":"Deny","Principal":"*","Action":"kms:PutKeyPolicy","Resource":"*","Condition":{"StringNotEquals":{"aws:PrincipalTag/team":"sec"}}},
+            {"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"kms:*","Resource":"*"}]}"#;
+        let r = run(p, None);
+        let f = r
+            .findings
+            .iter()
+            .find(|f| f.id() == "KC301")
+            .expect("KC301");
+        assert_eq!(f.cause.map(|c| c.id), Some("KL205"));
+        assert_eq!(f.statement().map(|s| s.index), Some(1), "{f:?}");
+        assert_eq!(f.pointer().as_deref(), Some("/Statement/1"));
+    }
+
+    #[test]
+    fn request_alias_on_put_key_policy_is_kc305_alone() {
+        let p = r#"{"Version":"2012-10-17","Statement":[
+            {"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"kms:*","Resource":"*"},
+            {"Sid":"Alias","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/Ops"},"Action":"kms:PutKeyPolicy","Resource":"*","Condition":{"StringEquals":{"kms:RequestAlias":"alias/app"}}}]}"#;
+        let r = run(p, None);
+        let got = ids(&r);
+        assert!(got.contains(&"KC305"), "{got:?}");
+        assert!(!got.contains(&"KL208"), "{got:?}");
     }
 }

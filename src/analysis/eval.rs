@@ -19,8 +19,11 @@ use super::condition::{self, Clause, Truth};
 use super::context::Context;
 use super::kms::{self, Operation};
 use super::pattern::wildcard_match;
-use super::policy::{Effect, Patterns, Policy, PolicyKind, Statement};
+use super::policy::{Effect, Patterns, Policy, Statement};
 use super::principal::{Arn, Caller, PrincipalMatch};
+use super::reference::PolicyKind;
+pub use super::reference::StatementRef;
+use super::reference::{dedup, serialize_labels};
 use super::variables::{substitute, Substituted};
 
 /// The most alternatives a conditional decision lists.
@@ -202,36 +205,6 @@ impl Requirement {
     }
 }
 
-/// Which statement of which policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StatementRef {
-    /// `key-policy`, or the identity policy's name.
-    pub policy: String,
-    pub policy_kind: PolicyKind,
-    pub index: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
-    /// The id used in lists of deciding statements: the Sid (or `#INDEX`), prefixed with
-    /// `POLICY:` for identity policies.
-    pub id: String,
-}
-
-impl StatementRef {
-    fn new(policy: &Policy, s: &Statement) -> StatementRef {
-        let id = match policy.kind {
-            PolicyKind::Key => s.label(),
-            PolicyKind::Identity => format!("{}:{}", policy.name, s.label()),
-        };
-        StatementRef {
-            policy: policy.name.clone(),
-            policy_kind: policy.kind,
-            index: s.index,
-            sid: s.sid.clone(),
-            id,
-        }
-    }
-}
-
 /// How one element of a statement (principal, action, resource) relates to the request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ElementMatch {
@@ -282,7 +255,8 @@ pub struct StatementRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Alternative {
     pub all_of: Vec<Requirement>,
-    pub via: Vec<String>,
+    #[serde(serialize_with = "serialize_labels")]
+    pub via: Vec<StatementRef>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -290,7 +264,8 @@ pub struct Evaluation {
     pub decision: Decision,
     /// Ids of the statements that decided: the Denies for `explicit_deny`, the Allows (and
     /// for `conditional` the Denies whose conditions are unknown) otherwise.
-    pub deciding_statements: Vec<String>,
+    #[serde(serialize_with = "serialize_labels")]
+    pub deciding_statements: Vec<StatementRef>,
     /// For `conditional`: any one alternative suffices.
     pub requirements: Vec<Alternative>,
     pub notes: Vec<String>,
@@ -300,7 +275,7 @@ pub struct Evaluation {
 /// Whether an alternative is reached, and under what.
 struct Candidate {
     reqs: Vec<Requirement>,
-    via: Vec<String>,
+    via: Vec<StatementRef>,
 }
 
 /// Adds the context keys that follow from the request itself, unless the caller set them.
@@ -414,7 +389,7 @@ fn evaluate_with(
     let mut records = Vec::new();
     let mut allows: Vec<Candidate> = Vec::new();
     let mut denies: Vec<Candidate> = Vec::new();
-    let mut definite_denies: Vec<String> = Vec::new();
+    let mut definite_denies: Vec<StatementRef> = Vec::new();
     let mut delegations: Vec<Candidate> = Vec::new();
 
     if key_governed {
@@ -461,12 +436,12 @@ fn evaluate_with(
                     Outcome::Applies | Outcome::AppliesIf => {
                         let cand = Candidate {
                             reqs: rec.requirements.clone(),
-                            via: vec![rec.statement.id.clone()],
+                            via: vec![rec.statement.clone()],
                         };
                         match s.effect {
                             Effect::Allow => iam_allows.push(cand),
                             _ if rec.outcome == Outcome::Applies => {
-                                definite_denies.push(rec.statement.id.clone())
+                                definite_denies.push(rec.statement.clone())
                             }
                             _ => denies.push(cand),
                         }
@@ -562,7 +537,7 @@ fn collect(
     principal_kind: Option<PrincipalMatch>,
     allows: &mut Vec<Candidate>,
     denies: &mut Vec<Candidate>,
-    definite_denies: &mut Vec<String>,
+    definite_denies: &mut Vec<StatementRef>,
     delegations: &mut Vec<Candidate>,
 ) {
     if !matches!(rec.outcome, Outcome::Applies | Outcome::AppliesIf) {
@@ -570,11 +545,11 @@ fn collect(
     }
     let cand = Candidate {
         reqs: rec.requirements.clone(),
-        via: vec![rec.statement.id.clone()],
+        via: vec![rec.statement.clone()],
     };
     match (rec.effect.as_str(), principal_kind) {
         ("Deny", _) if rec.outcome == Outcome::Applies => {
-            definite_denies.push(rec.statement.id.clone())
+            definite_denies.push(rec.statement.clone())
         }
         ("Deny", _) => denies.push(cand),
         (_, Some(PrincipalMatch::Account)) => delegations.push(cand),
@@ -585,8 +560,8 @@ fn collect(
 fn combine(
     alternatives: Vec<Candidate>,
     unknown_denies: Vec<Candidate>,
-    definite_denies: Vec<String>,
-) -> (Decision, Vec<String>, Vec<Alternative>) {
+    definite_denies: Vec<StatementRef>,
+) -> (Decision, Vec<StatementRef>, Vec<Alternative>) {
     if !definite_denies.is_empty() {
         return (Decision::ExplicitDeny, dedup(definite_denies), vec![]);
     }
@@ -654,16 +629,6 @@ fn combine(
     (Decision::Conditional, deciding, out)
 }
 
-fn dedup(v: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(v.len());
-    for s in v {
-        if !out.contains(&s) {
-            out.push(s);
-        }
-    }
-    out
-}
-
 /// Evaluates one statement against the request: its match record, and for key policy
 /// statements how the principal matched. In quiet mode a statement that does not apply
 /// gives `None` as soon as one element fails, and records carry no condition details.
@@ -685,7 +650,7 @@ fn statement_record(
             return None;
         }
         let rec = StatementRecord {
-            statement: StatementRef::new(policy, s),
+            statement: policy.statement_ref(s),
             effect: effect(),
             outcome: Outcome::Invalid,
             principal: None,
@@ -764,7 +729,7 @@ fn statement_record(
         reqs.clear();
     }
     let rec = StatementRecord {
-        statement: StatementRef::new(policy, s),
+        statement: policy.statement_ref(s),
         effect: effect(),
         outcome,
         principal,

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::diagnose::{Diagnosis, RecoverableAdmin, Verdict};
+use super::lockout::{AdminKind, Diagnosis, RecoverableAdmin, Verdict};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Step {
@@ -47,7 +47,7 @@ fn best_admin(admins: &[RecoverableAdmin]) -> Option<&RecoverableAdmin> {
                 .map(|x| x.all_of.len())
                 .min()
                 .unwrap_or(0);
-            (a.kind == "root", a.needs_iam_policy, reqs)
+            (a.kind == AdminKind::Root, a.needs_iam_policy, reqs)
         })
 }
 
@@ -89,11 +89,11 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
                 };
                 let mfa = reqs.iter().any(|r| r.contains("MultiFactorAuth"));
                 let (text, command) = match a.kind {
-                    "root" => (
+                    AdminKind::Root => (
                         format!("Sign in to the console as the root user of account {}{needs}, and open CloudShell", d.key.account.as_deref().unwrap_or("?")),
                         None,
                     ),
-                    "role" => (
+                    AdminKind::Role => (
                         format!("Assume the role {}{needs}", a.principal),
                         Some(format!(
                             "aws sts assume-role --role-arn {} --role-session-name kmsdoctor-recovery{}",
@@ -101,7 +101,7 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
                             if mfa { " --serial-number MFA_DEVICE_ARN --token-code MFA_CODE" } else { "" }
                         )),
                     ),
-                    "assumed_role" => (
+                    AdminKind::AssumedRole => (
                         format!("Act as the session {} (that session name exactly){needs}", a.principal),
                         None,
                     ),

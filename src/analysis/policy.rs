@@ -13,74 +13,16 @@ use serde_json::{Map, Value};
 use super::condition::{Clause, Operator};
 use super::locate::{locate, Pointer, Position};
 use super::principal::PrincipalEntry;
+pub use super::reference::{PolicyKind, StatementRef};
+use super::rules::{
+    Finding, Rule, ACTION_AND_NOT_ACTION, BAD_EFFECT, BAD_OPERATOR, BAD_VERSION, DUPLICATE_SID,
+    EMPTY_LIST, INVALID_PRINCIPAL, NOT_PRINCIPAL_WITH_ALLOW, NO_ACTION, NO_PRINCIPAL, NO_RESOURCE,
+    NO_STATEMENTS, PRINCIPAL_AND_NOT_PRINCIPAL, PRINCIPAL_IN_IDENTITY_POLICY,
+    RESOURCE_AND_NOT_RESOURCE, TOO_LARGE, UNIQUE_ID_PRINCIPAL, UNKNOWN_ELEMENT,
+};
 
 /// The size limit KMS puts on a key policy.
 pub const KEY_POLICY_MAX_BYTES: usize = 32 * 1024;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PolicyKind {
-    Key,
-    Identity,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-}
-
-/// A rule with a stable id; ids never change meaning once released.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rule {
-    pub id: &'static str,
-    pub name: &'static str,
-    pub severity: Severity,
-}
-
-macro_rules! rules {
-    ($($konst:ident = $id:literal, $name:literal, $sev:ident;)*) => {
-        $(pub const $konst: Rule = Rule { id: $id, name: $name, severity: Severity::$sev };)*
-        /// Every parser rule, for documentation and SARIF rule tables.
-        pub const PARSER_RULES: &[Rule] = &[$($konst),*];
-    };
-}
-
-rules! {
-    ACTION_AND_NOT_ACTION = "KD101", "action-and-notaction", Error;
-    NO_ACTION = "KD102", "missing-action", Error;
-    RESOURCE_AND_NOT_RESOURCE = "KD103", "resource-and-notresource", Error;
-    NO_RESOURCE = "KD104", "missing-resource", Error;
-    BAD_EFFECT = "KD105", "unknown-effect", Error;
-    NO_PRINCIPAL = "KD106", "missing-principal", Error;
-    PRINCIPAL_AND_NOT_PRINCIPAL = "KD107", "principal-and-notprincipal", Error;
-    TOO_LARGE = "KD108", "policy-too-large", Error;
-    UNKNOWN_ELEMENT = "KD109", "unknown-element", Error;
-    BAD_VERSION = "KD110", "unknown-version", Warning;
-    DUPLICATE_SID = "KD111", "duplicate-sid", Warning;
-    BAD_OPERATOR = "KD112", "unknown-condition-operator", Error;
-    UNIQUE_ID_PRINCIPAL = "KD113", "deleted-principal", Error;
-    NO_STATEMENTS = "KD114", "no-statements", Error;
-    INVALID_PRINCIPAL = "KD115", "invalid-principal", Error;
-    PRINCIPAL_IN_IDENTITY_POLICY = "KD116", "principal-in-identity-policy", Error;
-    NOT_PRINCIPAL_WITH_ALLOW = "KD117", "notprincipal-with-allow", Warning;
-    EMPTY_LIST = "KD118", "empty-list", Warning;
-}
-
-/// Something in a policy that AWS would reject or that deserves attention.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Finding {
-    pub id: &'static str,
-    pub rule: &'static str,
-    pub severity: Severity,
-    pub message: String,
-    /// JSON pointer into the policy document.
-    pub pointer: String,
-    /// Line and column in the policy document, when known.
-    pub position: Option<Position>,
-}
 
 /// A file that is not a policy: what is wrong, and where.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -134,10 +76,18 @@ pub struct Statement {
 impl Statement {
     /// The id shown for this statement: its `Sid`, or `#INDEX`.
     pub fn label(&self) -> String {
-        match &self.sid {
-            Some(s) if !s.is_empty() => s.clone(),
-            _ => format!("#{}", self.index),
-        }
+        StatementRef::label_of(self.sid.as_deref(), self.index)
+    }
+
+    /// Whether `Action` (or `NotAction`) covers `action` (`kms:PutKeyPolicy`).
+    pub fn covers_action(&self, action: &str) -> bool {
+        self.actions.as_ref().is_some_and(|a| {
+            let hit = a
+                .patterns
+                .iter()
+                .any(|p| super::pattern::wildcard_match(p, action, true));
+            hit != a.negated
+        })
     }
 }
 
@@ -157,6 +107,11 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// The reference to one of this policy's statements.
+    pub fn statement_ref(&self, s: &Statement) -> StatementRef {
+        StatementRef::new(&self.name, self.kind, s.index, s.sid.as_deref())
+    }
+
     /// Policy variables are expanded only under `"Version": "2012-10-17"`.
     pub fn variables_enabled(&self) -> bool {
         self.version.as_deref() == Some("2012-10-17")
@@ -264,15 +219,11 @@ impl Parser<'_> {
         )
     }
 
-    fn finding(&mut self, rule: Rule, ptr: &Pointer, message: String) {
-        self.findings.push(Finding {
-            id: rule.id,
-            rule: rule.name,
-            severity: rule.severity,
-            message,
-            pointer: ptr.to_string(),
-            position: locate(self.text, ptr),
-        });
+    fn finding(&mut self, rule: &'static Rule, ptr: &Pointer, message: String) {
+        let mut f = Finding::new(rule, message);
+        f.pointer = Some(ptr.to_string());
+        f.position = locate(self.text, ptr);
+        self.findings.push(f);
     }
 
     fn string(&self, v: &Value, ptr: &Pointer) -> Result<String, PolicyError> {
@@ -702,7 +653,7 @@ mod tests {
     }
 
     fn ids(p: &Policy) -> Vec<&str> {
-        p.findings.iter().map(|f| f.id).collect()
+        p.findings.iter().map(|f| f.id()).collect()
     }
 
     #[test]

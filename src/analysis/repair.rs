@@ -8,9 +8,10 @@
 
 use serde_json::{json, Map, Value};
 
-use super::diagnose::{any_principal, assess, generic, Setting, Verdict, DELEGATION_SID};
 use super::eval::{decide, Decision};
-use super::policy::{parse_policy, PolicyKind};
+use super::lockout::delegation::{delegation_statement, RECOVERY_ACTIONS};
+use super::lockout::{assess, generic, Setting, Verdict, DELEGATION_SID};
+use super::policy::{parse_policy, Effect, PolicyError, PolicyKind};
 use super::principal::{is_unique_id, PrincipalEntry};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -29,14 +30,19 @@ fn label(stmt: &Value, index: usize) -> String {
         .unwrap_or_else(|| format!("#{index}"))
 }
 
-fn delegation(account: &str) -> Value {
-    json!({
-        "Sid": DELEGATION_SID,
-        "Effect": "Allow",
-        "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
-        "Action": "kms:*",
-        "Resource": "*"
-    })
+/// Why no repaired policy can be offered.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RepairError {
+    #[error("the policy is not JSON: {0}")]
+    NotJson(String),
+    #[error("the policy is not a JSON object")]
+    NotObject,
+    #[error("the repaired policy cannot be read back: {0}")]
+    Unreadable(PolicyError),
+    #[error("the repaired policy would still be `{}`; repair it by hand", .0.as_str())]
+    StillLocked(Verdict),
+    #[error("the repaired policy still names deleted principals")]
+    StillNamesDeleted,
 }
 
 /// Removes unique-id principals; returns false when the statement names nobody any more.
@@ -86,11 +92,11 @@ fn drop_deleted_principals(
     true
 }
 
-pub fn repair(policy_text: &str, setting: &Setting<'_>) -> Result<Repair, String> {
+pub fn repair(policy_text: &str, setting: &Setting<'_>) -> Result<Repair, RepairError> {
     let mut doc: Value =
-        serde_json::from_str(policy_text).map_err(|e| format!("the policy is not JSON: {e}"))?;
+        serde_json::from_str(policy_text).map_err(|e| RepairError::NotJson(e.to_string()))?;
     let Some(obj) = doc.as_object_mut() else {
-        return Err("the policy is not a JSON object".into());
+        return Err(RepairError::NotObject);
     };
     let mut statements: Vec<Value> = match obj.remove("Statement") {
         Some(Value::Array(a)) => a,
@@ -140,16 +146,16 @@ pub fn repair(policy_text: &str, setting: &Setting<'_>) -> Result<Repair, String
         .iter()
         .position(|s| s.get("Sid").and_then(Value::as_str) == Some(DELEGATION_SID))
     {
-        Some(i) if statements[i] == delegation(setting.account) => {}
+        Some(i) if statements[i] == delegation_statement(setting.account) => {}
         Some(i) => {
-            statements[i] = delegation(setting.account);
+            statements[i] = delegation_statement(setting.account);
             changes.push(format!(
                 "restored statement `{DELEGATION_SID}` to the default: the account principal arn:aws:iam::{}:root, kms:*, no conditions",
                 setting.account
             ));
         }
         None => {
-            statements.insert(0, delegation(setting.account));
+            statements.insert(0, delegation_statement(setting.account));
             changes.push(format!(
                 "added statement `{DELEGATION_SID}` (the default): the account principal arn:aws:iam::{}:root, kms:*",
                 setting.account
@@ -161,50 +167,47 @@ pub fn repair(policy_text: &str, setting: &Setting<'_>) -> Result<Repair, String
     for _ in 0..statements.len() + 1 {
         let text = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
         let policy =
-            parse_policy(&text, PolicyKind::Key, "key-policy").map_err(|e| e.to_string())?;
+            parse_policy(&text, PolicyKind::Key, "key-policy").map_err(RepairError::Unreadable)?;
         if assess(&policy, setting).verdict == Verdict::Ok {
             break;
         }
-        let mut culprits: Vec<String> = Vec::new();
-        for action in ["kms:PutKeyPolicy", "kms:GetKeyPolicy"] {
-            let e = decide(&any_principal(setting, action), Some(&policy), None);
-            match e.decision {
-                Decision::ExplicitDeny => culprits.extend(e.deciding_statements.clone()),
-                Decision::Conditional => {
-                    for alt in e.requirements.iter().filter(|a| !generic(a)) {
-                        culprits.extend(
-                            alt.via
-                                .iter()
-                                .filter(|id| {
-                                    policy.statements.iter().any(|s| {
-                                        &s.label() == *id && s.effect == super::policy::Effect::Deny
-                                    })
-                                })
-                                .cloned(),
-                        );
-                    }
+        // The Deny statements in the way, by index (two statements may share a Sid).
+        let mut culprits: Vec<usize> = Vec::new();
+        for action in RECOVERY_ACTIONS {
+            let e = decide(&setting.any_principal_request(action), Some(&policy), None);
+            let refs: Vec<&super::reference::StatementRef> = match e.decision {
+                Decision::ExplicitDeny => e.deciding_statements.iter().collect(),
+                Decision::Conditional => e
+                    .requirements
+                    .iter()
+                    .filter(|a| !generic(a))
+                    .flat_map(|a| a.via.iter())
+                    .collect(),
+                _ => vec![],
+            };
+            for r in refs {
+                let is_deny = r.in_key_policy()
+                    && policy
+                        .statements
+                        .get(r.index)
+                        .is_some_and(|s| s.effect == Effect::Deny);
+                if is_deny && !culprits.contains(&r.index) {
+                    culprits.push(r.index);
                 }
-                _ => {}
             }
         }
-        culprits.dedup();
         if culprits.is_empty() {
             break;
         }
-        let before = statements.len();
-        let mut index = 0;
-        statements.retain(|s| {
-            let l = label(s, index);
-            index += 1;
-            !culprits.contains(&l)
-        });
-        if statements.len() == before {
-            break;
-        }
-        for c in &culprits {
+        for &i in &culprits {
             changes.push(format!(
-                "removed Deny statement {c}: it takes kms:PutKeyPolicy or kms:GetKeyPolicy from the account's principals"
+                "removed Deny statement {}: it takes kms:PutKeyPolicy or kms:GetKeyPolicy from the account's principals",
+                label(&statements[i], i)
             ));
+        }
+        culprits.sort_unstable();
+        for &i in culprits.iter().rev() {
+            statements.remove(i);
         }
     }
 
@@ -212,14 +215,13 @@ pub fn repair(policy_text: &str, setting: &Setting<'_>) -> Result<Repair, String
     if !obj.contains_key("Version") {
         obj.insert("Version".into(), json!("2012-10-17"));
     }
-    let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
-    let policy = parse_policy(&text, PolicyKind::Key, "key-policy").map_err(|e| e.to_string())?;
+    let text =
+        serde_json::to_string_pretty(&doc).map_err(|e| RepairError::NotJson(e.to_string()))?;
+    let policy =
+        parse_policy(&text, PolicyKind::Key, "key-policy").map_err(RepairError::Unreadable)?;
     let check = assess(&policy, setting);
     if check.verdict != Verdict::Ok {
-        return Err(format!(
-            "the repaired policy would still be `{}`; repair it by hand",
-            check.verdict.as_str()
-        ));
+        return Err(RepairError::StillLocked(check.verdict));
     }
     if policy
         .statements
@@ -227,7 +229,7 @@ pub fn repair(policy_text: &str, setting: &Setting<'_>) -> Result<Repair, String
         .flat_map(|s| s.principal.iter().flat_map(|p| p.entries.iter()))
         .any(|e| matches!(e, PrincipalEntry::UniqueId(_)))
     {
-        return Err("the repaired policy still names deleted principals".into());
+        return Err(RepairError::StillNamesDeleted);
     }
     Ok(Repair {
         policy: text + "\n",
@@ -238,10 +240,10 @@ pub fn repair(policy_text: &str, setting: &Setting<'_>) -> Result<Repair, String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::diagnose::KeyRef;
+    use crate::analysis::lockout::KeyRef;
     use chrono::DateTime;
 
-    fn fix(policy: &str) -> Result<Repair, String> {
+    fn fix(policy: &str) -> Result<Repair, RepairError> {
         let key = KeyRef::parse(
             "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
         )
@@ -286,5 +288,39 @@ mod tests {
         assert!(r.policy.contains("DenyDelete"), "unrelated Denies stay");
         assert!(!r.policy.contains("OnlyGone"));
         assert_eq!(r.changes.len(), 5, "{:#?}", r.changes);
+    }
+}
+
+#[cfg(test)]
+mod shared_sid {
+    use super::*;
+    use crate::analysis::lockout::KeyRef;
+
+    /// Two statements share a Sid: the blocking Deny is removed, not the Allow before it.
+    #[test]
+    fn removes_the_blocking_statement_not_its_namesake() {
+        let key = KeyRef::parse(
+            "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        )
+        .unwrap();
+        let setting = Setting {
+            key: &key,
+            account: "111122223333",
+            now: chrono::DateTime::parse_from_rfc3339("2026-11-23T00:00:00Z")
+                .unwrap()
+                .to_utc(),
+            aliases: None,
+        };
+        let r = repair(
+            r#"{"Version":"2012-10-17","Statement":[
+            {"Sid":"Same","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/Ops"},"Action":"kms:Decrypt","Resource":"*"},
+            {"Sid":"Same","Effect":"Deny","Principal":"*","Action":"kms:PutKeyPolicy","Resource":"*"},
+            {"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}"#,
+            &setting,
+        )
+        .unwrap();
+        assert!(r.policy.contains("role/Ops"), "{}", r.policy);
+        assert!(!r.policy.contains("\"Deny\""), "{}", r.policy);
+        assert_eq!(r.changes.len(), 1, "{:#?}", r.changes);
     }
 }

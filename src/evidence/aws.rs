@@ -28,9 +28,10 @@ use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use chrono::{DateTime, Utc};
 
-use crate::analysis::diagnose::KeyRef;
+use crate::analysis::events::PolicyEvent;
+use crate::analysis::lockout::{Existence, KeyRef};
 use crate::analysis::principal::Arn;
-use crate::analysis::trail::{lookup_event, PolicyEvent};
+use crate::evidence::cloudtrail_records::lookup_event;
 
 /// Operation name prefixes that read and never change anything.
 const READ_ONLY_PREFIXES: [&str; 5] = ["Get", "List", "Describe", "Lookup", "Simulate"];
@@ -413,12 +414,12 @@ pub async fn key_facts(
                 .unwrap_or_else(|| input.to_string());
             let target = find_alias_target(c, &name).await?;
             facts.resolved_by = "list_aliases".into();
-            let mut k = KeyRef::parse(&target).map_err(LiveError)?;
+            let mut k = KeyRef::parse(&target).map_err(|e| LiveError(e.to_string()))?;
             k.complete(Some(caller_account), Some(&c.region));
             k
         }
         None => {
-            let mut k = KeyRef::parse(input).map_err(LiveError)?;
+            let mut k = KeyRef::parse(input).map_err(|e| LiveError(e.to_string()))?;
             k.complete(Some(caller_account), Some(&c.region));
             facts.resolved_by = "input".into();
             k
@@ -674,9 +675,9 @@ pub async fn lookup_policy_events(
 }
 
 /// Whether a principal exists: `yes`, `no` (deleted), or `unknown` (no permission to ask).
-pub async fn principal_exists(c: &Clients, arn: &str) -> &'static str {
+pub async fn principal_exists(c: &Clients, arn: &str) -> Existence {
     let Some(parsed) = Arn::parse(arn) else {
-        return "unknown";
+        return Existence::Unknown;
     };
     // A role (or the role behind a session) or a user, by name: the last part of the path.
     let resource = parsed.resource;
@@ -687,9 +688,9 @@ pub async fn principal_exists(c: &Clients, arn: &str) -> &'static str {
     } else if let Some(rest) = resource.strip_prefix("user/") {
         (false, rest.rsplit('/').next().unwrap_or(rest))
     } else if resource == "root" {
-        return "yes";
+        return Existence::Yes;
     } else {
-        return "unknown";
+        return Existence::Unknown;
     };
     let result = if is_role {
         c.iam
@@ -709,9 +710,11 @@ pub async fn principal_exists(c: &Clients, arn: &str) -> &'static str {
             .map_err(|e| describe(&e))
     };
     match result {
-        Ok(()) => "yes",
-        Err((Some(code), _)) if code == "NoSuchEntity" || code == "NoSuchEntityException" => "no",
-        Err(_) => "unknown",
+        Ok(()) => Existence::Yes,
+        Err((Some(code), _)) if code == "NoSuchEntity" || code == "NoSuchEntityException" => {
+            Existence::No
+        }
+        Err(_) => Existence::Unknown,
     }
 }
 

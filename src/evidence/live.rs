@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use super::aws::{
     self, CallerIdentity, Clients, Connection, KeyFacts, LiveError, LookupPacing, LookupReport,
 };
-use crate::analysis::diagnose::{diagnose, Evidence, KeyRef, Verdict};
-use crate::analysis::trail::PolicyEvent;
+use crate::analysis::events::PolicyEvent;
+use crate::analysis::lockout::{diagnose, Evidence, Existence, KeyRef, Verdict};
 
 pub const BUNDLE_KIND: &str = "kmsdoctor-evidence-bundle";
 pub const BUNDLE_SCHEMA: u32 = 1;
@@ -35,7 +35,7 @@ pub struct Bundle {
     pub records: Vec<serde_json::Value>,
     pub lookup: LookupReport,
     /// Whether each candidate administrator exists: `yes`, `no`, `unknown`.
-    pub existence: BTreeMap<String, String>,
+    pub existence: BTreeMap<String, Existence>,
     /// IAM's decision for the caller on kms:GetKeyPolicy and kms:PutKeyPolicy, when asked.
     pub simulation: Option<Vec<(String, String)>>,
     pub problems: Vec<String>,
@@ -45,7 +45,7 @@ impl Bundle {
     /// The policy events in the bundle.
     pub fn events(&self) -> Result<Vec<PolicyEvent>, String> {
         let text = serde_json::json!({ "Records": self.records }).to_string();
-        crate::analysis::trail::scan(&text)
+        crate::evidence::cloudtrail_records::scan(&text)
             .map(|s| s.events)
             .map_err(|e| e.message)
     }
@@ -130,10 +130,10 @@ pub async fn collect_with(
     let mut existence = BTreeMap::new();
     if let Some(d) = &diagnosis {
         for a in &d.recoverable_admins {
-            if a.kind != "root" {
+            if a.kind != crate::analysis::lockout::AdminKind::Root {
                 existence.insert(
                     a.principal.clone(),
-                    aws::principal_exists(c, &a.principal).await.to_string(),
+                    aws::principal_exists(c, &a.principal).await,
                 );
             }
         }

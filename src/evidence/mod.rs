@@ -3,6 +3,8 @@
 //! names the file and the place in it.
 
 pub mod aws;
+pub mod cloudformation;
+pub mod cloudtrail_records;
 pub mod files;
 pub mod live;
 pub mod sources;

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::cloudformation::{parse_yaml, resolve, yaml_position, Pseudo, YamlDoc};
 use super::files::{io_reason, read_text};
 use super::InputError;
-use crate::analysis::cfn::{parse_yaml, resolve, yaml_position, Pseudo, YamlDoc};
 use crate::analysis::locate::{locate, position_of, Pointer, Position, Step};
 
 /// Policy files larger than this are not read (Terraform plans can be large).

@@ -12,7 +12,8 @@ use std::sync::Mutex;
 use flate2::read::MultiGzDecoder;
 
 use super::InputError;
-use crate::analysis::trail::{scan, PolicyEvent, TrailScan};
+use crate::analysis::events::PolicyEvent;
+use crate::evidence::cloudtrail_records::{scan, TrailScan};
 
 /// The largest file read (after decompression). Trail files are a few MB; a larger file is
 /// most likely not CloudTrail, and a decompression bomb must not exhaust memory.

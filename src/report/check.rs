@@ -3,7 +3,8 @@
 //!
 //! JSON (`schema_version` 1): `files_read`, `policies_checked`, `summary` (`error`, `warning`,
 //! `info` counts), `policies` (`file`, `address`, `verdict`, `safety_check`), `findings` (`id`,
-//! `rule`, `severity`, `message`, `fix`, `file`, `address`, `line`, `column`, `statement`).
+//! `rule`, `severity`, `message`, `fix`, `cause`, `file`, `address`, `line`, `column`,
+//! `statement`).
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -12,9 +13,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::Style;
-use crate::analysis::check::{rule, CheckResult, SafetyCheck};
-use crate::analysis::diagnose::Verdict;
-use crate::analysis::policy::Severity;
+use crate::analysis::check::{CheckResult, SafetyCheck};
+use crate::analysis::lockout::Verdict;
+use crate::analysis::rules::{rule, Severity};
 
 /// One finding, placed in its file.
 #[derive(Debug, Clone, Serialize)]
@@ -24,6 +25,9 @@ pub struct Located {
     pub severity: Severity,
     pub message: String,
     pub fix: &'static str,
+    /// For KC301: the rule of its cause (KL201–KL205).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<&'static str>,
     pub file: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
@@ -65,18 +69,19 @@ impl CheckReport {
         position: impl Fn(&str) -> Option<crate::analysis::locate::Position>,
     ) {
         for f in result.findings {
-            let p = f.pointer.as_deref().and_then(&position);
+            let p = f.pointer().as_deref().and_then(&position);
             self.findings.push(Located {
-                id: f.id,
-                rule: f.rule,
+                id: f.rule.id,
+                rule: f.rule.name,
                 severity: f.severity,
+                fix: f.fix(),
+                cause: f.cause.map(|c| c.id),
+                statement: f.statement_index(),
                 message: f.message,
-                fix: f.fix,
                 file: file.to_string(),
                 address: address.map(str::to_string),
                 line: p.map(|p| p.line),
                 column: p.map(|p| p.column),
-                statement: f.statement,
             });
         }
         self.policies.push(PolicySummary {

@@ -27,6 +27,7 @@ use super::{FileFinding, Style};
 use crate::analysis::condition::Truth;
 use crate::analysis::context::Context;
 use crate::analysis::eval::{Alternative, Decision, Evaluation, Outcome, Request, StatementRecord};
+use crate::analysis::reference::labels;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -56,7 +57,8 @@ struct ExplainJson<'a> {
     schema_version: u32,
     decision: Decision,
     request: RequestJson<'a>,
-    deciding_statements: &'a [String],
+    #[serde(serialize_with = "crate::analysis::reference::serialize_labels")]
+    deciding_statements: &'a [crate::analysis::reference::StatementRef],
     requirements: &'a [Alternative],
     notes: &'a [String],
     statements: &'a [StatementRecord],
@@ -183,7 +185,7 @@ pub fn render_table(out: &mut dyn Write, r: &ExplainReport<'_>, style: Style) ->
             let texts: Vec<&str> = alt.all_of.iter().map(|r| r.text.as_str()).collect();
             writeln!(out, "  {}. {}", i + 1, texts.join("\n     and "))?;
             if !alt.via.is_empty() {
-                writeln!(out, "     via {}", alt.via.join(", "))?;
+                writeln!(out, "     via {}", labels(&alt.via))?;
             }
         }
     }
@@ -191,14 +193,14 @@ pub fn render_table(out: &mut dyn Write, r: &ExplainReport<'_>, style: Style) ->
         writeln!(
             out,
             "Deciding statements: {}",
-            e.deciding_statements.join(", ")
+            labels(&e.deciding_statements)
         )?;
     }
     for n in &e.notes {
         super::write_wrapped(out, "Note: ", "      ", n)?;
     }
     if !e.statements.is_empty() {
-        let deciding = |rec: &StatementRecord| e.deciding_statements.contains(&rec.statement.id);
+        let deciding = |rec: &StatementRecord| e.deciding_statements.contains(&rec.statement);
         let rows: Vec<Row> = e
             .statements
             .iter()
@@ -233,22 +235,13 @@ pub fn render_table(out: &mut dyn Write, r: &ExplainReport<'_>, style: Style) ->
             writeln!(
                 out,
                 "  {} {} {}: {}",
-                severity_word(f, style),
-                f.finding.id,
-                f.finding.rule,
+                super::severity_word(f.finding.severity, style),
+                f.finding.rule.id,
+                f.finding.rule.name,
                 f.location()
             )?;
             super::write_wrapped(out, "    ", "    ", &f.finding.message)?;
         }
     }
     Ok(())
-}
-
-fn severity_word(f: &FileFinding, style: Style) -> String {
-    use crate::analysis::policy::Severity;
-    match f.finding.severity {
-        Severity::Error => style.bad("error"),
-        Severity::Warning => style.warn("warning"),
-        Severity::Info => "info".into(),
-    }
 }

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::analysis::locate::Position;
-use crate::analysis::policy::{Finding, Policy};
+use crate::analysis::policy::Policy;
+use crate::analysis::rules::{Finding, Severity};
 
 /// Terminal styling: only when stdout is a terminal and `NO_COLOR` is unset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,16 +55,55 @@ impl Style {
 }
 
 /// A parser finding with the file it was found in.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FileFinding {
     pub file: PathBuf,
     pub policy: String,
-    #[serde(flatten)]
     pub finding: Finding,
     /// For a policy embedded in `get-key-policy` output: where its `Policy` string starts
     /// in the file (`position` is then inside the embedded document).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub embedded_at: Option<Position>,
+}
+
+/// Wire form of a [`FileFinding`] (explain's `findings`).
+#[derive(Serialize)]
+struct FileFindingJson<'a> {
+    file: &'a Path,
+    policy: &'a str,
+    id: &'a str,
+    rule: &'a str,
+    severity: Severity,
+    message: &'a str,
+    pointer: String,
+    position: Option<Position>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    embedded_at: Option<Position>,
+}
+
+impl Serialize for FileFinding {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        FileFindingJson {
+            file: &self.file,
+            policy: &self.policy,
+            id: self.finding.rule.id,
+            rule: self.finding.rule.name,
+            severity: self.finding.severity,
+            message: &self.finding.message,
+            pointer: self.finding.pointer().unwrap_or_else(|| "/".into()),
+            position: self.finding.position,
+            embedded_at: self.embedded_at,
+        }
+        .serialize(s)
+    }
+}
+
+/// The word for a severity in tables, coloured when the style says so.
+pub(crate) fn severity_word(s: Severity, style: Style) -> String {
+    match s {
+        Severity::Error => style.bad("error"),
+        Severity::Warning => style.warn("warning"),
+        Severity::Info => "info".into(),
+    }
 }
 
 impl FileFinding {

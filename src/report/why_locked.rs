@@ -27,10 +27,10 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::Style;
-use crate::analysis::diagnose::{Diagnosis, Verdict};
 use crate::analysis::locate::Position;
+use crate::analysis::lockout::{Diagnosis, Verdict};
 use crate::analysis::plan::Step;
-use crate::analysis::policy::Severity;
+use crate::analysis::rules::{Finding, Severity};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -83,47 +83,42 @@ struct FindingJson<'a> {
 #[derive(Serialize)]
 struct WhyLockedJson<'a> {
     schema_version: u32,
-    key: &'a crate::analysis::diagnose::KeyRef,
+    key: &'a crate::analysis::lockout::KeyRef,
     verdict: Verdict,
-    policy_source: crate::analysis::diagnose::PolicySource,
-    recoverable_admins: &'a [crate::analysis::diagnose::RecoverableAdmin],
+    policy_source: crate::analysis::lockout::PolicySource,
+    recoverable_admins: &'a [crate::analysis::lockout::RecoverableAdmin],
     ok_requirements: &'a [crate::analysis::eval::Alternative],
-    lockout_event: Option<&'a crate::analysis::diagnose::LockoutEvent>,
-    caller: Option<&'a crate::analysis::diagnose::CallerAccess>,
+    lockout_event: Option<&'a crate::analysis::lockout::LockoutEvent>,
+    caller: Option<&'a crate::analysis::lockout::CallerAccess>,
     findings: Vec<FindingJson<'a>>,
-    history: &'a [crate::analysis::diagnose::PolicyVersion],
-    failed_changes: &'a [crate::analysis::diagnose::FailedChange],
+    history: &'a [crate::analysis::lockout::PolicyVersion],
+    failed_changes: &'a [crate::analysis::lockout::FailedChange],
     recovery_plan: &'a [Step],
     repaired_policy: Option<&'a RepairedPolicy>,
     evidence: &'a EvidenceSummary,
 }
 
-fn findings(d: &Diagnosis) -> Vec<FindingJson<'_>> {
-    let mut out: Vec<FindingJson<'_>> = d
-        .findings
-        .iter()
-        .map(|f| FindingJson {
-            id: f.id,
-            rule: f.rule,
+impl<'a> FindingJson<'a> {
+    fn of(f: &'a Finding) -> FindingJson<'a> {
+        FindingJson {
+            id: f.rule.id,
+            rule: f.rule.name,
             severity: f.severity,
             message: &f.message,
-            statement: f.statement.as_deref(),
-            event_id: f.event_id.as_deref(),
-            pointer: None,
-            position: None,
-        })
-        .collect();
-    out.extend(d.policy_findings.iter().map(|f| FindingJson {
-        id: f.id,
-        rule: f.rule,
-        severity: f.severity,
-        message: &f.message,
-        statement: None,
-        event_id: None,
-        pointer: Some(&f.pointer),
-        position: f.position,
-    }));
-    out
+            statement: f.statement_label(),
+            event_id: f.event_id(),
+            pointer: f.pointer.as_deref(),
+            position: f.position,
+        }
+    }
+}
+
+fn findings(d: &Diagnosis) -> Vec<FindingJson<'_>> {
+    d.findings
+        .iter()
+        .chain(&d.policy_findings)
+        .map(FindingJson::of)
+        .collect()
 }
 
 pub fn render_json(out: &mut dyn Write, r: &WhyLockedReport<'_>) -> io::Result<()> {
@@ -162,12 +157,12 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
         Verdict::Unrecoverable => style.bad(word),
     };
     let source = match d.policy_source {
-        crate::analysis::diagnose::PolicySource::Current => "the current policy".to_string(),
-        crate::analysis::diagnose::PolicySource::History => match d.history.last() {
+        crate::analysis::lockout::PolicySource::Current => "the current policy".to_string(),
+        crate::analysis::lockout::PolicySource::History => match d.history.last() {
             Some(v) => format!("the last applied policy ({})", v.event_id),
             None => "CloudTrail history".into(),
         },
-        crate::analysis::diagnose::PolicySource::None => "no key policy found".into(),
+        crate::analysis::lockout::PolicySource::None => "no key policy found".into(),
     };
     writeln!(out, "{} {painted}  (from {source})", style.bold("Verdict:"))?;
 
@@ -175,19 +170,15 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
     if !visible.is_empty() {
         writeln!(out, "\n{}", style.bold("Findings:"))?;
         for f in visible {
-            let sev = match f.severity {
-                Severity::Error => style.bad("error"),
-                Severity::Warning => style.warn("warning"),
-                Severity::Info => "info".to_string(),
-            };
-            wrap(out, &format!("  {sev} {} ", f.id), "    ", &f.message)?;
+            let sev = super::severity_word(f.severity, style);
+            wrap(out, &format!("  {sev} {} ", f.rule.id), "    ", &f.message)?;
         }
         for f in &d.policy_findings {
             wrap(
                 out,
-                &format!("  {} {} ", f.rule, f.id),
+                &format!("  {} {} ", f.rule.name, f.rule.id),
                 "    ",
-                &format!("{} (at {})", f.message, f.pointer),
+                &format!("{} (at {})", f.message, f.pointer.as_deref().unwrap_or("/")),
             )?;
         }
     }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
-use super::locate::{Pointer, Position};
+use crate::analysis::locate::{Pointer, Position};
 
 /// A YAML document as JSON, with positions by JSON pointer (`/Resources/Key/Properties`).
 #[derive(Debug, Clone, PartialEq)]

@@ -1,4 +1,4 @@
-//! CloudTrail evidence, parsed: the KMS key-policy events (CreateKey, PutKeyPolicy) found in
+//! CloudTrail records decoded into policy events: the KMS key-policy events (CreateKey, PutKeyPolicy) found in
 //! the text of a CloudTrail file, whatever its shape:
 //!
 //! - `aws cloudtrail lookup-events` output, `{"Events": [{"EventId", "EventTime",
@@ -19,73 +19,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::condition::parse_date;
-use super::locate::{position_of, Position};
-
-/// The two kinds of event that set a key policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum EventName {
-    CreateKey,
-    PutKeyPolicy,
-}
-
-/// Who made a call, as CloudTrail's `userIdentity` says.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
-pub struct Actor {
-    /// `userIdentity.type`: `Root`, `IAMUser`, `AssumedRole`, `FederatedUser`, `AWSService`...
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// `userIdentity.arn`: for a role, the session ARN.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub arn: Option<String>,
-    /// For role sessions, the role behind the session (`sessionContext.sessionIssuer.arn`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub role_arn: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub account_id: Option<String>,
-    /// `invokedBy`, for calls an AWS service made.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub invoked_by: Option<String>,
-}
-
-impl Actor {
-    /// The principal to show: the role behind a session, else the ARN, else the type.
-    pub fn principal(&self) -> String {
-        self.role_arn
-            .clone()
-            .or_else(|| self.arn.clone())
-            .or_else(|| self.invoked_by.clone())
-            .unwrap_or_else(|| self.kind.clone())
-    }
-}
-
-/// A CreateKey or PutKeyPolicy call, from one CloudTrail record.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PolicyEvent {
-    pub event_id: String,
-    pub name: EventName,
-    pub time: DateTime<Utc>,
-    pub actor: Actor,
-    pub source_ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub region: Option<String>,
-    /// The account the event was recorded in (`recipientAccountId`).
-    pub account: Option<String>,
-    /// Every way the record names the key: `requestParameters.keyId` (id, ARN or alias as
-    /// given), `resources[].ARN`, `responseElements.keyMetadata.keyId/arn`.
-    pub key_refs: Vec<String>,
-    /// `requestParameters.policy`; `None` for a CreateKey without one (the default policy).
-    pub policy: Option<String>,
-    pub policy_name: Option<String>,
-    pub bypass_lockout_check: bool,
-    /// `errorCode` of a failed call: it changed nothing.
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
-    /// Where the record came from: index of the record in its file.
-    pub record_index: usize,
-    /// The record itself, as JSON text (kept for policy events only, to save them again).
-    pub raw: Option<String>,
-}
+use crate::analysis::condition::parse_date;
+use crate::analysis::events::{Actor, EventName, PolicyEvent};
+use crate::analysis::locate::{position_of, Position};
 
 /// What one file held.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -1,0 +1,253 @@
+//! Who can still get back in: the recoverable administrators of a policy (the root user,
+//! principals named in Allow statements, principals named by `aws:PrincipalArn` conditions),
+//! and what the key policy lets the person asking do.
+
+use serde::Serialize;
+
+use super::delegation::Setting;
+use crate::analysis::condition::Base;
+use crate::analysis::eval::{decide, Alternative, Decision, RequirementKind};
+use crate::analysis::policy::{Effect, Policy};
+use crate::analysis::principal::{Arn, Caller, PrincipalEntry};
+use crate::analysis::reference::{serialize_labels, StatementRef};
+
+/// What kind of principal an administrator is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminKind {
+    Root,
+    User,
+    Role,
+    AssumedRole,
+    FederatedUser,
+}
+
+impl AdminKind {
+    /// The kind of a caller; `None` for service principals, which administer nothing.
+    pub fn of(c: &Caller) -> Option<AdminKind> {
+        Some(match c {
+            Caller::Root { .. } => AdminKind::Root,
+            Caller::User { .. } => AdminKind::User,
+            Caller::Role {
+                session: Some(_), ..
+            } => AdminKind::AssumedRole,
+            Caller::Role { .. } => AdminKind::Role,
+            Caller::FederatedUser { .. } => AdminKind::FederatedUser,
+            Caller::Service { .. } => return None,
+        })
+    }
+}
+
+/// Whether a principal exists, as far as kmsdoctor knows (IAM answers live).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Existence {
+    Yes,
+    No,
+    Unknown,
+}
+
+impl Existence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Existence::Yes => "yes",
+            Existence::No => "no",
+            Existence::Unknown => "unknown",
+        }
+    }
+}
+
+/// A principal that can still call PutKeyPolicy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecoverableAdmin {
+    /// As written in the policy; a bare account id becomes `arn:aws:iam::ID:root`.
+    pub principal: String,
+    pub kind: AdminKind,
+    pub can_put_key_policy: bool,
+    pub can_get_key_policy: bool,
+    /// `allowed`, or `conditional` when requirements apply.
+    pub decision: Decision,
+    /// Statements that allow it PutKeyPolicy.
+    #[serde(serialize_with = "serialize_labels")]
+    pub statements: Vec<StatementRef>,
+    /// Alternatives, any one of which suffices; each a list of requirements.
+    pub requirements: Vec<Alternative>,
+    /// True when every way in goes through IAM: an IAM policy must also allow it.
+    pub needs_iam_policy: bool,
+    /// Whether the principal exists: `unknown` offline.
+    pub exists: Existence,
+    pub notes: Vec<String>,
+}
+
+/// Every principal that could still call PutKeyPolicy: the root user, principals named in
+/// Allow statements, and principals named by `aws:PrincipalArn` conditions.
+pub(super) fn recoverable_admins(policy: &Policy, setting: &Setting<'_>) -> Vec<RecoverableAdmin> {
+    let mut candidates: Vec<String> = vec![format!("arn:aws:iam::{}:root", setting.account)];
+    for s in policy.statements.iter().filter(|s| s.valid) {
+        let allow = s.effect == Effect::Allow;
+        if let Some(p) = s.principal.as_ref().filter(|p| !p.negated && allow) {
+            for e in &p.entries {
+                if let PrincipalEntry::Arn { arn, account } = e {
+                    if account == setting.account && !candidates.contains(arn) {
+                        candidates.push(arn.clone());
+                    }
+                }
+            }
+        }
+        for c in &s.conditions {
+            // An Allow for the principals a condition names, or a Deny for everyone but them.
+            let names_principals = c.key.eq_ignore_ascii_case("aws:PrincipalArn")
+                && if allow {
+                    matches!(
+                        c.operator.base,
+                        Base::StringEquals | Base::StringLike | Base::ArnEquals | Base::ArnLike
+                    )
+                } else {
+                    matches!(
+                        c.operator.base,
+                        Base::StringNotEquals
+                            | Base::StringNotLike
+                            | Base::ArnNotEquals
+                            | Base::ArnNotLike
+                    )
+                };
+            if names_principals {
+                for v in &c.values {
+                    let concrete = !v.contains(['*', '?']) && !v.contains("${");
+                    let same_account = Arn::parse(v).is_some_and(|a| a.account == setting.account);
+                    if concrete
+                        && same_account
+                        && Caller::parse(v).is_ok()
+                        && !candidates.contains(v)
+                    {
+                        candidates.push(v.clone());
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for principal in candidates {
+        let Ok(caller) = Caller::parse(&principal) else {
+            continue;
+        };
+        let Some(kind) = AdminKind::of(&caller) else {
+            continue;
+        };
+        let put = decide(
+            &setting.recovery_request(caller.clone(), "kms:PutKeyPolicy"),
+            Some(policy),
+            None,
+        );
+        if !matches!(put.decision, Decision::Allowed | Decision::Conditional) {
+            continue;
+        }
+        let get = decide(
+            &setting.recovery_request(caller, "kms:GetKeyPolicy"),
+            Some(policy),
+            None,
+        );
+        let needs_iam = put.decision == Decision::Conditional
+            && !put.requirements.is_empty()
+            && put.requirements.iter().all(|a| {
+                a.all_of
+                    .iter()
+                    .any(|r| r.kind == RequirementKind::IamPolicy)
+            });
+        // Requirements besides the IAM one are what the person must arrange; the IAM one is
+        // said in `needs_iam_policy`.
+        let requirements: Vec<Alternative> = put
+            .requirements
+            .iter()
+            .map(|a| Alternative {
+                all_of: a
+                    .all_of
+                    .iter()
+                    .filter(|r| r.kind != RequirementKind::IamPolicy)
+                    .cloned()
+                    .collect(),
+                via: a.via.clone(),
+            })
+            .collect();
+        let mut notes = Vec::new();
+        match kind {
+            AdminKind::Root => notes.push(
+                "sign in as the account's root user (its password and MFA device); use CloudShell rather than creating root access keys".to_string(),
+            ),
+            _ => notes.push(
+                "must still exist: a deleted principal re-created under the same name does not match".to_string(),
+            ),
+        }
+        if needs_iam {
+            notes.push(
+                "an IAM policy of this principal must also allow kms:PutKeyPolicy on the key"
+                    .into(),
+            );
+        }
+        let decision = if requirements.iter().all(|a| a.all_of.is_empty()) && !needs_iam {
+            Decision::Allowed
+        } else {
+            put.decision
+        };
+        out.push(RecoverableAdmin {
+            principal,
+            kind,
+            can_put_key_policy: true,
+            can_get_key_policy: matches!(get.decision, Decision::Allowed | Decision::Conditional),
+            decision,
+            statements: put.deciding_statements.clone(),
+            requirements: if requirements.iter().all(|a| a.all_of.is_empty()) {
+                vec![]
+            } else {
+                requirements
+            },
+            needs_iam_policy: needs_iam,
+            exists: if kind == AdminKind::Root {
+                Existence::Yes
+            } else {
+                Existence::Unknown
+            },
+            notes,
+        });
+    }
+    out
+}
+
+/// What the key policy lets the person asking do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallerAccess {
+    pub principal: String,
+    pub can_put_key_policy: bool,
+    pub can_get_key_policy: bool,
+    /// The decision for kms:PutKeyPolicy.
+    pub decision: Decision,
+    /// For a conditional decision: alternatives, any one of which suffices.
+    pub requirements: Vec<Alternative>,
+    /// IAM's own decision for the caller (SimulatePrincipalPolicy), when it was asked:
+    /// `[action, decision]` pairs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iam_decisions: Option<Vec<(String, String)>>,
+}
+
+/// What the key policy lets `caller` do on the key.
+pub fn caller_access(policy: &Policy, setting: &Setting<'_>, caller: &Caller) -> CallerAccess {
+    let put = decide(
+        &setting.recovery_request(caller.clone(), "kms:PutKeyPolicy"),
+        Some(policy),
+        None,
+    );
+    let get = decide(
+        &setting.recovery_request(caller.clone(), "kms:GetKeyPolicy"),
+        Some(policy),
+        None,
+    );
+    let can = |d: Decision| matches!(d, Decision::Allowed | Decision::Conditional);
+    CallerAccess {
+        principal: caller.to_string(),
+        can_put_key_policy: can(put.decision),
+        can_get_key_policy: can(get.decision),
+        decision: put.decision,
+        requirements: put.requirements,
+        iam_decisions: None,
+    }
+}

@@ -1,0 +1,312 @@
+//! Why a policy is not `ok` (KL201–KL205), the traps it holds whatever the verdict
+//! (KL206, KL208, KL209), and what a change did to the delegation.
+
+use super::assess::{anyone_can_meet, generic};
+use super::delegation::{
+    covers_recovery, delegates, names_account, principal_text, Setting, DELEGATION_SID,
+    RECOVERY_ACTIONS,
+};
+use crate::analysis::eval::{Decision, Evaluation};
+use crate::analysis::policy::{Effect, Policy};
+use crate::analysis::principal::PrincipalEntry;
+use crate::analysis::reference::{labels, StatementRef};
+use crate::analysis::rules::{
+    Finding, Subject, DELEGATION_CONDITIONED, DELEGATION_MISSING, DELEGATION_NARROWED,
+    DELEGATION_PRINCIPAL_CHANGED, DELETED_PRINCIPALS, DENY_OVERRIDES, NOT_PRINCIPAL_DENY,
+    REQUEST_ALIAS_NEVER,
+};
+
+/// Why a policy is not `ok`, read from the policy alone.
+pub(super) fn why_not_ok(
+    policy: &Policy,
+    setting: &Setting<'_>,
+    put_any: &Evaluation,
+) -> Vec<Finding> {
+    let account = setting.account;
+    let mut out = Vec::new();
+    if put_any.decision == Decision::ExplicitDeny {
+        let mut f = Finding::new(
+            DENY_OVERRIDES,
+            format!(
+                "Deny statement {} takes kms:PutKeyPolicy from the account's principals, whatever IAM policies allow",
+                labels(&put_any.deciding_statements)
+            ),
+        );
+        if let Some(s) = put_any.deciding_statements.first() {
+            f = f.at_statement(s.clone());
+        }
+        out.push(f);
+        return out;
+    }
+    let valid: Vec<_> = policy.statements.iter().filter(|s| s.valid).collect();
+    let delegating: Vec<_> = valid.iter().filter(|s| delegates(s, account)).collect();
+    if let Some(s) = valid
+        .iter()
+        .find(|s| s.sid.as_deref() == Some(DELEGATION_SID) && !delegates(s, account))
+    {
+        out.push(
+            Finding::new(
+                DELEGATION_PRINCIPAL_CHANGED,
+                format!(
+                    "statement `{DELEGATION_SID}` names {} instead of the account (arn:aws:iam::{account}:root): IAM policies no longer count",
+                    principal_text(s)
+                ),
+            )
+            .at_statement(policy.statement_ref(s)),
+        );
+    }
+    if delegating.is_empty() {
+        if out.is_empty() {
+            out.push(Finding::new(
+                DELEGATION_MISSING,
+                format!(
+                    "no statement allows the account principal arn:aws:iam::{account}:root: IAM policies cannot grant anyone access to this key"
+                ),
+            ));
+        }
+        return out;
+    }
+    let covering: Vec<_> = delegating.iter().filter(|s| covers_recovery(s)).collect();
+    if covering.is_empty() {
+        // A `*` statement for other actions is not a narrowed delegation.
+        let Some(s) = delegating.iter().find(|s| names_account(s, account)) else {
+            if out.is_empty() {
+                out.push(Finding::new(
+                    DELEGATION_MISSING,
+                    format!(
+                        "no statement allows the account principal arn:aws:iam::{account}:root kms:PutKeyPolicy: IAM policies cannot grant anyone access to this key"
+                    ),
+                ));
+            }
+            return out;
+        };
+        out.push(
+            Finding::new(
+                DELEGATION_NARROWED,
+                format!(
+                    "statement {} delegates to IAM only for {}: not kms:PutKeyPolicy and kms:GetKeyPolicy",
+                    s.label(),
+                    s.actions.as_ref().map(|a| a.patterns.join(", ")).unwrap_or_default()
+                ),
+            )
+            .at_statement(policy.statement_ref(s)),
+        );
+        return out;
+    }
+    // The delegation is there and covers the actions: its conditions, or a Deny's, single
+    // out principals.
+    let mut allow_keys: Vec<String> = Vec::new();
+    let mut deny_keys: Vec<String> = Vec::new();
+    let mut denies: Vec<StatementRef> = Vec::new();
+    for alt in put_any.requirements.iter().filter(|a| !generic(a)) {
+        for r in &alt.all_of {
+            let Some(k) = r.key.as_ref().filter(|k| !anyone_can_meet(k)) else {
+                continue;
+            };
+            let keys = if r.negated {
+                &mut deny_keys
+            } else {
+                &mut allow_keys
+            };
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+        if alt.all_of.iter().any(|r| r.negated) {
+            for via in &alt.via {
+                let is_deny = via.in_key_policy()
+                    && policy
+                        .statements
+                        .get(via.index)
+                        .is_some_and(|st| st.effect == Effect::Deny);
+                if is_deny && !denies.contains(via) {
+                    denies.push(via.clone());
+                }
+            }
+        }
+    }
+    let s = covering[0];
+    if !deny_keys.is_empty() {
+        let mut f = Finding::new(
+            DENY_OVERRIDES,
+            format!(
+                "Deny statement {} takes kms:PutKeyPolicy from every principal but those singled out by {}",
+                labels(&denies),
+                deny_keys.join(", ")
+            ),
+        );
+        if let Some(d) = denies.first() {
+            f = f.at_statement(d.clone());
+        }
+        out.push(f);
+    }
+    if !allow_keys.is_empty() || deny_keys.is_empty() {
+        let f = Finding::new(
+            DELEGATION_CONDITIONED,
+            if allow_keys.is_empty() {
+                format!("statement {} delegates to IAM, but under conditions that no principal of the account can meet", s.label())
+            } else {
+                format!(
+                    "statement {} delegates to IAM only for principals singled out by {}",
+                    s.label(),
+                    allow_keys.join(", ")
+                )
+            },
+        );
+        out.push(f.at_statement(policy.statement_ref(s)));
+    }
+    out
+}
+
+/// Known traps, whatever the verdict.
+pub(super) fn traps(policy: &Policy, setting: &Setting<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for s in policy.statements.iter().filter(|s| s.valid) {
+        let manages = RECOVERY_ACTIONS.iter().any(|a| s.covers_action(a));
+        if manages
+            && s.conditions
+                .iter()
+                .any(|c| c.key.eq_ignore_ascii_case("kms:RequestAlias"))
+        {
+            let f = Finding::new(
+                REQUEST_ALIAS_NEVER,
+                format!(
+                    "statement {} conditions on kms:RequestAlias, which is never present for kms:PutKeyPolicy or kms:GetKeyPolicy: for them the {} can never apply",
+                    s.label(),
+                    if s.effect == Effect::Deny { "Deny" } else { "Allow" }
+                ),
+            );
+            out.push(f.at_statement(policy.statement_ref(s)));
+        }
+        if let (Effect::Deny, Some(p)) = (&s.effect, &s.principal) {
+            if p.negated {
+                let lists_account = p.entries.iter().any(|e| {
+                    matches!(e, PrincipalEntry::Account { account, .. } if account == setting.account)
+                });
+                let consequence = if lists_account {
+                    "each principal to spare must be listed itself (role and session forms) besides the account".to_string()
+                } else {
+                    format!(
+                        "without the account (arn:aws:iam::{}:root) in the list, even the listed principals are denied",
+                        setting.account
+                    )
+                };
+                let f = Finding::new(
+                    NOT_PRINCIPAL_DENY,
+                    format!(
+                        "statement {} denies everyone but {}; AWS checks the account, the role and the session in turn, so {consequence}",
+                        s.label(),
+                        principal_text(s),
+                    ),
+                );
+                out.push(f.at_statement(policy.statement_ref(s)));
+            }
+        }
+    }
+    let deleted: Vec<&str> = policy
+        .statements
+        .iter()
+        .flat_map(|s| s.principal.iter().flat_map(|p| p.entries.iter()))
+        .filter_map(|e| match e {
+            PrincipalEntry::UniqueId(id) => Some(id.as_str()),
+            _ => None,
+        })
+        .collect();
+    if !deleted.is_empty() {
+        out.push(Finding::new(
+            DELETED_PRINCIPALS,
+            format!(
+                "{} {} deleted principal{} (shown by unique id): re-creating a user or role of the same name does not bring access back, and KMS rejects a new policy that names {}",
+                deleted.join(", "),
+                if deleted.len() == 1 { "is a" } else { "are" },
+                if deleted.len() == 1 { "" } else { "s" },
+                if deleted.len() == 1 { "it" } else { "them" }
+            ),
+        ));
+    }
+    out
+}
+
+/// What the lockout event changed, compared with the version before it.
+pub(super) fn what_changed(
+    old: &Policy,
+    new: &Policy,
+    account: &str,
+    event_id: &str,
+) -> Vec<Finding> {
+    let Some(d) = old
+        .statements
+        .iter()
+        .find(|s| s.valid && delegates(s, account) && s.covers_action("kms:PutKeyPolicy"))
+    else {
+        return vec![];
+    };
+    let counterpart = match &d.sid {
+        Some(sid) if !sid.is_empty() => new.statements.iter().find(|s| s.sid.as_ref() == Some(sid)),
+        _ => new.statements.get(d.index),
+    };
+    let label = d.label();
+    let (rule, message) = match counterpart {
+        None => (
+            DELEGATION_MISSING,
+            format!("this change removed statement {label}, which delegated the key to IAM"),
+        ),
+        Some(n) if !delegates(n, account) => (
+            DELEGATION_PRINCIPAL_CHANGED,
+            format!(
+                "this change replaced the principal of statement {label}: {} became {}",
+                principal_text(d),
+                principal_text(n)
+            ),
+        ),
+        Some(n) if !covers_recovery(n) => (
+            DELEGATION_NARROWED,
+            format!(
+                "this change narrowed the actions of statement {label}: {} became {}",
+                d.actions
+                    .as_ref()
+                    .map(|a| a.patterns.join(", "))
+                    .unwrap_or_default(),
+                n.actions
+                    .as_ref()
+                    .map(|a| a.patterns.join(", "))
+                    .unwrap_or_default()
+            ),
+        ),
+        Some(n) if n.conditions != d.conditions => (
+            DELEGATION_CONDITIONED,
+            format!(
+                "this change put conditions on statement {label}: {}",
+                n.conditions
+                    .iter()
+                    .map(|c| format!("{} {} {}", c.operator_name, c.key, c.values.join(", ")))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        ),
+        Some(_) => {
+            let added: Vec<String> = new
+                .statements
+                .iter()
+                .filter(|s| {
+                    s.valid && s.effect == Effect::Deny && !old.statements.iter().any(|o| o == *s)
+                })
+                .map(|s| s.label())
+                .collect();
+            if added.is_empty() {
+                return vec![];
+            }
+            (
+                DENY_OVERRIDES,
+                format!(
+                    "this change added Deny statement {}, which overrides the delegation",
+                    added.join(", ")
+                ),
+            )
+        }
+    };
+    vec![Finding::new(rule, message).on(Subject::Change {
+        event_id: event_id.to_string(),
+        statement: label,
+    })]
+}

@@ -1,0 +1,232 @@
+//! The key's policy history: the versions CloudTrail recorded (with the verdict each gets on
+//! its own), the calls that failed, and the lockout event: the change after which the policy
+//! stopped being `ok` and stayed so.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::assess::Verdict;
+use super::causes::what_changed;
+use super::delegation::default_policy;
+use super::key::KeyRef;
+use crate::analysis::events::{Actor, EventName, PolicyEvent};
+use crate::analysis::policy::{parse_policy, Policy, PolicyKind};
+use crate::analysis::rules::{Finding, BYPASSED_CHECK, FAILED_CHANGE, UNREADABLE_VERSION};
+
+/// One applied version of the key policy.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyVersion {
+    pub event_id: String,
+    pub event_name: EventName,
+    pub time: DateTime<Utc>,
+    pub actor: Actor,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    pub bypass_lockout_check: bool,
+    /// True when CreateKey had no policy and KMS applied its default.
+    pub default_policy: bool,
+    /// The verdict this version gets on its own; `unknown` when it cannot be read.
+    pub verdict: Verdict,
+    /// The policy as applied (empty when the record has none), and parsed when it can be.
+    #[serde(skip)]
+    pub policy_text: String,
+    #[serde(skip)]
+    pub policy: Option<Policy>,
+}
+
+/// A failed CreateKey/PutKeyPolicy: changed nothing, but tells what someone tried.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedChange {
+    pub event_id: String,
+    pub event_name: EventName,
+    pub time: DateTime<Utc>,
+    pub actor: Actor,
+    pub error_code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+}
+
+/// The event after which the policy stopped being `ok` and stayed so.
+#[derive(Debug, Clone, Serialize)]
+pub struct LockoutEvent {
+    pub event_id: String,
+    pub event_name: EventName,
+    pub time: DateTime<Utc>,
+    pub actor: Actor,
+    pub principal: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_ip: Option<String>,
+    pub bypass_lockout_check: bool,
+}
+
+/// The key's own events, oldest first, each once.
+pub(super) fn events_of<'e>(key: &KeyRef, events: &'e [PolicyEvent]) -> Vec<&'e PolicyEvent> {
+    let mut mine: Vec<&PolicyEvent> = events
+        .iter()
+        .filter(|e| e.key_refs.iter().any(|r| key.matches(r)))
+        .collect();
+    mine.sort_by(|a, b| a.time.cmp(&b.time).then(a.event_id.cmp(&b.event_id)));
+    mine.dedup_by(|a, b| !a.event_id.is_empty() && a.event_id == b.event_id);
+    mine
+}
+
+/// The applied versions and the failed changes among the key's events. `verdict_of` judges a
+/// readable version (`None` when the key's account is unknown).
+pub(super) fn versions(
+    mine: &[&PolicyEvent],
+    account: Option<&str>,
+    verdict_of: impl Fn(&Policy) -> Option<Verdict>,
+    findings: &mut Vec<Finding>,
+) -> (Vec<PolicyVersion>, Vec<FailedChange>) {
+    let mut history = Vec::new();
+    let mut failed = Vec::new();
+    for e in mine {
+        if let Some(code) = &e.error_code {
+            failed.push(FailedChange {
+                event_id: e.event_id.clone(),
+                event_name: e.name,
+                time: e.time,
+                actor: e.actor.clone(),
+                error_code: code.clone(),
+                error_message: e.error_message.clone(),
+            });
+            continue;
+        }
+        if e.name == EventName::PutKeyPolicy
+            && e.policy_name.as_deref().is_some_and(|n| n != "default")
+        {
+            continue;
+        }
+        let (text, is_default) = match (&e.policy, account) {
+            (Some(p), _) => (p.clone(), false),
+            (None, Some(acc)) if e.name == EventName::CreateKey => (default_policy(acc), true),
+            _ => (String::new(), false),
+        };
+        let parsed = parse_policy(&text, PolicyKind::Key, "key-policy");
+        let (verdict, policy) = match parsed {
+            Ok(p) => (verdict_of(&p).unwrap_or(Verdict::Unknown), Some(p)),
+            // A CreateKey without a policy, for a key whose account is not known: the default
+            // policy cannot be written out, and there is nothing wrong with the record.
+            Err(_) if text.is_empty() && account.is_none() => (Verdict::Unknown, None),
+            Err(err) => {
+                findings.push(
+                    Finding::new(
+                        UNREADABLE_VERSION,
+                        format!(
+                            "the policy recorded by event {} cannot be read: {}",
+                            e.event_id, err.message
+                        ),
+                    )
+                    .at_event(&e.event_id),
+                );
+                (Verdict::Unknown, None)
+            }
+        };
+        history.push(PolicyVersion {
+            event_id: e.event_id.clone(),
+            event_name: e.name,
+            time: e.time,
+            actor: e.actor.clone(),
+            source_ip: e.source_ip.clone(),
+            user_agent: e.user_agent.clone(),
+            bypass_lockout_check: e.bypass_lockout_check,
+            default_policy: is_default,
+            verdict,
+            policy_text: text,
+            policy,
+        });
+    }
+    (history, failed)
+}
+
+/// A finding for each failed change: it changed nothing, but tells what someone tried.
+pub(super) fn failed_change_findings(failed: &[FailedChange]) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for f in failed {
+        findings.push(
+            Finding::new(
+                FAILED_CHANGE,
+                format!(
+                    "{} tried {} at {} and failed ({}): it changed nothing",
+                    f.actor.principal(),
+                    match f.event_name {
+                        EventName::CreateKey => "CreateKey",
+                        EventName::PutKeyPolicy => "PutKeyPolicy",
+                    },
+                    f.time.format("%Y-%m-%dT%H:%M:%SZ"),
+                    f.error_code
+                ),
+            )
+            .at_event(&f.event_id),
+        );
+    }
+    findings
+}
+
+/// The lockout event: the first version after which every later version, and the current
+/// policy, is not ok, when the one before it was ok (or it is the first). With a current
+/// policy that differs from the last version, the change came from outside the evidence
+/// (older than it, or not recorded), and no event is named.
+pub(super) fn lockout_event(
+    history: &[PolicyVersion],
+    current: Option<&str>,
+    account: Option<&str>,
+    findings: &mut Vec<Finding>,
+) -> Option<LockoutEvent> {
+    let readable: Vec<&PolicyVersion> = history
+        .iter()
+        .filter(|v| v.verdict != Verdict::Unknown)
+        .collect();
+    let mut idx = readable.len();
+    while idx > 0 && readable[idx - 1].verdict != Verdict::Ok {
+        idx -= 1;
+    }
+    let current_matches_last = match (current, readable.last()) {
+        (Some(text), Some(last)) => same_policy(text, &last.policy_text),
+        (None, Some(_)) => true,
+        _ => false,
+    };
+    if idx >= readable.len() || !current_matches_last {
+        return None;
+    }
+    let v = readable[idx];
+    if v.bypass_lockout_check {
+        findings.push(
+            Finding::new(
+                BYPASSED_CHECK,
+                format!(
+                    "{} applied this policy with BypassPolicyLockoutSafetyCheck: KMS did not check that the caller could still change it",
+                    v.actor.principal()
+                ),
+            )
+            .at_event(&v.event_id),
+        );
+    }
+    if idx > 0 {
+        if let (Some(acc), Some(old), Some(new)) = (account, &readable[idx - 1].policy, &v.policy) {
+            findings.extend(what_changed(old, new, acc, &v.event_id));
+        }
+    }
+    Some(LockoutEvent {
+        event_id: v.event_id.clone(),
+        event_name: v.event_name,
+        time: v.time,
+        principal: v.actor.principal(),
+        actor: v.actor.clone(),
+        source_ip: v.source_ip.clone(),
+        bypass_lockout_check: v.bypass_lockout_check,
+    })
+}
+
+/// Whether two policy texts are the same policy (same JSON, whatever the spacing).
+fn same_policy(a: &str, b: &str) -> bool {
+    match (
+        serde_json::from_str::<serde_json::Value>(a),
+        serde_json::from_str::<serde_json::Value>(b),
+    ) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}

@@ -1,0 +1,142 @@
+//! References to a KMS key: a key id (`1234abcd-...`, `mrk-...`) or key ARN, completed with
+//! the account and region the evidence gives, and matched against references in CloudTrail.
+
+use serde::Serialize;
+
+use crate::analysis::principal::{is_account_id, Arn};
+
+/// Why a string does not name a key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyRefError {
+    #[error("`{0}` is an alias: resolving it needs AWS; give the key id or key ARN")]
+    Alias(String),
+    #[error("`{0}` is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY_ID)")]
+    NotKeyArn(String),
+    #[error(
+        "`{0}` is neither a key id (1234abcd-12ab-34cd-56ef-1234567890ab, mrk-...) nor a key ARN"
+    )]
+    Neither(String),
+}
+
+/// The key being diagnosed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct KeyRef {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+fn is_key_id(s: &str) -> bool {
+    let uuid = s.len() == 36
+        && s.char_indices().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        });
+    let mrk =
+        s.len() == 36 && s.starts_with("mrk-") && s[4..].bytes().all(|b| b.is_ascii_hexdigit());
+    uuid || mrk
+}
+
+impl KeyRef {
+    /// A key id (`1234abcd-...`, `mrk-...`) or key ARN.
+    pub fn parse(s: &str) -> Result<KeyRef, KeyRefError> {
+        let s = s.trim();
+        if s.starts_with("alias/") || s.contains(":alias/") {
+            return Err(KeyRefError::Alias(s.to_string()));
+        }
+        if let Some(arn) = Arn::parse(s) {
+            let id = arn.resource.strip_prefix("key/").unwrap_or("");
+            if arn.service != "kms"
+                || !is_key_id(id)
+                || !is_account_id(arn.account)
+                || arn.region.is_empty()
+            {
+                return Err(KeyRefError::NotKeyArn(s.to_string()));
+            }
+            return Ok(KeyRef {
+                id: id.to_string(),
+                arn: Some(s.to_string()),
+                account: Some(arn.account.to_string()),
+                region: Some(arn.region.to_string()),
+            });
+        }
+        if is_key_id(s) {
+            return Ok(KeyRef {
+                id: s.to_string(),
+                arn: None,
+                account: None,
+                region: None,
+            });
+        }
+        Err(KeyRefError::Neither(s.to_string()))
+    }
+
+    /// Whether a reference from a CloudTrail record (key id, key ARN) names this key.
+    pub fn matches(&self, reference: &str) -> bool {
+        if let Some(arn) = &self.arn {
+            if reference == arn {
+                return true;
+            }
+        }
+        if reference == self.id {
+            return true;
+        }
+        // A key ARN in the record; match on its id, and on account and region when known.
+        match Arn::parse(reference) {
+            Some(a) if a.service == "kms" => {
+                a.resource.strip_prefix("key/") == Some(self.id.as_str())
+                    && self.account.as_deref().is_none_or(|acc| acc == a.account)
+                    && self.region.as_deref().is_none_or(|r| r == a.region)
+            }
+            _ => false,
+        }
+    }
+
+    /// Completes account, region and ARN from what the evidence says.
+    pub fn complete(&mut self, account: Option<&str>, region: Option<&str>) {
+        if self.account.is_none() {
+            self.account = account.map(str::to_string);
+        }
+        if self.region.is_none() {
+            self.region = region.map(str::to_string);
+        }
+        if self.arn.is_none() {
+            if let (Some(acc), Some(reg)) = (&self.account, &self.region) {
+                self.arn = Some(format!("arn:aws:kms:{reg}:{acc}:key/{}", self.id));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    #[test]
+    fn key_refs() {
+        let k = KeyRef::parse(KEY).unwrap();
+        assert_eq!(k.id, "1234abcd-12ab-34cd-56ef-1234567890ab");
+        assert!(k.matches("1234abcd-12ab-34cd-56ef-1234567890ab"));
+        assert!(k.matches(KEY));
+        assert!(!k.matches(
+            "arn:aws:kms:us-east-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        ));
+        let by_id = KeyRef::parse("mrk-1234abcd12ab34cd56ef1234567890ab").unwrap();
+        assert!(by_id.arn.is_none());
+        assert!(matches!(
+            KeyRef::parse("alias/prod"),
+            Err(KeyRefError::Alias(_))
+        ));
+        assert!(KeyRef::parse("nope").is_err());
+        assert!(KeyRef::parse("arn:aws:kms:us-east-1:111122223333:key/nope").is_err());
+    }
+}

@@ -1,0 +1,105 @@
+//! Folding in what AWS said about the key's principals and the evidence itself: which
+//! administrators still exist, IAM's decision for the caller, and what is missing.
+
+use std::collections::BTreeMap;
+
+use super::admins::Existence;
+use super::assess::Verdict;
+use super::Diagnosis;
+use crate::analysis::rules::{
+    Finding, Severity, DELETED_PRINCIPALS, IAM_DECISION, INCOMPLETE_EVIDENCE,
+};
+
+/// Marks a diagnosis made from incomplete evidence, saying what is missing.
+pub fn note_incomplete(
+    d: &mut Diagnosis,
+    problems: &[String],
+    lookup_complete: bool,
+    policy_error: Option<&str>,
+) {
+    if let Some(e) = policy_error {
+        d.findings.push(Finding::new(
+            INCOMPLETE_EVIDENCE,
+            format!(
+                "kms GetKeyPolicy did not answer ({e}): the policy comes from CloudTrail history"
+            ),
+        ));
+    }
+    if !lookup_complete || !problems.is_empty() {
+        let mut f = Finding::new(
+            INCOMPLETE_EVIDENCE,
+            format!(
+                "the evidence is incomplete{}: {}",
+                if lookup_complete {
+                    ""
+                } else {
+                    " (the CloudTrail history may miss events)"
+                },
+                problems.join("; ")
+            ),
+        );
+        f.severity = if lookup_complete {
+            Severity::Info
+        } else {
+            Severity::Warning
+        };
+        d.findings.push(f);
+    }
+}
+
+/// Folds in what IAM said (live): whether admins exist, and IAM's decision for the caller.
+/// An admin that no longer exists cannot recover anything: when it was the last one, the
+/// verdict becomes `unrecoverable`.
+pub fn apply_iam_facts(
+    d: &mut Diagnosis,
+    existence: &BTreeMap<String, Existence>,
+    simulation: Option<&[(String, String)]>,
+) {
+    let mut deleted = Vec::new();
+    for a in &mut d.recoverable_admins {
+        match existence.get(&a.principal) {
+            Some(Existence::Yes) => a.exists = Existence::Yes,
+            Some(Existence::No) => deleted.push(a.principal.clone()),
+            _ => {}
+        }
+    }
+    // A principal that no longer exists cannot recover anything; re-creating it would not
+    // match either.
+    d.recoverable_admins
+        .retain(|a| !deleted.contains(&a.principal));
+    if !deleted.is_empty() {
+        let was_recoverable = d.verdict == Verdict::Recoverable;
+        if was_recoverable && !d.recoverable_admins.iter().any(|a| a.can_put_key_policy) {
+            d.verdict = Verdict::Unrecoverable;
+        }
+        d.findings.push(Finding::new(
+            DELETED_PRINCIPALS,
+            format!(
+                "{} {} allowed to change the policy but no longer exist{} (IAM says NoSuchEntity): re-creating {} does not bring access back{}",
+                deleted.join(", "),
+                if deleted.len() == 1 { "is" } else { "are" },
+                if deleted.len() == 1 { "s" } else { "" },
+                if deleted.len() == 1 { "it" } else { "them" },
+                if d.verdict == Verdict::Unrecoverable && was_recoverable { "; nobody else can" } else { "" }
+            ),
+        ));
+    }
+    if let (Some(sim), Some(c)) = (simulation, d.caller.as_mut()) {
+        c.iam_decisions = Some(sim.to_vec());
+        let denied: Vec<String> = sim
+            .iter()
+            .filter(|(_, dec)| dec != "allowed")
+            .map(|(a, dec)| format!("{a} ({dec})"))
+            .collect();
+        let message = if denied.is_empty() {
+            format!("IAM allows {} kms:GetKeyPolicy and kms:PutKeyPolicy on the key (SimulatePrincipalPolicy)", c.principal)
+        } else {
+            format!(
+                "IAM does not allow {}: {}; grant it in an IAM policy, and check permissions boundaries and SCPs",
+                c.principal,
+                denied.join(", ")
+            )
+        };
+        d.findings.push(Finding::new(IAM_DECISION, message));
+    }
+}

@@ -1,0 +1,241 @@
+//! The lockout diagnosis: from a key policy (current, or the last one CloudTrail saw applied)
+//! and the key's policy history, the verdict, who can still get back in and under what, the
+//! event that locked people out, and what it changed.
+//!
+//! One module per concept: the key reference (`key`), the delegation and the recovery call
+//! every command shares (`delegation`), judging one policy (`assess`), who can recover
+//! (`admins`), why it is not ok (`causes`), the history and lockout event (`history`), and
+//! folding in what AWS said about principals (`live_facts`). This file puts them together.
+
+pub mod admins;
+pub mod assess;
+mod causes;
+pub mod delegation;
+pub mod history;
+pub mod key;
+pub mod live_facts;
+
+use serde::Serialize;
+
+pub use admins::{AdminKind, CallerAccess, Existence, RecoverableAdmin};
+pub use assess::{assess, generic, Assessment, Verdict};
+pub use delegation::{default_policy, Setting, DELEGATION_SID};
+pub use history::{FailedChange, LockoutEvent, PolicyVersion};
+pub use key::{KeyRef, KeyRefError};
+pub use live_facts::{apply_iam_facts, note_incomplete};
+
+use chrono::{DateTime, Utc};
+
+use crate::analysis::eval::Alternative;
+use crate::analysis::events::PolicyEvent;
+use crate::analysis::policy::{parse_policy, Effect, Policy, PolicyError, PolicyKind};
+use crate::analysis::principal::{Arn, Caller, PrincipalEntry};
+use crate::analysis::rules::{Finding, OTHER_ACCOUNTS};
+
+/// Where the policy used for the verdict came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicySource {
+    /// Given as the current policy (a file, or read from KMS).
+    Current,
+    /// The last version CloudTrail recorded.
+    History,
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct Diagnosis {
+    pub key: KeyRef,
+    pub verdict: Verdict,
+    pub policy_source: PolicySource,
+    /// The policy the verdict is about: its text as applied, and parsed.
+    pub policy_text: Option<String>,
+    pub policy: Option<Policy>,
+    pub ok_requirements: Vec<Alternative>,
+    pub recoverable_admins: Vec<RecoverableAdmin>,
+    pub lockout_event: Option<LockoutEvent>,
+    pub findings: Vec<Finding>,
+    /// Findings of the policy parser on the policy the verdict is about.
+    pub policy_findings: Vec<Finding>,
+    pub history: Vec<PolicyVersion>,
+    pub failed_changes: Vec<FailedChange>,
+    /// Whether the person asking can get back in, when known who is asking.
+    pub caller: Option<CallerAccess>,
+}
+
+impl Diagnosis {
+    /// The setting of a recovery call on this key, when its account is known.
+    pub fn setting<'a>(
+        &'a self,
+        now: DateTime<Utc>,
+        aliases: Option<&'a [String]>,
+    ) -> Option<Setting<'a>> {
+        Some(Setting {
+            key: &self.key,
+            account: self.key.account.as_deref()?,
+            now,
+            aliases,
+        })
+    }
+
+    /// The principals whose existence decides the verdict: the administrators other than the
+    /// root user (which always exists). Evidence is asked about these.
+    pub fn principals_to_look_up(&self) -> Vec<&str> {
+        self.recoverable_admins
+            .iter()
+            .filter(|a| a.kind != AdminKind::Root)
+            .map(|a| a.principal.as_str())
+            .collect()
+    }
+}
+
+/// Everything the diagnosis works from.
+pub struct Evidence<'a> {
+    pub key: KeyRef,
+    /// The current key policy, when it could be read.
+    pub current_policy: Option<&'a str>,
+    /// Policy events of any key: those of other keys are left out here.
+    pub events: &'a [PolicyEvent],
+    /// The key's account when known from elsewhere (flag, caller identity).
+    pub account: Option<&'a str>,
+    pub now: DateTime<Utc>,
+    /// The key's aliases, when known (live).
+    pub aliases: Option<&'a [String]>,
+    /// Who is asking (live): the diagnosis then says whether this caller can get in.
+    pub caller: Option<&'a str>,
+}
+
+/// Errors that stop a diagnosis: the policy given as current is not a policy.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct DiagnosisError(pub PolicyError);
+
+pub fn diagnose(ev: Evidence<'_>) -> Result<Diagnosis, DiagnosisError> {
+    let mut key = ev.key.clone();
+    let mine = history::events_of(&key, ev.events);
+
+    // Account and region from the evidence, when the key was given by id.
+    let from_events_account = mine.iter().find_map(|e| {
+        e.key_refs
+            .iter()
+            .find_map(|r| {
+                Arn::parse(r)
+                    .filter(|a| a.service == "kms")
+                    .map(|a| a.account.to_string())
+            })
+            .or_else(|| e.account.clone())
+    });
+    let from_events_region = mine.iter().find_map(|e| e.region.clone());
+    key.complete(
+        ev.account.or(from_events_account.as_deref()),
+        from_events_region.as_deref(),
+    );
+    let account = key.account.clone();
+    let setting = account.as_deref().map(|acc| Setting {
+        key: &key,
+        account: acc,
+        now: ev.now,
+        aliases: ev.aliases,
+    });
+
+    let mut findings = Vec::new();
+    let (history, failed) = history::versions(
+        &mine,
+        account.as_deref(),
+        |p| setting.as_ref().map(|s| assess(p, s).verdict),
+        &mut findings,
+    );
+
+    // The policy the verdict is about: the current one, else the last readable version.
+    let (policy_text, policy, source) = match ev.current_policy {
+        Some(text) => {
+            let p = parse_policy(text, PolicyKind::Key, "key-policy").map_err(DiagnosisError)?;
+            (Some(text.to_string()), Some(p), PolicySource::Current)
+        }
+        None => match history.iter().rev().find(|v| v.verdict != Verdict::Unknown) {
+            Some(v) => (
+                Some(v.policy_text.clone()),
+                v.policy.clone(),
+                PolicySource::History,
+            ),
+            None => (None, None, PolicySource::None),
+        },
+    };
+
+    let mut verdict = Verdict::Unknown;
+    let mut ok_requirements = Vec::new();
+    let mut admins = Vec::new();
+    let mut policy_findings = Vec::new();
+    let mut caller_access = None;
+    if let (Some(policy), Some(s)) = (&policy, &setting) {
+        let a = assess(policy, s);
+        verdict = a.verdict;
+        ok_requirements = a.ok_requirements;
+        admins = a.recoverable_admins;
+        findings.extend(a.findings);
+        policy_findings = policy.findings.clone();
+        if let Some(Ok(c)) = ev.caller.map(Caller::parse) {
+            caller_access = Some(admins::caller_access(policy, s, &c));
+        }
+    }
+
+    let lockout = if verdict != Verdict::Ok && verdict != Verdict::Unknown {
+        history::lockout_event(
+            &history,
+            ev.current_policy,
+            account.as_deref(),
+            &mut findings,
+        )
+    } else {
+        None
+    };
+    findings.extend(history::failed_change_findings(&failed));
+    if verdict == Verdict::Unrecoverable {
+        findings.extend(other_accounts(policy.as_ref(), account.as_deref()));
+    }
+
+    Ok(Diagnosis {
+        key,
+        verdict,
+        policy_source: source,
+        policy_text,
+        policy,
+        ok_requirements,
+        recoverable_admins: admins,
+        lockout_event: lockout,
+        findings,
+        policy_findings,
+        history,
+        failed_changes: failed,
+        caller: caller_access,
+    })
+}
+
+/// KL211: principals of other accounts are named, but none of them can change the policy.
+fn other_accounts(policy: Option<&Policy>, account: Option<&str>) -> Option<Finding> {
+    let others: Vec<String> = policy?
+        .statements
+        .iter()
+        .filter(|s| s.valid && s.effect == Effect::Allow)
+        .flat_map(|s| s.principal.iter().flat_map(|p| p.entries.iter()))
+        .filter_map(|e| match e {
+            PrincipalEntry::Arn { arn, account: a } if Some(a.as_str()) != account => {
+                Some(arn.clone())
+            }
+            PrincipalEntry::Account { account: a, .. } if Some(a.as_str()) != account => {
+                Some(format!("arn:aws:iam::{a}:root"))
+            }
+            _ => None,
+        })
+        .collect();
+    (!others.is_empty()).then(|| {
+        Finding::new(
+            OTHER_ACCOUNTS,
+            format!(
+                "{} of other accounts {} named, but kms:PutKeyPolicy never works across accounts",
+                others.join(", "),
+                if others.len() == 1 { "is" } else { "are" }
+            ),
+        )
+    })
+}
