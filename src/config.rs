@@ -10,7 +10,10 @@ use crate::analysis::eval::{Request, Resource};
 use crate::analysis::kms;
 use crate::analysis::lockout::KeyRef;
 use crate::analysis::principal::{is_account_id, Caller};
-use crate::cli::{AwsArgs, CollectArgs, ExplainArgs, OutputFormat, WhyLockedArgs};
+use crate::analysis::rules::Severity;
+use crate::cli::{
+    AwsArgs, CheckArgs, CheckFormat, CollectArgs, ExplainArgs, FailOn, OutputFormat, WhyLockedArgs,
+};
 use crate::evidence::aws::Connection;
 
 /// A flag whose value cannot be used.
@@ -373,5 +376,48 @@ mod tests {
             .message
             .contains("did you mean `kms:PutKeyPolicy`"));
         assert!(resolve_action("s3:GetObject").is_err());
+    }
+}
+
+/// `check`'s settings.
+#[derive(Debug, Clone)]
+pub struct CheckConfig {
+    pub paths: Vec<PathBuf>,
+    pub account: Option<String>,
+    /// The principal that will apply the policies (`--as`).
+    pub deployer: Option<Caller>,
+    pub output: CheckFormat,
+    /// The lowest severity that fails the run (exit 3).
+    pub fail_on: Severity,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+impl CheckConfig {
+    pub fn resolve(args: &CheckArgs) -> Result<CheckConfig, FlagError> {
+        if let Some(a) = &args.account {
+            if !is_account_id(a) {
+                return Err(flag_err(
+                    "--account",
+                    format!("`{a}` is not a 12-digit account id"),
+                ));
+            }
+        }
+        let deployer = args
+            .as_principal
+            .as_deref()
+            .map(Caller::parse)
+            .transpose()
+            .map_err(|e| flag_err("--as", e.to_string()))?;
+        Ok(CheckConfig {
+            paths: args.paths.clone(),
+            account: args.account.clone(),
+            deployer,
+            output: args.output,
+            fail_on: match args.fail_on {
+                FailOn::Error => Severity::Error,
+                FailOn::Warning => Severity::Warning,
+            },
+            now: chrono::Utc::now(),
+        })
     }
 }

@@ -11,8 +11,8 @@ use aws_smithy_types::error::ErrorMetadata;
 use chrono::{DateTime, Utc};
 use kmsdoctor::analysis::lockout::KeyRef;
 use kmsdoctor::evidence::aws::{
-    cloudtrail_config, lookup_policy_events, CallLog, Clients, LookupPacing, LookupReport,
-    ReadOnlyGuard,
+    cloudtrail_config, lookup_policy_events, CallLog, Clients, KeyLookup, LookupPacing,
+    LookupReport, ReadOnlyGuard,
 };
 
 const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -98,15 +98,18 @@ fn run(c: &Clients, pacing: LookupPacing) -> (Vec<String>, LookupReport) {
             .unwrap()
             .to_utc(),
     );
-    let (events, report) = rt.block_on(lookup_policy_events(
+    let (mut by_key, report) = rt.block_on(lookup_policy_events(
         c,
-        &key,
-        created,
+        &[KeyLookup {
+            key,
+            creation: created,
+        }],
         now() - chrono::Duration::days(90),
         now(),
         pacing,
         &|_, _| {},
     ));
+    let events = by_key.pop().unwrap_or_default();
     (events.into_iter().map(|e| e.event_id).collect(), report)
 }
 
@@ -517,6 +520,12 @@ fn simulation_reports_what_iam_decides() {
     // Folded into a diagnosis: KL214 names what IAM does not allow.
     use kmsdoctor::analysis::lockout::{apply_iam_facts, default_policy, diagnose, Evidence};
     let policy = default_policy("111122223333");
+    let policy = kmsdoctor::analysis::policy::parse_document(
+        &policy,
+        kmsdoctor::analysis::policy::PolicyKind::Key,
+        "key-policy",
+    )
+    .unwrap();
     let mut d = diagnose(Evidence {
         key: KeyRef::parse(KEY).unwrap(),
         current_policy: Some(&policy),
@@ -525,8 +534,7 @@ fn simulation_reports_what_iam_decides() {
         now: now(),
         aliases: None,
         caller: Some("arn:aws:sts::111122223333:assumed-role/Admin/alice"),
-    })
-    .unwrap();
+    });
     apply_iam_facts(&mut d, &Default::default(), Some(&decisions));
     let caller = d.caller.as_ref().unwrap();
     assert!(

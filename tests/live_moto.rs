@@ -334,15 +334,13 @@ fn live_collection_only_reads_and_the_guard_holds_on_the_wire() {
         },
     };
     let rt = runtime();
-    let bundle = rt
-        .block_on(kmsdoctor::evidence::live::collect_with(
-            &clients,
-            &req,
-            &|_, _| {},
-        ))
-        .unwrap();
+    let calls_log = clients.calls.clone();
+    let mut source =
+        kmsdoctor::evidence::live::AwsSource::over(clients.clone(), req, &|_, _| {}).unwrap();
+    kmsdoctor::commands::collect::gather(&mut source, chrono::Utc::now()).unwrap();
+    let bundle = source.bundle().unwrap();
     assert!(bundle.key_facts.policy.is_some());
-    let calls = clients.calls.calls();
+    let calls = calls_log.calls();
     assert!(calls.len() >= 5, "{calls:?}");
     assert!(
         calls.iter().all(|c| is_read_only(&c.operation)),

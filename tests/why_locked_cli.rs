@@ -292,3 +292,28 @@ fn write_repaired_without_a_policy_is_an_error() {
     assert!(err.contains("no key policy to repair"), "{err}");
     assert!(!out_path.exists());
 }
+
+/// `collect -o` names its own flag when the file exists, and says so before any AWS call
+/// (no credentials or region are needed to get this error).
+#[test]
+fn collect_to_an_existing_file_names_its_own_flag_before_calling_aws() {
+    let dir = tempfile::tempdir().unwrap();
+    let existing = write(dir.path(), "bundle.json", b"keep me");
+    let out = Command::cargo_bin("kmsdoctor")
+        .expect("binary")
+        .args(["collect", KEY, "-o", &existing])
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("-o: "), "{err}");
+    assert!(
+        err.contains("exists; kmsdoctor does not overwrite files"),
+        "{err}"
+    );
+    assert!(!err.contains("--write-repaired"), "{err}");
+    assert_eq!(std::fs::read_to_string(&existing).unwrap(), "keep me");
+}

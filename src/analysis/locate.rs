@@ -196,6 +196,22 @@ impl Scanner<'_> {
     }
 }
 
+/// A serde_json error as kmsdoctor shows it: the message without serde's own
+/// " at line L column C" (the place is given separately, in the `FILE:LINE:COL` form), and
+/// the position when serde knows it.
+pub fn json_error(e: &serde_json::Error) -> (String, Option<Position>) {
+    let full = e.to_string();
+    let message = match full.rfind(" at line ") {
+        Some(i) => full[..i].to_string(),
+        None => full,
+    };
+    let position = (e.line() > 0).then(|| Position {
+        line: e.line(),
+        column: e.column(),
+    });
+    (message, position)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::condition::{Clause, Operator};
-use super::locate::{locate, Pointer, Position};
+use super::locate::{json_error, locate, Pointer, Position};
 use super::principal::PrincipalEntry;
 pub use super::reference::{PolicyKind, StatementRef};
 use super::rules::{
@@ -118,13 +118,54 @@ impl Policy {
     }
 }
 
+/// A policy document with its text: the document itself, unwrapped from `get-key-policy`
+/// output when it came so. Evidence parses a key policy once into this; the diagnosis and
+/// the repair work from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyDocument {
+    pub text: String,
+    pub policy: Policy,
+}
+
+/// The embedded document of `get-key-policy` output: `Policy` of an object without
+/// `Statement`. The one place that recognises that shape.
+pub fn embedded_policy(v: &Value) -> Option<&Value> {
+    let map = v.as_object()?;
+    if map.contains_key("Statement") {
+        return None;
+    }
+    map.get("Policy")
+}
+
+/// Parses a key policy (document or `get-key-policy` output) into a [`PolicyDocument`].
+pub fn parse_document(
+    text: &str,
+    kind: PolicyKind,
+    name: &str,
+) -> Result<PolicyDocument, PolicyError> {
+    let (policy, inner) = parse_with_text(text, kind, name)?;
+    Ok(PolicyDocument {
+        text: inner.unwrap_or_else(|| text.to_string()),
+        policy,
+    })
+}
+
 /// Parses a policy document, or the output of `aws kms get-key-policy`
 /// (`{"Policy": "<document as a string>", "PolicyName": "default"}`).
 pub fn parse_policy(text: &str, kind: PolicyKind, name: &str) -> Result<Policy, PolicyError> {
+    parse_with_text(text, kind, name).map(|(p, _)| p)
+}
+
+/// The policy, and the embedded document's text when `text` was `get-key-policy` output.
+fn parse_with_text(
+    text: &str,
+    kind: PolicyKind,
+    name: &str,
+) -> Result<(Policy, Option<String>), PolicyError> {
     let value = parse_json(text)?;
-    if let Value::Object(map) = &value {
-        if !map.contains_key("Statement") {
-            if let Some(inner) = map.get("Policy") {
+    {
+        {
+            if let Some(inner) = embedded_policy(&value) {
                 let ptr = Pointer::root().key("Policy");
                 let at = locate(text, &ptr);
                 let Value::String(doc) = inner else {
@@ -149,7 +190,7 @@ pub fn parse_policy(text: &str, kind: PolicyKind, name: &str) -> Result<Policy, 
                     position: at,
                 })?;
                 policy.embedded_at = at;
-                return Ok(policy);
+                return Ok((policy, Some(doc.clone())));
             }
         }
     }
@@ -159,6 +200,7 @@ pub fn parse_policy(text: &str, kind: PolicyKind, name: &str) -> Result<Policy, 
         findings: Vec::new(),
     }
     .policy(&value, name)
+    .map(|p| (p, None))
 }
 
 fn parse_json(text: &str) -> Result<Value, PolicyError> {
@@ -170,18 +212,11 @@ fn parse_json(text: &str) -> Result<Value, PolicyError> {
         });
     }
     serde_json::from_str(text).map_err(|e| {
-        let full = e.to_string();
-        let message = match full.rfind(" at line ") {
-            Some(i) => full[..i].to_string(),
-            None => full,
-        };
+        let (message, position) = json_error(&e);
         PolicyError {
             message: format!("invalid JSON: {message}"),
             pointer: Pointer::root(),
-            position: (e.line() > 0).then(|| Position {
-                line: e.line(),
-                column: e.column(),
-            }),
+            position,
         }
     })
 }

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::analysis::condition::parse_date;
 use crate::analysis::events::{Actor, EventName, PolicyEvent};
-use crate::analysis::locate::{position_of, Position};
+use crate::analysis::locate::{json_error, position_of, Position};
 
 /// What one file held.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -111,31 +111,22 @@ pub fn scan(text: &str) -> Result<TrailScan, TrailError> {
         {
             scan_lines(text)
         }
-        Err(e) if e.classify() == serde_json::error::Category::Data => Err(TrailError {
-            message: format!(
-                "`Records` and `Events` must be arrays of CloudTrail records ({})",
-                strip_position(&e)
-            ),
-            position: (e.line() > 0).then(|| Position {
-                line: e.line(),
-                column: e.column(),
-            }),
-        }),
-        Err(e) => Err(TrailError {
-            message: format!("invalid JSON: {}", strip_position(&e)),
-            position: (e.line() > 0).then(|| Position {
-                line: e.line(),
-                column: e.column(),
-            }),
-        }),
-    }
-}
-
-fn strip_position(e: &serde_json::Error) -> String {
-    let full = e.to_string();
-    match full.rfind(" at line ") {
-        Some(i) => full[..i].to_string(),
-        None => full,
+        Err(e) if e.classify() == serde_json::error::Category::Data => {
+            let (message, position) = json_error(&e);
+            Err(TrailError {
+                message: format!(
+                    "`Records` and `Events` must be arrays of CloudTrail records ({message})"
+                ),
+                position,
+            })
+        }
+        Err(e) => {
+            let (message, position) = json_error(&e);
+            Err(TrailError {
+                message: format!("invalid JSON: {message}"),
+                position,
+            })
+        }
     }
 }
 

@@ -5,7 +5,9 @@ use std::io::Read;
 use std::path::Path;
 
 use super::InputError;
-use crate::analysis::policy::{parse_policy, Policy, PolicyKind};
+use crate::analysis::policy::{
+    parse_document, parse_policy, Policy, PolicyDocument, PolicyError, PolicyKind,
+};
 
 /// The largest policy file read. KMS key policies are at most 32 KB and IAM policies smaller;
 /// a file far above that is not a policy, and reading it whole would only cost memory.
@@ -64,35 +66,27 @@ pub(crate) fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
+/// A policy that cannot be parsed, as an error naming the file and the place.
+pub fn policy_error(path: &Path, e: PolicyError) -> InputError {
+    InputError {
+        file: path.to_path_buf(),
+        position: e.position,
+        pointer: Some(e.pointer.to_string()),
+        message: e.message,
+    }
+}
+
 /// Loads and parses a policy file. `name` is how statements of this policy are referred to.
 pub fn load_policy(path: &Path, kind: PolicyKind, name: &str) -> Result<Policy, InputError> {
     let text = read_text(path, MAX_POLICY_FILE_BYTES)?;
-    parse_policy(&text, kind, name).map_err(|e| InputError {
-        file: path.to_path_buf(),
-        position: e.position,
-        pointer: Some(e.pointer.to_string()),
-        message: e.message,
-    })
+    parse_policy(&text, kind, name).map_err(|e| policy_error(path, e))
 }
 
-/// Reads a key policy file for diagnosis: checks it is a policy (errors name the place) and
-/// returns the policy document's text, unwrapped from `get-key-policy` output if need be.
-pub fn load_key_policy_text(path: &Path) -> Result<String, InputError> {
+/// Reads a key policy file for diagnosis: a policy document or `get-key-policy` output,
+/// parsed once (errors name the place), with the document's own text.
+pub fn load_key_policy(path: &Path) -> Result<PolicyDocument, InputError> {
     let text = read_text(path, MAX_POLICY_FILE_BYTES)?;
-    let policy = parse_policy(&text, PolicyKind::Key, "key-policy").map_err(|e| InputError {
-        file: path.to_path_buf(),
-        position: e.position,
-        pointer: Some(e.pointer.to_string()),
-        message: e.message,
-    })?;
-    if policy.embedded_at.is_some() {
-        if let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(&text) {
-            if let Some(serde_json::Value::String(inner)) = m.get("Policy") {
-                return Ok(inner.clone());
-            }
-        }
-    }
-    Ok(text)
+    parse_document(&text, PolicyKind::Key, "key-policy").map_err(|e| policy_error(path, e))
 }
 
 /// Collects the files under `dir` (in name order) that `wanted` accepts, skipping hidden
@@ -215,4 +209,57 @@ mod tests {
         std::fs::write(&p, b"\xEF\xBB\xBF{\"Statement\": []}").unwrap();
         assert!(load_policy(&p, PolicyKind::Key, "k").is_ok());
     }
+}
+
+/// An output file that cannot be written, naming the flag that named it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{flag}: {message}")]
+pub struct WriteError {
+    pub flag: &'static str,
+    pub message: String,
+}
+
+/// Fails unless `path` can be a new file: checked before any work (an AWS call, a diagnosis)
+/// so that none is wasted. `flag` names the flag that gave the path.
+pub fn check_new_file(path: &Path, flag: &'static str) -> Result<(), WriteError> {
+    if path.symlink_metadata().is_ok() {
+        return Err(WriteError {
+            flag,
+            message: format!(
+                "{} exists; kmsdoctor does not overwrite files: choose another path",
+                path.display()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Creates `path` and writes `text` into it; never replaces an existing file (the file is
+/// created exclusively), and removes what it created when the write fails.
+pub fn write_new_file(path: &Path, text: &str, flag: &'static str) -> Result<(), WriteError> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| WriteError {
+            flag,
+            message: if e.kind() == std::io::ErrorKind::AlreadyExists {
+                format!(
+                    "{} exists; kmsdoctor does not overwrite files: choose another path",
+                    path.display()
+                )
+            } else {
+                format!("cannot create {}: {}", path.display(), io_reason(&e))
+            },
+        })?;
+    if let Err(e) = f.write_all(text.as_bytes()).and_then(|_| f.sync_all()) {
+        drop(f);
+        let _ = std::fs::remove_file(path);
+        return Err(WriteError {
+            flag,
+            message: format!("cannot write {}: {}", path.display(), io_reason(&e)),
+        });
+    }
+    Ok(())
 }

@@ -1,21 +1,34 @@
-//! Live evidence, gathered from AWS into one [`Bundle`]: the same thing `kmsdoctor collect`
-//! saves to a file and `why-locked --from` reads back, so that one person can collect in the
-//! account and another diagnose offline, with the same result.
+//! Live evidence: [`AwsSource`], the AWS side of the evidence seam, and the [`Bundle`] it
+//! records: the same thing `kmsdoctor collect` saves to a file and `why-locked --from` reads
+//! back, so that one person can collect in the account and another diagnose offline, with
+//! the same result.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::aws::{
-    self, CallerIdentity, Clients, Connection, KeyFacts, LiveError, LookupPacing, LookupReport,
+    self, CallerIdentity, Clients, Connection, KeyFacts, KeyLookup, LiveError, LookupPacing,
+    LookupReport,
 };
+use super::source::{
+    EventsQuery, EventsSummary, EvidenceError, EvidenceSource, KeyEvidence, PolicyEvents,
+    PrincipalFacts,
+};
+use super::{files, InputError};
 use crate::analysis::events::PolicyEvent;
-use crate::analysis::lockout::{diagnose, Evidence, Existence, KeyRef, Verdict};
+use crate::analysis::locate::json_error;
+use crate::analysis::lockout::{Existence, KeyRef};
+use crate::analysis::policy::{parse_document, PolicyKind};
 
 pub const BUNDLE_KIND: &str = "kmsdoctor-evidence-bundle";
 pub const BUNDLE_SCHEMA: u32 = 1;
+
+/// The largest bundle read.
+pub const MAX_BUNDLE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Everything collected about a key, as saved by `collect`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -65,6 +78,22 @@ impl Bundle {
     }
 }
 
+/// Reads a bundle file and checks it; errors name the file and the place.
+pub fn read_bundle(path: &Path) -> Result<Bundle, InputError> {
+    let text = files::read_text(path, MAX_BUNDLE_BYTES)?;
+    let bundle: Bundle = serde_json::from_str(&text).map_err(|e| {
+        let (message, position) = json_error(&e);
+        InputError {
+            file: path.to_path_buf(),
+            position,
+            pointer: None,
+            message: format!("not a kmsdoctor evidence bundle: {message}"),
+        }
+    })?;
+    bundle.check().map_err(|m| InputError::new(path, m))?;
+    Ok(bundle)
+}
+
 /// What to collect.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -76,94 +105,200 @@ pub struct Request {
     pub pacing: LookupPacing,
 }
 
-/// Collects the evidence with fresh clients.
-pub async fn collect(
-    req: &Request,
-    progress: &(dyn Fn(u32, usize) + Sync),
-) -> Result<(Bundle, Clients), LiveError> {
-    let config = aws::load_config(&req.connection).await?;
-    let clients = Clients::new(&config);
-    let bundle = collect_with(&clients, req, progress).await?;
-    Ok((bundle, clients))
+/// The AWS side of the evidence seam: guarded clients on a runtime of their own (only the
+/// evidence layer is async), and what AWS said, kept to save as a [`Bundle`].
+pub struct AwsSource<'p> {
+    pub clients: Clients,
+    runtime: tokio::runtime::Runtime,
+    request: Request,
+    progress: &'p (dyn Fn(u32, usize) + Sync),
+    caller: Option<CallerIdentity>,
+    caller_principal_arn: Option<String>,
+    key: Option<KeyRef>,
+    key_facts: KeyFacts,
+    records: Vec<serde_json::Value>,
+    lookup: LookupReport,
+    facts: PrincipalFacts,
 }
 
-/// Collects the evidence with the given clients (tests pass clients of their own).
-pub async fn collect_with(
-    c: &Clients,
-    req: &Request,
-    progress: &(dyn Fn(u32, usize) + Sync),
-) -> Result<Bundle, LiveError> {
-    let caller = aws::caller_identity(c).await?;
-    let (key, facts) = aws::key_facts(c, &req.key_input, &caller.account).await?;
-    let start =
-        req.now - chrono::Duration::from_std(req.since).unwrap_or(chrono::Duration::days(90));
-    let (events, lookup) = aws::lookup_policy_events(
-        c,
-        &key,
-        facts.creation_date,
-        start,
-        req.now,
-        req.pacing,
-        progress,
-    )
-    .await;
-    let records = events
-        .iter()
-        .filter_map(|e| e.raw.as_deref())
-        .filter_map(|r| serde_json::from_str::<serde_json::Value>(r).ok())
-        .collect();
-    let mut problems = facts.problems.clone();
-    problems.extend(lookup.problems.iter().cloned());
+fn runtime() -> Result<tokio::runtime::Runtime, LiveError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| LiveError(format!("cannot start the AWS client runtime: {e}")))
+}
 
-    // Which principals could recover, to ask IAM whether they still exist; and whether the
-    // delegation is intact, to ask IAM what it decides for the caller.
-    let diagnosis = diagnose(Evidence {
-        key: key.clone(),
-        current_policy: facts.policy.as_deref(),
-        events: &events,
-        account: key.account.as_deref().or(Some(caller.account.as_str())),
-        now: req.now,
-        aliases: facts.aliases.as_deref(),
-        caller: Some(&caller.arn),
-    })
-    .ok();
-    let mut existence = BTreeMap::new();
-    if let Some(d) = &diagnosis {
-        for a in &d.recoverable_admins {
-            if a.kind != crate::analysis::lockout::AdminKind::Root {
-                existence.insert(
-                    a.principal.clone(),
-                    aws::principal_exists(c, &a.principal).await,
-                );
-            }
+impl<'p> AwsSource<'p> {
+    /// Loads the AWS configuration (profile, region, credentials) and builds the clients.
+    pub fn connect(
+        request: Request,
+        progress: &'p (dyn Fn(u32, usize) + Sync),
+    ) -> Result<AwsSource<'p>, LiveError> {
+        let runtime = runtime()?;
+        let config = runtime.block_on(aws::load_config(&request.connection))?;
+        let clients = Clients::new(&config);
+        Ok(AwsSource::with_clients(clients, runtime, request, progress))
+    }
+
+    /// A source over the given clients (tests pass clients of their own).
+    pub fn with_clients(
+        clients: Clients,
+        runtime: tokio::runtime::Runtime,
+        request: Request,
+        progress: &'p (dyn Fn(u32, usize) + Sync),
+    ) -> AwsSource<'p> {
+        AwsSource {
+            clients,
+            runtime,
+            request,
+            progress,
+            caller: None,
+            caller_principal_arn: None,
+            key: None,
+            key_facts: KeyFacts::default(),
+            records: Vec::new(),
+            lookup: LookupReport::default(),
+            facts: PrincipalFacts::default(),
         }
     }
-    let caller_principal_arn = aws::caller_principal_arn(c, &caller).await;
-    let mut simulation = None;
-    if let (Some(d), Some(p), Some(k)) = (&diagnosis, &caller_principal_arn, &key.arn) {
-        if d.verdict == Verdict::Ok {
-            match aws::simulate(c, p, k).await {
-                Ok(r) => simulation = Some(r),
-                Err(msg) => problems.push(format!(
+
+    /// Like [`AwsSource::with_clients`], with a runtime of its own.
+    pub fn over(
+        clients: Clients,
+        request: Request,
+        progress: &'p (dyn Fn(u32, usize) + Sync),
+    ) -> Result<AwsSource<'p>, LiveError> {
+        Ok(AwsSource::with_clients(
+            clients,
+            runtime()?,
+            request,
+            progress,
+        ))
+    }
+
+    /// What AWS said, as `collect` saves it.
+    pub fn bundle(&self) -> Result<Bundle, LiveError> {
+        let (Some(key), Some(caller)) = (&self.key, &self.caller) else {
+            return Err(LiveError("nothing was collected".into()));
+        };
+        let mut problems = self.key_facts.problems.clone();
+        problems.extend(self.lookup.problems.iter().cloned());
+        problems.extend(self.facts.problems.iter().cloned());
+        Ok(Bundle {
+            kind: BUNDLE_KIND.into(),
+            schema_version: BUNDLE_SCHEMA,
+            collected_at: self.request.now,
+            region: self.clients.region.clone(),
+            key_input: self.request.key_input.clone(),
+            key: key.clone(),
+            caller: caller.clone(),
+            caller_principal_arn: self.caller_principal_arn.clone(),
+            key_facts: self.key_facts.clone(),
+            records: self.records.clone(),
+            lookup: self.lookup.clone(),
+            existence: self.facts.existence.clone(),
+            simulation: self.facts.simulation.clone(),
+            problems,
+        })
+    }
+}
+
+impl EvidenceSource for AwsSource<'_> {
+    fn key(&mut self) -> Result<KeyEvidence, EvidenceError> {
+        let c = &self.clients;
+        let caller = self.runtime.block_on(aws::caller_identity(c))?;
+        let (key, facts) =
+            self.runtime
+                .block_on(aws::key_facts(c, &self.request.key_input, &caller.account))?;
+        let current_policy = facts
+            .policy
+            .as_deref()
+            .map(|text| {
+                parse_document(text, PolicyKind::Key, "key-policy").map_err(|e| {
+                    LiveError(format!(
+                        "kms GetKeyPolicy returned a key policy kmsdoctor cannot read: {}",
+                        e.message
+                    ))
+                })
+            })
+            .transpose()?;
+        let answer = KeyEvidence {
+            key: Some(key.clone()),
+            current_policy,
+            policy_error: facts.policy_error.clone(),
+            aliases: facts.aliases.clone(),
+            creation_date: facts.creation_date,
+            caller: Some(caller.clone()),
+            problems: facts.problems.clone(),
+        };
+        self.caller = Some(caller);
+        self.key = Some(key);
+        self.key_facts = facts;
+        Ok(answer)
+    }
+
+    fn policy_events(&mut self, keys: &[EventsQuery]) -> Result<PolicyEvents, EvidenceError> {
+        let r = &self.request;
+        let start =
+            r.now - chrono::Duration::from_std(r.since).unwrap_or(chrono::Duration::days(90));
+        let lookups: Vec<KeyLookup> = keys
+            .iter()
+            .map(|q| KeyLookup {
+                key: q.key.clone(),
+                creation: q.creation,
+            })
+            .collect();
+        let (by_key, lookup) = self.runtime.block_on(aws::lookup_policy_events(
+            &self.clients,
+            &lookups,
+            start,
+            r.now,
+            r.pacing,
+            self.progress,
+        ));
+        // The records as CloudTrail wrote them, to save in a bundle.
+        self.records = by_key
+            .iter()
+            .flatten()
+            .filter_map(|e| e.raw.as_deref())
+            .filter_map(|raw| serde_json::from_str::<serde_json::Value>(raw).ok())
+            .collect();
+        let summary = EventsSummary {
+            records: lookup.records,
+            unreadable: lookup.unreadable,
+            lookup_calls: lookup.calls,
+            complete: lookup.complete,
+            problems: lookup.problems.clone(),
+            ..EventsSummary::default()
+        };
+        self.lookup = lookup;
+        Ok(PolicyEvents { by_key, summary })
+    }
+
+    fn principal_facts(
+        &mut self,
+        key: &KeyRef,
+        principals: &[&str],
+        ask_iam: bool,
+    ) -> Result<PrincipalFacts, EvidenceError> {
+        let c = &self.clients;
+        let mut facts = PrincipalFacts::default();
+        for p in principals {
+            let e = self.runtime.block_on(aws::principal_exists(c, p));
+            facts.existence.insert(p.to_string(), e);
+        }
+        if let Some(caller) = &self.caller {
+            self.caller_principal_arn = self.runtime.block_on(aws::caller_principal_arn(c, caller));
+        }
+        if let (true, Some(p), Some(k)) = (ask_iam, &self.caller_principal_arn, &key.arn) {
+            match self.runtime.block_on(aws::simulate(c, p, k)) {
+                Ok(r) => facts.simulation = Some(r),
+                Err(msg) => facts.problems.push(format!(
                     "iam SimulatePrincipalPolicy failed ({msg}): the IAM side is not known"
                 )),
             }
         }
+        self.facts = facts.clone();
+        Ok(facts)
     }
-    Ok(Bundle {
-        kind: BUNDLE_KIND.into(),
-        schema_version: BUNDLE_SCHEMA,
-        collected_at: req.now,
-        region: c.region.clone(),
-        key_input: req.key_input.clone(),
-        key,
-        caller,
-        caller_principal_arn,
-        key_facts: facts,
-        records,
-        lookup,
-        existence,
-        simulation,
-        problems,
-    })
 }

@@ -1,12 +1,15 @@
-//! The evidence layer: the only place that reads files (and, later, talks to AWS). It turns
-//! outside input into kmsdoctor's own types, and every failure into an [`InputError`] that
-//! names the file and the place in it.
+//! The evidence layer: the only place that reads files and talks to AWS. It turns outside
+//! input into kmsdoctor's own types, and every failure into an [`InputError`] that names the
+//! file and the place in it. The seam the commands ask through is [`source::EvidenceSource`];
+//! the input decoders (CloudTrail records, CloudFormation, Terraform plans in `sources`) live
+//! here too.
 
 pub mod aws;
 pub mod cloudformation;
 pub mod cloudtrail_records;
 pub mod files;
 pub mod live;
+pub mod source;
 pub mod sources;
 pub mod trail_files;
 

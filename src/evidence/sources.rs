@@ -11,7 +11,8 @@ use serde_json::Value;
 use super::cloudformation::{parse_yaml, resolve, yaml_position, Pseudo, YamlDoc};
 use super::files::{io_reason, read_text};
 use super::InputError;
-use crate::analysis::locate::{locate, position_of, Pointer, Position, Step};
+use crate::analysis::locate::{json_error, locate, position_of, Pointer, Position, Step};
+use crate::analysis::policy::embedded_policy;
 
 /// Policy files larger than this are not read (Terraform plans can be large).
 pub const MAX_CHECK_FILE_BYTES: u64 = 64 * 1024 * 1024;
@@ -156,17 +157,8 @@ pub fn from_text(
     }
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
         let value: Value = serde_json::from_str(text).map_err(|e| {
-            err(
-                file,
-                (e.line() > 0).then(|| Position {
-                    line: e.line(),
-                    column: e.column(),
-                }),
-                format!(
-                    "invalid JSON: {}",
-                    e.to_string().split(" at line ").next().unwrap_or_default()
-                ),
-            )
+            let (message, position) = json_error(&e);
+            err(file, position, format!("invalid JSON: {message}"))
         })?;
         let text = Arc::new(text.to_string());
         return from_json(file, &value, text, named, account);
@@ -225,7 +217,7 @@ fn from_json(
             false,
         )]);
     }
-    if let Some(Value::String(p)) = obj.get("Policy") {
+    if let Some(Value::String(p)) = embedded_policy(v) {
         let at = locate(&text, &Pointer::root().key("Policy"));
         return Ok(vec![target(None, p.clone(), Locator::Embedded(at), false)]);
     }

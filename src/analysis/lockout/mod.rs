@@ -28,7 +28,7 @@ use chrono::{DateTime, Utc};
 
 use crate::analysis::eval::Alternative;
 use crate::analysis::events::PolicyEvent;
-use crate::analysis::policy::{parse_policy, Effect, Policy, PolicyError, PolicyKind};
+use crate::analysis::policy::{Effect, Policy, PolicyDocument};
 use crate::analysis::principal::{Arn, Caller, PrincipalEntry};
 use crate::analysis::rules::{Finding, OTHER_ACCOUNTS};
 
@@ -49,8 +49,7 @@ pub struct Diagnosis {
     pub verdict: Verdict,
     pub policy_source: PolicySource,
     /// The policy the verdict is about: its text as applied, and parsed.
-    pub policy_text: Option<String>,
-    pub policy: Option<Policy>,
+    pub policy: Option<PolicyDocument>,
     pub ok_requirements: Vec<Alternative>,
     pub recoverable_admins: Vec<RecoverableAdmin>,
     pub lockout_event: Option<LockoutEvent>,
@@ -92,8 +91,8 @@ impl Diagnosis {
 /// Everything the diagnosis works from.
 pub struct Evidence<'a> {
     pub key: KeyRef,
-    /// The current key policy, when it could be read.
-    pub current_policy: Option<&'a str>,
+    /// The current key policy, when it could be read (parsed by the evidence layer).
+    pub current_policy: Option<&'a PolicyDocument>,
     /// Policy events of any key: those of other keys are left out here.
     pub events: &'a [PolicyEvent],
     /// The key's account when known from elsewhere (flag, caller identity).
@@ -105,12 +104,9 @@ pub struct Evidence<'a> {
     pub caller: Option<&'a str>,
 }
 
-/// Errors that stop a diagnosis: the policy given as current is not a policy.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{0}")]
-pub struct DiagnosisError(pub PolicyError);
-
-pub fn diagnose(ev: Evidence<'_>) -> Result<Diagnosis, DiagnosisError> {
+/// Diagnoses the key from its evidence. Pure, and total: the evidence layer has parsed the
+/// current policy, and a recorded version that cannot be read is a finding.
+pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
     let mut key = ev.key.clone();
     let mine = history::events_of(&key, ev.events);
 
@@ -147,18 +143,17 @@ pub fn diagnose(ev: Evidence<'_>) -> Result<Diagnosis, DiagnosisError> {
     );
 
     // The policy the verdict is about: the current one, else the last readable version.
-    let (policy_text, policy, source) = match ev.current_policy {
-        Some(text) => {
-            let p = parse_policy(text, PolicyKind::Key, "key-policy").map_err(DiagnosisError)?;
-            (Some(text.to_string()), Some(p), PolicySource::Current)
-        }
+    let (policy, source) = match ev.current_policy {
+        Some(doc) => (Some(doc.clone()), PolicySource::Current),
         None => match history.iter().rev().find(|v| v.verdict != Verdict::Unknown) {
             Some(v) => (
-                Some(v.policy_text.clone()),
-                v.policy.clone(),
+                v.policy.clone().map(|policy| PolicyDocument {
+                    text: v.policy_text.clone(),
+                    policy,
+                }),
                 PolicySource::History,
             ),
-            None => (None, None, PolicySource::None),
+            None => (None, PolicySource::None),
         },
     };
 
@@ -167,7 +162,7 @@ pub fn diagnose(ev: Evidence<'_>) -> Result<Diagnosis, DiagnosisError> {
     let mut admins = Vec::new();
     let mut policy_findings = Vec::new();
     let mut caller_access = None;
-    if let (Some(policy), Some(s)) = (&policy, &setting) {
+    if let (Some(PolicyDocument { policy, .. }), Some(s)) = (&policy, &setting) {
         let a = assess(policy, s);
         verdict = a.verdict;
         ok_requirements = a.ok_requirements;
@@ -182,7 +177,7 @@ pub fn diagnose(ev: Evidence<'_>) -> Result<Diagnosis, DiagnosisError> {
     let lockout = if verdict != Verdict::Ok && verdict != Verdict::Unknown {
         history::lockout_event(
             &history,
-            ev.current_policy,
+            ev.current_policy.map(|d| d.text.as_str()),
             account.as_deref(),
             &mut findings,
         )
@@ -191,14 +186,16 @@ pub fn diagnose(ev: Evidence<'_>) -> Result<Diagnosis, DiagnosisError> {
     };
     findings.extend(history::failed_change_findings(&failed));
     if verdict == Verdict::Unrecoverable {
-        findings.extend(other_accounts(policy.as_ref(), account.as_deref()));
+        findings.extend(other_accounts(
+            policy.as_ref().map(|d| &d.policy),
+            account.as_deref(),
+        ));
     }
 
-    Ok(Diagnosis {
+    Diagnosis {
         key,
         verdict,
         policy_source: source,
-        policy_text,
         policy,
         ok_requirements,
         recoverable_admins: admins,
@@ -208,7 +205,7 @@ pub fn diagnose(ev: Evidence<'_>) -> Result<Diagnosis, DiagnosisError> {
         history,
         failed_changes: failed,
         caller: caller_access,
-    })
+    }
 }
 
 /// KL211: principals of other accounts are named, but none of them can change the policy.

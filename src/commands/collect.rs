@@ -1,0 +1,71 @@
+//! `kmsdoctor collect`: gather a key's evidence from AWS into one file (a bundle), to
+//! diagnose elsewhere with `why-locked --from FILE`. The diagnosis runs once here too: it
+//! names the principals whose existence IAM is asked about.
+
+use std::io::{self, Write};
+
+use super::{investigate, lookup_progress, warn_problems, AppError, Scope, Ui};
+use crate::cli::CollectArgs;
+use crate::config::CollectConfig;
+use crate::evidence::aws::LookupPacing;
+use crate::evidence::files;
+use crate::evidence::live::{self, AwsSource};
+use crate::evidence::source::EvidenceSource;
+
+pub fn run(args: &CollectArgs, err: &mut dyn Write, ui: Ui) -> Result<u8, AppError> {
+    let cfg = CollectConfig::resolve(args)?;
+    // Fail before calling AWS if the output cannot be created.
+    files::check_new_file(&cfg.output, "-o")?;
+    let now = chrono::Utc::now();
+    let progress = lookup_progress(ui.progress);
+    let mut source = AwsSource::connect(
+        live::Request {
+            connection: cfg.live.connection.clone(),
+            key_input: cfg.key_input.clone(),
+            since: cfg.live.since,
+            now,
+            pacing: LookupPacing::from_env(),
+        },
+        &progress,
+    )?;
+    gather(&mut source, now)?;
+    if ui.progress {
+        eprintln!();
+    }
+    let bundle = source.bundle()?;
+    let text =
+        serde_json::to_string_pretty(&bundle).map_err(|e| AppError::Output(io::Error::other(e)))?;
+    files::write_new_file(&cfg.output, &(text + "\n"), "-o")?;
+    warn_problems(err, &bundle.problems)?;
+    writeln!(
+        err,
+        "kmsdoctor: wrote {}: key {}, policy {}, {} policy event(s), {} AWS call(s)",
+        cfg.output.display(),
+        bundle.key.arn.as_deref().unwrap_or(&bundle.key.id),
+        if bundle.key_facts.policy.is_some() {
+            "read"
+        } else {
+            "not readable"
+        },
+        bundle.records.len(),
+        source.clients.calls.calls().len()
+    )?;
+    Ok(0)
+}
+
+/// Asks the source everything a bundle holds: the key, its history, and the principals the
+/// diagnosis names (the diagnosis itself is not saved: `why-locked --from` makes it again).
+pub fn gather(
+    source: &mut dyn EvidenceSource,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), AppError> {
+    investigate(
+        source,
+        &Scope {
+            key: None,
+            account: None,
+            now,
+        },
+    )
+    .map(|_| ())
+}

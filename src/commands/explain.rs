@@ -1,0 +1,51 @@
+//! `kmsdoctor explain`: decide one request against a key policy (and the caller's IAM
+//! policies), and say why.
+
+use std::io::Write;
+
+use super::AppError;
+use crate::analysis::eval::evaluate;
+use crate::analysis::policy::PolicyKind;
+use crate::cli::{ExplainArgs, OutputFormat};
+use crate::config::ExplainConfig;
+use crate::evidence::files;
+use crate::report::explain::{render_json, render_table, ExplainReport};
+use crate::report::{FileFinding, Style};
+
+pub fn run(args: &ExplainArgs, out: &mut dyn Write, style: Style) -> Result<u8, AppError> {
+    let cfg = ExplainConfig::resolve(args)?;
+    let key_policy = cfg
+        .policy_file
+        .as_deref()
+        .map(|p| files::load_policy(p, PolicyKind::Key, "key-policy"))
+        .transpose()?;
+    let identity = cfg
+        .identity_policies
+        .iter()
+        .map(|p| files::load_policy(p, PolicyKind::Identity, &files::policy_name(p)))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let mut findings = Vec::new();
+    if let (Some(path), Some(policy)) = (&cfg.policy_file, &key_policy) {
+        findings.extend(FileFinding::all(path, policy));
+    }
+    for (path, policy) in cfg.identity_policies.iter().zip(&identity) {
+        findings.extend(FileFinding::all(path, policy));
+    }
+
+    let identity_arg = (!cfg.identity_policies.is_empty()).then_some(identity.as_slice());
+    let evaluation = evaluate(&cfg.request, key_policy.as_ref(), identity_arg);
+    let report = ExplainReport {
+        request: &cfg.request,
+        context: cfg.request.context(),
+        key_account_assumed: cfg.key_account_assumed,
+        evaluation: &evaluation,
+        findings: &findings,
+    };
+    match cfg.output {
+        OutputFormat::Json => render_json(out, &report)?,
+        OutputFormat::Table => render_table(out, &report, style)?,
+    }
+    out.flush()?;
+    Ok(0)
+}

@@ -1,0 +1,184 @@
+//! One module per command. Each resolves its own settings (`config`), asks the evidence
+//! seam, runs the analysis once and renders; each returns its exit code. What two commands
+//! share (the errors, the UI, the investigation of one key) is here.
+
+pub mod check;
+pub mod collect;
+pub mod explain;
+pub mod why_locked;
+
+use std::io::{self, Write};
+
+use crate::analysis::lockout::{
+    apply_iam_facts, diagnose, note_incomplete, Diagnosis, Evidence, KeyRef, Verdict,
+};
+use crate::analysis::principal::Caller;
+use crate::config::FlagError;
+use crate::evidence::aws::LiveError;
+use crate::evidence::files::WriteError;
+use crate::evidence::source::{
+    EventsQuery, EventsSummary, EvidenceError, EvidenceSource, KeyEvidence,
+};
+use crate::evidence::InputError;
+use crate::report::Style;
+
+/// Why a run failed. Every variant exits 1; each names what it is about (a flag, a file).
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Flag(#[from] FlagError),
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error(transparent)]
+    Live(#[from] LiveError),
+    /// An output file the user named (`--write-repaired`, `collect -o`) cannot be written.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    #[error("--write-repaired: {0}")]
+    Repair(String),
+    #[error("cannot write output: {0}")]
+    Output(#[from] io::Error),
+}
+
+impl From<EvidenceError> for AppError {
+    fn from(e: EvidenceError) -> Self {
+        match e {
+            EvidenceError::Input(e) => AppError::Input(e),
+            EvidenceError::Live(e) => AppError::Live(e),
+        }
+    }
+}
+
+impl AppError {
+    /// A reader that stopped reading (`kmsdoctor ... | head`) is not an error.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, AppError::Output(e) if e.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// How to talk to the person: colours on stdout, progress on stderr.
+#[derive(Debug, Clone, Copy)]
+pub struct Ui {
+    pub style: Style,
+    /// Show progress on stderr (only when stderr is a terminal).
+    pub progress: bool,
+}
+
+/// Progress of CloudTrail lookups, on stderr when `show`.
+pub(crate) fn lookup_progress(show: bool) -> impl Fn(u32, usize) + Sync {
+    move |pages: u32, found: usize| {
+        if show {
+            eprint!("\rkmsdoctor: CloudTrail LookupEvents page {pages}, {found} policy event(s) for the key ");
+        }
+    }
+}
+
+/// Everything one key's investigation found: the diagnosis, once, with what the evidence
+/// said about principals folded in.
+pub(crate) struct Investigation {
+    pub diagnosis: Diagnosis,
+    pub key_evidence: KeyEvidence,
+    pub events: EventsSummary,
+    /// What the evidence source said degraded it (live: warnings on stderr).
+    pub source_problems: Vec<String>,
+    /// Those and what the analysis adds (`evidence.problems`).
+    pub problems: Vec<String>,
+}
+
+/// What the investigation needs besides the evidence.
+pub(crate) struct Scope<'a> {
+    /// The key as the person named it, when it names the key directly.
+    pub key: Option<&'a KeyRef>,
+    /// The key's account when known from elsewhere (`--account`).
+    pub account: Option<&'a str>,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+/// Asks the evidence about the key, its history and the principals the diagnosis names,
+/// and diagnoses once.
+pub(crate) fn investigate(
+    source: &mut dyn EvidenceSource,
+    scope: &Scope<'_>,
+) -> Result<Investigation, AppError> {
+    let key_evidence = source.key()?;
+    let key = key_evidence
+        .key
+        .clone()
+        .or_else(|| scope.key.cloned())
+        .ok_or_else(|| FlagError {
+            flag: "KEY",
+            message: "an alias needs AWS to resolve: give the key id or key ARN".into(),
+        })?;
+    if let (Some(named), Some(found)) = (scope.key, &key_evidence.key) {
+        if named.id != found.id {
+            return Err(FlagError {
+                flag: "KEY",
+                message: format!("the bundle is about key {}, not {}", found.id, named.id),
+            }
+            .into());
+        }
+    }
+    let query = EventsQuery {
+        key: key.clone(),
+        creation: key_evidence.creation_date,
+    };
+    let mut events = source.policy_events(std::slice::from_ref(&query))?;
+    let mine = events.by_key.pop().unwrap_or_default();
+    let caller = key_evidence.caller.as_ref();
+    let mut diagnosis = diagnose(Evidence {
+        key,
+        current_policy: key_evidence.current_policy.as_ref(),
+        events: &mine,
+        account: scope.account.or(caller.map(|c| c.account.as_str())),
+        now: scope.now,
+        aliases: key_evidence.aliases.as_deref(),
+        caller: caller.map(|c| c.arn.as_str()),
+    });
+    let principals = diagnosis.principals_to_look_up();
+    let facts = source.principal_facts(
+        &diagnosis.key,
+        &principals,
+        diagnosis.verdict == Verdict::Ok,
+    )?;
+
+    let mut source_problems = key_evidence.problems.clone();
+    source_problems.extend(events.summary.problems.iter().cloned());
+    source_problems.extend(facts.problems.iter().cloned());
+    let mut problems = source_problems.clone();
+    if let Some(c) = caller {
+        if Caller::parse(&c.arn).is_err() {
+            problems.push(format!(
+                "the caller {} is not a user, role or session ARN: whether it can get back in is not evaluated",
+                c.arn
+            ));
+        }
+    }
+    if caller.is_some() {
+        apply_iam_facts(
+            &mut diagnosis,
+            &facts.existence,
+            facts.simulation.as_deref(),
+        );
+        note_incomplete(
+            &mut diagnosis,
+            &problems,
+            events.summary.complete,
+            key_evidence.policy_error.as_deref(),
+        );
+    }
+    Ok(Investigation {
+        diagnosis,
+        key_evidence,
+        events: events.summary,
+        source_problems,
+        problems,
+    })
+}
+
+/// Writes warnings about degraded evidence to stderr.
+pub(crate) fn warn_problems(err: &mut dyn Write, problems: &[String]) -> io::Result<()> {
+    for p in problems {
+        writeln!(err, "kmsdoctor: warning: {p}")?;
+    }
+    Ok(())
+}

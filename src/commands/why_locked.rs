@@ -1,0 +1,156 @@
+//! `kmsdoctor why-locked`: why a key's policy locks people out, who can still get back in,
+//! and how. Evidence from files, a bundle, or AWS; the verdict is the exit code.
+
+use std::io::Write;
+
+use super::{investigate, lookup_progress, warn_problems, AppError, Scope, Ui};
+use crate::analysis::lockout::Setting;
+use crate::analysis::plan::{recovery_plan, PlanInput};
+use crate::analysis::repair::repair;
+use crate::cli::{OutputFormat, WhyLockedArgs};
+use crate::config::{FlagError, Source, WhyLockedConfig};
+use crate::evidence::aws::LookupPacing;
+use crate::evidence::files;
+use crate::evidence::live::{self, AwsSource};
+use crate::evidence::source::{BundleSource, EvidenceSource, FileSource};
+use crate::report::why_locked::{self, EvidenceSummary, RepairedPolicy, WhyLockedReport};
+
+pub fn run(
+    args: &WhyLockedArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    ui: Ui,
+) -> Result<u8, AppError> {
+    let cfg = WhyLockedConfig::resolve(args)?;
+    if let Some(path) = &cfg.write_repaired {
+        // Before any work: a path that cannot be a new file would waste the run.
+        files::check_new_file(path, "--write-repaired")?;
+    }
+    let show = ui.progress;
+    let file_progress = move |done: usize, total: usize| {
+        if show && (done == total || done % 16 == 0) {
+            eprint!("\rkmsdoctor: reading CloudTrail files {done}/{total}");
+            if done == total {
+                eprintln!();
+            }
+        }
+    };
+    let lookups = lookup_progress(ui.progress);
+    let mut source: Box<dyn EvidenceSource> = match &cfg.source {
+        Source::Files {
+            policy_file,
+            events_files,
+        } => Box::new(FileSource {
+            key: cfg.key.clone(),
+            policy_file: policy_file.clone(),
+            events_files: events_files.clone(),
+            progress: &file_progress,
+        }),
+        Source::Bundle(path) => Box::new(BundleSource::open(path)?),
+        Source::Live(live) => Box::new(AwsSource::connect(
+            live::Request {
+                connection: live.connection.clone(),
+                key_input: cfg.key_input.clone(),
+                since: live.since,
+                now: cfg.now,
+                pacing: LookupPacing::from_env(),
+            },
+            &lookups,
+        )?),
+    };
+    let inv = investigate(
+        source.as_mut(),
+        &Scope {
+            key: cfg.key.as_ref(),
+            account: cfg.account.as_deref(),
+            now: cfg.now,
+        },
+    )?;
+    if matches!(cfg.source, Source::Live(_)) {
+        if ui.progress {
+            eprintln!();
+        }
+        warn_problems(err, &inv.source_problems)?;
+    }
+    if inv.events.event_files > 0 && inv.events.unreadable > 0 {
+        writeln!(
+            err,
+            "kmsdoctor: warning: skipped {} unreadable CloudTrail record{}",
+            inv.events.unreadable,
+            if inv.events.unreadable == 1 { "" } else { "s" }
+        )?;
+    }
+    let diagnosis = &inv.diagnosis;
+    if diagnosis.key.account.is_none() && diagnosis.policy.is_some() {
+        return Err(FlagError {
+            flag: "--account",
+            message: "the key's account is not known from the key id or the evidence: give the key ARN or --account".into(),
+        }
+        .into());
+    }
+
+    let repaired = match (
+        &cfg.write_repaired,
+        &diagnosis.policy,
+        &diagnosis.key.account,
+    ) {
+        (None, _, _) => None,
+        (Some(_), None, _) | (Some(_), _, None) => {
+            return Err(AppError::Repair(
+                "there is no key policy to repair: give --policy-file or CloudTrail events".into(),
+            ))
+        }
+        (Some(path), Some(doc), Some(account)) => {
+            let setting = Setting {
+                key: &diagnosis.key,
+                account,
+                now: cfg.now,
+                aliases: inv.key_evidence.aliases.as_deref(),
+            };
+            let r = repair(&doc.text, &setting).map_err(|e| AppError::Repair(e.to_string()))?;
+            files::write_new_file(path, &r.policy, "--write-repaired")?;
+            Some(RepairedPolicy {
+                path: path.display().to_string(),
+                changes: r.changes,
+            })
+        }
+    };
+    let plan = recovery_plan(&PlanInput {
+        diagnosis,
+        repaired_path: repaired.as_ref().map(|r| r.path.as_str()),
+        rerun: &cfg.rerun,
+    });
+    let policy_file = match &cfg.source {
+        Source::Files { policy_file, .. } => policy_file.as_ref().map(|p| p.display().to_string()),
+        _ => None,
+    };
+    let e = &inv.events;
+    let summary = EvidenceSummary {
+        source: match &cfg.source {
+            Source::Files { .. } => "files",
+            Source::Bundle(_) => "bundle",
+            Source::Live(_) => "aws",
+        },
+        complete: e.complete,
+        problems: inv.problems.clone(),
+        lookup_calls: e.lookup_calls,
+        policy_file,
+        event_files: e.event_files,
+        bytes: e.bytes,
+        records: e.records,
+        unreadable_records: e.unreadable,
+        events_for_key: diagnosis.history.len() + diagnosis.failed_changes.len(),
+    };
+    let report = WhyLockedReport {
+        diagnosis,
+        plan: &plan,
+        repaired: repaired.as_ref(),
+        evidence: &summary,
+    };
+    match cfg.output {
+        OutputFormat::Json => why_locked::render_json(out, &report)?,
+        OutputFormat::Table => why_locked::render_table(out, &report, ui.style)?,
+    }
+    out.flush()?;
+    Ok(diagnosis.verdict.exit_code())
+}

@@ -1,0 +1,242 @@
+//! CloudTrail LookupEvents: one lookup attribute per call, 50 events a page, 2 requests a
+//! second per account and region. kmsdoctor looks up `EventName=PutKeyPolicy` (every key's,
+//! a rare event) and `EventName=CreateKey`, the latter narrowed to the key's creation time
+//! when DescribeKey tells it. Looking up `ResourceName=<key ARN>` instead would page through
+//! every Decrypt and Encrypt of the key, which on a busy key costs thousands of calls.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use chrono::{DateTime, Utc};
+
+use super::{describe, is_access_denied, Clients, ReadOnlyGuard};
+use crate::analysis::events::PolicyEvent;
+use crate::analysis::lockout::KeyRef;
+use crate::evidence::cloudtrail_records::lookup_event;
+
+/// CloudTrail's client settings: guarded, and without the SDK's own retries, because
+/// [`lookup_policy_events`] paces and retries lookups itself and must count every call.
+pub fn cloudtrail_config(
+    builder: aws_sdk_cloudtrail::config::Builder,
+    guard: &ReadOnlyGuard,
+) -> aws_sdk_cloudtrail::config::Builder {
+    builder
+        .interceptor(guard.clone())
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+}
+
+/// How CloudTrail lookups are paced and retried.
+#[derive(Debug, Clone, Copy)]
+pub struct LookupPacing {
+    /// At least this long between two calls (CloudTrail allows 2 a second).
+    pub interval: Duration,
+    /// First retry delay; it doubles each time.
+    pub backoff: Duration,
+    pub max_attempts: u32,
+}
+
+impl Default for LookupPacing {
+    fn default() -> Self {
+        LookupPacing {
+            interval: Duration::from_millis(500),
+            backoff: Duration::from_millis(1000),
+            max_attempts: 5,
+        }
+    }
+}
+
+impl LookupPacing {
+    /// The default pacing; `KMSDOCTOR_LOOKUP_BACKOFF_MS` shortens the retry delays, for
+    /// emulators without CloudTrail (moto answers LookupEvents with a 500). The 2-a-second
+    /// pace itself cannot be changed.
+    pub fn from_env() -> Self {
+        let mut p = LookupPacing::default();
+        if let Some(ms) = std::env::var("KMSDOCTOR_LOOKUP_BACKOFF_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            p.backoff = Duration::from_millis(ms);
+        }
+        p
+    }
+}
+
+/// What the lookups did.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LookupReport {
+    pub calls: u32,
+    pub pages: u32,
+    pub records: u64,
+    pub unreadable: u64,
+    /// False when a lookup stopped early: the history may miss events.
+    pub complete: bool,
+    pub problems: Vec<String>,
+}
+
+fn retryable<E>(e: &SdkError<E, HttpResponse>, code: Option<&str>) -> bool {
+    let throttled = matches!(
+        code,
+        Some(
+            "ThrottlingException"
+                | "Throttling"
+                | "TooManyRequestsException"
+                | "RequestLimitExceeded"
+        )
+    );
+    let server_error = match e {
+        SdkError::ServiceError(se) => se.raw().status().is_server_error(),
+        SdkError::ResponseError(r) => r.raw().status().is_server_error(),
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
+        _ => false,
+    };
+    throttled || server_error
+}
+
+/// A key to look up, with its creation time when DescribeKey told it.
+#[derive(Debug, Clone)]
+pub struct KeyLookup {
+    pub key: KeyRef,
+    pub creation: Option<DateTime<Utc>>,
+}
+
+/// Looks up the policy events of `keys` within `[start, end]`, following every page: the
+/// account's PutKeyPolicy events once for all keys, and each key's CreateKey (narrowed to
+/// its creation time when known). The events come grouped by key, in the order of `keys`.
+pub async fn lookup_policy_events(
+    c: &Clients,
+    keys: &[KeyLookup],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    pacing: LookupPacing,
+    progress: &(dyn Fn(u32, usize) + Sync),
+) -> (Vec<Vec<PolicyEvent>>, LookupReport) {
+    let mut report = LookupReport {
+        complete: true,
+        ..LookupReport::default()
+    };
+    let mut by_key: Vec<Vec<PolicyEvent>> = vec![Vec::new(); keys.len()];
+    let mut found = 0usize;
+    let mut last_call: Option<Instant> = None;
+    let mut searches = vec![("PutKeyPolicy", start, end)];
+    let mut whole_window_create = false;
+    for k in keys {
+        match k.creation {
+            // The key was created before the window: its CreateKey cannot be looked up.
+            Some(t) if t < start => {}
+            Some(t) => searches.push((
+                "CreateKey",
+                t - chrono::Duration::minutes(5),
+                (t + chrono::Duration::minutes(5)).min(end),
+            )),
+            None => whole_window_create = true,
+        }
+    }
+    if whole_window_create {
+        searches.push(("CreateKey", start, end));
+    }
+    let mut seen_events: HashSet<String> = HashSet::new();
+    for (name, from, to) in searches {
+        let mut token: Option<String> = None;
+        let mut seen: HashSet<String> = HashSet::new();
+        'pages: loop {
+            let mut attempt = 0;
+            let page = loop {
+                if let Some(t) = last_call {
+                    let wait = pacing.interval.saturating_sub(t.elapsed());
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+                last_call = Some(Instant::now());
+                report.calls += 1;
+                let sent = c
+                    .cloudtrail
+                    .lookup_events()
+                    .lookup_attributes(
+                        LookupAttribute::builder()
+                            .attribute_key(LookupAttributeKey::EventName)
+                            .attribute_value(name)
+                            .build()
+                            .expect("key and value are set"),
+                    )
+                    .start_time(aws_smithy_types::DateTime::from_secs(from.timestamp()))
+                    .end_time(aws_smithy_types::DateTime::from_secs(to.timestamp()))
+                    .max_results(50)
+                    .set_next_token(token.clone())
+                    .send()
+                    .await;
+                match sent {
+                    Ok(p) => break p,
+                    Err(e) => {
+                        let (code, msg) = describe(&e);
+                        attempt += 1;
+                        if retryable(&e, code.as_deref()) && attempt < pacing.max_attempts {
+                            let delay = pacing.backoff * 2u32.saturating_pow(attempt - 1);
+                            tracing::debug!(%msg, attempt, delay_ms = delay.as_millis() as u64, "LookupEvents retry");
+                            tokio::time::sleep(delay).await;
+                            continue;
+                        }
+                        report.complete = false;
+                        report.problems.push(if code.as_deref() == Some("InvalidNextTokenException") {
+                            format!("cloudtrail LookupEvents ({name}): the page token expired after {} pages ({msg}); later events were not read", report.pages)
+                        } else if is_access_denied(code.as_deref()) {
+                            format!("cloudtrail LookupEvents ({name}) was denied ({msg}): no history")
+                        } else {
+                            format!("cloudtrail LookupEvents ({name}) failed ({msg}) after {attempt} attempt(s)")
+                        });
+                        break 'pages;
+                    }
+                }
+            };
+            report.pages += 1;
+            for (i, ev) in page.events().iter().enumerate() {
+                report.records += 1;
+                let Some(record) = ev.cloud_trail_event() else {
+                    report.unreadable += 1;
+                    continue;
+                };
+                let time = ev
+                    .event_time()
+                    .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()));
+                match lookup_event(ev.event_id(), time, record, i) {
+                    Ok(Some(e)) => {
+                        // Overlapping CreateKey windows can return an event twice.
+                        if !e.event_id.is_empty() && !seen_events.insert(e.event_id.clone()) {
+                            continue;
+                        }
+                        let mut mine = keys
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, k)| e.key_refs.iter().any(|r| k.key.matches(r)))
+                            .map(|(n, _)| n)
+                            .peekable();
+                        if mine.peek().is_some() {
+                            found += 1;
+                        }
+                        for n in mine {
+                            by_key[n].push(e.clone());
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(_) => report.unreadable += 1,
+                }
+            }
+            progress(report.pages, found);
+            match page.next_token() {
+                None => break,
+                Some(t) if !seen.insert(t.to_string()) => {
+                    report.complete = false;
+                    report.problems.push(format!(
+                        "cloudtrail LookupEvents ({name}) returned a page token it had returned before; stopped to avoid an endless loop"
+                    ));
+                    break;
+                }
+                Some(t) => token = Some(t.to_string()),
+            }
+        }
+    }
+    (by_key, report)
+}

@@ -1,0 +1,163 @@
+//! The read-only guard: an interceptor on every client that refuses, before anything is
+//! serialized or sent, any operation that could change something, and records and traces
+//! every call (operation, region, duration, request id) for `--verbose` and tests.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+
+/// Operation name prefixes that read and never change anything.
+const READ_ONLY_PREFIXES: [&str; 5] = ["Get", "List", "Describe", "Lookup", "Simulate"];
+
+/// Whether an operation only reads.
+pub fn is_read_only(operation: &str) -> bool {
+    READ_ONLY_PREFIXES.iter().any(|p| operation.starts_with(p))
+}
+
+/// One AWS call, as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub service: String,
+    pub operation: String,
+}
+
+/// Every call the clients made (or refused to make).
+#[derive(Debug, Clone, Default)]
+pub struct CallLog(Arc<Mutex<Vec<Call>>>);
+
+impl CallLog {
+    pub fn calls(&self) -> Vec<Call> {
+        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+    fn push(&self, c: Call) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(c);
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Started(Instant);
+
+impl Storable for Started {
+    type Storer = StoreReplace<Self>;
+}
+
+/// Refuses mutating operations; records and traces every call.
+#[derive(Debug, Clone)]
+pub struct ReadOnlyGuard {
+    log: CallLog,
+    region: String,
+}
+
+impl ReadOnlyGuard {
+    pub fn new(log: CallLog, region: &str) -> Self {
+        ReadOnlyGuard {
+            log,
+            region: region.to_string(),
+        }
+    }
+}
+
+impl Intercept for ReadOnlyGuard {
+    fn name(&self) -> &'static str {
+        "kmsdoctor-read-only-guard"
+    }
+
+    // Not `read_before_execution`: for client-level interceptors that runs before the
+    // operation's configuration, and so its `Metadata`, is in the bag. This runs after, and
+    // still before anything is serialized or sent.
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let (service, operation) = cfg
+            .load::<Metadata>()
+            .map(|m| (m.service().to_string(), m.name().to_string()))
+            .unwrap_or_else(|| ("?".into(), "?".into()));
+        self.log.push(Call {
+            service: service.clone(),
+            operation: operation.clone(),
+        });
+        if !is_read_only(&operation) {
+            return Err(
+                format!("kmsdoctor is read-only: refused to send {service} {operation}").into(),
+            );
+        }
+        cfg.interceptor_state().store_put(Started(Instant::now()));
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let op = cfg
+            .load::<Metadata>()
+            .map(|m| m.name().to_string())
+            .unwrap_or_default();
+        let took = cfg
+            .load::<Started>()
+            .map(|s| s.0.elapsed())
+            .unwrap_or_default();
+        let request_id = context
+            .response()
+            .and_then(|r| {
+                r.headers()
+                    .get("x-amzn-requestid")
+                    .or_else(|| r.headers().get("x-amz-request-id"))
+            })
+            .unwrap_or("-");
+        let status = context.response().map(|r| r.status().as_u16()).unwrap_or(0);
+        tracing::debug!(
+            operation = %op,
+            region = %self.region,
+            duration_ms = took.as_millis() as u64,
+            request_id = %request_id,
+            status,
+            "aws call"
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_only_names() {
+        for op in [
+            "GetKeyPolicy",
+            "ListAliases",
+            "DescribeKey",
+            "LookupEvents",
+            "SimulatePrincipalPolicy",
+            "GetCallerIdentity",
+        ] {
+            assert!(is_read_only(op), "{op}");
+        }
+        for op in [
+            "PutKeyPolicy",
+            "CreateKey",
+            "ScheduleKeyDeletion",
+            "UpdateAlias",
+            "TagResource",
+            "Decrypt",
+        ] {
+            assert!(!is_read_only(op), "{op}");
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! KMS: resolving the key (id, ARN, alias), its metadata, its policy and its aliases.
+//! AccessDenied on GetKeyPolicy is the lockout itself: evidence, not a failure.
+
+use chrono::{DateTime, Utc};
+
+use super::{describe, Clients, LiveError};
+use crate::analysis::lockout::KeyRef;
+
+/// What KMS told about the key.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct KeyFacts {
+    /// How the key was identified: `describe_key`, `list_aliases` or `input`.
+    pub resolved_by: String,
+    pub creation_date: Option<DateTime<Utc>>,
+    pub key_state: Option<String>,
+    pub key_manager: Option<String>,
+    /// The key policy, when GetKeyPolicy answered.
+    pub policy: Option<String>,
+    /// Why GetKeyPolicy did not answer (`AccessDeniedException: ...`).
+    pub policy_error: Option<String>,
+    pub aliases: Option<Vec<String>>,
+    /// Problems that degraded the evidence, in words.
+    pub problems: Vec<String>,
+}
+
+fn is_alias(input: &str) -> bool {
+    input.starts_with("alias/") || input.contains(":alias/")
+}
+
+/// Resolves the key (id, ARN, alias name or alias ARN) and reads what KMS allows.
+pub async fn key_facts(
+    c: &Clients,
+    input: &str,
+    caller_account: &str,
+) -> Result<(KeyRef, KeyFacts), LiveError> {
+    let mut facts = KeyFacts::default();
+    let mut key: Option<KeyRef> = None;
+    match c.kms.describe_key().key_id(input).send().await {
+        Ok(out) => {
+            if let Some(m) = out.key_metadata() {
+                if let Ok(k) = KeyRef::parse(m.arn().unwrap_or_default()) {
+                    key = Some(k);
+                    facts.resolved_by = "describe_key".into();
+                }
+                facts.creation_date = m
+                    .creation_date()
+                    .and_then(|d| DateTime::from_timestamp(d.secs(), d.subsec_nanos()));
+                facts.key_state = m.key_state().map(|s| s.as_str().to_string());
+                facts.key_manager = m.key_manager().map(|s| s.as_str().to_string());
+            }
+        }
+        Err(e) => {
+            let (code, msg) = describe(&e);
+            if code.as_deref() == Some("NotFoundException") {
+                return Err(LiveError(format!(
+                    "kms DescribeKey: no key `{input}` in {}: {msg}",
+                    c.region
+                )));
+            }
+            facts.problems.push(format!(
+                "kms DescribeKey failed ({msg}); the key ARN is built from what was given"
+            ));
+        }
+    }
+    let key = match key {
+        Some(k) => k,
+        None if is_alias(input) => {
+            let name = input
+                .rsplit_once(":alias/")
+                .map(|(_, n)| format!("alias/{n}"))
+                .unwrap_or_else(|| input.to_string());
+            let target = find_alias_target(c, &name).await?;
+            facts.resolved_by = "list_aliases".into();
+            let mut k = KeyRef::parse(&target).map_err(|e| LiveError(e.to_string()))?;
+            k.complete(Some(caller_account), Some(&c.region));
+            k
+        }
+        None => {
+            let mut k = KeyRef::parse(input).map_err(|e| LiveError(e.to_string()))?;
+            k.complete(Some(caller_account), Some(&c.region));
+            facts.resolved_by = "input".into();
+            k
+        }
+    };
+    let key_arg = key.arn.clone().unwrap_or_else(|| key.id.clone());
+
+    match c
+        .kms
+        .get_key_policy()
+        .key_id(&key_arg)
+        .policy_name("default")
+        .send()
+        .await
+    {
+        Ok(out) => facts.policy = out.policy().map(str::to_string),
+        Err(e) => {
+            let (code, msg) = describe(&e);
+            if code.as_deref() == Some("NotFoundException") && facts.resolved_by != "describe_key" {
+                return Err(LiveError(format!(
+                    "kms GetKeyPolicy: no key {key_arg}: {msg}"
+                )));
+            }
+            // AccessDenied is the lockout itself: evidence, not a failure.
+            facts.policy_error = Some(msg);
+        }
+    }
+    match list_aliases(c, &key_arg).await {
+        Ok(a) => facts.aliases = Some(a),
+        Err(msg) => facts.problems.push(format!(
+            "kms ListAliases failed ({msg}): kms:ResourceAliases conditions stay unknown"
+        )),
+    }
+    Ok((key, facts))
+}
+
+async fn find_alias_target(c: &Clients, alias: &str) -> Result<String, LiveError> {
+    let mut pages = c.kms.list_aliases().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            LiveError(format!(
+                "kms ListAliases failed, so `{alias}` cannot be resolved: {}",
+                describe(&e).1
+            ))
+        })?;
+        for a in page.aliases() {
+            if a.alias_name() == Some(alias) {
+                return a.target_key_id().map(str::to_string).ok_or_else(|| {
+                    LiveError(format!(
+                        "`{alias}` is an AWS managed alias with no key, or points nowhere"
+                    ))
+                });
+            }
+        }
+    }
+    Err(LiveError(format!(
+        "no alias `{alias}` in this account and region"
+    )))
+}
+
+async fn list_aliases(c: &Clients, key: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut pages = c.kms.list_aliases().key_id(key).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| describe(&e).1)?;
+        out.extend(
+            page.aliases()
+                .iter()
+                .filter_map(|a| a.alias_name().map(str::to_string)),
+        );
+    }
+    Ok(out)
+}

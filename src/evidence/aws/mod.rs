@@ -1,0 +1,188 @@
+//! Evidence from AWS: STS, KMS, CloudTrail and IAM, read-only. One module per service, the
+//! read-only guard on its own; this file holds the connection, the guarded clients and the
+//! error wording shared by all.
+
+pub mod cloudtrail;
+pub mod guard;
+pub mod iam;
+pub mod kms;
+pub mod sts;
+
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+pub use cloudtrail::{
+    cloudtrail_config, lookup_policy_events, KeyLookup, LookupPacing, LookupReport,
+};
+pub use guard::{is_read_only, Call, CallLog, ReadOnlyGuard};
+pub use iam::{caller_principal_arn, principal_exists, simulate};
+pub use kms::{key_facts, KeyFacts};
+pub use sts::{caller_identity, CallerIdentity};
+
+/// How to reach AWS.
+#[derive(Debug, Clone, Default)]
+pub struct Connection {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+/// A failure that stops live collection: one line, naming what failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct LiveError(pub String);
+
+/// The clients, all guarded.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub sts: aws_sdk_sts::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub cloudtrail: aws_sdk_cloudtrail::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub region: String,
+    pub calls: CallLog,
+}
+
+/// The one HTTP stack kmsdoctor uses: hyper 1 with rustls and ring (http and https).
+pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
+
+/// Loads configuration as the AWS CLI does: flags, then `AWS_*` environment variables,
+/// then the profile; credentials from the default chain (environment, profiles, SSO,
+/// process, container and instance roles).
+pub async fn load_config(conn: &Connection) -> Result<SdkConfig, LiveError> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http_client());
+    if let Some(p) = &conn.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(r) = &conn.region {
+        loader = loader.region(Region::new(r.clone()));
+    }
+    if let Some(u) = &conn.endpoint_url {
+        loader = loader.endpoint_url(u);
+    }
+    let config = loader.load().await;
+    if config.region().is_none() {
+        return Err(LiveError(
+            "no AWS region: give --region, set AWS_REGION, or set a region in the profile".into(),
+        ));
+    }
+    let Some(provider) = config.credentials_provider() else {
+        return Err(LiveError(
+            "no AWS credentials provider is configured".into(),
+        ));
+    };
+    use aws_credential_types::provider::ProvideCredentials;
+    match tokio::time::timeout(Duration::from_secs(20), provider.provide_credentials()).await {
+        Ok(Ok(_)) => Ok(config),
+        Ok(Err(e)) => Err(LiveError(format!(
+            "no AWS credentials: {} (set AWS_PROFILE or --profile, run `aws sso login`, or export AWS_ACCESS_KEY_ID)",
+            first_line(&e.to_string())
+        ))),
+        Err(_) => Err(LiveError("no AWS credentials: the credential chain did not answer within 20 s".into())),
+    }
+}
+
+pub(crate) fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().to_string()
+}
+
+impl Clients {
+    /// Builds guarded clients. CloudTrail's own retries are off: lookups are paced and
+    /// retried by [`lookup_policy_events`], which must count every call.
+    pub fn new(config: &SdkConfig) -> Clients {
+        let region = config.region().map(|r| r.to_string()).unwrap_or_default();
+        let calls = CallLog::default();
+        let guard = ReadOnlyGuard::new(calls.clone(), &region);
+        let retry = aws_config::retry::RetryConfig::standard().with_max_attempts(3);
+        Clients {
+            sts: aws_sdk_sts::Client::from_conf(
+                aws_sdk_sts::config::Builder::from(config)
+                    .interceptor(guard.clone())
+                    .retry_config(retry.clone())
+                    .build(),
+            ),
+            kms: aws_sdk_kms::Client::from_conf(
+                aws_sdk_kms::config::Builder::from(config)
+                    .interceptor(guard.clone())
+                    .retry_config(retry.clone())
+                    .build(),
+            ),
+            cloudtrail: aws_sdk_cloudtrail::Client::from_conf(
+                cloudtrail_config(aws_sdk_cloudtrail::config::Builder::from(config), &guard)
+                    .build(),
+            ),
+            iam: aws_sdk_iam::Client::from_conf(
+                aws_sdk_iam::config::Builder::from(config)
+                    .interceptor(guard)
+                    .retry_config(retry)
+                    .build(),
+            ),
+            region,
+            calls,
+        }
+    }
+}
+
+/// An AWS error in one line: `Code: message`, or what went wrong on the way.
+pub fn describe<E>(e: &SdkError<E, HttpResponse>) -> (Option<String>, String)
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match e {
+        SdkError::ServiceError(se) => {
+            let err = se.err();
+            let code = err.code().map(str::to_string);
+            let msg = match (&code, err.message()) {
+                (Some(c), Some(m)) => format!("{c}: {m}"),
+                (Some(c), None) => c.clone(),
+                // No error code: a proxy's or an emulator's page rather than an AWS error.
+                (None, _) => format!(
+                    "HTTP {} without an AWS error code",
+                    se.raw().status().as_u16()
+                ),
+            };
+            (code, msg)
+        }
+        SdkError::DispatchFailure(d) => (None, format!("cannot reach AWS: {}", source_chain(d))),
+        SdkError::TimeoutError(_) => (None, "the request timed out".into()),
+        SdkError::ResponseError(r) => (
+            None,
+            format!("unreadable reply from AWS: {}", source_chain(r)),
+        ),
+        SdkError::ConstructionFailure(c) => {
+            (None, format!("request not sent: {}", source_chain(c)))
+        }
+        other => (
+            other.code().map(str::to_string),
+            first_line(&other.to_string()),
+        ),
+    }
+}
+
+fn source_chain(e: &dyn std::fmt::Debug) -> String {
+    let s = format!("{e:?}");
+    s.chars().take(300).collect()
+}
+
+pub(crate) fn is_access_denied(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "AccessDeniedException"
+                | "AccessDenied"
+                | "UnauthorizedOperation"
+                | "UnrecognizedClientException"
+        )
+    )
+}
