@@ -6,15 +6,14 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 
 use kmsdoctor::analysis::eval::{decide, evaluate};
+use kmsdoctor::analysis::lockout::delegation::{default_policy, delegation_statement};
 use kmsdoctor::analysis::policy::{parse_policy, PolicyKind};
 use kmsdoctor::config::{resolve_request, RequestFlags};
-
-const DEFAULT: &str = r#"{"Version":"2012-10-17","Id":"key-default-1","Statement":[{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}"#;
 
 /// 30 statements of the kinds real key policies hold: named roles, wildcard principals with
 /// conditions, Denies, NotAction, IP and MFA conditions.
 fn thirty_statements() -> String {
-    let mut s = vec![r#"{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}"#.to_string()];
+    let mut s = vec![delegation_statement("111122223333").to_string()];
     for i in 0..10 {
         s.push(format!(r#"{{"Sid":"Role{i}","Effect":"Allow","Principal":{{"AWS":["arn:aws:iam::111122223333:role/App{i}","arn:aws:iam::111122223333:role/Ops{i}"]}},"Action":["kms:Encrypt","kms:Decrypt","kms:ReEncrypt*","kms:GenerateDataKey*","kms:DescribeKey"],"Resource":"*"}}"#));
     }
@@ -49,7 +48,9 @@ fn request(
 }
 
 fn bench(c: &mut Criterion) {
-    let default = parse_policy(DEFAULT, PolicyKind::Key, "key-policy").expect("default policy");
+    let default_text = default_policy("111122223333");
+    let default =
+        parse_policy(&default_text, PolicyKind::Key, "key-policy").expect("default policy");
     let big_text = thirty_statements();
     let big = parse_policy(&big_text, PolicyKind::Key, "key-policy").expect("30-statement policy");
     assert_eq!(big.statements.len(), 30);
@@ -97,7 +98,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| decide(black_box(&app), Some(black_box(&big)), Some(no_iam)))
     });
     c.bench_function("parse/default policy", |b| {
-        b.iter(|| parse_policy(black_box(DEFAULT), PolicyKind::Key, "key-policy"))
+        b.iter(|| parse_policy(black_box(&default_text), PolicyKind::Key, "key-policy"))
     });
     c.bench_function("parse/30 statements", |b| {
         b.iter(|| parse_policy(black_box(&big_text), PolicyKind::Key, "key-policy"))

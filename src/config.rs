@@ -79,7 +79,8 @@ pub struct RequestFlags<'a> {
 pub fn resolve_request(f: &RequestFlags<'_>) -> Result<(Request, bool), FlagError> {
     let caller = Caller::parse(f.principal).map_err(|e| flag_err("--principal", e.to_string()))?;
     let action = resolve_action(f.action)?;
-    let resource = Resource::parse(f.resource).map_err(|m| flag_err("--resource", m))?;
+    let resource =
+        Resource::parse(f.resource).map_err(|m| flag_err("--resource", m.to_string()))?;
     if let Some(a) = f.account {
         if !is_account_id(a) {
             return Err(flag_err(

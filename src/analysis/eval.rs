@@ -38,25 +38,33 @@ pub enum Resource {
     Alias(String),
 }
 
+/// Why a string does not name a request's resource.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResourceError {
+    #[error("`{0}` is not `*` or a KMS key or alias ARN")]
+    NotArn(String),
+    #[error("`{0}` is not a KMS ARN")]
+    NotKms(String),
+    #[error("`{0}` names neither a key (`key/ID`) nor an alias (`alias/NAME`)")]
+    NeitherKeyNorAlias(String),
+}
+
 impl Resource {
-    pub fn parse(s: &str) -> Result<Resource, String> {
+    pub fn parse(s: &str) -> Result<Resource, ResourceError> {
         let s = s.trim();
         if s == "*" || s.is_empty() {
             return Ok(Resource::Key(None));
         }
-        let arn =
-            Arn::parse(s).ok_or_else(|| format!("`{s}` is not `*` or a KMS key or alias ARN"))?;
+        let arn = Arn::parse(s).ok_or_else(|| ResourceError::NotArn(s.to_string()))?;
         if arn.service != "kms" {
-            return Err(format!("`{s}` is not a KMS ARN"));
+            return Err(ResourceError::NotKms(s.to_string()));
         }
         if arn.resource.starts_with("key/") && arn.resource.len() > 4 {
             Ok(Resource::Key(Some(s.to_string())))
         } else if arn.resource.starts_with("alias/") && arn.resource.len() > 6 {
             Ok(Resource::Alias(s.to_string()))
         } else {
-            Err(format!(
-                "`{s}` names neither a key (`key/ID`) nor an alias (`alias/NAME`)"
-            ))
+            Err(ResourceError::NeitherKeyNorAlias(s.to_string()))
         }
     }
 
@@ -239,7 +247,7 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StatementRecord {
     pub statement: StatementRef,
-    pub effect: String,
+    pub effect: Effect,
     pub outcome: Outcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub principal: Option<ElementMatch>,
@@ -547,11 +555,11 @@ fn collect(
         reqs: rec.requirements.clone(),
         via: vec![rec.statement.clone()],
     };
-    match (rec.effect.as_str(), principal_kind) {
-        ("Deny", _) if rec.outcome == Outcome::Applies => {
+    match (&rec.effect, principal_kind) {
+        (Effect::Deny, _) if rec.outcome == Outcome::Applies => {
             definite_denies.push(rec.statement.clone())
         }
-        ("Deny", _) => denies.push(cand),
+        (Effect::Deny, _) => denies.push(cand),
         (_, Some(PrincipalMatch::Account)) => delegations.push(cand),
         _ => allows.push(cand),
     }
@@ -640,11 +648,7 @@ fn statement_record(
     detail: Detail,
 ) -> Option<(StatementRecord, Option<PrincipalMatch>)> {
     let quiet = detail == Detail::Quiet;
-    let effect = || match &s.effect {
-        Effect::Allow => "Allow".to_string(),
-        Effect::Deny => "Deny".to_string(),
-        Effect::Invalid(e) => e.clone(),
-    };
+    let effect = || s.effect.clone();
     if !s.valid {
         if quiet {
             return None;

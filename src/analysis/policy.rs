@@ -34,12 +34,29 @@ pub struct PolicyError {
     pub position: Option<Position>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     Allow,
     Deny,
     /// An `Effect` AWS does not know; the statement is invalid.
     Invalid(String),
+}
+
+impl Effect {
+    /// As written in a policy: `Allow`, `Deny`, or the unknown value itself.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Effect::Allow => "Allow",
+            Effect::Deny => "Deny",
+            Effect::Invalid(e) => e,
+        }
+    }
+}
+
+impl Serialize for Effect {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 /// `Principal` or `NotPrincipal`.

@@ -14,6 +14,7 @@ use super::aws::{
     self, CallerIdentity, Clients, Connection, KeyFacts, KeyLookup, LiveError, LookupPacing,
     LookupReport,
 };
+use super::cloudtrail_records::{scan, TrailError};
 use super::source::{
     EventsQuery, EventsSummary, EvidenceError, EvidenceSource, KeyEvidence, PolicyEvents,
     PrincipalFacts,
@@ -54,25 +55,29 @@ pub struct Bundle {
     pub problems: Vec<String>,
 }
 
+/// Why a file is not a bundle this kmsdoctor reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BundleError {
+    #[error("`kind` is `{0}`, not `{BUNDLE_KIND}`")]
+    Kind(String),
+    #[error("schema_version {0} is not supported (this kmsdoctor reads {BUNDLE_SCHEMA})")]
+    Schema(u32),
+}
+
 impl Bundle {
     /// The policy events in the bundle.
-    pub fn events(&self) -> Result<Vec<PolicyEvent>, String> {
+    pub fn events(&self) -> Result<Vec<PolicyEvent>, TrailError> {
         let text = serde_json::json!({ "Records": self.records }).to_string();
-        crate::evidence::cloudtrail_records::scan(&text)
-            .map(|s| s.events)
-            .map_err(|e| e.message)
+        scan(&text).map(|s| s.events)
     }
 
     /// Checks a bundle read from a file.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), BundleError> {
         if self.kind != BUNDLE_KIND {
-            return Err(format!("`kind` is `{}`, not `{BUNDLE_KIND}`", self.kind));
+            return Err(BundleError::Kind(self.kind.clone()));
         }
         if self.schema_version != BUNDLE_SCHEMA {
-            return Err(format!(
-                "schema_version {} is not supported (this kmsdoctor reads {BUNDLE_SCHEMA})",
-                self.schema_version
-            ));
+            return Err(BundleError::Schema(self.schema_version));
         }
         Ok(())
     }
@@ -90,7 +95,9 @@ pub fn read_bundle(path: &Path) -> Result<Bundle, InputError> {
             message: format!("not a kmsdoctor evidence bundle: {message}"),
         }
     })?;
-    bundle.check().map_err(|m| InputError::new(path, m))?;
+    bundle
+        .check()
+        .map_err(|m| InputError::new(path, m.to_string()))?;
     Ok(bundle)
 }
 

@@ -236,7 +236,7 @@ impl EvidenceSource for BundleSource {
             file: self.path.clone(),
             position: None,
             pointer: Some("/records".into()),
-            message: format!("its records cannot be read: {m}"),
+            message: format!("its records cannot be read: {}", m.message),
         })?;
         let l = &self.bundle.lookup;
         Ok(PolicyEvents {

@@ -212,7 +212,7 @@ pub fn render_table(out: &mut dyn Write, r: &ExplainReport<'_>, style: Style) ->
                 } else {
                     rec.statement.id.clone()
                 },
-                effect: rec.effect.clone(),
+                effect: rec.effect.as_str().to_string(),
                 outcome: outcome_label(rec.outcome).into(),
                 why: why(rec),
             })

@@ -1,7 +1,7 @@
 //! IAM: whether principals still exist, the caller's role or user ARN, and IAM's own
 //! decision for the caller (SimulatePrincipalPolicy).
 
-use super::{describe, CallerIdentity, Clients};
+use super::{describe, CallerIdentity, Clients, LiveError};
 use crate::analysis::lockout::Existence;
 use crate::analysis::principal::Arn;
 
@@ -69,7 +69,7 @@ pub async fn simulate(
     c: &Clients,
     principal_arn: &str,
     key_arn: &str,
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Vec<(String, String)>, LiveError> {
     let out = c
         .iam
         .simulate_principal_policy()
@@ -79,7 +79,7 @@ pub async fn simulate(
         .resource_arns(key_arn)
         .send()
         .await
-        .map_err(|e| describe(&e).1)?;
+        .map_err(|e| LiveError(describe(&e).1))?;
     Ok(out
         .evaluation_results()
         .iter()

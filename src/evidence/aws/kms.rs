@@ -137,11 +137,11 @@ async fn find_alias_target(c: &Clients, alias: &str) -> Result<String, LiveError
     )))
 }
 
-async fn list_aliases(c: &Clients, key: &str) -> Result<Vec<String>, String> {
+async fn list_aliases(c: &Clients, key: &str) -> Result<Vec<String>, LiveError> {
     let mut out = Vec::new();
     let mut pages = c.kms.list_aliases().key_id(key).into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| describe(&e).1)?;
+        let page = page.map_err(|e| LiveError(describe(&e).1))?;
         out.extend(
             page.aliases()
                 .iter()

@@ -63,7 +63,7 @@ fn explain_table_for_people() {
         out.lines().all(|l| l.chars().count() <= 80),
         "fits 80 columns:\n{out}"
     );
-    insta::assert_snapshot!("explain_table_console_admin", out);
+    snapshot!("cli__explain_table_console_admin", out);
 }
 
 #[test]
@@ -85,7 +85,7 @@ fn explain_json_for_scripts() {
     let v: serde_json::Value = serde_json::from_str(&out).expect("stdout is one JSON document");
     assert_eq!(v["decision"], "conditional");
     assert_eq!(v["schema_version"], 1);
-    insta::assert_snapshot!("explain_json_conditional", stable(&out));
+    snapshot!("cli__explain_json_conditional", stable(&out));
 }
 
 #[test]
@@ -105,7 +105,7 @@ fn explain_table_conditional_with_findings() {
         out.lines().all(|l| l.chars().count() <= 80),
         "fits 80 columns:\n{out}"
     );
-    insta::assert_snapshot!("explain_table_conditional", out);
+    snapshot!("cli__explain_table_conditional", out);
 }
 
 #[test]

@@ -35,7 +35,7 @@ fn table_output() {
             .all(|l| l.chars().count() <= 80 || l.starts_with("  at ")),
         "{out}"
     );
-    insta::assert_snapshot!("check_table", out);
+    snapshot!("check_cli__check_table", out);
 }
 
 #[test]
@@ -68,7 +68,7 @@ fn json_output() {
         .unwrap()
         .iter()
         .any(|f| f["address"] == "module.audit.aws_kms_key_policy.logs"));
-    insta::assert_snapshot!("check_json", out);
+    snapshot!("check_cli__check_json", out);
 }
 
 #[test]
@@ -145,7 +145,7 @@ fn sarif_output_validates_against_the_sarif_schema() {
         .unwrap()
         .iter()
         .any(|r| r["locations"][0]["physicalLocation"]["region"]["startLine"].is_u64()));
-    insta::assert_snapshot!("check_sarif", out);
+    snapshot!("check_cli__check_sarif", out);
 }
 
 #[test]
@@ -236,10 +236,10 @@ fn check_agrees_with_why_locked_on_every_scenario_policy() {
         if !policy.exists() {
             continue;
         }
-        let expected: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(s.join("expected.json")).unwrap())
+        let scenario: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(s.join("scenario.json")).unwrap())
                 .unwrap();
-        let verdict = expected["verdict"].as_str().unwrap();
+        let verdict = scenario["expect"]["verdict"].as_str().unwrap();
         let (code, out, err) = check(&[policy.to_str().unwrap(), "--account", "111122223333"]);
         let want = if verdict == "ok" { 0 } else { 3 };
         assert_eq!(

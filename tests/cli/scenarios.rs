@@ -1,10 +1,11 @@
 //! Lockout scenarios under `fixtures/scenarios/NAME/`: `scenario.json` (the key, extra
 //! arguments, and what must hold: verdict, exit code, recoverable admins, lockout event,
 //! findings), an optional `policy.json` (the current policy), an optional `events/` folder
-//! (CloudTrail evidence), and `expected.json`, the full JSON output as reviewed.
+//! (CloudTrail evidence), and `expected.snap`, the full JSON output as reviewed (an insta
+//! snapshot).
 //!
-//! `KMSDOCTOR_BLESS=1 cargo test --test scenarios` rewrites `expected.json` files; review
-//! the diff before committing.
+//! `INSTA_UPDATE=always cargo test --test cli scenarios` rewrites the `expected.snap` files
+//! that differ; review the diff before committing.
 
 use std::path::{Path, PathBuf};
 
@@ -162,18 +163,13 @@ fn check(dir: &Path) -> Result<(), String> {
     }
 
     // The full output, as reviewed.
-    let expected_path = dir.join("expected.json");
-    if std::env::var_os("KMSDOCTOR_BLESS").is_some() {
-        std::fs::write(&expected_path, &stdout).map_err(|e| e.to_string())?;
-    } else {
-        let expected =
-            std::fs::read_to_string(&expected_path).map_err(|e| format!("expected.json: {e}"))?;
-        if expected != stdout {
-            problems.push(format!(
-                "output differs from expected.json (KMSDOCTOR_BLESS=1 to update, then review):\n--- expected\n{expected}\n--- got\n{stdout}"
-            ));
-        }
-    }
+    insta::with_settings!({
+        snapshot_path => dir,
+        prepend_module_to_snapshot => false,
+        description => dir.file_name().unwrap_or_default().to_string_lossy(),
+    }, {
+        insta::assert_snapshot!("expected", stdout);
+    });
 
     // The table reads in 80 columns; only copy-paste commands may be longer.
     let (tcode, table, _) = run(dir, &s, "table");
