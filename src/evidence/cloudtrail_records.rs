@@ -1,5 +1,5 @@
-//! CloudTrail records decoded into policy events: the KMS key-policy events (CreateKey, PutKeyPolicy) found in
-//! the text of a CloudTrail file, whatever its shape:
+//! CloudTrail records decoded into policy events: the KMS key-policy events (CreateKey,
+//! PutKeyPolicy) found in the text of a CloudTrail file, whatever its shape:
 //!
 //! - `aws cloudtrail lookup-events` output, `{"Events": [{"EventId", "EventTime",
 //!   "CloudTrailEvent": "<record as a JSON string>", ...}]}` (CLI v2 prints `EventTime` as

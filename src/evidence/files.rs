@@ -1,4 +1,6 @@
-//! Policies from files: a bare policy document or `aws kms get-key-policy` output.
+//! Files in and out: text read with a size limit, policies (a bare document or
+//! `aws kms get-key-policy` output), folders walked, and new output files written (never over
+//! an existing one).
 
 use std::fs::File;
 use std::io::Read;
