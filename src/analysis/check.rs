@@ -635,4 +635,19 @@ mod tests {
         assert!(got.contains(&"KC305"), "{got:?}");
         assert!(!got.contains(&"KL208"), "{got:?}");
     }
+
+    #[test]
+    fn the_safety_check_knows_the_time_of_the_call_as_why_locked_does() {
+        // The deployer keeps kms:PutKeyPolicy until an epoch time in the future: KMS accepts
+        // the policy now. `check --as` used to leave aws:EpochTime unknown ("depends").
+        let p = r#"{"Version":"2012-10-17","Statement":[
+            {"Sid":"Deployer","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/Deployer"},"Action":"kms:*","Resource":"*","Condition":{"NumericLessThan":{"aws:EpochTime":"4102444800"}}}]}"#;
+        let r = run(p, Some("arn:aws:iam::111122223333:role/Deployer"));
+        assert_eq!(
+            r.safety_check.as_ref().unwrap().outcome,
+            SafetyOutcome::Accepted,
+            "{:?}",
+            r.safety_check
+        );
+    }
 }
