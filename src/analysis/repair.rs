@@ -240,25 +240,11 @@ pub fn repair(policy_text: &str, setting: &Setting<'_>) -> Result<Repair, Repair
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::lockout::KeyRef;
-    use chrono::DateTime;
+    use crate::analysis::lockout::delegation::fixture;
 
     fn fix(policy: &str) -> Result<Repair, RepairError> {
-        let key = KeyRef::parse(
-            "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-        )
-        .unwrap();
-        repair(
-            policy,
-            &Setting {
-                key: &key,
-                account: "111122223333",
-                now: DateTime::parse_from_rfc3339("2026-11-23T00:00:00Z")
-                    .unwrap()
-                    .to_utc(),
-                aliases: None,
-            },
-        )
+        let key = fixture::key();
+        repair(policy, &fixture::setting(&key))
     }
 
     #[test]
@@ -289,35 +275,14 @@ mod tests {
         assert!(!r.policy.contains("OnlyGone"));
         assert_eq!(r.changes.len(), 5, "{:#?}", r.changes);
     }
-}
-
-#[cfg(test)]
-mod shared_sid {
-    use super::*;
-    use crate::analysis::lockout::KeyRef;
 
     /// Two statements share a Sid: the blocking Deny is removed, not the Allow before it.
     #[test]
     fn removes_the_blocking_statement_not_its_namesake() {
-        let key = KeyRef::parse(
-            "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-        )
-        .unwrap();
-        let setting = Setting {
-            key: &key,
-            account: "111122223333",
-            now: chrono::DateTime::parse_from_rfc3339("2026-11-23T00:00:00Z")
-                .unwrap()
-                .to_utc(),
-            aliases: None,
-        };
-        let r = repair(
-            r#"{"Version":"2012-10-17","Statement":[
+        let r = fix(r#"{"Version":"2012-10-17","Statement":[
             {"Sid":"Same","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/Ops"},"Action":"kms:Decrypt","Resource":"*"},
             {"Sid":"Same","Effect":"Deny","Principal":"*","Action":"kms:PutKeyPolicy","Resource":"*"},
-            {"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}"#,
-            &setting,
-        )
+            {"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}"#)
         .unwrap();
         assert!(r.policy.contains("role/Ops"), "{}", r.policy);
         assert!(!r.policy.contains("\"Deny\""), "{}", r.policy);

@@ -168,26 +168,14 @@ pub fn assess(policy: &Policy, setting: &Setting<'_>) -> Assessment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::lockout::{default_policy, KeyRef};
+    use crate::analysis::lockout::default_policy;
+    use crate::analysis::lockout::delegation::fixture;
     use crate::analysis::policy::{parse_policy, PolicyKind};
-    use chrono::DateTime;
-
-    const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
     fn assess_text(policy: &str) -> Assessment {
-        let key = KeyRef::parse(KEY).unwrap();
+        let key = fixture::key();
         let p = parse_policy(policy, PolicyKind::Key, "key-policy").unwrap();
-        assess(
-            &p,
-            &Setting {
-                key: &key,
-                account: "111122223333",
-                now: DateTime::parse_from_rfc3339("2026-11-23T00:00:00Z")
-                    .unwrap()
-                    .to_utc(),
-                aliases: None,
-            },
-        )
+        assess(&p, &fixture::setting(&key))
     }
 
     #[test]

@@ -150,6 +150,30 @@ impl Setting<'_> {
     }
 }
 
+/// The key and setting unit tests use: a key of account 111122223333, at a fixed time.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use super::*;
+
+    pub const KEY: &str =
+        "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    pub fn key() -> KeyRef {
+        KeyRef::parse(KEY).unwrap()
+    }
+
+    pub fn setting(key: &KeyRef) -> Setting<'_> {
+        Setting {
+            key,
+            account: "111122223333",
+            now: DateTime::parse_from_rfc3339("2026-11-23T00:00:00Z")
+                .unwrap()
+                .to_utc(),
+            aliases: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
