@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use super::kms::Operation;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Entry {
     Values(Vec<String>),
@@ -17,6 +19,10 @@ pub struct Context {
     /// Lower-cased key -> (key as first written, entry). Key names are case-insensitive.
     entries: BTreeMap<String, (String, Entry)>,
     open: bool,
+    /// Lower-cased key families (`aws:principaltag/`) known to be absent as a whole.
+    absent_families: Vec<String>,
+    /// The operation of the request: keys it never carries are absent, not unknown.
+    operation: Option<&'static Operation>,
 }
 
 /// What the context says about one key.
@@ -33,6 +39,8 @@ impl Context {
         Context {
             entries: BTreeMap::new(),
             open: true,
+            absent_families: Vec::new(),
+            operation: None,
         }
     }
 
@@ -41,7 +49,20 @@ impl Context {
         Context {
             entries: BTreeMap::new(),
             open: false,
+            absent_families: Vec::new(),
+            operation: None,
         }
+    }
+
+    /// The request is for `op`: keys it never carries (Service Authorization Reference) are
+    /// absent rather than unknown.
+    pub fn restrict_to(&mut self, op: &'static Operation) {
+        self.operation = Some(op);
+    }
+
+    /// Marks every key of a family (`aws:PrincipalTag/`) absent, unless set one by one.
+    pub fn set_absent_family(&mut self, prefix: &str) {
+        self.absent_families.push(prefix.to_ascii_lowercase());
     }
 
     pub fn is_open(&self) -> bool {
@@ -105,8 +126,16 @@ impl Context {
             Some((_, Entry::Values(v))) => Lookup::Values(v),
             Some((_, Entry::Absent)) => Lookup::Absent,
             Some((_, Entry::Unknown)) => Lookup::Unknown,
-            None if self.open => Lookup::Unknown,
-            None => Lookup::Absent,
+            None if !self.open => Lookup::Absent,
+            None if self
+                .absent_families
+                .iter()
+                .any(|f| lower.starts_with(f.as_str())) =>
+            {
+                Lookup::Absent
+            }
+            None if self.operation.is_some_and(|o| !o.carries(lower)) => Lookup::Absent,
+            None => Lookup::Unknown,
         }
     }
 
@@ -141,5 +170,25 @@ mod tests {
         assert_eq!(o.lookup("kms:requestalias"), Lookup::Absent);
         o.push("kms:RequestAlias", "alias/x");
         assert!(matches!(o.lookup("kms:RequestAlias"), Lookup::Values(_)));
+    }
+
+    #[test]
+    fn keys_the_operation_never_carries_are_absent() {
+        let mut c = Context::open();
+        c.restrict_to(crate::analysis::kms::operation("kms:PutKeyPolicy").unwrap());
+        assert_eq!(c.lookup("kms:EncryptionContext:x"), Lookup::Absent);
+        assert_eq!(c.lookup("aws:TagKeys"), Lookup::Absent);
+        assert_eq!(c.lookup("aws:SourceIp"), Lookup::Unknown);
+        assert_eq!(
+            c.lookup("kms:BypassPolicyLockoutSafetyCheck"),
+            Lookup::Unknown
+        );
+        c.set_absent_family("aws:PrincipalTag/");
+        assert_eq!(c.lookup("aws:principaltag/team"), Lookup::Absent);
+        c.set("aws:PrincipalTag/team", vec!["sec".into()]);
+        assert!(matches!(
+            c.lookup("aws:PrincipalTag/team"),
+            Lookup::Values(_)
+        ));
     }
 }

@@ -290,7 +290,7 @@ struct Candidate {
 fn derive_context(
     c: &Caller,
     action: &str,
-    operation: Option<&Operation>,
+    operation: Option<&'static Operation>,
     given: Context,
 ) -> (Context, Vec<String>) {
     let mut ctx = given;
@@ -328,16 +328,32 @@ fn derive_context(
     if let Caller::Service { name } = c {
         set(&mut ctx, "aws:PrincipalServiceName", Some(name.clone()));
     }
-    if operation.is_some_and(|o| !o.request_alias) {
-        if matches!(
-            ctx.lookup("kms:RequestAlias"),
-            super::context::Lookup::Values(_)
-        ) {
+    // The root user: its `aws:userid` is the account id; it has no principal tags and no
+    // user name (IAM User Guide, "AWS global condition context keys"). A role session's user
+    // id is `ROLE_UNIQUE_ID:SESSION`, not known from its ARN.
+    if let Caller::Root { account, .. } = c {
+        set(&mut ctx, "aws:userid", Some(account.clone()));
+        ctx.set_absent_family("aws:PrincipalTag/");
+    }
+    if let Some(op) = operation {
+        // Keys the action's request never carries (Service Authorization Reference) are
+        // absent: a value given for one is ignored, and said.
+        let ignored: Vec<String> = ctx
+            .iter()
+            .filter(|(k, v)| v.is_some() && !op.carries(k))
+            .map(|(k, _)| k.to_string())
+            .collect();
+        for k in ignored {
             notes.push(format!(
-                "kms:RequestAlias is never present for {action}: the given value was ignored"
+                "{k} is never present for {action} (Service Authorization Reference): the given value was ignored"
             ));
+            ctx.set_absent(&k);
         }
-        ctx.set_absent("kms:RequestAlias");
+        if !op.request_alias {
+            // Shown in the context: the key an alias condition is most often written on.
+            ctx.set_absent("kms:RequestAlias");
+        }
+        ctx.restrict_to(op);
     }
     (ctx, notes)
 }

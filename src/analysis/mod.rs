@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod condition;
+pub mod condition_keys;
 pub mod context;
 pub mod eval;
 pub mod events;
