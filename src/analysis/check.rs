@@ -116,6 +116,7 @@ pub fn check_policy(text: &str, setting: &CheckSetting<'_>) -> Result<CheckResul
         account: &account,
         now: setting.now,
         aliases: None,
+        properties: None,
     };
     let a = assess(&policy, &s);
     if a.verdict != Verdict::Ok {
@@ -244,7 +245,7 @@ fn condition_keys(s: &super::policy::Statement) -> String {
 /// allow that goes through the IAM delegation counts: KMS takes IAM as able to allow it.
 fn safety(policy: &Policy, s: &Setting<'_>, deployer: &Caller) -> SafetyCheck {
     let e = decide(
-        &s.recovery_request(deployer.clone(), "kms:PutKeyPolicy"),
+        &s.request_now(deployer.clone(), "kms:PutKeyPolicy"),
         Some(policy),
         None,
     );

@@ -243,6 +243,16 @@ pub enum Truth {
     Unknown,
 }
 
+impl From<bool> for Truth {
+    fn from(b: bool) -> Truth {
+        if b {
+            Truth::True
+        } else {
+            Truth::False
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClauseOutcome {
     pub truth: Truth,

@@ -783,43 +783,7 @@ fn match_principal(
         }
     }
     if block.negated {
-        // NotPrincipal: the statement applies to everyone not excluded. AWS checks the
-        // caller's account, then the caller itself (role, then session): the caller is
-        // excluded only when the list covers its account *and* itself.
-        let account_listed = block.entries.iter().any(|e| {
-            matches!(
-                e.matches(caller),
-                PrincipalMatch::Account | PrincipalMatch::Everyone
-            )
-        });
-        let self_listed =
-            caller.is_root() || matches!(best, PrincipalMatch::Direct | PrincipalMatch::Everyone);
-        let excluded = match caller {
-            // A service principal is one identity, with no account to check.
-            Caller::Service { .. } => self_listed,
-            _ => account_listed && self_listed,
-        };
-        let explanation = detail.say(|| {
-            if excluded {
-                format!("NotPrincipal lists {caller} and its account: excluded")
-            } else if self_listed && !account_listed {
-                format!("NotPrincipal lists {caller} but not its account, so it still applies to it")
-            } else if account_listed && !self_listed {
-                format!("NotPrincipal lists the account of {caller} but not the caller itself, so it still applies to it")
-            } else {
-                format!("NotPrincipal does not list {caller}")
-            }
-        });
-        let result = if excluded { Truth::False } else { Truth::True };
-        return (
-            ElementMatch {
-                result,
-                principal_match: None,
-                explanation,
-            },
-            None,
-            None,
-        );
+        return match_not_principal(block, caller, detail);
     }
     let shown = || best_entry.map(|e| e.normalized()).unwrap_or_default();
     let (result, explanation, req) = match best {
@@ -879,6 +843,143 @@ fn match_principal(
         },
         Some(best),
         req,
+    )
+}
+
+/// `NotPrincipal` (with Deny): the statement applies to everyone the list does not exclude.
+/// AWS checks the caller's identities in turn (IAM User Guide, "AWS JSON policy elements:
+/// NotPrincipal"): the account, then the user; or the account, the role, and the
+/// assumed-role session. A caller is excluded only when every one of them is listed: a
+/// session whose own ARN is not listed is not excluded, whatever the role.
+fn match_not_principal(
+    block: &super::policy::PrincipalBlock,
+    caller: &Caller,
+    detail: Detail,
+) -> (ElementMatch, Option<PrincipalMatch>, Option<Requirement>) {
+    use super::principal::PrincipalEntry;
+    let everyone = block.entries.contains(&PrincipalEntry::Everyone);
+    let lists = |arn: &str| {
+        everyone
+            || block
+                .entries
+                .iter()
+                .any(|e| matches!(e, PrincipalEntry::Arn { arn: a, .. } if a == arn))
+    };
+    let account_listed = everyone
+        || block
+            .entries
+            .iter()
+            .any(|e| matches!(e.matches(caller), PrincipalMatch::Account));
+    let mut requirement = None;
+    let (excluded, why) = match caller {
+        // A service principal is one identity, with no account to check.
+        Caller::Service { name } => {
+            let listed = everyone
+                || block.entries.iter().any(
+                    |e| matches!(e, PrincipalEntry::Service(s) if s.eq_ignore_ascii_case(name)),
+                );
+            (Truth::from(listed), String::new())
+        }
+        Caller::Root { .. } => (Truth::from(account_listed), String::new()),
+        Caller::User { arn, .. } | Caller::FederatedUser { arn, .. } => {
+            (Truth::from(account_listed && lists(arn)), String::new())
+        }
+        Caller::Role {
+            arn: role_arn,
+            session,
+            name,
+            ..
+        } => {
+            // The role is listed by its ARN; a session ARN does not show the role's path, so
+            // a listed role ARN with a path counts when its name is the role's.
+            let role_listed = lists(role_arn)
+                || block.entries.iter().any(|e| match e {
+                    PrincipalEntry::Arn { arn, .. } => super::principal::Arn::parse(arn)
+                        .zip(super::principal::Arn::parse(role_arn))
+                        .is_some_and(|(a, r)| {
+                            a.service == "iam"
+                                && a.account == r.account
+                                && a.resource.starts_with("role/")
+                                && a.resource.rsplit('/').next() == Some(name.as_str())
+                                && session.is_some()
+                        }),
+                    _ => false,
+                });
+            match session {
+                Some(s) => (
+                    Truth::from(account_listed && role_listed && lists(s)),
+                    String::new(),
+                ),
+                None if account_listed && role_listed => {
+                    // Any session of the role: excluded only for the sessions listed.
+                    let sessions: Vec<String> = block
+                        .entries
+                        .iter()
+                        .filter_map(|e| match e {
+                            PrincipalEntry::Arn { arn, .. }
+                                if super::principal::is_session_of(arn, role_arn) =>
+                            {
+                                Some(arn.clone())
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    if everyone {
+                        (Truth::True, String::new())
+                    } else if sessions.is_empty() {
+                        (
+                            Truth::False,
+                            "NotPrincipal lists the role and its account but none of its sessions: every session is denied".to_string(),
+                        )
+                    } else {
+                        requirement = Some(
+                            Requirement::plain(
+                                RequirementKind::Session,
+                                format!(
+                                    "the request is made by the session {}",
+                                    sessions.join(" or ")
+                                ),
+                                sessions,
+                            )
+                            .negate(),
+                        );
+                        (Truth::Unknown, String::new())
+                    }
+                }
+                None => (Truth::False, String::new()),
+            }
+        }
+    };
+    let result = match excluded {
+        Truth::True => Truth::False,
+        Truth::False => Truth::True,
+        Truth::Unknown => Truth::Unknown,
+    };
+    let explanation = detail.say(|| {
+        if !why.is_empty() {
+            return why.clone();
+        }
+        match excluded {
+            Truth::True => format!("NotPrincipal lists {caller} and its account: excluded"),
+            Truth::Unknown => format!(
+                "NotPrincipal excludes only the listed sessions of {caller}: it applies to the others"
+            ),
+            Truth::False if !account_listed => format!(
+                "NotPrincipal does not list the account of {caller}, so it still applies to it"
+            ),
+            Truth::False => format!(
+                "NotPrincipal does not list {caller} itself (for a role session: the role and the session), so it still applies to it"
+            ),
+        }
+    });
+    (
+        ElementMatch {
+            result,
+            principal_match: None,
+            explanation,
+        },
+        None,
+        requirement,
     )
 }
 

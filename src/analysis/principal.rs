@@ -347,9 +347,26 @@ impl PrincipalEntry {
                 Caller::Role {
                     arn: role_arn,
                     session,
+                    name,
                     ..
                 } => {
-                    if arn == role_arn || session.as_deref() == Some(arn.as_str()) {
+                    // A session ARN does not show the role's path: a role ARN with a path
+                    // names the session's role when account and name agree (role names are
+                    // unique in an account, whatever the path).
+                    let same_role_by_name = session.is_some()
+                        && Arn::parse(arn)
+                            .zip(Arn::parse(role_arn))
+                            .is_some_and(|(a, r)| {
+                                a.service == "iam"
+                                    && a.partition == r.partition
+                                    && a.account == r.account
+                                    && a.resource.starts_with("role/")
+                                    && a.resource.rsplit('/').next() == Some(name.as_str())
+                            });
+                    if arn == role_arn
+                        || same_role_by_name
+                        || session.as_deref() == Some(arn.as_str())
+                    {
                         PrincipalMatch::Direct
                     } else if session.is_none() && is_session_of(arn, role_arn) {
                         // The caller stands for any session of the role; this entry names one.
@@ -367,7 +384,7 @@ impl PrincipalEntry {
 
 /// Whether `session_arn` (`arn:P:sts::A:assumed-role/NAME/S`) is a session of `role_arn`
 /// (`arn:P:iam::A:role/[path/]NAME`).
-fn is_session_of(session_arn: &str, role_arn: &str) -> bool {
+pub fn is_session_of(session_arn: &str, role_arn: &str) -> bool {
     let (Some(s), Some(r)) = (Arn::parse(session_arn), Arn::parse(role_arn)) else {
         return false;
     };

@@ -132,6 +132,7 @@ pub(crate) fn investigate(
         account: scope.account.or(caller.map(|c| c.account.as_str())),
         now: scope.now,
         aliases: key_evidence.aliases.as_deref(),
+        properties: key_evidence.properties.as_ref(),
         caller: caller.map(|c| c.arn.as_str()),
     });
     let principals = diagnosis.principals_to_look_up();

@@ -106,6 +106,7 @@ pub fn run(
                 account,
                 now: cfg.now,
                 aliases: inv.key_evidence.aliases.as_deref(),
+                properties: inv.key_evidence.properties.as_ref(),
             };
             let r = repair(&doc.text, &setting).map_err(|e| AppError::Repair(e.to_string()))?;
             files::write_new_file(path, &r.policy, "--write-repaired")?;

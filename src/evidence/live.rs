@@ -235,6 +235,7 @@ impl EvidenceSource for AwsSource<'_> {
             policy_error: facts.policy_error.clone(),
             aliases: facts.aliases.clone(),
             creation_date: facts.creation_date,
+            properties: facts.properties.clone(),
             caller: Some(caller.clone()),
             problems: facts.problems.clone(),
         };

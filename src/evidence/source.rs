@@ -22,7 +22,7 @@ use super::live::Bundle;
 use super::trail_files::read_all;
 use super::InputError;
 use crate::analysis::events::PolicyEvent;
-use crate::analysis::lockout::{Existence, KeyRef};
+use crate::analysis::lockout::{Existence, KeyProperties, KeyRef};
 use crate::analysis::policy::{parse_document, PolicyDocument, PolicyKind};
 
 /// Why evidence could not be had.
@@ -45,6 +45,8 @@ pub struct KeyEvidence {
     /// The key's aliases (`kms:ResourceAliases`), when known.
     pub aliases: Option<Vec<String>>,
     pub creation_date: Option<DateTime<Utc>>,
+    /// The key's properties (DescribeKey), when known.
+    pub properties: Option<KeyProperties>,
     /// Who is asking (live, bundles).
     pub caller: Option<CallerIdentity>,
     /// What degraded the evidence, in words.
@@ -226,6 +228,7 @@ impl EvidenceSource for BundleSource {
             policy_error: b.key_facts.policy_error.clone(),
             aliases: b.key_facts.aliases.clone(),
             creation_date: b.key_facts.creation_date,
+            properties: b.key_facts.properties.clone(),
             caller: Some(b.caller.clone()),
             problems: b.problems.clone(),
         })

@@ -19,9 +19,18 @@ const NOW: &str = "2026-11-23T00:00:00Z";
 struct Scenario {
     #[allow(dead_code)]
     description: String,
+    /// The AWS documentation the expectation rests on: required from scenario 27 on.
+    source: Option<Source>,
     key: String,
     args: Vec<String>,
     expect: Expect,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Source {
+    page: String,
+    section: String,
 }
 
 #[derive(Deserialize)]
@@ -86,6 +95,23 @@ fn check(dir: &Path) -> Result<(), String> {
     .map_err(|e| format!("scenario.json: {e}"))?;
     let (code, stdout, stderr) = run(dir, &s, "json");
     let mut problems = Vec::new();
+    let number: u32 = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.split('-').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    match &s.source {
+        Some(src)
+            if src.page.starts_with("https://docs.aws.amazon.com/") && !src.section.is_empty() => {}
+        Some(_) => {
+            problems.push("source: page must be an AWS documentation page, with its section".into())
+        }
+        None if number >= 27 => {
+            problems.push("source: the AWS doc page and section are required".into())
+        }
+        None => {}
+    }
     if code != s.expect.exit_code {
         problems.push(format!(
             "exit code {code}, expected {}; stderr: {stderr}",

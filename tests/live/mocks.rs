@@ -533,6 +533,7 @@ fn simulation_reports_what_iam_decides() {
         account: None,
         now: now(),
         aliases: None,
+        properties: None,
         caller: Some("arn:aws:sts::111122223333:assumed-role/Admin/alice"),
     });
     apply_iam_facts(&mut d, &Default::default(), Some(&decisions));

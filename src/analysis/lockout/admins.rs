@@ -4,11 +4,15 @@
 
 use serde::Serialize;
 
+use super::assess::KindView;
 use super::delegation::Setting;
 use crate::analysis::condition::Base;
-use crate::analysis::eval::{decide, Alternative, Decision, RequirementKind};
+use crate::analysis::eval::{Alternative, Decision, Requirement, RequirementKind};
 use crate::analysis::policy::{Effect, Policy};
 use crate::analysis::principal::{Arn, Caller, PrincipalEntry};
+use crate::analysis::principal_class::{
+    class_of, names_principals, Kind, PrincipalClass, Standing,
+};
 use crate::analysis::reference::{serialize_labels, StatementRef};
 
 /// What kind of principal an administrator is.
@@ -76,20 +80,45 @@ pub struct RecoverableAdmin {
     pub needs_iam_policy: bool,
     /// Whether the principal exists: `unknown` offline.
     pub exists: Existence,
+    /// How the policy reaches it.
+    pub matched_by: MatchedBy,
+    /// For a class of principals: who belongs, and what it takes to become one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class: Option<PrincipalClass>,
     pub notes: Vec<String>,
+}
+
+/// How a policy reaches an administrator: this decides whether re-creating it helps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchedBy {
+    /// The account's root user, always there.
+    Root,
+    /// Named in a `Principal` element: KMS binds the name to the principal's unique id, so a
+    /// deleted principal created again does not match (IAM User Guide, "Principal").
+    Principal,
+    /// Named in a condition (`aws:PrincipalArn`): compared as a string, so a principal
+    /// created again under the same name matches.
+    Condition,
+    /// A class of principals described by conditions: anyone who can create or tag one.
+    Class,
 }
 
 /// Every principal that could still call PutKeyPolicy: the root user, principals named in
 /// Allow statements, and principals named by `aws:PrincipalArn` conditions.
 pub(super) fn recoverable_admins(policy: &Policy, setting: &Setting<'_>) -> Vec<RecoverableAdmin> {
-    let mut candidates: Vec<String> = vec![format!("arn:aws:iam::{}:root", setting.account)];
+    let mut candidates: Vec<(String, MatchedBy)> = vec![(
+        format!("arn:aws:iam::{}:root", setting.account),
+        MatchedBy::Root,
+    )];
+    let known = |c: &Vec<(String, MatchedBy)>, arn: &str| c.iter().any(|(a, _)| a == arn);
     for s in policy.statements.iter().filter(|s| s.valid) {
         let allow = s.effect == Effect::Allow;
         if let Some(p) = s.principal.as_ref().filter(|p| !p.negated && allow) {
             for e in &p.entries {
                 if let PrincipalEntry::Arn { arn, account } = e {
-                    if account == setting.account && !candidates.contains(arn) {
-                        candidates.push(arn.clone());
+                    if account == setting.account && !known(&candidates, arn) {
+                        candidates.push((arn.clone(), MatchedBy::Principal));
                     }
                 }
             }
@@ -118,34 +147,32 @@ pub(super) fn recoverable_admins(policy: &Policy, setting: &Setting<'_>) -> Vec<
                     if concrete
                         && same_account
                         && Caller::parse(v).is_ok()
-                        && !candidates.contains(v)
+                        && !known(&candidates, v)
                     {
-                        candidates.push(v.clone());
+                        candidates.push((v.clone(), MatchedBy::Condition));
                     }
                 }
             }
         }
     }
     let mut out = Vec::new();
-    for principal in candidates {
+    for (principal, matched_by) in candidates {
         let Ok(caller) = Caller::parse(&principal) else {
             continue;
         };
         let Some(kind) = AdminKind::of(&caller) else {
             continue;
         };
-        let put = decide(
+        let put = setting.decide(
             &setting.recovery_request(caller.clone(), "kms:PutKeyPolicy"),
-            Some(policy),
-            None,
+            policy,
         );
         if !matches!(put.decision, Decision::Allowed | Decision::Conditional) {
             continue;
         }
-        let get = decide(
+        let get = setting.decide(
             &setting.recovery_request(caller, "kms:GetKeyPolicy"),
-            Some(policy),
-            None,
+            policy,
         );
         let needs_iam = put.decision == Decision::Conditional
             && !put.requirements.is_empty()
@@ -173,6 +200,9 @@ pub(super) fn recoverable_admins(policy: &Policy, setting: &Setting<'_>) -> Vec<
         match kind {
             AdminKind::Root => notes.push(
                 "sign in as the account's root user (its password and MFA device); use CloudShell rather than creating root access keys".to_string(),
+            ),
+            _ if matched_by == MatchedBy::Condition => notes.push(
+                "named in a condition, which compares names: if it was deleted, creating it again under the same name restores access".to_string(),
             ),
             _ => notes.push(
                 "must still exist: a deleted principal re-created under the same name does not match".to_string(),
@@ -207,6 +237,8 @@ pub(super) fn recoverable_admins(policy: &Policy, setting: &Setting<'_>) -> Vec<
             } else {
                 Existence::Unknown
             },
+            matched_by,
+            class: None,
             notes,
         });
     }
@@ -231,15 +263,13 @@ pub struct CallerAccess {
 
 /// What the key policy lets `caller` do on the key.
 pub fn caller_access(policy: &Policy, setting: &Setting<'_>, caller: &Caller) -> CallerAccess {
-    let put = decide(
+    let put = setting.decide(
         &setting.recovery_request(caller.clone(), "kms:PutKeyPolicy"),
-        Some(policy),
-        None,
+        policy,
     );
-    let get = decide(
+    let get = setting.decide(
         &setting.recovery_request(caller.clone(), "kms:GetKeyPolicy"),
-        Some(policy),
-        None,
+        policy,
     );
     let can = |d: Decision| matches!(d, Decision::Allowed | Decision::Conditional);
     CallerAccess {
@@ -250,4 +280,83 @@ pub fn caller_access(policy: &Policy, setting: &Setting<'_>, caller: &Caller) ->
         requirements: put.requirements,
         iam_decisions: None,
     }
+}
+
+/// The classes of principals of one kind that could recover: the kind as a whole when every
+/// principal of it gets in, else each class an alternative describes.
+pub(super) fn class_admins(view: &KindView) -> Vec<RecoverableAdmin> {
+    let mut out: Vec<RecoverableAdmin> = Vec::new();
+    let open = |alts: &[(Alternative, Standing)]| alts.iter().any(|(_, s)| *s == Standing::Generic);
+    let mut push = |alt: &Alternative, includes: &[Requirement], get_too: bool| {
+        let class = class_of(view.kind, &view.account, includes);
+        if out.iter().any(|a| a.principal == class.description) {
+            return;
+        }
+        let needs_iam = alt
+            .all_of
+            .iter()
+            .any(|r| r.kind == RequirementKind::IamPolicy);
+        let rest: Vec<Requirement> = alt
+            .all_of
+            .iter()
+            .filter(|r| r.kind != RequirementKind::IamPolicy && !includes.contains(r))
+            .cloned()
+            .collect();
+        let mut notes = vec![class.how.clone()];
+        if needs_iam {
+            notes.push(
+                "an IAM policy of this principal must also allow kms:PutKeyPolicy on the key"
+                    .into(),
+            );
+        }
+        out.push(RecoverableAdmin {
+            principal: class.description.clone(),
+            kind: match view.kind {
+                Kind::Role => AdminKind::Role,
+                Kind::User => AdminKind::User,
+            },
+            can_put_key_policy: true,
+            can_get_key_policy: get_too,
+            decision: if rest.is_empty() && !needs_iam {
+                Decision::Allowed
+            } else {
+                Decision::Conditional
+            },
+            statements: alt.via.clone(),
+            requirements: if rest.is_empty() {
+                vec![]
+            } else {
+                vec![Alternative {
+                    all_of: rest,
+                    via: alt.via.clone(),
+                }]
+            },
+            needs_iam_policy: needs_iam,
+            exists: Existence::Unknown,
+            matched_by: MatchedBy::Class,
+            class: Some(class),
+            notes,
+        });
+    };
+    if open(&view.put) {
+        if let Some((alt, _)) = view.put.iter().find(|(_, s)| *s == Standing::Generic) {
+            push(alt, &[], open(&view.get));
+        }
+        return out;
+    }
+    for (alt, st) in &view.put {
+        if let Standing::Class(includes) = st {
+            if names_principals(includes) {
+                // Named one by one: listed as named administrators.
+                continue;
+            }
+            let get_too = view.get.iter().any(|(_, s)| match s {
+                Standing::Generic => true,
+                Standing::Class(g) => g.iter().all(|r| includes.contains(r)),
+                _ => false,
+            });
+            push(alt, includes, get_too);
+        }
+    }
+    out
 }

@@ -16,8 +16,10 @@ use serde::Serialize;
 use super::admins::{self, AdminKind, RecoverableAdmin};
 use super::causes;
 use super::delegation::Setting;
-use crate::analysis::eval::{decide, Alternative, Decision, Evaluation, RequirementKind};
+use crate::analysis::condition_keys::anyone_can_meet;
+use crate::analysis::eval::{Alternative, Decision, Evaluation, RequirementKind};
 use crate::analysis::policy::Policy;
+use crate::analysis::principal_class::{standing, Kind, Standing};
 use crate::analysis::rules::{Finding, IAM_SIDE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -61,41 +63,10 @@ pub struct Assessment {
     pub findings: Vec<Finding>,
 }
 
-/// Condition keys whose value any principal of the account can arrange (sign in with MFA,
-/// call from an address) or that are the same for every principal of the account: they do
-/// not single anyone out. Every other key is taken to single out principals.
-pub(super) fn anyone_can_meet(key: &str) -> bool {
-    const KEYS: &[&str] = &[
-        "aws:multifactorauthpresent",
-        "aws:multifactorauthage",
-        "aws:sourceip",
-        "aws:sourcevpc",
-        "aws:sourcevpce",
-        "aws:vpcsourceip",
-        "aws:securetransport",
-        "aws:currenttime",
-        "aws:epochtime",
-        "aws:requestedregion",
-        "aws:tokenissuetime",
-        "aws:principalorgid",
-        "aws:principalorgpaths",
-        "aws:principalaccount",
-        "kms:calleraccount",
-        "aws:resourceaccount",
-        "aws:resourceorgid",
-        "aws:resourceorgpaths",
-        "kms:keyspec",
-        "kms:keyusage",
-        "kms:keyorigin",
-        "kms:multiregion",
-        "kms:multiregionkeytype",
-        "kms:resourcealiases",
-    ];
-    let k = key.to_ascii_lowercase();
-    KEYS.contains(&k.as_str()) || k.starts_with("aws:resourcetag/")
-}
-
-/// Whether an alternative could hold for any principal of the account.
+/// Whether an alternative could hold for any principal of the account: its requirements are
+/// an IAM policy, the key's own ARN, or conditions on keys that single nobody out
+/// (`condition_keys::anyone_can_meet`). A kind-agnostic view, for the causes of a lockout;
+/// the verdict judges each kind of principal (`principal_class`).
 pub fn generic(alt: &Alternative) -> bool {
     alt.all_of.iter().all(|r| match r.kind {
         RequirementKind::IamPolicy | RequirementKind::Resource => true,
@@ -104,40 +75,83 @@ pub fn generic(alt: &Alternative) -> bool {
     })
 }
 
+/// The ways in of a decided recovery call: one empty alternative when allowed outright.
+pub(super) fn alternatives(e: &Evaluation) -> Vec<Alternative> {
+    match e.decision {
+        Decision::Allowed => vec![Alternative {
+            all_of: vec![],
+            via: e.deciding_statements.clone(),
+        }],
+        Decision::Conditional => e.requirements.clone(),
+        _ => vec![],
+    }
+}
+
+/// How the recovery calls stand for one kind of principal (users, or role sessions).
+pub(super) struct KindView {
+    pub kind: Kind,
+    pub account: String,
+    pub put: Vec<(Alternative, Standing)>,
+    pub get: Vec<(Alternative, Standing)>,
+}
+
+impl KindView {
+    fn new(policy: &Policy, setting: &Setting<'_>, kind: Kind) -> KindView {
+        let judge = |action: &str| -> Vec<(Alternative, Standing)> {
+            let e = setting.decide(&setting.kind_request(kind, action), policy);
+            alternatives(&e)
+                .into_iter()
+                .map(|a| {
+                    let st = standing(&a, kind, "aws", setting.account);
+                    (a, st)
+                })
+                .collect()
+        };
+        KindView {
+            kind,
+            account: setting.account.to_string(),
+            put: judge("kms:PutKeyPolicy"),
+            get: judge("kms:GetKeyPolicy"),
+        }
+    }
+
+    fn generic_put(&self) -> Vec<Alternative> {
+        self.put
+            .iter()
+            .filter(|(_, s)| *s == Standing::Generic)
+            .map(|(a, _)| a.clone())
+            .collect()
+    }
+
+    /// Any principal of the kind gets both recovery calls.
+    fn open_to_all(&self) -> bool {
+        self.put.iter().any(|(_, s)| *s == Standing::Generic)
+            && self.get.iter().any(|(_, s)| *s == Standing::Generic)
+    }
+}
+
 /// Judges a policy: verdict, admins, findings.
 pub fn assess(policy: &Policy, setting: &Setting<'_>) -> Assessment {
-    let put_any = decide(
-        &setting.any_principal_request("kms:PutKeyPolicy"),
-        Some(policy),
-        None,
-    );
-    let get_any = decide(
-        &setting.any_principal_request("kms:GetKeyPolicy"),
-        Some(policy),
-        None,
-    );
-    let generic_alts = |e: &Evaluation| -> Vec<Alternative> {
-        if e.decision == Decision::Allowed {
-            return vec![Alternative {
-                all_of: vec![],
-                via: e.deciding_statements.clone(),
-            }];
-        }
-        e.requirements
-            .iter()
-            .filter(|a| generic(a))
-            .cloned()
-            .collect()
-    };
-    let put_ok = generic_alts(&put_any);
-    let get_ok = generic_alts(&get_any);
-    let ok = !put_ok.is_empty() && !get_ok.is_empty();
+    let views: Vec<KindView> = Kind::ALL
+        .iter()
+        .map(|k| KindView::new(policy, setting, *k))
+        .collect();
+    // `ok`: every kind of principal can be let in by IAM.
+    let ok = views.iter().all(KindView::open_to_all);
 
     let mut admins = admins::recoverable_admins(policy, setting);
     if ok {
         // With the delegation intact, any principal of the account gets in through IAM:
         // listing every named one that way says nothing. Keep the root user and direct grants.
         admins.retain(|a| a.kind == AdminKind::Root || !a.needs_iam_policy);
+    } else {
+        for v in &views {
+            for c in admins::class_admins(v) {
+                if !admins.iter().any(|a| a.principal == c.principal) {
+                    admins.push(c);
+                }
+            }
+        }
     }
     let verdict = if ok {
         Verdict::Ok
@@ -154,12 +168,21 @@ pub fn assess(policy: &Policy, setting: &Setting<'_>) -> Assessment {
             "the key policy lets IAM policies grant kms:GetKeyPolicy and kms:PutKeyPolicy to the account's principals: a caller still denied is denied on the IAM side (its identity policies, a permissions boundary, a session policy or an SCP)",
         ));
     } else {
+        let put_any = setting.decide(&setting.any_principal_request("kms:PutKeyPolicy"), policy);
         findings.extend(causes::why_not_ok(policy, setting, &put_any));
     }
     findings.extend(causes::traps(policy, setting));
     Assessment {
         verdict,
-        ok_requirements: if ok { put_ok } else { vec![] },
+        ok_requirements: if ok {
+            views
+                .iter()
+                .find(|v| v.kind == Kind::Role)
+                .map(KindView::generic_put)
+                .unwrap_or_default()
+        } else {
+            vec![]
+        },
         recoverable_admins: admins,
         findings,
     }

@@ -7,11 +7,14 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::key::KeyRef;
+use super::key::{KeyProperties, KeyRef};
+use crate::analysis::condition_keys::RECOVERY_CALL;
 use crate::analysis::context::Context;
-use crate::analysis::eval::{Request, Resource};
-use crate::analysis::policy::{Effect, Statement};
+use crate::analysis::eval::{decide, Decision, Evaluation, Request, Resource};
+use crate::analysis::policy::{Effect, Policy, Statement};
 use crate::analysis::principal::{Caller, PrincipalEntry};
+use crate::analysis::principal_class::Kind;
+use crate::analysis::satisfiability::settle;
 
 /// The Sid KMS gives the statement of the default key policy.
 pub const DELEGATION_SID: &str = "Enable IAM User Permissions";
@@ -79,39 +82,114 @@ pub fn principal_text(s: &Statement) -> String {
         .unwrap_or_else(|| "nobody".into())
 }
 
-/// What a recovery call is made against: the key, its account, when, and its aliases.
+/// What a recovery call is made against: the key, its account, when, and what else is known
+/// of the key.
 #[derive(Debug, Clone)]
 pub struct Setting<'a> {
     pub key: &'a KeyRef,
     pub account: &'a str,
-    /// The time a recovery call would be made (`aws:CurrentTime`).
+    /// The earliest time a recovery call could be made: `aws:CurrentTime` ranges from here on.
     pub now: DateTime<Utc>,
     /// The key's aliases (`kms:ResourceAliases`), when known.
     pub aliases: Option<&'a [String]>,
+    /// The key's properties (DescribeKey), when known.
+    pub properties: Option<&'a KeyProperties>,
 }
 
 impl Setting<'_> {
-    /// The context of a recovery call: over TLS, now, with the key's aliases when known;
-    /// everything else unknown.
+    /// The context of the recovery call kmsdoctor recommends. Keys the call fixes take the
+    /// values of that call (`condition_keys::RECOVERY_CALL`: direct, over TLS, no bypass, no
+    /// alias); keys fixed by the key take its values when the evidence has them (region,
+    /// account, aliases, properties); the time is left open for `satisfiability` (now or
+    /// later); the rest (the principal, MFA, source address...) is unknown.
     pub fn recovery_context(&self) -> Context {
         let mut ctx = Context::open();
-        ctx.set("aws:SecureTransport", vec!["true".into()]);
-        ctx.set(
-            "aws:CurrentTime",
-            vec![self.now.format("%Y-%m-%dT%H:%M:%SZ").to_string()],
-        );
-        ctx.set("aws:EpochTime", vec![self.now.timestamp().to_string()]);
+        for (k, v) in RECOVERY_CALL {
+            match v {
+                Some(v) => ctx.set(k, vec![v.to_string()]),
+                None => ctx.set_absent(k),
+            }
+        }
+        ctx.set("aws:ResourceAccount", vec![self.account.to_string()]);
+        if let Some(r) = &self.key.region {
+            ctx.set("aws:RequestedRegion", vec![r.clone()]);
+        }
         match self.aliases {
             Some([]) => ctx.set_absent("kms:ResourceAliases"),
             Some(a) => ctx.set("kms:ResourceAliases", a.to_vec()),
             None => {}
         }
+        if let Some(p) = self.properties {
+            p.fill(&mut ctx);
+        }
         ctx
+    }
+
+    /// The recovery call `action` made by "any principal of this kind": a user or role
+    /// session of the account whose identity is otherwise unknown.
+    pub fn kind_request(&self, kind: Kind, action: &str) -> Request {
+        let mut req_ctx = self.recovery_context();
+        for k in ["aws:PrincipalArn", "aws:userid"] {
+            req_ctx.set_unknown(k);
+        }
+        req_ctx.set("aws:PrincipalType", vec![kind.principal_type().to_string()]);
+        let caller = match kind {
+            Kind::Role => {
+                req_ctx.set_absent("aws:username");
+                any_role(self.account)
+            }
+            Kind::User => {
+                req_ctx.set_unknown("aws:username");
+                Caller::User {
+                    partition: "aws".into(),
+                    account: self.account.to_string(),
+                    arn: format!("arn:aws:iam::{}:user/kmsdoctor-any-user", self.account),
+                    name: "kmsdoctor-any-user".into(),
+                }
+            }
+        };
+        self.request(caller, action, req_ctx)
+    }
+
+    /// Decides a recovery call against `policy`, for a call made now or later: time
+    /// requirements settled, impossible alternatives removed (`satisfiability`).
+    pub fn decide(&self, req: &Request, policy: &Policy) -> Evaluation {
+        let mut e = decide(req, Some(policy), None);
+        if e.decision == Decision::Conditional {
+            let alts = settle(std::mem::take(&mut e.requirements), self.now);
+            if alts.is_empty() {
+                e.decision = Decision::ImplicitDeny;
+                e.deciding_statements.clear();
+            } else if alts.iter().any(|a| a.all_of.is_empty()) {
+                e.decision = Decision::Allowed;
+                e.deciding_statements = alts
+                    .iter()
+                    .filter(|a| a.all_of.is_empty())
+                    .flat_map(|a| a.via.iter().cloned())
+                    .collect();
+                e.deciding_statements = crate::analysis::reference::dedup(e.deciding_statements);
+            } else {
+                e.requirements = alts;
+            }
+        }
+        e
     }
 
     /// The recovery call `action` made by `caller` on the key.
     pub fn recovery_request(&self, caller: Caller, action: &str) -> Request {
         self.request(caller, action, self.recovery_context())
+    }
+
+    /// The same call made exactly now (KMS's lockout safety check judges the policy for the
+    /// request that applies it, not for a later one).
+    pub fn request_now(&self, caller: Caller, action: &str) -> Request {
+        let mut ctx = self.recovery_context();
+        ctx.set(
+            "aws:CurrentTime",
+            vec![self.now.format("%Y-%m-%dT%H:%M:%SZ").to_string()],
+        );
+        ctx.set("aws:EpochTime", vec![self.now.timestamp().to_string()]);
+        self.request(caller, action, ctx)
     }
 
     fn request(&self, caller: Caller, action: &str, context: Context) -> Request {
@@ -127,16 +205,7 @@ impl Setting<'_> {
     /// The recovery call made by "any IAM principal of the account": a caller whose
     /// identity keys are unknown.
     pub fn any_principal_request(&self, action: &str) -> Request {
-        let caller = Caller::Role {
-            partition: "aws".into(),
-            account: self.account.to_string(),
-            arn: format!("arn:aws:iam::{}:role/kmsdoctor-any-principal", self.account),
-            name: "kmsdoctor-any-principal".into(),
-            session: Some(format!(
-                "arn:aws:sts::{}:assumed-role/kmsdoctor-any-principal/kmsdoctor",
-                self.account
-            )),
-        };
+        let caller = any_role(self.account);
         let mut ctx = self.recovery_context();
         for k in [
             "aws:PrincipalArn",
@@ -151,6 +220,19 @@ impl Setting<'_> {
 }
 
 /// The key and setting unit tests use: a key of account 111122223333, at a fixed time.
+/// A session of a role standing for "any role of the account".
+fn any_role(account: &str) -> Caller {
+    Caller::Role {
+        partition: "aws".into(),
+        account: account.to_string(),
+        arn: format!("arn:aws:iam::{account}:role/kmsdoctor-any-principal"),
+        name: "kmsdoctor-any-principal".into(),
+        session: Some(format!(
+            "arn:aws:sts::{account}:assumed-role/kmsdoctor-any-principal/kmsdoctor"
+        )),
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod fixture {
     use super::*;
@@ -170,6 +252,7 @@ pub(crate) mod fixture {
                 .unwrap()
                 .to_utc(),
             aliases: None,
+            properties: None,
         }
     }
 }

@@ -1,9 +1,49 @@
 //! References to a KMS key: a key id (`1234abcd-...`, `mrk-...`) or key ARN, completed with
 //! the account and region the evidence gives, and matched against references in CloudTrail.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::analysis::context::Context;
 use crate::analysis::principal::{is_account_id, Arn};
+
+/// What DescribeKey says of a key that conditions can test (`kms:KeySpec`, `kms:KeyUsage`,
+/// `kms:KeyOrigin`, `kms:MultiRegion`, `kms:MultiRegionKeyType`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyProperties {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_spec: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_usage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_region: Option<bool>,
+    /// `PRIMARY` or `REPLICA`, for a multi-Region key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multi_region_key_type: Option<String>,
+}
+
+impl KeyProperties {
+    /// Sets the condition keys these properties decide.
+    pub fn fill(&self, ctx: &mut Context) {
+        let mut set = |k: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                ctx.set(k, vec![v.clone()]);
+            }
+        };
+        set("kms:KeySpec", &self.key_spec);
+        set("kms:CustomerMasterKeySpec", &self.key_spec);
+        set("kms:KeyUsage", &self.key_usage);
+        set("kms:CustomerMasterKeyUsage", &self.key_usage);
+        set("kms:KeyOrigin", &self.origin);
+        set("kms:MultiRegion", &self.multi_region.map(|b| b.to_string()));
+        if self.multi_region == Some(false) {
+            ctx.set_absent("kms:MultiRegionKeyType");
+        } else {
+            set("kms:MultiRegionKeyType", &self.multi_region_key_type);
+        }
+    }
+}
 
 /// Why a string does not name a key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -19,7 +59,7 @@ pub enum KeyRefError {
 }
 
 /// The key being diagnosed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyRef {
     pub id: String,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::admins::Existence;
+use super::admins::{Existence, MatchedBy};
 use super::assess::Verdict;
 use super::Diagnosis;
 use crate::analysis::rules::{
@@ -56,9 +56,20 @@ pub fn apply_iam_facts(
     simulation: Option<&[(String, String)]>,
 ) {
     let mut deleted = Vec::new();
+    let mut recreatable = Vec::new();
     for a in &mut d.recoverable_admins {
         match existence.get(&a.principal) {
             Some(Existence::Yes) => a.exists = Existence::Yes,
+            // Named in a condition: compared by name, so creating it again is a way back.
+            Some(Existence::No) if a.matched_by == MatchedBy::Condition => {
+                a.exists = Existence::No;
+                a.notes.retain(|n| !n.starts_with("named in a condition"));
+                a.notes.insert(
+                    0,
+                    "does not exist now (IAM says NoSuchEntity): the policy names it in a condition, which compares names, so creating it again under the same name restores access".into(),
+                );
+                recreatable.push(a.principal.clone());
+            }
             Some(Existence::No) => deleted.push(a.principal.clone()),
             _ => {}
         }
@@ -81,6 +92,18 @@ pub fn apply_iam_facts(
                 if deleted.len() == 1 { "s" } else { "" },
                 if deleted.len() == 1 { "it" } else { "them" },
                 if d.verdict == Verdict::Unrecoverable && was_recoverable { "; nobody else can" } else { "" }
+            ),
+        ));
+    }
+    if !recreatable.is_empty() {
+        d.findings.push(Finding::new(
+            DELETED_PRINCIPALS,
+            format!(
+                "{} no longer exist{} (IAM says NoSuchEntity), but the policy names {} in a condition (aws:PrincipalArn compares names): creating {} again under the same name restores access",
+                recreatable.join(", "),
+                if recreatable.len() == 1 { "s" } else { "" },
+                if recreatable.len() == 1 { "it" } else { "them" },
+                if recreatable.len() == 1 { "it" } else { "them" },
             ),
         ));
     }

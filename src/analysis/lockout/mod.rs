@@ -21,7 +21,7 @@ pub use admins::{AdminKind, CallerAccess, Existence, RecoverableAdmin};
 pub use assess::{assess, generic, Assessment, Verdict};
 pub use delegation::{default_policy, Setting, DELEGATION_SID};
 pub use history::{FailedChange, LockoutEvent, PolicyVersion};
-pub use key::{KeyRef, KeyRefError};
+pub use key::{KeyProperties, KeyRef, KeyRefError};
 pub use live_facts::{apply_iam_facts, note_incomplete};
 
 use chrono::{DateTime, Utc};
@@ -63,20 +63,6 @@ pub struct Diagnosis {
 }
 
 impl Diagnosis {
-    /// The setting of a recovery call on this key, when its account is known.
-    pub fn setting<'a>(
-        &'a self,
-        now: DateTime<Utc>,
-        aliases: Option<&'a [String]>,
-    ) -> Option<Setting<'a>> {
-        Some(Setting {
-            key: &self.key,
-            account: self.key.account.as_deref()?,
-            now,
-            aliases,
-        })
-    }
-
     /// The principals whose existence decides the verdict: the administrators other than the
     /// root user (which always exists). Evidence is asked about these.
     pub fn principals_to_look_up(&self) -> Vec<&str> {
@@ -100,6 +86,8 @@ pub struct Evidence<'a> {
     pub now: DateTime<Utc>,
     /// The key's aliases, when known (live).
     pub aliases: Option<&'a [String]>,
+    /// The key's properties, when known (live: DescribeKey).
+    pub properties: Option<&'a KeyProperties>,
     /// Who is asking (live): the diagnosis then says whether this caller can get in.
     pub caller: Option<&'a str>,
 }
@@ -132,6 +120,7 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
         account: acc,
         now: ev.now,
         aliases: ev.aliases,
+        properties: ev.properties,
     });
 
     let mut findings = Vec::new();

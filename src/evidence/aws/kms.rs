@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{describe, Clients, LiveError};
-use crate::analysis::lockout::KeyRef;
+use crate::analysis::lockout::{KeyProperties, KeyRef};
 
 /// What KMS told about the key.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -19,6 +19,9 @@ pub struct KeyFacts {
     /// Why GetKeyPolicy did not answer (`AccessDeniedException: ...`).
     pub policy_error: Option<String>,
     pub aliases: Option<Vec<String>>,
+    /// What DescribeKey says of the key that conditions test (absent from older bundles).
+    #[serde(default)]
+    pub properties: Option<KeyProperties>,
     /// Problems that degraded the evidence, in words.
     pub problems: Vec<String>,
 }
@@ -46,6 +49,16 @@ pub async fn key_facts(
                     .creation_date()
                     .and_then(|d| DateTime::from_timestamp(d.secs(), d.subsec_nanos()));
                 facts.key_state = m.key_state().map(|s| s.as_str().to_string());
+                facts.properties = Some(KeyProperties {
+                    key_spec: m.key_spec().map(|s| s.as_str().to_string()),
+                    key_usage: m.key_usage().map(|s| s.as_str().to_string()),
+                    origin: m.origin().map(|s| s.as_str().to_string()),
+                    multi_region: m.multi_region(),
+                    multi_region_key_type: m
+                        .multi_region_configuration()
+                        .and_then(|c| c.multi_region_key_type())
+                        .map(|t| t.as_str().to_string()),
+                });
                 facts.key_manager = m.key_manager().map(|s| s.as_str().to_string());
             }
         }
