@@ -126,7 +126,8 @@ pub fn check_policy(text: &str, setting: &CheckSetting<'_>) -> Result<CheckResul
             .iter()
             .map(|x| x.principal.as_str())
             .collect();
-        if who.len() == 1 {
+        // A class of principals (anyone who can create such a role) is not one administrator.
+        if who.len() == 1 && a.recoverable_admins[0].class.is_none() {
             findings.push(Finding::new(
                 SINGLE_ADMIN,
                 format!(

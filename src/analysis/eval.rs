@@ -537,6 +537,23 @@ fn evaluate_with(
             alternatives.clear();
         }
     }
+    // AWS managed aliases (`alias/aws/...`) are reserved: nobody, whatever the policies, can
+    // create, update or delete one (KMS Developer Guide, "Aliases in AWS KMS").
+    if let Resource::Alias(a) = &req.resource {
+        let reserved = a
+            .split_once(":alias/")
+            .is_some_and(|(_, name)| name.starts_with("aws/"));
+        let changes_alias =
+            op.is_some_and(|o| matches!(o.name, "CreateAlias" | "UpdateAlias" | "DeleteAlias"));
+        if reserved && changes_alias {
+            notes.push(format!(
+                "{} is an AWS managed alias: names beginning alias/aws/ are reserved, and nobody can create, update or delete them",
+                a
+            ));
+            alternatives.clear();
+            denies.clear();
+        }
+    }
     let (decision, deciding, requirements) = combine(alternatives, denies, definite_denies);
     if !iam_known
         && requirements.iter().any(|a| {

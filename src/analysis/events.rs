@@ -9,6 +9,23 @@ use chrono::{DateTime, Utc};
 pub enum EventName {
     CreateKey,
     PutKeyPolicy,
+    /// Creates a multi-Region replica, in the primary's region: the replica's first policy.
+    ReplicateKey,
+}
+
+impl EventName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventName::CreateKey => "CreateKey",
+            EventName::PutKeyPolicy => "PutKeyPolicy",
+            EventName::ReplicateKey => "ReplicateKey",
+        }
+    }
+
+    /// Whether the event creates the key (its first policy).
+    pub fn creates(self) -> bool {
+        matches!(self, EventName::CreateKey | EventName::ReplicateKey)
+    }
 }
 
 /// Who made a call, as CloudTrail's `userIdentity` says.
@@ -51,6 +68,10 @@ pub struct PolicyEvent {
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
     pub region: Option<String>,
+    /// The region of the key the event sets the policy of: the event's own region, but for
+    /// ReplicateKey the replica's (`requestParameters.replicaRegion`). Related multi-Region
+    /// keys share their key id, and each has its own policy (KMS guide, "Multi-Region keys").
+    pub applies_in: Option<String>,
     /// The account the event was recorded in (`recipientAccountId`).
     pub account: Option<String>,
     /// Every way the record names the key: `requestParameters.keyId` (id, ARN or alias as

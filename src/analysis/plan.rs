@@ -47,7 +47,12 @@ fn best_admin(admins: &[RecoverableAdmin]) -> Option<&RecoverableAdmin> {
                 .map(|x| x.all_of.len())
                 .min()
                 .unwrap_or(0);
-            (a.kind == AdminKind::Root, a.needs_iam_policy, reqs)
+            (
+                a.kind == AdminKind::Root,
+                a.class.is_some(),
+                a.needs_iam_policy,
+                reqs,
+            )
         })
 }
 
@@ -88,15 +93,41 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
                     format!(", meeting: {}", reqs.join("; "))
                 };
                 let mfa = reqs.iter().any(|r| r.contains("MultiFactorAuth"));
-                let (text, command) = match a.kind {
+                // When only listed sessions get through (NotPrincipal), the session name.
+                let session = a
+                    .requirements
+                    .first()
+                    .and_then(|alt| {
+                        alt.all_of.iter().find(|r| {
+                            r.kind == crate::analysis::eval::RequirementKind::Session && !r.negated
+                        })
+                    })
+                    .and_then(|r| r.values.first())
+                    .and_then(|v| v.rsplit('/').next())
+                    .unwrap_or("kmsdoctor-recovery")
+                    .to_string();
+                // AWS's rule for role session names; anything else never reaches a command.
+                let session_ok = (2..=64).contains(&session.len())
+                    && session
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+                let (text, command) = match (a.kind, &a.class) {
+                    (_, Some(class)) => (
+                        format!(
+                            "Act as one of the {}{needs}: {}",
+                            class.description, class.how
+                        ),
+                        None,
+                    ),
+                    _ => match a.kind {
                     AdminKind::Root => (
                         format!("Sign in to the console as the root user of account {}{needs}, and open CloudShell", d.key.account.as_deref().unwrap_or("?")),
                         None,
                     ),
                     AdminKind::Role => (
                         format!("Assume the role {}{needs}", a.principal),
-                        Some(format!(
-                            "aws sts assume-role --role-arn {} --role-session-name kmsdoctor-recovery{}",
+                        session_ok.then(|| format!(
+                            "aws sts assume-role --role-arn {} --role-session-name {session}{}",
                             a.principal,
                             if mfa { " --serial-number MFA_DEVICE_ARN --token-code MFA_CODE" } else { "" }
                         )),
@@ -109,6 +140,7 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
                         format!("Use the credentials of {}{needs}", a.principal),
                         Some("aws sts get-caller-identity".into()),
                     ),
+                    },
                 };
                 steps.push((text, command));
                 if a.needs_iam_policy {

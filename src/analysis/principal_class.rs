@@ -198,6 +198,12 @@ fn judge(r: &Requirement, kind: Kind, partition: &str, account: &str) -> One {
     let prefix = match lower.as_str() {
         "aws:principalarn" => kind.arn_prefix(partition, account),
         "aws:username" if kind == Kind::User => String::new(),
+        // Unique ids: `AIDA...` for a user, `AROA...:SESSION` for a role session (IAM User
+        // Guide, "Unique identifiers"); never the account id, which is the root user's.
+        "aws:userid" => match kind {
+            Kind::User => "AIDA".to_string(),
+            Kind::Role => "AROA".to_string(),
+        },
         _ => return One::Unclassified,
     };
     // The key is always present for the kind: IfExists and the set operators change nothing.
@@ -449,6 +455,8 @@ mod tests {
             true,
         );
         assert_eq!(role(&not_contractor), Standing::Generic);
+        let not_root = req("aws:userid", "StringEquals", &["111122223333"], true);
+        assert_eq!(role(&not_root), Standing::Generic);
         let alice = req("aws:username", "StringEquals", &["alice"], false);
         assert!(matches!(
             standing(&alice, Kind::User, "aws", A),

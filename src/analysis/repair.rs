@@ -8,9 +8,8 @@
 
 use serde_json::{json, Map, Value};
 
-use super::eval::{decide, Decision};
-use super::lockout::delegation::{delegation_statement, RECOVERY_ACTIONS};
-use super::lockout::{assess, generic, Setting, Verdict, DELEGATION_SID};
+use super::lockout::delegation::delegation_statement;
+use super::lockout::{assess, Setting, Verdict, DELEGATION_SID};
 use super::policy::{parse_policy, Effect, PolicyError, PolicyKind};
 use super::principal::{is_unique_id, PrincipalEntry};
 
@@ -163,41 +162,31 @@ pub fn repair(policy_text: &str, setting: &Setting<'_>) -> Result<Repair, Repair
         }
     }
 
-    // Denies that still lock the account's principals out.
-    for _ in 0..statements.len() + 1 {
-        let text = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
-        let policy =
-            parse_policy(&text, PolicyKind::Key, "key-policy").map_err(RepairError::Unreadable)?;
-        if assess(&policy, setting).verdict == Verdict::Ok {
-            break;
-        }
-        // The Deny statements in the way, by index (two statements may share a Sid).
+    // Denies that still lock the account's principals out: a Deny is in the way when, next
+    // to the delegation alone, it leaves the key short of `ok`. One that does not block the
+    // recommended recovery call (a guard on BypassPolicyLockoutSafetyCheck or on tags, a
+    // Deny for the root user) stays.
+    let text = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
+    let policy =
+        parse_policy(&text, PolicyKind::Key, "key-policy").map_err(RepairError::Unreadable)?;
+    if assess(&policy, setting).verdict != Verdict::Ok {
         let mut culprits: Vec<usize> = Vec::new();
-        for action in RECOVERY_ACTIONS {
-            let e = decide(&setting.any_principal_request(action), Some(&policy), None);
-            let refs: Vec<&super::reference::StatementRef> = match e.decision {
-                Decision::ExplicitDeny => e.deciding_statements.iter().collect(),
-                Decision::Conditional => e
-                    .requirements
-                    .iter()
-                    .filter(|a| !generic(a))
-                    .flat_map(|a| a.via.iter())
-                    .collect(),
-                _ => vec![],
-            };
-            for r in refs {
-                let is_deny = r.in_key_policy()
-                    && policy
-                        .statements
-                        .get(r.index)
-                        .is_some_and(|s| s.effect == Effect::Deny);
-                if is_deny && !culprits.contains(&r.index) {
-                    culprits.push(r.index);
-                }
+        for st in policy
+            .statements
+            .iter()
+            .filter(|st| st.valid && st.effect == Effect::Deny)
+        {
+            let alone = json!({
+                "Version": "2012-10-17",
+                "Statement": [delegation_statement(setting.account), statements[st.index].clone()]
+            })
+            .to_string();
+            let blocks = parse_policy(&alone, PolicyKind::Key, "key-policy")
+                .map(|p| assess(&p, setting).verdict != Verdict::Ok)
+                .unwrap_or(false);
+            if blocks {
+                culprits.push(st.index);
             }
-        }
-        if culprits.is_empty() {
-            break;
         }
         for &i in &culprits {
             changes.push(format!(
@@ -205,7 +194,6 @@ pub fn repair(policy_text: &str, setting: &Setting<'_>) -> Result<Repair, Repair
                 label(&statements[i], i)
             ));
         }
-        culprits.sort_unstable();
         for &i in culprits.iter().rev() {
             statements.remove(i);
         }
@@ -286,6 +274,23 @@ mod tests {
         .unwrap();
         assert!(r.policy.contains("role/Ops"), "{}", r.policy);
         assert!(!r.policy.contains("\"Deny\""), "{}", r.policy);
+        assert_eq!(r.changes.len(), 1, "{:#?}", r.changes);
+    }
+
+    /// Guards that do not block the recovery call stay (KMS guide, "Key policy lockout safety
+    /// check": the Deny on kms:BypassPolicyLockoutSafetyCheck it recommends).
+    #[test]
+    fn keeps_guards_that_do_not_block_the_recovery_call() {
+        let r = fix(r#"{"Version":"2012-10-17","Statement":[
+            {"Sid":"Admins","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/KeyAdmin"},"Action":"kms:*","Resource":"*"},
+            {"Sid":"NoBypass","Effect":"Deny","Principal":"*","Action":["kms:PutKeyPolicy","kms:CreateKey"],"Resource":"*","Condition":{"Bool":{"kms:BypassPolicyLockoutSafetyCheck":"true"}}},
+            {"Sid":"NoTagging","Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"ForAnyValue:StringEquals":{"aws:TagKeys":["owner"]}}},
+            {"Sid":"NoRoot","Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalType":"Account"}}}
+        ]}"#)
+        .unwrap();
+        for sid in ["NoBypass", "NoTagging", "NoRoot"] {
+            assert!(r.policy.contains(sid), "{sid} removed: {:#?}", r.changes);
+        }
         assert_eq!(r.changes.len(), 1, "{:#?}", r.changes);
     }
 }

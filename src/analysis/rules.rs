@@ -180,6 +180,12 @@ registry! {
     INCOMPLETE_EVIDENCE = "KL215", "incomplete-evidence", Warning, Diagnosis, check: false,
         "a call failed or a lookup stopped early: what is missing",
         fix: "give the missing permission or evidence it names, and run again";
+    ORDER_UNCERTAIN = "KL216", "policy-order-uncertain", Warning, Diagnosis, check: false,
+        "two policy changes in the same second: which came last is taken from the evidence's order",
+        fix: "check which change came last in the trail's log files, or give the current policy with --policy-file";
+    NEWEST_UNREADABLE = "KL217", "newest-policy-unreadable", Warning, Diagnosis, check: false,
+        "the newest recorded policy cannot be read: the verdict is unknown rather than resting on an older one",
+        fix: "give the current policy with --policy-file (read it with GetKeyPolicy, or from the record by hand)";
 
     WOULD_LOCK_OUT = "KC301", "would-lock-out", Error, Check, check: true,
         "the policy would not be `ok`: the verdict, its cause (KL201–KL205) and who could still recover",

@@ -33,8 +33,20 @@ pub fn run(args: &ExplainArgs, out: &mut dyn Write, style: Style) -> Result<u8, 
         findings.extend(FileFinding::all(path, policy));
     }
 
-    let identity_arg = (!cfg.identity_policies.is_empty()).then_some(identity.as_slice());
-    let evaluation = evaluate(&cfg.request, key_policy.as_ref(), identity_arg);
+    // IAM policies cannot be attached to the root user (IAM User Guide, "AWS account root
+    // user"): given for it, they are ignored, and said.
+    let root_with_policies = cfg.request.caller.is_root() && !cfg.identity_policies.is_empty();
+    let identity_arg = if root_with_policies {
+        Some(&[][..])
+    } else {
+        (!cfg.identity_policies.is_empty()).then_some(identity.as_slice())
+    };
+    let mut evaluation = evaluate(&cfg.request, key_policy.as_ref(), identity_arg);
+    if root_with_policies {
+        evaluation.notes.push(
+            "the root user has no IAM policies (they cannot be attached to it): --identity-policy was ignored".into(),
+        );
+    }
     let report = ExplainReport {
         request: &cfg.request,
         context: cfg.request.context(),

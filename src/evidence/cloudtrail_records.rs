@@ -164,7 +164,10 @@ fn scan_lines(text: &str) -> Result<TrailScan, TrailError> {
 
 /// A cheap test that a record can be a KMS policy event, before parsing it.
 fn may_be_policy_event(raw: &str) -> bool {
-    raw.contains("kms.amazonaws.com") && (raw.contains("PutKeyPolicy") || raw.contains("CreateKey"))
+    raw.contains("kms.amazonaws.com")
+        && (raw.contains("PutKeyPolicy")
+            || raw.contains("CreateKey")
+            || raw.contains("ReplicateKey"))
 }
 
 fn read_lookup_event(raw: &str, index: usize, out: &mut TrailScan) {
@@ -255,6 +258,7 @@ fn policy_event(r: &Value, index: usize) -> Result<Option<PolicyEvent>, Unreadab
     let name = match str_at(r, &["eventName"]) {
         Some("PutKeyPolicy") => EventName::PutKeyPolicy,
         Some("CreateKey") => EventName::CreateKey,
+        Some("ReplicateKey") => EventName::ReplicateKey,
         _ => return Ok(None),
     };
     let time = str_at(r, &["eventTime"])
@@ -300,13 +304,20 @@ fn policy_event(r: &Value, index: usize) -> Result<Option<PolicyEvent>, Unreadab
     for p in [
         "/responseElements/keyMetadata/keyId",
         "/responseElements/keyMetadata/arn",
+        "/responseElements/replicaKeyMetadata/keyId",
+        "/responseElements/replicaKeyMetadata/arn",
     ] {
         if let Some(k) = r.pointer(p).and_then(Value::as_str) {
             key_refs.push(k.to_string());
         }
     }
     key_refs.dedup();
-    let policy = match params.and_then(|p| p.get("policy")) {
+    // The replica's policy as KMS applied it, else as requested (else the default).
+    let replica_policy = (name == EventName::ReplicateKey)
+        .then(|| r.pointer("/responseElements/replicaPolicy"))
+        .flatten()
+        .filter(|v| v.is_string());
+    let policy = match replica_policy.or_else(|| params.and_then(|p| p.get("policy"))) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
         // Some exports store the policy as an object rather than a string.
@@ -326,6 +337,13 @@ fn policy_event(r: &Value, index: usize) -> Result<Option<PolicyEvent>, Unreadab
         source_ip: str_at(r, &["sourceIPAddress"]).map(str::to_string),
         user_agent: str_at(r, &["userAgent"]).map(str::to_string),
         region: str_at(r, &["awsRegion"]).map(str::to_string),
+        applies_in: match name {
+            EventName::ReplicateKey => params
+                .and_then(|p| p.get("replicaRegion"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            _ => str_at(r, &["awsRegion"]).map(str::to_string),
+        },
         account: str_at(r, &["recipientAccountId"]).map(str::to_string),
         key_refs,
         policy,

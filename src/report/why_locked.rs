@@ -235,7 +235,12 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
             style.bold("Who can still change the key policy:")
         )?;
         for (i, a) in d.recoverable_admins.iter().enumerate() {
-            writeln!(out, "  {}. {}", i + 1, a.principal)?;
+            if a.class.is_some() {
+                // A class's description is a sentence: wrapped like one.
+                wrap(out, &format!("  {}. ", i + 1), "     ", &a.principal)?;
+            } else {
+                writeln!(out, "  {}. {}", i + 1, a.principal)?;
+            }
             let can = match (a.can_put_key_policy, a.can_get_key_policy) {
                 (true, true) => "can call PutKeyPolicy and GetKeyPolicy",
                 (true, false) => "can call PutKeyPolicy (not GetKeyPolicy)",

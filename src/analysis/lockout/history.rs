@@ -11,7 +11,9 @@ use super::delegation::default_policy;
 use super::key::KeyRef;
 use crate::analysis::events::{Actor, EventName, PolicyEvent};
 use crate::analysis::policy::{parse_policy, Policy, PolicyKind};
-use crate::analysis::rules::{Finding, BYPASSED_CHECK, FAILED_CHANGE, UNREADABLE_VERSION};
+use crate::analysis::rules::{
+    Finding, BYPASSED_CHECK, FAILED_CHANGE, ORDER_UNCERTAIN, UNREADABLE_VERSION,
+};
 
 /// One applied version of the key policy.
 #[derive(Debug, Clone, Serialize)]
@@ -61,15 +63,44 @@ pub struct LockoutEvent {
     pub bypass_lockout_check: bool,
 }
 
-/// The key's own events, oldest first, each once.
+/// The key's own events, oldest first, each once. An event counts for the key only in the
+/// key's region: multi-Region keys share their id, and a PutKeyPolicy on a replica is not the
+/// primary's (a ReplicateKey, logged in the primary's region, is the replica's creation).
+/// Events of the same second keep the order the evidence gave them.
 pub(super) fn events_of<'e>(key: &KeyRef, events: &'e [PolicyEvent]) -> Vec<&'e PolicyEvent> {
     let mut mine: Vec<&PolicyEvent> = events
         .iter()
         .filter(|e| e.key_refs.iter().any(|r| key.matches(r)))
+        .filter(|e| match (&key.region, &e.applies_in) {
+            (Some(k), Some(r)) => k == r,
+            // Whose replica a ReplicateKey made cannot be told without the key's region.
+            _ => e.name != EventName::ReplicateKey,
+        })
         .collect();
-    mine.sort_by(|a, b| a.time.cmp(&b.time).then(a.event_id.cmp(&b.event_id)));
-    mine.dedup_by(|a, b| !a.event_id.is_empty() && a.event_id == b.event_id);
+    mine.sort_by_key(|e| e.time);
+    let mut seen = std::collections::HashSet::new();
+    mine.retain(|e| e.event_id.is_empty() || seen.insert(e.event_id.as_str()));
     mine
+}
+
+/// KL216: applied versions recorded in the same second, whose order is not certain.
+pub(super) fn same_second_findings(history: &[PolicyVersion]) -> Vec<Finding> {
+    history
+        .windows(2)
+        .filter(|w| w[0].time == w[1].time)
+        .map(|w| {
+            Finding::new(
+                ORDER_UNCERTAIN,
+                format!(
+                    "events {} and {} set the policy in the same second ({}): CloudTrail times have one-second precision, so which came last is taken from the order of the evidence",
+                    w[0].event_id,
+                    w[1].event_id,
+                    w[1].time.format("%Y-%m-%dT%H:%M:%SZ")
+                ),
+            )
+            .at_event(&w[1].event_id)
+        })
+        .collect()
 }
 
 /// The applied versions and the failed changes among the key's events. `verdict_of` judges a
@@ -101,7 +132,7 @@ pub(super) fn versions(
         }
         let (text, is_default) = match (&e.policy, account) {
             (Some(p), _) => (p.clone(), false),
-            (None, Some(acc)) if e.name == EventName::CreateKey => (default_policy(acc), true),
+            (None, Some(acc)) if e.name.creates() => (default_policy(acc), true),
             _ => (String::new(), false),
         };
         let parsed = parse_policy(&text, PolicyKind::Key, "key-policy");
@@ -151,10 +182,7 @@ pub(super) fn failed_change_findings(failed: &[FailedChange]) -> Vec<Finding> {
                 format!(
                     "{} tried {} at {} and failed ({}): it changed nothing",
                     f.actor.principal(),
-                    match f.event_name {
-                        EventName::CreateKey => "CreateKey",
-                        EventName::PutKeyPolicy => "PutKeyPolicy",
-                    },
+                    f.event_name.as_str(),
                     f.time.format("%Y-%m-%dT%H:%M:%SZ"),
                     f.error_code
                 ),

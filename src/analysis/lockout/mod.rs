@@ -30,7 +30,7 @@ use crate::analysis::eval::Alternative;
 use crate::analysis::events::PolicyEvent;
 use crate::analysis::policy::{Effect, Policy, PolicyDocument};
 use crate::analysis::principal::{Arn, Caller, PrincipalEntry};
-use crate::analysis::rules::{Finding, OTHER_ACCOUNTS};
+use crate::analysis::rules::{Finding, NEWEST_UNREADABLE, OTHER_ACCOUNTS};
 
 /// Where the policy used for the verdict came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -131,9 +131,30 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
         &mut findings,
     );
 
-    // The policy the verdict is about: the current one, else the last readable version.
+    findings.extend(history::same_second_findings(&history));
+
+    // The policy the verdict is about: the current one, else the newest version. When the
+    // newest cannot be read, the verdict is unknown: an older one may no longer apply.
+    let newest_unreadable = history
+        .last()
+        .filter(|v| v.policy.is_none() && account.is_some());
     let (policy, source) = match ev.current_policy {
         Some(doc) => (Some(doc.clone()), PolicySource::Current),
+        None if newest_unreadable.is_some() => {
+            if let Some(v) = newest_unreadable {
+                findings.push(
+                    Finding::new(
+                        NEWEST_UNREADABLE,
+                        format!(
+                            "the newest recorded policy (event {}) cannot be read: the verdict cannot rest on an older version",
+                            v.event_id
+                        ),
+                    )
+                    .at_event(&v.event_id),
+                );
+            }
+            (None, PolicySource::None)
+        }
         None => match history.iter().rev().find(|v| v.verdict != Verdict::Unknown) {
             Some(v) => (
                 v.policy.clone().map(|policy| PolicyDocument {
