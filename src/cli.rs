@@ -59,6 +59,12 @@ pub struct CheckArgs {
     #[arg(long, value_name = "ID")]
     pub account: Option<String>,
 
+    /// The region the keys will be in: conditions on aws:RequestedRegion are then decided
+    /// (a key is only ever called in its own region). Default: unknown, such conditions are
+    /// requirements.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
     /// Predict KMS's lockout safety check for the principal that applies the policy (the
     /// CloudFormation or Terraform role).
     #[arg(long = "as", value_name = "PRINCIPAL_ARN")]

@@ -385,6 +385,7 @@ mod tests {
 pub struct CheckConfig {
     pub paths: Vec<PathBuf>,
     pub account: Option<String>,
+    pub region: Option<String>,
     /// The principal that will apply the policies (`--as`).
     pub deployer: Option<Caller>,
     pub output: CheckFormat,
@@ -409,9 +410,18 @@ impl CheckConfig {
             .map(Caller::parse)
             .transpose()
             .map_err(|e| flag_err("--as", e.to_string()))?;
+        if let Some(r) = &args.region {
+            if !is_region(r) {
+                return Err(flag_err(
+                    "--region",
+                    format!("`{r}` is not an AWS region name"),
+                ));
+            }
+        }
         Ok(CheckConfig {
             paths: args.paths.clone(),
             account: args.account.clone(),
+            region: args.region.clone(),
             deployer,
             output: args.output,
             fail_on: match args.fail_on {
@@ -421,4 +431,15 @@ impl CheckConfig {
             now: chrono::Utc::now(),
         })
     }
+}
+
+/// Whether `s` has the shape of an AWS region name (`us-east-1`, `ap-southeast-3`,
+/// `us-gov-west-1`, `cn-north-1`): lower-case letters, digits and hyphens, ending in a digit.
+pub fn is_region(s: &str) -> bool {
+    (4..=30).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.split('-').count() >= 3
+        && s.bytes().last().is_some_and(|b| b.is_ascii_digit())
+        && !s.starts_with('-')
 }

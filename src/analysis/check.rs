@@ -49,6 +49,8 @@ pub struct CheckResult {
 pub struct CheckSetting<'a> {
     /// The key's account: given, or found in the policy.
     pub account: Option<&'a str>,
+    /// The region the key will be in (`--region`), when known.
+    pub region: Option<&'a str>,
     /// The principal that will apply the policy (`--as`).
     pub deployer: Option<&'a Caller>,
     pub now: DateTime<Utc>,
@@ -109,7 +111,7 @@ pub fn check_policy(text: &str, setting: &CheckSetting<'_>) -> Result<CheckResul
         id: "00000000-0000-0000-0000-000000000000".into(),
         arn: None,
         account: Some(account.clone()),
-        region: None,
+        region: setting.region.map(str::to_string),
     };
     let s = Setting {
         key: &key,
@@ -464,6 +466,7 @@ mod tests {
             policy,
             &CheckSetting {
                 account: None,
+                region: None,
                 deployer: d.as_ref(),
                 now: now(),
             },

@@ -16,7 +16,7 @@
 use serde::Serialize;
 
 use super::condition::{self, Clause, Truth};
-use super::context::Context;
+use super::context::{Context, Lookup};
 use super::kms::{self, Operation};
 use super::pattern::wildcard_match;
 use super::policy::{Effect, Patterns, Policy, Statement};
@@ -401,8 +401,22 @@ fn evaluate_with(
     detail: Detail,
 ) -> Evaluation {
     let op = req.operation;
-    let ctx = &req.context;
     let mut notes = req.context_notes.clone();
+    // A session ARN does not show its role's path: against a condition naming the role's
+    // ARN with a path, aws:PrincipalArn (taken without one) is not known.
+    let path_unknown;
+    let ctx = match path_sensitive(req, key_policy, identity) {
+        Some(role) => {
+            notes.push(format!(
+                "the session ARN does not show the path of role {role}, which the policy names with one: aws:PrincipalArn is taken as unknown"
+            ));
+            let mut c = req.context.clone();
+            c.set_unknown("aws:PrincipalArn");
+            path_unknown = c;
+            &path_unknown
+        }
+        None => &req.context,
+    };
 
     let caller_account = req.caller.account();
     let is_service = matches!(req.caller, Caller::Service { .. });
@@ -571,6 +585,55 @@ fn evaluate_with(
         notes,
         statements: records,
     }
+}
+
+/// For a role session, whether a condition on `aws:PrincipalArn` in the policies names the
+/// session's role with a path (`role/team/NAME`): the session ARN cannot tell it.
+fn path_sensitive(
+    req: &Request,
+    key_policy: Option<&Policy>,
+    identity: Option<&[Policy]>,
+) -> Option<String> {
+    let Caller::Role {
+        name,
+        session: Some(_),
+        account,
+        ..
+    } = &req.caller
+    else {
+        return None;
+    };
+    if req.context.has("aws:PrincipalArn")
+        && !matches!(req.context.lookup("aws:PrincipalArn"), Lookup::Values(v) if v.first().is_some_and(|a| a.ends_with(&format!("role/{name}"))))
+    {
+        // The caller gave aws:PrincipalArn itself.
+        return None;
+    }
+    let names_pathed = |v: &str| {
+        super::principal::Arn::parse(v).is_some_and(|a| {
+            a.service == "iam"
+                && (a.account == account || a.account.contains(['*', '?']))
+                && a.resource.starts_with("role/")
+                && a.resource.matches('/').count() >= 2
+                && a.resource
+                    .rsplit('/')
+                    .next()
+                    .is_some_and(|n| n == name || n.contains(['*', '?']))
+        })
+    };
+    let policies = key_policy.into_iter().chain(identity.into_iter().flatten());
+    for p in policies {
+        for s in &p.statements {
+            for c in &s.conditions {
+                if c.key.eq_ignore_ascii_case("aws:PrincipalArn")
+                    && c.values.iter().any(|v| names_pathed(v))
+                {
+                    return Some(format!("arn:aws:iam::{account}:role/.../{name}"));
+                }
+            }
+        }
+    }
+    None
 }
 
 fn collect(

@@ -131,6 +131,16 @@ pub fn from_requirement(t: DateTime<Utc>) -> Requirement {
 /// Settles the time requirements of each alternative for a call made now or later; removes
 /// the alternatives that can never hold.
 pub fn settle(alternatives: Vec<Alternative>, now: DateTime<Utc>) -> Vec<Alternative> {
+    settle_explained(alternatives, now).0
+}
+
+/// Like [`settle`], and also the alternatives removed because a Deny's time window never
+/// ends (their own Allow's window alone would open): the Deny decides them.
+pub fn settle_explained(
+    alternatives: Vec<Alternative>,
+    now: DateTime<Utc>,
+) -> (Vec<Alternative>, Vec<Alternative>) {
+    let mut denied: Vec<Alternative> = Vec::new();
     let mut out: Vec<Alternative> = Vec::with_capacity(alternatives.len());
     for alt in alternatives {
         let times: Vec<&Requirement> = alt
@@ -140,7 +150,14 @@ pub fn settle(alternatives: Vec<Alternative>, now: DateTime<Utc>) -> Vec<Alterna
             .collect();
         let settled = match window(&times, now) {
             Window::Undecided => Some(alt),
-            Window::Never => None,
+            Window::Never => {
+                let allows: Vec<&Requirement> =
+                    times.iter().copied().filter(|r| !r.negated).collect();
+                if window(&allows, now) != Window::Never {
+                    denied.push(alt.clone());
+                }
+                None
+            }
             w => {
                 let mut all_of: Vec<Requirement> = alt
                     .all_of
@@ -163,7 +180,7 @@ pub fn settle(alternatives: Vec<Alternative>, now: DateTime<Utc>) -> Vec<Alterna
             }
         }
     }
-    out
+    (out, denied)
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, style: Style) -> Result<u8, Ap
             &t.policy,
             &CheckSetting {
                 account,
+                region: cfg.region.as_deref(),
                 deployer: cfg.deployer.as_ref(),
                 now: cfg.now,
             },

@@ -240,7 +240,13 @@ fn check_agrees_with_why_locked_on_every_scenario_policy() {
             serde_json::from_str(&std::fs::read_to_string(s.join("scenario.json")).unwrap())
                 .unwrap();
         let verdict = scenario["expect"]["verdict"].as_str().unwrap();
-        let (code, out, err) = check(&[policy.to_str().unwrap(), "--account", "111122223333"]);
+        let (code, out, err) = check(&[
+            policy.to_str().unwrap(),
+            "--account",
+            "111122223333",
+            "--region",
+            "us-east-1",
+        ]);
         let want = if verdict == "ok" { 0 } else { 3 };
         assert_eq!(
             code,
@@ -312,4 +318,16 @@ fn folders_skip_json_that_holds_no_policy() {
     let (code, out, err) = check(&[dir.path().to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("1 policy in 2 files"), "{out}");
+}
+
+/// A `--region` that is not a region name is a usage error naming the flag, before any file
+/// is read.
+#[test]
+fn a_bad_region_is_named() {
+    let (code, _, err) = check(&["fixtures/check/policies", "--region", "us east 1"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("--region: `us east 1` is not an AWS region name"),
+        "{err}"
+    );
 }

@@ -366,3 +366,33 @@ fn json_output_survives_a_closed_pipe() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// IAM policies cannot be attached to the root user: `--identity-policy` given for it is
+/// ignored, and the output says so; a Deny in it does not deny the root user.
+#[test]
+fn identity_policies_are_ignored_for_the_root_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let deny = write(
+        dir.path(),
+        "deny-all.json",
+        br#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"kms:*","Resource":"*"}]}"#,
+    );
+    let policy = fixture("policies/default.json");
+    let (code, out, err) = explain(&[
+        "--policy-file",
+        policy.to_str().unwrap(),
+        "--principal",
+        "111122223333",
+        "--action",
+        "kms:PutKeyPolicy",
+        "--identity-policy",
+        &deny,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["decision"], "allowed", "{out}");
+    let notes = v["notes"].to_string();
+    assert!(notes.contains("--identity-policy was ignored"), "{notes}");
+}

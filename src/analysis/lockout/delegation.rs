@@ -14,7 +14,7 @@ use crate::analysis::eval::{decide, Decision, Evaluation, Request, Resource};
 use crate::analysis::policy::{Effect, Policy, Statement};
 use crate::analysis::principal::{Caller, PrincipalEntry};
 use crate::analysis::principal_class::Kind;
-use crate::analysis::satisfiability::settle;
+use crate::analysis::satisfiability::settle_explained;
 
 /// The Sid KMS gives the statement of the default key policy.
 pub const DELEGATION_SID: &str = "Enable IAM User Permissions";
@@ -156,10 +156,27 @@ impl Setting<'_> {
     pub fn decide(&self, req: &Request, policy: &Policy) -> Evaluation {
         let mut e = decide(req, Some(policy), None);
         if e.decision == Decision::Conditional {
-            let alts = settle(std::mem::take(&mut e.requirements), self.now);
+            let (alts, denied) = settle_explained(std::mem::take(&mut e.requirements), self.now);
             if alts.is_empty() {
-                e.decision = Decision::ImplicitDeny;
-                e.deciding_statements.clear();
+                // A Deny whose time window never ends decides; else nothing allows.
+                let denies: Vec<_> = denied
+                    .iter()
+                    .flat_map(|a| a.via.iter())
+                    .filter(|r| {
+                        r.in_key_policy()
+                            && policy
+                                .statements
+                                .get(r.index)
+                                .is_some_and(|s| s.effect == Effect::Deny)
+                    })
+                    .cloned()
+                    .collect();
+                e.decision = if denies.is_empty() {
+                    Decision::ImplicitDeny
+                } else {
+                    Decision::ExplicitDeny
+                };
+                e.deciding_statements = crate::analysis::reference::dedup(denies);
             } else if alts.iter().any(|a| a.all_of.is_empty()) {
                 e.decision = Decision::Allowed;
                 e.deciding_statements = alts
