@@ -126,3 +126,57 @@ pub fn apply_iam_facts(
         d.findings.push(Finding::new(IAM_DECISION, message));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::lockout::delegation::fixture;
+    use crate::analysis::lockout::{diagnose, Evidence};
+    use crate::analysis::policy::{parse_document, PolicyKind};
+
+    fn diagnosis(policy: &str) -> Diagnosis {
+        let doc = parse_document(policy, PolicyKind::Key, "key-policy").unwrap();
+        diagnose(Evidence {
+            key: fixture::key(),
+            current_policy: Some(&doc),
+            events: &[],
+            account: None,
+            now: fixture::setting(&fixture::key()).now,
+            aliases: None,
+            properties: None,
+            caller: None,
+        })
+    }
+
+    /// A principal named in a condition is compared by name (IAM User Guide, "Principal"):
+    /// deleted, it can be created again, so it stays an administrator; one named in a
+    /// Principal element is bound to its unique id and goes.
+    #[test]
+    fn deleted_admins_named_in_conditions_stay_and_others_go() {
+        let mut by_name = diagnosis(
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"ByName","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"ArnEquals":{"aws:PrincipalArn":"arn:aws:iam::111122223333:role/KeyAdmin"}}}]}"#,
+        );
+        let gone: BTreeMap<String, Existence> = [(
+            "arn:aws:iam::111122223333:role/KeyAdmin".to_string(),
+            Existence::No,
+        )]
+        .into();
+        apply_iam_facts(&mut by_name, &gone, None);
+        assert_eq!(by_name.verdict, Verdict::Recoverable);
+        let a = &by_name.recoverable_admins[0];
+        assert_eq!(
+            (a.exists, a.matched_by),
+            (Existence::No, MatchedBy::Condition)
+        );
+        assert!(a.notes[0].contains("creating it again"), "{:?}", a.notes);
+
+        let mut bound = diagnosis(
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"Named","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/KeyAdmin"},"Action":"kms:*","Resource":"*"}]}"#,
+        );
+        apply_iam_facts(&mut bound, &gone, None);
+        assert!(bound
+            .recoverable_admins
+            .iter()
+            .all(|a| !a.principal.ends_with("KeyAdmin")));
+    }
+}
