@@ -193,8 +193,8 @@ pub struct WhyLockedConfig {
     pub write_repaired: Option<PathBuf>,
     pub now: chrono::DateTime<chrono::Utc>,
     pub output: OutputFormat,
-    /// The command line, to suggest re-running it with more flags.
-    pub rerun: String,
+    /// The command line as words after `kmsdoctor`, to suggest re-running it with more flags.
+    pub rerun: Vec<String>,
 }
 
 impl WhyLockedConfig {
@@ -246,15 +246,42 @@ impl WhyLockedConfig {
                 ));
             }
         }
-        let mut rerun = format!("kmsdoctor why-locked {}", args.key);
+        // The run again, with every flag that shaped it (the evidence, the account, the time,
+        // and the AWS connection), as words for a command line.
+        let mut rerun: Vec<String> = vec!["why-locked".into(), args.key.clone()];
+        let mut flag = |f: &str, v: String| {
+            rerun.push(f.to_string());
+            rerun.push(v);
+        };
+        if let Some(b) = &args.from {
+            flag("--from", b.display().to_string());
+        }
         if let Some(p) = &args.policy_file {
-            rerun.push_str(&format!(" --policy-file {}", p.display()));
+            flag("--policy-file", p.display().to_string());
         }
         for e in &args.events_files {
-            rerun.push_str(&format!(" --events-file {}", e.display()));
+            flag("--events-file", e.display().to_string());
         }
         if let Some(a) = &args.account {
-            rerun.push_str(&format!(" --account {a}"));
+            flag("--account", a.clone());
+        }
+        if let Some(t) = &args.now {
+            flag("--now", t.clone());
+        }
+        if matches!(source, Source::Live(_)) {
+            let a = &args.aws;
+            if let Some(p) = &a.profile {
+                flag("--profile", p.clone());
+            }
+            if let Some(r) = &a.region {
+                flag("--region", r.clone());
+            }
+            if let Some(u) = &a.endpoint_url {
+                flag("--endpoint-url", u.clone());
+            }
+            if a.since.trim() != "90" {
+                flag("--since", a.since.clone());
+            }
         }
         Ok(WhyLockedConfig {
             key_input: args.key.trim().to_string(),

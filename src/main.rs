@@ -45,7 +45,12 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("kmsdoctor: error: {e:#}");
+            // The error may quote input (a file name, an AWS message): escaped for the terminal.
+            let text = format!("{e:#}");
+            eprintln!(
+                "kmsdoctor: error: {}",
+                kmsdoctor::analysis::escape::visible(&text)
+            );
             ExitCode::from(1)
         }
     }

@@ -179,7 +179,11 @@ pub(crate) fn investigate(
 /// Writes warnings about degraded evidence to stderr.
 pub(crate) fn warn_problems(err: &mut dyn Write, problems: &[String]) -> io::Result<()> {
     for p in problems {
-        writeln!(err, "kmsdoctor: warning: {p}")?;
+        writeln!(
+            err,
+            "kmsdoctor: warning: {}",
+            crate::analysis::escape::visible(p)
+        )?;
     }
     Ok(())
 }

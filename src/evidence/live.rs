@@ -62,6 +62,25 @@ pub enum BundleError {
     Kind(String),
     #[error("schema_version {0} is not supported (this kmsdoctor reads {BUNDLE_SCHEMA})")]
     Schema(u32),
+    /// A field that is not what it claims (a key ARN that is not one...): the bundle was
+    /// edited or written by something else, and its values must not reach a command.
+    #[error("{value} is not a valid {kind}")]
+    Invalid {
+        pointer: &'static str,
+        kind: &'static str,
+        value: String,
+    },
+}
+
+impl BundleError {
+    /// The JSON pointer of the offending field, when there is one.
+    pub fn pointer(&self) -> Option<&'static str> {
+        match self {
+            BundleError::Kind(_) => Some("/kind"),
+            BundleError::Schema(_) => Some("/schema_version"),
+            BundleError::Invalid { pointer, .. } => Some(pointer),
+        }
+    }
 }
 
 impl Bundle {
@@ -79,6 +98,54 @@ impl Bundle {
         if self.schema_version != BUNDLE_SCHEMA {
             return Err(BundleError::Schema(self.schema_version));
         }
+        use crate::analysis::shell::{is_key_arn, is_key_id, is_region};
+        let invalid = |pointer, kind, value: &str| BundleError::Invalid {
+            pointer,
+            kind,
+            value: format!("`{}`", crate::analysis::escape::visible(value)),
+        };
+        let account_ok = |a: &str| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit());
+        let k = &self.key;
+        if !is_key_id(&k.id) {
+            return Err(invalid("/key/id", "key id", &k.id));
+        }
+        if let Some(a) = &k.account {
+            if !account_ok(a) {
+                return Err(invalid("/key/account", "account id", a));
+            }
+        }
+        if let Some(r) = &k.region {
+            if !is_region(r) {
+                return Err(invalid("/key/region", "region name", r));
+            }
+        }
+        if let Some(arn) = &k.arn {
+            if !is_key_arn(arn) {
+                return Err(invalid("/key/arn", "key ARN", arn));
+            }
+            // The ARN, the id, the account and the region must tell the same key.
+            let parts: Vec<&str> = arn.split(':').collect();
+            let consistent = parts[5].strip_prefix("key/") == Some(k.id.as_str())
+                && k.account.as_deref().is_none_or(|a| a == parts[4])
+                && k.region.as_deref().is_none_or(|r| r == parts[3]);
+            if !consistent {
+                return Err(invalid(
+                    "/key/arn",
+                    "key ARN for this key's id, account and region",
+                    arn,
+                ));
+            }
+        }
+        if !is_region(&self.region) {
+            return Err(invalid("/region", "region name", &self.region));
+        }
+        if !account_ok(&self.caller.account) {
+            return Err(invalid(
+                "/caller/account",
+                "account id",
+                &self.caller.account,
+            ));
+        }
         Ok(())
     }
 }
@@ -95,9 +162,12 @@ pub fn read_bundle(path: &Path) -> Result<Bundle, InputError> {
             message: format!("not a kmsdoctor evidence bundle: {message}"),
         }
     })?;
-    bundle
-        .check()
-        .map_err(|m| InputError::new(path, m.to_string()))?;
+    bundle.check().map_err(|m| InputError {
+        file: path.to_path_buf(),
+        position: None,
+        pointer: m.pointer().map(str::to_string),
+        message: format!("not a usable evidence bundle: {m}"),
+    })?;
     Ok(bundle)
 }
 

@@ -194,7 +194,7 @@ pub fn render_table(out: &mut dyn Write, r: &CheckReport, style: Style) -> io::R
         };
         // The place is never wrapped: editors and terminals link FILE:LINE:COL as one word.
         writeln!(out, "{sev} {} {}", f.id, f.rule)?;
-        writeln!(out, "  at {place}")?;
+        writeln!(out, "  at {}", super::esc(&place))?;
         super::write_wrapped(out, "    ", "    ", &f.message)?;
         super::write_wrapped(out, "    fix: ", "    ", f.fix)?;
     }

@@ -165,13 +165,20 @@ fn why(rec: &StatementRecord) -> String {
 pub fn render_table(out: &mut dyn Write, r: &ExplainReport<'_>, style: Style) -> io::Result<()> {
     let e = r.evaluation;
     let req = r.request;
-    writeln!(out, "{} by {} on {}", req.action, req.caller, req.resource)?;
+    let esc = super::esc;
+    writeln!(
+        out,
+        "{} by {} on {}",
+        esc(&req.action),
+        esc(&req.caller.to_string()),
+        esc(&req.resource.to_string())
+    )?;
     let account_note = if r.key_account_assumed {
         " (assumed: the caller's)"
     } else {
         ""
     };
-    writeln!(out, "key account {}{}", req.key_account, account_note)?;
+    writeln!(out, "key account {}{}", esc(&req.key_account), account_note)?;
     let word = e.decision.as_str();
     let painted = match e.decision {
         Decision::Allowed => style.good(word),
@@ -183,9 +190,10 @@ pub fn render_table(out: &mut dyn Write, r: &ExplainReport<'_>, style: Style) ->
         writeln!(out, "Allowed if any one of:")?;
         for (i, alt) in e.requirements.iter().enumerate() {
             let texts: Vec<&str> = alt.all_of.iter().map(|r| r.text.as_str()).collect();
+            let texts: Vec<String> = texts.iter().map(|t| esc(t).into_owned()).collect();
             writeln!(out, "  {}. {}", i + 1, texts.join("\n     and "))?;
             if !alt.via.is_empty() {
-                writeln!(out, "     via {}", labels(&alt.via))?;
+                writeln!(out, "     via {}", esc(&labels(&alt.via)))?;
             }
         }
     }
@@ -193,7 +201,7 @@ pub fn render_table(out: &mut dyn Write, r: &ExplainReport<'_>, style: Style) ->
         writeln!(
             out,
             "Deciding statements: {}",
-            labels(&e.deciding_statements)
+            esc(&labels(&e.deciding_statements))
         )?;
     }
     for n in &e.notes {
@@ -208,13 +216,13 @@ pub fn render_table(out: &mut dyn Write, r: &ExplainReport<'_>, style: Style) ->
             .chain(e.statements.iter().filter(|s| !deciding(s)))
             .map(|rec| Row {
                 statement: if deciding(rec) {
-                    format!("* {}", rec.statement.id)
+                    format!("* {}", esc(&rec.statement.id))
                 } else {
-                    rec.statement.id.clone()
+                    esc(&rec.statement.id).into_owned()
                 },
-                effect: rec.effect.as_str().to_string(),
+                effect: esc(rec.effect.as_str()).into_owned(),
                 outcome: outcome_label(rec.outcome).into(),
-                why: why(rec),
+                why: esc(&why(rec)).into_owned(),
             })
             .collect();
         let mut table = Table::new(rows);
@@ -238,7 +246,7 @@ pub fn render_table(out: &mut dyn Write, r: &ExplainReport<'_>, style: Style) ->
                 super::severity_word(f.finding.severity, style),
                 f.finding.rule.id,
                 f.finding.rule.name,
-                f.location()
+                esc(&f.location())
             )?;
             super::write_wrapped(out, "    ", "    ", &f.finding.message)?;
         }

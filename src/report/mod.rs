@@ -138,14 +138,22 @@ impl FileFinding {
     }
 }
 
+/// Text from input, safe for a terminal (`analysis::escape`).
+pub(crate) fn esc(s: &str) -> std::borrow::Cow<'_, str> {
+    crate::analysis::escape::visible(s)
+}
+
 /// Writes `text` word-wrapped to 80 columns: `first` before the first line, `rest` before
-/// the others. A word longer than a line (an ARN) gets a line of its own.
+/// the others. A word longer than a line (an ARN) gets a line of its own. `text` is made safe
+/// for a terminal; `first` and `rest` are kmsdoctor's own (they may hold colours).
 pub(crate) fn write_wrapped(
     out: &mut dyn std::io::Write,
     first: &str,
     rest: &str,
     text: &str,
 ) -> std::io::Result<()> {
+    let text = esc(text);
+    let text = text.as_ref();
     const WIDTH: usize = 80;
     let visible = |s: &str| {
         // ANSI colour codes take no columns.

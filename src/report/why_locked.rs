@@ -149,7 +149,12 @@ fn wrap(out: &mut dyn Write, first: &str, rest: &str, text: &str) -> io::Result<
 
 pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) -> io::Result<()> {
     let d = r.diagnosis;
-    writeln!(out, "Key {}", d.key.arn.as_deref().unwrap_or(&d.key.id))?;
+    let esc = super::esc;
+    writeln!(
+        out,
+        "Key {}",
+        esc(d.key.arn.as_deref().unwrap_or(&d.key.id))
+    )?;
     let word = d.verdict.as_str();
     let painted = match d.verdict {
         Verdict::Ok => style.good(word),
@@ -159,7 +164,7 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
     let source = match d.policy_source {
         crate::analysis::lockout::PolicySource::Current => "the current policy".to_string(),
         crate::analysis::lockout::PolicySource::History => match d.history.last() {
-            Some(v) => format!("the last applied policy ({})", v.event_id),
+            Some(v) => format!("the last applied policy ({})", esc(&v.event_id)),
             None => "CloudTrail history".into(),
         },
         crate::analysis::lockout::PolicySource::None => "no key policy found".into(),
@@ -239,7 +244,7 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
                 // A class's description is a sentence: wrapped like one.
                 wrap(out, &format!("  {}. ", i + 1), "     ", &a.principal)?;
             } else {
-                writeln!(out, "  {}. {}", i + 1, a.principal)?;
+                writeln!(out, "  {}. {}", i + 1, esc(&a.principal))?;
             }
             let can = match (a.can_put_key_policy, a.can_get_key_policy) {
                 (true, true) => "can call PutKeyPolicy and GetKeyPolicy",
@@ -282,7 +287,7 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
     for s in r.plan {
         wrap(out, &format!("  {}. ", s.step), "     ", &s.text)?;
         if let Some(c) = &s.command {
-            writeln!(out, "     $ {c}")?;
+            writeln!(out, "     $ {}", esc(c))?;
         }
     }
     if let Some(rep) = r.repaired {
@@ -290,7 +295,7 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
             out,
             "\n{} {}",
             style.bold("Repaired policy written to"),
-            rep.path
+            esc(&rep.path)
         )?;
         for c in &rep.changes {
             wrap(out, "  - ", "    ", c)?;

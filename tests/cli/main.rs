@@ -17,5 +17,6 @@ macro_rules! snapshot {
 mod check;
 mod eval_corpus;
 mod explain;
+mod hostile;
 mod scenarios;
 mod why_locked;
