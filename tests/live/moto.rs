@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use assert_cmd::Command;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
-use kmsdoctor::evidence::aws::{http_client, is_read_only, Clients, LookupPacing};
+use kmsdoctor::evidence::aws::{http_client, is_allowed, Clients, LookupPacing};
 
 const ACCOUNT: &str = "123456789012"; // moto's
 
@@ -343,7 +343,7 @@ fn live_collection_only_reads_and_the_guard_holds_on_the_wire() {
     let calls = calls_log.calls();
     assert!(calls.len() >= 5, "{calls:?}");
     assert!(
-        calls.iter().all(|c| is_read_only(&c.operation)),
+        calls.iter().all(|c| is_allowed(&c.service, &c.operation)),
         "{calls:?}"
     );
 
@@ -368,6 +368,12 @@ fn live_collection_only_reads_and_the_guard_holds_on_the_wire() {
     assert!(
         format!("{refused:?}").contains("kmsdoctor is read-only"),
         "{refused:?}"
+    );
+    // A name that starts like a read is not enough: only the allow-list passes.
+    let token = rt.block_on(clients.sts.get_session_token().send());
+    assert!(
+        format!("{token:?}").contains("kmsdoctor is read-only"),
+        "{token:?}"
     );
     let after = rt
         .block_on(

@@ -1,6 +1,12 @@
 //! The read-only guard: an interceptor on every client that refuses, before anything is
-//! serialized or sent, any operation that could change something, and records and traces
-//! every call (operation, region, duration, request id) for `--verbose` and tests.
+//! serialized or sent, every operation but the few kmsdoctor uses, all of which only read
+//! ([`ALLOWED`]), and records and traces every call (operation, region, duration, request
+//! id) for `--verbose` and tests. An exact allow-list, not name prefixes: STS
+//! GetSessionToken or KMS GetParametersForImport start with `Get` and still do something.
+//!
+//! The credential chain itself may call STS (an assume-role profile calls AssumeRole, SSO
+//! calls the SSO portal) with its own clients; those calls are the chain's, as in the AWS
+//! CLI, and never go through kmsdoctor's clients.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -14,12 +20,23 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 
-/// Operation name prefixes that read and never change anything.
-const READ_ONLY_PREFIXES: [&str; 5] = ["Get", "List", "Describe", "Lookup", "Simulate"];
+/// Every (service, operation) kmsdoctor's clients may send, as the SDK names them.
+pub const ALLOWED: &[(&str, &str)] = &[
+    ("STS", "GetCallerIdentity"),
+    ("KMS", "DescribeKey"),
+    ("KMS", "GetKeyPolicy"),
+    ("KMS", "ListAliases"),
+    ("CloudTrail", "LookupEvents"),
+    ("IAM", "GetRole"),
+    ("IAM", "GetUser"),
+    ("IAM", "SimulatePrincipalPolicy"),
+];
 
-/// Whether an operation only reads.
-pub fn is_read_only(operation: &str) -> bool {
-    READ_ONLY_PREFIXES.iter().any(|p| operation.starts_with(p))
+/// Whether the guard lets this call go.
+pub fn is_allowed(service: &str, operation: &str) -> bool {
+    ALLOWED
+        .iter()
+        .any(|(s, o)| s.eq_ignore_ascii_case(service) && *o == operation)
 }
 
 /// One AWS call, as sent.
@@ -89,7 +106,7 @@ impl Intercept for ReadOnlyGuard {
             service: service.clone(),
             operation: operation.clone(),
         });
-        if !is_read_only(&operation) {
+        if !is_allowed(&service, &operation) {
             return Err(
                 format!("kmsdoctor is read-only: refused to send {service} {operation}").into(),
             );
@@ -138,26 +155,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn read_only_names() {
-        for op in [
-            "GetKeyPolicy",
-            "ListAliases",
-            "DescribeKey",
-            "LookupEvents",
-            "SimulatePrincipalPolicy",
-            "GetCallerIdentity",
-        ] {
-            assert!(is_read_only(op), "{op}");
+    fn only_the_operations_kmsdoctor_uses_pass() {
+        for (s, o) in ALLOWED {
+            assert!(is_allowed(s, o), "{s} {o}");
         }
-        for op in [
-            "PutKeyPolicy",
-            "CreateKey",
-            "ScheduleKeyDeletion",
-            "UpdateAlias",
-            "TagResource",
-            "Decrypt",
+        for (s, o) in [
+            ("STS", "GetSessionToken"),
+            ("STS", "GetFederationToken"),
+            ("STS", "AssumeRole"),
+            ("KMS", "GetParametersForImport"),
+            ("KMS", "PutKeyPolicy"),
+            ("KMS", "CreateKey"),
+            ("KMS", "ScheduleKeyDeletion"),
+            ("KMS", "Decrypt"),
+            ("KMS", "ListGrants"),
+            ("IAM", "GetAccountAuthorizationDetails"),
+            ("CloudTrail", "LookupEvents2"),
+            ("S3", "GetObject"),
         ] {
-            assert!(!is_read_only(op), "{op}");
+            assert!(!is_allowed(s, o), "{s} {o}");
         }
     }
 }

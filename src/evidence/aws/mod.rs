@@ -18,7 +18,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 pub use cloudtrail::{
     cloudtrail_config, lookup_policy_events, KeyLookup, LookupPacing, LookupReport,
 };
-pub use guard::{is_read_only, Call, CallLog, ReadOnlyGuard};
+pub use guard::{is_allowed, Call, CallLog, ReadOnlyGuard, ALLOWED};
 pub use iam::{caller_principal_arn, principal_exists, simulate};
 pub use kms::{key_facts, KeyFacts};
 pub use sts::{caller_identity, CallerIdentity};
