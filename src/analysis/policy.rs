@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::condition::{Clause, Operator};
-use super::locate::{json_error, locate, Pointer, Position};
+use super::locate::{json_error, locate, Index, Pointer, Position};
 use super::principal::PrincipalEntry;
 pub use super::reference::{PolicyKind, StatementRef};
 use super::rules::{
@@ -215,6 +215,7 @@ fn parse_with_text(
         text,
         kind,
         findings: Vec::new(),
+        index: std::cell::OnceCell::new(),
     }
     .policy(&value, name)
     .map(|p| (p, None))
@@ -253,6 +254,8 @@ struct Parser<'t> {
     text: &'t str,
     kind: PolicyKind,
     findings: Vec<Finding>,
+    /// Positions of the text's values, built once, when the first finding needs one.
+    index: std::cell::OnceCell<Index>,
 }
 
 impl Parser<'_> {
@@ -273,8 +276,12 @@ impl Parser<'_> {
 
     fn finding(&mut self, rule: &'static Rule, ptr: &Pointer, message: String) {
         let mut f = Finding::new(rule, message);
-        f.pointer = Some(ptr.to_string());
-        f.position = locate(self.text, ptr);
+        let pointer = ptr.to_string();
+        f.position = self
+            .index
+            .get_or_init(|| Index::new(self.text))
+            .position(self.text, &pointer);
+        f.pointer = Some(pointer);
         self.findings.push(f);
     }
 

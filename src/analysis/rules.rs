@@ -186,6 +186,9 @@ registry! {
     NEWEST_UNREADABLE = "KL217", "newest-policy-unreadable", Warning, Diagnosis, check: false,
         "the newest recorded policy cannot be read: the verdict is unknown rather than resting on an older one",
         fix: "give the current policy with --policy-file (read it with GetKeyPolicy, or from the record by hand)";
+    TOO_MANY_PRINCIPALS = "KL218", "too-many-principals", Info, Diagnosis, check: true,
+        "the policy names more principals than kmsdoctor evaluates as administrators (256)",
+        fix: "name fewer principals; put them in roles and name the roles, or use aws:PrincipalArn patterns";
 
     WOULD_LOCK_OUT = "KC301", "would-lock-out", Error, Check, check: true,
         "the policy would not be `ok`: the verdict, its cause (KL201–KL205) and who could still recover",

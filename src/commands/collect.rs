@@ -14,8 +14,9 @@ use crate::evidence::source::EvidenceSource;
 
 pub fn run(args: &CollectArgs, err: &mut dyn Write, ui: Ui) -> Result<u8, AppError> {
     let cfg = CollectConfig::resolve(args)?;
-    // Fail before calling AWS if the output cannot be created.
-    files::check_new_file(&cfg.output, "-o")?;
+    // Created before any AWS call: a path that cannot be written wastes no run; removed
+    // again if the run fails.
+    let output = files::NewFile::create(&cfg.output, "-o")?;
     let now = chrono::Utc::now();
     let progress = lookup_progress(ui.progress);
     let mut source = AwsSource::connect(
@@ -35,7 +36,7 @@ pub fn run(args: &CollectArgs, err: &mut dyn Write, ui: Ui) -> Result<u8, AppErr
     let bundle = source.bundle()?;
     let text =
         serde_json::to_string_pretty(&bundle).map_err(|e| AppError::Output(io::Error::other(e)))?;
-    files::write_new_file(&cfg.output, &(text + "\n"), "-o")?;
+    output.finish(&(text + "\n"))?;
     warn_problems(err, &bundle.problems)?;
     writeln!(
         err,

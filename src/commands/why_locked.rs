@@ -22,10 +22,13 @@ pub fn run(
     ui: Ui,
 ) -> Result<u8, AppError> {
     let cfg = WhyLockedConfig::resolve(args)?;
-    if let Some(path) = &cfg.write_repaired {
-        // Before any work: a path that cannot be a new file would waste the run.
-        files::check_new_file(path, "--write-repaired")?;
-    }
+    // Created before any work: a path that cannot be a new file would waste the run; removed
+    // again if the run fails or there is nothing to write.
+    let repaired_file = cfg
+        .write_repaired
+        .as_deref()
+        .map(|p| files::NewFile::create(p, "--write-repaired"))
+        .transpose()?;
     let show = ui.progress;
     let file_progress = move |done: usize, total: usize| {
         if show && (done == total || done % 16 == 0) {
@@ -89,18 +92,14 @@ pub fn run(
         .into());
     }
 
-    let repaired = match (
-        &cfg.write_repaired,
-        &diagnosis.policy,
-        &diagnosis.key.account,
-    ) {
+    let repaired = match (repaired_file, &diagnosis.policy, &diagnosis.key.account) {
         (None, _, _) => None,
         (Some(_), None, _) | (Some(_), _, None) => {
             return Err(AppError::Repair(
                 "there is no key policy to repair: give --policy-file or CloudTrail events".into(),
             ))
         }
-        (Some(path), Some(doc), Some(account)) => {
+        (Some(file), Some(doc), Some(account)) => {
             let setting = Setting {
                 key: &diagnosis.key,
                 account,
@@ -109,9 +108,10 @@ pub fn run(
                 properties: inv.key_evidence.properties.as_ref(),
             };
             let r = repair(&doc.text, &setting).map_err(|e| AppError::Repair(e.to_string()))?;
-            files::write_new_file(path, &r.policy, "--write-repaired")?;
+            let path = file.path().display().to_string();
+            file.finish(&r.policy)?;
             Some(RepairedPolicy {
-                path: path.display().to_string(),
+                path,
                 changes: r.changes,
             })
         }

@@ -164,9 +164,26 @@ impl Builder {
     }
 }
 
+/// The deepest nesting read from a template. A key policy sits about ten levels down
+/// (Resources, the key, Properties, KeyPolicy, Statement, a statement, Condition, an
+/// operator, a key, its values); deeper documents are refused, so that neither time nor
+/// stack grows with a hostile nesting.
+pub const MAX_YAML_DEPTH: usize = 64;
+
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, m: Marker) {
         if self.error.is_some() {
+            return;
+        }
+        if matches!(ev, Event::SequenceStart(..) | Event::MappingStart(..))
+            && self.stack.len() >= MAX_YAML_DEPTH
+        {
+            self.error = Some(YamlError {
+                message: format!(
+                    "the YAML is nested more than {MAX_YAML_DEPTH} levels deep: not a template kmsdoctor reads"
+                ),
+                position: Some(pos(&m)),
+            });
             return;
         }
         let tag_of = |t: &Option<yaml_rust2::parser::Tag>| t.as_ref().map(|t| t.suffix.clone());
@@ -241,8 +258,51 @@ impl MarkedEventReceiver for Builder {
     }
 }
 
+/// How far into a line a node may start. The YAML parser recurses once per level of block
+/// nesting, and block nesting needs columns (indentation, or `- ` per compact level): a line
+/// whose nodes start further right than this is refused before parsing, in one pass, so that
+/// no document can exhaust the stack. Real templates stay well under a hundred columns.
+const MAX_NODE_COLUMN: usize = 1024;
+
+/// The first line whose nodes start past [`MAX_NODE_COLUMN`], if any.
+fn too_deep(text: &str) -> Option<YamlError> {
+    for (i, line) in text.lines().enumerate() {
+        let b = line.as_bytes();
+        let mut col = 0;
+        loop {
+            while col < b.len() && (b[col] == b' ' || b[col] == b'\t') {
+                col += 1;
+            }
+            // Block indicators open a level on the same line: `- `, `? `, `: `.
+            if col + 1 < b.len()
+                && matches!(b[col], b'-' | b'?' | b':')
+                && matches!(b[col + 1], b' ' | b'\t')
+            {
+                col += 2;
+                continue;
+            }
+            break;
+        }
+        if col > MAX_NODE_COLUMN {
+            return Some(YamlError {
+                message: format!(
+                    "the YAML is nested too deep (a node starts at column {col}; kmsdoctor reads up to {MAX_NODE_COLUMN}): not a template"
+                ),
+                position: Some(Position {
+                    line: i + 1,
+                    column: 1,
+                }),
+            });
+        }
+    }
+    None
+}
+
 /// Reads a YAML document into JSON with positions.
 pub fn parse_yaml(text: &str) -> Result<YamlDoc, YamlError> {
+    if let Some(e) = too_deep(text) {
+        return Err(e);
+    }
     let mut b = Builder {
         stack: Vec::new(),
         path: Vec::new(),

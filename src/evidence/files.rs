@@ -112,10 +112,15 @@ pub fn walk(
                 "folders nested more than 32 deep (a link loop?)",
             ));
         }
-        let mut entries: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        let mut entries: Vec<std::path::PathBuf> = Vec::new();
+        for e in std::fs::read_dir(dir)
             .map_err(|e| InputError::new(dir, format!("cannot list: {}", io_reason(&e))))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
+        {
+            // An entry that cannot be read is an error: skipping it would hide evidence.
+            let e =
+                e.map_err(|e| InputError::new(dir, format!("cannot list: {}", io_reason(&e))))?;
+            entries.push(e.path());
+        }
         entries.sort();
         for p in entries {
             let name = p
@@ -125,12 +130,28 @@ pub fn walk(
             if name.starts_with('.') {
                 continue;
             }
-            match std::fs::metadata(&p) {
-                Ok(m) if m.is_dir() && !skip_dir(&name) => {
-                    go(&p, depth + 1, skip_dir, wanted, out)?
+            // A folder that can be listed but not entered, or a broken link, is an error
+            // naming it, never a silent skip.
+            let m = std::fs::metadata(&p).map_err(|e| {
+                InputError::new(
+                    &p,
+                    format!(
+                        "cannot read{}: {}",
+                        if p.is_symlink() {
+                            " (a broken link?)"
+                        } else {
+                            ""
+                        },
+                        io_reason(&e)
+                    ),
+                )
+            })?;
+            if m.is_dir() {
+                if !skip_dir(&name) {
+                    go(&p, depth + 1, skip_dir, wanted, out)?;
                 }
-                Ok(m) if m.is_file() && wanted(&p) => out.push(p),
-                _ => {}
+            } else if m.is_file() && wanted(&p) {
+                out.push(p);
             }
         }
         Ok(())
@@ -221,47 +242,69 @@ pub struct WriteError {
     pub message: String,
 }
 
-/// Fails unless `path` can be a new file: checked before any work (an AWS call, a diagnosis)
-/// so that none is wasted. `flag` names the flag that gave the path.
-pub fn check_new_file(path: &Path, flag: &'static str) -> Result<(), WriteError> {
-    if path.symlink_metadata().is_ok() {
-        return Err(WriteError {
-            flag,
-            message: format!(
-                "{} exists; kmsdoctor does not overwrite files: choose another path",
-                path.display()
-            ),
-        });
-    }
-    Ok(())
+/// An output file the user named, created (exclusively: never over an existing file or a
+/// link) before any work is done, so that a path that cannot be written is said at once.
+/// Until [`NewFile::finish`] writes it whole, dropping it removes it: a failed run leaves
+/// neither an empty nor a truncated file behind.
+pub struct NewFile {
+    path: std::path::PathBuf,
+    file: Option<File>,
+    flag: &'static str,
 }
 
-/// Creates `path` and writes `text` into it; never replaces an existing file (the file is
-/// created exclusively), and removes what it created when the write fails.
-pub fn write_new_file(path: &Path, text: &str, flag: &'static str) -> Result<(), WriteError> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| WriteError {
+impl NewFile {
+    /// Creates `path`; `flag` names the flag that gave it, for errors.
+    pub fn create(path: &Path, flag: &'static str) -> Result<NewFile, WriteError> {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| WriteError {
+                flag,
+                message: if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    format!(
+                        "{} exists; kmsdoctor does not overwrite files: choose another path",
+                        path.display()
+                    )
+                } else {
+                    format!("cannot create {}: {}", path.display(), io_reason(&e))
+                },
+            })?;
+        Ok(NewFile {
+            path: path.to_path_buf(),
+            file: Some(file),
             flag,
-            message: if e.kind() == std::io::ErrorKind::AlreadyExists {
-                format!(
-                    "{} exists; kmsdoctor does not overwrite files: choose another path",
-                    path.display()
-                )
-            } else {
-                format!("cannot create {}: {}", path.display(), io_reason(&e))
-            },
-        })?;
-    if let Err(e) = f.write_all(text.as_bytes()).and_then(|_| f.sync_all()) {
-        drop(f);
-        let _ = std::fs::remove_file(path);
-        return Err(WriteError {
-            flag,
-            message: format!("cannot write {}: {}", path.display(), io_reason(&e)),
-        });
+        })
     }
-    Ok(())
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes `text` and keeps the file; on failure the file is removed.
+    pub fn finish(mut self, text: &str) -> Result<(), WriteError> {
+        use std::io::Write;
+        let Some(mut f) = self.file.take() else {
+            return Ok(());
+        };
+        match f.write_all(text.as_bytes()).and_then(|_| f.sync_all()) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                drop(f);
+                let _ = std::fs::remove_file(&self.path);
+                Err(WriteError {
+                    flag: self.flag,
+                    message: format!("cannot write {}: {}", self.path.display(), io_reason(&e)),
+                })
+            }
+        }
+    }
+}
+
+impl Drop for NewFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::cloudformation::{parse_yaml, resolve, yaml_position, Pseudo, YamlDoc};
 use super::files::{io_reason, read_text};
 use super::InputError;
-use crate::analysis::locate::{json_error, locate, position_of, Pointer, Position, Step};
+use crate::analysis::locate::{json_error, locate, position_of, Index, Pointer, Position, Step};
 use crate::analysis::policy::embedded_policy;
 
 /// Policy files larger than this are not read (Terraform plans can be large).
@@ -26,6 +26,8 @@ pub enum Locator {
     /// A JSON file; the policy document sits at `prefix` in it.
     Json {
         text: Arc<String>,
+        /// Positions of the file's values, built once for all its findings.
+        index: Arc<std::sync::OnceLock<Index>>,
         prefix: Pointer,
     },
     /// A policy embedded as a JSON string (get-key-policy output): the string's place.
@@ -55,12 +57,15 @@ impl Locator {
             });
         }
         match self {
-            Locator::Json { text, .. } => loop {
-                if let Some(p) = locate(text, &ptr) {
-                    return Some(p);
+            Locator::Json { text, index, .. } => {
+                let index = index.get_or_init(|| Index::new(text));
+                loop {
+                    if let Some(p) = index.position(text, &ptr.to_string()) {
+                        return Some(p);
+                    }
+                    ptr.0.pop()?;
                 }
-                ptr.0.pop()?;
-            },
+            }
             Locator::Yaml { doc, .. } => yaml_position(doc, &ptr),
             _ => None,
         }
@@ -212,6 +217,7 @@ fn from_json(
             text.to_string(),
             Locator::Json {
                 text: text.clone(),
+                index: Default::default(),
                 prefix: Pointer::root(),
             },
             false,
@@ -226,8 +232,10 @@ fn from_json(
     }
     if obj.get("Resources").is_some_and(Value::is_object) {
         let t = text.clone();
+        let index: Arc<std::sync::OnceLock<Index>> = Default::default();
         return template_policies(file, v, account, move |logical| Locator::Json {
             text: t.clone(),
+            index: index.clone(),
             prefix: Pointer::root()
                 .key("Resources")
                 .key(logical)

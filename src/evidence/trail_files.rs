@@ -15,9 +15,14 @@ use super::InputError;
 use crate::analysis::events::PolicyEvent;
 use crate::evidence::cloudtrail_records::{scan, TrailScan};
 
-/// The largest file read (after decompression). Trail files are a few MB; a larger file is
-/// most likely not CloudTrail, and a decompression bomb must not exhaust memory.
-pub const MAX_EVENTS_FILE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+/// The memory all CloudTrail files being read at once may take, whatever the number of cores:
+/// each worker reads at most its share of it from one file (after decompression). Trail files
+/// are a few MB; a larger file is most likely not CloudTrail, and a decompression bomb must
+/// not exhaust memory.
+pub const MEMORY_BUDGET: u64 = 1024 * 1024 * 1024;
+
+/// The least a worker may read from one file: fewer workers rather than less than this.
+const MIN_PER_WORKER: u64 = 128 * 1024 * 1024;
 
 /// What the event files held, all together.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -57,36 +62,56 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
     Ok(out)
 }
 
-/// Reads one file, gunzipping it when it is gzip, and returns its text.
-pub fn read_file(path: &Path) -> Result<String, InputError> {
+/// Reads one file once (a pipe or process substitution works as well as a file),
+/// gunzipping it when it starts like gzip, and returns its text: at most `limit` bytes after
+/// decompression, so that a decompression bomb costs no more memory than that.
+pub fn read_file(path: &Path, limit: u64) -> Result<String, InputError> {
     let mut file = fs::File::open(path).map_err(|e| {
         InputError::new(
             path,
             format!("cannot open: {}", super::files::io_reason(&e)),
         )
     })?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(InputError::new(path, "is a directory"));
+    }
+    // The first two bytes tell gzip from JSON; they are read once, then put back in front.
     let mut magic = [0u8; 2];
-    let n = file
-        .read(&mut magic)
-        .map_err(|e| InputError::new(path, format!("cannot read: {e}")))?;
-    let file =
-        fs::File::open(path).map_err(|e| InputError::new(path, format!("cannot open: {e}")))?;
-    let limit = MAX_EVENTS_FILE_BYTES;
+    let mut n = 0;
+    while n < 2 {
+        match file.read(&mut magic[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(InputError::new(
+                    path,
+                    format!("cannot read: {}", super::files::io_reason(&e)),
+                ))
+            }
+        }
+    }
+    let whole = (&magic[..n]).chain(file);
     let mut bytes = Vec::new();
     if n == 2 && magic == [0x1f, 0x8b] {
-        MultiGzDecoder::new(file)
+        MultiGzDecoder::new(whole)
             .take(limit + 1)
             .read_to_end(&mut bytes)
             .map_err(|e| InputError::new(path, format!("is not a readable gzip file: {e}")))?;
     } else {
-        file.take(limit + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| InputError::new(path, format!("cannot read: {e}")))?;
+        whole.take(limit + 1).read_to_end(&mut bytes).map_err(|e| {
+            InputError::new(
+                path,
+                format!("cannot read: {}", super::files::io_reason(&e)),
+            )
+        })?;
     }
     if bytes.len() as u64 > limit {
         return Err(InputError::new(
             path,
-            format!("holds over {limit} bytes of JSON; split it"),
+            format!(
+                "holds over {limit} bytes of JSON, the most read from one file (CloudTrail files read at once share {MEMORY_BUDGET} bytes): split it"
+            ),
         ));
     }
     String::from_utf8(bytes).map_err(|e| {
@@ -98,8 +123,8 @@ pub fn read_file(path: &Path) -> Result<String, InputError> {
     })
 }
 
-fn scan_file(path: &Path) -> Result<(u64, TrailScan), InputError> {
-    let text = read_file(path)?;
+fn scan_file(path: &Path, limit: u64) -> Result<(u64, TrailScan), InputError> {
+    let text = read_file(path, limit)?;
     let s = scan(&text).map_err(|e| InputError {
         file: path.to_path_buf(),
         position: e.position,
@@ -123,7 +148,9 @@ pub fn read_all(
     let results: FileResults = Mutex::new(Vec::with_capacity(files.len()));
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(files.len().max(1));
+        .min(files.len().max(1))
+        .min((MEMORY_BUDGET / MIN_PER_WORKER) as usize);
+    let limit = MEMORY_BUDGET / workers as u64;
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| loop {
@@ -131,7 +158,7 @@ pub fn read_all(
                 let Some(path) = files.get(i) else {
                     break;
                 };
-                let r = scan_file(path);
+                let r = scan_file(path, limit);
                 let failed = r.is_err();
                 if let Ok(mut v) = results.lock() {
                     v.push((i, r));

@@ -277,3 +277,158 @@ fn errors_escape_the_file_names_they_quote() {
     assert!(!err.contains('\u{1b}'), "{err}");
     assert!(err.contains("x\\u{1b}[2J.json"), "{err}");
 }
+
+fn write(dir: &Path, name: &str, content: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, content).unwrap();
+    p
+}
+
+/// A YAML nesting bomb (16,000 nested block sequences in 32 KB) is a clear error naming the
+/// file and line, not a stack overflow.
+#[test]
+fn a_yaml_nesting_bomb_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = format!(
+        "Resources:\n  K:\n    Type: AWS::KMS::Key\n    Properties:\n      KeyPolicy:\n{}x\n",
+        "- ".repeat(16_000)
+    );
+    let p = write(dir.path(), "bomb.yaml", bomb.as_bytes());
+    let (code, _, err) = kmsdoctor(&["check", p.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("bomb.yaml:6:1: the YAML is nested too deep"),
+        "{err}"
+    );
+}
+
+/// Evidence through a pipe: process substitution and standard input work for every file
+/// flag (the file is opened once; the gzip sniff puts its bytes back).
+#[test]
+fn pipes_work_for_file_flags() {
+    let scen = fixture("scenarios/09-deny-except-break-glass/policy.json");
+    let out = std::process::Command::new("/bin/bash")
+        .arg("-c")
+        .arg(format!(
+            "'{}' why-locked {KEY} --policy-file <(cat '{}') --output json",
+            env!("CARGO_BIN_EXE_kmsdoctor"),
+            scen.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Gzipped trail records through standard input.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, br#"{"Records":[]}"#).unwrap();
+    let bytes = gz.finish().unwrap();
+    let mut cmd = Command::cargo_bin("kmsdoctor").unwrap();
+    cmd.args([
+        "why-locked",
+        KEY,
+        "--events-file",
+        "/dev/stdin",
+        "--output",
+        "json",
+    ])
+    .write_stdin(bytes);
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["evidence"]["event_files"], 1);
+}
+
+/// A folder entry that cannot be read (a broken link; as root, permissions cannot be
+/// tested) is an error naming it, never a silent skip that lets `check` pass on nothing.
+#[test]
+fn an_unreadable_folder_entry_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("policies/default.json"), dir.path().join("ok.json")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("gone"), dir.path().join("broken.json")).unwrap();
+    let (code, _, err) = kmsdoctor(&["check", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("broken.json") && err.contains("broken link"),
+        "{err}"
+    );
+    let (code, _, err) = kmsdoctor(&[
+        "why-locked",
+        KEY,
+        "--events-file",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("broken.json"), "{err}");
+}
+
+/// `collect -o` into a folder that does not exist fails at once, naming `-o`, before any
+/// AWS call (no credentials are configured here), and leaves nothing behind.
+#[test]
+fn collect_to_a_missing_folder_fails_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("no/such/folder/bundle.json");
+    let out = Command::cargo_bin("kmsdoctor")
+        .unwrap()
+        .args(["collect", KEY, "-o", target.to_str().unwrap()])
+        .env_remove("AWS_REGION")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("-o: cannot create") && err.contains("no such file"),
+        "{err}"
+    );
+    assert!(!target.exists());
+}
+
+/// Two gzip bombs (each over 1 GiB of JSON once decompressed, more than any one worker may
+/// read) in a folder: refused with the cap named, and the process stays within the memory
+/// cap, whatever the core count.
+#[test]
+fn gzip_bombs_stay_within_the_memory_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a.json.gz", "b.json.gz"] {
+        let f = std::fs::File::create(dir.path().join(name)).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, br#"{"Records":["#).unwrap();
+        let chunk = vec![b' '; 1 << 20];
+        for _ in 0..1100 {
+            std::io::Write::write_all(&mut gz, &chunk).unwrap();
+        }
+        gz.finish().unwrap();
+    }
+    let out = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "maxrss_kb=%M"])
+        .arg(env!("CARGO_BIN_EXE_kmsdoctor"))
+        .args([
+            "why-locked",
+            KEY,
+            "--events-file",
+            dir.path().to_str().unwrap(),
+        ])
+        .output()
+        .expect("/usr/bin/time (Debian package `time`)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bytes of JSON, the most read from one file"),
+        "{err}"
+    );
+    let kb: u64 = err
+        .lines()
+        .find_map(|l| l.strip_prefix("maxrss_kb="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no maxrss in {err}"));
+    // The budget is 1 GiB across workers; with buffers and the rest, well under 1.5 GiB.
+    assert!(kb < 1_500_000, "{kb} KB");
+}

@@ -104,20 +104,30 @@ pub enum MatchedBy {
     Class,
 }
 
+/// The most named principals evaluated as administrators.
+pub const MAX_CANDIDATES: usize = 256;
+
 /// Every principal that could still call PutKeyPolicy: the root user, principals named in
 /// Allow statements, and principals named by `aws:PrincipalArn` conditions.
-pub(super) fn recoverable_admins(policy: &Policy, setting: &Setting<'_>) -> Vec<RecoverableAdmin> {
+/// Also how many named principals were left unevaluated (past [`MAX_CANDIDATES`]).
+pub(super) fn recoverable_admins(
+    policy: &Policy,
+    setting: &Setting<'_>,
+) -> (Vec<RecoverableAdmin>, usize) {
     let mut candidates: Vec<(String, MatchedBy)> = vec![(
         format!("arn:aws:iam::{}:root", setting.account),
         MatchedBy::Root,
     )];
-    let known = |c: &Vec<(String, MatchedBy)>, arn: &str| c.iter().any(|(a, _)| a == arn);
+    // A set beside the list: looking each ARN up in the list would cost its square.
+    let mut seen: std::collections::HashSet<String> =
+        candidates.iter().map(|(a, _)| a.clone()).collect();
+    let mut known = |arn: &str| !seen.insert(arn.to_string());
     for s in policy.statements.iter().filter(|s| s.valid) {
         let allow = s.effect == Effect::Allow;
         if let Some(p) = s.principal.as_ref().filter(|p| !p.negated && allow) {
             for e in &p.entries {
                 if let PrincipalEntry::Arn { arn, account } = e {
-                    if account == setting.account && !known(&candidates, arn) {
+                    if account == setting.account && !known(arn) {
                         candidates.push((arn.clone(), MatchedBy::Principal));
                     }
                 }
@@ -144,11 +154,7 @@ pub(super) fn recoverable_admins(policy: &Policy, setting: &Setting<'_>) -> Vec<
                 for v in &c.values {
                     let concrete = !v.contains(['*', '?']) && !v.contains("${");
                     let same_account = Arn::parse(v).is_some_and(|a| a.account == setting.account);
-                    if concrete
-                        && same_account
-                        && Caller::parse(v).is_ok()
-                        && !known(&candidates, v)
-                    {
+                    if concrete && same_account && Caller::parse(v).is_ok() && !known(v) {
                         candidates.push((v.clone(), MatchedBy::Condition));
                     }
                 }
@@ -156,6 +162,11 @@ pub(super) fn recoverable_admins(policy: &Policy, setting: &Setting<'_>) -> Vec<
         }
     }
     let mut out = Vec::new();
+    // Each candidate costs two evaluations of the whole policy: a hostile policy naming
+    // thousands of principals would cost their square. KMS caps a key policy at 32 KB, which
+    // holds a few hundred ARNs; beyond the cap, candidates are counted, not evaluated.
+    let skipped = candidates.len().saturating_sub(MAX_CANDIDATES);
+    candidates.truncate(MAX_CANDIDATES);
     for (principal, matched_by) in candidates {
         let Ok(caller) = Caller::parse(&principal) else {
             continue;
@@ -242,7 +253,7 @@ pub(super) fn recoverable_admins(policy: &Policy, setting: &Setting<'_>) -> Vec<
             notes,
         });
     }
-    out
+    (out, skipped)
 }
 
 /// What the key policy lets the person asking do.

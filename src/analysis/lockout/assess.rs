@@ -20,7 +20,7 @@ use crate::analysis::condition_keys::anyone_can_meet;
 use crate::analysis::eval::{Alternative, Decision, Evaluation, RequirementKind};
 use crate::analysis::policy::Policy;
 use crate::analysis::principal_class::{standing, Kind, Standing};
-use crate::analysis::rules::{Finding, IAM_SIDE};
+use crate::analysis::rules::{Finding, IAM_SIDE, TOO_MANY_PRINCIPALS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -139,7 +139,7 @@ pub fn assess(policy: &Policy, setting: &Setting<'_>) -> Assessment {
     // `ok`: every kind of principal can be let in by IAM.
     let ok = views.iter().all(KindView::open_to_all);
 
-    let mut admins = admins::recoverable_admins(policy, setting);
+    let (mut admins, skipped) = admins::recoverable_admins(policy, setting);
     if ok {
         // With the delegation intact, any principal of the account gets in through IAM:
         // listing every named one that way says nothing. Keep the root user and direct grants.
@@ -172,6 +172,16 @@ pub fn assess(policy: &Policy, setting: &Setting<'_>) -> Assessment {
         findings.extend(causes::why_not_ok(policy, setting, &put_any));
     }
     findings.extend(causes::traps(policy, setting));
+    if skipped > 0 {
+        findings.push(Finding::new(
+            TOO_MANY_PRINCIPALS,
+            format!(
+                "the policy names {} more principals than the {} evaluated as administrators; a key policy (at most 32 KB) rarely names so many",
+                skipped,
+                admins::MAX_CANDIDATES
+            ),
+        ));
+    }
     Assessment {
         verdict,
         ok_requirements: if ok {
