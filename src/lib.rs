@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod evidence;
 pub mod report;
+pub mod workers;
 
 #[cfg(test)]
 mod code_map {

@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use super::eval::{decide, Decision, RequirementKind};
 use super::kms;
-use super::lockout::delegation::{names_account, DELEGATION_SID};
+use super::lockout::delegation::{names_account, RequestCache, DELEGATION_SID};
 use super::lockout::{assess, KeyRef, Setting, Verdict};
-use super::policy::{parse_policy, Effect, Policy, PolicyError, PolicyKind};
+use super::policy::{parse_policy, parse_value, Effect, Policy, PolicyError, PolicyKind};
 use super::principal::{is_account_id, Arn, Caller, PrincipalEntry};
 use super::reference::labels;
 use super::rules::{
@@ -54,6 +54,8 @@ pub struct CheckSetting<'a> {
     /// The principal that will apply the policy (`--as`).
     pub deployer: Option<&'a Caller>,
     pub now: DateTime<Utc>,
+    /// Requests shared by every policy checked in one run.
+    pub cache: Option<&'a RequestCache>,
 }
 
 /// The account a policy most likely belongs to: the account principal's, else the account
@@ -84,7 +86,23 @@ pub fn infer_account(policy: &Policy) -> Option<String> {
 
 /// Checks one key policy document.
 pub fn check_policy(text: &str, setting: &CheckSetting<'_>) -> Result<CheckResult, PolicyError> {
-    let policy = parse_policy(text, PolicyKind::Key, "key-policy")?;
+    check_parsed(parse_policy(text, PolicyKind::Key, "key-policy")?, setting)
+}
+
+/// Checks a key policy document the caller has parsed as JSON already (findings carry
+/// pointers; the caller places them in its file).
+pub fn check_value(
+    value: &serde_json::Value,
+    text: &str,
+    setting: &CheckSetting<'_>,
+) -> Result<CheckResult, PolicyError> {
+    check_parsed(
+        parse_value(value, text, PolicyKind::Key, "key-policy", false)?,
+        setting,
+    )
+}
+
+fn check_parsed(policy: Policy, setting: &CheckSetting<'_>) -> Result<CheckResult, PolicyError> {
     let mut findings: Vec<Finding> = policy.findings.clone();
     findings.extend(alias_rules(&policy));
     findings.extend(open_principals(&policy));
@@ -113,13 +131,10 @@ pub fn check_policy(text: &str, setting: &CheckSetting<'_>) -> Result<CheckResul
         account: Some(account.clone()),
         region: setting.region.map(str::to_string),
     };
-    let s = Setting {
-        key: &key,
-        account: &account,
-        now: setting.now,
-        aliases: None,
-        properties: None,
-    };
+    let mut s = Setting::new(&key, &account, setting.now, None, None);
+    if let Some(c) = setting.cache {
+        s = s.sharing(c);
+    }
     let a = assess(&policy, &s);
     if a.verdict != Verdict::Ok {
         findings.push(would_lock_out(&a));
@@ -469,6 +484,7 @@ mod tests {
                 region: None,
                 deployer: d.as_ref(),
                 now: now(),
+                cache: None,
             },
         )
         .unwrap()

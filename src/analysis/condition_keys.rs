@@ -137,12 +137,12 @@ const KEYS: &[Known] = &[
 ];
 
 fn find(key: &str) -> Option<&'static Known> {
-    let lower = key.to_ascii_lowercase();
     KEYS.iter().find(|k| {
         if k.name.ends_with('/') || k.name.ends_with(':') {
-            lower.starts_with(k.name) && lower.len() > k.name.len()
+            key.len() > k.name.len()
+                && key.as_bytes()[..k.name.len()].eq_ignore_ascii_case(k.name.as_bytes())
         } else {
-            lower == k.name
+            key.eq_ignore_ascii_case(k.name)
         }
     })
 }
@@ -158,9 +158,9 @@ pub fn is_known(key: &str) -> bool {
     find(key).is_some()
 }
 
-/// Whether a `kms:` key (lower-cased) is one kmsdoctor knows.
-pub(crate) fn is_known_kms_key(lower: &str) -> bool {
-    lower.starts_with("kms:") && find(lower).is_some()
+/// Whether a `kms:` key (any case) is one kmsdoctor knows.
+pub(crate) fn is_known_kms_key(key: &str) -> bool {
+    key.len() > 4 && key.as_bytes()[..4].eq_ignore_ascii_case(b"kms:") && find(key).is_some()
 }
 
 /// Whether a requirement on `key` is met alike by every principal of the account, or can be

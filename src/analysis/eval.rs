@@ -295,51 +295,51 @@ fn derive_context(
 ) -> (Context, Vec<String>) {
     let mut ctx = given;
     let mut notes = Vec::new();
-    let set = |ctx: &mut Context, key: &str, value: Option<String>| {
-        if !ctx.has(key) {
-            match value {
-                Some(v) => ctx.set(key, vec![v]),
-                None => ctx.set_absent(key),
-            }
-        }
-    };
     let account = c.account().map(str::to_string);
-    set(&mut ctx, "aws:PrincipalArn", c.principal_arn());
-    set(&mut ctx, "aws:PrincipalAccount", account.clone());
-    set(&mut ctx, "kms:CallerAccount", account);
-    set(
-        &mut ctx,
+    ctx.derive("aws:principalarn", "aws:PrincipalArn", c.principal_arn());
+    ctx.derive(
+        "aws:principalaccount",
+        "aws:PrincipalAccount",
+        account.clone(),
+    );
+    ctx.derive("kms:calleraccount", "kms:CallerAccount", account);
+    ctx.derive(
+        "aws:principaltype",
         "aws:PrincipalType",
         (!matches!(c, Caller::Service { .. })).then(|| c.principal_type().to_string()),
     );
-    set(
-        &mut ctx,
+    ctx.derive(
+        "aws:username",
         "aws:username",
         match c {
             Caller::User { name, .. } => Some(name.clone()),
             _ => None,
         },
     );
-    set(
-        &mut ctx,
+    ctx.derive(
+        "aws:principalisawsservice",
         "aws:PrincipalIsAWSService",
         Some(matches!(c, Caller::Service { .. }).to_string()),
     );
     if let Caller::Service { name } = c {
-        set(&mut ctx, "aws:PrincipalServiceName", Some(name.clone()));
+        ctx.derive(
+            "aws:principalservicename",
+            "aws:PrincipalServiceName",
+            Some(name.clone()),
+        );
     }
     // The root user: its `aws:userid` is the account id; it has no principal tags and no
     // user name (IAM User Guide, "AWS global condition context keys"). A role session's user
     // id is `ROLE_UNIQUE_ID:SESSION`, not known from its ARN.
     if let Caller::Root { account, .. } = c {
-        set(&mut ctx, "aws:userid", Some(account.clone()));
+        ctx.derive("aws:userid", "aws:userid", Some(account.clone()));
         ctx.set_absent_family("aws:PrincipalTag/");
     }
     if let Some(op) = operation {
         // Keys the action's request never carries (Service Authorization Reference) are
         // absent: a value given for one is ignored, and said.
         let ignored: Vec<String> = ctx
-            .iter()
+            .own()
             .filter(|(k, v)| v.is_some() && !op.carries(k))
             .map(|(k, _)| k.to_string())
             .collect();
@@ -351,7 +351,7 @@ fn derive_context(
         }
         if !op.request_alias {
             // Shown in the context: the key an alias condition is most often written on.
-            ctx.set_absent("kms:RequestAlias");
+            ctx.derive("kms:requestalias", "kms:RequestAlias", None);
         }
         ctx.restrict_to(op);
     }

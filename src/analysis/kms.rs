@@ -58,26 +58,31 @@ impl Operation {
     /// lists them. A `kms:` key kmsdoctor does not know is taken as carried: a new key AWS
     /// adds must not be judged absent.
     pub fn carries(&self, key: &str) -> bool {
-        let lower = key.to_ascii_lowercase();
+        // Case-insensitive without allocating: this runs for every lookup of a key the
+        // request context does not set.
+        let starts = |s: &str, p: &str| {
+            s.len() >= p.len() && s.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+        };
         let listed = |list: &[&str]| {
             list.iter().any(|k| {
                 if k.ends_with(':') || k.ends_with('/') {
-                    lower.starts_with(k)
+                    starts(key, k)
                 } else {
-                    lower == *k
+                    key.eq_ignore_ascii_case(k)
                 }
             })
         };
         if listed(self.condition_keys) || (self.key_resource && listed(KEY_RESOURCE_KEYS)) {
             return true;
         }
-        if let Some(rest) = lower.strip_prefix("aws:") {
-            return !(rest.starts_with("requesttag/")
-                || rest == "tagkeys"
-                || rest.starts_with("resourcetag/"));
+        if starts(key, "aws:") {
+            let rest = &key[4..];
+            return !(starts(rest, "requesttag/")
+                || rest.eq_ignore_ascii_case("tagkeys")
+                || starts(rest, "resourcetag/"));
         }
-        if lower.starts_with("kms:") {
-            return !super::condition_keys::is_known_kms_key(&lower);
+        if starts(key, "kms:") {
+            return !super::condition_keys::is_known_kms_key(key);
         }
         true
     }

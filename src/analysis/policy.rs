@@ -167,6 +167,26 @@ pub fn parse_document(
     })
 }
 
+/// Builds the policy from a document already parsed as JSON (`text` is its source, for
+/// positions; with `locate` false, findings carry pointers only, which is cheaper when the
+/// caller places them itself).
+pub fn parse_value(
+    value: &Value,
+    text: &str,
+    kind: PolicyKind,
+    name: &str,
+    locate: bool,
+) -> Result<Policy, PolicyError> {
+    Parser {
+        text,
+        kind,
+        findings: Vec::new(),
+        index: std::cell::OnceCell::new(),
+        locate,
+    }
+    .policy(value, name)
+}
+
 /// Parses a policy document, or the output of `aws kms get-key-policy`
 /// (`{"Policy": "<document as a string>", "PolicyName": "default"}`).
 pub fn parse_policy(text: &str, kind: PolicyKind, name: &str) -> Result<Policy, PolicyError> {
@@ -216,6 +236,7 @@ fn parse_with_text(
         kind,
         findings: Vec::new(),
         index: std::cell::OnceCell::new(),
+        locate: true,
     }
     .policy(&value, name)
     .map(|p| (p, None))
@@ -256,6 +277,8 @@ struct Parser<'t> {
     findings: Vec<Finding>,
     /// Positions of the text's values, built once, when the first finding needs one.
     index: std::cell::OnceCell<Index>,
+    /// Whether findings get a line and column.
+    locate: bool,
 }
 
 impl Parser<'_> {
@@ -277,10 +300,12 @@ impl Parser<'_> {
     fn finding(&mut self, rule: &'static Rule, ptr: &Pointer, message: String) {
         let mut f = Finding::new(rule, message);
         let pointer = ptr.to_string();
-        f.position = self
-            .index
-            .get_or_init(|| Index::new(self.text))
-            .position(self.text, &pointer);
+        if self.locate {
+            f.position = self
+                .index
+                .get_or_init(|| Index::new(self.text))
+                .position(self.text, &pointer);
+        }
         f.pointer = Some(pointer);
         self.findings.push(f);
     }

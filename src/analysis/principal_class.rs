@@ -22,7 +22,7 @@ use super::eval::{Alternative, Requirement, RequirementKind};
 use super::pattern::{prefix_relation, wildcard_match, Relation};
 
 /// A kind of IAM principal that a person can create and give IAM policies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// An IAM user (`aws:PrincipalType` `User`).

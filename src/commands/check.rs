@@ -4,54 +4,33 @@
 use std::io::Write;
 
 use super::AppError;
-use crate::analysis::check::{check_policy, CheckSetting};
+use crate::analysis::check::{check_policy, check_value, CheckResult, CheckSetting};
+use crate::analysis::lockout::delegation::RequestCache;
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::config::CheckConfig;
-use crate::evidence::sources::{self, TEMPLATE_ACCOUNT};
+use crate::evidence::sources::{self, Target, TEMPLATE_ACCOUNT};
 use crate::evidence::InputError;
 use crate::report::check::{render_json, render_sarif, render_table, CheckReport};
 use crate::report::Style;
+use crate::workers;
 
 pub fn run(args: &CheckArgs, out: &mut dyn Write, style: Style) -> Result<u8, AppError> {
     let cfg = CheckConfig::resolve(args)?;
-    let found = sources::read(&cfg.paths, cfg.account.as_deref())?;
+    let inputs = sources::inputs(&cfg.paths)?;
+    // Each file is read and checked on its own, on all cores; the report keeps file order.
+    let cache = RequestCache::default();
+    let checked = workers::map_ordered(&inputs, None, |input| check_input(input, &cfg, &cache))?;
     let mut report = CheckReport {
-        files_read: found.files_read,
+        files_read: inputs.len(),
         policies: Vec::new(),
         findings: Vec::new(),
     };
-    for t in &found.targets {
-        let account = cfg
-            .account
-            .as_deref()
-            .or(t.template_account.then_some(TEMPLATE_ACCOUNT));
-        let mut result = check_policy(
-            &t.policy,
-            &CheckSetting {
-                account,
-                region: cfg.region.as_deref(),
-                deployer: cfg.deployer.as_ref(),
-                now: cfg.now,
-            },
-        )
-        .map_err(|e| InputError {
-            file: std::path::PathBuf::from(&t.file),
-            position: t.locator.position(&e.pointer.to_string()),
-            pointer: Some(e.pointer.to_string()),
-            message: match &t.address {
-                Some(a) => format!("{a}: the key policy is not a policy: {}", e.message),
-                None => e.message.clone(),
-            },
-        })?;
-        if t.template_account {
-            // Say `${AWS::AccountId}` where the stand-in account appears.
-            for f in &mut result.findings {
-                f.message = f.message.replace(TEMPLATE_ACCOUNT, "${AWS::AccountId}");
-            }
+    for file in checked {
+        for (t, result) in file {
+            report.add(&t.file, t.address.as_deref(), result, |p| {
+                t.locator.position(p)
+            });
         }
-        report.add(&t.file, t.address.as_deref(), result, |p| {
-            t.locator.position(p)
-        });
     }
     match cfg.output {
         CheckFormat::Table => render_table(out, &report, style)?,
@@ -66,4 +45,47 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, style: Style) -> Result<u8, Ap
             0
         },
     )
+}
+
+/// The key policies of one file, each checked.
+fn check_input(
+    input: &sources::Input,
+    cfg: &CheckConfig,
+    cache: &RequestCache,
+) -> Result<Vec<(Target, CheckResult)>, InputError> {
+    let mut out = Vec::new();
+    for t in sources::targets(input, cfg.account.as_deref())? {
+        let account = cfg
+            .account
+            .as_deref()
+            .or(t.template_account.then_some(TEMPLATE_ACCOUNT));
+        let setting = CheckSetting {
+            account,
+            region: cfg.region.as_deref(),
+            deployer: cfg.deployer.as_ref(),
+            now: cfg.now,
+            cache: Some(cache),
+        };
+        let checked = match &t.value {
+            Some(v) => check_value(v, &t.policy, &setting),
+            None => check_policy(&t.policy, &setting),
+        };
+        let mut result = checked.map_err(|e| InputError {
+            file: std::path::PathBuf::from(&t.file),
+            position: t.locator.position(&e.pointer.to_string()),
+            pointer: Some(e.pointer.to_string()),
+            message: match &t.address {
+                Some(a) => format!("{a}: the key policy is not a policy: {}", e.message),
+                None => e.message.clone(),
+            },
+        })?;
+        if t.template_account {
+            // Say `${AWS::AccountId}` where the stand-in account appears.
+            for f in &mut result.findings {
+                f.message = f.message.replace(TEMPLATE_ACCOUNT, "${AWS::AccountId}");
+            }
+        }
+        out.push((t, result));
+    }
+    Ok(out)
 }

@@ -100,13 +100,13 @@ pub fn run(
             ))
         }
         (Some(file), Some(doc), Some(account)) => {
-            let setting = Setting {
-                key: &diagnosis.key,
+            let setting = Setting::new(
+                &diagnosis.key,
                 account,
-                now: cfg.now,
-                aliases: inv.key_evidence.aliases.as_deref(),
-                properties: inv.key_evidence.properties.as_ref(),
-            };
+                cfg.now,
+                inv.key_evidence.aliases.as_deref(),
+                inv.key_evidence.properties.as_ref(),
+            );
             let r = repair(&doc.text, &setting).map_err(|e| AppError::Repair(e.to_string()))?;
             let path = file.path().display().to_string();
             file.finish(&r.policy)?;

@@ -81,40 +81,37 @@ pub struct Target {
     pub address: Option<String>,
     /// The policy document, as JSON text.
     pub policy: String,
+    /// The document already parsed, when the file itself is the policy (it is not parsed
+    /// twice).
+    pub value: Option<Value>,
     pub locator: Locator,
     /// True when the policy's account stands for `${AWS::AccountId}`.
     pub template_account: bool,
 }
 
-/// What reading the paths gave.
-#[derive(Debug, Default)]
-pub struct Sources {
-    pub targets: Vec<Target>,
-    pub files_read: usize,
-    /// Files in folders that hold no key policy (JSON or YAML of other kinds).
-    pub skipped: usize,
+/// One input to check: a file (or `-`, standard input), and whether the person named it
+/// (then text that holds no key policy is an error rather than something to skip).
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub path: PathBuf,
+    pub named: bool,
 }
 
-/// Reads every path (files, folders, `-` for standard input).
-pub fn read(paths: &[PathBuf], account: Option<&str>) -> Result<Sources, InputError> {
-    let mut out = Sources::default();
+/// The files the paths stand for: named files as they are, folders walked (in name order)
+/// for `.json`, `.yaml`, `.yml` and `.template`, skipping `node_modules`, `target`, `vendor`.
+pub fn inputs(paths: &[PathBuf]) -> Result<Vec<Input>, InputError> {
+    let mut out = Vec::new();
     for p in paths {
         if p.as_os_str() == "-" {
-            let mut text = String::new();
-            std::io::stdin()
-                .take(MAX_CHECK_FILE_BYTES)
-                .read_to_string(&mut text)
-                .map_err(|e| {
-                    InputError::new(Path::new("-"), format!("cannot read standard input: {e}"))
-                })?;
-            out.files_read += 1;
-            let found = from_text("-", &text, true, account)?;
-            out.targets.extend(found);
+            out.push(Input {
+                path: p.clone(),
+                named: true,
+            });
             continue;
         }
         let meta = std::fs::metadata(p)
             .map_err(|e| InputError::new(p, format!("cannot open: {}", io_reason(&e))))?;
-        let (files, named) = if meta.is_dir() {
+        if meta.is_dir() {
             let mut v = Vec::new();
             super::files::walk(
                 p,
@@ -122,21 +119,36 @@ pub fn read(paths: &[PathBuf], account: Option<&str>) -> Result<Sources, InputEr
                 &|f| super::files::name_ends_with(f, &[".json", ".yaml", ".yml", ".template"]),
                 &mut v,
             )?;
-            (v, false)
+            out.extend(v.into_iter().map(|path| Input { path, named: false }));
         } else {
-            (vec![p.clone()], true)
-        };
-        for f in files {
-            let text = read_text(&f, MAX_CHECK_FILE_BYTES)?;
-            out.files_read += 1;
-            let found = from_text(&f.display().to_string(), &text, named, account)?;
-            if found.is_empty() && !named {
-                out.skipped += 1;
-            }
-            out.targets.extend(found);
+            out.push(Input {
+                path: p.clone(),
+                named: true,
+            });
         }
     }
     Ok(out)
+}
+
+/// The key policies of one input.
+pub fn targets(input: &Input, account: Option<&str>) -> Result<Vec<Target>, InputError> {
+    if input.path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .take(MAX_CHECK_FILE_BYTES)
+            .read_to_string(&mut text)
+            .map_err(|e| {
+                InputError::new(Path::new("-"), format!("cannot read standard input: {e}"))
+            })?;
+        return from_text("-", &text, true, account);
+    }
+    let text = read_text(&input.path, MAX_CHECK_FILE_BYTES)?;
+    from_text(
+        &input.path.display().to_string(),
+        &text,
+        input.named,
+        account,
+    )
 }
 
 fn err(file: &str, position: Option<Position>, message: impl Into<String>) -> InputError {
@@ -166,6 +178,21 @@ pub fn from_text(
             err(file, position, format!("invalid JSON: {message}"))
         })?;
         let text = Arc::new(text.to_string());
+        if value.get("Statement").is_some() {
+            // The file is the policy: keep what serde built.
+            return Ok(vec![Target {
+                file: file.to_string(),
+                address: None,
+                policy: text.to_string(),
+                value: Some(value),
+                locator: Locator::Json {
+                    text,
+                    index: Default::default(),
+                    prefix: Pointer::root(),
+                },
+                template_account: false,
+            }]);
+        }
         return from_json(file, &value, text, named, account);
     }
     let doc = parse_yaml(text).map_err(|e| err(file, e.position, e.message))?;
@@ -208,6 +235,7 @@ fn from_json(
         file: file.to_string(),
         address,
         policy,
+        value: None,
         locator,
         template_account,
     };
@@ -257,6 +285,7 @@ fn plan_policies(file: &str, plan: &serde_json::Map<String, Value>) -> Vec<Targe
         file: file.to_string(),
         address: Some(address),
         policy: policy.to_string(),
+        value: None,
         locator: Locator::Address,
         template_account: false,
     };
@@ -376,6 +405,7 @@ fn template_policies(
             file: file.to_string(),
             address: Some(logical.clone()),
             policy,
+            value: None,
             locator: locator(logical),
             template_account: account.is_none(),
         });

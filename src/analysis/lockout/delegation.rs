@@ -94,15 +94,71 @@ pub struct Setting<'a> {
     pub aliases: Option<&'a [String]>,
     /// The key's properties (DescribeKey), when known.
     pub properties: Option<&'a KeyProperties>,
+    /// The recovery call's context, built once for all the requests made in this setting.
+    pub base: std::cell::OnceCell<std::sync::Arc<Context>>,
+    /// Requests shared by settings that differ only in the policy judged (`check` over
+    /// thousands of files of one account): built once, not once per file.
+    pub shared: Option<&'a RequestCache>,
 }
 
-impl Setting<'_> {
+/// Account, key ARN, key region, time, kind, action.
+type RequestKey = (String, Option<String>, Option<String>, i64, Kind, String);
+
+/// The "any principal of a kind" requests of the settings that share a key, account and
+/// time, built once. Only settings without key-specific evidence (aliases, properties) use
+/// it, so the requests are the same for all of them.
+#[derive(Debug, Default)]
+pub struct RequestCache {
+    requests: std::sync::Mutex<std::collections::HashMap<RequestKey, std::sync::Arc<Request>>>,
+}
+
+impl<'a> Setting<'a> {
+    pub fn new(
+        key: &'a KeyRef,
+        account: &'a str,
+        now: DateTime<Utc>,
+        aliases: Option<&'a [String]>,
+        properties: Option<&'a KeyProperties>,
+    ) -> Setting<'a> {
+        Setting {
+            key,
+            account,
+            now,
+            aliases,
+            properties,
+            base: std::cell::OnceCell::new(),
+            shared: None,
+        }
+    }
+
+    /// Shares the requests that do not depend on the policy with other settings.
+    pub fn sharing(mut self, cache: &'a RequestCache) -> Setting<'a> {
+        if self.aliases.is_none() && self.properties.is_none() {
+            self.shared = Some(cache);
+        }
+        self
+    }
+
+    /// The recovery call's context, shared: a fresh context over it costs nothing to make.
+    fn shared_context(&self) -> Context {
+        Context::over(
+            self.base
+                .get_or_init(|| std::sync::Arc::new(self.build_recovery_context()))
+                .clone(),
+        )
+    }
+
+    /// The context of the recovery call kmsdoctor recommends (see `build_recovery_context`).
+    pub fn recovery_context(&self) -> Context {
+        self.shared_context()
+    }
+
     /// The context of the recovery call kmsdoctor recommends. Keys the call fixes take the
     /// values of that call (`condition_keys::RECOVERY_CALL`: direct, over TLS, no bypass, no
     /// alias); keys fixed by the key take its values when the evidence has them (region,
     /// account, aliases, properties); the time is left open for `satisfiability` (now or
     /// later); the rest (the principal, MFA, source address...) is unknown.
-    pub fn recovery_context(&self) -> Context {
+    fn build_recovery_context(&self) -> Context {
         let mut ctx = Context::open();
         for (k, v) in RECOVERY_CALL {
             match v {
@@ -127,7 +183,34 @@ impl Setting<'_> {
 
     /// The recovery call `action` made by "any principal of this kind": a user or role
     /// session of the account whose identity is otherwise unknown.
-    pub fn kind_request(&self, kind: Kind, action: &str) -> Request {
+    pub fn kind_request(&self, kind: Kind, action: &str) -> std::sync::Arc<Request> {
+        let Some(cache) = self.shared else {
+            return std::sync::Arc::new(self.build_kind_request(kind, action));
+        };
+        let key = (
+            self.account.to_string(),
+            self.key.arn.clone(),
+            self.key.region.clone(),
+            self.now.timestamp(),
+            kind,
+            action.to_string(),
+        );
+        if let Some(r) = cache
+            .requests
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).cloned())
+        {
+            return r;
+        }
+        let r = std::sync::Arc::new(self.build_kind_request(kind, action));
+        if let Ok(mut m) = cache.requests.lock() {
+            m.insert(key, r.clone());
+        }
+        r
+    }
+
+    fn build_kind_request(&self, kind: Kind, action: &str) -> Request {
         let mut req_ctx = self.recovery_context();
         for k in ["aws:PrincipalArn", "aws:userid"] {
             req_ctx.set_unknown(k);
@@ -262,15 +345,15 @@ pub(crate) mod fixture {
     }
 
     pub fn setting(key: &KeyRef) -> Setting<'_> {
-        Setting {
+        Setting::new(
             key,
-            account: "111122223333",
-            now: DateTime::parse_from_rfc3339("2026-11-23T00:00:00Z")
+            "111122223333",
+            DateTime::parse_from_rfc3339("2026-11-23T00:00:00Z")
                 .unwrap()
                 .to_utc(),
-            aliases: None,
-            properties: None,
-        }
+            None,
+            None,
+        )
     }
 }
 

@@ -115,13 +115,9 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
         from_events_region.as_deref(),
     );
     let account = key.account.clone();
-    let setting = account.as_deref().map(|acc| Setting {
-        key: &key,
-        account: acc,
-        now: ev.now,
-        aliases: ev.aliases,
-        properties: ev.properties,
-    });
+    let setting = account
+        .as_deref()
+        .map(|acc| Setting::new(&key, acc, ev.now, ev.aliases, ev.properties));
 
     let mut findings = Vec::new();
     let (history, failed) = history::versions(
