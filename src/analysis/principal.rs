@@ -40,6 +40,21 @@ pub fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// A key id: a UUID, or `mrk-` and 32 hex digits.
+pub fn is_key_id(s: &str) -> bool {
+    let uuid = s.len() == 36
+        && s.char_indices().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        });
+    let mrk =
+        s.len() == 36 && s.starts_with("mrk-") && s[4..].bytes().all(|b| b.is_ascii_hexdigit());
+    uuid || mrk
+}
+
 /// IAM unique ids: what a policy shows in place of a principal that was deleted.
 pub fn is_unique_id(s: &str) -> bool {
     const PREFIXES: [&str; 6] = ["AIDA", "AROA", "AGPA", "AIPA", "ANPA", "ANVA"];

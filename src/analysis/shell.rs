@@ -10,6 +10,8 @@
 //! AssumeRole (`RoleSessionName` `[\w+=,.@-]{2,64}`), KMS key ids (UUID or `mrk-` and 32 hex
 //! digits), KMS alias names (`alias/[a-zA-Z0-9/_-]+`).
 
+use crate::analysis::principal::{is_account_id, is_key_id};
+
 /// Why a value was kept out of a command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{what} `{shown}` is not a valid {kind}")]
@@ -47,25 +49,6 @@ pub fn is_region(s: &str) -> bool {
         && s.bytes().last().is_some_and(|b| b.is_ascii_digit())
 }
 
-fn is_account(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// A key id: a UUID, or `mrk-` and 32 hex digits.
-pub fn is_key_id(s: &str) -> bool {
-    let uuid = s.len() == 36
-        && s.char_indices().all(|(i, c)| {
-            if matches!(i, 8 | 13 | 18 | 23) {
-                c == '-'
-            } else {
-                c.is_ascii_hexdigit()
-            }
-        });
-    let mrk =
-        s.len() == 36 && s.starts_with("mrk-") && s[4..].bytes().all(|b| b.is_ascii_hexdigit());
-    uuid || mrk
-}
-
 /// `arn:PARTITION:kms:REGION:ACCOUNT:key/KEY_ID`.
 pub fn is_key_arn(s: &str) -> bool {
     let p: Vec<&str> = s.split(':').collect();
@@ -74,7 +57,7 @@ pub fn is_key_arn(s: &str) -> bool {
         && is_partition(p[1])
         && p[2] == "kms"
         && is_region(p[3])
-        && is_account(p[4])
+        && is_account_id(p[4])
         && p[5].strip_prefix("key/").is_some_and(is_key_id)
 }
 
@@ -99,7 +82,7 @@ pub fn is_key_reference(s: &str) -> bool {
         && is_partition(p[1])
         && p[2] == "kms"
         && is_region(p[3])
-        && is_account(p[4])
+        && is_account_id(p[4])
         && is_alias_name(p[5])
 }
 
@@ -117,7 +100,7 @@ pub fn is_iam_principal_arn(s: &str, kind: &str) -> bool {
     if p.len() != 6 || p[0] != "arn" || !is_partition(p[1]) || p[2] != "iam" || !p[3].is_empty() {
         return false;
     }
-    if !is_account(p[4]) {
+    if !is_account_id(p[4]) {
         return false;
     }
     let Some(rest) = p[5].strip_prefix(kind).and_then(|r| r.strip_prefix('/')) else {

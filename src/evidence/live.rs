@@ -98,7 +98,8 @@ impl Bundle {
         if self.schema_version != BUNDLE_SCHEMA {
             return Err(BundleError::Schema(self.schema_version));
         }
-        use crate::analysis::shell::{is_key_arn, is_key_id, is_region};
+        use crate::analysis::principal::is_key_id;
+        use crate::analysis::shell::{is_key_arn, is_region};
         let invalid = |pointer, kind, value: &str| BundleError::Invalid {
             pointer,
             kind,

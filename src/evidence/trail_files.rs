@@ -19,7 +19,7 @@ use crate::evidence::cloudtrail_records::{scan, TrailScan};
 /// each worker reads at most its share of it from one file (after decompression). Trail files
 /// are a few MB; a larger file is most likely not CloudTrail, and a decompression bomb must
 /// not exhaust memory.
-pub const MEMORY_BUDGET: u64 = 1024 * 1024 * 1024;
+pub const MEMORY_BUDGET: u64 = 512 * 1024 * 1024;
 
 /// The least a worker may read from one file: fewer workers rather than less than this.
 const MIN_PER_WORKER: u64 = 128 * 1024 * 1024;

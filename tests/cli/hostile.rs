@@ -392,7 +392,7 @@ fn collect_to_a_missing_folder_fails_first() {
     assert!(!target.exists());
 }
 
-/// Two gzip bombs (each over 1 GiB of JSON once decompressed, more than any one worker may
+/// Two gzip bombs (each 1.1 GiB of JSON once decompressed, more than any one worker may
 /// read) in a folder: refused with the cap named, and the process stays within the memory
 /// cap, whatever the core count.
 #[test]
@@ -429,6 +429,7 @@ fn gzip_bombs_stay_within_the_memory_cap() {
         .find_map(|l| l.strip_prefix("maxrss_kb="))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("no maxrss in {err}"));
-    // The budget is 1 GiB across workers; with buffers and the rest, well under 1.5 GiB.
-    assert!(kb < 1_500_000, "{kb} KB");
+    // The budget is 512 MiB across workers; with buffers and the rest, under 700 MB.
+    assert!(kb < 700_000, "{kb} KB");
+    eprintln!("two gzip bombs: max RSS {kb} KB");
 }

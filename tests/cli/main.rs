@@ -17,6 +17,7 @@ macro_rules! snapshot {
 mod check;
 mod eval_corpus;
 mod explain;
+mod fuzz;
 mod hostile;
 mod scenarios;
 mod why_locked;

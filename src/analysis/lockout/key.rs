@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::context::Context;
-use crate::analysis::principal::{is_account_id, Arn};
+use crate::analysis::principal::{is_account_id, is_key_id, Arn};
 
 /// What DescribeKey says of a key that conditions can test (`kms:KeySpec`, `kms:KeyUsage`,
 /// `kms:KeyOrigin`, `kms:MultiRegion`, `kms:MultiRegionKeyType`).
@@ -68,20 +68,6 @@ pub struct KeyRef {
     pub account: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
-}
-
-fn is_key_id(s: &str) -> bool {
-    let uuid = s.len() == 36
-        && s.char_indices().all(|(i, c)| {
-            if matches!(i, 8 | 13 | 18 | 23) {
-                c == '-'
-            } else {
-                c.is_ascii_hexdigit()
-            }
-        });
-    let mrk =
-        s.len() == 36 && s.starts_with("mrk-") && s[4..].bytes().all(|b| b.is_ascii_hexdigit());
-    uuid || mrk
 }
 
 impl KeyRef {
