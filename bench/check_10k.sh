@@ -33,6 +33,8 @@ secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b-a}')
 echo "check over $n files: ${secs} s ($(awk -v n="$n" -v s="$secs" 'BEGIN {printf "%.0f", n/s}') files/s)"
 python3 -c "import json; d=json.load(open('/tmp/kmsdoctor-check-bench.json')); print('policies checked:', d['policies_checked'], '| findings:', len(d['findings']))"
 if command -v hyperfine >/dev/null 2>&1; then
+  # Ten timed runs over the corpus (a single run on a shared machine varies by ±30%).
+  hyperfine -N -i --warmup 2 --runs 10 "$bin check $dir --output json" 2>&1 | grep -E "Time|Range"
   hyperfine -N -i --warmup 10 --runs 200 "$bin check fixtures/check/policies/default.json" 2>&1 | grep -E "Time|Range"
 else
   echo "(install hyperfine for the start-up time of one check)"

@@ -10,6 +10,10 @@ use kmsdoctor::analysis::lockout::delegation::{default_policy, delegation_statem
 use kmsdoctor::analysis::policy::{parse_policy, PolicyKind};
 use kmsdoctor::config::{resolve_request, RequestFlags};
 
+/// The binary's allocator, so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// 30 statements of the kinds real key policies hold: named roles, wildcard principals with
 /// conditions, Denies, NotAction, IP and MFA conditions.
 fn thirty_statements() -> String {

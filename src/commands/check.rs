@@ -4,11 +4,11 @@
 use std::io::Write;
 
 use super::AppError;
-use crate::analysis::check::{check_policy, check_value, CheckResult, CheckSetting};
+use crate::analysis::check::{check_policy, check_value, CheckSetting};
 use crate::analysis::lockout::delegation::RequestCache;
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::config::CheckConfig;
-use crate::evidence::sources::{self, Target, TEMPLATE_ACCOUNT};
+use crate::evidence::sources::{self, TEMPLATE_ACCOUNT};
 use crate::evidence::InputError;
 use crate::report::check::{render_json, render_sarif, render_table, CheckReport};
 use crate::report::Style;
@@ -25,12 +25,8 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, style: Style) -> Result<u8, Ap
         policies: Vec::new(),
         findings: Vec::new(),
     };
-    for file in checked {
-        for (t, result) in file {
-            report.add(&t.file, t.address.as_deref(), result, |p| {
-                t.locator.position(p)
-            });
-        }
+    for part in checked {
+        report.append(part);
     }
     match cfg.output {
         CheckFormat::Table => render_table(out, &report, style)?,
@@ -47,13 +43,19 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, style: Style) -> Result<u8, Ap
     )
 }
 
-/// The key policies of one file, each checked.
+/// The key policies of one file, each checked, as report entries: findings are placed in
+/// the file here, on the worker, and the file's text and JSON tree are dropped before the
+/// next file.
 fn check_input(
     input: &sources::Input,
     cfg: &CheckConfig,
     cache: &RequestCache,
-) -> Result<Vec<(Target, CheckResult)>, InputError> {
-    let mut out = Vec::new();
+) -> Result<CheckReport, InputError> {
+    let mut out = CheckReport {
+        files_read: 0,
+        policies: Vec::new(),
+        findings: Vec::new(),
+    };
     for t in sources::targets(input, cfg.account.as_deref())? {
         let account = cfg
             .account
@@ -85,7 +87,9 @@ fn check_input(
                 f.message = f.message.replace(TEMPLATE_ACCOUNT, "${AWS::AccountId}");
             }
         }
-        out.push((t, result));
+        out.add(&t.file, t.address.as_deref(), result, |p| {
+            t.locator.position(p)
+        });
     }
     Ok(out)
 }

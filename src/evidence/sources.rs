@@ -135,11 +135,19 @@ pub fn targets(input: &Input, account: Option<&str>) -> Result<Vec<Target>, Inpu
     if input.path.as_os_str() == "-" {
         let mut text = String::new();
         std::io::stdin()
-            .take(MAX_CHECK_FILE_BYTES)
+            .take(MAX_CHECK_FILE_BYTES + 1)
             .read_to_string(&mut text)
             .map_err(|e| {
                 InputError::new(Path::new("-"), format!("cannot read standard input: {e}"))
             })?;
+        if text.len() as u64 > MAX_CHECK_FILE_BYTES {
+            return Err(InputError::new(
+                Path::new("-"),
+                format!(
+                    "is over {MAX_CHECK_FILE_BYTES} bytes, the most check reads from one input"
+                ),
+            ));
+        }
         return from_text("-", &text, true, account);
     }
     let text = read_text(&input.path, MAX_CHECK_FILE_BYTES)?;

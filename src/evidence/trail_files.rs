@@ -92,28 +92,25 @@ pub fn read_file(path: &Path, limit: u64) -> Result<String, InputError> {
         }
     }
     let whole = (&magic[..n]).chain(file);
-    let mut bytes = Vec::new();
-    if n == 2 && magic == [0x1f, 0x8b] {
-        MultiGzDecoder::new(whole)
-            .take(limit + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| InputError::new(path, format!("is not a readable gzip file: {e}")))?;
+    let read = if n == 2 && magic == [0x1f, 0x8b] {
+        read_limited(MultiGzDecoder::new(whole), limit)
+            .map_err(|e| InputError::new(path, format!("is not a readable gzip file: {e}")))?
     } else {
-        whole.take(limit + 1).read_to_end(&mut bytes).map_err(|e| {
+        read_limited(whole, limit).map_err(|e| {
             InputError::new(
                 path,
                 format!("cannot read: {}", super::files::io_reason(&e)),
             )
-        })?;
-    }
-    if bytes.len() as u64 > limit {
+        })?
+    };
+    let Some(bytes) = read else {
         return Err(InputError::new(
             path,
             format!(
                 "holds over {limit} bytes of JSON, the most read from one file (CloudTrail files read at once share {MEMORY_BUDGET} bytes): split it"
             ),
         ));
-    }
+    };
     String::from_utf8(bytes).map_err(|e| {
         let valid = e.utf8_error().valid_up_to();
         let text = String::from_utf8_lossy(&e.as_bytes()[..valid]).into_owned();
@@ -121,6 +118,39 @@ pub fn read_file(path: &Path, limit: u64) -> Result<String, InputError> {
         err.position = Some(crate::analysis::locate::position_of(&text, text.len()));
         err
     })
+}
+
+/// Reads at most `limit` bytes (`None` when there are more) in fixed chunks, then joins them
+/// once: a growing buffer would be copied on every doubling, and the allocator then holds the
+/// old and the new buffer at once (twice the budget at the peak).
+fn read_limited(mut r: impl Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    const MAX_CHUNK: usize = 8 << 20;
+    let mut size = 64 << 10;
+    let mut chunks: Vec<Vec<u8>> = Vec::new();
+    let mut total = 0u64;
+    loop {
+        let mut chunk = Vec::with_capacity(size);
+        let got = (&mut r).take(size as u64).read_to_end(&mut chunk)?;
+        total += got as u64;
+        if total > limit {
+            return Ok(None);
+        }
+        if got > 0 {
+            chunks.push(chunk);
+        }
+        if got < size {
+            break;
+        }
+        size = (size * 2).min(MAX_CHUNK);
+    }
+    if chunks.len() <= 1 {
+        return Ok(Some(chunks.pop().unwrap_or_default()));
+    }
+    let mut all = Vec::with_capacity(total as usize);
+    for chunk in chunks {
+        all.extend_from_slice(&chunk);
+    }
+    Ok(Some(all))
 }
 
 fn scan_file(path: &Path, limit: u64) -> Result<(u64, TrailScan), InputError> {
@@ -189,6 +219,21 @@ pub fn read_all(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn reads_in_chunks_up_to_the_limit() {
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let limit = data.len() as u64;
+        assert_eq!(
+            super::read_limited(&data[..], limit).unwrap().as_deref(),
+            Some(&data[..])
+        );
+        assert_eq!(super::read_limited(&data[..], limit - 1).unwrap(), None);
+        assert_eq!(super::read_limited(&b""[..], 0).unwrap(), Some(Vec::new()));
+        // Exactly one chunk's size, then end of input.
+        let one = vec![7u8; 64 << 10];
+        assert_eq!(super::read_limited(&one[..], 1 << 20).unwrap(), Some(one));
+    }
+
     use super::*;
     use std::io::Write;
 

@@ -60,6 +60,12 @@ impl CheckReport {
         self.findings.iter().filter(|f| f.severity == s).count()
     }
 
+    /// Adds the entries of another report (one file's), after this one's.
+    pub fn append(&mut self, mut other: CheckReport) {
+        self.policies.append(&mut other.policies);
+        self.findings.append(&mut other.findings);
+    }
+
     /// Builds the report entries of one policy.
     pub fn add(
         &mut self,

@@ -331,3 +331,24 @@ fn a_bad_region_is_named() {
         "{err}"
     );
 }
+
+/// Standard input over the per-input limit is refused with the limit named, not cut short
+/// and then reported as broken JSON.
+#[test]
+fn oversized_standard_input_is_refused() {
+    let mut big = String::from(r#"{"Version":"2012-10-17","Statement":[],"Pad":""#);
+    big.push_str(&" ".repeat(64 * 1024 * 1024));
+    big.push_str(r#""}"#);
+    let out = Command::cargo_bin("kmsdoctor")
+        .unwrap()
+        .args(["check", "-"])
+        .write_stdin(big)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("-: is over 67108864 bytes, the most check reads from one input"),
+        "{err}"
+    );
+}
