@@ -25,7 +25,7 @@ use crate::analysis::locate::json_error;
 use crate::analysis::lockout::{Existence, KeyRef};
 use crate::analysis::policy::{parse_document, PolicyKind};
 
-pub const BUNDLE_KIND: &str = "kmsdoctor-evidence-bundle";
+pub use super::BUNDLE_KIND;
 pub const BUNDLE_SCHEMA: u32 = 1;
 
 /// The largest bundle read.

@@ -17,6 +17,10 @@ use std::path::{Path, PathBuf};
 
 use crate::analysis::locate::Position;
 
+/// The `kind` of the evidence bundle `collect` writes (read by `--from`, and recognised when
+/// given where a policy is expected).
+pub const BUNDLE_KIND: &str = "kmsdoctor-evidence-bundle";
+
 /// Input that cannot be used: which file, where in it, and what is wrong.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub struct InputError {

@@ -317,3 +317,52 @@ fn collect_to_an_existing_file_names_its_own_flag_before_calling_aws() {
     assert!(!err.contains("--write-repaired"), "{err}");
     assert_eq!(std::fs::read_to_string(&existing).unwrap(), "keep me");
 }
+
+/// A file given as the key policy that is not one (a `{}`, CloudTrail output, a bundle, a
+/// Terraform plan, a template) is exit 1 saying what it is and where it belongs, never a
+/// policy without statements and a false "unrecoverable" (issue 15).
+#[test]
+fn a_policy_file_that_is_not_a_policy_is_an_error_saying_what_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &str, &str); 8] = [
+        ("empty-object.json", "{}", "1:1: is not a key policy: it has neither `Statement`"),
+        ("lookup.json", r#"{"Events":[]}"#, "is CloudTrail lookup-events output: pass it with --events-file"),
+        ("trail.json", r#"{"Records":[]}"#, "is a CloudTrail log file: pass it with --events-file"),
+        ("bundle.json", r#"{"kind":"kmsdoctor-evidence-bundle","schema_version":1}"#, "is a kmsdoctor evidence bundle: pass it with --from"),
+        ("plan.json", r#"{"format_version":"1.2","resource_changes":[]}"#, "is a Terraform plan: check it with `kmsdoctor check`"),
+        ("template.json", r#"{"AWSTemplateFormatVersion":"2010-09-09","Resources":{}}"#, "is a CloudFormation template: check it with `kmsdoctor check`"),
+        ("template.yaml", "Resources:\n  Key:\n    Type: AWS::KMS::Key\n", "is not JSON: a key policy is a JSON document (YAML templates are read by `kmsdoctor check`)"),
+        ("array.json", "[1, 2]", "1:1: expected a policy document (a JSON object), found an array"),
+    ];
+    for (name, content, expected) in cases {
+        let p = write(dir.path(), name, content.as_bytes());
+        let (code, out, err) = why_locked(&[KEY, "--policy-file", &p]);
+        assert_eq!(code, 1, "{name}: {out}{err}");
+        assert!(out.is_empty(), "{name}: no verdict is printed: {out}");
+        assert!(
+            err.contains(&format!("{p}:")) && err.contains(expected),
+            "{name}: {err}"
+        );
+
+        // explain reads its key policy the same way.
+        let out = Command::cargo_bin("kmsdoctor")
+            .unwrap()
+            .args(["explain", "--policy-file", &p, "--principal"])
+            .args([
+                "arn:aws:iam::111122223333:root",
+                "--action",
+                "kms:PutKeyPolicy",
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "explain {name}: {err}");
+        assert!(err.contains(expected), "explain {name}: {err}");
+    }
+    // get-key-policy output is still a key policy.
+    let inner = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}"#;
+    let wrapped = serde_json::json!({"Policy": inner, "PolicyName": "default"}).to_string();
+    let p = write(dir.path(), "get-key-policy.json", wrapped.as_bytes());
+    let (code, _, err) = why_locked(&[KEY, "--policy-file", &p]);
+    assert_eq!(code, 0, "{err}");
+}
