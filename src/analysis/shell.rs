@@ -49,16 +49,23 @@ pub fn is_region(s: &str) -> bool {
         && s.bytes().last().is_some_and(|b| b.is_ascii_digit())
 }
 
-/// `arn:PARTITION:kms:REGION:ACCOUNT:key/KEY_ID`.
-pub fn is_key_arn(s: &str) -> bool {
-    let p: Vec<&str> = s.split(':').collect();
-    p.len() == 6
+/// The resource of a well-formed KMS ARN, `arn:PARTITION:kms:REGION:ACCOUNT:RESOURCE`.
+fn kms_arn_resource(s: &str) -> Option<&str> {
+    let p: Vec<&str> = s.splitn(6, ':').collect();
+    (p.len() == 6
         && p[0] == "arn"
         && is_partition(p[1])
         && p[2] == "kms"
         && is_region(p[3])
-        && is_account_id(p[4])
-        && p[5].strip_prefix("key/").is_some_and(is_key_id)
+        && is_account_id(p[4]))
+    .then(|| p[5])
+}
+
+/// `arn:PARTITION:kms:REGION:ACCOUNT:key/KEY_ID`.
+pub fn is_key_arn(s: &str) -> bool {
+    kms_arn_resource(s)
+        .and_then(|r| r.strip_prefix("key/"))
+        .is_some_and(is_key_id)
 }
 
 /// An alias name, `alias/NAME`.
@@ -76,14 +83,7 @@ pub fn is_key_reference(s: &str) -> bool {
     if is_key_arn(s) || is_key_id(s) || is_alias_name(s) {
         return true;
     }
-    let p: Vec<&str> = s.splitn(6, ':').collect();
-    p.len() == 6
-        && p[0] == "arn"
-        && is_partition(p[1])
-        && p[2] == "kms"
-        && is_region(p[3])
-        && is_account_id(p[4])
-        && is_alias_name(p[5])
+    kms_arn_resource(s).is_some_and(is_alias_name)
 }
 
 /// An IAM path: `/` or `/…/`, printable ASCII without spaces.
@@ -225,6 +225,24 @@ mod tests {
 
     #[test]
     fn aws_names() {
+        // Not ARNs at all: ids, alias names, fewer than six parts.
+        for s in [
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "alias/app",
+            "arn:aws:kms",
+            "",
+            ":::::",
+        ] {
+            assert!(!is_key_arn(s), "{s}");
+        }
+        assert!(is_key_reference("1234abcd-12ab-34cd-56ef-1234567890ab"));
+        assert!(is_key_reference("alias/app"));
+        assert!(is_key_reference(
+            "arn:aws:kms:us-east-1:111122223333:alias/app"
+        ));
+        assert!(!is_key_reference(
+            "arn:aws:kms:us-east-1:111122223333:alias/a:b"
+        ));
         assert!(is_key_arn(
             "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
         ));
