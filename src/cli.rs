@@ -76,6 +76,12 @@ pub struct CheckArgs {
     /// Exit 3 when a finding of this severity or worse is found.
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     pub fail_on: FailOn,
+
+    /// Let a folder without any key policy pass (for optional paths). Without it, a given
+    /// folder in which no key policy is found is an error: a mistyped or empty path must not
+    /// turn CI green.
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 impl Cli {

@@ -419,6 +419,8 @@ pub struct CheckConfig {
     /// The lowest severity that fails the run (exit 3).
     pub fail_on: Severity,
     pub now: chrono::DateTime<chrono::Utc>,
+    /// `--allow-empty`: a folder without key policies is not an error.
+    pub allow_empty: bool,
 }
 
 impl CheckConfig {
@@ -456,6 +458,7 @@ impl CheckConfig {
                 FailOn::Warning => Severity::Warning,
             },
             now: chrono::Utc::now(),
+            allow_empty: args.allow_empty,
         })
     }
 }

@@ -16,17 +16,41 @@ use crate::workers;
 
 pub fn run(args: &CheckArgs, out: &mut dyn Write, style: Style) -> Result<u8, AppError> {
     let cfg = CheckConfig::resolve(args)?;
-    let inputs = sources::inputs(&cfg.paths)?;
+    let given = sources::inputs(&cfg.paths)?;
+    let inputs = &given.files;
     // Each file is read and checked on its own, on all cores; the report keeps file order.
     let cache = RequestCache::default();
-    let checked = workers::map_ordered(&inputs, None, |input| check_input(input, &cfg, &cache))?;
+    let checked = workers::map_ordered(inputs, None, |input| check_input(input, &cfg, &cache))?;
     let mut report = CheckReport {
         files_read: inputs.len(),
         policies: Vec::new(),
         findings: Vec::new(),
     };
-    for part in checked {
+    // Policies and files per given path: a folder in which nothing was found fails the run
+    // (a named file without a key policy is the reader's error already, where it must be).
+    let mut found = vec![(0usize, 0usize); cfg.paths.len()];
+    for (input, part) in inputs.iter().zip(checked) {
+        found[input.root].0 += part.policies.len();
+        found[input.root].1 += 1;
         report.append(part);
+    }
+    if !cfg.allow_empty {
+        let empty = cfg
+            .paths
+            .iter()
+            .zip(&found)
+            .zip(&given.folder)
+            .find(|((_, f), folder)| **folder && f.0 == 0);
+        if let Some(((path, (_, files)), _)) = empty {
+            return Err(InputError::new(
+                path,
+                format!(
+                    "no key policy found here ({files} {} read); check the path, or give --allow-empty when it is optional",
+                    if *files == 1 { "file" } else { "files" }
+                ),
+            )
+            .into());
+        }
     }
     match cfg.output {
         CheckFormat::Table => render_table(out, &report, style)?,

@@ -95,23 +95,37 @@ pub struct Target {
 pub struct Input {
     pub path: PathBuf,
     pub named: bool,
+    /// Which of the given paths this input came from (its index).
+    pub root: usize,
+}
+
+/// What the given paths stand for.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    pub files: Vec<Input>,
+    /// For each given path, whether it is a folder.
+    pub folder: Vec<bool>,
 }
 
 /// The files the paths stand for: named files as they are, folders walked (in name order)
 /// for `.json`, `.yaml`, `.yml` and `.template`, skipping `node_modules`, `target`, `vendor`.
-pub fn inputs(paths: &[PathBuf]) -> Result<Vec<Input>, InputError> {
+pub fn inputs(paths: &[PathBuf]) -> Result<Inputs, InputError> {
     let mut out = Vec::new();
-    for p in paths {
+    let mut folder = Vec::with_capacity(paths.len());
+    for (root, p) in paths.iter().enumerate() {
+        folder.push(false);
         if p.as_os_str() == "-" {
             out.push(Input {
                 path: p.clone(),
                 named: true,
+                root,
             });
             continue;
         }
         let meta = std::fs::metadata(p)
             .map_err(|e| InputError::new(p, format!("cannot open: {}", io_reason(&e))))?;
         if meta.is_dir() {
+            folder[root] = true;
             let mut v = Vec::new();
             super::files::walk(
                 p,
@@ -119,15 +133,20 @@ pub fn inputs(paths: &[PathBuf]) -> Result<Vec<Input>, InputError> {
                 &|f| super::files::name_ends_with(f, &[".json", ".yaml", ".yml", ".template"]),
                 &mut v,
             )?;
-            out.extend(v.into_iter().map(|path| Input { path, named: false }));
+            out.extend(v.into_iter().map(|path| Input {
+                path,
+                named: false,
+                root,
+            }));
         } else {
             out.push(Input {
                 path: p.clone(),
                 named: true,
+                root,
             });
         }
     }
-    Ok(out)
+    Ok(Inputs { files: out, folder })
 }
 
 /// The key policies of one input.

@@ -352,3 +352,43 @@ fn oversized_standard_input_is_refused() {
         "{err}"
     );
 }
+
+/// A given folder in which no key policy is found fails the run (exit 1, the folder named):
+/// an empty or mistyped path must not make CI green. `--allow-empty` lets it pass; a named
+/// Terraform plan without keys is fine (plans without KMS keys are common).
+#[test]
+fn a_folder_without_key_policies_is_an_error_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    let other = dir.path().join("other");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("package.json"), r#"{"name":"app"}"#).unwrap();
+    let (e, o) = (empty.to_str().unwrap(), other.to_str().unwrap());
+
+    let (code, out, err) = check(&[e]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains(&format!("{e}: no key policy found here (0 files read)")),
+        "{err}"
+    );
+    // One empty folder among good paths still fails, naming that folder.
+    let (code, _, err) = check(&["fixtures/check/policies", o]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&format!("{o}: no key policy found here (1 file read)")),
+        "{err}"
+    );
+    assert!(err.contains("--allow-empty"), "{err}");
+
+    let (code, out, err) = check(&[e, o, "--allow-empty", "--output", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["policies_checked"], 0);
+    assert_eq!(v["files_read"], 1);
+
+    let plan = dir.path().join("plan.json");
+    std::fs::write(&plan, r#"{"format_version":"1.2","resource_changes":[]}"#).unwrap();
+    let (code, _, err) = check(&[plan.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+}
