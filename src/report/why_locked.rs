@@ -171,17 +171,19 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
     };
     writeln!(out, "{} {painted}  (from {source})", style.bold("Verdict:"))?;
 
-    let visible: Vec<_> = d.findings.iter().collect();
-    if !visible.is_empty() {
+    // The diagnosis's findings, then the parser's (placed by JSON pointer); one severity
+    // column for both.
+    if !d.findings.is_empty() || !d.policy_findings.is_empty() {
         writeln!(out, "\n{}", style.bold("Findings:"))?;
-        for f in visible {
+        for f in &d.findings {
             let sev = super::severity_word(f.severity, style);
             wrap(out, &format!("  {sev} {} ", f.rule.id), "    ", &f.message)?;
         }
         for f in &d.policy_findings {
+            let sev = super::severity_word(f.severity, style);
             wrap(
                 out,
-                &format!("  {} {} ", f.rule.name, f.rule.id),
+                &format!("  {sev} {} ", f.rule.id),
                 "    ",
                 &format!("{} (at {})", f.message, f.pointer.as_deref().unwrap_or("/")),
             )?;

@@ -366,3 +366,34 @@ fn a_policy_file_that_is_not_a_policy_is_an_error_saying_what_it_is() {
     let (code, _, err) = why_locked(&[KEY, "--policy-file", &p]);
     assert_eq!(code, 0, "{err}");
 }
+
+/// The parser's findings take the same severity column as the diagnosis's (not the rule's
+/// name), and show even when the diagnosis has none.
+#[test]
+fn parser_findings_show_their_severity_in_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "empty-statements.json",
+        br#"{"Version":"2012-10-17","Statement":[]}"#,
+    );
+    let (code, out, err) = why_locked(&[KEY, "--policy-file", &p]);
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        out.contains("\n  error KD114 `Statement` is empty (at /Statement)\n"),
+        "{out}"
+    );
+    // On an ok key too, next to the diagnosis's own findings.
+    let p = write(
+        dir.path(),
+        "deleted.json",
+        br#"{"Version":"2012-10-17","Statement":[{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},{"Sid":"Old","Effect":"Allow","Principal":{"AWS":"AIDAEXAMPLEUNIQUEID12"},"Action":"kms:Decrypt","Resource":"*"}]}"#,
+    );
+    let (code, out, err) = why_locked(&[KEY, "--policy-file", &p]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("\n  error KD113 `AIDAEXAMPLEUNIQUEID12` is the unique id"),
+        "{out}"
+    );
+    assert!(!out.contains("deleted-principal KD113"), "{out}");
+}
