@@ -135,7 +135,9 @@ pub struct LiveConfig {
 }
 
 impl LiveConfig {
-    pub fn resolve(a: &AwsArgs) -> Result<LiveConfig, FlagError> {
+    /// `key`: the key as given; a key or alias ARN names its region, which is then the
+    /// region called (KMS keys are regional: no other region could answer for it).
+    pub fn resolve(a: &AwsArgs, key: &str) -> Result<LiveConfig, FlagError> {
         let days = a.since.trim().trim_end_matches(['d', 'D']);
         let days: u64 = days
             .parse()
@@ -154,10 +156,19 @@ impl LiveConfig {
                 ));
             }
         }
+        let arn_region = region_of_kms_arn(key.trim());
+        if let (Some(flag), Some(arn)) = (&a.region, arn_region) {
+            if flag != arn {
+                return Err(flag_err(
+                    "--region",
+                    format!("`{flag}` is not the key's region: its ARN is in {arn}"),
+                ));
+            }
+        }
         Ok(LiveConfig {
             connection: Connection {
                 profile: a.profile.clone(),
-                region: a.region.clone(),
+                region: a.region.clone().or(arn_region.map(str::to_string)),
                 endpoint_url: a.endpoint_url.clone(),
             },
             since: std::time::Duration::from_secs(days * 86_400),
@@ -177,7 +188,7 @@ impl CollectConfig {
         Ok(CollectConfig {
             key_input: a.key.trim().to_string(),
             output: a.output.clone(),
-            live: LiveConfig::resolve(&a.aws)?,
+            live: LiveConfig::resolve(&a.aws, &a.key)?,
         })
     }
 }
@@ -207,7 +218,7 @@ impl WhyLockedConfig {
                 events_files: args.events_files.clone(),
             }
         } else {
-            Source::Live(LiveConfig::resolve(&args.aws)?)
+            Source::Live(LiveConfig::resolve(&args.aws, &args.key)?)
         };
         let key = match (KeyRef::parse(&args.key), &source) {
             (Ok(k), _) => Some(k),
@@ -461,6 +472,12 @@ impl CheckConfig {
             allow_empty: args.allow_empty,
         })
     }
+}
+
+/// The region of a KMS key or alias ARN (`arn:PARTITION:kms:REGION:...`), when `s` is one.
+fn region_of_kms_arn(s: &str) -> Option<&str> {
+    let p: Vec<&str> = s.splitn(6, ':').collect();
+    (p.len() == 6 && p[0] == "arn" && p[2] == "kms" && is_region(p[3])).then(|| p[3])
 }
 
 /// Whether `s` has the shape of an AWS region name (`us-east-1`, `ap-southeast-3`,

@@ -422,4 +422,36 @@ fn missing_region_and_missing_credentials_are_one_line_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no AWS credentials"), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+
+    // A key ARN names its region: no region needed from elsewhere (issue 15, item 3).
+    let arn = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let bin = || {
+        let mut cmd = Command::cargo_bin("kmsdoctor").unwrap();
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", home.path())
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        cmd
+    };
+    let out = bin()
+        .args(["why-locked", arn, "--endpoint-url", &endpoint()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no AWS credentials"),
+        "region from the ARN: {err}"
+    );
+    // A --region that contradicts the ARN is a flag error, before any call.
+    let out = bin()
+        .args(["why-locked", arn, "--region", "us-east-1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("--region: `us-east-1` is not the key's region: its ARN is in eu-west-1"),
+        "{err}"
+    );
 }
