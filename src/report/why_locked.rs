@@ -348,10 +348,11 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
     }
     if e.event_files > 0 {
         summary.push(format!(
-            "{} event file{}, {} records{}, {} policy event{} for this key",
+            "{} event file{}, {} record{}{}, {} policy event{} for this key",
             e.event_files,
             if e.event_files == 1 { "" } else { "s" },
             e.records,
+            if e.records == 1 { "" } else { "s" },
             if e.unreadable_records > 0 {
                 format!(" ({} unreadable, skipped)", e.unreadable_records)
             } else {

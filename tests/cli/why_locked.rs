@@ -397,3 +397,31 @@ fn parser_findings_show_their_severity_in_the_table() {
     );
     assert!(!out.contains("deleted-principal KD113"), "{out}");
 }
+
+/// The evidence line counts in words that agree with their numbers ("1 record").
+#[test]
+fn the_evidence_line_agrees_in_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = format!(
+        r#"{{"Records":[{{"eventVersion":"1.08","eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2026-11-01T00:00:00Z","eventID":"e1","awsRegion":"us-east-1","recipientAccountId":"111122223333","requestParameters":{{"keyId":"{KEY}"}}}}]}}"#
+    );
+    let events = write(dir.path(), "one.json", record.as_bytes());
+    let policy = scenario("01-default-policy/policy.json");
+    let (code, out, err) = why_locked(&[
+        KEY,
+        "--events-file",
+        &events,
+        "--policy-file",
+        policy.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let evidence = out
+        .split("Evidence:")
+        .nth(1)
+        .unwrap_or_default()
+        .replace("\n  ", " ");
+    assert!(
+        evidence.contains("1 event file, 1 record, 0 policy events for this key"),
+        "{out}"
+    );
+}
