@@ -180,16 +180,33 @@ pub(crate) fn write_wrapped(
         if !empty {
             line.push(' ');
         }
-        // A word longer than a whole line (an ARN after an indent) is broken where it must be.
-        let mut chars: Vec<char> = word.chars().collect();
-        while visible(&line) + chars.len() > WIDTH && visible(&line) < WIDTH {
-            let room = WIDTH - visible(&line);
-            line.extend(chars.drain(..room));
-            writeln!(out, "{line}")?;
-            line = String::from(rest);
-        }
-        line.extend(chars);
+        // A word longer than a line (an ARN after an indent) stands whole on its own line:
+        // broken, it would no longer copy as one ARN.
+        line.push_str(word);
         empty = false;
     }
     writeln!(out, "{line}")
+}
+
+#[cfg(test)]
+mod tests {
+    /// Words wrap at 80 columns; a word longer than a line (an ARN after an indent) stands
+    /// whole on its own line, so that it copies as one ARN.
+    #[test]
+    fn wrapping_keeps_long_words_whole() {
+        let arn = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab.";
+        let text = format!("open a case with AWS Support from account 111122223333, naming the key {arn} Only AWS can restore access");
+        let mut out = Vec::new();
+        super::write_wrapped(&mut out, "  1. ", "     ", &text).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines.contains(&format!("     {arn}").as_str()), "{out}");
+        for l in &lines {
+            assert!(l.chars().count() <= 80 || !l.trim().contains(' '), "{l}");
+        }
+        assert_eq!(
+            out.split_whitespace().collect::<Vec<_>>(),
+            format!("1. {text}").split_whitespace().collect::<Vec<_>>()
+        );
+    }
 }

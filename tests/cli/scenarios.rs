@@ -203,7 +203,10 @@ fn check(dir: &Path) -> Result<(), String> {
         problems.push(format!("table output exits {tcode}, json {code}"));
     }
     for line in table.lines() {
-        if line.chars().count() > 80 && !line.trim_start().starts_with("$ ") {
+        // Commands, and a single word longer than a line (an ARN kept whole for copying),
+        // may run past 80 columns.
+        let one_word = !line.trim().contains(' ');
+        if line.chars().count() > 80 && !line.trim_start().starts_with("$ ") && !one_word {
             problems.push(format!("table line over 80 columns: {line}"));
         }
     }
