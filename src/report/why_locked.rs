@@ -211,27 +211,32 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
         wrap(out, "  ", "  ", &what)?;
     }
 
-    if !d.ok_requirements.is_empty() && d.ok_requirements.iter().any(|a| !a.all_of.is_empty()) {
+    // What the account's principals need besides an IAM policy, per alternative. When one
+    // alternative needs nothing more, there is nothing to list (KL210 says so).
+    let alternatives: Vec<Vec<&str>> = d
+        .ok_requirements
+        .iter()
+        .map(|alt| {
+            alt.all_of
+                .iter()
+                .filter(|r| r.kind != crate::analysis::eval::RequirementKind::IamPolicy)
+                .map(|r| r.text.as_str())
+                .collect()
+        })
+        .collect();
+    if !alternatives.is_empty() && alternatives.iter().all(|texts| !texts.is_empty()) {
         writeln!(
             out,
             "\n{}",
             style.bold("Any principal of the account, given an IAM policy, gets in if:")
         )?;
-        for (i, alt) in d.ok_requirements.iter().enumerate() {
-            let texts: Vec<&str> = alt
-                .all_of
-                .iter()
-                .filter(|r| r.kind != crate::analysis::eval::RequirementKind::IamPolicy)
-                .map(|r| r.text.as_str())
-                .collect();
-            if !texts.is_empty() {
-                wrap(
-                    out,
-                    &format!("  {}. ", i + 1),
-                    "     ",
-                    &texts.join(" and "),
-                )?;
-            }
+        for (i, texts) in alternatives.iter().enumerate() {
+            wrap(
+                out,
+                &format!("  {}. ", i + 1),
+                "     ",
+                &texts.join(" and "),
+            )?;
         }
     }
 

@@ -425,3 +425,31 @@ fn the_evidence_line_agrees_in_number() {
         "{out}"
     );
 }
+
+/// "gets in if:" lists what the account's principals need besides an IAM policy; when they
+/// need nothing more (the default policy) there is no heading without items.
+#[test]
+fn the_gets_in_if_heading_always_has_items() {
+    let (code, out, _) = why_locked(&[
+        KEY,
+        "--policy-file",
+        scenario("01-default-policy/policy.json").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    assert!(!out.contains("gets in if:"), "{out}");
+    let mut listed = 0;
+    for name in std::fs::read_dir(scenario("")).unwrap() {
+        let dir = name.unwrap().path();
+        let policy = dir.join("policy.json");
+        if !policy.exists() {
+            continue;
+        }
+        let (_, out, _) = why_locked(&[KEY, "--policy-file", policy.to_str().unwrap()]);
+        if let Some(rest) = out.split("gets in if:\n").nth(1) {
+            assert!(rest.starts_with("  1. "), "{}:\n{out}", dir.display());
+            listed += 1;
+        }
+    }
+    // Conditioned delegations (MFA, tags, principal ARNs) do list their requirements.
+    assert!(listed >= 3, "{listed}");
+}
