@@ -160,11 +160,7 @@ pub fn parse_document(
     kind: PolicyKind,
     name: &str,
 ) -> Result<PolicyDocument, PolicyError> {
-    let (policy, inner) = parse_with_text(text, kind, name)?;
-    Ok(PolicyDocument {
-        text: inner.unwrap_or_else(|| text.to_string()),
-        policy,
-    })
+    document_from_value(&parse_json(text)?, text, kind, name)
 }
 
 /// Builds the policy from a document already parsed as JSON (`text` is its source, for
@@ -199,37 +195,56 @@ fn parse_with_text(
     kind: PolicyKind,
     name: &str,
 ) -> Result<(Policy, Option<String>), PolicyError> {
-    let value = parse_json(text)?;
-    {
-        {
-            if let Some(inner) = embedded_policy(&value) {
-                let ptr = Pointer::root().key("Policy");
-                let at = locate(text, &ptr);
-                let Value::String(doc) = inner else {
-                    return Err(PolicyError {
-                        message: format!(
-                            "`Policy` should be the key policy as a JSON string, found {}",
-                            type_name(inner)
-                        ),
-                        pointer: ptr,
-                        position: at,
-                    });
-                };
-                let mut policy = parse_policy(doc, kind, name).map_err(|e| PolicyError {
-                    message: format!(
-                        "in the policy embedded in `Policy`{}: {}",
-                        e.position
-                            .map(|p| format!(" (its line {}, column {})", p.line, p.column))
-                            .unwrap_or_default(),
-                        e.message
-                    ),
-                    pointer: ptr.clone(),
-                    position: at,
-                })?;
-                policy.embedded_at = at;
-                return Ok((policy, Some(doc.clone())));
-            }
-        }
+    with_value(&parse_json(text)?, text, kind, name)
+}
+
+/// [`parse_document`] of a document the caller has parsed as JSON already (with
+/// [`parse_json`]); `text` is its source, for positions.
+pub fn document_from_value(
+    value: &Value,
+    text: &str,
+    kind: PolicyKind,
+    name: &str,
+) -> Result<PolicyDocument, PolicyError> {
+    let (policy, inner) = with_value(value, text, kind, name)?;
+    Ok(PolicyDocument {
+        text: inner.unwrap_or_else(|| text.to_string()),
+        policy,
+    })
+}
+
+fn with_value(
+    value: &Value,
+    text: &str,
+    kind: PolicyKind,
+    name: &str,
+) -> Result<(Policy, Option<String>), PolicyError> {
+    if let Some(inner) = embedded_policy(value) {
+        let ptr = Pointer::root().key("Policy");
+        let at = locate(text, &ptr);
+        let Value::String(doc) = inner else {
+            return Err(PolicyError {
+                message: format!(
+                    "`Policy` should be the key policy as a JSON string, found {}",
+                    type_name(inner)
+                ),
+                pointer: ptr,
+                position: at,
+            });
+        };
+        let mut policy = parse_policy(doc, kind, name).map_err(|e| PolicyError {
+            message: format!(
+                "in the policy embedded in `Policy`{}: {}",
+                e.position
+                    .map(|p| format!(" (its line {}, column {})", p.line, p.column))
+                    .unwrap_or_default(),
+                e.message
+            ),
+            pointer: ptr.clone(),
+            position: at,
+        })?;
+        policy.embedded_at = at;
+        return Ok((policy, Some(doc.clone())));
     }
     Parser {
         text,
@@ -238,11 +253,12 @@ fn parse_with_text(
         index: std::cell::OnceCell::new(),
         locate: true,
     }
-    .policy(&value, name)
+    .policy(value, name)
     .map(|p| (p, None))
 }
 
-fn parse_json(text: &str) -> Result<Value, PolicyError> {
+/// The policy file's text as JSON, with syntax errors placed (an empty file says so).
+pub fn parse_json(text: &str) -> Result<Value, PolicyError> {
     if text.trim().is_empty() {
         return Err(PolicyError {
             message: "the file is empty: expected a JSON policy document".into(),

@@ -6,9 +6,10 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
+use super::shape::Shape;
 use super::InputError;
 use crate::analysis::policy::{
-    parse_document, parse_policy, Policy, PolicyDocument, PolicyError, PolicyKind,
+    document_from_value, parse_json, Policy, PolicyDocument, PolicyError, PolicyKind,
 };
 
 /// The largest policy file read. KMS key policies are at most 32 KB and IAM policies smaller;
@@ -81,56 +82,53 @@ pub fn policy_error(path: &Path, e: PolicyError) -> InputError {
 /// Loads and parses a policy file. `name` is how statements of this policy are referred to.
 /// A key policy file must hold a key policy (see [`load_key_policy`]).
 pub fn load_policy(path: &Path, kind: PolicyKind, name: &str) -> Result<Policy, InputError> {
-    let text = read_text(path, MAX_POLICY_FILE_BYTES)?;
-    if kind == PolicyKind::Key {
-        key_policy_shape(path, &text)?;
-    }
-    parse_policy(&text, kind, name).map_err(|e| policy_error(path, e))
+    load(path, kind, name).map(|d| d.policy)
 }
 
 /// Reads a key policy file for diagnosis: a policy document or `get-key-policy` output,
 /// parsed once (errors name the place), with the document's own text.
 pub fn load_key_policy(path: &Path) -> Result<PolicyDocument, InputError> {
+    load(path, PolicyKind::Key, "key-policy")
+}
+
+fn load(path: &Path, kind: PolicyKind, name: &str) -> Result<PolicyDocument, InputError> {
     let text = read_text(path, MAX_POLICY_FILE_BYTES)?;
-    key_policy_shape(path, &text)?;
-    parse_document(&text, PolicyKind::Key, "key-policy").map_err(|e| policy_error(path, e))
+    if kind == PolicyKind::Key {
+        not_yaml(path, &text)?;
+    }
+    let value = parse_json(&text).map_err(|e| policy_error(path, e))?;
+    if kind == PolicyKind::Key {
+        key_policy_shape(path, &value)?;
+    }
+    document_from_value(&value, &text, kind, name).map_err(|e| policy_error(path, e))
+}
+
+/// A key policy is JSON; YAML given for it is most likely a template, which `check` reads.
+fn not_yaml(path: &Path, text: &str) -> Result<(), InputError> {
+    let start = text.trim_start();
+    if start.is_empty() || start.starts_with('{') || start.starts_with('[') {
+        return Ok(());
+    }
+    Err(InputError::new(
+        path,
+        "is not JSON: a key policy is a JSON document (YAML templates are read by `kmsdoctor check`)",
+    ))
 }
 
 /// A file given as the key policy must be one: a policy document (`Statement`) or
 /// `get-key-policy` output (`Policy`). Anything else would be read as a policy without
 /// statements and give a false "unrecoverable", so it is an error that says what the file
-/// looks like and where it belongs.
-fn key_policy_shape(path: &Path, text: &str) -> Result<(), InputError> {
-    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
-    if !trimmed.is_empty() && !trimmed.starts_with('{') && !trimmed.starts_with('[') {
-        return Err(InputError::new(
-            path,
-            "is not JSON: a key policy is a JSON document (YAML templates are read by `kmsdoctor check`)",
-        ));
-    }
-    // Syntax errors are the parser's to report, with their place.
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(trimmed) else {
-        return Ok(());
-    };
-    // Other JSON values too: the parser says what it expected, with the place.
-    let Some(obj) = value.as_object() else {
-        return Ok(());
-    };
-    if obj.contains_key("Statement") || obj.contains_key("Policy") {
-        return Ok(());
-    }
-    let instead = if obj.contains_key("Events") {
-        "CloudTrail lookup-events output: pass it with --events-file"
-    } else if obj.contains_key("Records") {
-        "a CloudTrail log file: pass it with --events-file"
-    } else if obj.get("kind").and_then(serde_json::Value::as_str) == Some(super::BUNDLE_KIND) {
-        "a kmsdoctor evidence bundle: pass it with --from"
-    } else if obj.contains_key("resource_changes") || obj.contains_key("planned_values") {
-        "a Terraform plan: check it with `kmsdoctor check`"
-    } else if obj.contains_key("Resources") || obj.contains_key("AWSTemplateFormatVersion") {
-        "a CloudFormation template: check it with `kmsdoctor check`"
-    } else {
-        "not a key policy: it has neither `Statement` (a policy document) nor `Policy` (get-key-policy output)"
+/// looks like and where it belongs. JSON that is not an object is the parser's to report.
+fn key_policy_shape(path: &Path, value: &serde_json::Value) -> Result<(), InputError> {
+    let instead = match super::shape::of(value) {
+        _ if !value.is_object() => return Ok(()),
+        Shape::Policy | Shape::GetKeyPolicyOutput => return Ok(()),
+        Shape::LookupEvents => "CloudTrail lookup-events output: pass it with --events-file",
+        Shape::TrailLog => "a CloudTrail log file: pass it with --events-file",
+        Shape::Bundle => "a kmsdoctor evidence bundle: pass it with --from",
+        Shape::TerraformPlan => "a Terraform plan: check it with `kmsdoctor check`",
+        Shape::CloudFormation => "a CloudFormation template: check it with `kmsdoctor check`",
+        Shape::Unknown => "not a key policy: it has neither `Statement` (a policy document) nor `Policy` (get-key-policy output)",
     };
     let mut e = InputError::new(path, format!("is {instead}"));
     e.position = Some(crate::analysis::locate::Position { line: 1, column: 1 });

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::cloudformation::{parse_yaml, resolve, yaml_position, Pseudo, YamlDoc};
 use super::files::{io_reason, read_text};
+use super::shape::{self, Shape};
 use super::InputError;
 use crate::analysis::locate::{json_error, locate, position_of, Index, Pointer, Position, Step};
 use crate::analysis::policy::embedded_policy;
@@ -205,7 +206,7 @@ pub fn from_text(
             err(file, position, format!("invalid JSON: {message}"))
         })?;
         let text = Arc::new(text.to_string());
-        if value.get("Statement").is_some() {
+        if shape::of(&value) == Shape::Policy {
             // The file is the policy: keep what serde built.
             return Ok(vec![Target {
                 file: file.to_string(),
@@ -266,24 +267,27 @@ fn from_json(
         locator,
         template_account,
     };
-    if obj.contains_key("Statement") {
-        return Ok(vec![target(
-            None,
-            text.to_string(),
-            Locator::Json {
-                text: text.clone(),
-                index: Default::default(),
-                prefix: Pointer::root(),
-            },
-            false,
-        )]);
-    }
-    if let Some(Value::String(p)) = embedded_policy(v) {
-        let at = locate(&text, &Pointer::root().key("Policy"));
-        return Ok(vec![target(None, p.clone(), Locator::Embedded(at), false)]);
-    }
-    if obj.contains_key("resource_changes") || obj.contains_key("planned_values") {
-        return Ok(plan_policies(file, obj));
+    match shape::of(v) {
+        Shape::Policy => {
+            return Ok(vec![target(
+                None,
+                text.to_string(),
+                Locator::Json {
+                    text: text.clone(),
+                    index: Default::default(),
+                    prefix: Pointer::root(),
+                },
+                false,
+            )]);
+        }
+        Shape::GetKeyPolicyOutput => {
+            if let Some(Value::String(p)) = embedded_policy(v) {
+                let at = locate(&text, &Pointer::root().key("Policy"));
+                return Ok(vec![target(None, p.clone(), Locator::Embedded(at), false)]);
+            }
+        }
+        Shape::TerraformPlan => return Ok(plan_policies(file, obj)),
+        _ => {}
     }
     if obj.get("Resources").is_some_and(Value::is_object) {
         let t = text.clone();
