@@ -9,8 +9,9 @@ use crate::analysis::context::Context;
 use crate::analysis::eval::{Request, Resource};
 use crate::analysis::kms;
 use crate::analysis::lockout::KeyRef;
-use crate::analysis::principal::{is_account_id, Caller};
+use crate::analysis::principal::{is_account_id, Arn, Caller};
 use crate::analysis::rules::Severity;
+use crate::analysis::shell::is_region;
 use crate::cli::{
     AwsArgs, CheckArgs, CheckFormat, CollectArgs, ExplainArgs, FailOn, OutputFormat, WhyLockedArgs,
 };
@@ -476,17 +477,7 @@ impl CheckConfig {
 
 /// The region of a KMS key or alias ARN (`arn:PARTITION:kms:REGION:...`), when `s` is one.
 fn region_of_kms_arn(s: &str) -> Option<&str> {
-    let p: Vec<&str> = s.splitn(6, ':').collect();
-    (p.len() == 6 && p[0] == "arn" && p[2] == "kms" && is_region(p[3])).then(|| p[3])
-}
-
-/// Whether `s` has the shape of an AWS region name (`us-east-1`, `ap-southeast-3`,
-/// `us-gov-west-1`, `cn-north-1`): lower-case letters, digits and hyphens, ending in a digit.
-pub fn is_region(s: &str) -> bool {
-    (4..=30).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && s.split('-').count() >= 3
-        && s.bytes().last().is_some_and(|b| b.is_ascii_digit())
-        && !s.starts_with('-')
+    Arn::parse(s)
+        .filter(|a| a.service == "kms" && is_region(a.region))
+        .map(|a| a.region)
 }

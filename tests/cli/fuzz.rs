@@ -315,19 +315,18 @@ fn why_locked(text: &str) -> Option<(Verdict, String, String)> {
     ))
 }
 
-fn check_setting(now: DateTime<Utc>) -> impl Fn(&str) {
-    move |text| {
-        let _ = check_policy(
-            text,
-            &CheckSetting {
-                account: None,
-                region: None,
-                deployer: None,
-                now,
-                cache: None,
-            },
-        );
-    }
+/// `check` on one policy text; only its totality is asked for.
+fn check(text: &str) {
+    let _ = check_policy(
+        text,
+        &CheckSetting {
+            account: None,
+            region: None,
+            deployer: None,
+            now: now(),
+            cache: None,
+        },
+    );
 }
 
 /// Fixture texts to mutate: real shapes (policies, CloudTrail files, templates, plans).
@@ -384,7 +383,7 @@ proptest! {
         let _ = cloudtrail_records::scan(&text);
         let _ = cloudformation::parse_yaml(&text);
         let _ = sources::from_text("input", &text, true, None);
-        check_setting(now())(&text);
+        check(&text);
     }
 
     /// Fixture texts after one edit: the readers stay total and `check` on each policy they
@@ -402,7 +401,7 @@ proptest! {
         let _ = cloudformation::parse_yaml(&text);
         if let Ok(targets) = sources::from_text("input", &text, false, Some(ACCOUNT)) {
             for t in targets {
-                check_setting(now())(&t.policy);
+                check(&t.policy);
             }
         }
         if let Some((_, table, _)) = why_locked(&text) {
@@ -422,7 +421,7 @@ proptest! {
         prop_assert_eq!(verdict, again);
         prop_assert_eq!(&table, &table2);
         prop_assert_eq!(&json, &json2);
-        check_setting(now())(&text);
+        check(&text);
 
         // The repaired policy, when kmsdoctor offers one, unlocks the key.
         let k = key();

@@ -14,6 +14,12 @@ macro_rules! snapshot {
     };
 }
 
+/// Whether a table line fits 80 columns, a single word longer than a line (an ARN kept
+/// whole for copying) excepted.
+fn fits_80_columns(line: &str) -> bool {
+    line.chars().count() <= 80 || !line.trim().contains(' ')
+}
+
 mod check;
 mod eval_corpus;
 mod explain;
