@@ -28,25 +28,21 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, style: Style) -> Result<u8, Ap
     };
     // Policies and files per given path: a folder in which nothing was found fails the run
     // (a named file without a key policy is the reader's error already, where it must be).
-    let mut found = vec![(0usize, 0usize); cfg.paths.len()];
+    let mut policies = vec![0usize; cfg.paths.len()];
+    let mut files = vec![0usize; cfg.paths.len()];
     for (input, part) in inputs.iter().zip(checked) {
-        found[input.root].0 += part.policies.len();
-        found[input.root].1 += 1;
+        policies[input.root] += part.policies.len();
+        files[input.root] += 1;
         report.append(part);
     }
-    if !cfg.allow_empty {
-        let empty = cfg
-            .paths
-            .iter()
-            .zip(&found)
-            .zip(&given.folder)
-            .find(|((_, f), folder)| **folder && f.0 == 0);
-        if let Some(((path, (_, files)), _)) = empty {
+    for (root, path) in cfg.paths.iter().enumerate() {
+        if given.folder[root] && policies[root] == 0 && !cfg.allow_empty {
+            let n = files[root];
             return Err(InputError::new(
                 path,
                 format!(
-                    "no key policy found here ({files} {} read); check the path, or give --allow-empty when it is optional",
-                    if *files == 1 { "file" } else { "files" }
+                    "no key policy found here ({n} {} read); check the path, or give --allow-empty when it is optional",
+                    if n == 1 { "file" } else { "files" }
                 ),
             )
             .into());
