@@ -83,13 +83,31 @@ pub fn run(
             if inv.events.unreadable == 1 { "" } else { "s" }
         )?;
     }
+    let mut inv = inv;
+    if inv.diagnosis.account_from_policy {
+        let note = format!(
+            "the key's account {} is taken from the policy, the only account it names: if the key is in another account, give the key ARN or --account",
+            inv.diagnosis.key.account.as_deref().unwrap_or("?")
+        );
+        warn_problems(err, std::slice::from_ref(&note))?;
+        inv.problems.push(note);
+    }
     let diagnosis = &inv.diagnosis;
-    if diagnosis.key.account.is_none() && diagnosis.policy.is_some() {
-        return Err(FlagError {
-            flag: "--account",
-            message: "the key's account is not known from the key id or the evidence: give the key ARN or --account".into(),
+    if diagnosis.key.account.is_none() {
+        if let Some(doc) = &diagnosis.policy {
+            let named: Vec<String> = crate::analysis::lockout::named_accounts(&doc.policy)
+                .into_iter()
+                .collect();
+            let which = match named.len() {
+                0 => "the policy names no account".to_string(),
+                _ => format!("the policy names several ({})", named.join(", ")),
+            };
+            return Err(FlagError {
+                flag: "--account",
+                message: format!("the key's account is not known from the key id or the evidence, and {which}: give the key ARN or --account"),
+            }
+            .into());
         }
-        .into());
     }
 
     let repaired = match (repaired_file, &diagnosis.policy, &diagnosis.key.account) {

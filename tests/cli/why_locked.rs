@@ -161,23 +161,62 @@ fn bad_key_and_flags_exit_1_and_usage_exits_2() {
 }
 
 #[test]
-fn a_key_id_without_account_and_a_policy_needs_the_account() {
+fn a_key_id_takes_the_account_from_a_policy_that_names_one() {
+    // The default policy names only 111122223333: that is the key's account, said on stderr
+    // and in evidence.problems.
     let policy = scenario("01-default-policy/policy.json");
+    let (code, out, err) = why_locked(&[
+        "1234abcd-12ab-34cd-56ef-1234567890ab",
+        "--policy-file",
+        policy.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("the key's account 111122223333 is taken from the policy"),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["key"]["account"], "111122223333");
+    assert!(v["evidence"]["problems"][0]
+        .as_str()
+        .unwrap()
+        .contains("taken from the policy"));
+}
+
+#[test]
+fn a_key_id_with_a_policy_naming_two_accounts_needs_the_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(
+        dir.path(),
+        "two.json",
+        br#"{"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:role/Reader"}, "Action": "kms:Decrypt", "Resource": "*"}
+        ]}"#,
+    );
     let (code, _, err) = why_locked(&[
         "1234abcd-12ab-34cd-56ef-1234567890ab",
         "--policy-file",
-        policy.to_str().unwrap(),
+        &policy,
     ]);
     assert_eq!(code, 1);
-    assert!(err.contains("give the key ARN or --account"), "{err}");
-    let (code, _, _) = why_locked(&[
+    assert!(
+        err.contains(
+            "the policy names several (111122223333, 444455556666): give the key ARN or --account"
+        ),
+        "{err}"
+    );
+    let (code, _, err) = why_locked(&[
         "1234abcd-12ab-34cd-56ef-1234567890ab",
         "--policy-file",
-        policy.to_str().unwrap(),
+        &policy,
         "--account",
         "111122223333",
     ]);
-    assert_eq!(code, 0);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("taken from the policy"), "{err}");
 }
 
 #[test]

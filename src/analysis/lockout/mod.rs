@@ -60,6 +60,8 @@ pub struct Diagnosis {
     pub failed_changes: Vec<FailedChange>,
     /// Whether the person asking can get back in, when known who is asking.
     pub caller: Option<CallerAccess>,
+    /// The key's account was known from nothing but the policy, the one account it names.
+    pub account_from_policy: bool,
 }
 
 impl Diagnosis {
@@ -114,6 +116,14 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
         ev.account.or(from_events_account.as_deref()),
         from_events_region.as_deref(),
     );
+    // Last, the policy itself: when it names exactly one account, that is the key's.
+    let mut account_from_policy = false;
+    if key.account.is_none() {
+        if let Some(a) = ev.current_policy.and_then(|d| only_account(&d.policy)) {
+            key.complete(Some(&a), None);
+            account_from_policy = true;
+        }
+    }
     let account = key.account.clone();
     let setting = account
         .as_deref()
@@ -211,6 +221,43 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
         history,
         failed_changes: failed,
         caller: caller_access,
+        account_from_policy,
+    }
+}
+
+/// The accounts a policy names: in its principals (account principals and principal ARNs,
+/// in Allow and Deny alike) and in key ARNs of its `Resource`.
+pub fn named_accounts(policy: &Policy) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for s in &policy.statements {
+        if let Some(p) = &s.principal {
+            for e in &p.entries {
+                match e {
+                    PrincipalEntry::Arn { account, .. }
+                    | PrincipalEntry::Account { account, .. } => {
+                        out.insert(account.clone());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for r in s.resources.iter().flat_map(|r| r.patterns.iter()) {
+            if let Some(a) = Arn::parse(r).filter(|a| a.service == "kms" && !a.account.is_empty()) {
+                if a.account.bytes().all(|b| b.is_ascii_digit()) {
+                    out.insert(a.account.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The one account a policy names, if it names exactly one.
+pub fn only_account(policy: &Policy) -> Option<String> {
+    let mut all = named_accounts(policy).into_iter();
+    match (all.next(), all.next()) {
+        (Some(a), None) => Some(a),
+        _ => None,
     }
 }
 
