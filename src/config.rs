@@ -205,8 +205,12 @@ pub struct WhyLockedConfig {
     pub write_repaired: Option<PathBuf>,
     pub now: chrono::DateTime<chrono::Utc>,
     pub output: OutputFormat,
-    /// The command line as words after `kmsdoctor`, to suggest re-running it with more flags.
+    /// The command line as words after `kmsdoctor`, to suggest re-running it with more flags
+    /// (the connection flags apart: `profile`, `endpoint_url`).
     pub rerun: Vec<String>,
+    /// `--profile` and `--endpoint-url` as given, for the commands of the plan.
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
 }
 
 impl WhyLockedConfig {
@@ -282,14 +286,8 @@ impl WhyLockedConfig {
         }
         if matches!(source, Source::Live(_)) {
             let a = &args.aws;
-            if let Some(p) = &a.profile {
-                flag("--profile", p.clone());
-            }
             if let Some(r) = &a.region {
                 flag("--region", r.clone());
-            }
-            if let Some(u) = &a.endpoint_url {
-                flag("--endpoint-url", u.clone());
             }
             if a.since.trim() != "90" {
                 flag("--since", a.since.clone());
@@ -304,6 +302,8 @@ impl WhyLockedConfig {
             now,
             output: args.output,
             rerun,
+            profile: args.aws.profile.clone(),
+            endpoint_url: args.aws.endpoint_url.clone(),
         })
     }
 }

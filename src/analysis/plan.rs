@@ -21,9 +21,64 @@ pub struct PlanInput<'a> {
     pub diagnosis: &'a Diagnosis,
     /// `--write-repaired` path when given and written.
     pub repaired_path: Option<&'a str>,
-    /// The command that produced this diagnosis, as words after `kmsdoctor`, with every flag
-    /// that shaped the run (evidence, region, profile, endpoint): to run it again.
+    /// The command that produced this diagnosis, as words after `kmsdoctor`, with the flags
+    /// that chose its evidence (`--policy-file`, `--events-file`, `--from`, `--account`,
+    /// `--now`; live: `--region`, `--since`): to run it again.
     pub rerun: &'a [String],
+    /// How the run reached AWS: repeated in every command of the plan.
+    pub connection: PlanConnection<'a>,
+}
+
+/// The AWS connection flags the user gave (`--profile`, `--endpoint-url`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlanConnection<'a> {
+    pub profile: Option<&'a str>,
+    pub endpoint_url: Option<&'a str>,
+}
+
+/// Whose credentials the commands after a step run with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Credentials {
+    /// As the run: `--profile` when one was given.
+    AsRun,
+    /// Exported in the shell by an earlier step: `--profile` would override them, so it is
+    /// left out.
+    Exported,
+}
+
+fn is_profile_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+}
+
+fn is_endpoint_url(s: &str) -> bool {
+    (s.starts_with("http://") || s.starts_with("https://"))
+        && s.len() <= 2048
+        && s.chars()
+            .all(|c| c.is_ascii_graphic() && !"'\"`\\$;|&<>(){}".contains(c))
+}
+
+/// `--profile` (unless the credentials were exported) and `--endpoint-url`, as given.
+fn connection_words(c: CommandLine, input: &PlanInput<'_>, creds: Credentials) -> CommandLine {
+    let mut c = c;
+    if let (Some(p), Credentials::AsRun) = (input.connection.profile, creds) {
+        c = c
+            .word("--profile")
+            .value("the profile", "profile name", p, is_profile_name);
+    }
+    if let Some(u) = input.connection.endpoint_url {
+        c = c
+            .word("--endpoint-url")
+            .value("the endpoint", "endpoint URL", u, is_endpoint_url);
+    }
+    c
+}
+
+/// An `aws` command for the key's region, reached as the run reached AWS.
+fn aws_words(c: CommandLine, input: &PlanInput<'_>, creds: Credentials) -> CommandLine {
+    connection_words(region_words(c, input.diagnosis), input, creds)
 }
 
 /// The admin to use: fewest requirements, no IAM policy needed, the root user last.
@@ -61,9 +116,20 @@ impl Steps {
 
     /// A command followed by kmsdoctor's own shell text (a redirection).
     fn run_then(&mut self, text: impl Into<String>, command: CommandLine, tail: &str) {
+        self.run_wrapped(text, "", command, tail);
+    }
+
+    /// A command inside kmsdoctor's own shell text.
+    fn run_wrapped(
+        &mut self,
+        text: impl Into<String>,
+        head: &str,
+        command: CommandLine,
+        tail: &str,
+    ) {
         let text = text.into();
         match command.render() {
-            Ok(c) => self.0.push((text, Some(format!("{c}{tail}")))),
+            Ok(c) => self.0.push((text, Some(format!("{head}{c}{tail}")))),
             Err(why) => self
                 .0
                 .push((format!("{text} (no command printed: {why})"), None)),
@@ -92,7 +158,7 @@ fn region_words(c: CommandLine, d: &Diagnosis) -> CommandLine {
 }
 
 /// `kmsdoctor` and the words of the run, each a value the user gave.
-fn rerun(input: &PlanInput<'_>) -> CommandLine {
+fn rerun(input: &PlanInput<'_>, creds: Credentials) -> CommandLine {
     let mut c = CommandLine::new(&["kmsdoctor"]);
     for w in input.rerun {
         c = if w.starts_with("--") && !w.contains('=') {
@@ -101,96 +167,118 @@ fn rerun(input: &PlanInput<'_>) -> CommandLine {
             c.path("a value of the command line", w)
         };
     }
-    c
+    connection_words(c, input, creds)
+}
+
+/// `kmsdoctor why-locked KEY` against AWS: it reads the policy that is there now.
+fn live_check(input: &PlanInput<'_>, creds: Credentials) -> CommandLine {
+    let d = input.diagnosis;
+    let key = d.key.arn.clone().unwrap_or_else(|| d.key.id.clone());
+    aws_words(
+        CommandLine::new(&["kmsdoctor", "why-locked"]).value(
+            "the key",
+            "key ARN or key id",
+            &key,
+            shell::is_key_reference,
+        ),
+        input,
+        creds,
+    )
 }
 
 pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
     let d = input.diagnosis;
     let key = d.key.arn.clone().unwrap_or_else(|| d.key.id.clone());
     let mut steps = Steps(Vec::new());
+    let as_run = Credentials::AsRun;
     match d.verdict {
         Verdict::Ok => {
             steps.run(
                 "The key policy delegates to IAM: check what IAM decides for the caller that is denied",
-                CommandLine::new(&[
-                    "aws",
-                    "iam",
-                    "simulate-principal-policy",
-                    "--policy-source-arn",
-                    "CALLER_ROLE_OR_USER_ARN",
-                    "--action-names",
-                    "kms:GetKeyPolicy",
-                    "kms:PutKeyPolicy",
-                    "--resource-arns",
-                ])
-                .value("the key", "key ARN or key id", &key, shell::is_key_reference),
+                connection_words(
+                    CommandLine::new(&[
+                        "aws",
+                        "iam",
+                        "simulate-principal-policy",
+                        "--policy-source-arn",
+                        "CALLER_ROLE_OR_USER_ARN",
+                        "--action-names",
+                        "kms:GetKeyPolicy",
+                        "kms:PutKeyPolicy",
+                        "--resource-arns",
+                    ])
+                    .value("the key", "key ARN or key id", &key, shell::is_key_reference),
+                    input,
+                    as_run,
+                ),
             );
             steps.run(
                 "Check the caller's permissions boundary, which caps what its IAM policies allow",
-                CommandLine::new(&[
-                    "aws",
-                    "iam",
-                    "get-role",
-                    "--role-name",
-                    "CALLER_ROLE_NAME",
-                    "--query",
-                    "Role.PermissionsBoundary",
-                ]),
+                connection_words(
+                    CommandLine::new(&[
+                        "aws",
+                        "iam",
+                        "get-role",
+                        "--role-name",
+                        "CALLER_ROLE_NAME",
+                        "--query",
+                        "Role.PermissionsBoundary",
+                    ]),
+                    input,
+                    as_run,
+                ),
             );
             match &d.key.account {
                 Some(a) => steps.run(
                     "Check the service control policies of the account",
-                    CommandLine::new(&[
-                        "aws",
-                        "organizations",
-                        "list-policies-for-target",
-                        "--target-id",
-                    ])
-                    .value("the account", "account id", a, |s| {
-                        s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-                    })
-                    .word("--filter")
-                    .word("SERVICE_CONTROL_POLICY"),
+                    connection_words(
+                        CommandLine::new(&[
+                            "aws",
+                            "organizations",
+                            "list-policies-for-target",
+                            "--target-id",
+                        ])
+                        .value("the account", "account id", a, |s| {
+                            s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+                        })
+                        .word("--filter")
+                        .word("SERVICE_CONTROL_POLICY"),
+                        input,
+                        as_run,
+                    ),
                 ),
                 None => steps.say("Check the service control policies of the account"),
             }
         }
         Verdict::Recoverable => {
-            if let Some(a) = best_admin(&d.recoverable_admins) {
-                admin_steps(&mut steps, d, a);
-            }
+            let creds = match best_admin(&d.recoverable_admins) {
+                Some(a) => admin_steps(&mut steps, input, a),
+                None => as_run,
+            };
             let path = input.repaired_path.unwrap_or("repaired-policy.json");
             if input.repaired_path.is_none() {
                 steps.run(
                     "Write the repaired policy (the last applied one with the IAM delegation put back)",
-                    rerun(input)
+                    rerun(input, creds)
                         .word("--write-repaired")
                         .path("the repaired policy's file", path),
                 );
             }
             steps.run(
                 "Review it, then apply it (without bypassing the lockout safety check)",
-                region_words(
+                aws_words(
                     key_words(CommandLine::new(&["aws", "kms", "put-key-policy"]), d)
                         .word("--policy-name")
                         .word("default")
                         .word("--policy")
                         .path("the repaired policy's file", &format!("file://{path}")),
-                    d,
+                    input,
+                    creds,
                 ),
             );
             steps.run(
-                "Check that the policy reads back and that kmsdoctor now says ok",
-                region_words(
-                    key_words(CommandLine::new(&["aws", "kms", "get-key-policy"]), d)
-                        .word("--policy-name")
-                        .word("default")
-                        .word("--output")
-                        .word("text")
-                        .word("--query")
-                        .word("Policy"),
-                    d,
-                ),
+                "Check that kmsdoctor now says ok: it reads the new policy back from KMS",
+                live_check(input, creds),
             );
         }
         Verdict::Unrecoverable => {
@@ -203,38 +291,47 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
         }
         Verdict::Unknown => {
             steps.run_then(
-                "Get the current key policy, if you can read it, and run kmsdoctor with --policy-file",
-                region_words(
+                "Get the current key policy, if you can read it",
+                aws_words(
                     key_words(CommandLine::new(&["aws", "kms", "get-key-policy"]), d)
                         .word("--policy-name")
                         .word("default"),
-                    d,
+                    input,
+                    as_run,
                 ),
                 " > policy.json",
             );
-            steps.run_then(
-                "Get the key's policy events of the last 90 days and run kmsdoctor with --events-file",
-                region_words(
-                    CommandLine::new(&[
-                        "aws",
-                        "cloudtrail",
-                        "lookup-events",
-                        "--lookup-attributes",
-                    ])
-                    .value(
-                        "the key",
-                        "key ARN or key id",
-                        &format!("AttributeKey=ResourceName,AttributeValue={key}"),
-                        |s| {
-                            s.strip_prefix("AttributeKey=ResourceName,AttributeValue=")
-                                .is_some_and(shell::is_key_reference)
-                        },
+            // By event name, as kmsdoctor looks them up itself: a lookup by the key's ARN
+            // pages through every cryptographic call on the key (see docs/internals.md).
+            for (event, file) in [
+                ("PutKeyPolicy", "put-key-policy-events.json"),
+                ("CreateKey", "create-key-events.json"),
+            ] {
+                steps.run_then(
+                    format!("Get the {event} events of the last 90 days (of every key in the region; kmsdoctor picks this key's)"),
+                    aws_words(
+                        CommandLine::new(&[
+                            "aws",
+                            "cloudtrail",
+                            "lookup-events",
+                            "--lookup-attributes",
+                        ])
+                        .word(&format!("AttributeKey=EventName,AttributeValue={event}")),
+                        input,
+                        as_run,
                     ),
-                    d,
-                ),
-                " > events.json",
+                    &format!(" > {file}"),
+                );
+            }
+            steps.run(
+                "Run kmsdoctor on them (add --policy-file policy.json if the first command worked)",
+                rerun(input, as_run)
+                    .word("--events-file")
+                    .word("put-key-policy-events.json")
+                    .word("--events-file")
+                    .word("create-key-events.json"),
             );
-            steps.say("For older events, search the trail's S3 logs with Athena (see the README) and export them as JSON Lines");
+            steps.say("For events older than 90 days, search the trail's S3 logs with Athena (see the README) and give the records with --events-file");
         }
     }
     steps
@@ -250,7 +347,9 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
 }
 
 /// How the chosen administrator gets in.
-fn admin_steps(steps: &mut Steps, d: &Diagnosis, a: &RecoverableAdmin) {
+/// Returns whose credentials the later steps run with.
+fn admin_steps(steps: &mut Steps, input: &PlanInput<'_>, a: &RecoverableAdmin) -> Credentials {
+    let d = input.diagnosis;
     let reqs: Vec<String> = a
         .requirements
         .first()
@@ -303,21 +402,54 @@ fn admin_steps(steps: &mut Steps, d: &Diagnosis, a: &RecoverableAdmin) {
                     .word("--token-code")
                     .word("MFA_CODE");
             }
-            steps.run(format!("Assume the role {}{needs}", a.principal), c);
+            let c = connection_words(
+                c.word("--query")
+                    .word("Credentials.[AccessKeyId,SecretAccessKey,SessionToken]")
+                    .word("--output")
+                    .word("text"),
+                input,
+                Credentials::AsRun,
+            );
+            // The role's credentials, exported in this shell for the steps that follow, and
+            // only when assume-role succeeded (environment credentials win over a profile
+            // of the config file; a `--profile` flag would win over them, so the later
+            // steps leave it out: AWS CLI guide, "Configuring environment variables").
+            steps.run_wrapped(
+                format!(
+                    "Assume the role {}{needs}; its credentials are exported in this shell for the next steps",
+                    a.principal
+                ),
+                "creds=$(",
+                c,
+                ") && export $(printf 'AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_SESSION_TOKEN=%s' $creds)",
+            );
+            return finish(steps, a, Credentials::Exported);
         }
         (AdminKind::AssumedRole, _) => steps.say(format!(
             "Act as the session {} (that session name exactly){needs}",
             a.principal
         )),
         _ => steps.run(
-            format!("Use the credentials of {}{needs}", a.principal),
-            CommandLine::new(&["aws", "sts", "get-caller-identity"]),
+            format!(
+                "Use the credentials of {}{needs}; check that they are",
+                a.principal
+            ),
+            connection_words(
+                CommandLine::new(&["aws", "sts", "get-caller-identity"]),
+                input,
+                Credentials::AsRun,
+            ),
         ),
     }
+    finish(steps, a, Credentials::AsRun)
+}
+
+fn finish(steps: &mut Steps, a: &RecoverableAdmin, creds: Credentials) -> Credentials {
     if a.needs_iam_policy {
         steps.say(format!(
             "Make sure an IAM policy of {} allows kms:PutKeyPolicy on the key",
             a.principal
         ));
     }
+    creds
 }

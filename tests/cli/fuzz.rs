@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use kmsdoctor::analysis::check::{check_policy, CheckSetting};
 use kmsdoctor::analysis::lockout::{diagnose, Evidence, KeyRef, Setting, Verdict};
-use kmsdoctor::analysis::plan::{recovery_plan, PlanInput};
+use kmsdoctor::analysis::plan::{recovery_plan, PlanConnection, PlanInput};
 use kmsdoctor::analysis::policy::{parse_document, parse_policy, PolicyKind};
 use kmsdoctor::analysis::repair::repair;
 use kmsdoctor::evidence::{cloudformation, cloudtrail_records, sources};
@@ -283,6 +283,7 @@ fn why_locked(text: &str) -> Option<(Verdict, String, String)> {
         diagnosis: &diagnosis,
         repaired_path: None,
         rerun: &rerun,
+        connection: PlanConnection::default(),
     });
     let summary = EvidenceSummary {
         source: "files",

@@ -433,3 +433,100 @@ fn gzip_bombs_stay_within_the_memory_cap() {
     assert!(kb < 700_000, "{kb} KB");
     eprintln!("two gzip bombs: max RSS {kb} KB");
 }
+
+/// The recovery plan pasted whole into one shell, as a person in an incident would: step 1
+/// exports the role's credentials, and every later command runs with them (no `--profile`,
+/// which would override them), against the endpoint and region of the run. When assume-role
+/// fails, nothing is exported.
+#[test]
+fn the_recovery_plan_pastes_into_one_shell_with_the_roles_credentials() {
+    use std::os::unix::fs::PermissionsExt;
+    let events = fixture("scenarios/03-delegation-removed/events");
+    for assume_works in [true, false] {
+        let (code, out, err) = kmsdoctor(&[
+            "why-locked",
+            KEY,
+            "--events-file",
+            events.to_str().unwrap(),
+            "--profile",
+            "ops",
+            "--endpoint-url",
+            "http://127.0.0.1:4566",
+            "--output",
+            "json",
+        ]);
+        assert_eq!(code, 3, "{err}");
+        let cmds = commands(&out);
+        assert!(
+            cmds[0].starts_with("creds=$(aws sts assume-role"),
+            "{cmds:?}"
+        );
+        assert!(
+            cmds.last().unwrap().starts_with("kmsdoctor why-locked"),
+            "{cmds:?}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("calls");
+        for (name, answer) in [
+            (
+                "aws",
+                if assume_works {
+                    "[ \"$2\" = assume-role ] && { echo 'ASIAEXAMPLE secret/x+y token=='; exit 0; }"
+                } else {
+                    "[ \"$2\" = assume-role ] && exit 254"
+                },
+            ),
+            ("kmsdoctor", ":"),
+        ] {
+            let p = dir.path().join(name);
+            std::fs::write(
+                &p,
+                format!(
+                    "#!/bin/sh\n{answer}\nprintf '%s key=%s secret=%s token=%s profile=%s:' {name} \"$AWS_ACCESS_KEY_ID\" \"$AWS_SECRET_ACCESS_KEY\" \"$AWS_SESSION_TOKEN\" \"$AWS_PROFILE\" >> '{}'\nfor a in \"$@\"; do printf ' %s' \"$a\"; done >> '{}'\necho >> '{}'\n",
+                    log.display(),
+                    log.display(),
+                    log.display()
+                ),
+            )
+            .unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let status = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(cmds.join("\n"))
+            .env_clear()
+            .env("PATH", dir.path())
+            .current_dir(dir.path())
+            .status()
+            .unwrap();
+        let _ = status;
+        let calls = std::fs::read_to_string(&log).unwrap();
+        let calls: Vec<&str> = calls.lines().collect();
+        // write-repaired (kmsdoctor), put-key-policy (aws), the live check (kmsdoctor).
+        assert_eq!(calls.len(), 3, "{calls:?}");
+        for c in &calls {
+            assert!(c.contains("--endpoint-url http://127.0.0.1:4566"), "{c}");
+            if assume_works {
+                assert!(
+                    c.contains("key=ASIAEXAMPLE secret=secret/x+y token=token=="),
+                    "{c}"
+                );
+                assert!(!c.contains("--profile"), "{c}");
+            } else {
+                assert!(c.contains("key= secret= token="), "{c}");
+            }
+        }
+        assert!(calls[1].contains("kms put-key-policy"), "{}", calls[1]);
+        assert!(calls[1].contains("--region us-east-1"), "{}", calls[1]);
+        assert!(
+            calls[2].starts_with("kmsdoctor ") && calls[2].contains(" why-locked "),
+            "{}",
+            calls[2]
+        );
+        assert!(
+            !calls[2].contains("--events-file"),
+            "the final check reads KMS: {}",
+            calls[2]
+        );
+    }
+}
