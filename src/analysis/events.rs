@@ -56,6 +56,23 @@ impl Actor {
             .or_else(|| self.invoked_by.clone())
             .unwrap_or_else(|| self.kind.clone())
     }
+
+    /// The session name of a role session (`assumed-role/ROLE/SESSION`): who acted, often a
+    /// person's name or e-mail.
+    pub fn session_name(&self) -> Option<&str> {
+        let arn = self.arn.as_deref()?;
+        let (_, resource) = arn.split_once(":assumed-role/")?;
+        let (_, session) = resource.split_once('/')?;
+        (!session.is_empty()).then_some(session)
+    }
+
+    /// The principal and, for a role session, its session name: `ROLE (session NAME)`.
+    pub fn who(&self) -> String {
+        match self.session_name() {
+            Some(s) => format!("{} (session {s})", self.principal()),
+            None => self.principal(),
+        }
+    }
 }
 
 /// A CreateKey or PutKeyPolicy call, from one CloudTrail record.
@@ -88,4 +105,41 @@ pub struct PolicyEvent {
     pub record_index: usize,
     /// The record itself, as JSON text (kept for policy events only, to save them again).
     pub raw: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Actor;
+
+    fn actor(arn: &str, role: Option<&str>) -> Actor {
+        Actor {
+            kind: "AssumedRole".into(),
+            arn: Some(arn.into()),
+            role_arn: role.map(str::to_string),
+            account_id: None,
+            invoked_by: None,
+        }
+    }
+
+    #[test]
+    fn who_names_the_session_of_a_role() {
+        let a = actor(
+            "arn:aws:sts::111122223333:assumed-role/Admin/jane@example.com",
+            Some("arn:aws:iam::111122223333:role/Admin"),
+        );
+        assert_eq!(a.session_name(), Some("jane@example.com"));
+        assert_eq!(
+            a.who(),
+            "arn:aws:iam::111122223333:role/Admin (session jane@example.com)"
+        );
+        let u = Actor {
+            kind: "IAMUser".into(),
+            ..actor("arn:aws:iam::111122223333:user/ops", None)
+        };
+        assert_eq!(u.session_name(), None);
+        assert_eq!(u.who(), "arn:aws:iam::111122223333:user/ops");
+        // A role path: the session is the last part.
+        let p = actor("arn:aws:sts::111122223333:assumed-role/Admin/", None);
+        assert_eq!(p.session_name(), None);
+    }
 }

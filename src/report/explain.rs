@@ -19,9 +19,6 @@
 use std::io::{self, Write};
 
 use serde::Serialize;
-use tabled::settings::object::Columns;
-use tabled::settings::{Modify, Style as TableStyle, Width};
-use tabled::{Table, Tabled};
 
 use super::{FileFinding, Style};
 use crate::analysis::condition::Truth;
@@ -100,18 +97,6 @@ pub fn render_json(out: &mut dyn Write, r: &ExplainReport<'_>) -> io::Result<()>
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)
-}
-
-#[derive(Tabled)]
-struct Row {
-    #[tabled(rename = "Statement")]
-    statement: String,
-    #[tabled(rename = "Effect")]
-    effect: String,
-    #[tabled(rename = "Outcome")]
-    outcome: String,
-    #[tabled(rename = "Why")]
-    why: String,
 }
 
 fn outcome_label(o: Outcome) -> &'static str {
@@ -208,34 +193,26 @@ pub fn render_table(out: &mut dyn Write, r: &ExplainReport<'_>, style: Style) ->
         super::write_wrapped(out, "Note: ", "      ", n)?;
     }
     if !e.statements.is_empty() {
+        // A list rather than a table: a reason names ARNs, which a column of a table that
+        // fits 80 columns would break mid-word; here each stays whole, to be copied.
         let deciding = |rec: &StatementRecord| e.deciding_statements.contains(&rec.statement);
-        let rows: Vec<Row> = e
+        writeln!(out, "\n{}", style.bold("Statements (* deciding):"))?;
+        for rec in e
             .statements
             .iter()
             .filter(|s| deciding(s))
             .chain(e.statements.iter().filter(|s| !deciding(s)))
-            .map(|rec| Row {
-                statement: if deciding(rec) {
-                    format!("* {}", esc(&rec.statement.id))
-                } else {
-                    esc(&rec.statement.id).into_owned()
-                },
-                effect: esc(rec.effect.as_str()).into_owned(),
-                outcome: outcome_label(rec.outcome).into(),
-                why: esc(&why(rec)).into_owned(),
-            })
-            .collect();
-        let mut table = Table::new(rows);
-        table
-            .with(TableStyle::psql())
-            .with(Modify::new(Columns::one(0)).with(Width::wrap(20).keep_words(true)))
-            .with(Modify::new(Columns::one(1)).with(Width::wrap(6)))
-            .with(Modify::new(Columns::one(3)).with(Width::wrap(34).keep_words(true)));
-        writeln!(out)?;
-        for line in table.to_string().lines() {
-            writeln!(out, "{}", line.trim_end())?;
+        {
+            let head = format!(
+                "{}: {}, {}",
+                rec.statement.id,
+                rec.effect.as_str(),
+                outcome_label(rec.outcome)
+            );
+            let mark = if deciding(rec) { "  * " } else { "    " };
+            super::write_wrapped(out, mark, "      ", &head)?;
+            super::write_wrapped(out, "      ", "      ", &why(rec))?;
         }
-        writeln!(out, "(* deciding)")?;
     }
     if !r.findings.is_empty() {
         writeln!(out, "\nFindings:")?;

@@ -197,7 +197,7 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
             e.event_id,
             e.event_name,
             e.time.format("%Y-%m-%dT%H:%M:%SZ"),
-            e.principal,
+            e.actor.who(),
             e.source_ip
                 .as_deref()
                 .map(|ip| format!(" from {ip}"))
@@ -317,7 +317,7 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
                 v.time.format("%Y-%m-%dT%H:%M:%SZ"),
                 v.event_name,
                 v.verdict.as_str(),
-                v.actor.principal(),
+                v.actor.who(),
                 if v.default_policy {
                     " (default policy)"
                 } else {
@@ -341,7 +341,7 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
                 "{} {:?} by {}: {}",
                 f.time.format("%Y-%m-%dT%H:%M:%SZ"),
                 f.event_name,
-                f.actor.principal(),
+                f.actor.who(),
                 f.error_code
             ),
         )?;

@@ -63,6 +63,11 @@ fn explain_table_for_people() {
         out.lines().all(crate::fits_80_columns),
         "fits 80 columns, but for a word longer than a line:\n{out}"
     );
+    // Reasons keep ARNs whole, to be copied (a table column would break them).
+    assert!(
+        out.contains("      `arn:aws:iam::111122223333:role/KeyAdmin` names the caller"),
+        "{out}"
+    );
     snapshot!("cli__explain_table_console_admin", out);
 }
 

@@ -492,3 +492,27 @@ fn the_gets_in_if_heading_always_has_items() {
     // Conditioned delegations (MFA, tags, principal ARNs) do list their requirements.
     assert!(listed >= 3, "{listed}");
 }
+
+/// The table a person reads in an incident, whole: severity column, the acting session, the
+/// plan's commands, the history; and for an ok key, no empty heading.
+#[test]
+fn why_locked_tables() {
+    let events = scenario("03-delegation-removed/events");
+    let (code, out, err) = why_locked(&[KEY, "--events-file", events.to_str().unwrap()]);
+    assert_eq!(code, 3, "{err}");
+    let out = out.replace(events.to_str().unwrap(), "EVENTS");
+    // Commands stay on one line, to be copied whole.
+    assert!(
+        out.lines()
+            .all(|l| l.trim_start().starts_with("$ ") || crate::fits_80_columns(l)),
+        "{out}"
+    );
+    snapshot!("why_locked_table_recoverable", out);
+
+    let policy = scenario("01-default-policy/policy.json");
+    let (code, out, err) = why_locked(&[KEY, "--policy-file", policy.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("gets in if:\n\n"), "{out}");
+    let out = out.replace(policy.to_str().unwrap(), "POLICY");
+    snapshot!("why_locked_table_ok", out);
+}

@@ -184,7 +184,12 @@ fn a_replaced_policy_without_the_delegation_is_recoverable_by_an_existing_role()
             .find(|a| a["principal"].as_str().unwrap().ends_with(name))
             .cloned()
     };
-    assert_eq!(find(&keeper).expect("the existing role")["exists"], "yes");
+    let kept = find(&keeper).expect("the existing role");
+    assert_eq!(kept["exists"], "yes");
+    assert!(
+        !kept["notes"].to_string().contains("must still exist"),
+        "IAM said it exists: {kept}"
+    );
     assert!(
         find(&gone).is_none(),
         "a deleted role cannot recover anything"

@@ -59,7 +59,11 @@ pub fn apply_iam_facts(
     let mut recreatable = Vec::new();
     for a in &mut d.recoverable_admins {
         match existence.get(&a.principal) {
-            Some(Existence::Yes) => a.exists = Existence::Yes,
+            Some(Existence::Yes) => {
+                a.exists = Existence::Yes;
+                // IAM just said it exists: the warning that it must is moot.
+                a.notes.retain(|n| !n.starts_with("must still exist"));
+            }
             // Named in a condition: compared by name, so creating it again is a way back.
             Some(Existence::No) if a.matched_by == MatchedBy::Condition => {
                 a.exists = Existence::No;
