@@ -460,3 +460,83 @@ fn missing_region_and_missing_credentials_are_one_line_errors() {
         "{err}"
     );
 }
+
+/// Errors in words a user can act on (issue 15, item 4): a profile that is not in the
+/// config files names the files and the profiles they have; an endpoint that cannot be
+/// reached names it and the reason, in one line, without the SDK's internals.
+#[test]
+fn a_missing_profile_and_an_unreachable_endpoint_are_plain_one_line_errors() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("config");
+    std::fs::write(
+        &config,
+        "[profile ops]\nregion = us-east-1\n[profile audit]\nregion = eu-west-1\n",
+    )
+    .unwrap();
+    let run = |args: &[&str], envs: &[(&str, &str)]| {
+        let mut cmd = Command::cargo_bin("kmsdoctor").unwrap();
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", home.path())
+            .env("AWS_CONFIG_FILE", &config)
+            .env("AWS_SHARED_CREDENTIALS_FILE", home.path().join("none"))
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .args(["why-locked", "alias/x", "--region", "us-east-1"])
+            .args(args);
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for (args, envs, source) in [
+        (&["--profile", "nosuch"][..], &[][..], "--profile"),
+        (&[][..], &[("AWS_PROFILE", "nosuch")][..], "AWS_PROFILE"),
+    ] {
+        let (code, err) = run(args, envs);
+        assert_eq!(code, Some(1), "{err}");
+        assert!(
+            err.contains(&format!(
+                "no profile `nosuch` ({source}) in {}",
+                config.display()
+            )),
+            "{err}"
+        );
+        assert!(err.contains("the profiles there are audit, ops"), "{err}");
+        assert!(!err.contains("IMDS"), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    }
+    // The profile exists but gives no credentials: it is named.
+    let (code, err) = run(&["--profile", "ops"], &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("no AWS credentials from the profile `ops`"),
+        "{err}"
+    );
+
+    // Nothing listens on the port: refused, named, one line.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{port}");
+    let (code, err) = run(
+        &["--endpoint-url", &url],
+        &[("AWS_ACCESS_KEY_ID", "a"), ("AWS_SECRET_ACCESS_KEY", "b")],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "cannot reach {url}: tcp connect error: Connection refused"
+        )),
+        "{err}"
+    );
+    assert!(
+        !err.contains("DispatchFailure") && !err.contains("ConnectorError"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}

@@ -12,7 +12,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use chrono::{DateTime, Utc};
 
-use super::{describe, is_access_denied, Clients, ReadOnlyGuard};
+use super::{is_access_denied, Clients, ReadOnlyGuard};
 use crate::analysis::events::PolicyEvent;
 use crate::analysis::lockout::KeyRef;
 use crate::evidence::cloudtrail_records::lookup_event;
@@ -171,7 +171,7 @@ pub async fn lookup_policy_events(
                 match sent {
                     Ok(p) => break p,
                     Err(e) => {
-                        let (code, msg) = describe(&e);
+                        let (code, msg) = c.describe(&e);
                         attempt += 1;
                         if retryable(&e, code.as_deref()) && attempt < pacing.max_attempts {
                             let delay = pacing.backoff * 2u32.saturating_pow(attempt - 1);

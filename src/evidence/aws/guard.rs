@@ -13,7 +13,8 @@ use std::time::Instant;
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+    FinalizerInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
@@ -46,9 +47,9 @@ pub struct Call {
     pub operation: String,
 }
 
-/// Every call the clients made (or refused to make).
+/// Every call the clients made (or refused to make), and the endpoint of the last one sent.
 #[derive(Debug, Clone, Default)]
-pub struct CallLog(Arc<Mutex<Vec<Call>>>);
+pub struct CallLog(Arc<Mutex<Vec<Call>>>, Arc<Mutex<Option<String>>>);
 
 impl CallLog {
     pub fn calls(&self) -> Vec<Call> {
@@ -59,6 +60,23 @@ impl CallLog {
             v.push(c);
         }
     }
+    /// `scheme://host[:port]` of the last request put on the wire: what could not be
+    /// reached, when a call fails before any reply.
+    pub fn last_endpoint(&self) -> Option<String> {
+        self.1.lock().ok().and_then(|e| e.clone())
+    }
+    fn sent_to(&self, endpoint: String) {
+        if let Ok(mut e) = self.1.lock() {
+            *e = Some(endpoint);
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Attempt(u32);
+
+impl Storable for Attempt {
+    type Storer = StoreReplace<Self>;
 }
 
 #[derive(Debug, Clone)]
@@ -112,6 +130,41 @@ impl Intercept for ReadOnlyGuard {
             );
         }
         cfg.interceptor_state().store_put(Started(Instant::now()));
+        Ok(())
+    }
+
+    /// Each attempt: where it goes (for errors that get no reply), and with `--verbose`,
+    /// each retry by name.
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let uri = context.request().uri();
+        let endpoint = match uri.find("://") {
+            Some(i) => {
+                let rest = &uri[i + 3..];
+                let host_end = rest.find(['/', '?']).unwrap_or(rest.len());
+                uri[..i + 3 + host_end].to_string()
+            }
+            None => uri.to_string(),
+        };
+        self.log.sent_to(endpoint);
+        let attempt = cfg.load::<Attempt>().map(|a| a.0 + 1).unwrap_or(1);
+        cfg.interceptor_state().store_put(Attempt(attempt));
+        if attempt > 1 {
+            let op = cfg
+                .load::<Metadata>()
+                .map(|m| m.name().to_string())
+                .unwrap_or_default();
+            tracing::info!(
+                operation = %op,
+                region = %self.region,
+                attempt,
+                "retrying aws call"
+            );
+        }
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! IAM: whether principals still exist, the caller's role or user ARN, and IAM's own
 //! decision for the caller (SimulatePrincipalPolicy).
 
-use super::{describe, CallerIdentity, Clients, LiveError};
+use super::{CallerIdentity, Clients, LiveError};
 use crate::analysis::lockout::Existence;
 use crate::analysis::principal::Arn;
 
@@ -30,7 +30,7 @@ pub async fn principal_exists(c: &Clients, arn: &str) -> Existence {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| describe(&e))
+            .map_err(|e| c.describe(&e))
     } else {
         c.iam
             .get_user()
@@ -38,7 +38,7 @@ pub async fn principal_exists(c: &Clients, arn: &str) -> Existence {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| describe(&e))
+            .map_err(|e| c.describe(&e))
     };
     match result {
         Ok(()) => Existence::Yes,
@@ -79,7 +79,7 @@ pub async fn simulate(
         .resource_arns(key_arn)
         .send()
         .await
-        .map_err(|e| LiveError(describe(&e).1))?;
+        .map_err(|e| LiveError(c.describe(&e).1))?;
     Ok(out
         .evaluation_results()
         .iter()

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{describe, Clients, LiveError};
+use super::{Clients, LiveError};
 use crate::analysis::lockout::{KeyProperties, KeyRef};
 
 /// What KMS told about the key.
@@ -63,7 +63,7 @@ pub async fn key_facts(
             }
         }
         Err(e) => {
-            let (code, msg) = describe(&e);
+            let (code, msg) = c.describe(&e);
             if code.as_deref() == Some("NotFoundException") {
                 return Err(LiveError(format!(
                     "kms DescribeKey: no key `{input}` in {}: {msg}",
@@ -107,7 +107,7 @@ pub async fn key_facts(
     {
         Ok(out) => facts.policy = out.policy().map(str::to_string),
         Err(e) => {
-            let (code, msg) = describe(&e);
+            let (code, msg) = c.describe(&e);
             if code.as_deref() == Some("NotFoundException") && facts.resolved_by != "describe_key" {
                 return Err(LiveError(format!(
                     "kms GetKeyPolicy: no key {key_arg}: {msg}"
@@ -132,7 +132,7 @@ async fn find_alias_target(c: &Clients, alias: &str) -> Result<String, LiveError
         let page = page.map_err(|e| {
             LiveError(format!(
                 "kms ListAliases failed, so `{alias}` cannot be resolved: {}",
-                describe(&e).1
+                c.describe(&e).1
             ))
         })?;
         for a in page.aliases() {
@@ -154,7 +154,7 @@ async fn list_aliases(c: &Clients, key: &str) -> Result<Vec<String>, LiveError> 
     let mut out = Vec::new();
     let mut pages = c.kms.list_aliases().key_id(key).into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| LiveError(describe(&e).1))?;
+        let page = page.map_err(|e| LiveError(c.describe(&e).1))?;
         out.extend(
             page.aliases()
                 .iter()

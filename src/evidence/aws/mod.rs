@@ -61,6 +61,7 @@ pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
 /// then the profile; credentials from the default chain (environment, profiles, SSO,
 /// process, container and instance roles).
 pub async fn load_config(conn: &Connection) -> Result<SdkConfig, LiveError> {
+    check_profile(conn).await?;
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http_client());
     if let Some(p) = &conn.profile {
         loader = loader.profile_name(p);
@@ -85,12 +86,80 @@ pub async fn load_config(conn: &Connection) -> Result<SdkConfig, LiveError> {
     use aws_credential_types::provider::ProvideCredentials;
     match tokio::time::timeout(Duration::from_secs(20), provider.provide_credentials()).await {
         Ok(Ok(_)) => Ok(config),
-        Ok(Err(e)) => Err(LiveError(format!(
-            "no AWS credentials: {} (set AWS_PROFILE or --profile, run `aws sso login`, or export AWS_ACCESS_KEY_ID)",
-            first_line(&e.to_string())
-        ))),
-        Err(_) => Err(LiveError("no AWS credentials: the credential chain did not answer within 20 s".into())),
+        Ok(Err(e)) => {
+            let profile = conn
+                .profile
+                .clone()
+                .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
+            Err(LiveError(match profile {
+                Some(p) => format!(
+                    "no AWS credentials from the profile `{}`: {} (give it credentials, a role_arn or an SSO session, and run `aws sso login` for SSO)",
+                    crate::analysis::escape::visible(&p),
+                    reasons(&e)
+                ),
+                None => format!(
+                    "no AWS credentials: {} (set AWS_PROFILE or --profile, run `aws sso login`, or export AWS_ACCESS_KEY_ID)",
+                    reasons(&e)
+                ),
+            }))
+        }
+        Err(_) => Err(LiveError(
+            "no AWS credentials: the credential chain did not answer within 20 s".into(),
+        )),
     }
+}
+
+/// A profile named by `--profile` or `AWS_PROFILE` must be in the config or credentials
+/// file. The SDK would otherwise go on down the credential chain (to the instance metadata
+/// service) and fail with a message about IMDS.
+async fn check_profile(conn: &Connection) -> Result<(), LiveError> {
+    use aws_types::os_shim_internal::{Env, Fs};
+    let (name, from) = match (&conn.profile, std::env::var("AWS_PROFILE")) {
+        (Some(p), _) => (p.clone(), "--profile"),
+        (None, Ok(p)) if !p.is_empty() => (p, "AWS_PROFILE"),
+        _ => return Ok(()),
+    };
+    let files = aws_runtime::env_config::file::EnvConfigFiles::default();
+    let set = match aws_config::profile::load(&Fs::real(), &Env::real(), &files, None).await {
+        Ok(set) => set,
+        Err(e) => {
+            return Err(LiveError(format!(
+                "the AWS config files cannot be read: {}",
+                crate::analysis::escape::visible(&reasons(&e))
+            )))
+        }
+    };
+    if set.get_profile(&name).is_some() {
+        return Ok(());
+    }
+    let mut known: Vec<&str> = set.profiles().collect();
+    known.sort_unstable();
+    let known: Vec<String> = known
+        .iter()
+        .take(20)
+        .map(|p| crate::analysis::escape::visible(p).into_owned())
+        .collect();
+    let files = match (
+        std::env::var("AWS_CONFIG_FILE"),
+        std::env::var("AWS_SHARED_CREDENTIALS_FILE"),
+    ) {
+        (Err(_), Err(_)) => "~/.aws/config or ~/.aws/credentials".to_string(),
+        (c, k) => format!(
+            "{} or {}",
+            c.unwrap_or_else(|_| "~/.aws/config".into()),
+            k.unwrap_or_else(|_| "~/.aws/credentials".into())
+        ),
+    };
+    Err(LiveError(format!(
+        "no profile `{}` ({from}) in {}: {}",
+        crate::analysis::escape::visible(&name),
+        crate::analysis::escape::visible(&files),
+        if known.is_empty() {
+            "they define no profile (run `aws configure` or `aws configure sso`)".to_string()
+        } else {
+            format!("the profiles there are {}", known.join(", "))
+        }
+    )))
 }
 
 pub(crate) fn first_line(s: &str) -> String {
@@ -134,6 +203,27 @@ impl Clients {
     }
 }
 
+impl Clients {
+    /// [`describe`], naming the endpoint that could not be reached.
+    pub fn describe<E>(&self, e: &SdkError<E, HttpResponse>) -> (Option<String>, String)
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let (code, msg) = describe(e);
+        match (e, self.calls.last_endpoint()) {
+            (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_), Some(at)) => {
+                let at = crate::analysis::escape::visible(&at).into_owned();
+                let msg = match msg.strip_prefix("cannot reach AWS: ") {
+                    Some(why) => format!("cannot reach {at}: {why}"),
+                    None => format!("{msg} ({at})"),
+                };
+                (code, msg)
+            }
+            _ => (code, msg),
+        }
+    }
+}
+
 /// An AWS error in one line: `Code: message`, or what went wrong on the way.
 pub fn describe<E>(e: &SdkError<E, HttpResponse>) -> (Option<String>, String)
 where
@@ -154,7 +244,16 @@ where
             };
             (code, msg)
         }
-        SdkError::DispatchFailure(d) => (None, format!("cannot reach AWS: {}", source_chain(d))),
+        SdkError::DispatchFailure(d) => (
+            None,
+            format!(
+                "cannot reach AWS: {}",
+                match d.as_connector_error() {
+                    Some(c) => reasons(c),
+                    None => source_chain(d),
+                }
+            ),
+        ),
         SdkError::TimeoutError(_) => (None, "the request timed out".into()),
         SdkError::ResponseError(r) => (
             None,
@@ -168,6 +267,23 @@ where
             first_line(&other.to_string()),
         ),
     }
+}
+
+/// An error and its sources in one line, `a: b: c`, each said once (layers often repeat
+/// the message of the one below).
+fn reasons(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let m = first_line(&err.to_string());
+        // The HTTP stack's wrappers say nothing the layer below does not.
+        let wrapper = matches!(m.as_str(), "io error" | "client error (Connect)" | "other");
+        if !m.is_empty() && !wrapper && !parts.iter().any(|p| p.contains(&m)) {
+            parts.push(m);
+        }
+        next = err.source();
+    }
+    parts.join(": ").chars().take(300).collect()
 }
 
 fn source_chain(e: &dyn std::fmt::Debug) -> String {

@@ -1,6 +1,6 @@
 //! STS: who is asking.
 
-use super::{describe, Clients, LiveError};
+use super::{Clients, LiveError};
 
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -11,12 +11,12 @@ pub struct CallerIdentity {
 }
 
 pub async fn caller_identity(c: &Clients) -> Result<CallerIdentity, LiveError> {
-    let out = c
-        .sts
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| LiveError(format!("sts GetCallerIdentity failed: {}", describe(&e).1)))?;
+    let out = c.sts.get_caller_identity().send().await.map_err(|e| {
+        LiveError(format!(
+            "sts GetCallerIdentity failed: {}",
+            c.describe(&e).1
+        ))
+    })?;
     Ok(CallerIdentity {
         arn: out.arn().unwrap_or_default().to_string(),
         account: out.account().unwrap_or_default().to_string(),
