@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use crate::cli::{Cli, Command};
-pub use crate::commands::{AppError, Ui};
+pub use crate::commands::{AppError, Progress, Ui};
 
 /// Runs the command and returns the process exit code. Results go to `out`; warnings and
 /// progress to `err`.

@@ -6,7 +6,7 @@ use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 
 use clap::Parser;
-use kmsdoctor::app::{self, Ui};
+use kmsdoctor::app::{self, Progress, Ui};
 use kmsdoctor::cli::Cli;
 use kmsdoctor::report::Style;
 
@@ -27,6 +27,7 @@ fn main() -> ExitCode {
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_writer(io::stderr)
+                    .with_ansi(io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
                     .with_target(false),
             )
             .with(filter)
@@ -36,7 +37,11 @@ fn main() -> ExitCode {
     let stderr = io::stderr();
     let ui = Ui {
         style: Style::detect(stdout.is_terminal()),
-        progress: stderr.is_terminal(),
+        progress: if stderr.is_terminal() {
+            Progress::Terminal
+        } else {
+            Progress::Lines
+        },
     };
     let mut out = stdout.lock();
     // Not locked: worker threads print progress to stderr while the run goes on.

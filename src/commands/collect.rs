@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use super::{investigate, lookup_progress, warn_problems, AppError, Scope, Ui};
+use super::{investigate, lookup_progress, warn_problems, AppError, Progress, Scope, Ui};
 use crate::cli::CollectArgs;
 use crate::config::CollectConfig;
 use crate::evidence::aws::LookupPacing;
@@ -30,7 +30,7 @@ pub fn run(args: &CollectArgs, err: &mut dyn Write, ui: Ui) -> Result<u8, AppErr
         &progress,
     )?;
     gather(&mut source, now)?;
-    if ui.progress {
+    if ui.progress == Progress::Terminal {
         eprintln!();
     }
     let bundle = source.bundle()?;

@@ -14,7 +14,7 @@ use crate::analysis::lockout::{
 };
 use crate::analysis::principal::Caller;
 use crate::config::FlagError;
-use crate::evidence::aws::LiveError;
+use crate::evidence::aws::{LiveError, LookupProgress};
 use crate::evidence::files::WriteError;
 use crate::evidence::source::{
     EventsQuery, EventsSummary, EvidenceError, EvidenceSource, KeyEvidence,
@@ -60,15 +60,96 @@ impl AppError {
 #[derive(Debug, Clone, Copy)]
 pub struct Ui {
     pub style: Style,
-    /// Show progress on stderr (only when stderr is a terminal).
-    pub progress: bool,
+    /// How progress is shown on stderr.
+    pub progress: Progress,
 }
 
-/// Progress of CloudTrail lookups, on stderr when `show`.
-pub(crate) fn lookup_progress(show: bool) -> impl Fn(u32, usize) + Sync {
-    move |pages: u32, found: usize| {
-        if show {
+/// Progress on stderr, for waits longer than a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// A terminal: one line, redrawn in place.
+    Terminal,
+    /// A log or a pipe: a line when a wait starts, at most one every few seconds while it
+    /// goes on, and one for each retry.
+    Lines,
+}
+
+/// When stderr is not a terminal: no line for a wait shorter than this...
+const QUIET_FOR: std::time::Duration = std::time::Duration::from_secs(2);
+/// ...and then a line at most this often.
+const LINE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Throttles the lines written when stderr is not a terminal.
+pub(crate) struct Throttle {
+    start: std::time::Instant,
+    last: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl Throttle {
+    pub(crate) fn new() -> Throttle {
+        Throttle {
+            start: std::time::Instant::now(),
+            last: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Whether a line is due: none in the first [`QUIET_FOR`], then one every
+    /// [`LINE_EVERY`].
+    pub(crate) fn due(&self) -> bool {
+        if self.start.elapsed() < QUIET_FOR {
+            return false;
+        }
+        let Ok(mut last) = self.last.lock() else {
+            return false;
+        };
+        match *last {
+            Some(t) if t.elapsed() < LINE_EVERY => false,
+            _ => {
+                *last = Some(std::time::Instant::now());
+                true
+            }
+        }
+    }
+}
+
+/// Progress of CloudTrail lookups on stderr. Only kmsdoctor's own words and numbers are
+/// written, but for a retry's reason, which comes from AWS and is escaped.
+pub(crate) fn lookup_progress(mode: Progress) -> impl Fn(LookupProgress<'_>) + Sync {
+    let throttle = Throttle::new();
+    move |p: LookupProgress<'_>| match (mode, p) {
+        (Progress::Terminal, LookupProgress::Page { pages, found, .. }) => {
             eprint!("\rkmsdoctor: CloudTrail LookupEvents page {pages}, {found} policy event(s) for the key ");
+        }
+        (
+            Progress::Lines,
+            LookupProgress::Page {
+                event,
+                pages,
+                found,
+            },
+        ) => {
+            if throttle.due() {
+                eprintln!("kmsdoctor: CloudTrail LookupEvents ({event}): page {pages}, {found} policy event(s) for the key so far");
+            }
+        }
+        (
+            mode,
+            LookupProgress::Retry {
+                event,
+                attempt,
+                of,
+                delay,
+                why,
+            },
+        ) => {
+            if mode == Progress::Terminal {
+                eprintln!();
+            }
+            eprintln!(
+                "kmsdoctor: CloudTrail LookupEvents ({event}) failed ({}): attempt {attempt} of {of} in {:.1} s",
+                crate::analysis::escape::visible(why),
+                delay.as_secs_f64()
+            );
         }
     }
 }

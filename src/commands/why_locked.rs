@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use super::{investigate, lookup_progress, warn_problems, AppError, Scope, Ui};
+use super::{investigate, lookup_progress, warn_problems, AppError, Progress, Scope, Throttle, Ui};
 use crate::analysis::lockout::Setting;
 use crate::analysis::plan::{recovery_plan, PlanConnection, PlanInput};
 use crate::analysis::repair::repair;
@@ -29,12 +29,21 @@ pub fn run(
         .as_deref()
         .map(|p| files::NewFile::create(p, "--write-repaired"))
         .transpose()?;
-    let show = ui.progress;
-    let file_progress = move |done: usize, total: usize| {
-        if show && (done == total || done % 16 == 0) {
-            eprint!("\rkmsdoctor: reading CloudTrail files {done}/{total}");
-            if done == total {
-                eprintln!();
+    let mode = ui.progress;
+    let throttle = Throttle::new();
+    let file_progress = move |done: usize, total: usize| match mode {
+        Progress::Terminal => {
+            if done == total || done.is_multiple_of(16) {
+                eprint!("\rkmsdoctor: reading CloudTrail files {done}/{total}");
+                if done == total {
+                    eprintln!();
+                }
+            }
+        }
+        // Lines: only for a long read (a line every few seconds; none for a quick one).
+        Progress::Lines => {
+            if done < total && throttle.due() {
+                eprintln!("kmsdoctor: reading CloudTrail files {done}/{total}");
             }
         }
     };
@@ -70,7 +79,7 @@ pub fn run(
         },
     )?;
     if matches!(cfg.source, Source::Live(_)) {
-        if ui.progress {
+        if ui.progress == Progress::Terminal {
             eprintln!();
         }
         warn_problems(err, &inv.source_problems)?;

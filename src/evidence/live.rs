@@ -189,7 +189,7 @@ pub struct AwsSource<'p> {
     pub clients: Clients,
     runtime: tokio::runtime::Runtime,
     request: Request,
-    progress: &'p (dyn Fn(u32, usize) + Sync),
+    progress: &'p (dyn Fn(aws::LookupProgress<'_>) + Sync),
     caller: Option<CallerIdentity>,
     caller_principal_arn: Option<String>,
     key: Option<KeyRef>,
@@ -210,7 +210,7 @@ impl<'p> AwsSource<'p> {
     /// Loads the AWS configuration (profile, region, credentials) and builds the clients.
     pub fn connect(
         request: Request,
-        progress: &'p (dyn Fn(u32, usize) + Sync),
+        progress: &'p (dyn Fn(aws::LookupProgress<'_>) + Sync),
     ) -> Result<AwsSource<'p>, LiveError> {
         let runtime = runtime()?;
         let config = runtime.block_on(aws::load_config(&request.connection))?;
@@ -223,7 +223,7 @@ impl<'p> AwsSource<'p> {
         clients: Clients,
         runtime: tokio::runtime::Runtime,
         request: Request,
-        progress: &'p (dyn Fn(u32, usize) + Sync),
+        progress: &'p (dyn Fn(aws::LookupProgress<'_>) + Sync),
     ) -> AwsSource<'p> {
         AwsSource {
             clients,
@@ -244,7 +244,7 @@ impl<'p> AwsSource<'p> {
     pub fn over(
         clients: Clients,
         request: Request,
-        progress: &'p (dyn Fn(u32, usize) + Sync),
+        progress: &'p (dyn Fn(aws::LookupProgress<'_>) + Sync),
     ) -> Result<AwsSource<'p>, LiveError> {
         Ok(AwsSource::with_clients(
             clients,

@@ -88,6 +88,34 @@ fn now() -> DateTime<Utc> {
 
 /// Runs the lookups with a key created inside the window (so CreateKey is one narrow call).
 fn run(c: &Clients, pacing: LookupPacing) -> (Vec<String>, LookupReport) {
+    let (ids, report, _) = run_noting_progress(c, pacing);
+    (ids, report)
+}
+
+/// [`run`], and what was reported as progress, one line each.
+fn run_noting_progress(
+    c: &Clients,
+    pacing: LookupPacing,
+) -> (Vec<String>, LookupReport, Vec<String>) {
+    let noted = std::sync::Mutex::new(Vec::new());
+    let note = |p: kmsdoctor::evidence::aws::LookupProgress<'_>| {
+        noted.lock().unwrap().push(match p {
+            kmsdoctor::evidence::aws::LookupProgress::Page {
+                event,
+                pages,
+                found,
+            } => {
+                format!("page {event} {pages} {found}")
+            }
+            kmsdoctor::evidence::aws::LookupProgress::Retry {
+                event,
+                attempt,
+                of,
+                why,
+                ..
+            } => format!("retry {event} {attempt}/{of}: {why}"),
+        })
+    };
     let key = KeyRef::parse(KEY).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -107,10 +135,14 @@ fn run(c: &Clients, pacing: LookupPacing) -> (Vec<String>, LookupReport) {
         now() - chrono::Duration::days(90),
         now(),
         pacing,
-        &|_, _| {},
+        &note,
     ));
     let events = by_key.pop().unwrap_or_default();
-    (events.into_iter().map(|e| e.event_id).collect(), report)
+    (
+        events.into_iter().map(|e| e.event_id).collect(),
+        report,
+        noted.into_inner().unwrap(),
+    )
 }
 
 fn empty_create_key() -> Rule {
@@ -168,12 +200,22 @@ fn throttling_then_success() {
         .output(|| page(vec![event("e1", 1)], None))
         .build();
     let c = clients(&[&rule, &empty_create_key()]);
-    let (ids, report) = run(&c, fast());
+    let (ids, report, progress) = run_noting_progress(&c, fast());
     assert_eq!(ids, vec!["e1"]);
     assert!(report.complete);
     assert_eq!(
         report.calls, 4,
         "two throttled calls, the good one, then CreateKey"
+    );
+    // Each retry is reported, with its reason, before the wait (issue 15, item 8).
+    assert_eq!(
+        progress,
+        vec![
+            "retry PutKeyPolicy 2/4: ThrottlingException: Rate exceeded",
+            "retry PutKeyPolicy 3/4: ThrottlingException: Rate exceeded",
+            "page PutKeyPolicy 1 1",
+            "page CreateKey 2 1",
+        ]
     );
 }
 

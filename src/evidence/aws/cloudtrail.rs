@@ -95,6 +95,25 @@ fn retryable<E>(e: &SdkError<E, HttpResponse>, code: Option<&str>) -> bool {
     throttled || server_error
 }
 
+/// How the lookups are going, for the progress line.
+#[derive(Debug, Clone, Copy)]
+pub enum LookupProgress<'a> {
+    /// A page was read: `event` is the event name looked up.
+    Page {
+        event: &'a str,
+        pages: u32,
+        found: usize,
+    },
+    /// A call failed and is retried after `delay`.
+    Retry {
+        event: &'a str,
+        attempt: u32,
+        of: u32,
+        delay: Duration,
+        why: &'a str,
+    },
+}
+
 /// A key to look up, with its creation time when DescribeKey told it.
 #[derive(Debug, Clone)]
 pub struct KeyLookup {
@@ -111,7 +130,7 @@ pub async fn lookup_policy_events(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     pacing: LookupPacing,
-    progress: &(dyn Fn(u32, usize) + Sync),
+    progress: &(dyn Fn(LookupProgress<'_>) + Sync),
 ) -> (Vec<Vec<PolicyEvent>>, LookupReport) {
     let mut report = LookupReport {
         complete: true,
@@ -176,6 +195,13 @@ pub async fn lookup_policy_events(
                         if retryable(&e, code.as_deref()) && attempt < pacing.max_attempts {
                             let delay = pacing.backoff * 2u32.saturating_pow(attempt - 1);
                             tracing::debug!(%msg, attempt, delay_ms = delay.as_millis() as u64, "LookupEvents retry");
+                            progress(LookupProgress::Retry {
+                                event: name,
+                                attempt: attempt + 1,
+                                of: pacing.max_attempts,
+                                delay,
+                                why: &msg,
+                            });
                             tokio::time::sleep(delay).await;
                             continue;
                         }
@@ -224,7 +250,11 @@ pub async fn lookup_policy_events(
                     Err(_) => report.unreadable += 1,
                 }
             }
-            progress(report.pages, found);
+            progress(LookupProgress::Page {
+                event: name,
+                pages: report.pages,
+                found,
+            });
             match page.next_token() {
                 None => break,
                 Some(t) if !seen.insert(t.to_string()) => {

@@ -16,7 +16,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 pub use cloudtrail::{
-    cloudtrail_config, lookup_policy_events, KeyLookup, LookupPacing, LookupReport,
+    cloudtrail_config, lookup_policy_events, KeyLookup, LookupPacing, LookupProgress, LookupReport,
 };
 pub use guard::{is_allowed, Call, CallLog, ReadOnlyGuard, ALLOWED};
 pub use iam::{caller_principal_arn, principal_exists, simulate};
