@@ -11,7 +11,7 @@ pub use crate::commands::{AppError, Progress, Ui};
 pub fn run(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write, ui: Ui) -> Result<u8, AppError> {
     use crate::commands::{check, collect, explain, why_locked};
     match &cli.command {
-        Command::Explain(args) => explain::run(args, out, ui.style),
+        Command::Explain(args) => explain::run(args, out, err, ui.style),
         Command::WhyLocked(args) => why_locked::run(args, out, err, ui),
         Command::Collect(args) => collect::run(args, err, ui),
         Command::Check(args) => check::run(args, out, ui.style),

@@ -112,8 +112,9 @@ pub struct AwsArgs {
     pub endpoint_url: Option<String>,
 
     /// How far back to look in CloudTrail event history: days, at most 90 (`30`, `30d`).
-    #[arg(long, value_name = "DAYS", default_value = "90")]
-    pub since: String,
+    /// Default 90. Only for lookups in AWS: event files hold what they hold.
+    #[arg(long, value_name = "DAYS")]
+    pub since: Option<String>,
 
     /// Log each AWS call (operation, region, duration, request id) on stderr.
     #[arg(long, short)]
@@ -126,9 +127,10 @@ pub struct CollectArgs {
     #[arg(value_name = "KEY")]
     pub key: String,
 
-    /// The file to write; it must not exist.
-    #[arg(long, short, value_name = "FILE")]
-    pub output: std::path::PathBuf,
+    /// The bundle file to write; it must not exist. (Not `--output`, which is the output
+    /// format everywhere else, as in the AWS CLI.)
+    #[arg(long = "out", value_name = "FILE")]
+    pub out: std::path::PathBuf,
 
     #[command(flatten)]
     pub aws: AwsArgs,
@@ -196,9 +198,10 @@ pub struct ExplainArgs {
 pub struct WhyLockedArgs {
     /// The key: a key id (1234abcd-12ab-34cd-56ef-1234567890ab) or key ARN; from AWS also an
     /// alias name (`alias/NAME`) or alias ARN. Without --policy-file, --events-file or
-    /// --from, the evidence is gathered from AWS (read-only).
-    #[arg(value_name = "KEY")]
-    pub key: String,
+    /// --from, the evidence is gathered from AWS (read-only). With --from, the bundle
+    /// names the key: KEY may be left out.
+    #[arg(value_name = "KEY", required_unless_present = "from")]
+    pub key: Option<String>,
 
     /// Diagnose from a bundle saved by `kmsdoctor collect`, without calling AWS.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["policy_file", "events_files"])]

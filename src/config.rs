@@ -40,6 +40,8 @@ pub struct ExplainConfig {
     pub policy_file: Option<PathBuf>,
     pub identity_policies: Vec<PathBuf>,
     pub output: OutputFormat,
+    /// What the flags say that may not be meant: a context key kmsdoctor does not know.
+    pub warnings: Vec<String>,
 }
 
 impl ExplainConfig {
@@ -59,6 +61,7 @@ impl ExplainConfig {
             policy_file: args.policy_file.clone(),
             identity_policies: args.identity_policies.clone(),
             output: args.output,
+            warnings: unknown_context_keys(&args.context, &args.absent),
         })
     }
 }
@@ -139,16 +142,7 @@ impl LiveConfig {
     /// `key`: the key as given; a key or alias ARN names its region, which is then the
     /// region called (KMS keys are regional: no other region could answer for it).
     pub fn resolve(a: &AwsArgs, key: &str) -> Result<LiveConfig, FlagError> {
-        let days = a.since.trim().trim_end_matches(['d', 'D']);
-        let days: u64 = days
-            .parse()
-            .map_err(|_| flag_err("--since", format!("`{}` is not a number of days", a.since)))?;
-        if days == 0 || days > 90 {
-            return Err(flag_err(
-                "--since",
-                "CloudTrail event history keeps 90 days: give 1 to 90 (older events: the trail's S3 logs, with --events-file)",
-            ));
-        }
+        let since = parse_since(a.since.as_deref().unwrap_or("90"))?;
         if let Some(u) = &a.endpoint_url {
             if !(u.starts_with("http://") || u.starts_with("https://")) {
                 return Err(flag_err(
@@ -172,9 +166,24 @@ impl LiveConfig {
                 region: a.region.clone().or(arn_region.map(str::to_string)),
                 endpoint_url: a.endpoint_url.clone(),
             },
-            since: std::time::Duration::from_secs(days * 86_400),
+            since,
         })
     }
+}
+
+/// `--since`: days, 1 to 90 (`30`, `30d`).
+fn parse_since(given: &str) -> Result<std::time::Duration, FlagError> {
+    let days = given.trim().trim_end_matches(['d', 'D']);
+    let days: u64 = days
+        .parse()
+        .map_err(|_| flag_err("--since", format!("`{given}` is not a number of days")))?;
+    if days == 0 || days > 90 {
+        return Err(flag_err(
+            "--since",
+            "CloudTrail event history keeps 90 days: give 1 to 90 (older events: the trail's S3 logs, with --events-file)",
+        ));
+    }
+    Ok(std::time::Duration::from_secs(days * 86_400))
 }
 
 #[derive(Debug, Clone)]
@@ -188,7 +197,7 @@ impl CollectConfig {
     pub fn resolve(a: &CollectArgs) -> Result<CollectConfig, FlagError> {
         Ok(CollectConfig {
             key_input: a.key.trim().to_string(),
-            output: a.output.clone(),
+            output: a.out.clone(),
             live: LiveConfig::resolve(&a.aws, &a.key)?,
         })
     }
@@ -215,6 +224,7 @@ pub struct WhyLockedConfig {
 
 impl WhyLockedConfig {
     pub fn resolve(args: &WhyLockedArgs) -> Result<WhyLockedConfig, FlagError> {
+        let key_input = args.key.as_deref().unwrap_or_default().trim().to_string();
         let source = if let Some(b) = &args.from {
             Source::Bundle(b.clone())
         } else if args.policy_file.is_some() || !args.events_files.is_empty() {
@@ -223,13 +233,25 @@ impl WhyLockedConfig {
                 events_files: args.events_files.clone(),
             }
         } else {
-            Source::Live(LiveConfig::resolve(&args.aws, &args.key)?)
+            Source::Live(LiveConfig::resolve(&args.aws, &key_input)?)
         };
-        let key = match (KeyRef::parse(&args.key), &source) {
-            (Ok(k), _) => Some(k),
-            // Aliases are resolved by AWS, or taken from the bundle.
-            (Err(_), Source::Live(_) | Source::Bundle(_)) if args.key.contains("alias/") => None,
-            (Err(m), _) => return Err(flag_err("KEY", m.to_string())),
+        if let (Some(given), Source::Files { .. } | Source::Bundle(_)) = (&args.aws.since, &source)
+        {
+            parse_since(given)?;
+            return Err(flag_err(
+                "--since",
+                "it bounds the CloudTrail lookups kmsdoctor makes in AWS; the evidence files hold what they hold (leave it out, or pick the records yourself)",
+            ));
+        }
+        let key = match (&args.key, &source) {
+            // The bundle names the key.
+            (None, _) => None,
+            (Some(k), _) => match (KeyRef::parse(k), &source) {
+                (Ok(k), _) => Some(k),
+                // Aliases are resolved by AWS, or taken from the bundle.
+                (Err(_), Source::Live(_) | Source::Bundle(_)) if k.contains("alias/") => None,
+                (Err(m), _) => return Err(flag_err("KEY", m.to_string())),
+            },
         };
         if let Some(a) = &args.account {
             if !is_account_id(a) {
@@ -264,7 +286,8 @@ impl WhyLockedConfig {
         }
         // The run again, with every flag that shaped it (the evidence, the account, the time,
         // and the AWS connection), as words for a command line.
-        let mut rerun: Vec<String> = vec!["why-locked".into(), args.key.clone()];
+        let mut rerun: Vec<String> = vec!["why-locked".into()];
+        rerun.extend(args.key.clone());
         let mut flag = |f: &str, v: String| {
             rerun.push(f.to_string());
             rerun.push(v);
@@ -289,12 +312,12 @@ impl WhyLockedConfig {
             if let Some(r) = &a.region {
                 flag("--region", r.clone());
             }
-            if a.since.trim() != "90" {
-                flag("--since", a.since.clone());
+            if let Some(since) = &a.since {
+                flag("--since", since.clone());
             }
         }
         Ok(WhyLockedConfig {
-            key_input: args.key.trim().to_string(),
+            key_input,
             key,
             source,
             account: args.account.clone(),
@@ -322,6 +345,29 @@ pub fn resolve_action(input: &str) -> Result<String, FlagError> {
             ))
         }
     }
+}
+
+/// A warning for each `--context` or `--absent` key that is neither a global condition key
+/// nor a KMS one: likely a typo (`aws:SorceIp`), which policies would never test.
+pub fn unknown_context_keys(pairs: &[String], absent: &[String]) -> Vec<String> {
+    let keys = pairs
+        .iter()
+        .map(|p| (p.split_once('=').map(|(k, _)| k).unwrap_or(p), "--context"))
+        .chain(absent.iter().map(|k| (k.as_str(), "--absent")));
+    let mut out = Vec::new();
+    for (k, flag) in keys {
+        let k = k.trim();
+        if k.is_empty() || crate::analysis::condition_keys::is_known(k) {
+            continue;
+        }
+        let hint = crate::analysis::condition_keys::suggest(k)
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        out.push(format!(
+            "{flag}: `{k}` is not a global or KMS condition key kmsdoctor knows{hint}: a condition on another key does not see this value"
+        ));
+    }
+    out
 }
 
 fn resolve_context(

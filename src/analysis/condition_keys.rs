@@ -158,6 +158,30 @@ pub fn is_known(key: &str) -> bool {
     find(key).is_some()
 }
 
+/// The closest known key to a mistyped one (`aws:SorceIp` -> `aws:sourceip`), for "did
+/// you mean"; a key family (`aws:PrincipalTag/`) is matched on its prefix and keeps the rest
+/// of the key as typed (`aws:PrincipalTgs/team` -> `aws:principaltag/team`).
+pub fn suggest(key: &str) -> Option<String> {
+    let lower = key.to_ascii_lowercase();
+    KEYS.iter()
+        .filter_map(|k| {
+            let family = k.name.ends_with('/') || k.name.ends_with(':');
+            let (probe, rest) = if family {
+                let n = k.name.len().min(lower.len());
+                if !lower.is_char_boundary(n) {
+                    return None;
+                }
+                (&lower[..n], &key[n..])
+            } else {
+                (lower.as_str(), "")
+            };
+            let d = super::kms::distance(probe, k.name);
+            (d <= 2).then(|| (d, format!("{}{rest}", k.name)))
+        })
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+}
+
 /// Whether a `kms:` key (any case) is one kmsdoctor knows.
 pub(crate) fn is_known_kms_key(key: &str) -> bool {
     key.len() > 4 && key.as_bytes()[..4].eq_ignore_ascii_case(b"kms:") && find(key).is_some()
@@ -207,6 +231,21 @@ mod tests {
         assert_eq!(role("aws:SorceIp"), None);
         assert!(anyone_can_meet("aws:MultiFactorAuthPresent"));
         assert!(!anyone_can_meet("aws:PrincipalArn"));
+    }
+
+    #[test]
+    fn a_mistyped_key_gets_the_closest_known_one() {
+        assert_eq!(suggest("aws:SorceIp").as_deref(), Some("aws:sourceip"));
+        assert_eq!(
+            suggest("aws:PrincipalTgs/team").as_deref(),
+            Some("aws:principaltag/team")
+        );
+        assert_eq!(
+            suggest("kms:CallerAcount").as_deref(),
+            Some("kms:calleraccount")
+        );
+        assert_eq!(suggest("s3:prefix"), None);
+        assert_eq!(suggest("aws:é"), None);
     }
 
     #[test]

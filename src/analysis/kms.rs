@@ -653,7 +653,8 @@ pub fn suggest(action: &str) -> Option<&'static str> {
         .map(|(_, n)| n)
 }
 
-fn distance(a: &str, b: &str) -> usize {
+/// Edit distance (Levenshtein), for "did you mean".
+pub(crate) fn distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

@@ -16,7 +16,7 @@ pub fn run(args: &CollectArgs, err: &mut dyn Write, ui: Ui) -> Result<u8, AppErr
     let cfg = CollectConfig::resolve(args)?;
     // Created before any AWS call: a path that cannot be written wastes no run; removed
     // again if the run fails.
-    let output = files::NewFile::create(&cfg.output, "-o")?;
+    let output = files::NewFile::create(&cfg.output, "--out")?;
     let now = chrono::Utc::now();
     let progress = lookup_progress(ui.progress);
     let mut source = AwsSource::connect(

@@ -12,8 +12,14 @@ use crate::evidence::files;
 use crate::report::explain::{render_json, render_table, ExplainReport};
 use crate::report::{FileFinding, Style};
 
-pub fn run(args: &ExplainArgs, out: &mut dyn Write, style: Style) -> Result<u8, AppError> {
+pub fn run(
+    args: &ExplainArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    style: Style,
+) -> Result<u8, AppError> {
     let cfg = ExplainConfig::resolve(args)?;
+    super::warn_problems(err, &cfg.warnings)?;
     let key_policy = cfg
         .policy_file
         .as_deref()

@@ -401,3 +401,37 @@ fn identity_policies_are_ignored_for_the_root_user() {
     let notes = v["notes"].to_string();
     assert!(notes.contains("--identity-policy was ignored"), "{notes}");
 }
+
+/// A context key that is neither global nor KMS is most likely a typo: warned about on
+/// stderr with the closest known key, and the run goes on (issue 15, item 7).
+#[test]
+fn a_misspelled_context_key_is_warned_about() {
+    let policy = fixture("scenarios/01-default-policy/policy.json");
+    let (code, _, err) = explain(&[
+        "--policy-file",
+        policy.to_str().unwrap(),
+        "--principal",
+        "arn:aws:iam::111122223333:role/KeyAdmin",
+        "--action",
+        "kms:PutKeyPolicy",
+        "--context",
+        "aws:SorceIp=203.0.113.7",
+        "--context",
+        "aws:MultiFactorAuthPresent=true",
+        "--absent",
+        "aws:PrincipalTag/team",
+        "--absent",
+        "kms:ViaServce",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with("kmsdoctor: warning: --context: `aws:SorceIp` is not a global or KMS condition key kmsdoctor knows (did you mean `aws:sourceip`?)"),
+        "{err}"
+    );
+    assert!(
+        lines[1].contains("--absent: `kms:ViaServce`") && lines[1].contains("`kms:viaservice`"),
+        "{err}"
+    );
+}

@@ -378,7 +378,7 @@ fn collect_to_a_missing_folder_fails_first() {
     let target = dir.path().join("no/such/folder/bundle.json");
     let out = Command::cargo_bin("kmsdoctor")
         .unwrap()
-        .args(["collect", KEY, "-o", target.to_str().unwrap()])
+        .args(["collect", KEY, "--out", target.to_str().unwrap()])
         .env_remove("AWS_REGION")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .output()
@@ -386,7 +386,7 @@ fn collect_to_a_missing_folder_fails_first() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("-o: cannot create") && err.contains("no such file"),
+        err.contains("--out: cannot create") && err.contains("no such file"),
         "{err}"
     );
     assert!(!target.exists());

@@ -332,7 +332,7 @@ fn write_repaired_without_a_policy_is_an_error() {
     assert!(!out_path.exists());
 }
 
-/// `collect -o` names its own flag when the file exists, and says so before any AWS call
+/// `collect --out` names its own flag when the file exists, and says so before any AWS call
 /// (no credentials or region are needed to get this error).
 #[test]
 fn collect_to_an_existing_file_names_its_own_flag_before_calling_aws() {
@@ -340,7 +340,7 @@ fn collect_to_an_existing_file_names_its_own_flag_before_calling_aws() {
     let existing = write(dir.path(), "bundle.json", b"keep me");
     let out = Command::cargo_bin("kmsdoctor")
         .expect("binary")
-        .args(["collect", KEY, "-o", &existing])
+        .args(["collect", KEY, "--out", &existing])
         .env_remove("AWS_REGION")
         .env_remove("AWS_DEFAULT_REGION")
         .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -348,7 +348,7 @@ fn collect_to_an_existing_file_names_its_own_flag_before_calling_aws() {
         .expect("run");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("-o: "), "{err}");
+    assert!(err.contains("--out: "), "{err}");
     assert!(
         err.contains("exists; kmsdoctor does not overwrite files"),
         "{err}"
@@ -515,4 +515,62 @@ fn why_locked_tables() {
     assert!(!out.contains("gets in if:\n\n"), "{out}");
     let out = out.replace(policy.to_str().unwrap(), "POLICY");
     snapshot!("why_locked_table_ok", out);
+}
+
+/// Flags as a new user meets them (issue 15, item 7): `--from` needs no KEY (the bundle
+/// names it); `--since` is checked wherever it is given, and with files it is an error, as
+/// it would bound nothing; `collect` writes with `--out`, and `--output` (the format
+/// everywhere else) is not taken for a file name.
+#[test]
+fn flags_that_used_to_mislead() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("missing-bundle.json");
+    let (code, _, err) = why_locked(&["--from", bundle.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        !err.contains("required") && err.contains("missing-bundle.json"),
+        "KEY is not asked for: {err}"
+    );
+    let (code, _, err) = why_locked(&[]);
+    assert_eq!(code, 2, "no KEY and no --from is a usage error: {err}");
+
+    let events = scenario("03-delegation-removed/events");
+    for since in ["200", "30"] {
+        let (code, _, err) = why_locked(&[
+            KEY,
+            "--events-file",
+            events.to_str().unwrap(),
+            "--since",
+            since,
+        ]);
+        assert_eq!(code, 1, "{err}");
+        if since == "200" {
+            assert!(
+                err.contains("--since: CloudTrail event history keeps 90 days"),
+                "{err}"
+            );
+        } else {
+            assert!(
+                err.contains("--since: it bounds the CloudTrail lookups kmsdoctor makes in AWS"),
+                "{err}"
+            );
+        }
+    }
+    let (code, _, err) = why_locked(&["alias/x", "--since", "abc", "--region", "us-east-1"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("--since: `abc` is not a number of days"),
+        "{err}"
+    );
+
+    let out = Command::cargo_bin("kmsdoctor")
+        .expect("binary")
+        .args(["collect", KEY, "--output", "bundle.json"])
+        .current_dir(dir.path())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--out"), "clap suggests --out: {err}");
+    assert!(!dir.path().join("bundle.json").exists());
 }

@@ -286,7 +286,7 @@ fn collect_then_diagnose_offline_gives_the_same_verdict() {
     ));
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("bundle.json");
-    let out = kmsdoctor(&["collect", &arn, "-o", bundle.to_str().unwrap()]);
+    let out = kmsdoctor(&["collect", &arn, "--out", bundle.to_str().unwrap()]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -324,7 +324,7 @@ fn collect_then_diagnose_offline_gives_the_same_verdict() {
     assert_eq!(offline["evidence"]["source"], "bundle");
 
     // collect never overwrites.
-    let again = kmsdoctor(&["collect", &arn, "-o", bundle.to_str().unwrap()]);
+    let again = kmsdoctor(&["collect", &arn, "--out", bundle.to_str().unwrap()]);
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
 }
