@@ -14,12 +14,12 @@ pub mod workers;
 
 #[cfg(test)]
 mod code_map {
-    /// Every file and folder the README's code map names exists, and every module file of
-    /// `src/` (folders count as one) is named there.
+    /// Every file and folder the code map (docs/internals.md) names exists, and every
+    /// module file of `src/` (folders count as one) is named there.
     #[test]
-    fn the_readme_code_map_matches_src() {
-        let readme = include_str!("../README.md");
-        let start = readme.find("### Code map").expect("a Code map section");
+    fn the_code_map_matches_src() {
+        let readme = include_str!("../docs/internals.md");
+        let start = readme.find("## Code map").expect("a Code map section");
         let map: Vec<&str> = readme[start..]
             .lines()
             .skip(1)
@@ -64,7 +64,7 @@ mod code_map {
         }
         assert!(
             missing.is_empty(),
-            "not in the README's code map: {missing:?}"
+            "not in the code map of docs/internals.md: {missing:?}"
         );
     }
 

@@ -574,3 +574,39 @@ fn flags_that_used_to_mislead() {
     assert!(err.contains("--out"), "clap suggests --out: {err}");
     assert!(!dir.path().join("bundle.json").exists());
 }
+
+/// The README's sample table is what the README's first command prints, byte for byte.
+#[test]
+fn the_readme_sample_is_the_real_output() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let first = readme
+        .lines()
+        .find(|l| l.starts_with("cargo install --locked --path . && kmsdoctor why-locked "))
+        .expect("the first set-up command");
+    let args: Vec<&str> = first
+        .split("&& kmsdoctor ")
+        .nth(1)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let out = Command::cargo_bin("kmsdoctor")
+        .expect("binary")
+        .args(&args)
+        .current_dir(root)
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(3));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let section = &readme[readme.find("## Locked out now?").unwrap()..];
+    let start = section.find("```text\n").unwrap() + "```text\n".len();
+    let sample = &section[start..start + section[start..].find("```").unwrap()];
+    assert_eq!(
+        sample, printed,
+        "the README's sample under \"Locked out now?\" must be this output:\n{printed}"
+    );
+}
