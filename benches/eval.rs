@@ -107,6 +107,17 @@ fn bench(c: &mut Criterion) {
     c.bench_function("parse/30 statements", |b| {
         b.iter(|| parse_policy(black_box(&big_text), PolicyKind::Key, "key-policy"))
     });
+    c.bench_function(
+        "parse/30 statements, JSON tree only (serde_json Value)",
+        |b| b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(&big_text))),
+    );
+    c.bench_function(
+        "parse/30 statements, JSON tree only (kmsdoctor's borrowing tree)",
+        |b| b.iter(|| kmsdoctor::analysis::json::Json::parse(black_box(&big_text))),
+    );
+    c.bench_function("parse/30 statements, JSON syntax only (IgnoredAny)", |b| {
+        b.iter(|| serde_json::from_str::<serde::de::IgnoredAny>(black_box(&big_text)))
+    });
 }
 
 criterion_group!(benches, bench);

@@ -10,7 +10,7 @@ use super::eval::{decide, Decision, RequirementKind};
 use super::kms;
 use super::lockout::delegation::{names_account, RequestCache, DELEGATION_SID};
 use super::lockout::{assess, KeyRef, Setting, Verdict};
-use super::policy::{parse_policy, parse_value, Effect, Policy, PolicyError, PolicyKind};
+use super::policy::{parse_policy_unplaced, parse_value, Effect, Policy, PolicyError, PolicyKind};
 use super::principal::{is_account_id, Arn, Caller, PrincipalEntry};
 use super::reference::labels;
 use super::rules::{
@@ -84,9 +84,13 @@ pub fn infer_account(policy: &Policy) -> Option<String> {
     counts.into_iter().max_by_key(|(_, n)| *n).map(|(a, _)| a)
 }
 
-/// Checks one key policy document.
+/// Checks one key policy document (findings carry pointers; the caller places them in its
+/// file, which may not be `text`: a policy taken out of a plan or a template).
 pub fn check_policy(text: &str, setting: &CheckSetting<'_>) -> Result<CheckResult, PolicyError> {
-    check_parsed(parse_policy(text, PolicyKind::Key, "key-policy")?, setting)
+    check_parsed(
+        parse_policy_unplaced(text, PolicyKind::Key, "key-policy")?,
+        setting,
+    )
 }
 
 /// Checks a key policy document the caller has parsed as JSON already (findings carry

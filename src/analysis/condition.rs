@@ -202,10 +202,13 @@ impl Operator {
             Some(_) => return None,
             None => (None, s),
         };
-        let lower = rest.to_ascii_lowercase();
-        let (name, if_exists) = match lower.strip_suffix("ifexists") {
-            Some(n) => (n, true),
-            None => (lower.as_str(), false),
+        // No allocation: this runs for every operator of every policy parsed.
+        const IF_EXISTS: &str = "ifexists";
+        let (name, if_exists) = match rest.len().checked_sub(IF_EXISTS.len()) {
+            Some(n) if rest.is_char_boundary(n) && rest[n..].eq_ignore_ascii_case(IF_EXISTS) => {
+                (&rest[..n], true)
+            }
+            _ => (rest, false),
         };
         let base = ALL_BASES
             .iter()

@@ -8,7 +8,9 @@
 //! with a stable id; the statement concerned is marked invalid and takes no part in evaluation.
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+use super::json::{Json, Obj, Val, View};
 
 use super::condition::{Clause, Operator};
 use super::locate::{json_error, locate, Index, Pointer, Position};
@@ -160,7 +162,11 @@ pub fn parse_document(
     kind: PolicyKind,
     name: &str,
 ) -> Result<PolicyDocument, PolicyError> {
-    document_from_value(&parse_json(text)?, text, kind, name)
+    let (policy, inner) = with_json(parse_tree(text)?.root(), text, kind, name, true)?;
+    Ok(PolicyDocument {
+        text: inner.unwrap_or_else(|| text.to_string()),
+        policy,
+    })
 }
 
 /// Builds the policy from a document already parsed as JSON (`text` is its source, for
@@ -180,7 +186,7 @@ pub fn parse_value(
         index: std::cell::OnceCell::new(),
         locate,
     }
-    .policy(value, name)
+    .policy(Json::from_value(value).root(), name)
 }
 
 /// Parses a policy document, or the output of `aws kms get-key-policy`
@@ -189,13 +195,23 @@ pub fn parse_policy(text: &str, kind: PolicyKind, name: &str) -> Result<Policy, 
     parse_with_text(text, kind, name).map(|(p, _)| p)
 }
 
+/// [`parse_policy`] with findings carrying JSON pointers only (no line and column): for a
+/// caller that places them in its own file, such as `check`.
+pub fn parse_policy_unplaced(
+    text: &str,
+    kind: PolicyKind,
+    name: &str,
+) -> Result<Policy, PolicyError> {
+    with_json(parse_tree(text)?.root(), text, kind, name, false).map(|(p, _)| p)
+}
+
 /// The policy, and the embedded document's text when `text` was `get-key-policy` output.
 fn parse_with_text(
     text: &str,
     kind: PolicyKind,
     name: &str,
 ) -> Result<(Policy, Option<String>), PolicyError> {
-    with_value(&parse_json(text)?, text, kind, name)
+    with_json(parse_tree(text)?.root(), text, kind, name, true)
 }
 
 /// [`parse_document`] of a document the caller has parsed as JSON already (with
@@ -206,27 +222,32 @@ pub fn document_from_value(
     kind: PolicyKind,
     name: &str,
 ) -> Result<PolicyDocument, PolicyError> {
-    let (policy, inner) = with_value(value, text, kind, name)?;
+    let (policy, inner) = with_json(Json::from_value(value).root(), text, kind, name, true)?;
     Ok(PolicyDocument {
         text: inner.unwrap_or_else(|| text.to_string()),
         policy,
     })
 }
 
-fn with_value(
-    value: &Value,
+fn with_json(
+    value: Val<'_, '_>,
     text: &str,
     kind: PolicyKind,
     name: &str,
+    place: bool,
 ) -> Result<(Policy, Option<String>), PolicyError> {
-    if let Some(inner) = embedded_policy(value) {
+    let embedded = value
+        .as_object()
+        .filter(|m| !m.contains_key("Statement"))
+        .and_then(|m| m.get("Policy"));
+    if let Some(inner) = embedded {
         let ptr = Pointer::root().key("Policy");
         let at = locate(text, &ptr);
-        let Value::String(doc) = inner else {
+        let View::Str(doc) = inner.view() else {
             return Err(PolicyError {
                 message: format!(
                     "`Policy` should be the key policy as a JSON string, found {}",
-                    type_name(inner)
+                    inner.type_name()
                 ),
                 pointer: ptr,
                 position: at,
@@ -244,14 +265,14 @@ fn with_value(
             position: at,
         })?;
         policy.embedded_at = at;
-        return Ok((policy, Some(doc.clone())));
+        return Ok((policy, Some(doc.to_string())));
     }
     Parser {
         text,
         kind,
         findings: Vec::new(),
         index: std::cell::OnceCell::new(),
-        locate: true,
+        locate: place,
     }
     .policy(value, name)
     .map(|p| (p, None))
@@ -259,6 +280,17 @@ fn with_value(
 
 /// The policy file's text as JSON, with syntax errors placed (an empty file says so).
 pub fn parse_json(text: &str) -> Result<Value, PolicyError> {
+    check_not_empty(text)?;
+    serde_json::from_str(text).map_err(|e| syntax_error(&e))
+}
+
+/// The same, as the borrowing tree the parser reads.
+fn parse_tree(text: &str) -> Result<Json<'_>, PolicyError> {
+    check_not_empty(text)?;
+    Json::parse(text).map_err(|e| syntax_error(&e))
+}
+
+fn check_not_empty(text: &str) -> Result<(), PolicyError> {
     if text.trim().is_empty() {
         return Err(PolicyError {
             message: "the file is empty: expected a JSON policy document".into(),
@@ -266,24 +298,17 @@ pub fn parse_json(text: &str) -> Result<Value, PolicyError> {
             position: None,
         });
     }
-    serde_json::from_str(text).map_err(|e| {
-        let (message, position) = json_error(&e);
+    Ok(())
+}
+
+fn syntax_error(e: &serde_json::Error) -> PolicyError {
+    {
+        let (message, position) = json_error(e);
         PolicyError {
             message: format!("invalid JSON: {message}"),
             pointer: Pointer::root(),
             position,
         }
-    })
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -297,25 +322,67 @@ struct Parser<'t> {
     locate: bool,
 }
 
+/// Where the parser is in the document, built on the stack as it descends; a [`Pointer`]
+/// (which allocates) is made only for a finding, an error or a statement's place.
+#[derive(Debug, Clone, Copy)]
+enum Path<'p> {
+    Root,
+    At(&'p Pointer),
+    Key(&'p Path<'p>, &'p str),
+    Index(&'p Path<'p>, usize),
+}
+
+impl<'p> Path<'p> {
+    fn key<'q>(&'q self, k: &'q str) -> Path<'q> {
+        Path::Key(self, k)
+    }
+
+    fn index(&'p self, i: usize) -> Path<'p> {
+        Path::Index(self, i)
+    }
+
+    fn pointer(&self) -> Pointer {
+        let mut steps = Vec::new();
+        let mut at = self;
+        let base = loop {
+            match at {
+                Path::Root => break Pointer::root(),
+                Path::At(p) => break (*p).clone(),
+                Path::Key(parent, k) => {
+                    steps.push(super::locate::Step::Key((*k).to_string()));
+                    at = parent;
+                }
+                Path::Index(parent, i) => {
+                    steps.push(super::locate::Step::Index(*i));
+                    at = parent;
+                }
+            }
+        };
+        let mut out = base;
+        out.0.extend(steps.into_iter().rev());
+        out
+    }
+}
+
 impl Parser<'_> {
-    fn error(&self, ptr: &Pointer, message: String) -> PolicyError {
+    fn error(&self, ptr: &Path<'_>, message: String) -> PolicyError {
         PolicyError {
             message,
-            position: locate(self.text, ptr),
-            pointer: ptr.clone(),
+            position: locate(self.text, &ptr.pointer()),
+            pointer: ptr.pointer(),
         }
     }
 
-    fn wrong_type(&self, ptr: &Pointer, expected: &str, found: &Value) -> PolicyError {
+    fn wrong_type(&self, ptr: &Path<'_>, expected: &str, found: Val<'_, '_>) -> PolicyError {
         self.error(
             ptr,
-            format!("expected {expected}, found {}", type_name(found)),
+            format!("expected {expected}, found {}", found.type_name()),
         )
     }
 
-    fn finding(&mut self, rule: &'static Rule, ptr: &Pointer, message: String) {
+    fn finding(&mut self, rule: &'static Rule, ptr: &Path<'_>, message: String) {
         let mut f = Finding::new(rule, message);
-        let pointer = ptr.to_string();
+        let pointer = ptr.pointer().to_string();
         if self.locate {
             f.position = self
                 .index
@@ -326,18 +393,18 @@ impl Parser<'_> {
         self.findings.push(f);
     }
 
-    fn string(&self, v: &Value, ptr: &Pointer) -> Result<String, PolicyError> {
-        match v {
-            Value::String(s) => Ok(s.clone()),
-            other => Err(self.wrong_type(ptr, "a string", other)),
+    fn string(&self, v: Val<'_, '_>, ptr: &Path<'_>) -> Result<String, PolicyError> {
+        match v.view() {
+            View::Str(s) => Ok(s.to_string()),
+            _ => Err(self.wrong_type(ptr, "a string", v)),
         }
     }
 
     /// A string or an array of strings.
-    fn strings(&mut self, v: &Value, ptr: &Pointer) -> Result<Vec<String>, PolicyError> {
-        match v {
-            Value::String(s) => Ok(vec![s.clone()]),
-            Value::Array(items) => {
+    fn strings(&mut self, v: Val<'_, '_>, ptr: &Path<'_>) -> Result<Vec<String>, PolicyError> {
+        match v.view() {
+            View::Str(s) => Ok(vec![s.to_string()]),
+            View::Array(items) => {
                 if items.is_empty() {
                     self.finding(
                         EMPTY_LIST,
@@ -348,19 +415,19 @@ impl Parser<'_> {
                 items
                     .iter()
                     .enumerate()
-                    .map(|(i, item)| match item {
-                        Value::String(s) => Ok(s.clone()),
-                        other => Err(self.wrong_type(&ptr.index(i), "a string", other)),
+                    .map(|(i, item)| match item.view() {
+                        View::Str(s) => Ok(s.to_string()),
+                        _ => Err(self.wrong_type(&ptr.index(i), "a string", item)),
                     })
                     .collect()
             }
-            other => Err(self.wrong_type(ptr, "a string or an array of strings", other)),
+            _ => Err(self.wrong_type(ptr, "a string or an array of strings", v)),
         }
     }
 
-    fn policy(mut self, value: &Value, name: &str) -> Result<Policy, PolicyError> {
-        let root = Pointer::root();
-        let Value::Object(map) = value else {
+    fn policy(mut self, value: Val<'_, '_>, name: &str) -> Result<Policy, PolicyError> {
+        let root = Path::Root;
+        let View::Object(map) = value.view() else {
             return Err(self.wrong_type(&root, "a policy document (a JSON object)", value));
         };
         let size = self.text.len();
@@ -372,9 +439,9 @@ impl Parser<'_> {
             );
         }
         let mut version = None;
-        for (k, v) in map {
+        for (k, v) in map.iter() {
             let ptr = root.key(k);
-            match k.as_str() {
+            match k {
                 "Version" => {
                     let s = self.string(v, &ptr)?;
                     if s != "2012-10-17" && s != "2008-10-17" {
@@ -403,18 +470,23 @@ impl Parser<'_> {
                 self.finding(NO_STATEMENTS, &root, "the policy has no `Statement`".into());
                 Vec::new()
             }
-            Some(Value::Object(obj)) => vec![self.statement(obj, 0, st_ptr)?],
-            Some(Value::Array(items)) => {
+            Some(v) if v.as_object().is_some() => {
+                vec![self.statement(v.as_object().expect("an object"), 0, st_ptr)?]
+            }
+            Some(v) if v.is_array() => {
+                let View::Array(items) = v.view() else {
+                    unreachable!("an array")
+                };
                 if items.is_empty() {
                     self.finding(NO_STATEMENTS, &st_ptr, "`Statement` is empty".into());
                 }
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
                     let ptr = st_ptr.index(i);
-                    match item {
-                        Value::Object(obj) => out.push(self.statement(obj, i, ptr)?),
-                        other => {
-                            return Err(self.wrong_type(&ptr, "a statement (a JSON object)", other))
+                    match item.view() {
+                        View::Object(obj) => out.push(self.statement(obj, i, ptr)?),
+                        _ => {
+                            return Err(self.wrong_type(&ptr, "a statement (a JSON object)", item))
                         }
                     }
                 }
@@ -428,11 +500,12 @@ impl Parser<'_> {
                 ))
             }
         };
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = std::collections::HashSet::with_capacity(statements.len());
         for s in &statements {
             if let Some(sid) = s.sid.as_deref().filter(|s| !s.is_empty()) {
                 if !seen.insert(sid) {
-                    let ptr = s.pointer.key("Sid");
+                    let at = Path::At(&s.pointer);
+                    let ptr = at.key("Sid");
                     self.finding(
                         DUPLICATE_SID,
                         &ptr,
@@ -454,9 +527,9 @@ impl Parser<'_> {
 
     fn statement(
         &mut self,
-        obj: &Map<String, Value>,
+        obj: Obj<'_, '_>,
         index: usize,
-        ptr: Pointer,
+        ptr: Path<'_>,
     ) -> Result<Statement, PolicyError> {
         let mut valid = true;
         let mut sid = None;
@@ -466,9 +539,9 @@ impl Parser<'_> {
         let mut resources: Option<Patterns> = None;
         let mut conditions = Vec::new();
 
-        for (k, v) in obj {
+        for (k, v) in obj.iter() {
             let p = ptr.key(k);
-            match k.as_str() {
+            match k {
                 "Sid" => sid = Some(self.string(v, &p)?),
                 "Effect" => {
                     let e = self.string(v, &p)?;
@@ -602,7 +675,7 @@ impl Parser<'_> {
             actions,
             resources,
             conditions,
-            pointer: ptr,
+            pointer: ptr.pointer(),
             valid,
         })
     }
@@ -610,12 +683,12 @@ impl Parser<'_> {
     /// Parses a `Principal` value; the flag is false when AWS would reject it.
     fn principal(
         &mut self,
-        v: &Value,
-        ptr: &Pointer,
+        v: Val<'_, '_>,
+        ptr: &Path<'_>,
     ) -> Result<(Vec<PrincipalEntry>, bool), PolicyError> {
-        let map = match v {
-            Value::String(s) if s == "*" => return Ok((vec![PrincipalEntry::Everyone], true)),
-            Value::String(s) => {
+        let map = match v.view() {
+            View::Str("*") => return Ok((vec![PrincipalEntry::Everyone], true)),
+            View::Str(s) => {
                 self.finding(
                     INVALID_PRINCIPAL,
                     ptr,
@@ -623,25 +696,19 @@ impl Parser<'_> {
                         "a principal given as a string must be `*`; write {{\"AWS\": \"{s}\"}}"
                     ),
                 );
-                return Ok((vec![PrincipalEntry::Invalid(s.clone())], false));
+                return Ok((vec![PrincipalEntry::Invalid(s.to_string())], false));
             }
-            Value::Object(map) => map,
-            other => {
-                return Err(self.wrong_type(ptr, "`*` or an object such as {\"AWS\": ...}", other))
-            }
+            View::Object(map) => map,
+            _ => return Err(self.wrong_type(ptr, "`*` or an object such as {\"AWS\": ...}", v)),
         };
         let mut entries = Vec::new();
         let mut ok = true;
-        for (kind, vals) in map {
+        for (kind, vals) in map.iter() {
             let p = ptr.key(kind);
             let values = self.strings(vals, &p)?;
             for (i, val) in values.iter().enumerate() {
-                let vp = if vals.is_array() {
-                    p.index(i)
-                } else {
-                    p.clone()
-                };
-                let entry = match kind.as_str() {
+                let vp = if vals.is_array() { p.index(i) } else { p };
+                let entry = match kind {
                     "AWS" => PrincipalEntry::from_aws_value(val),
                     "Service" => PrincipalEntry::Service(val.clone()),
                     "Federated" => PrincipalEntry::Federated(val.clone()),
@@ -679,15 +746,19 @@ impl Parser<'_> {
         Ok((entries, ok))
     }
 
-    fn conditions(&mut self, v: &Value, ptr: &Pointer) -> Result<(Vec<Clause>, bool), PolicyError> {
-        let Value::Object(ops) = v else {
+    fn conditions(
+        &mut self,
+        v: Val<'_, '_>,
+        ptr: &Path<'_>,
+    ) -> Result<(Vec<Clause>, bool), PolicyError> {
+        let View::Object(ops) = v.view() else {
             return Err(self.wrong_type(ptr, "an object of condition operators", v));
         };
         let mut out = Vec::new();
         let mut ok = true;
-        for (op_name, keys) in ops {
+        for (op_name, keys) in ops.iter() {
             let op_ptr = ptr.key(op_name);
-            let Value::Object(keys) = keys else {
+            let View::Object(keys_obj) = keys.view() else {
                 return Err(self.wrong_type(&op_ptr, "an object of condition keys", keys));
             };
             let operator = Operator::parse(op_name);
@@ -699,14 +770,14 @@ impl Parser<'_> {
                 );
                 ok = false;
             }
-            for (key, vals) in keys {
+            for (key, vals) in keys_obj.iter() {
                 let kp = op_ptr.key(key);
                 let values = self.condition_values(vals, &kp)?;
                 if let Some(operator) = operator {
                     out.push(Clause {
-                        operator_name: op_name.clone(),
+                        operator_name: op_name.to_string(),
                         operator,
-                        key: key.clone(),
+                        key: key.to_string(),
                         values,
                     });
                 }
@@ -715,17 +786,21 @@ impl Parser<'_> {
         Ok((out, ok))
     }
 
-    fn condition_values(&mut self, v: &Value, ptr: &Pointer) -> Result<Vec<String>, PolicyError> {
-        let scalar = |this: &Self, p: &Pointer, v: &Value| -> Result<String, PolicyError> {
-            match v {
-                Value::String(s) => Ok(s.clone()),
-                Value::Bool(b) => Ok(b.to_string()),
-                Value::Number(n) => Ok(n.to_string()),
-                other => Err(this.wrong_type(p, "a string, number or boolean", other)),
+    fn condition_values(
+        &mut self,
+        v: Val<'_, '_>,
+        ptr: &Path<'_>,
+    ) -> Result<Vec<String>, PolicyError> {
+        let scalar = |this: &Self, p: &Path<'_>, v: Val<'_, '_>| -> Result<String, PolicyError> {
+            match v.view() {
+                View::Str(s) => Ok(s.to_string()),
+                View::Bool(b) => Ok(b.to_string()),
+                View::Number(n) => Ok(n.to_string()),
+                _ => Err(this.wrong_type(p, "a string, number or boolean", v)),
             }
         };
-        match v {
-            Value::Array(items) => {
+        match v.view() {
+            View::Array(items) => {
                 if items.is_empty() {
                     self.finding(
                         EMPTY_LIST,
@@ -739,7 +814,7 @@ impl Parser<'_> {
                     .map(|(i, it)| scalar(self, &ptr.index(i), it))
                     .collect()
             }
-            other => Ok(vec![scalar(self, ptr, other)?]),
+            _ => Ok(vec![scalar(self, ptr, v)?]),
         }
     }
 }

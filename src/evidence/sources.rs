@@ -201,6 +201,31 @@ pub fn from_text(
         return Err(err(file, None, "the file is empty"));
     }
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        // Most files `check` reads are plain policies: told apart on the parser's own
+        // borrowing tree, which is cheaper than a `Value`, and parsed from the text again by
+        // the check. Other shapes need a `Value` for their decoders.
+        let is_policy = crate::analysis::json::Json::parse(text)
+            .map(|j| {
+                j.root()
+                    .as_object()
+                    .is_some_and(|o| o.contains_key("Statement"))
+            })
+            .unwrap_or(false);
+        if is_policy {
+            let text = Arc::new(text.to_string());
+            return Ok(vec![Target {
+                file: file.to_string(),
+                address: None,
+                policy: text.to_string(),
+                value: None,
+                locator: Locator::Json {
+                    text,
+                    index: Default::default(),
+                    prefix: Pointer::root(),
+                },
+                template_account: false,
+            }]);
+        }
         let value: Value = serde_json::from_str(text).map_err(|e| {
             let (message, position) = json_error(&e);
             err(file, position, format!("invalid JSON: {message}"))
