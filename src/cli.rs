@@ -28,6 +28,49 @@ pub enum Command {
     Collect(CollectArgs),
     /// Lint key policies before they ship: policy files, Terraform plans, CloudFormation.
     Check(CheckArgs),
+    /// Apply the repaired key policy, guarded: shows what would change (nothing is sent)
+    /// unless `--apply`. Run it as a principal that can still call PutKeyPolicy.
+    Fix(FixArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FixArgs {
+    /// The key: a key id, key ARN, alias name (`alias/NAME`) or alias ARN.
+    #[arg(value_name = "KEY")]
+    pub key: String,
+
+    /// The policy to apply (a policy document or get-key-policy output). Default: the
+    /// diagnosed policy with the IAM delegation put back (as `why-locked --write-repaired`).
+    #[arg(long, value_name = "FILE", conflicts_with = "rollback")]
+    pub policy_file: Option<PathBuf>,
+
+    /// Put back a backup that an earlier `fix --apply` wrote, with the same guards.
+    #[arg(long, value_name = "BACKUP")]
+    pub rollback: Option<PathBuf>,
+
+    /// Send the PutKeyPolicy. Without it nothing is sent.
+    #[arg(long)]
+    pub apply: bool,
+
+    /// Do not ask for confirmation (needed when not on a terminal).
+    #[arg(long)]
+    pub yes: bool,
+
+    /// Where `--apply` writes the policy it replaces (a new file). Default:
+    /// `kms-policy-backup-KEYID-TIME.json` in the current folder.
+    #[arg(long, value_name = "FILE")]
+    pub backup: Option<PathBuf>,
+
+    /// Refuse unless the policy in KMS is still this one (the fingerprint a diagnosis
+    /// printed): guards against a change made since.
+    #[arg(long, value_name = "SHA256")]
+    pub expect_policy_sha256: Option<String>,
+
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -90,6 +133,7 @@ impl Cli {
         match &self.command {
             Command::WhyLocked(a) => a.aws.verbose,
             Command::Collect(a) => a.aws.verbose,
+            Command::Fix(a) => a.aws.verbose,
             Command::Explain(_) | Command::Check(_) => false,
         }
     }

@@ -1,6 +1,7 @@
 //! The `kmsdoctor` binary: parse flags, run, map the outcome to an exit code.
 //! Exit codes: 0 success (for why-locked: ok), 1 error (bad input, failed calls), 2 usage
-//! (from clap); why-locked: 3 recoverable, 4 unrecoverable, 5 unknown.
+//! (from clap); why-locked: 3 recoverable, 4 unrecoverable, 5 unknown; fix: 3 refused (nothing
+//! sent) or applied but not ok.
 
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
         } else {
             Progress::Lines
         },
+        interactive: io::stdin().is_terminal() && stderr.is_terminal(),
     };
     let mut out = stdout.lock();
     // Not locked: worker threads print progress to stderr while the run goes on.
@@ -53,6 +55,18 @@ fn main() -> ExitCode {
                 .is_some_and(app::AppError::is_broken_pipe) =>
         {
             ExitCode::SUCCESS
+        }
+        Err(e)
+            if matches!(
+                e.downcast_ref::<app::AppError>(),
+                Some(app::AppError::Refused(_))
+            ) =>
+        {
+            eprintln!(
+                "kmsdoctor: {}",
+                kmsdoctor::analysis::escape::visible(&format!("{e:#}"))
+            );
+            ExitCode::from(3)
         }
         Err(e) => {
             // The error may quote input (a file name, an AWS message): escaped for the terminal.

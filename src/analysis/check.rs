@@ -265,7 +265,7 @@ fn condition_keys(s: &super::policy::Statement) -> String {
 
 /// KMS's check: would the caller applying the policy still be allowed kms:PutKeyPolicy? An
 /// allow that goes through the IAM delegation counts: KMS takes IAM as able to allow it.
-fn safety(policy: &Policy, s: &Setting<'_>, deployer: &Caller) -> SafetyCheck {
+pub fn safety(policy: &Policy, s: &Setting<'_>, deployer: &Caller) -> SafetyCheck {
     let e = decide(
         &s.request_now(deployer.clone(), "kms:PutKeyPolicy"),
         Some(policy),

@@ -8,6 +8,7 @@ pub mod context;
 pub mod escape;
 pub mod eval;
 pub mod events;
+pub mod fix;
 pub mod json;
 pub mod kms;
 pub mod locate;

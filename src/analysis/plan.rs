@@ -172,10 +172,15 @@ fn rerun(input: &PlanInput<'_>, creds: Credentials) -> CommandLine {
 
 /// `kmsdoctor why-locked KEY` against AWS: it reads the policy that is there now.
 fn live_check(input: &PlanInput<'_>, creds: Credentials) -> CommandLine {
+    live_check_words(CommandLine::new(&["kmsdoctor", "why-locked"]), input, creds)
+}
+
+/// A kmsdoctor command against AWS for the key: `KEY`, region and connection flags.
+fn live_check_words(c: CommandLine, input: &PlanInput<'_>, creds: Credentials) -> CommandLine {
     let d = input.diagnosis;
     let key = d.key.arn.clone().unwrap_or_else(|| d.key.id.clone());
     aws_words(
-        CommandLine::new(&["kmsdoctor", "why-locked"]).value(
+        c.value(
             "the key",
             "key ARN or key id",
             &key,
@@ -264,8 +269,25 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
                         .path("the repaired policy's file", path),
                 );
             }
+            // kmsdoctor's guarded apply: it refuses if the policy in KMS is no longer the
+            // one diagnosed (its fingerprint), saves the old one, and reads the new one back.
+            let mut guarded =
+                live_check_words(CommandLine::new(&["kmsdoctor", "fix"]), input, creds)
+                    .word("--policy-file")
+                    .path("the repaired policy's file", path);
+            if let Some(fp) = d
+                .policy
+                .as_ref()
+                .and_then(|p| super::fix::fingerprint(&p.text))
+            {
+                guarded = guarded.word("--expect-policy-sha256").word(&fp);
+            }
             steps.run(
-                "Review it, then apply it (without bypassing the lockout safety check)",
+                "Review it, then apply it with kmsdoctor's guards: it refuses if the policy changed since this diagnosis, saves the old one to a new file, and reads the new one back (it asks before sending)",
+                guarded.word("--apply"),
+            );
+            steps.run(
+                "Or apply it by hand (without bypassing the lockout safety check)",
                 aws_words(
                     key_words(CommandLine::new(&["aws", "kms", "put-key-policy"]), d)
                         .word("--policy-name")

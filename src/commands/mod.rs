@@ -5,6 +5,7 @@
 pub mod check;
 pub mod collect;
 pub mod explain;
+pub mod fix;
 pub mod why_locked;
 
 use std::io::{self, Write};
@@ -38,6 +39,9 @@ pub enum AppError {
     Repair(String),
     #[error("cannot write output: {0}")]
     Output(#[from] io::Error),
+    /// `fix`: a guard refused to apply the policy (exit 3: nothing was sent).
+    #[error("not applied: {0}")]
+    Refused(String),
 }
 
 impl From<EvidenceError> for AppError {
@@ -62,6 +66,8 @@ pub struct Ui {
     pub style: Style,
     /// How progress is shown on stderr.
     pub progress: Progress,
+    /// Whether a person can answer a question (stdin and stderr are terminals).
+    pub interactive: bool,
 }
 
 /// Progress on stderr, for waits longer than a moment.

@@ -212,10 +212,41 @@ impl<'p> AwsSource<'p> {
         request: Request,
         progress: &'p (dyn Fn(aws::LookupProgress<'_>) + Sync),
     ) -> Result<AwsSource<'p>, LiveError> {
+        AwsSource::connect_in(request, progress, aws::Mode::ReadOnly)
+    }
+
+    /// [`AwsSource::connect`], with clients whose guard allows what `mode` allows.
+    pub fn connect_in(
+        request: Request,
+        progress: &'p (dyn Fn(aws::LookupProgress<'_>) + Sync),
+        mode: aws::Mode,
+    ) -> Result<AwsSource<'p>, LiveError> {
         let runtime = runtime()?;
         let config = runtime.block_on(aws::load_config(&request.connection))?;
-        let clients = Clients::new(&config);
+        let clients = Clients::with_mode(&config, mode);
         Ok(AwsSource::with_clients(clients, runtime, request, progress))
+    }
+
+    /// The key policy in KMS now (GetKeyPolicy), or `(error code, message)`.
+    pub fn read_policy(&self, key_arn: &str) -> Result<String, (Option<String>, String)> {
+        self.runtime
+            .block_on(aws::get_key_policy(&self.clients, key_arn))
+    }
+
+    /// PutKeyPolicy: sent only when the clients were built for `fix --apply`, and never
+    /// with the lockout safety check bypassed (the guard refuses it otherwise).
+    pub fn write_policy(
+        &self,
+        key_arn: &str,
+        policy: &str,
+    ) -> Result<(), (Option<String>, String)> {
+        self.runtime
+            .block_on(aws::put_key_policy(&self.clients, key_arn, policy))
+    }
+
+    /// The principal ARN behind the caller (the role of a session), once asked.
+    pub fn caller_principal_arn(&self) -> Option<&str> {
+        self.caller_principal_arn.as_deref()
     }
 
     /// A source over the given clients (tests pass clients of their own).

@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod explain;
+pub mod fix;
 pub mod why_locked;
 
 use std::path::{Path, PathBuf};

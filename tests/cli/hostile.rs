@@ -502,8 +502,9 @@ fn the_recovery_plan_pastes_into_one_shell_with_the_roles_credentials() {
         let _ = status;
         let calls = std::fs::read_to_string(&log).unwrap();
         let calls: Vec<&str> = calls.lines().collect();
-        // write-repaired (kmsdoctor), put-key-policy (aws), the live check (kmsdoctor).
-        assert_eq!(calls.len(), 3, "{calls:?}");
+        // write-repaired (kmsdoctor), the guarded fix (kmsdoctor), or put-key-policy by
+        // hand (aws), the live check (kmsdoctor).
+        assert_eq!(calls.len(), 4, "{calls:?}");
         for c in &calls {
             assert!(c.contains("--endpoint-url http://127.0.0.1:4566"), "{c}");
             if assume_works {
@@ -516,17 +517,25 @@ fn the_recovery_plan_pastes_into_one_shell_with_the_roles_credentials() {
                 assert!(c.contains("key= secret= token="), "{c}");
             }
         }
-        assert!(calls[1].contains("kms put-key-policy"), "{}", calls[1]);
-        assert!(calls[1].contains("--region us-east-1"), "{}", calls[1]);
+        let fix = calls[1];
         assert!(
-            calls[2].starts_with("kmsdoctor ") && calls[2].contains(" why-locked "),
-            "{}",
-            calls[2]
+            fix.starts_with("kmsdoctor ") && fix.contains(" fix "),
+            "{fix}"
         );
         assert!(
-            !calls[2].contains("--events-file"),
-            "the final check reads KMS: {}",
-            calls[2]
+            fix.contains("--expect-policy-sha256 ") && fix.ends_with(" --apply"),
+            "{fix}"
+        );
+        assert!(calls[2].contains("kms put-key-policy"), "{}", calls[2]);
+        assert!(calls[2].contains("--region us-east-1"), "{}", calls[2]);
+        let check = calls[3];
+        assert!(
+            check.starts_with("kmsdoctor ") && check.contains(" why-locked "),
+            "{check}"
+        );
+        assert!(
+            !check.contains("--events-file"),
+            "the final check reads KMS: {check}"
         );
     }
 }

@@ -23,6 +23,7 @@ fn fits_80_columns(line: &str) -> bool {
 mod check;
 mod eval_corpus;
 mod explain;
+mod fix;
 mod fuzz;
 mod hostile;
 mod scenarios;

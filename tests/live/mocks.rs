@@ -591,3 +591,92 @@ fn simulation_reports_what_iam_decides() {
         kl214.message
     );
 }
+
+/// The one write kmsdoctor may send (`fix --apply`) goes out only with
+/// BypassPolicyLockoutSafetyCheck=false: without the flag, or with it true, the guard refuses
+/// it before it is serialized, and read-only clients refuse it whatever the flag (issue 12).
+#[test]
+fn put_key_policy_is_never_sent_with_the_safety_check_bypassed() {
+    use kmsdoctor::evidence::aws::Mode;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for (mode, bypass, sent) in [
+        (Mode::FixApply, Some(false), true),
+        (Mode::FixApply, None, false),
+        (Mode::FixApply, Some(true), false),
+        (Mode::ReadOnly, Some(false), false),
+    ] {
+        let calls = CallLog::default();
+        let guard = ReadOnlyGuard::with_mode(calls.clone(), "us-east-1", mode);
+        let put = mock!(aws_sdk_kms::Client::put_key_policy).then_output(|| {
+            aws_sdk_kms::operation::put_key_policy::PutKeyPolicyOutput::builder().build()
+        });
+        let kms = mock_client!(aws_sdk_kms, RuleMode::MatchAny, &[&put], move |b| b
+            .interceptor(guard.clone()));
+        let result = rt.block_on(
+            kms.put_key_policy()
+                .key_id(KEY)
+                .policy_name("default")
+                .policy("{}")
+                .set_bypass_policy_lockout_safety_check(bypass)
+                .send(),
+        );
+        assert_eq!(result.is_ok(), sent, "{mode:?} {bypass:?}: {result:?}");
+        if !sent {
+            // Refused while the request was being built: never serialized, never sent.
+            assert!(
+                matches!(
+                    result,
+                    Err(aws_smithy_runtime_api::client::result::SdkError::ConstructionFailure(_))
+                ),
+                "{mode:?} {bypass:?}: {result:?}"
+            );
+        }
+    }
+}
+
+/// KMS's safety check rejecting the policy comes back as its code and message, in one line.
+#[test]
+fn a_put_rejected_by_the_safety_check_is_one_line() {
+    use aws_sdk_kms::operation::put_key_policy::PutKeyPolicyError;
+    let calls = CallLog::default();
+    let guard = ReadOnlyGuard::with_mode(
+        calls.clone(),
+        "us-east-1",
+        kmsdoctor::evidence::aws::Mode::FixApply,
+    );
+    let put = mock!(aws_sdk_kms::Client::put_key_policy).then_error(|| {
+        PutKeyPolicyError::generic(
+            ErrorMetadata::builder()
+                .code("MalformedPolicyDocumentException")
+                .message(
+                    "The new key policy will not allow you to update the key policy in the future.",
+                )
+                .build(),
+        )
+    });
+    let kms = mock_client!(aws_sdk_kms, RuleMode::MatchAny, &[&put], move |b| b
+        .interceptor(guard.clone()));
+    let c = Clients {
+        sts: mock_client!(aws_sdk_sts, RuleMode::MatchAny, &[]),
+        kms,
+        cloudtrail: mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, &[]),
+        iam: mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[]),
+        region: "us-east-1".into(),
+        calls,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (code, msg) = rt
+        .block_on(kmsdoctor::evidence::aws::put_key_policy(&c, KEY, "{}"))
+        .unwrap_err();
+    assert_eq!(code.as_deref(), Some("MalformedPolicyDocumentException"));
+    assert_eq!(
+        msg,
+        "MalformedPolicyDocumentException: The new key policy will not allow you to update the key policy in the future."
+    );
+}

@@ -105,6 +105,7 @@ fn kmsdoctor(args: &[&str]) -> Output {
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("KMSDOCTOR_LOOKUP_BACKOFF_MS", "1")
+        .env("KMSDOCTOR_READBACK_MS", "10")
         .args(args)
         .args(["--endpoint-url", &endpoint(), "--region", "us-east-1"])
         .output()
@@ -556,4 +557,111 @@ fn a_missing_profile_and_an_unreachable_endpoint_are_plain_one_line_errors() {
         "{err}"
     );
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
+
+fn key_policy_now(arn: &str) -> String {
+    runtime()
+        .block_on(
+            setup_kms()
+                .get_key_policy()
+                .key_id(arn)
+                .policy_name("default")
+                .send(),
+        )
+        .unwrap()
+        .policy()
+        .unwrap()
+        .to_string()
+}
+
+/// `fix` on a key whose delegation was removed (issue 12): the dry run sends nothing; --apply
+/// without a terminal needs --yes; with it, the old policy is saved, the repaired one put and
+/// read back, and the key is ok. Putting the locked policy back is refused by the same guards,
+/// and so is a policy that changed since the fingerprint given.
+#[test]
+fn fix_puts_the_delegation_back_with_a_backup() {
+    let role = unique("FixAdmin");
+    create_role(&role);
+    let locked = serde_json::json!({"Version": "2012-10-17", "Statement": [admin(&role)]});
+    let arn = create_key(Some(locked.clone()));
+    let before = key_policy_now(&arn);
+
+    let out = kmsdoctor(&["fix", &arn, "--output", "json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let v = json(&out);
+    assert_eq!(v["mode"], "dry_run");
+    assert_eq!(v["verdict_before"], "recoverable");
+    assert_eq!(v["plan"]["verdict_after"], "ok");
+    assert!(v["plan"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["statement"] == "Enable IAM User Permissions" && c["change"] == "added"));
+    assert_eq!(key_policy_now(&arn), before, "a dry run sends nothing");
+
+    let out = kmsdoctor(&["fix", &arn, "--apply"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("not on a terminal") && err.contains("--yes"),
+        "{err}"
+    );
+    assert_eq!(key_policy_now(&arn), before);
+
+    let other = "0".repeat(64);
+    let out = kmsdoctor(&[
+        "fix",
+        &arn,
+        "--apply",
+        "--yes",
+        "--expect-policy-sha256",
+        &other,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("changed since"),
+        "{err}"
+    );
+    assert_eq!(key_policy_now(&arn), before);
+
+    let dir = tempfile::tempdir().unwrap();
+    let backup = dir.path().join("backup.json");
+    let out = kmsdoctor(&[
+        "fix",
+        &arn,
+        "--apply",
+        "--yes",
+        "--backup",
+        backup.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let v = json(&out);
+    assert_eq!(v["mode"], "applied");
+    assert_eq!(v["applied"]["read_back_confirmed"], true);
+    assert_eq!(v["applied"]["verdict_now"], "ok");
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), before);
+    let now: serde_json::Value = serde_json::from_str(&key_policy_now(&arn)).unwrap();
+    assert!(
+        now.to_string().contains("Enable IAM User Permissions"),
+        "{now}"
+    );
+    assert!(err.contains("--rollback"), "the way back is said: {err}");
+
+    // The old, locked policy back: refused (not ok), nothing sent.
+    let out = kmsdoctor(&[
+        "fix",
+        &arn,
+        "--rollback",
+        backup.to_str().unwrap(),
+        "--apply",
+        "--yes",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not ok"));
+    assert!(key_policy_now(&arn).contains("Enable IAM User Permissions"));
 }

@@ -33,11 +33,33 @@ pub const ALLOWED: &[(&str, &str)] = &[
     ("IAM", "SimulatePrincipalPolicy"),
 ];
 
+/// The one mutating operation kmsdoctor ever sends, and only for `fix --apply` (or
+/// `--rollback` with `--apply`): never with BypassPolicyLockoutSafetyCheck.
+pub const FIX_APPLY: (&str, &str) = ("KMS", "PutKeyPolicy");
+
+/// What the clients may send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// [`ALLOWED`] only: every command but `fix --apply`.
+    #[default]
+    ReadOnly,
+    /// [`ALLOWED`] and [`FIX_APPLY`].
+    FixApply,
+}
+
 /// Whether the guard lets this call go.
 pub fn is_allowed(service: &str, operation: &str) -> bool {
     ALLOWED
         .iter()
         .any(|(s, o)| s.eq_ignore_ascii_case(service) && *o == operation)
+}
+
+/// Whether the guard lets this call go in `mode`.
+pub fn is_allowed_in(mode: Mode, service: &str, operation: &str) -> bool {
+    is_allowed(service, operation)
+        || (mode == Mode::FixApply
+            && FIX_APPLY.0.eq_ignore_ascii_case(service)
+            && FIX_APPLY.1 == operation)
 }
 
 /// One AWS call, as sent.
@@ -91,13 +113,19 @@ impl Storable for Started {
 pub struct ReadOnlyGuard {
     log: CallLog,
     region: String,
+    mode: Mode,
 }
 
 impl ReadOnlyGuard {
     pub fn new(log: CallLog, region: &str) -> Self {
+        Self::with_mode(log, region, Mode::ReadOnly)
+    }
+
+    pub fn with_mode(log: CallLog, region: &str, mode: Mode) -> Self {
         ReadOnlyGuard {
             log,
             region: region.to_string(),
+            mode,
         }
     }
 }
@@ -112,7 +140,7 @@ impl Intercept for ReadOnlyGuard {
     // still before anything is serialized or sent.
     fn read_before_serialization(
         &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
@@ -124,10 +152,22 @@ impl Intercept for ReadOnlyGuard {
             service: service.clone(),
             operation: operation.clone(),
         });
-        if !is_allowed(&service, &operation) {
+        if !is_allowed_in(self.mode, &service, &operation) {
             return Err(
                 format!("kmsdoctor is read-only: refused to send {service} {operation}").into(),
             );
+        }
+        // The one write: never with the lockout safety check bypassed, whoever builds it.
+        if let Some(put) = context
+            .input()
+            .downcast_ref::<aws_sdk_kms::operation::put_key_policy::PutKeyPolicyInput>()
+        {
+            if put.bypass_policy_lockout_safety_check() != Some(false) {
+                return Err(
+                    "kmsdoctor refused to send PutKeyPolicy without BypassPolicyLockoutSafetyCheck=false"
+                        .into(),
+                );
+            }
         }
         cfg.interceptor_state().store_put(Started(Instant::now()));
         Ok(())
@@ -206,6 +246,23 @@ impl Intercept for ReadOnlyGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn put_key_policy_passes_only_for_fix_apply() {
+        assert!(!is_allowed("KMS", "PutKeyPolicy"));
+        assert!(!is_allowed_in(Mode::ReadOnly, "KMS", "PutKeyPolicy"));
+        assert!(is_allowed_in(Mode::FixApply, "KMS", "PutKeyPolicy"));
+        // Nothing else becomes writable with it.
+        for op in [
+            "CreateKey",
+            "ScheduleKeyDeletion",
+            "CreateGrant",
+            "PutKeyPolicyX",
+        ] {
+            assert!(!is_allowed_in(Mode::FixApply, "KMS", op), "{op}");
+        }
+        assert!(!is_allowed_in(Mode::FixApply, "IAM", "PutKeyPolicy"));
+    }
 
     #[test]
     fn only_the_operations_kmsdoctor_uses_pass() {

@@ -163,3 +163,43 @@ async fn list_aliases(c: &Clients, key: &str) -> Result<Vec<String>, LiveError> 
     }
     Ok(out)
 }
+
+/// GetKeyPolicy for the `default` policy: the text, or `(error code, message)`.
+pub async fn get_key_policy(
+    c: &Clients,
+    key_arn: &str,
+) -> Result<String, (Option<String>, String)> {
+    match c
+        .kms
+        .get_key_policy()
+        .key_id(key_arn)
+        .policy_name("default")
+        .send()
+        .await
+    {
+        Ok(out) => out
+            .policy()
+            .map(str::to_string)
+            .ok_or((None, "GetKeyPolicy returned no policy".to_string())),
+        Err(e) => Err(c.describe(&e)),
+    }
+}
+
+/// PutKeyPolicy for the `default` policy, never bypassing the lockout safety check (the
+/// guard refuses the call otherwise). Only clients built for `fix --apply` send it.
+pub async fn put_key_policy(
+    c: &Clients,
+    key_arn: &str,
+    policy: &str,
+) -> Result<(), (Option<String>, String)> {
+    c.kms
+        .put_key_policy()
+        .key_id(key_arn)
+        .policy_name("default")
+        .policy(policy)
+        .bypass_policy_lockout_safety_check(false)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| c.describe(&e))
+}

@@ -18,9 +18,11 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 pub use cloudtrail::{
     cloudtrail_config, lookup_policy_events, KeyLookup, LookupPacing, LookupProgress, LookupReport,
 };
-pub use guard::{is_allowed, Call, CallLog, ReadOnlyGuard, ALLOWED};
+pub use guard::{
+    is_allowed, is_allowed_in, Call, CallLog, Mode, ReadOnlyGuard, ALLOWED, FIX_APPLY,
+};
 pub use iam::{caller_principal_arn, principal_exists, simulate};
-pub use kms::{key_facts, KeyFacts};
+pub use kms::{get_key_policy, key_facts, put_key_policy, KeyFacts};
 pub use sts::{caller_identity, CallerIdentity};
 
 /// How to reach AWS.
@@ -170,9 +172,14 @@ impl Clients {
     /// Builds guarded clients. CloudTrail's own retries are off: lookups are paced and
     /// retried by [`lookup_policy_events`], which must count every call.
     pub fn new(config: &SdkConfig) -> Clients {
+        Clients::with_mode(config, guard::Mode::ReadOnly)
+    }
+
+    /// Clients whose guard allows what `mode` allows (`fix --apply`: PutKeyPolicy too).
+    pub fn with_mode(config: &SdkConfig, mode: guard::Mode) -> Clients {
         let region = config.region().map(|r| r.to_string()).unwrap_or_default();
         let calls = CallLog::default();
-        let guard = ReadOnlyGuard::new(calls.clone(), &region);
+        let guard = ReadOnlyGuard::with_mode(calls.clone(), &region, mode);
         let retry = aws_config::retry::RetryConfig::standard().with_max_attempts(3);
         Clients {
             sts: aws_sdk_sts::Client::from_conf(

@@ -1,0 +1,172 @@
+//! Output of `kmsdoctor fix`.
+//!
+//! JSON wire format (`schema_version` 1), one object on stdout:
+//! - `key`: `id`, `arn`, `account`, `region`
+//! - `mode`: `dry_run` (nothing sent), `refused` (a guard said no), `applied`
+//! - `verdict_before`, `policy_to_apply` (`repaired`, `--policy-file` or `--rollback`)
+//! - `plan`: `verdict_after`, `changes` (`statement`, `change`: `added`/`removed`/`changed`,
+//!   `before`, `after`), `lost_admins`, `safety_check`, `replaces` and `fingerprint_after`
+//!   (SHA-256 of the canonical JSON), `refusals`
+//! - `applied`: `backup`, `read_back_attempts`, `read_back_confirmed`, `verdict_now`; or null
+//! - `policy`: the policy applied, or that would be
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use super::Style;
+use crate::analysis::fix::FixPlan;
+use crate::analysis::lockout::{KeyRef, Verdict};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Applied {
+    pub backup: String,
+    pub read_back_attempts: u32,
+    /// Whether KMS returned the new policy within the wait.
+    pub read_back_confirmed: bool,
+    pub verdict_now: Verdict,
+}
+
+pub struct FixReport<'a> {
+    pub key: &'a KeyRef,
+    pub verdict_before: Verdict,
+    /// `repaired`, `--policy-file` or `--rollback`.
+    pub source_of_after: String,
+    pub plan: &'a FixPlan,
+    pub applied: Option<Applied>,
+    pub policy_after: &'a str,
+}
+
+impl FixReport<'_> {
+    fn mode(&self) -> &'static str {
+        match (&self.applied, self.plan.refusals.is_empty()) {
+            (Some(_), _) => "applied",
+            (None, false) => "refused",
+            (None, true) => "dry_run",
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct FixJson<'a> {
+    schema_version: u32,
+    key: &'a KeyRef,
+    mode: &'static str,
+    verdict_before: Verdict,
+    policy_to_apply: &'a str,
+    plan: &'a FixPlan,
+    applied: Option<&'a Applied>,
+    policy: serde_json::Value,
+}
+
+pub fn render_json(out: &mut dyn Write, r: &FixReport<'_>) -> io::Result<()> {
+    let doc = FixJson {
+        schema_version: SCHEMA_VERSION,
+        key: r.key,
+        mode: r.mode(),
+        verdict_before: r.verdict_before,
+        policy_to_apply: &r.source_of_after,
+        plan: r.plan,
+        applied: r.applied.as_ref(),
+        policy: serde_json::from_str(r.policy_after).unwrap_or(serde_json::Value::Null),
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    writeln!(out)
+}
+
+pub fn render_table(out: &mut dyn Write, r: &FixReport<'_>, style: Style) -> io::Result<()> {
+    let wrap = super::write_wrapped;
+    let p = r.plan;
+    wrap(
+        out,
+        "",
+        "  ",
+        &format!("Key {}", r.key.arn.as_deref().unwrap_or(&r.key.id)),
+    )?;
+    writeln!(
+        out,
+        "{} {} now; {} after ({} policy)",
+        style.bold("Verdict:"),
+        r.verdict_before.as_str(),
+        p.verdict_after.as_str(),
+        super::esc(&r.source_of_after)
+    )?;
+    writeln!(out, "\n{}", style.bold("Changes:"))?;
+    if p.changes.is_empty() {
+        writeln!(out, "  none")?;
+    }
+    for c in &p.changes {
+        let mark = match c.change {
+            "added" => "+",
+            "removed" => "-",
+            _ => "~",
+        };
+        wrap(
+            out,
+            &format!("  {mark} "),
+            "    ",
+            &format!("{} ({})", c.statement, c.change),
+        )?;
+        if let Some(b) = &c.before {
+            wrap(out, "    was: ", "         ", b)?;
+        }
+        if let Some(a) = &c.after {
+            wrap(out, "    now: ", "         ", a)?;
+        }
+    }
+    if let Some(sc) = &p.safety_check {
+        writeln!(
+            out,
+            "\n{}",
+            style.bold("KMS's lockout safety check, for you:")
+        )?;
+        wrap(
+            out,
+            "  ",
+            "  ",
+            &format!("{:?}: {}", sc.outcome, sc.reason).to_lowercase(),
+        )?;
+    }
+    if let Some(fp) = &p.replaces {
+        writeln!(out, "\nReplaces the policy with SHA-256 {fp}")?;
+    }
+    if !p.refusals.is_empty() {
+        writeln!(out, "\n{}", style.bad("Not applied, because:"))?;
+        for why in &p.refusals {
+            wrap(out, "  - ", "    ", why)?;
+        }
+    }
+    match &r.applied {
+        None if p.refusals.is_empty() => {
+            writeln!(out, "\nNothing was sent. Add --apply to apply it.")?;
+        }
+        None => {}
+        Some(a) => {
+            writeln!(out, "\n{}", style.good("Applied."))?;
+            wrap(out, "  backup of the old policy: ", "    ", &a.backup)?;
+            if a.read_back_confirmed {
+                writeln!(
+                    out,
+                    "  KMS returns the new policy (read {} time(s)); verdict now: {}",
+                    a.read_back_attempts,
+                    a.verdict_now.as_str()
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "  KMS did not return the new policy within {} reads: check again in a minute",
+                    a.read_back_attempts
+                )?;
+            }
+            wrap(
+                out,
+                "\nNote: ",
+                "      ",
+                "if Terraform or CloudFormation manages this key, change the policy in its source too (for aws_kms_key_policy, the policy JSON printed by --output json), or its next apply puts the old policy back.",
+            )?;
+        }
+    }
+    Ok(())
+}
