@@ -401,10 +401,32 @@ fn admin_steps(steps: &mut Steps, input: &PlanInput<'_>, a: &RecoverableAdmin) -
             "Act as one of the {}{needs}: {}",
             class.description, class.how
         )),
-        (AdminKind::Root, _) => steps.say(format!(
-            "Sign in to the console as the root user of account {}{needs}, and open CloudShell",
-            d.key.account.as_deref().unwrap_or("?")
-        )),
+        (AdminKind::Root, _) => {
+            let account = d.key.account.as_deref().unwrap_or("?");
+            steps.say(format!(
+                "Sign in to the console as the root user of account {account}{needs}, and open CloudShell"
+            ));
+            // Centralized root access removes member accounts' root credentials. No root
+            // task policy covers KMS (STS API Reference, AssumeRoot: IAMAuditRootUserCredentials,
+            // IAMCreateRootUserPassword, IAMDeleteRootUserCredentials, S3UnlockBucketPolicy,
+            // SQSUnlockQueuePolicy), but IAMCreateRootUserPassword gives root sign-in back.
+            steps.run(
+                "If the organization manages root access centrally (the root user has no password): no root task covers KMS, but from the management account or IAM's delegated administrator a privileged session can create the root user's password again (then create-login-profile in that session, and sign in as root)",
+                connection_words(
+                    region_words(
+                        CommandLine::new(&["aws", "sts", "assume-root", "--target-principal"])
+                            .value("the account", "account id", account, |s| {
+                                s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+                            })
+                            .word("--task-policy-arn")
+                            .word("arn=arn:aws:iam::aws:policy/root-task/IAMCreateRootUserPassword"),
+                        d,
+                    ),
+                    input,
+                    Credentials::AsRun,
+                ),
+            );
+        }
         (AdminKind::Role, _) => {
             let mut c = CommandLine::new(&["aws", "sts", "assume-role", "--role-arn"])
                 .value("the role", "role ARN", &a.principal, |s| {
