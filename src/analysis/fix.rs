@@ -324,3 +324,107 @@ mod tests {
         assert!(same.refusals.iter().any(|r| r.contains("nothing to apply")));
     }
 }
+
+/// Where the key's policy is kept besides KMS, so that the next deployment does not put the
+/// old one back: a CloudFormation stack (its tags say), and the policy as Terraform's
+/// `aws_kms_key_policy` takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceForms {
+    /// `aws:cloudformation:stack-name`, when the key carries it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloudformation_stack: Option<String>,
+    /// `aws:cloudformation:logical-id`: the resource to change in the template.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloudformation_logical_id: Option<String>,
+    /// An `aws_kms_key_policy` resource holding the policy.
+    pub terraform: String,
+}
+
+/// The forms of `policy_text` for the key's sources. `tags`: the key's tags, when known.
+pub fn source_forms(key_id: &str, policy_text: &str, tags: &[(String, String)]) -> SourceForms {
+    let tag = |k: &str| {
+        tags.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    let pretty = serde_json::from_str::<Value>(policy_text)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| policy_text.to_string());
+    // In a heredoc Terraform still reads `${...}` and `%{...}` as templates: policy
+    // variables such as `${aws:username}` are written `$${...}` to stay literal.
+    let body = pretty.replace("${", "$${").replace("%{", "%%{");
+    SourceForms {
+        cloudformation_stack: tag("aws:cloudformation:stack-name"),
+        cloudformation_logical_id: tag("aws:cloudformation:logical-id"),
+        terraform: format!(
+            "resource \"aws_kms_key_policy\" \"this\" {{\n  key_id = \"{key_id}\"\n  policy = <<-EOT\n{body}\nEOT\n}}\n"
+        ),
+    }
+}
+
+/// Whether the policy in KMS now is still the one a plan was made for: compared by
+/// [`fingerprint`], the diagnosed one or the one `--expect-policy-sha256` names. `None`
+/// when it is; else why not.
+pub fn changed_since(current_text: &str, expected: Option<&str>) -> Option<String> {
+    let now = fingerprint(current_text);
+    match expected {
+        None => None,
+        Some(e) if now.as_deref() == Some(e) => None,
+        Some(e) => Some(format!(
+            "the key policy in KMS changed since the diagnosis (now {}, diagnosed {e}): run kmsdoctor fix again",
+            now.as_deref().unwrap_or("not JSON")
+        )),
+    }
+}
+
+#[cfg(test)]
+mod source_tests {
+    use super::*;
+
+    #[test]
+    fn terraform_form_keeps_policy_variables_literal() {
+        let p = r#"{"Statement":[{"Resource":"arn:aws:iam::111122223333:user/${aws:username}"}]}"#;
+        let f = source_forms("1234", p, &[]);
+        assert!(f.terraform.contains("$${aws:username}"), "{}", f.terraform);
+        assert!(f
+            .terraform
+            .starts_with("resource \"aws_kms_key_policy\" \"this\" {\n  key_id = \"1234\""));
+        assert_eq!(f.cloudformation_stack, None);
+        let tags = vec![
+            (
+                "aws:cloudformation:stack-name".to_string(),
+                "payments".to_string(),
+            ),
+            (
+                "aws:cloudformation:logical-id".to_string(),
+                "DataKey".to_string(),
+            ),
+        ];
+        let f = source_forms("1234", p, &tags);
+        assert_eq!(f.cloudformation_stack.as_deref(), Some("payments"));
+        assert_eq!(f.cloudformation_logical_id.as_deref(), Some("DataKey"));
+    }
+
+    /// A concurrent change between the diagnosis and the put is refused; the same policy
+    /// with other spacing is not a change.
+    #[test]
+    fn a_policy_changed_since_the_diagnosis_is_refused() {
+        let diagnosed = r#"{"Version":"2012-10-17","Statement":[{"Sid":"A"}]}"#;
+        let fp = fingerprint(diagnosed).unwrap();
+        assert_eq!(
+            changed_since(
+                "{\n \"Version\": \"2012-10-17\", \"Statement\": [{\"Sid\": \"A\"}]}",
+                Some(&fp)
+            ),
+            None
+        );
+        let why = changed_since(
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"B"}]}"#,
+            Some(&fp),
+        )
+        .unwrap();
+        assert!(why.contains("changed since the diagnosis"), "{why}");
+        assert_eq!(changed_since("anything", None), None);
+    }
+}

@@ -144,7 +144,11 @@ pub fn run(
             ));
         }
     }
+    // Where else the policy lives (a CloudFormation stack's tags), for the reminder.
+    let tags = source.tags(&key_arn).unwrap_or_default();
+    let sources = fix::source_forms(&d.key.id, &after.text, &tags);
     let mut report = FixReport {
+        sources: &sources,
         key: &d.key,
         verdict_before: d.verdict,
         source_of_after: source_of_after.to_string(),
@@ -181,13 +185,8 @@ pub fn run(
             "kms GetKeyPolicy failed ({}): kmsdoctor cannot tell whether the policy changed since the diagnosis, so it applies nothing; apply it by hand with the plan's aws kms put-key-policy command",
             e.1
         )))?;
-    let now_fp = fingerprint(&current);
-    if expected.is_some() && now_fp != expected {
-        return Err(AppError::Refused(format!(
-            "the key policy in KMS changed since the diagnosis (now {}, diagnosed {}): run kmsdoctor fix again",
-            now_fp.as_deref().unwrap_or("?"),
-            expected.as_deref().unwrap_or("?")
-        )));
+    if let Some(why) = fix::changed_since(&current, expected.as_deref()) {
+        return Err(AppError::Refused(why));
     }
     let backup_file = match named_backup {
         Some(f) => f,

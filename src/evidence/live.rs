@@ -228,20 +228,21 @@ impl<'p> AwsSource<'p> {
     }
 
     /// The key policy in KMS now (GetKeyPolicy), or `(error code, message)`.
-    pub fn read_policy(&self, key_arn: &str) -> Result<String, (Option<String>, String)> {
+    pub fn read_policy(&self, key_arn: &str) -> Result<String, aws::AwsFailure> {
         self.runtime
             .block_on(aws::get_key_policy(&self.clients, key_arn))
     }
 
     /// PutKeyPolicy: sent only when the clients were built for `fix --apply`, and never
     /// with the lockout safety check bypassed (the guard refuses it otherwise).
-    pub fn write_policy(
-        &self,
-        key_arn: &str,
-        policy: &str,
-    ) -> Result<(), (Option<String>, String)> {
+    pub fn write_policy(&self, key_arn: &str, policy: &str) -> Result<(), aws::AwsFailure> {
         self.runtime
             .block_on(aws::put_key_policy(&self.clients, key_arn, policy))
+    }
+
+    /// The key's tags (ListResourceTags), or why not.
+    pub fn tags(&self, key_arn: &str) -> Result<Vec<(String, String)>, aws::AwsFailure> {
+        self.runtime.block_on(aws::key_tags(&self.clients, key_arn))
     }
 
     /// The principal ARN behind the caller (the role of a session), once asked.

@@ -9,6 +9,8 @@
 //!   (SHA-256 of the canonical JSON), `refusals`
 //! - `applied`: `backup`, `read_back_attempts`, `read_back_confirmed`, `verdict_now`; or null
 //! - `policy`: the policy applied, or that would be
+//! - `sources`: `cloudformation_stack` and `cloudformation_logical_id` (from the key's tags,
+//!   when CloudFormation manages it), `terraform` (an `aws_kms_key_policy` resource)
 
 use std::io::{self, Write};
 
@@ -30,6 +32,8 @@ pub struct Applied {
 }
 
 pub struct FixReport<'a> {
+    /// The policy in the forms the key's sources need.
+    pub sources: &'a crate::analysis::fix::SourceForms,
     pub key: &'a KeyRef,
     pub verdict_before: Verdict,
     /// `repaired`, `--policy-file` or `--rollback`.
@@ -59,6 +63,7 @@ struct FixJson<'a> {
     plan: &'a FixPlan,
     applied: Option<&'a Applied>,
     policy: serde_json::Value,
+    sources: &'a crate::analysis::fix::SourceForms,
 }
 
 pub fn render_json(out: &mut dyn Write, r: &FixReport<'_>) -> io::Result<()> {
@@ -71,6 +76,7 @@ pub fn render_json(out: &mut dyn Write, r: &FixReport<'_>) -> io::Result<()> {
         plan: r.plan,
         applied: r.applied.as_ref(),
         policy: serde_json::from_str(r.policy_after).unwrap_or(serde_json::Value::Null),
+        sources: r.sources,
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)
@@ -160,12 +166,14 @@ pub fn render_table(out: &mut dyn Write, r: &FixReport<'_>, style: Style) -> io:
                     a.read_back_attempts
                 )?;
             }
-            wrap(
-                out,
-                "\nNote: ",
-                "      ",
-                "if Terraform or CloudFormation manages this key, change the policy in its source too (for aws_kms_key_policy, the policy JSON printed by --output json), or its next apply puts the old policy back.",
-            )?;
+            let note = match (&r.sources.cloudformation_stack, &r.sources.cloudformation_logical_id) {
+                (Some(stack), logical) => format!(
+                    "this key belongs to CloudFormation stack {stack}{}: put the new policy in its KeyPolicy (--output json prints it as `policy`), or the next stack update puts the old one back.",
+                    logical.as_deref().map(|l| format!(" (resource {l})")).unwrap_or_default()
+                ),
+                (None, _) => "if Terraform or CloudFormation manages this key, change the policy in its source too, or its next apply puts the old one back: --output json prints it as `policy`, and as an aws_kms_key_policy resource in `sources.terraform`.".to_string(),
+            };
+            wrap(out, "\nNote: ", "      ", &note)?;
         }
     }
     Ok(())

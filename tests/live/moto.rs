@@ -644,6 +644,12 @@ fn fix_puts_the_delegation_back_with_a_backup() {
     assert_eq!(v["mode"], "applied");
     assert_eq!(v["applied"]["read_back_confirmed"], true);
     assert_eq!(v["applied"]["verdict_now"], "ok");
+    // For the key's sources: no CloudFormation tags here, and the Terraform resource.
+    assert!(v["sources"]["cloudformation_stack"].is_null());
+    assert!(v["sources"]["terraform"]
+        .as_str()
+        .unwrap()
+        .contains("resource \"aws_kms_key_policy\""));
     assert_eq!(std::fs::read_to_string(&backup).unwrap(), before);
     let now: serde_json::Value = serde_json::from_str(&key_policy_now(&arn)).unwrap();
     assert!(

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Clients, LiveError};
+use super::{AwsFailure, Clients, LiveError};
 use crate::analysis::lockout::{KeyProperties, KeyRef};
 
 /// What KMS told about the key.
@@ -164,11 +164,34 @@ async fn list_aliases(c: &Clients, key: &str) -> Result<Vec<String>, LiveError> 
     Ok(out)
 }
 
+/// The key's tags (ListResourceTags, at most 200: KMS's limit per key), or why not.
+pub async fn key_tags(c: &Clients, key_arn: &str) -> Result<Vec<(String, String)>, AwsFailure> {
+    let mut out = Vec::new();
+    let mut marker: Option<String> = None;
+    for _ in 0..5 {
+        let page = c
+            .kms
+            .list_resource_tags()
+            .key_id(key_arn)
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .map_err(|e| c.describe(&e))?;
+        out.extend(
+            page.tags()
+                .iter()
+                .map(|t| (t.tag_key().to_string(), t.tag_value().to_string())),
+        );
+        match page.next_marker() {
+            Some(m) if page.truncated() => marker = Some(m.to_string()),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
 /// GetKeyPolicy for the `default` policy: the text, or `(error code, message)`.
-pub async fn get_key_policy(
-    c: &Clients,
-    key_arn: &str,
-) -> Result<String, (Option<String>, String)> {
+pub async fn get_key_policy(c: &Clients, key_arn: &str) -> Result<String, AwsFailure> {
     match c
         .kms
         .get_key_policy()
@@ -187,11 +210,7 @@ pub async fn get_key_policy(
 
 /// PutKeyPolicy for the `default` policy, never bypassing the lockout safety check (the
 /// guard refuses the call otherwise). Only clients built for `fix --apply` send it.
-pub async fn put_key_policy(
-    c: &Clients,
-    key_arn: &str,
-    policy: &str,
-) -> Result<(), (Option<String>, String)> {
+pub async fn put_key_policy(c: &Clients, key_arn: &str, policy: &str) -> Result<(), AwsFailure> {
     c.kms
         .put_key_policy()
         .key_id(key_arn)

@@ -22,7 +22,7 @@ pub use guard::{
     is_allowed, is_allowed_in, Call, CallLog, Mode, ReadOnlyGuard, ALLOWED, FIX_APPLY,
 };
 pub use iam::{caller_principal_arn, principal_exists, simulate};
-pub use kms::{get_key_policy, key_facts, put_key_policy, KeyFacts};
+pub use kms::{get_key_policy, key_facts, key_tags, put_key_policy, KeyFacts};
 pub use sts::{caller_identity, CallerIdentity};
 
 /// How to reach AWS.
@@ -32,6 +32,9 @@ pub struct Connection {
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
 }
+
+/// A failed call: the AWS error code when there is one, and the error in one line.
+pub type AwsFailure = (Option<String>, String);
 
 /// A failure that stops live collection: one line, naming what failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
