@@ -31,6 +31,28 @@ pub enum Command {
     /// Apply the repaired key policy, guarded: shows what would change (nothing is sent)
     /// unless `--apply`. Run it as a principal that can still call PutKeyPolicy.
     Fix(FixArgs),
+    /// Every customer-managed key of the account in the given regions: which could lock you
+    /// out, or already have. Read-only.
+    Scan(ScanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Regions to scan, comma-separated (`us-east-1,eu-west-1`). Default: the configured
+    /// region.
+    #[arg(long, value_name = "REGIONS", value_delimiter = ',')]
+    pub regions: Vec<String>,
+
+    /// Calls a second for each KMS operation in each region (KMS's quotas are shared with
+    /// every other caller of the account: keep it well below them).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub rate: u32,
+
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -134,6 +156,7 @@ impl Cli {
             Command::WhyLocked(a) => a.aws.verbose,
             Command::Collect(a) => a.aws.verbose,
             Command::Fix(a) => a.aws.verbose,
+            Command::Scan(a) => a.aws.verbose,
             Command::Explain(_) | Command::Check(_) => false,
         }
     }

@@ -204,6 +204,56 @@ impl CollectConfig {
 }
 
 #[derive(Debug, Clone)]
+pub struct ScanConfig {
+    pub regions: Vec<String>,
+    pub rate: u32,
+    pub output: OutputFormat,
+    pub connection: Connection,
+}
+
+impl ScanConfig {
+    pub fn resolve(a: &crate::cli::ScanArgs) -> Result<ScanConfig, FlagError> {
+        let mut regions: Vec<String> = Vec::new();
+        for r in &a.regions {
+            let r = r.trim();
+            if !crate::analysis::shell::is_region(r) {
+                return Err(flag_err("--regions", format!("`{r}` is not a region name")));
+            }
+            if !regions.iter().any(|x| x == r) {
+                regions.push(r.to_string());
+            }
+        }
+        if a.rate == 0 || a.rate > 1000 {
+            return Err(flag_err(
+                "--rate",
+                "give 1 to 1000 calls a second (KMS's quotas are per account and region, shared with every other caller)",
+            ));
+        }
+        if a.aws.since.is_some() {
+            return Err(flag_err(
+                "--since",
+                "scan reads each key's current policy, not CloudTrail: leave --since out",
+            ));
+        }
+        if let (Some(r), false) = (&a.aws.region, regions.is_empty()) {
+            if !regions.contains(r) {
+                return Err(flag_err(
+                    "--region",
+                    "give the regions to scan with --regions alone",
+                ));
+            }
+        }
+        let live = LiveConfig::resolve(&a.aws, "")?;
+        Ok(ScanConfig {
+            regions,
+            rate: a.rate,
+            output: a.output,
+            connection: live.connection,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct FixConfig {
     pub key_input: String,
     pub policy_file: Option<PathBuf>,

@@ -22,5 +22,6 @@ pub mod reference;
 pub mod repair;
 pub mod rules;
 pub mod satisfiability;
+pub mod scan;
 pub mod shell;
 pub mod variables;

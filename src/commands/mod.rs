@@ -6,6 +6,7 @@ pub mod check;
 pub mod collect;
 pub mod explain;
 pub mod fix;
+pub mod scan;
 pub mod why_locked;
 
 use std::io::{self, Write};

@@ -413,3 +413,52 @@ impl EvidenceSource for AwsSource<'_> {
         Ok(facts)
     }
 }
+
+/// What `scan` found: who asked, and each region's keys.
+#[derive(Debug, Clone)]
+pub struct ScanEvidence {
+    pub caller: CallerIdentity,
+    pub regions: Vec<aws::scan::RegionScan>,
+}
+
+/// Scans `regions` (the configured region when empty) at once, each operation paced to
+/// `per_second` calls a second in each region. Read-only.
+pub fn scan_keys(
+    connection: &aws::Connection,
+    regions: &[String],
+    per_second: u32,
+    progress: &(dyn Fn(&str, usize, usize) + Sync),
+) -> Result<ScanEvidence, LiveError> {
+    let runtime = runtime()?;
+    let mut connection = connection.clone();
+    if connection.region.is_none() {
+        connection.region = regions.first().cloned();
+    }
+    let config = runtime.block_on(aws::load_config(&connection))?;
+    let home = Clients::new(&config);
+    let caller = runtime.block_on(aws::caller_identity(&home))?;
+    let regions: Vec<String> = if regions.is_empty() {
+        vec![home.region.clone()]
+    } else {
+        regions.to_vec()
+    };
+    let clients: Vec<Clients> = regions
+        .iter()
+        .map(|r| {
+            let c = config
+                .to_builder()
+                .region(aws_config::Region::new(r.clone()))
+                .build();
+            Clients::new(&c)
+        })
+        .collect();
+    let scans = runtime.block_on(futures_util::future::join_all(
+        clients
+            .iter()
+            .map(|c| aws::scan::scan_region(c, per_second, progress)),
+    ));
+    Ok(ScanEvidence {
+        caller,
+        regions: scans,
+    })
+}

@@ -5,6 +5,7 @@
 pub mod check;
 pub mod explain;
 pub mod fix;
+pub mod scan;
 pub mod why_locked;
 
 use std::path::{Path, PathBuf};

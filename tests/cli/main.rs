@@ -26,5 +26,6 @@ mod explain;
 mod fix;
 mod fuzz;
 mod hostile;
+mod scan;
 mod scenarios;
 mod why_locked;

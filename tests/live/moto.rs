@@ -671,3 +671,69 @@ fn fix_puts_the_delegation_back_with_a_backup() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("not ok"));
     assert!(key_policy_now(&arn).contains("Enable IAM User Permissions"));
 }
+
+/// `scan` over two regions (issue 11): each customer-managed key judged on its policy,
+/// worst first, with the command to look closer; a key pending deletion listed apart; exit 3
+/// as one key is not ok.
+#[test]
+fn scan_judges_every_key_worst_first() {
+    let ok = create_key(None);
+    let role = unique("ScanAdmin");
+    create_role(&role);
+    let locked = create_key(Some(
+        serde_json::json!({"Version": "2012-10-17", "Statement": [admin(&role)]}),
+    ));
+    let doomed = create_key(None);
+    runtime()
+        .block_on(
+            setup_kms()
+                .schedule_key_deletion()
+                .key_id(doomed.rsplit('/').next().unwrap())
+                .pending_window_in_days(7)
+                .send(),
+        )
+        .unwrap();
+    let out = kmsdoctor(&[
+        "scan",
+        "--regions",
+        "us-east-1,eu-west-1",
+        "--output",
+        "json",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    let v = json(&out);
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["regions"], serde_json::json!(["us-east-1", "eu-west-1"]));
+    let keys = v["keys"].as_array().unwrap();
+    let find = |arn: &str| keys.iter().position(|k| k["arn"] == arn);
+    let (ok_at, locked_at) = (
+        find(&ok).expect("the ok key"),
+        find(&locked).expect("the locked key"),
+    );
+    assert!(locked_at < ok_at, "worst first");
+    assert_eq!(keys[ok_at]["standing"], "ok");
+    assert_eq!(keys[locked_at]["standing"], "recoverable");
+    assert_eq!(keys[locked_at]["can_recover"], 1);
+    assert!(keys[locked_at]["findings"].to_string().contains("KL201"));
+    assert_eq!(
+        keys[locked_at]["follow_up"],
+        format!("kmsdoctor why-locked {locked} --region us-east-1")
+    );
+    assert!(find(&doomed).is_none());
+    assert!(v["pending_deletion"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["arn"] == doomed.as_str()));
+
+    let table = kmsdoctor(&["scan"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    let id = locked.rsplit('/').next().unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("recoverable") && l.contains(id)),
+        "{text}"
+    );
+    assert!(text.contains("Pending deletion"), "{text}");
+}

@@ -27,6 +27,8 @@ pub const ALLOWED: &[(&str, &str)] = &[
     ("KMS", "DescribeKey"),
     ("KMS", "GetKeyPolicy"),
     ("KMS", "ListAliases"),
+    // `scan`: every key of a region.
+    ("KMS", "ListKeys"),
     // `fix`: a key CloudFormation manages carries its stack's name as a tag.
     ("KMS", "ListResourceTags"),
     ("CloudTrail", "LookupEvents"),

@@ -6,6 +6,7 @@ pub mod cloudtrail;
 pub mod guard;
 pub mod iam;
 pub mod kms;
+pub mod scan;
 pub mod sts;
 
 use std::time::Duration;

@@ -1,0 +1,159 @@
+//! `kmsdoctor scan`, the pure half: one key's standing from what KMS said of it, and the
+//! order of the report (worst first).
+
+use serde::Serialize;
+
+use super::lockout::{diagnose, Evidence, KeyProperties, KeyRef, Verdict};
+use super::policy::{parse_document, PolicyKind};
+
+/// Where a key stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Standing {
+    Unrecoverable,
+    /// The policy cannot be read: a lockout candidate (or a missing permission).
+    Unreadable,
+    Recoverable,
+    Unknown,
+    Ok,
+}
+
+impl Standing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Standing::Unrecoverable => "unrecoverable",
+            Standing::Unreadable => "unreadable",
+            Standing::Recoverable => "recoverable",
+            Standing::Unknown => "unknown",
+            Standing::Ok => "ok",
+        }
+    }
+}
+
+/// One key of the scan.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyStanding {
+    pub arn: String,
+    pub region: String,
+    pub standing: Standing,
+    /// Principals that could change the policy (the diagnosis's recoverable admins).
+    pub can_recover: usize,
+    /// Rule ids of the diagnosis's findings, each once.
+    pub findings: Vec<&'static str>,
+    /// `PRIMARY` or `REPLICA` for a multi-Region key: each has its own policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multi_region: Option<String>,
+    /// Why the policy could not be read, or what else is worth knowing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// What KMS said of one key.
+pub struct KeyFacts<'a> {
+    pub arn: &'a str,
+    pub region: &'a str,
+    pub policy: Result<&'a str, &'a str>,
+    pub properties: Option<&'a KeyProperties>,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+pub fn judge(k: &KeyFacts<'_>) -> KeyStanding {
+    let multi_region = k.properties.and_then(|p| p.multi_region_key_type.clone());
+    let mut out = KeyStanding {
+        arn: k.arn.to_string(),
+        region: k.region.to_string(),
+        standing: Standing::Unknown,
+        can_recover: 0,
+        findings: Vec::new(),
+        multi_region,
+        note: None,
+    };
+    let text = match k.policy {
+        Ok(t) => t,
+        Err(why) => {
+            out.standing = Standing::Unreadable;
+            out.note = Some(format!("GetKeyPolicy: {why}"));
+            return out;
+        }
+    };
+    let (Ok(key), Ok(doc)) = (
+        KeyRef::parse(k.arn),
+        parse_document(text, PolicyKind::Key, "key-policy"),
+    ) else {
+        out.note = Some("KMS returned a policy kmsdoctor cannot read".into());
+        return out;
+    };
+    let account = key.account.clone();
+    let d = diagnose(Evidence {
+        key,
+        current_policy: Some(&doc),
+        events: &[],
+        account: account.as_deref(),
+        now: k.now,
+        aliases: None,
+        properties: k.properties,
+        caller: None,
+    });
+    out.standing = match d.verdict {
+        Verdict::Ok => Standing::Ok,
+        Verdict::Recoverable => Standing::Recoverable,
+        Verdict::Unrecoverable => Standing::Unrecoverable,
+        Verdict::Unknown => Standing::Unknown,
+    };
+    out.can_recover = d
+        .recoverable_admins
+        .iter()
+        .filter(|a| a.can_put_key_policy)
+        .count();
+    for f in d.findings.iter().chain(&d.policy_findings) {
+        if !out.findings.contains(&f.rule.id) {
+            out.findings.push(f.rule.id);
+        }
+    }
+    out
+}
+
+/// Worst first, then by region and ARN (a stable order for diffs between scans).
+pub fn order(keys: &mut [KeyStanding]) {
+    keys.sort_by(|a, b| (a.standing, &a.region, &a.arn).cmp(&(b.standing, &b.region, &b.arn)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ARN: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    fn facts(policy: Result<&str, &str>) -> KeyStanding {
+        judge(&KeyFacts {
+            arn: ARN,
+            region: "us-east-1",
+            policy,
+            properties: None,
+            now: chrono::Utc::now(),
+        })
+    }
+
+    #[test]
+    fn keys_stand_as_their_diagnosis_says_worst_first() {
+        let ok = facts(Ok(&crate::analysis::lockout::default_policy(
+            "111122223333",
+        )));
+        assert_eq!(ok.standing, Standing::Ok);
+        let locked = facts(Ok(
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"A","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/KeyAdmin"},"Action":"kms:*","Resource":"*"}]}"#,
+        ));
+        assert_eq!(locked.standing, Standing::Recoverable);
+        assert_eq!(locked.can_recover, 1);
+        assert!(locked.findings.contains(&"KL201"), "{:?}", locked.findings);
+        let denied = facts(Err("AccessDeniedException: no"));
+        assert_eq!(denied.standing, Standing::Unreadable);
+        let mut all = vec![ok, locked, denied];
+        order(&mut all);
+        let got: Vec<Standing> = all.iter().map(|k| k.standing).collect();
+        assert_eq!(
+            got,
+            [Standing::Unreadable, Standing::Recoverable, Standing::Ok]
+        );
+    }
+}

@@ -1,0 +1,177 @@
+//! Output of `kmsdoctor scan`.
+//!
+//! JSON wire format (`schema_version` 1), one object on stdout:
+//! - `caller`, `account`, `regions`
+//! - `summary`: keys per standing (`ok`, `recoverable`, `unknown`, `unreadable`,
+//!   `unrecoverable`), `pending_deletion`, `aws_managed_skipped`, `calls`
+//! - `keys`, worst first: `arn`, `region`, `standing`, `can_recover`, `findings` (rule ids),
+//!   `multi_region` (`PRIMARY`/`REPLICA`), `note`, and `follow_up` (the why-locked command)
+//! - `pending_deletion`: `arn`, `region`, `key_state`
+//! - `problems`: what could not be scanned (a region's ListKeys failing)
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use super::Style;
+use crate::analysis::scan::{KeyStanding, Standing};
+use crate::analysis::shell::{self, CommandLine};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Pending {
+    pub arn: String,
+    pub region: String,
+    pub key_state: String,
+}
+
+pub struct ScanReport<'a> {
+    pub caller: &'a str,
+    pub account: &'a str,
+    pub regions: Vec<String>,
+    pub keys: &'a [KeyStanding],
+    pub pending_deletion: &'a [Pending],
+    pub aws_managed_skipped: usize,
+    pub problems: &'a [String],
+    pub calls: u32,
+}
+
+/// `kmsdoctor why-locked ARN --region R`, for a key that is not ok; checked and quoted.
+fn follow_up(k: &KeyStanding) -> Option<String> {
+    if k.standing == Standing::Ok {
+        return None;
+    }
+    CommandLine::new(&["kmsdoctor", "why-locked"])
+        .value("the key", "key ARN", &k.arn, shell::is_key_arn)
+        .word("--region")
+        .value("the region", "region name", &k.region, shell::is_region)
+        .render()
+        .ok()
+}
+
+#[derive(Serialize)]
+struct KeyJson<'a> {
+    #[serde(flatten)]
+    key: &'a KeyStanding,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    follow_up: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ScanJson<'a> {
+    schema_version: u32,
+    caller: &'a str,
+    account: &'a str,
+    regions: &'a [String],
+    summary: BTreeMap<&'static str, usize>,
+    keys: Vec<KeyJson<'a>>,
+    pending_deletion: &'a [Pending],
+    problems: &'a [String],
+}
+
+fn summary(r: &ScanReport<'_>) -> BTreeMap<&'static str, usize> {
+    let mut m = BTreeMap::new();
+    for s in [
+        Standing::Ok,
+        Standing::Recoverable,
+        Standing::Unknown,
+        Standing::Unreadable,
+        Standing::Unrecoverable,
+    ] {
+        m.insert(
+            s.as_str(),
+            r.keys.iter().filter(|k| k.standing == s).count(),
+        );
+    }
+    m.insert("pending_deletion", r.pending_deletion.len());
+    m.insert("aws_managed_skipped", r.aws_managed_skipped);
+    m.insert("calls", r.calls as usize);
+    m
+}
+
+pub fn render_json(out: &mut dyn Write, r: &ScanReport<'_>) -> io::Result<()> {
+    let doc = ScanJson {
+        schema_version: SCHEMA_VERSION,
+        caller: r.caller,
+        account: r.account,
+        regions: &r.regions,
+        summary: summary(r),
+        keys: r
+            .keys
+            .iter()
+            .map(|k| KeyJson {
+                key: k,
+                follow_up: follow_up(k),
+            })
+            .collect(),
+        pending_deletion: r.pending_deletion,
+        problems: r.problems,
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    writeln!(out)
+}
+
+pub fn render_table(out: &mut dyn Write, r: &ScanReport<'_>, style: Style) -> io::Result<()> {
+    let esc = super::esc;
+    let wrap = super::write_wrapped;
+    wrap(
+        out,
+        "",
+        "  ",
+        &format!(
+            "Scanned {} key(s) of account {} in {} as {}",
+            r.keys.len(),
+            r.account,
+            r.regions.join(", "),
+            r.caller
+        ),
+    )?;
+    if r.aws_managed_skipped > 0 {
+        writeln!(
+            out,
+            "({} AWS managed key(s) skipped)",
+            r.aws_managed_skipped
+        )?;
+    }
+    if !r.keys.is_empty() {
+        writeln!(out)?;
+    }
+    for k in r.keys {
+        let word = format!("{:<13}", k.standing.as_str());
+        let painted = match k.standing {
+            Standing::Ok => style.good(&word),
+            Standing::Recoverable | Standing::Unknown => style.warn(&word),
+            Standing::Unreadable | Standing::Unrecoverable => style.bad(&word),
+        };
+        let id = k.arn.rsplit('/').next().unwrap_or(&k.arn);
+        let mut line = format!("{painted} {:<14} {}", esc(&k.region), esc(id));
+        if k.standing != Standing::Ok && k.standing != Standing::Unreadable {
+            line.push_str(&format!("  can recover: {}", k.can_recover));
+        }
+        if let Some(m) = &k.multi_region {
+            line.push_str(&format!("  ({} multi-Region)", esc(&m.to_lowercase())));
+        }
+        writeln!(out, "  {line}")?;
+        if !k.findings.is_empty() && k.standing != Standing::Ok {
+            wrap(out, "      ", "      ", &k.findings.join(" "))?;
+        }
+        if let Some(n) = &k.note {
+            wrap(out, "      ", "      ", n)?;
+        }
+        if let Some(c) = follow_up(k) {
+            writeln!(out, "      $ {c}")?;
+        }
+    }
+    if !r.pending_deletion.is_empty() {
+        writeln!(out, "\n{}", style.bold("Pending deletion (not judged):"))?;
+        for p in r.pending_deletion {
+            wrap(out, "  ", "    ", &format!("{} {}", p.region, p.arn))?;
+        }
+    }
+    for p in r.problems {
+        wrap(out, "\nNot scanned: ", "  ", p)?;
+    }
+    Ok(())
+}
