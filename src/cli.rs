@@ -34,6 +34,39 @@ pub enum Command {
     /// Every customer-managed key of the account in the given regions: which could lock you
     /// out, or already have. Read-only.
     Scan(ScanArgs),
+    /// Before deleting principals: which keys would lose their last administrator. Over a
+    /// scan's JSON (`--scan FILE`), or a scan made now.
+    Guard(GuardArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GuardArgs {
+    /// A user or role ARN about to be deleted (repeatable).
+    #[arg(long = "delete", value_name = "PRINCIPAL_ARN", required = true)]
+    pub delete: Vec<String>,
+
+    /// The JSON of `kmsdoctor scan --output json`: no AWS call. Without it, the account is
+    /// scanned now (the flags of `scan`).
+    #[arg(long, value_name = "FILE")]
+    pub scan: Option<PathBuf>,
+
+    /// Exit 3 when a key would be left with fewer than this many administrators.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub min_admins: usize,
+
+    /// Regions to scan, comma-separated (without --scan).
+    #[arg(long, value_name = "REGIONS", value_delimiter = ',')]
+    pub regions: Vec<String>,
+
+    /// Calls a second for each KMS operation in each region (without --scan).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub rate: u32,
+
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -157,6 +190,7 @@ impl Cli {
             Command::Collect(a) => a.aws.verbose,
             Command::Fix(a) => a.aws.verbose,
             Command::Scan(a) => a.aws.verbose,
+            Command::Guard(a) => a.aws.verbose,
             Command::Explain(_) | Command::Check(_) => false,
         }
     }

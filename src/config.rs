@@ -254,6 +254,59 @@ impl ScanConfig {
 }
 
 #[derive(Debug, Clone)]
+pub struct GuardConfig {
+    pub delete: Vec<String>,
+    pub min_admins: usize,
+    /// `--scan FILE`, else a scan now.
+    pub scan_file: Option<PathBuf>,
+    pub scan: Option<ScanConfig>,
+    pub output: OutputFormat,
+}
+
+impl GuardConfig {
+    pub fn resolve(a: &crate::cli::GuardArgs) -> Result<GuardConfig, FlagError> {
+        let mut delete = Vec::new();
+        for d in &a.delete {
+            let d = d.trim();
+            let principal = ["user", "role"]
+                .iter()
+                .any(|k| crate::analysis::shell::is_iam_principal_arn(d, k));
+            if !principal {
+                return Err(flag_err(
+                    "--delete",
+                    format!("`{d}` is not a user or role ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
+                ));
+            }
+            delete.push(d.to_string());
+        }
+        let scan = match &a.scan {
+            Some(_) => {
+                if !a.regions.is_empty() {
+                    return Err(flag_err(
+                        "--regions",
+                        "with --scan FILE no scan is made: leave --regions out",
+                    ));
+                }
+                None
+            }
+            None => Some(ScanConfig::resolve(&crate::cli::ScanArgs {
+                regions: a.regions.clone(),
+                rate: a.rate,
+                output: a.output,
+                aws: a.aws.clone(),
+            })?),
+        };
+        Ok(GuardConfig {
+            delete,
+            min_admins: a.min_admins,
+            scan_file: a.scan.clone(),
+            scan,
+            output: a.output,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct FixConfig {
     pub key_input: String,
     pub policy_file: Option<PathBuf>,

@@ -9,6 +9,7 @@ pub mod escape;
 pub mod eval;
 pub mod events;
 pub mod fix;
+pub mod guard;
 pub mod json;
 pub mod kms;
 pub mod locate;

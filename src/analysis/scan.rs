@@ -6,8 +6,12 @@ use serde::Serialize;
 use super::lockout::{diagnose, Evidence, KeyProperties, KeyRef, Verdict};
 use super::policy::{parse_document, PolicyKind};
 
+/// `kind` and `schema_version` of the JSON a scan writes (`guard --scan FILE` reads it).
+pub const SCAN_KIND: &str = "kmsdoctor-scan";
+pub const SCAN_SCHEMA_VERSION: u32 = 1;
+
 /// Where a key stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Standing {
     Unrecoverable,
@@ -38,6 +42,9 @@ pub struct KeyStanding {
     pub standing: Standing,
     /// Principals that could change the policy (the diagnosis's recoverable admins).
     pub can_recover: usize,
+    /// Those that are principals (the root user included), as written: what `guard` asks
+    /// about. Classes of principals ("roles whose ARN matches...") are counted, not listed.
+    pub admins: Vec<String>,
     /// Rule ids of the diagnosis's findings, each once.
     pub findings: Vec<&'static str>,
     /// `PRIMARY` or `REPLICA` for a multi-Region key: each has its own policy.
@@ -64,6 +71,7 @@ pub fn judge(k: &KeyFacts<'_>) -> KeyStanding {
         region: k.region.to_string(),
         standing: Standing::Unknown,
         can_recover: 0,
+        admins: Vec::new(),
         findings: Vec::new(),
         multi_region,
         note: None,
@@ -105,6 +113,12 @@ pub fn judge(k: &KeyFacts<'_>) -> KeyStanding {
         .iter()
         .filter(|a| a.can_put_key_policy)
         .count();
+    out.admins = d
+        .recoverable_admins
+        .iter()
+        .filter(|a| a.can_put_key_policy && a.class.is_none())
+        .map(|a| a.principal.clone())
+        .collect();
     for f in d.findings.iter().chain(&d.policy_findings) {
         if !out.findings.contains(&f.rule.id) {
             out.findings.push(f.rule.id);

@@ -11,13 +11,19 @@ use crate::config::ScanConfig;
 use crate::evidence::live;
 use crate::report::scan::{self as report, Pending, ScanReport};
 
-pub fn run(
-    args: &ScanArgs,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-    ui: Ui,
-) -> Result<u8, AppError> {
-    let cfg = ScanConfig::resolve(args)?;
+/// What a scan found, judged.
+pub(crate) struct Scanned {
+    pub caller: crate::evidence::aws::CallerIdentity,
+    pub regions: Vec<String>,
+    pub keys: Vec<KeyStanding>,
+    pub pending: Vec<Pending>,
+    pub aws_managed: usize,
+    pub problems: Vec<String>,
+    pub calls: u32,
+}
+
+/// Scans and judges every key (the shared part of `scan` and live `guard`).
+pub(crate) fn gather(cfg: &ScanConfig, ui: Ui) -> Result<Scanned, AppError> {
     let mode = ui.progress;
     let throttle = Throttle::new();
     let progress = move |region: &str, done: usize, total: usize| match mode {
@@ -35,24 +41,28 @@ pub fn run(
         eprintln!();
     }
     let now = chrono::Utc::now();
-    let mut keys: Vec<KeyStanding> = Vec::new();
-    let mut pending = Vec::new();
-    let mut aws_managed = 0usize;
-    let mut problems = Vec::new();
-    let mut calls = 0u32;
+    let mut s = Scanned {
+        caller: found.caller.clone(),
+        regions: found.regions.iter().map(|r| r.region.clone()).collect(),
+        keys: Vec::new(),
+        pending: Vec::new(),
+        aws_managed: 0,
+        problems: Vec::new(),
+        calls: 0,
+    };
     for region in &found.regions {
-        problems.extend(region.problems.iter().cloned());
-        calls += region.calls;
+        s.problems.extend(region.problems.iter().cloned());
+        s.calls += region.calls;
         for k in &region.keys {
             if k.key_manager.as_deref() == Some("AWS") {
-                aws_managed += 1;
+                s.aws_managed += 1;
                 continue;
             }
             if matches!(
                 k.key_state.as_deref(),
                 Some("PendingDeletion" | "PendingReplicaDeletion")
             ) {
-                pending.push(Pending {
+                s.pending.push(Pending {
                     arn: k.arn.clone(),
                     region: k.region.clone(),
                     key_state: k.key_state.clone().unwrap_or_default(),
@@ -69,26 +79,37 @@ pub fn run(
             if let (Some(e), None) = (&k.describe_error, &standing.note) {
                 standing.note = Some(format!("DescribeKey: {e}"));
             }
-            keys.push(standing);
+            s.keys.push(standing);
         }
     }
-    order(&mut keys);
-    super::warn_problems(err, &problems)?;
+    order(&mut s.keys);
+    Ok(s)
+}
+
+pub fn run(
+    args: &ScanArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    ui: Ui,
+) -> Result<u8, AppError> {
+    let cfg = ScanConfig::resolve(args)?;
+    let s = gather(&cfg, ui)?;
+    super::warn_problems(err, &s.problems)?;
     let r = ScanReport {
-        caller: &found.caller.arn,
-        account: &found.caller.account,
-        regions: found.regions.iter().map(|r| r.region.clone()).collect(),
-        keys: &keys,
-        pending_deletion: &pending,
-        aws_managed_skipped: aws_managed,
-        problems: &problems,
-        calls,
+        caller: &s.caller.arn,
+        account: &s.caller.account,
+        regions: s.regions.clone(),
+        keys: &s.keys,
+        pending_deletion: &s.pending,
+        aws_managed_skipped: s.aws_managed,
+        problems: &s.problems,
+        calls: s.calls,
     };
     match cfg.output {
         OutputFormat::Json => report::render_json(out, &r)?,
         OutputFormat::Table => report::render_table(out, &r, ui.style)?,
     }
     out.flush()?;
-    let all_ok = keys.iter().all(|k| k.standing == Standing::Ok) && problems.is_empty();
+    let all_ok = s.keys.iter().all(|k| k.standing == Standing::Ok) && s.problems.is_empty();
     Ok(if all_ok { 0 } else { 3 })
 }

@@ -9,6 +9,7 @@ pub mod cloudformation;
 pub mod cloudtrail_records;
 pub mod files;
 pub mod live;
+pub mod scan_file;
 pub mod shape;
 pub mod source;
 pub mod sources;

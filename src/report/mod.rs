@@ -5,6 +5,7 @@
 pub mod check;
 pub mod explain;
 pub mod fix;
+pub mod guard;
 pub mod scan;
 pub mod why_locked;
 

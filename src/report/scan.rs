@@ -1,11 +1,12 @@
 //! Output of `kmsdoctor scan`.
 //!
 //! JSON wire format (`schema_version` 1), one object on stdout:
-//! - `caller`, `account`, `regions`
+//! - `kind`: `kmsdoctor-scan`; `caller`, `account`, `regions`
 //! - `summary`: keys per standing (`ok`, `recoverable`, `unknown`, `unreadable`,
 //!   `unrecoverable`), `pending_deletion`, `aws_managed_skipped`, `calls`
 //! - `keys`, worst first: `arn`, `region`, `standing`, `can_recover`, `findings` (rule ids),
-//!   `multi_region` (`PRIMARY`/`REPLICA`), `note`, and `follow_up` (the why-locked command)
+//!   `admins` (the principals among them), `multi_region` (`PRIMARY`/`REPLICA`), `note`, and
+//!   `follow_up` (the why-locked command)
 //! - `pending_deletion`: `arn`, `region`, `key_state`
 //! - `problems`: what could not be scanned (a region's ListKeys failing)
 
@@ -18,7 +19,7 @@ use super::Style;
 use crate::analysis::scan::{KeyStanding, Standing};
 use crate::analysis::shell::{self, CommandLine};
 
-pub const SCHEMA_VERSION: u32 = 1;
+use crate::analysis::scan::{SCAN_KIND, SCAN_SCHEMA_VERSION as SCHEMA_VERSION};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Pending {
@@ -61,6 +62,7 @@ struct KeyJson<'a> {
 
 #[derive(Serialize)]
 struct ScanJson<'a> {
+    kind: &'static str,
     schema_version: u32,
     caller: &'a str,
     account: &'a str,
@@ -93,6 +95,7 @@ fn summary(r: &ScanReport<'_>) -> BTreeMap<&'static str, usize> {
 
 pub fn render_json(out: &mut dyn Write, r: &ScanReport<'_>) -> io::Result<()> {
     let doc = ScanJson {
+        kind: SCAN_KIND,
         schema_version: SCHEMA_VERSION,
         caller: r.caller,
         account: r.account,

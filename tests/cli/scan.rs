@@ -31,3 +31,83 @@ fn bad_scan_flags_are_exit_1_before_any_call() {
         assert!(err.contains(want), "{args:?}: {err}");
     }
 }
+
+fn kmsdoctor(args: &[&str]) -> (i32, String, String) {
+    let out = Command::cargo_bin("kmsdoctor")
+        .expect("binary")
+        .args(args)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("run");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `guard` over a scan's JSON (issue 11, item 4): deleting a key's only administrator is
+/// exit 3 naming the key; deleting someone else is exit 0; a file that is not a scan is
+/// exit 1 naming it.
+#[test]
+fn guard_over_a_scan_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let glass = "arn:aws:iam::111122223333:role/BreakGlass";
+    let scan = serde_json::json!({
+        "kind": "kmsdoctor-scan", "schema_version": 1,
+        "keys": [
+            {"arn": "arn:aws:kms:us-east-1:111122223333:key/1111abcd-12ab-34cd-56ef-1234567890ab",
+             "region": "us-east-1", "standing": "recoverable", "can_recover": 1, "admins": [glass]},
+            {"arn": "arn:aws:kms:us-east-1:111122223333:key/2222abcd-12ab-34cd-56ef-1234567890ab",
+             "region": "us-east-1", "standing": "ok", "can_recover": 1,
+             "admins": ["arn:aws:iam::111122223333:root"]}
+        ]
+    });
+    let file = dir.path().join("scan.json");
+    std::fs::write(&file, scan.to_string()).unwrap();
+    let f = file.to_str().unwrap();
+
+    let (code, out, err) =
+        kmsdoctor(&["guard", "--delete", glass, "--scan", f, "--output", "json"]);
+    assert_eq!(code, 3, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["safe"], false);
+    assert_eq!(v["at_risk"][0]["drops_to_none"], true);
+    assert!(v["at_risk"][0]["arn"]
+        .as_str()
+        .unwrap()
+        .contains("1111abcd"));
+    assert_eq!(v["keys_judged"], 2);
+
+    let (code, out, err) = kmsdoctor(&[
+        "guard",
+        "--delete",
+        "arn:aws:iam::111122223333:role/Unrelated",
+        "--scan",
+        f,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Safe:"), "{out}");
+
+    let (code, _, err) = kmsdoctor(&["guard", "--delete", "not-an-arn", "--scan", f]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("--delete: `not-an-arn` is not a user or role ARN"),
+        "{err}"
+    );
+
+    let other = dir.path().join("policy.json");
+    std::fs::write(&other, r#"{"Statement": []}"#).unwrap();
+    let (code, _, err) = kmsdoctor(&[
+        "guard",
+        "--delete",
+        glass,
+        "--scan",
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("policy.json") && err.contains("not the JSON of `kmsdoctor scan"),
+        "{err}"
+    );
+}

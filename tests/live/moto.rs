@@ -736,4 +736,32 @@ fn scan_judges_every_key_worst_first() {
         "{text}"
     );
     assert!(text.contains("Pending deletion"), "{text}");
+
+    // Live guard: the locked key's only administrator may not be deleted; its scan JSON,
+    // saved, gives the same answer offline.
+    let admin_arn = format!("arn:aws:iam::{ACCOUNT}:role/{role}");
+    let g = kmsdoctor(&["guard", "--delete", &admin_arn, "--output", "json"]);
+    assert_eq!(
+        g.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&g.stderr)
+    );
+    let gv = json(&g);
+    assert!(gv["at_risk"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|k| k["arn"] == locked.as_str() && k["drops_to_none"] == true));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("scan.json");
+    std::fs::write(&file, &out.stdout).unwrap();
+    let g = kmsdoctor(&[
+        "guard",
+        "--delete",
+        &admin_arn,
+        "--scan",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(g.status.code(), Some(3));
 }

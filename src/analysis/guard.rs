@@ -1,0 +1,137 @@
+//! `kmsdoctor guard`: before deleting principals, which keys would lose their last way
+//! back. A key that is `ok` lets IAM grant any principal of the account again, so deleting
+//! one changes nothing for it; a key that is `recoverable` only through the principals its
+//! policy names loses them, and a principal deleted and re-created does not match a policy
+//! that names it (IAM User Guide, "Principal": the policy holds the principal's unique id).
+
+use serde::Serialize;
+
+use super::scan::Standing;
+
+/// One key, as a scan judged it.
+#[derive(Debug, Clone)]
+pub struct GuardKey {
+    pub arn: String,
+    pub region: String,
+    pub standing: Standing,
+    /// How many could change the policy (classes of principals included).
+    pub can_recover: usize,
+    /// The principals among them, as written.
+    pub admins: Vec<String>,
+}
+
+/// What deleting the principals does to one key.
+#[derive(Debug, Clone, Serialize)]
+pub struct GuardRow {
+    pub arn: String,
+    pub region: String,
+    pub standing: Standing,
+    pub can_recover_before: usize,
+    pub can_recover_after: usize,
+    /// The key's administrators that would be deleted.
+    pub lost: Vec<String>,
+    /// Nobody could change the policy afterwards.
+    pub drops_to_none: bool,
+    /// Fewer than `--min-admins` could.
+    pub below_min: bool,
+}
+
+/// The root user cannot be deleted.
+fn is_root(arn: &str) -> bool {
+    arn.ends_with(":root") || (arn.len() == 12 && arn.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `deleted`: principal ARNs to be deleted. `min_admins`: the fewest who should be able to
+/// change each key's policy afterwards. Rows for the keys at risk first.
+pub fn guard(keys: &[GuardKey], deleted: &[String], min_admins: usize) -> Vec<GuardRow> {
+    let mut rows: Vec<GuardRow> = keys
+        .iter()
+        .map(|k| {
+            let lost: Vec<String> = k
+                .admins
+                .iter()
+                .filter(|a| !is_root(a) && deleted.iter().any(|d| d == *a))
+                .cloned()
+                .collect();
+            let after = k.can_recover.saturating_sub(lost.len());
+            // An ok key: IAM can grant any principal of the account again.
+            let through_iam = k.standing == Standing::Ok;
+            let judged = matches!(k.standing, Standing::Recoverable);
+            GuardRow {
+                arn: k.arn.clone(),
+                region: k.region.clone(),
+                standing: k.standing,
+                can_recover_before: k.can_recover,
+                can_recover_after: after,
+                drops_to_none: judged && !lost.is_empty() && after == 0 && !through_iam,
+                below_min: judged && !through_iam && !lost.is_empty() && after < min_admins,
+                lost,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        (
+            !a.drops_to_none,
+            !a.below_min,
+            a.lost.is_empty(),
+            &a.region,
+            &a.arn,
+        )
+            .cmp(&(
+                !b.drops_to_none,
+                !b.below_min,
+                b.lost.is_empty(),
+                &b.region,
+                &b.arn,
+            ))
+    });
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(arn: &str, standing: Standing, admins: &[&str]) -> GuardKey {
+        GuardKey {
+            arn: arn.into(),
+            region: "us-east-1".into(),
+            standing,
+            can_recover: admins.len(),
+            admins: admins.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn deleting_the_last_admin_of_a_recoverable_key_is_caught() {
+        let glass = "arn:aws:iam::111122223333:role/BreakGlass";
+        let ops = "arn:aws:iam::111122223333:role/Ops";
+        let keys = [
+            key("k-ok", Standing::Ok, &["arn:aws:iam::111122223333:root"]),
+            key("k-one", Standing::Recoverable, &[glass]),
+            key("k-two", Standing::Recoverable, &[glass, ops]),
+            key(
+                "k-root",
+                Standing::Recoverable,
+                &["arn:aws:iam::111122223333:root"],
+            ),
+        ];
+        let rows = guard(
+            &keys,
+            &[glass.to_string(), "arn:aws:iam::111122223333:root".into()],
+            2,
+        );
+        assert_eq!(rows[0].arn, "k-one");
+        assert!(rows[0].drops_to_none && rows[0].below_min);
+        let two = rows.iter().find(|r| r.arn == "k-two").unwrap();
+        assert!(!two.drops_to_none && two.below_min);
+        assert_eq!((two.can_recover_before, two.can_recover_after), (2, 1));
+        let root = rows.iter().find(|r| r.arn == "k-root").unwrap();
+        assert!(
+            root.lost.is_empty() && !root.drops_to_none,
+            "the root user cannot be deleted"
+        );
+        let ok = rows.iter().find(|r| r.arn == "k-ok").unwrap();
+        assert!(!ok.drops_to_none && !ok.below_min);
+    }
+}

@@ -1,0 +1,61 @@
+//! `kmsdoctor guard --delete ARN...`: which keys would lose their last administrator if
+//! these principals were deleted; over a scan's JSON, or a scan made now. Exit 3 when one
+//! would drop to no one or below `--min-admins`: a pre-delete hook stops there.
+
+use std::io::Write;
+
+use super::{AppError, Ui};
+use crate::analysis::guard::{guard, GuardKey};
+use crate::cli::{GuardArgs, OutputFormat};
+use crate::config::GuardConfig;
+use crate::evidence::scan_file::read_scan;
+use crate::report::guard::{self as report, GuardReport};
+
+pub fn run(
+    args: &GuardArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    ui: Ui,
+) -> Result<u8, AppError> {
+    let cfg = GuardConfig::resolve(args)?;
+    let (keys, source) = match (&cfg.scan_file, &cfg.scan) {
+        (Some(path), _) => (read_scan(path)?, path.display().to_string()),
+        (None, Some(scan)) => {
+            let s = super::scan::gather(scan, ui)?;
+            super::warn_problems(err, &s.problems)?;
+            if !s.problems.is_empty() {
+                writeln!(
+                    err,
+                    "kmsdoctor: warning: part of the account was not scanned: keys there are not judged"
+                )?;
+            }
+            let keys = s
+                .keys
+                .into_iter()
+                .map(|k| GuardKey {
+                    arn: k.arn,
+                    region: k.region,
+                    standing: k.standing,
+                    can_recover: k.can_recover,
+                    admins: k.admins,
+                })
+                .collect();
+            (keys, format!("a scan now as {}", s.caller.arn))
+        }
+        (None, None) => unreachable!("config gives a file or a scan"),
+    };
+    let rows = guard(&keys, &cfg.delete, cfg.min_admins);
+    let r = GuardReport {
+        deleted: &cfg.delete,
+        min_admins: cfg.min_admins,
+        source: &source,
+        rows: &rows,
+    };
+    match cfg.output {
+        OutputFormat::Json => report::render_json(out, &r)?,
+        OutputFormat::Table => report::render_table(out, &r, ui.style)?,
+    }
+    out.flush()?;
+    let at_risk = rows.iter().any(|r| r.drops_to_none || r.below_min);
+    Ok(if at_risk { 3 } else { 0 })
+}
