@@ -175,6 +175,11 @@ pub struct CheckArgs {
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     pub fail_on: FailOn,
 
+    /// A user or role ARN about to be deleted (repeatable): a policy that nobody else could
+    /// change is an error (KC312).
+    #[arg(long = "assume-deleted", value_name = "PRINCIPAL_ARN")]
+    pub assume_deleted: Vec<String>,
+
     /// Let a folder without any key policy pass (for optional paths). Without it, a given
     /// folder in which no key policy is found is an error: a mistyped or empty path must not
     /// turn CI green.

@@ -253,6 +253,25 @@ impl ScanConfig {
     }
 }
 
+/// User and role ARNs, each checked.
+fn principal_arns(flag: &'static str, given: &[String]) -> Result<Vec<String>, FlagError> {
+    let mut out = Vec::new();
+    for d in given {
+        let d = d.trim();
+        let principal = ["user", "role"]
+            .iter()
+            .any(|k| crate::analysis::shell::is_iam_principal_arn(d, k));
+        if !principal {
+            return Err(flag_err(
+                flag,
+                format!("`{d}` is not a user or role ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
+            ));
+        }
+        out.push(d.to_string());
+    }
+    Ok(out)
+}
+
 #[derive(Debug, Clone)]
 pub struct GuardConfig {
     pub delete: Vec<String>,
@@ -265,20 +284,7 @@ pub struct GuardConfig {
 
 impl GuardConfig {
     pub fn resolve(a: &crate::cli::GuardArgs) -> Result<GuardConfig, FlagError> {
-        let mut delete = Vec::new();
-        for d in &a.delete {
-            let d = d.trim();
-            let principal = ["user", "role"]
-                .iter()
-                .any(|k| crate::analysis::shell::is_iam_principal_arn(d, k));
-            if !principal {
-                return Err(flag_err(
-                    "--delete",
-                    format!("`{d}` is not a user or role ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
-                ));
-            }
-            delete.push(d.to_string());
-        }
+        let delete = principal_arns("--delete", &a.delete)?;
         let scan = match &a.scan {
             Some(_) => {
                 if !a.regions.is_empty() {
@@ -644,6 +650,8 @@ pub struct CheckConfig {
     pub now: chrono::DateTime<chrono::Utc>,
     /// `--allow-empty`: a folder without key policies is not an error.
     pub allow_empty: bool,
+    /// `--assume-deleted`: user and role ARNs about to be deleted.
+    pub assume_deleted: Vec<String>,
 }
 
 impl CheckConfig {
@@ -682,6 +690,7 @@ impl CheckConfig {
             },
             now: chrono::Utc::now(),
             allow_empty: args.allow_empty,
+            assume_deleted: principal_arns("--assume-deleted", &args.assume_deleted)?,
         })
     }
 }

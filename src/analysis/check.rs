@@ -14,9 +14,10 @@ use super::policy::{parse_policy_unplaced, parse_value, Effect, Policy, PolicyEr
 use super::principal::{is_account_id, Arn, Caller, PrincipalEntry};
 use super::reference::labels;
 use super::rules::{
-    Finding, Severity, ACCOUNT_UNKNOWN, ALIAS_ABAC_RISK, ALIAS_ARN_RESOURCE, DELEGATION_WEAKENED,
-    OPEN_PRINCIPAL, REQUEST_ALIAS_ARN, REQUEST_ALIAS_UNCARRIED, RESOURCE_ALIASES_IN_KEY_POLICY,
-    SAFETY_CHECK, SINGLE_ADMIN, WOULD_LOCK_OUT,
+    Finding, Severity, ACCOUNT_UNKNOWN, ALIAS_ABAC_RISK, ALIAS_ARN_RESOURCE,
+    ASSUMED_DELETION_LOCKS_OUT, DELEGATION_WEAKENED, OPEN_PRINCIPAL, REQUEST_ALIAS_ARN,
+    REQUEST_ALIAS_UNCARRIED, RESOURCE_ALIASES_IN_KEY_POLICY, SAFETY_CHECK, SINGLE_ADMIN,
+    WOULD_LOCK_OUT,
 };
 
 /// What KMS's lockout safety check would say.
@@ -56,6 +57,9 @@ pub struct CheckSetting<'a> {
     pub now: DateTime<Utc>,
     /// Requests shared by every policy checked in one run.
     pub cache: Option<&'a RequestCache>,
+    /// `--assume-deleted`: principals about to be deleted (a deleted principal re-created
+    /// does not match a policy that named it).
+    pub assume_deleted: &'a [String],
 }
 
 /// The account a policy most likely belongs to: the account principal's, else the account
@@ -147,6 +151,22 @@ fn check_parsed(policy: Policy, setting: &CheckSetting<'_>) -> Result<CheckResul
             .iter()
             .map(|x| x.principal.as_str())
             .collect();
+        // With the principals about to be deleted gone, is anyone left? (The root user and
+        // classes of principals cannot be deleted by name.)
+        let lost: Vec<&str> = who
+            .iter()
+            .copied()
+            .filter(|p| setting.assume_deleted.iter().any(|d| d == p))
+            .collect();
+        if !lost.is_empty() && lost.len() == who.len() {
+            findings.push(Finding::new(
+                ASSUMED_DELETION_LOCKS_OUT,
+                format!(
+                    "without {} nobody could change this policy: it would be unrecoverable",
+                    lost.join(", ")
+                ),
+            ));
+        }
         // A class of principals (anyone who can create such a role) is not one administrator.
         if who.len() == 1 && a.recoverable_admins[0].class.is_none() {
             findings.push(Finding::new(
@@ -489,6 +509,7 @@ mod tests {
                 deployer: d.as_ref(),
                 now: now(),
                 cache: None,
+                assume_deleted: &[],
             },
         )
         .unwrap()

@@ -223,6 +223,9 @@ registry! {
     ACCOUNT_UNKNOWN = "KC311", "account-unknown", Info, Check, check: true,
         "lockout rules skipped",
         fix: "give --account so that the lockout rules can run";
+    ASSUMED_DELETION_LOCKS_OUT = "KC312", "deletion-leaves-no-administrator", Error, Check, check: true,
+        "`--assume-deleted`: without the principals listed, nobody could change the policy",
+        fix: "keep those principals, name other administrators first, or keep the IAM delegation";
 }
 
 /// The rule with this id.

@@ -87,6 +87,7 @@ fn check_input(
             deployer: cfg.deployer.as_ref(),
             now: cfg.now,
             cache: Some(cache),
+            assume_deleted: &cfg.assume_deleted,
         };
         let checked = match &t.value {
             Some(v) => check_value(v, &t.policy, &setting),

@@ -392,3 +392,57 @@ fn a_folder_without_key_policies_is_an_error_unless_allowed() {
     let (code, _, err) = check(&[plan.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
 }
+
+/// `--assume-deleted` (issue 11, item 5): a policy only the listed role could change is an
+/// error naming it; another role listed changes nothing; a bad ARN is exit 1.
+#[test]
+fn assume_deleted_catches_the_last_administrator() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("admin-only.json");
+    std::fs::write(
+        &file,
+        r#"{"Version": "2012-10-17", "Statement": [{"Sid": "Admin", "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::111122223333:role/KeyAdmin"},
+            "Action": "kms:*", "Resource": "*"}]}"#,
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let out = assert_cmd::Command::cargo_bin("kmsdoctor")
+            .unwrap()
+            .arg("check")
+            .arg(&file)
+            .args(["--output", "json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (_, out, _) = run(&[
+        "--assume-deleted",
+        "arn:aws:iam::111122223333:role/KeyAdmin",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let kc312: Vec<&serde_json::Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "KC312")
+        .collect();
+    assert_eq!(kc312.len(), 1, "{out}");
+    assert!(kc312[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("without arn:aws:iam::111122223333:role/KeyAdmin nobody could change"));
+    let (_, out, _) = run(&["--assume-deleted", "arn:aws:iam::111122223333:role/Other"]);
+    assert!(!out.contains("KC312"), "{out}");
+    let (code, _, err) = run(&["--assume-deleted", "KeyAdmin"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("--assume-deleted: `KeyAdmin` is not a user or role ARN"),
+        "{err}"
+    );
+}

@@ -326,6 +326,7 @@ fn check(text: &str) {
             deployer: None,
             now: now(),
             cache: None,
+            assume_deleted: &[],
         },
     );
 }
