@@ -37,6 +37,24 @@ pub enum Command {
     /// Before deleting principals: which keys would lose their last administrator. Over a
     /// scan's JSON (`--scan FILE`), or a scan made now.
     Guard(GuardArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions(CompletionsArgs),
+    /// Write a man page for kmsdoctor and each subcommand into a folder.
+    Manpages(ManpagesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManpagesArgs {
+    /// An existing folder; the pages (kmsdoctor.1, kmsdoctor-why-locked.1, ...) must not
+    /// exist in it.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -196,7 +214,10 @@ impl Cli {
             Command::Fix(a) => a.aws.verbose,
             Command::Scan(a) => a.aws.verbose,
             Command::Guard(a) => a.aws.verbose,
-            Command::Explain(_) | Command::Check(_) => false,
+            Command::Explain(_)
+            | Command::Check(_)
+            | Command::Completions(_)
+            | Command::Manpages(_) => false,
         }
     }
 }

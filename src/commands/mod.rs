@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod collect;
+pub mod docs;
 pub mod explain;
 pub mod fix;
 pub mod guard;

@@ -111,3 +111,52 @@ fn guard_over_a_scan_file() {
         "{err}"
     );
 }
+
+/// Completions and man pages come from the flags themselves (issue 11, item 6).
+#[test]
+fn completions_and_man_pages_cover_every_subcommand() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let (code, out, err) = kmsdoctor(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}: {err}");
+        for word in [
+            "why-locked",
+            "guard",
+            "expect-policy-sha256",
+            "assume-deleted",
+        ] {
+            assert!(out.contains(word), "{shell} completion lacks {word}");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let (code, _, err) = kmsdoctor(&["manpages", "--out-dir", d]);
+    assert_eq!(code, 0, "{err}");
+    for page in [
+        "kmsdoctor",
+        "kmsdoctor-why-locked",
+        "kmsdoctor-fix",
+        "kmsdoctor-scan",
+        "kmsdoctor-guard",
+        "kmsdoctor-check",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(format!("{page}.1"))).unwrap();
+        assert!(
+            text.starts_with(".ie") || text.contains(".TH"),
+            "{page}: {text}"
+        );
+    }
+    // Again: the pages exist, nothing is overwritten.
+    std::fs::write(dir.path().join("kmsdoctor-fix.1"), "mine").unwrap();
+    let (code, _, err) = kmsdoctor(&["manpages", "--out-dir", d]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("exists; kmsdoctor does not overwrite files"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("kmsdoctor-fix.1")).unwrap(),
+        "mine"
+    );
+    let (code, _, _) = kmsdoctor(&["manpages", "--out-dir", &format!("{d}/no/such")]);
+    assert_eq!(code, 1);
+}
