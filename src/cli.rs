@@ -99,8 +99,8 @@ pub struct ScanArgs {
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub rate: u32,
 
-    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-    pub output: OutputFormat,
+    #[arg(long, value_enum, default_value_t = CheckFormat::Table)]
+    pub output: CheckFormat,
 
     #[command(flatten)]
     pub aws: AwsArgs,

@@ -207,7 +207,7 @@ impl CollectConfig {
 pub struct ScanConfig {
     pub regions: Vec<String>,
     pub rate: u32,
-    pub output: OutputFormat,
+    pub output: CheckFormat,
     pub connection: Connection,
 }
 
@@ -298,7 +298,7 @@ impl GuardConfig {
             None => Some(ScanConfig::resolve(&crate::cli::ScanArgs {
                 regions: a.regions.clone(),
                 rate: a.rate,
-                output: a.output,
+                output: CheckFormat::Json,
                 aws: a.aws.clone(),
             })?),
         };

@@ -44,6 +44,8 @@ pub enum Stage {
     Diagnosis,
     /// `check` alone (KC3xx).
     Check,
+    /// `scan`: one key's standing (KS4xx), each key a SARIF result.
+    Scan,
 }
 
 /// A rule with a stable id; ids never change meaning once released.
@@ -226,6 +228,19 @@ registry! {
     ASSUMED_DELETION_LOCKS_OUT = "KC312", "deletion-leaves-no-administrator", Error, Check, check: true,
         "`--assume-deleted`: without the principals listed, nobody could change the policy",
         fix: "keep those principals, name other administrators first, or keep the IAM delegation";
+
+    KEY_UNRECOVERABLE = "KS401", "key-unrecoverable", Error, Scan, check: false,
+        "no principal that can exist may change the key's policy",
+        fix: "open a case with AWS Support from the key's account (kmsdoctor why-locked says what to tell them)";
+    KEY_UNREADABLE = "KS402", "key-policy-unreadable", Warning, Scan, check: false,
+        "the scan could not read the key's policy: a lockout, or a permission the scanner lacks",
+        fix: "run the follow-up kmsdoctor why-locked command, which reads CloudTrail too";
+    KEY_RECOVERABLE = "KS403", "key-locked-but-recoverable", Error, Scan, check: false,
+        "the key's policy no longer lets IAM grant access, but some principal can still change it",
+        fix: "follow kmsdoctor why-locked's recovery plan, or kmsdoctor fix, as a principal it names";
+    KEY_UNKNOWN = "KS404", "key-verdict-unknown", Warning, Scan, check: false,
+        "the key's policy could not be judged",
+        fix: "run the follow-up kmsdoctor why-locked command";
 }
 
 /// The rule with this id.
@@ -359,6 +374,7 @@ mod tests {
                 Stage::Parser => "KD1",
                 Stage::Diagnosis => "KL2",
                 Stage::Check => "KC3",
+                Stage::Scan => "KS4",
             };
             assert!(r.id.starts_with(prefix), "{} in stage {:?}", r.id, r.stage);
         }
@@ -379,7 +395,7 @@ mod tests {
     #[test]
     fn readme_tables_match_the_registry() {
         let readme = include_str!("../../README.md");
-        for prefix in ["| KD", "| KL", "| KC"] {
+        for prefix in ["| KD", "| KL", "| KC", "| KS"] {
             let rows: Vec<&str> = readme.lines().filter(|l| l.starts_with(prefix)).collect();
             let expected: Vec<String> = RULES
                 .iter()

@@ -23,6 +23,18 @@ pub enum Standing {
 }
 
 impl Standing {
+    /// The rule a scan's SARIF reports this standing under; `None` for `ok`.
+    pub fn rule(self) -> Option<&'static super::rules::Rule> {
+        use super::rules::{KEY_RECOVERABLE, KEY_UNKNOWN, KEY_UNREADABLE, KEY_UNRECOVERABLE};
+        match self {
+            Standing::Unrecoverable => Some(KEY_UNRECOVERABLE),
+            Standing::Unreadable => Some(KEY_UNREADABLE),
+            Standing::Recoverable => Some(KEY_RECOVERABLE),
+            Standing::Unknown => Some(KEY_UNKNOWN),
+            Standing::Ok => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Standing::Unrecoverable => "unrecoverable",

@@ -6,7 +6,7 @@ use std::io::Write;
 
 use super::{AppError, Progress, Throttle, Ui};
 use crate::analysis::scan::{judge, order, KeyFacts, KeyStanding, Standing};
-use crate::cli::{OutputFormat, ScanArgs};
+use crate::cli::{CheckFormat, ScanArgs};
 use crate::config::ScanConfig;
 use crate::evidence::live;
 use crate::report::scan::{self as report, Pending, ScanReport};
@@ -106,8 +106,9 @@ pub fn run(
         calls: s.calls,
     };
     match cfg.output {
-        OutputFormat::Json => report::render_json(out, &r)?,
-        OutputFormat::Table => report::render_table(out, &r, ui.style)?,
+        CheckFormat::Json => report::render_json(out, &r)?,
+        CheckFormat::Sarif => report::render_sarif(out, &r)?,
+        CheckFormat::Table => report::render_table(out, &r, ui.style)?,
     }
     out.flush()?;
     let all_ok = s.keys.iter().all(|k| k.standing == Standing::Ok) && s.problems.is_empty();

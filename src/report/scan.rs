@@ -116,6 +116,82 @@ pub fn render_json(out: &mut dyn Write, r: &ScanReport<'_>) -> io::Result<()> {
     writeln!(out)
 }
 
+fn level(s: crate::analysis::rules::Severity) -> &'static str {
+    match s {
+        crate::analysis::rules::Severity::Error => "error",
+        crate::analysis::rules::Severity::Warning => "warning",
+        crate::analysis::rules::Severity::Info => "note",
+    }
+}
+
+/// SARIF 2.1.0: each key that is not `ok` a result, located at `aws/kms/REGION/KEY_ID`
+/// (code scanning wants an artifact) with the key ARN as its logical location.
+pub fn render_sarif(out: &mut dyn Write, r: &ScanReport<'_>) -> io::Result<()> {
+    use serde_json::json;
+    let mut rules: Vec<&'static crate::analysis::rules::Rule> = Vec::new();
+    for k in r.keys {
+        if let Some(rule) = k.standing.rule() {
+            if !rules.iter().any(|x| x.id == rule.id) {
+                rules.push(rule);
+            }
+        }
+    }
+    let rule_objects: Vec<serde_json::Value> = rules
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id,
+                "name": r.name,
+                "shortDescription": {"text": r.summary},
+                "help": {"text": r.fix},
+                "defaultConfiguration": {"level": level(r.severity)},
+            })
+        })
+        .collect();
+    let results: Vec<serde_json::Value> = r
+        .keys
+        .iter()
+        .filter_map(|k| k.standing.rule().map(|rule| (k, rule)))
+        .map(|(k, rule)| {
+            let id = k.arn.rsplit('/').next().unwrap_or(&k.arn);
+            let mut text = format!("{}: {}.", k.arn, rule.summary);
+            if !k.findings.is_empty() {
+                text.push_str(&format!(" Findings: {}.", k.findings.join(", ")));
+            }
+            if let Some(n) = &k.note {
+                text.push_str(&format!(" {n}."));
+            }
+            if let Some(c) = follow_up(k) {
+                text.push_str(&format!(" Look closer: {c}"));
+            }
+            json!({
+                "ruleId": rule.id,
+                "ruleIndex": rules.iter().position(|x| x.id == rule.id),
+                "level": level(rule.severity),
+                "message": {"text": text},
+                "locations": [{
+                    "physicalLocation": {"artifactLocation": {"uri": format!("aws/kms/{}/{id}", k.region)}},
+                    "logicalLocations": [{"name": k.arn, "kind": "resource"}],
+                }],
+            })
+        })
+        .collect();
+    let doc = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "kmsdoctor",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rule_objects,
+            }},
+            "results": results,
+        }],
+    });
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    writeln!(out)
+}
+
 pub fn render_table(out: &mut dyn Write, r: &ScanReport<'_>, style: Style) -> io::Result<()> {
     let esc = super::esc;
     let wrap = super::write_wrapped;

@@ -76,40 +76,8 @@ fn sarif_output_validates_against_the_sarif_schema() {
     let (code, out, err) = check(&["fixtures/check", "--output", "sarif"]);
     assert_eq!(code, 3, "{err}");
     let sarif: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let schema_path = std::env::var("KMSDOCTOR_SARIF_SCHEMA")
-        .expect("KMSDOCTOR_SARIF_SCHEMA is not set: run the tests with `bash scripts/test`, which fetches the SARIF 2.1.0 schema");
-    let mut schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&schema_path).unwrap()).unwrap();
-    // The published schema's `language` patterns have a stray `]`
-    // (`^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$`), which fails the schema's own check against
-    // its meta-schema. Mend those patterns (our output has no `language`); all else as is.
-    fn mend(v: &mut serde_json::Value) -> usize {
-        const BAD: &str = "^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$";
-        match v {
-            serde_json::Value::Object(m) => {
-                let mut n = 0;
-                if m.get("pattern").and_then(|p| p.as_str()) == Some(BAD) {
-                    m.insert(
-                        "pattern".into(),
-                        serde_json::json!("^[a-zA-Z]{2}(-[a-zA-Z]{2})?$"),
-                    );
-                    n += 1;
-                }
-                n + m.values_mut().map(mend).sum::<usize>()
-            }
-            serde_json::Value::Array(a) => a.iter_mut().map(mend).sum(),
-            _ => 0,
-        }
-    }
-    assert!(
-        mend(&mut schema) >= 1,
-        "the schema changed: revisit this mend"
-    );
-    let validator = jsonschema::validator_for(&schema).expect("the SARIF schema compiles");
-    let errors: Vec<String> = validator
-        .iter_errors(&sarif)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
+    let validator = sarif_validator();
+    let errors = sarif_errors(&validator, &sarif);
     assert!(
         errors.is_empty(),
         "SARIF output is not valid SARIF 2.1.0:\n{}",
@@ -444,5 +412,102 @@ fn assume_deleted_catches_the_last_administrator() {
     assert!(
         err.contains("--assume-deleted: `KeyAdmin` is not a user or role ARN"),
         "{err}"
+    );
+}
+
+/// The SARIF 2.1.0 schema that `scripts/test` fetches, compiled.
+fn sarif_validator() -> jsonschema::Validator {
+    let schema_path = std::env::var("KMSDOCTOR_SARIF_SCHEMA")
+        .expect("KMSDOCTOR_SARIF_SCHEMA is not set: run the tests with `bash scripts/test`, which fetches the SARIF 2.1.0 schema");
+    let mut schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&schema_path).unwrap()).unwrap();
+    // The published schema's `language` patterns have a stray `]`
+    // (`^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$`), which fails the schema's own check against
+    // its meta-schema. Mend those patterns (our output has no `language`); all else as is.
+    fn mend(v: &mut serde_json::Value) -> usize {
+        const BAD: &str = "^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$";
+        match v {
+            serde_json::Value::Object(m) => {
+                let mut n = 0;
+                if m.get("pattern").and_then(|p| p.as_str()) == Some(BAD) {
+                    m.insert(
+                        "pattern".into(),
+                        serde_json::json!("^[a-zA-Z]{2}(-[a-zA-Z]{2})?$"),
+                    );
+                    n += 1;
+                }
+                n + m.values_mut().map(mend).sum::<usize>()
+            }
+            serde_json::Value::Array(a) => a.iter_mut().map(mend).sum(),
+            _ => 0,
+        }
+    }
+    assert!(
+        mend(&mut schema) >= 1,
+        "the schema changed: revisit this mend"
+    );
+    jsonschema::validator_for(&schema).expect("the SARIF schema compiles")
+}
+
+fn sarif_errors(validator: &jsonschema::Validator, sarif: &serde_json::Value) -> Vec<String> {
+    validator
+        .iter_errors(sarif)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+/// `scan --output sarif` (issue 11, item 3): each key that is not ok a result under its KS4xx
+/// rule, valid SARIF 2.1.0.
+#[test]
+fn scan_sarif_validates_against_the_sarif_schema() {
+    use kmsdoctor::analysis::scan::{judge, KeyFacts};
+    let now = chrono::Utc::now();
+    let key = |id: &str, policy: Result<&str, &str>| {
+        judge(&KeyFacts {
+            arn: &format!("arn:aws:kms:us-east-1:111122223333:key/{id}"),
+            region: "us-east-1",
+            policy,
+            properties: None,
+            now,
+        })
+    };
+    let locked = r#"{"Version":"2012-10-17","Statement":[{"Sid":"A","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/KeyAdmin"},"Action":"kms:*","Resource":"*"}]}"#;
+    let keys = vec![
+        key(
+            "1111abcd-12ab-34cd-56ef-1234567890ab",
+            Err("AccessDeniedException: no"),
+        ),
+        key("2222abcd-12ab-34cd-56ef-1234567890ab", Ok(locked)),
+        key(
+            "3333abcd-12ab-34cd-56ef-1234567890ab",
+            Ok(&kmsdoctor::analysis::lockout::default_policy(
+                "111122223333",
+            )),
+        ),
+    ];
+    let r = kmsdoctor::report::scan::ScanReport {
+        caller: "arn:aws:iam::111122223333:role/Scanner",
+        account: "111122223333",
+        regions: vec!["us-east-1".into()],
+        keys: &keys,
+        pending_deletion: &[],
+        aws_managed_skipped: 0,
+        problems: &[],
+        calls: 7,
+    };
+    let mut out = Vec::new();
+    kmsdoctor::report::scan::render_sarif(&mut out, &r).unwrap();
+    let sarif: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let errors = sarif_errors(&sarif_validator(), &sarif);
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let ids: Vec<&str> = results
+        .iter()
+        .map(|x| x["ruleId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["KS402", "KS403"], "the ok key is no result");
+    assert_eq!(
+        results[1]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "aws/kms/us-east-1/2222abcd-12ab-34cd-56ef-1234567890ab"
     );
 }
