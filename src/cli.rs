@@ -102,6 +102,23 @@ pub struct ScanArgs {
     #[arg(long, value_enum, default_value_t = CheckFormat::Table)]
     pub output: CheckFormat,
 
+    /// Every active account of the organization (run from the management account or a
+    /// delegated administrator), through a role assumed in each.
+    #[arg(long)]
+    pub org: bool,
+
+    /// The role to assume in each member account (with --org).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "OrganizationAccountAccessRole"
+    )]
+    pub role_name: String,
+
+    /// The external id the member accounts' role requires (with --org).
+    #[arg(long, value_name = "ID")]
+    pub external_id: Option<String>,
+
     #[command(flatten)]
     pub aws: AwsArgs,
 }

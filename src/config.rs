@@ -208,6 +208,8 @@ pub struct ScanConfig {
     pub regions: Vec<String>,
     pub rate: u32,
     pub output: CheckFormat,
+    /// `--org`: the role to assume in each member account, and the external id.
+    pub org: Option<(String, Option<String>)>,
     pub connection: Connection,
 }
 
@@ -244,7 +246,25 @@ impl ScanConfig {
             }
         }
         let live = LiveConfig::resolve(&a.aws, "")?;
+        let role_ok = !a.role_name.is_empty()
+            && a.role_name.len() <= 64
+            && a.role_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+        if !role_ok {
+            return Err(flag_err(
+                "--role-name",
+                format!("`{}` is not a role name", a.role_name),
+            ));
+        }
+        if !a.org && (a.external_id.is_some() || a.role_name != "OrganizationAccountAccessRole") {
+            return Err(flag_err(
+                "--role-name",
+                "--role-name and --external-id are for --org",
+            ));
+        }
         Ok(ScanConfig {
+            org: a.org.then(|| (a.role_name.clone(), a.external_id.clone())),
             regions,
             rate: a.rate,
             output: a.output,
@@ -299,6 +319,9 @@ impl GuardConfig {
                 regions: a.regions.clone(),
                 rate: a.rate,
                 output: CheckFormat::Json,
+                org: false,
+                role_name: "OrganizationAccountAccessRole".into(),
+                external_id: None,
                 aws: a.aws.clone(),
             })?),
         };

@@ -14,6 +14,8 @@ use crate::report::scan::{self as report, Pending, ScanReport};
 /// What a scan found, judged.
 pub(crate) struct Scanned {
     pub caller: crate::evidence::aws::CallerIdentity,
+    /// The accounts scanned (one without --org).
+    pub accounts: Vec<String>,
     pub regions: Vec<String>,
     pub keys: Vec<KeyStanding>,
     pub pending: Vec<Pending>,
@@ -36,18 +38,41 @@ pub(crate) fn gather(cfg: &ScanConfig, ui: Ui) -> Result<Scanned, AppError> {
             }
         }
     };
-    let found = live::scan_keys(&cfg.connection, &cfg.regions, cfg.rate, &progress)?;
+    let (found, accounts, org_problems) = match &cfg.org {
+        None => {
+            let f = live::scan_keys(&cfg.connection, &cfg.regions, cfg.rate, &progress)?;
+            let me = vec![f.caller.account.clone()];
+            (f, me, Vec::new())
+        }
+        Some((role, external)) => live::scan_org(
+            &cfg.connection,
+            &cfg.regions,
+            cfg.rate,
+            &live::OrgScan {
+                role_name: role.clone(),
+                external_id: external.clone(),
+            },
+            &progress,
+        )?,
+    };
     if ui.progress == Progress::Terminal {
         eprintln!();
     }
     let now = chrono::Utc::now();
+    let mut regions: Vec<String> = Vec::new();
+    for r in &found.regions {
+        if !regions.contains(&r.region) {
+            regions.push(r.region.clone());
+        }
+    }
     let mut s = Scanned {
         caller: found.caller.clone(),
-        regions: found.regions.iter().map(|r| r.region.clone()).collect(),
+        accounts,
+        regions,
         keys: Vec::new(),
         pending: Vec::new(),
         aws_managed: 0,
-        problems: Vec::new(),
+        problems: org_problems,
         calls: 0,
     };
     for region in &found.regions {
@@ -98,6 +123,7 @@ pub fn run(
     let r = ScanReport {
         caller: &s.caller.arn,
         account: &s.caller.account,
+        accounts: &s.accounts,
         regions: s.regions.clone(),
         keys: &s.keys,
         pending_deletion: &s.pending,

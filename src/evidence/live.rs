@@ -462,3 +462,142 @@ pub fn scan_keys(
         regions: scans,
     })
 }
+
+/// `scan --org`: every active account of the organization, scanned through a role assumed in
+/// it (the caller's own account with the caller's credentials). An account whose role cannot
+/// be assumed is a problem named with it, never an abort.
+pub struct OrgScan {
+    pub role_name: String,
+    pub external_id: Option<String>,
+}
+
+pub fn scan_org(
+    connection: &aws::Connection,
+    regions: &[String],
+    per_second: u32,
+    org: &OrgScan,
+    progress: &(dyn Fn(&str, usize, usize) + Sync),
+) -> Result<(ScanEvidence, Vec<String>, Vec<String>), LiveError> {
+    use aws_credential_types::Credentials;
+    let runtime = runtime()?;
+    let mut connection = connection.clone();
+    if connection.region.is_none() {
+        connection.region = regions.first().cloned();
+    }
+    let config = runtime.block_on(aws::load_config(&connection))?;
+    let home = Clients::new(&config);
+    let caller = runtime.block_on(aws::caller_identity(&home))?;
+    let regions: Vec<String> = if regions.is_empty() {
+        vec![home.region.clone()]
+    } else {
+        regions.to_vec()
+    };
+    // Only these clients may list the accounts and assume roles (the guard's OrgScan mode).
+    let org_clients = Clients::with_mode(&config, aws::Mode::OrgScan);
+    let guard =
+        aws::ReadOnlyGuard::with_mode(org_clients.calls.clone(), &home.region, aws::Mode::OrgScan);
+    let organizations = aws_sdk_organizations::Client::from_conf(
+        aws_sdk_organizations::config::Builder::from(&config)
+            .interceptor(guard)
+            .build(),
+    );
+    let mut accounts: Vec<String> = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..1000 {
+        let page = runtime
+            .block_on(
+                organizations
+                    .list_accounts()
+                    .set_next_token(token.clone())
+                    .send(),
+            )
+            .map_err(|e| {
+                LiveError(format!(
+                    "organizations ListAccounts failed: {} (run scan --org from the management account or a delegated administrator)",
+                    home.describe(&e).1
+                ))
+            })?;
+        for a in page.accounts() {
+            let active = a.status().is_none_or(|s| s.as_str() == "ACTIVE");
+            if let (Some(id), true) = (a.id(), active) {
+                accounts.push(id.to_string());
+            }
+        }
+        match page.next_token() {
+            Some(t) if token.as_deref() != Some(t) => token = Some(t.to_string()),
+            _ => break,
+        }
+    }
+    accounts.sort();
+    accounts.dedup();
+    let mut problems = Vec::new();
+    let mut all = ScanEvidence {
+        caller: caller.clone(),
+        regions: Vec::new(),
+    };
+    for account in &accounts {
+        let account_config = if *account == caller.account {
+            config.clone()
+        } else {
+            let role = format!("arn:aws:iam::{account}:role/{}", org.role_name);
+            let mut req = org_clients
+                .sts
+                .assume_role()
+                .role_arn(&role)
+                .role_session_name("kmsdoctor-scan");
+            if let Some(x) = &org.external_id {
+                req = req.external_id(x);
+            }
+            match runtime.block_on(req.send()) {
+                Ok(out) => match out.credentials() {
+                    Some(c) => {
+                        let creds = Credentials::new(
+                            c.access_key_id(),
+                            c.secret_access_key(),
+                            Some(c.session_token().to_string()),
+                            None,
+                            "kmsdoctor-scan-org",
+                        );
+                        config
+                            .to_builder()
+                            .credentials_provider(
+                                aws_credential_types::provider::SharedCredentialsProvider::new(
+                                    creds,
+                                ),
+                            )
+                            .build()
+                    }
+                    None => {
+                        problems.push(format!("sts AssumeRole {role} returned no credentials: account {account} not scanned"));
+                        continue;
+                    }
+                },
+                Err(e) => {
+                    problems.push(format!(
+                        "sts AssumeRole {role} failed ({}): account {account} not scanned",
+                        home.describe(&e).1
+                    ));
+                    continue;
+                }
+            }
+        };
+        let clients: Vec<Clients> = regions
+            .iter()
+            .map(|r| {
+                Clients::new(
+                    &account_config
+                        .to_builder()
+                        .region(aws_config::Region::new(r.clone()))
+                        .build(),
+                )
+            })
+            .collect();
+        let scans = runtime.block_on(futures_util::future::join_all(
+            clients
+                .iter()
+                .map(|c| aws::scan::scan_region(c, per_second, progress)),
+        ));
+        all.regions.extend(scans);
+    }
+    Ok((all, accounts, problems))
+}

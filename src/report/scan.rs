@@ -1,7 +1,8 @@
 //! Output of `kmsdoctor scan`.
 //!
 //! JSON wire format (`schema_version` 1), one object on stdout:
-//! - `kind`: `kmsdoctor-scan`; `caller`, `account`, `regions`
+//! - `kind`: `kmsdoctor-scan`; `caller`, `account` (the caller's), `accounts` (scanned),
+//!   `regions`
 //! - `summary`: keys per standing (`ok`, `recoverable`, `unknown`, `unreadable`,
 //!   `unrecoverable`), `pending_deletion`, `aws_managed_skipped`, `calls`
 //! - `keys`, worst first: `arn`, `region`, `standing`, `can_recover`, `findings` (rule ids),
@@ -31,6 +32,8 @@ pub struct Pending {
 pub struct ScanReport<'a> {
     pub caller: &'a str,
     pub account: &'a str,
+    /// The accounts scanned: the caller's, or the organization's with --org.
+    pub accounts: &'a [String],
     pub regions: Vec<String>,
     pub keys: &'a [KeyStanding],
     pub pending_deletion: &'a [Pending],
@@ -66,6 +69,7 @@ struct ScanJson<'a> {
     schema_version: u32,
     caller: &'a str,
     account: &'a str,
+    accounts: &'a [String],
     regions: &'a [String],
     summary: BTreeMap<&'static str, usize>,
     keys: Vec<KeyJson<'a>>,
@@ -99,6 +103,7 @@ pub fn render_json(out: &mut dyn Write, r: &ScanReport<'_>) -> io::Result<()> {
         schema_version: SCHEMA_VERSION,
         caller: r.caller,
         account: r.account,
+        accounts: r.accounts,
         regions: &r.regions,
         summary: summary(r),
         keys: r
@@ -200,9 +205,13 @@ pub fn render_table(out: &mut dyn Write, r: &ScanReport<'_>, style: Style) -> io
         "",
         "  ",
         &format!(
-            "Scanned {} key(s) of account {} in {} as {}",
+            "Scanned {} key(s) of {} in {} as {}",
             r.keys.len(),
-            r.account,
+            if r.accounts.len() == 1 {
+                format!("account {}", r.accounts[0])
+            } else {
+                format!("{} accounts", r.accounts.len())
+            },
             r.regions.join(", "),
             r.caller
         ),

@@ -488,6 +488,7 @@ fn scan_sarif_validates_against_the_sarif_schema() {
     let r = kmsdoctor::report::scan::ScanReport {
         caller: "arn:aws:iam::111122223333:role/Scanner",
         account: "111122223333",
+        accounts: &["111122223333".to_string()],
         regions: vec!["us-east-1".into()],
         keys: &keys,
         pending_deletion: &[],

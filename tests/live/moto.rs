@@ -765,3 +765,42 @@ fn scan_judges_every_key_worst_first() {
     ]);
     assert_eq!(g.status.code(), Some(3));
 }
+
+/// `scan --org` (issue 11, item 1): the organization's accounts through the role assumed in
+/// each; the caller's own account with its own credentials.
+#[test]
+fn scan_org_covers_every_account_of_the_organization() {
+    let org = aws_sdk_organizations::Client::new(&config());
+    let rt = runtime();
+    let _ = rt.block_on(org.create_organization().send());
+    let created = rt
+        .block_on(
+            org.create_account()
+                .email(format!("{}@example.com", unique("member")))
+                .account_name(unique("member"))
+                .send(),
+        )
+        .expect("CreateAccount on moto");
+    let member = created
+        .create_account_status()
+        .and_then(|s| s.account_id())
+        .map(str::to_string);
+    let mine = create_key(None);
+    let out = kmsdoctor(&["scan", "--org", "--output", "json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(matches!(out.status.code(), Some(0 | 3)), "{err}");
+    let v = json(&out);
+    let accounts = v["accounts"].as_array().unwrap();
+    assert!(accounts.iter().any(|a| a == ACCOUNT), "{v}");
+    if let Some(m) = member {
+        assert!(accounts.iter().any(|a| *a == serde_json::json!(m)), "{v}");
+    }
+    assert!(v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|k| k["arn"] == mine.as_str()));
+    // --role-name without --org is a flag error.
+    let out = kmsdoctor(&["scan", "--role-name", "Other"]);
+    assert_eq!(out.status.code(), Some(1));
+}

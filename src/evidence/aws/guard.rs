@@ -41,6 +41,10 @@ pub const ALLOWED: &[(&str, &str)] = &[
 /// `--rollback` with `--apply`): never with BypassPolicyLockoutSafetyCheck.
 pub const FIX_APPLY: (&str, &str) = ("KMS", "PutKeyPolicy");
 
+/// `scan --org` alone: the organization's accounts, and a session in each member account
+/// (it hands out credentials, so no other command's clients may send it).
+pub const ORG_SCAN: &[(&str, &str)] = &[("STS", "AssumeRole"), ("Organizations", "ListAccounts")];
+
 /// What the clients may send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
@@ -49,6 +53,8 @@ pub enum Mode {
     ReadOnly,
     /// [`ALLOWED`] and [`FIX_APPLY`].
     FixApply,
+    /// [`ALLOWED`] and [`ORG_SCAN`].
+    OrgScan,
 }
 
 /// Whether the guard lets this call go.
@@ -64,6 +70,10 @@ pub fn is_allowed_in(mode: Mode, service: &str, operation: &str) -> bool {
         || (mode == Mode::FixApply
             && FIX_APPLY.0.eq_ignore_ascii_case(service)
             && FIX_APPLY.1 == operation)
+        || (mode == Mode::OrgScan
+            && ORG_SCAN
+                .iter()
+                .any(|(s, o)| s.eq_ignore_ascii_case(service) && *o == operation))
 }
 
 /// One AWS call, as sent.
@@ -266,6 +276,10 @@ mod tests {
             assert!(!is_allowed_in(Mode::FixApply, "KMS", op), "{op}");
         }
         assert!(!is_allowed_in(Mode::FixApply, "IAM", "PutKeyPolicy"));
+        assert!(is_allowed_in(Mode::OrgScan, "STS", "AssumeRole"));
+        assert!(!is_allowed_in(Mode::ReadOnly, "STS", "AssumeRole"));
+        assert!(!is_allowed_in(Mode::FixApply, "STS", "AssumeRole"));
+        assert!(!is_allowed_in(Mode::OrgScan, "KMS", "PutKeyPolicy"));
     }
 
     #[test]
