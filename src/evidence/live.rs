@@ -531,10 +531,9 @@ pub fn scan_org(
     accounts.sort();
     accounts.dedup();
     let mut problems = Vec::new();
-    let mut all = ScanEvidence {
-        caller: caller.clone(),
-        regions: Vec::new(),
-    };
+    // Sessions first (quick), then every account and region at once: KMS's quotas are per
+    // account and region, and each (account, region) has its own pacing.
+    let mut clients: Vec<Clients> = Vec::new();
     for account in &accounts {
         let account_config = if *account == caller.account {
             config.clone()
@@ -581,23 +580,23 @@ pub fn scan_org(
                 }
             }
         };
-        let clients: Vec<Clients> = regions
-            .iter()
-            .map(|r| {
-                Clients::new(
-                    &account_config
-                        .to_builder()
-                        .region(aws_config::Region::new(r.clone()))
-                        .build(),
-                )
-            })
-            .collect();
-        let scans = runtime.block_on(futures_util::future::join_all(
-            clients
-                .iter()
-                .map(|c| aws::scan::scan_region(c, per_second, progress)),
-        ));
-        all.regions.extend(scans);
+        clients.extend(regions.iter().map(|r| {
+            Clients::new(
+                &account_config
+                    .to_builder()
+                    .region(aws_config::Region::new(r.clone()))
+                    .build(),
+            )
+        }));
     }
+    let scans = runtime.block_on(futures_util::future::join_all(
+        clients
+            .iter()
+            .map(|c| aws::scan::scan_region(c, per_second, progress)),
+    ));
+    let all = ScanEvidence {
+        caller: caller.clone(),
+        regions: scans,
+    };
     Ok((all, accounts, problems))
 }

@@ -192,10 +192,12 @@ impl Clients {
                     .retry_config(retry.clone())
                     .build(),
             ),
+            // KMS: adaptive retry, which also slows the client down when KMS throttles (its
+            // quotas are shared with every caller of the account: a scan must yield).
             kms: aws_sdk_kms::Client::from_conf(
                 aws_sdk_kms::config::Builder::from(config)
                     .interceptor(guard.clone())
-                    .retry_config(retry.clone())
+                    .retry_config(aws_config::retry::RetryConfig::adaptive().with_max_attempts(3))
                     .build(),
             ),
             cloudtrail: aws_sdk_cloudtrail::Client::from_conf(
