@@ -77,7 +77,7 @@ pub struct GuardArgs {
     pub regions: Vec<String>,
 
     /// Calls a second for each KMS operation in each region (without --scan).
-    #[arg(long, value_name = "N", default_value_t = 10)]
+    #[arg(long, value_name = "N", default_value_t = 50)]
     pub rate: u32,
 
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
@@ -94,9 +94,10 @@ pub struct ScanArgs {
     #[arg(long, value_name = "REGIONS", value_delimiter = ',')]
     pub regions: Vec<String>,
 
-    /// Calls a second for each KMS operation in each region (KMS's quotas are shared with
-    /// every other caller of the account: keep it well below them).
-    #[arg(long, value_name = "N", default_value_t = 10)]
+    /// Calls a second for each KMS operation in each region (KMS's quotas, 1,000 a second
+    /// for GetKeyPolicy today, are shared with every other caller of the account: keep it
+    /// well below them).
+    #[arg(long, value_name = "N", default_value_t = 50)]
     pub rate: u32,
 
     #[arg(long, value_enum, default_value_t = CheckFormat::Table)]

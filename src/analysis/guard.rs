@@ -18,6 +18,8 @@ pub struct GuardKey {
     pub can_recover: usize,
     /// The principals among them, as written.
     pub admins: Vec<String>,
+    /// Those named only in a condition: created again under the same name, they match.
+    pub recreatable: Vec<String>,
 }
 
 /// What deleting the principals does to one key.
@@ -28,8 +30,12 @@ pub struct GuardRow {
     pub standing: Standing,
     pub can_recover_before: usize,
     pub can_recover_after: usize,
-    /// The key's administrators that would be deleted.
+    /// The key's administrators that would be deleted (and could not come back).
     pub lost: Vec<String>,
+    /// Administrators that would be deleted but are named in a condition: creating them
+    /// again under the same name restores access.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub recreatable: Vec<String>,
     /// Nobody could change the policy afterwards.
     pub drops_to_none: bool,
     /// Fewer than `--min-admins` could.
@@ -47,12 +53,12 @@ pub fn guard(keys: &[GuardKey], deleted: &[String], min_admins: usize) -> Vec<Gu
     let mut rows: Vec<GuardRow> = keys
         .iter()
         .map(|k| {
-            let lost: Vec<String> = k
+            let (recreatable, lost): (Vec<String>, Vec<String>) = k
                 .admins
                 .iter()
                 .filter(|a| !is_root(a) && deleted.iter().any(|d| d == *a))
                 .cloned()
-                .collect();
+                .partition(|a| k.recreatable.contains(a));
             let after = k.can_recover.saturating_sub(lost.len());
             // An ok key: IAM can grant any principal of the account again.
             let through_iam = k.standing == Standing::Ok;
@@ -66,6 +72,7 @@ pub fn guard(keys: &[GuardKey], deleted: &[String], min_admins: usize) -> Vec<Gu
                 drops_to_none: judged && !lost.is_empty() && after == 0 && !through_iam,
                 below_min: judged && !through_iam && !lost.is_empty() && after < min_admins,
                 lost,
+                recreatable,
             }
         })
         .collect();
@@ -99,6 +106,7 @@ mod tests {
             standing,
             can_recover: admins.len(),
             admins: admins.iter().map(|s| s.to_string()).collect(),
+            recreatable: Vec::new(),
         }
     }
 
@@ -133,5 +141,38 @@ mod tests {
         );
         let ok = rows.iter().find(|r| r.arn == "k-ok").unwrap();
         assert!(!ok.drops_to_none && !ok.below_min);
+    }
+
+    /// A class of principals ("any role whose ARN matches...") is counted but never one
+    /// principal deleted; a principal named only in a condition comes back when re-created.
+    #[test]
+    fn classes_and_condition_named_admins_survive_a_deletion() {
+        let named = "arn:aws:iam::111122223333:role/Ops";
+        let class = GuardKey {
+            arn: "k-class".into(),
+            region: "us-east-1".into(),
+            standing: Standing::Recoverable,
+            can_recover: 2,
+            admins: vec![named.into()],
+            recreatable: Vec::new(),
+        };
+        let by_condition = GuardKey {
+            arn: "k-cond".into(),
+            region: "us-east-1".into(),
+            standing: Standing::Recoverable,
+            can_recover: 1,
+            admins: vec![named.into()],
+            recreatable: vec![named.into()],
+        };
+        let rows = guard(&[class, by_condition], &[named.to_string()], 1);
+        let c = rows.iter().find(|r| r.arn == "k-class").unwrap();
+        assert!(!c.drops_to_none && !c.below_min, "the class survives");
+        assert_eq!(c.can_recover_after, 1);
+        let k = rows.iter().find(|r| r.arn == "k-cond").unwrap();
+        assert!(
+            k.lost.is_empty() && !k.drops_to_none,
+            "re-created by name, it matches"
+        );
+        assert_eq!(k.recreatable, [named]);
     }
 }

@@ -57,6 +57,10 @@ pub struct KeyStanding {
     /// Those that are principals (the root user included), as written: what `guard` asks
     /// about. Classes of principals ("roles whose ARN matches...") are counted, not listed.
     pub admins: Vec<String>,
+    /// Those among them named only in a condition (`aws:PrincipalArn`): compared by name, so
+    /// one deleted and created again still matches.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recreatable: Vec<String>,
     /// Rule ids of the diagnosis's findings, each once.
     pub findings: Vec<&'static str>,
     /// `PRIMARY` or `REPLICA` for a multi-Region key: each has its own policy.
@@ -84,6 +88,7 @@ pub fn judge(k: &KeyFacts<'_>) -> KeyStanding {
         standing: Standing::Unknown,
         can_recover: 0,
         admins: Vec::new(),
+        recreatable: Vec::new(),
         findings: Vec::new(),
         multi_region,
         note: None,
@@ -129,6 +134,14 @@ pub fn judge(k: &KeyFacts<'_>) -> KeyStanding {
         .recoverable_admins
         .iter()
         .filter(|a| a.can_put_key_policy && a.class.is_none())
+        .map(|a| a.principal.clone())
+        .collect();
+    out.recreatable = d
+        .recoverable_admins
+        .iter()
+        .filter(|a| {
+            a.can_put_key_policy && a.matched_by == super::lockout::admins::MatchedBy::Condition
+        })
         .map(|a| a.principal.clone())
         .collect();
     for f in d.findings.iter().chain(&d.policy_findings) {

@@ -38,6 +38,7 @@ pub fn run(
                     standing: k.standing,
                     can_recover: k.can_recover,
                     admins: k.admins,
+                    recreatable: k.recreatable,
                 })
                 .collect();
             (keys, format!("a scan now as {}", s.caller.arn))

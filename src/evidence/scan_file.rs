@@ -27,6 +27,8 @@ struct ScanKey {
     can_recover: usize,
     #[serde(default)]
     admins: Vec<String>,
+    #[serde(default)]
+    recreatable: Vec<String>,
 }
 
 pub fn read_scan(path: &Path) -> Result<Vec<GuardKey>, InputError> {
@@ -67,6 +69,7 @@ pub fn read_scan(path: &Path) -> Result<Vec<GuardKey>, InputError> {
             standing: k.standing,
             can_recover: k.can_recover,
             admins: k.admins,
+            recreatable: k.recreatable,
         })
         .collect())
 }

@@ -5,7 +5,8 @@
 //! - `safe`: true when no key drops to no one or below `min_admins`
 //! - `at_risk`: the keys that would (`arn`, `region`, `standing`, `can_recover_before`,
 //!   `can_recover_after`, `lost`, `drops_to_none`, `below_min`)
-//! - `affected`: keys that lose an administrator but keep enough
+//! - `affected`: keys that lose an administrator but keep enough (`recreatable`: deleted
+//!   administrators named in a condition, which a re-created principal of that name matches)
 //! - `keys_judged`
 
 use std::io::{self, Write};
@@ -106,6 +107,19 @@ pub fn render_table(out: &mut dyn Write, r: &GuardReport<'_>, style: Style) -> i
             ),
         )?;
         wrap(out, "    loses ", "      ", &x.lost.join(", "))?;
+    }
+    for x in r.rows.iter().filter(|x| !x.recreatable.is_empty()) {
+        wrap(
+            out,
+            "  ",
+            "    ",
+            &format!(
+                "{} {}: names {} in a condition: created again under the same name, it gets in again",
+                x.region,
+                x.arn,
+                x.recreatable.join(", ")
+            ),
+        )?;
     }
     Ok(())
 }

@@ -680,3 +680,169 @@ fn a_put_rejected_by_the_safety_check_is_one_line() {
         "MalformedPolicyDocumentException: The new key policy will not allow you to update the key policy in the future."
     );
 }
+
+/// scan_region over the mocks (issue 11): ListKeys paging, a throttled DescribeKey retried by
+/// the SDK, AccessDenied on one key's policy (a lockout candidate, not an abort), an AWS
+/// managed key left unread, and a region whose ListKeys fails.
+#[test]
+fn scan_region_pages_retries_and_reports_per_key() {
+    use aws_sdk_kms::operation::describe_key::DescribeKeyOutput;
+    use aws_sdk_kms::operation::get_key_policy::{GetKeyPolicyError, GetKeyPolicyOutput};
+    use aws_sdk_kms::operation::list_keys::{ListKeysError, ListKeysOutput};
+    use aws_sdk_kms::types::{KeyListEntry, KeyManagerType, KeyMetadata};
+    let arn = |n: u32| {
+        format!("arn:aws:kms:us-east-1:111122223333:key/{n:08}-12ab-34cd-56ef-1234567890ab")
+    };
+    let (a1, a2, a3) = (arn(1), arn(2), arn(3));
+    let entry = |a: &str| {
+        KeyListEntry::builder()
+            .key_arn(a)
+            .key_id(a.rsplit('/').next().unwrap())
+            .build()
+    };
+    let p1 = {
+        let (a1, a2) = (a1.clone(), a2.clone());
+        mock!(aws_sdk_kms::Client::list_keys)
+            .match_requests(|r| r.marker().is_none())
+            .then_output(move || {
+                ListKeysOutput::builder()
+                    .keys(entry(&a1))
+                    .keys(entry(&a2))
+                    .truncated(true)
+                    .next_marker("m1")
+                    .build()
+            })
+    };
+    let p2 = {
+        let a3 = a3.clone();
+        mock!(aws_sdk_kms::Client::list_keys)
+            .match_requests(|r| r.marker() == Some("m1"))
+            .then_output(move || {
+                ListKeysOutput::builder()
+                    .keys(entry(&a3))
+                    .truncated(false)
+                    .build()
+            })
+    };
+    let describe = {
+        let a3 = a3.clone();
+        mock!(aws_sdk_kms::Client::describe_key)
+            .sequence()
+            .error(|| {
+                aws_sdk_kms::operation::describe_key::DescribeKeyError::generic(
+                    ErrorMetadata::builder()
+                        .code("ThrottlingException")
+                        .message("Rate exceeded")
+                        .build(),
+                )
+            })
+            .output(|| DescribeKeyOutput::builder().build())
+            .output(|| DescribeKeyOutput::builder().build())
+            .output(move || {
+                DescribeKeyOutput::builder()
+                    .key_metadata(
+                        KeyMetadata::builder()
+                            .key_id("k3")
+                            .arn(&a3)
+                            .key_manager(KeyManagerType::Aws)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+            })
+            .build()
+    };
+    let policy = {
+        let a2 = a2.clone();
+        mock!(aws_sdk_kms::Client::get_key_policy)
+            .match_requests(move |r| r.key_id() != Some(a2.as_str()))
+            .then_output(|| {
+                GetKeyPolicyOutput::builder()
+                    .policy("{\"Statement\": []}")
+                    .build()
+            })
+    };
+    let denied = {
+        let a2 = a2.clone();
+        mock!(aws_sdk_kms::Client::get_key_policy)
+            .match_requests(move |r| r.key_id() == Some(a2.as_str()))
+            .then_error(|| {
+                GetKeyPolicyError::generic(
+                    ErrorMetadata::builder()
+                        .code("AccessDeniedException")
+                        .message("not allowed")
+                        .build(),
+                )
+            })
+    };
+    let calls = CallLog::default();
+    let guard = ReadOnlyGuard::new(calls.clone(), "us-east-1");
+    let g = guard.clone();
+    let kms = mock_client!(
+        aws_sdk_kms,
+        RuleMode::MatchAny,
+        &[&p1, &p2, &describe, &policy, &denied],
+        move |b| b
+            .interceptor(g.clone())
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
+    );
+    let c = Clients {
+        sts: mock_client!(aws_sdk_sts, RuleMode::MatchAny, &[]),
+        kms,
+        cloudtrail: mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, &[]),
+        iam: mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[]),
+        region: "us-east-1".into(),
+        calls: calls.clone(),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let scan = rt.block_on(kmsdoctor::evidence::aws::scan::scan_region(
+        &c,
+        1000,
+        &|_, _, _| {},
+    ));
+    assert!(scan.problems.is_empty(), "{:?}", scan.problems);
+    let arns: Vec<&str> = scan.keys.iter().map(|k| k.arn.as_str()).collect();
+    assert_eq!(arns, [a1.as_str(), a2.as_str(), a3.as_str()], "both pages");
+    assert!(scan.keys[0].policy.is_ok());
+    assert!(
+        scan.keys[1]
+            .policy
+            .as_ref()
+            .unwrap_err()
+            .contains("AccessDeniedException"),
+        "{:?}",
+        scan.keys[1].policy
+    );
+    assert_eq!(scan.keys[2].key_manager.as_deref(), Some("AWS"));
+    assert!(
+        scan.keys[2].policy.is_err(),
+        "an AWS managed key's policy is not read"
+    );
+    assert_eq!(describe.num_calls(), 4, "the throttled call was retried");
+
+    // A region whose ListKeys fails: said, and no keys.
+    let failing = mock!(aws_sdk_kms::Client::list_keys).then_error(|| {
+        ListKeysError::generic(
+            ErrorMetadata::builder()
+                .code("UnrecognizedClientException")
+                .message("region not enabled")
+                .build(),
+        )
+    });
+    let kms = mock_client!(aws_sdk_kms, RuleMode::MatchAny, &[&failing]);
+    let c = Clients { kms, ..c };
+    let scan = rt.block_on(kmsdoctor::evidence::aws::scan::scan_region(
+        &c,
+        1000,
+        &|_, _, _| {},
+    ));
+    assert!(scan.keys.is_empty());
+    assert!(
+        scan.problems[0].contains("ListKeys in us-east-1 failed"),
+        "{:?}",
+        scan.problems
+    );
+}
