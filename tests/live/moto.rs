@@ -786,20 +786,57 @@ fn scan_org_covers_every_account_of_the_organization() {
         .and_then(|s| s.account_id())
         .map(str::to_string);
     let mine = create_key(None);
+    // A key in the member account, made through the role scan --org assumes there.
+    let member_key = member.as_ref().map(|m| {
+        let sts = aws_sdk_sts::Client::new(&config());
+        let creds = rt
+            .block_on(
+                sts.assume_role()
+                    .role_arn(format!(
+                        "arn:aws:iam::{m}:role/OrganizationAccountAccessRole"
+                    ))
+                    .role_session_name("setup")
+                    .send(),
+            )
+            .expect("AssumeRole on moto")
+            .credentials()
+            .cloned()
+            .unwrap();
+        let member_config = config()
+            .to_builder()
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
+                    creds.access_key_id(),
+                    creds.secret_access_key(),
+                    Some(creds.session_token().to_string()),
+                    None,
+                    "member",
+                )),
+            )
+            .build();
+        let out = rt
+            .block_on(aws_sdk_kms::Client::new(&member_config).create_key().send())
+            .expect("CreateKey in the member account");
+        out.key_metadata().unwrap().arn().unwrap().to_string()
+    });
     let out = kmsdoctor(&["scan", "--org", "--output", "json"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(matches!(out.status.code(), Some(0 | 3)), "{err}");
     let v = json(&out);
     let accounts = v["accounts"].as_array().unwrap();
     assert!(accounts.iter().any(|a| a == ACCOUNT), "{v}");
-    if let Some(m) = member {
+    if let Some(m) = &member {
         assert!(accounts.iter().any(|a| *a == serde_json::json!(m)), "{v}");
     }
-    assert!(v["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|k| k["arn"] == mine.as_str()));
+    let keys = v["keys"].as_array().unwrap();
+    assert!(keys.iter().any(|k| k["arn"] == mine.as_str()));
+    if let Some(mk) = &member_key {
+        assert!(
+            mk.contains(&format!(":{}:", member.as_deref().unwrap())),
+            "moto made the key in the member account: {mk}"
+        );
+        assert!(keys.iter().any(|k| k["arn"] == mk.as_str()), "{v}");
+    }
     // --role-name without --org is a flag error.
     let out = kmsdoctor(&["scan", "--role-name", "Other"]);
     assert_eq!(out.status.code(), Some(1));
