@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use super::scan::Standing;
 
-/// One key, as a scan judged it.
-#[derive(Debug, Clone)]
+/// One key, as a scan judged it (the fields of a scan's JSON `keys`, read back as they are).
+#[derive(Debug, Clone, serde::Deserialize)]
 pub struct GuardKey {
     pub arn: String,
     pub region: String,
@@ -17,9 +17,24 @@ pub struct GuardKey {
     /// How many could change the policy (classes of principals included).
     pub can_recover: usize,
     /// The principals among them, as written.
+    #[serde(default)]
     pub admins: Vec<String>,
     /// Those named only in a condition: created again under the same name, they match.
+    #[serde(default)]
     pub recreatable: Vec<String>,
+}
+
+impl From<super::scan::KeyStanding> for GuardKey {
+    fn from(k: super::scan::KeyStanding) -> GuardKey {
+        GuardKey {
+            arn: k.arn,
+            region: k.region,
+            standing: k.standing,
+            can_recover: k.can_recover,
+            admins: k.admins,
+            recreatable: k.recreatable,
+        }
+    }
 }
 
 /// What deleting the principals does to one key.

@@ -29,18 +29,7 @@ pub fn run(
                     "kmsdoctor: warning: part of the account was not scanned: keys there are not judged"
                 )?;
             }
-            let keys = s
-                .keys
-                .into_iter()
-                .map(|k| GuardKey {
-                    arn: k.arn,
-                    region: k.region,
-                    standing: k.standing,
-                    can_recover: k.can_recover,
-                    admins: k.admins,
-                    recreatable: k.recreatable,
-                })
-                .collect();
+            let keys = s.keys.into_iter().map(GuardKey::from).collect();
             (keys, format!("a scan now as {}", s.caller.arn))
         }
         (None, None) => unreachable!("config gives a file or a scan"),

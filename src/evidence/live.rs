@@ -414,6 +414,39 @@ impl EvidenceSource for AwsSource<'_> {
     }
 }
 
+/// What every scan starts from: the configuration, the caller, and the regions to scan
+/// (the configured one when none are given).
+struct ScanStart {
+    runtime: tokio::runtime::Runtime,
+    config: aws_config::SdkConfig,
+    home: Clients,
+    caller: CallerIdentity,
+    regions: Vec<String>,
+}
+
+fn start_scan(connection: &aws::Connection, regions: &[String]) -> Result<ScanStart, LiveError> {
+    let runtime = runtime()?;
+    let mut connection = connection.clone();
+    if connection.region.is_none() {
+        connection.region = regions.first().cloned();
+    }
+    let config = runtime.block_on(aws::load_config(&connection))?;
+    let home = Clients::new(&config);
+    let caller = runtime.block_on(aws::caller_identity(&home))?;
+    let regions: Vec<String> = if regions.is_empty() {
+        vec![home.region.clone()]
+    } else {
+        regions.to_vec()
+    };
+    Ok(ScanStart {
+        runtime,
+        config,
+        home,
+        caller,
+        regions,
+    })
+}
+
 /// What `scan` found: who asked, and each region's keys.
 #[derive(Debug, Clone)]
 pub struct ScanEvidence {
@@ -429,19 +462,13 @@ pub fn scan_keys(
     per_second: u32,
     progress: &(dyn Fn(&str, usize, usize) + Sync),
 ) -> Result<ScanEvidence, LiveError> {
-    let runtime = runtime()?;
-    let mut connection = connection.clone();
-    if connection.region.is_none() {
-        connection.region = regions.first().cloned();
-    }
-    let config = runtime.block_on(aws::load_config(&connection))?;
-    let home = Clients::new(&config);
-    let caller = runtime.block_on(aws::caller_identity(&home))?;
-    let regions: Vec<String> = if regions.is_empty() {
-        vec![home.region.clone()]
-    } else {
-        regions.to_vec()
-    };
+    let ScanStart {
+        runtime,
+        config,
+        caller,
+        regions,
+        ..
+    } = start_scan(connection, regions)?;
     let clients: Vec<Clients> = regions
         .iter()
         .map(|r| {
@@ -479,19 +506,13 @@ pub fn scan_org(
     progress: &(dyn Fn(&str, usize, usize) + Sync),
 ) -> Result<(ScanEvidence, Vec<String>, Vec<String>), LiveError> {
     use aws_credential_types::Credentials;
-    let runtime = runtime()?;
-    let mut connection = connection.clone();
-    if connection.region.is_none() {
-        connection.region = regions.first().cloned();
-    }
-    let config = runtime.block_on(aws::load_config(&connection))?;
-    let home = Clients::new(&config);
-    let caller = runtime.block_on(aws::caller_identity(&home))?;
-    let regions: Vec<String> = if regions.is_empty() {
-        vec![home.region.clone()]
-    } else {
-        regions.to_vec()
-    };
+    let ScanStart {
+        runtime,
+        config,
+        home,
+        caller,
+        regions,
+    } = start_scan(connection, regions)?;
     // Only these clients may list the accounts and assume roles (the guard's OrgScan mode).
     let org_clients = Clients::with_mode(&config, aws::Mode::OrgScan);
     let guard =

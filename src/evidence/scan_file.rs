@@ -7,7 +7,6 @@ use serde::Deserialize;
 use super::InputError;
 use crate::analysis::guard::GuardKey;
 use crate::analysis::locate::json_error;
-use crate::analysis::scan::Standing;
 
 /// A scan of many regions can be large, but not larger than this.
 const SCAN_FILE_LIMIT: u64 = 256 * 1024 * 1024;
@@ -16,19 +15,7 @@ const SCAN_FILE_LIMIT: u64 = 256 * 1024 * 1024;
 struct ScanFile {
     kind: Option<String>,
     schema_version: Option<u32>,
-    keys: Vec<ScanKey>,
-}
-
-#[derive(Deserialize)]
-struct ScanKey {
-    arn: String,
-    region: String,
-    standing: Standing,
-    can_recover: usize,
-    #[serde(default)]
-    admins: Vec<String>,
-    #[serde(default)]
-    recreatable: Vec<String>,
+    keys: Vec<GuardKey>,
 }
 
 pub fn read_scan(path: &Path) -> Result<Vec<GuardKey>, InputError> {
@@ -60,16 +47,5 @@ pub fn read_scan(path: &Path) -> Result<Vec<GuardKey>, InputError> {
             ),
         ));
     }
-    Ok(file
-        .keys
-        .into_iter()
-        .map(|k| GuardKey {
-            arn: k.arn,
-            region: k.region,
-            standing: k.standing,
-            can_recover: k.can_recover,
-            admins: k.admins,
-            recreatable: k.recreatable,
-        })
-        .collect())
+    Ok(file.keys)
 }

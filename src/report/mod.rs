@@ -146,6 +146,28 @@ pub(crate) fn esc(s: &str) -> std::borrow::Cow<'_, str> {
     crate::analysis::escape::visible(s)
 }
 
+/// A SARIF 2.1.0 log of one kmsdoctor run: its rules and results.
+pub(crate) fn write_sarif(
+    out: &mut dyn std::io::Write,
+    rules: Vec<serde_json::Value>,
+    results: Vec<serde_json::Value>,
+) -> std::io::Result<()> {
+    let doc = serde_json::json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "kmsdoctor",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rules,
+            }},
+            "results": results,
+        }],
+    });
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    writeln!(out)
+}
+
 /// Writes `text` word-wrapped to 80 columns: `first` before the first line, `rest` before
 /// the others. A word longer than a line (an ARN) gets a line of its own. `text` is made safe
 /// for a terminal; `first` and `rest` are kmsdoctor's own (they may hold colours).

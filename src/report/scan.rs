@@ -181,20 +181,7 @@ pub fn render_sarif(out: &mut dyn Write, r: &ScanReport<'_>) -> io::Result<()> {
             })
         })
         .collect();
-    let doc = json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "kmsdoctor",
-                "version": env!("CARGO_PKG_VERSION"),
-                "rules": rule_objects,
-            }},
-            "results": results,
-        }],
-    });
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
-    writeln!(out)
+    super::write_sarif(out, rule_objects, results)
 }
 
 pub fn render_table(out: &mut dyn Write, r: &ScanReport<'_>, style: Style) -> io::Result<()> {

@@ -26,6 +26,20 @@ pub struct KeyFacts {
     pub problems: Vec<String>,
 }
 
+/// What DescribeKey says of a key that conditions test.
+pub(crate) fn properties_of(m: &aws_sdk_kms::types::KeyMetadata) -> KeyProperties {
+    KeyProperties {
+        key_spec: m.key_spec().map(|s| s.as_str().to_string()),
+        key_usage: m.key_usage().map(|s| s.as_str().to_string()),
+        origin: m.origin().map(|s| s.as_str().to_string()),
+        multi_region: m.multi_region(),
+        multi_region_key_type: m
+            .multi_region_configuration()
+            .and_then(|c| c.multi_region_key_type())
+            .map(|t| t.as_str().to_string()),
+    }
+}
+
 fn is_alias(input: &str) -> bool {
     input.starts_with("alias/") || input.contains(":alias/")
 }
@@ -49,16 +63,7 @@ pub async fn key_facts(
                     .creation_date()
                     .and_then(|d| DateTime::from_timestamp(d.secs(), d.subsec_nanos()));
                 facts.key_state = m.key_state().map(|s| s.as_str().to_string());
-                facts.properties = Some(KeyProperties {
-                    key_spec: m.key_spec().map(|s| s.as_str().to_string()),
-                    key_usage: m.key_usage().map(|s| s.as_str().to_string()),
-                    origin: m.origin().map(|s| s.as_str().to_string()),
-                    multi_region: m.multi_region(),
-                    multi_region_key_type: m
-                        .multi_region_configuration()
-                        .and_then(|c| c.multi_region_key_type())
-                        .map(|t| t.as_str().to_string()),
-                });
+                facts.properties = Some(properties_of(m));
                 facts.key_manager = m.key_manager().map(|s| s.as_str().to_string());
             }
         }

@@ -137,16 +137,7 @@ pub async fn scan_region(
                 if let Some(m) = d.key_metadata() {
                     key.key_state = m.key_state().map(|s| s.as_str().to_string());
                     key.key_manager = m.key_manager().map(|s| s.as_str().to_string());
-                    key.properties = Some(KeyProperties {
-                        key_spec: m.key_spec().map(|s| s.as_str().to_string()),
-                        key_usage: m.key_usage().map(|s| s.as_str().to_string()),
-                        origin: m.origin().map(|s| s.as_str().to_string()),
-                        multi_region: m.multi_region(),
-                        multi_region_key_type: m
-                            .multi_region_configuration()
-                            .and_then(|c| c.multi_region_key_type())
-                            .map(|t| t.as_str().to_string()),
-                    });
+                    key.properties = Some(super::kms::properties_of(m));
                 }
             }
             Err(e) => key.describe_error = Some(c.describe(&e).1),
