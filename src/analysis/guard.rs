@@ -16,8 +16,8 @@ pub struct GuardKey {
     pub standing: Standing,
     /// How many could change the policy (classes of principals included).
     pub can_recover: usize,
-    /// The principals among them, as written.
-    #[serde(default)]
+    /// The principals among them, as written (required in a scan file: a key read without
+    /// them would look as if no principal could be lost).
     pub admins: Vec<String>,
     /// Those named only in a condition: created again under the same name, they match.
     #[serde(default)]

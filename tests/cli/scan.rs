@@ -160,3 +160,27 @@ fn completions_and_man_pages_cover_every_subcommand() {
     let (code, _, _) = kmsdoctor(&["manpages", "--out-dir", &format!("{d}/no/such")]);
     assert_eq!(code, 1);
 }
+
+/// A scan file whose keys lack `admins` is refused: read leniently, every key would look
+/// safe to delete from.
+#[test]
+fn a_scan_file_without_admins_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("old.json");
+    std::fs::write(
+        &file,
+        r#"{"kind": "kmsdoctor-scan", "schema_version": 1, "keys": [
+            {"arn": "arn:aws:kms:us-east-1:111122223333:key/1111abcd-12ab-34cd-56ef-1234567890ab",
+             "region": "us-east-1", "standing": "recoverable", "can_recover": 1}]}"#,
+    )
+    .unwrap();
+    let (code, _, err) = kmsdoctor(&[
+        "guard",
+        "--delete",
+        "arn:aws:iam::111122223333:role/BreakGlass",
+        "--scan",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("old.json") && err.contains("admins"), "{err}");
+}
