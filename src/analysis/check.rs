@@ -30,6 +30,16 @@ pub enum SafetyOutcome {
     Depends,
 }
 
+impl SafetyOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SafetyOutcome::Accepted => "accepted",
+            SafetyOutcome::Rejected => "rejected",
+            SafetyOutcome::Depends => "depends",
+        }
+    }
+}
+
 /// KMS's lockout safety check, predicted for the principal that applies the policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SafetyCheck {

@@ -40,7 +40,7 @@ pub fn manpages(args: &ManpagesArgs, err: &mut dyn Write) -> Result<u8, AppError
     writeln!(
         err,
         "kmsdoctor: wrote {n} man pages to {}",
-        args.out_dir.display()
+        crate::analysis::escape::visible(&args.out_dir.display().to_string())
     )?;
     Ok(0)
 }

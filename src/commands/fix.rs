@@ -8,11 +8,13 @@ use std::io::{BufRead, Write};
 use std::time::Duration;
 
 use super::{investigate, lookup_progress, warn_problems, AppError, Progress, Scope, Ui};
+use crate::analysis::escape::visible;
 use crate::analysis::fix::{self, fingerprint, FixInput};
 use crate::analysis::lockout::{diagnose, Evidence, Setting, Verdict};
 use crate::analysis::policy::{parse_document, PolicyDocument, PolicyKind};
 use crate::analysis::principal::Caller;
 use crate::analysis::repair::repair;
+use crate::analysis::shell::{self, CommandLine};
 use crate::cli::{FixArgs, OutputFormat};
 use crate::config::FixConfig;
 use crate::evidence::aws::{LiveError, LookupPacing, Mode};
@@ -166,7 +168,8 @@ pub fn run(
         report::render_table(&mut *err, &report, ui.style)?;
         write!(
             err,
-            "Apply this policy to {key_arn}? Type yes to apply, anything else to stop: "
+            "Apply this policy to {}? Type yes to apply, anything else to stop: ",
+            visible(&key_arn)
         )?;
         err.flush()?;
         let mut answer = String::new();
@@ -201,10 +204,19 @@ pub fn run(
     };
     let backup_path = backup_file.path().display().to_string();
     backup_file.finish(&current)?;
+    // The way back, as a command safe to paste: the key checked, the file name quoted.
+    let rollback = CommandLine::new(&["kmsdoctor", "fix"])
+        .value("the key", "key ARN", &key_arn, shell::is_key_arn)
+        .word("--rollback")
+        .path("the backup's file", &backup_path)
+        .word("--apply")
+        .render()
+        .map(|c| format!("put it back with: {c}"))
+        .unwrap_or_else(|why| format!("no command printed: {why}"));
     writeln!(
         err,
-        "kmsdoctor: saved the policy in force to {backup_path} (put it back with: kmsdoctor fix {} --rollback {backup_path} --apply)",
-        crate::analysis::escape::visible(&key_arn)
+        "kmsdoctor: saved the policy in force to {} ({rollback})",
+        visible(&backup_path)
     )?;
     source
         .write_policy(&key_arn, &after.text)

@@ -132,7 +132,8 @@ pub fn render_table(out: &mut dyn Write, r: &FixReport<'_>, style: Style) -> io:
             out,
             "  ",
             "  ",
-            &format!("{:?}: {}", sc.outcome, sc.reason).to_lowercase(),
+            // The reason names principals: their ARNs keep their case.
+            &format!("{}: {}", sc.outcome.as_str(), sc.reason),
         )?;
     }
     if let Some(fp) = &p.replaces {

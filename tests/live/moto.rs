@@ -627,7 +627,8 @@ fn fix_puts_the_delegation_back_with_a_backup() {
     assert_eq!(key_policy_now(&arn), before);
 
     let dir = tempfile::tempdir().unwrap();
-    let backup = dir.path().join("backup.json");
+    // A file name with shell syntax: the printed way back quotes it.
+    let backup = dir.path().join("my backup $(id).json");
     let out = kmsdoctor(&[
         "fix",
         &arn,
@@ -656,7 +657,13 @@ fn fix_puts_the_delegation_back_with_a_backup() {
         now.to_string().contains("Enable IAM User Permissions"),
         "{now}"
     );
-    assert!(err.contains("--rollback"), "the way back is said: {err}");
+    assert!(
+        err.contains(&format!(
+            "put it back with: kmsdoctor fix {arn} --rollback '{}' --apply",
+            backup.display()
+        )),
+        "the way back is said, quoted: {err}"
+    );
 
     // The old, locked policy back: refused (not ok), nothing sent.
     let out = kmsdoctor(&[
