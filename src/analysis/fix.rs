@@ -11,6 +11,7 @@ use super::eval::{decide, Decision};
 use super::lockout::{assess, AdminKind, Setting, Verdict};
 use super::policy::{Policy, PolicyDocument};
 use super::principal::Caller;
+use super::reference::StatementRef;
 
 /// The SHA-256 of a policy's canonical JSON (members in their order, no whitespace), in hex:
 /// the same for the text CloudTrail recorded and the text GetKeyPolicy returns, whatever
@@ -48,12 +49,7 @@ fn statements(text: &str) -> Vec<(String, Value)> {
     list.into_iter()
         .enumerate()
         .map(|(i, s)| {
-            let label = s
-                .get("Sid")
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("#{i}"));
+            let label = StatementRef::label_of(s.get("Sid").and_then(Value::as_str), i);
             (label, s)
         })
         .collect()

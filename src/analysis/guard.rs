@@ -57,9 +57,12 @@ pub struct GuardRow {
     pub below_min: bool,
 }
 
-/// The root user cannot be deleted.
-fn is_root(arn: &str) -> bool {
-    arn.ends_with(":root") || (arn.len() == 12 && arn.bytes().all(|b| b.is_ascii_digit()))
+/// The root user (the account principal) cannot be deleted.
+fn is_root(principal: &str) -> bool {
+    matches!(
+        super::principal::PrincipalEntry::from_aws_value(principal),
+        super::principal::PrincipalEntry::Account { .. }
+    )
 }
 
 /// `deleted`: principal ARNs to be deleted. `min_admins`: the fewest who should be able to

@@ -46,32 +46,21 @@ enum Credentials {
     Exported,
 }
 
-fn is_profile_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
-}
-
-fn is_endpoint_url(s: &str) -> bool {
-    (s.starts_with("http://") || s.starts_with("https://"))
-        && s.len() <= 2048
-        && s.chars()
-            .all(|c| c.is_ascii_graphic() && !"'\"`\\$;|&<>(){}".contains(c))
-}
-
 /// `--profile` (unless the credentials were exported) and `--endpoint-url`, as given.
 fn connection_words(c: CommandLine, input: &PlanInput<'_>, creds: Credentials) -> CommandLine {
     let mut c = c;
     if let (Some(p), Credentials::AsRun) = (input.connection.profile, creds) {
         c = c
             .word("--profile")
-            .value("the profile", "profile name", p, is_profile_name);
+            .value("the profile", "profile name", p, shell::is_profile_name);
     }
     if let Some(u) = input.connection.endpoint_url {
-        c = c
-            .word("--endpoint-url")
-            .value("the endpoint", "endpoint URL", u, is_endpoint_url);
+        c = c.word("--endpoint-url").value(
+            "the endpoint",
+            "endpoint URL",
+            u,
+            shell::is_endpoint_url,
+        );
     }
     c
 }

@@ -118,6 +118,22 @@ pub fn is_session_name(s: &str) -> bool {
     (2..=64).contains(&s.len()) && s.chars().all(is_name_char)
 }
 
+/// An AWS CLI profile name kmsdoctor will print: name characters only.
+pub fn is_profile_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+}
+
+/// An endpoint URL kmsdoctor will print: http(s), printable, nothing a shell acts on.
+pub fn is_endpoint_url(s: &str) -> bool {
+    (s.starts_with("http://") || s.starts_with("https://"))
+        && s.len() <= 2048
+        && s.chars()
+            .all(|c| c.is_ascii_graphic() && !"'\"`\\$;|&<>(){}".contains(c))
+}
+
 /// Quotes a word for a POSIX shell: as it is when it holds only characters no shell treats
 /// specially, else in single quotes (a `'` inside written `'\''`). Words with control
 /// characters are refused: quoting does not stop a terminal from acting on them.

@@ -7,7 +7,6 @@ use std::io::{self, Write};
 use super::{investigate, lookup_progress, warn_problems, AppError, Progress, Scope, Ui};
 use crate::cli::CollectArgs;
 use crate::config::CollectConfig;
-use crate::evidence::aws::LookupPacing;
 use crate::evidence::files;
 use crate::evidence::live::{self, AwsSource};
 use crate::evidence::source::EvidenceSource;
@@ -20,13 +19,7 @@ pub fn run(args: &CollectArgs, err: &mut dyn Write, ui: Ui) -> Result<u8, AppErr
     let now = chrono::Utc::now();
     let progress = lookup_progress(ui.progress);
     let mut source = AwsSource::connect(
-        live::Request {
-            connection: cfg.live.connection.clone(),
-            key_input: cfg.key_input.clone(),
-            since: cfg.live.since,
-            now,
-            pacing: LookupPacing::from_env(),
-        },
+        live::Request::new(&cfg.live.connection, &cfg.key_input, cfg.live.since, now),
         &progress,
     )?;
     gather(&mut source, now)?;

@@ -17,7 +17,7 @@ use crate::analysis::repair::repair;
 use crate::analysis::shell::{self, CommandLine};
 use crate::cli::{FixArgs, OutputFormat};
 use crate::config::FixConfig;
-use crate::evidence::aws::{LiveError, LookupPacing, Mode};
+use crate::evidence::aws::{LiveError, Mode};
 use crate::evidence::files::{self, NewFile};
 use crate::evidence::live::{self, AwsSource};
 use crate::report::fix::{self as report, Applied, FixReport};
@@ -76,13 +76,7 @@ pub fn run(
         Mode::ReadOnly
     };
     let mut source = AwsSource::connect_in(
-        live::Request {
-            connection: cfg.live.connection.clone(),
-            key_input: cfg.key_input.clone(),
-            since: cfg.live.since,
-            now,
-            pacing: LookupPacing::from_env(),
-        },
+        live::Request::new(&cfg.live.connection, &cfg.key_input, cfg.live.since, now),
         &lookups,
         mode,
     )?;

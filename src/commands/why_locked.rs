@@ -9,7 +9,6 @@ use crate::analysis::plan::{recovery_plan, PlanConnection, PlanInput};
 use crate::analysis::repair::repair;
 use crate::cli::{OutputFormat, WhyLockedArgs};
 use crate::config::{FlagError, Source, WhyLockedConfig};
-use crate::evidence::aws::LookupPacing;
 use crate::evidence::files;
 use crate::evidence::live::{self, AwsSource};
 use crate::evidence::source::{BundleSource, EvidenceSource, FileSource};
@@ -60,13 +59,7 @@ pub fn run(
         }),
         Source::Bundle(path) => Box::new(BundleSource::open(path)?),
         Source::Live(live) => Box::new(AwsSource::connect(
-            live::Request {
-                connection: live.connection.clone(),
-                key_input: cfg.key_input.clone(),
-                since: live.since,
-                now: cfg.now,
-                pacing: LookupPacing::from_env(),
-            },
+            live::Request::new(&live.connection, &cfg.key_input, live.since, cfg.now),
             &lookups,
         )?),
     };

@@ -183,6 +183,24 @@ pub struct Request {
     pub pacing: LookupPacing,
 }
 
+impl Request {
+    /// A request for one key, paced as the environment says (`LookupPacing::from_env`).
+    pub fn new(
+        connection: &Connection,
+        key_input: &str,
+        since: Duration,
+        now: DateTime<Utc>,
+    ) -> Request {
+        Request {
+            connection: connection.clone(),
+            key_input: key_input.to_string(),
+            since,
+            now,
+            pacing: LookupPacing::from_env(),
+        }
+    }
+}
+
 /// The AWS side of the evidence seam: guarded clients on a runtime of their own (only the
 /// evidence layer is async), and what AWS said, kept to save as a [`Bundle`].
 pub struct AwsSource<'p> {

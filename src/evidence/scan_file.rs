@@ -13,7 +13,6 @@ const SCAN_FILE_LIMIT: u64 = 256 * 1024 * 1024;
 
 #[derive(Deserialize)]
 struct ScanFile {
-    kind: Option<String>,
     schema_version: Option<u32>,
     keys: Vec<GuardKey>,
 }
@@ -36,7 +35,6 @@ pub fn read_scan(path: &Path) -> Result<Vec<GuardKey>, InputError> {
             ..InputError::new(path, format!("not a kmsdoctor scan: {message}"))
         }
     })?;
-    let _ = file.kind;
     if file.schema_version != Some(crate::analysis::scan::SCAN_SCHEMA_VERSION) {
         return Err(InputError::new(
             path,

@@ -137,13 +137,7 @@ pub fn render_json(out: &mut dyn Write, r: &CheckReport) -> io::Result<()> {
     w.flush()
 }
 
-fn level(s: Severity) -> &'static str {
-    match s {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
-        Severity::Info => "note",
-    }
-}
+use super::sarif_level as level;
 
 /// SARIF 2.1.0: one run, the rules that fired listed once, one result per finding.
 pub fn render_sarif(out: &mut dyn Write, r: &CheckReport) -> io::Result<()> {

@@ -146,6 +146,16 @@ pub(crate) fn esc(s: &str) -> std::borrow::Cow<'_, str> {
     crate::analysis::escape::visible(s)
 }
 
+/// A severity as SARIF names its levels.
+pub(crate) fn sarif_level(s: crate::analysis::rules::Severity) -> &'static str {
+    use crate::analysis::rules::Severity;
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "note",
+    }
+}
+
 /// A SARIF 2.1.0 log of one kmsdoctor run: its rules and results.
 pub(crate) fn write_sarif(
     out: &mut dyn std::io::Write,

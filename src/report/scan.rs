@@ -121,13 +121,7 @@ pub fn render_json(out: &mut dyn Write, r: &ScanReport<'_>) -> io::Result<()> {
     writeln!(out)
 }
 
-fn level(s: crate::analysis::rules::Severity) -> &'static str {
-    match s {
-        crate::analysis::rules::Severity::Error => "error",
-        crate::analysis::rules::Severity::Warning => "warning",
-        crate::analysis::rules::Severity::Info => "note",
-    }
-}
+use super::sarif_level as level;
 
 /// SARIF 2.1.0: each key that is not `ok` a result, located at `aws/kms/REGION/KEY_ID`
 /// (code scanning wants an artifact) with the key ARN as its logical location.

@@ -54,6 +54,19 @@ fn page(events: Vec<Event>, next: Option<&str>) -> LookupEventsOutput {
         .build()
 }
 
+/// Clients around a KMS client of the test's own (its mocks and guard); the others answer
+/// nothing.
+fn with_kms(kms: aws_sdk_kms::Client, calls: CallLog) -> Clients {
+    Clients {
+        sts: mock_client!(aws_sdk_sts, RuleMode::MatchAny, &[]),
+        kms,
+        cloudtrail: mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, &[]),
+        iam: mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[]),
+        region: "us-east-1".into(),
+        calls,
+    }
+}
+
 fn clients(rules: &[&Rule]) -> Clients {
     let calls = CallLog::default();
     let guard = ReadOnlyGuard::new(calls.clone(), "us-east-1");
@@ -659,14 +672,7 @@ fn a_put_rejected_by_the_safety_check_is_one_line() {
     });
     let kms = mock_client!(aws_sdk_kms, RuleMode::MatchAny, &[&put], move |b| b
         .interceptor(guard.clone()));
-    let c = Clients {
-        sts: mock_client!(aws_sdk_sts, RuleMode::MatchAny, &[]),
-        kms,
-        cloudtrail: mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, &[]),
-        iam: mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[]),
-        region: "us-east-1".into(),
-        calls,
-    };
+    let c = with_kms(kms, calls);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -786,14 +792,7 @@ fn scan_region_pages_retries_and_reports_per_key() {
             .interceptor(g.clone())
             .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
     );
-    let c = Clients {
-        sts: mock_client!(aws_sdk_sts, RuleMode::MatchAny, &[]),
-        kms,
-        cloudtrail: mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, &[]),
-        iam: mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[]),
-        region: "us-east-1".into(),
-        calls: calls.clone(),
-    };
+    let c = with_kms(kms, calls.clone());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
