@@ -14,8 +14,15 @@ fn scenario(name: &str) -> PathBuf {
 }
 
 fn why_locked(args: &[&str]) -> (i32, String, String) {
+    why_locked_in(Path::new("."), args)
+}
+
+/// `why_locked` run from `dir`, so that a relative path in the output does not depend on
+/// where the checkout lives (a longer folder name wraps the table's evidence line).
+fn why_locked_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::cargo_bin("kmsdoctor")
         .expect("binary")
+        .current_dir(dir)
         .arg("why-locked")
         .args(args)
         .args(["--now", "2026-11-23T00:00:00Z"])
@@ -497,10 +504,13 @@ fn the_gets_in_if_heading_always_has_items() {
 /// plan's commands, the history; and for an ok key, no empty heading.
 #[test]
 fn why_locked_tables() {
-    let events = scenario("03-delegation-removed/events");
-    let (code, out, err) = why_locked(&[KEY, "--events-file", events.to_str().unwrap()]);
+    // Relative paths from the scenarios folder: the table wraps a long path, and the
+    // checkout's folder differs from one machine to the next.
+    let root = scenario("");
+    let events = "03-delegation-removed/events";
+    let (code, out, err) = why_locked_in(&root, &[KEY, "--events-file", events]);
     assert_eq!(code, 3, "{err}");
-    let out = out.replace(events.to_str().unwrap(), "EVENTS");
+    let out = out.replace(events, "EVENTS");
     // Commands stay on one line, to be copied whole.
     assert!(
         out.lines()
@@ -509,11 +519,11 @@ fn why_locked_tables() {
     );
     snapshot!("why_locked_table_recoverable", out);
 
-    let policy = scenario("01-default-policy/policy.json");
-    let (code, out, err) = why_locked(&[KEY, "--policy-file", policy.to_str().unwrap()]);
+    let policy = "01-default-policy/policy.json";
+    let (code, out, err) = why_locked_in(&root, &[KEY, "--policy-file", policy]);
     assert_eq!(code, 0, "{err}");
     assert!(!out.contains("gets in if:\n\n"), "{out}");
-    let out = out.replace(policy.to_str().unwrap(), "POLICY");
+    let out = out.replace(policy, "POLICY");
     snapshot!("why_locked_table_ok", out);
 }
 
