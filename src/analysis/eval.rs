@@ -27,7 +27,7 @@ use super::reference::{dedup, serialize_labels};
 use super::variables::{substitute, Substituted};
 
 /// The most alternatives a conditional decision lists.
-const MAX_ALTERNATIVES: usize = 64;
+pub(crate) const MAX_ALTERNATIVES: usize = 64;
 
 /// What the request acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,7 +202,7 @@ impl Requirement {
         }
     }
 
-    fn negate(&self) -> Requirement {
+    pub(crate) fn negate(&self) -> Requirement {
         let mut r = self.clone();
         r.negated = !r.negated;
         r.text = match self.text.strip_prefix("not (") {
@@ -587,6 +587,55 @@ fn evaluate_with(
     }
 }
 
+/// Evaluates `req` against one layer of policies that limit and never delegate: a level of
+/// service or resource control policies, a permissions boundary, session policies, or the
+/// caller's identity policies on their own. Allow statements are the ways through, Deny
+/// statements block. With `full_access`, the layer lets everything through that it does not
+/// deny (an RCP level: `RCPFullAWSAccess` is attached everywhere and cannot be detached).
+/// How the layers combine is `chain.rs`'s business.
+pub fn evaluate_layer(req: &Request, policies: &[&Policy], full_access: bool) -> Evaluation {
+    let mut records = Vec::new();
+    let mut allows: Vec<Candidate> = Vec::new();
+    let mut denies: Vec<Candidate> = Vec::new();
+    let mut definite_denies: Vec<StatementRef> = Vec::new();
+    if full_access {
+        allows.push(Candidate {
+            reqs: vec![],
+            via: vec![],
+        });
+    }
+    for policy in policies {
+        for s in &policy.statements {
+            let Some((rec, _)) = statement_record(policy, s, req, &req.context, Detail::Explain)
+            else {
+                continue;
+            };
+            if matches!(rec.outcome, Outcome::Applies | Outcome::AppliesIf) {
+                let cand = Candidate {
+                    reqs: rec.requirements.clone(),
+                    via: vec![rec.statement.clone()],
+                };
+                match s.effect {
+                    Effect::Allow => allows.push(cand),
+                    _ if rec.outcome == Outcome::Applies => {
+                        definite_denies.push(rec.statement.clone())
+                    }
+                    _ => denies.push(cand),
+                }
+            }
+            records.push(rec);
+        }
+    }
+    let (decision, deciding, requirements) = combine(allows, denies, definite_denies);
+    Evaluation {
+        decision,
+        deciding_statements: deciding,
+        requirements,
+        notes: vec![],
+        statements: records,
+    }
+}
+
 /// For a role session, whether a condition on `aws:PrincipalArn` in the policies names the
 /// session's role with a path (`role/team/NAME`): the session ARN cannot tell it.
 fn path_sensitive(
@@ -769,7 +818,7 @@ fn statement_record(
         return None;
     }
     let (principal, principal_kind) = match (&s.principal, policy.kind) {
-        (Some(block), PolicyKind::Key) => {
+        (Some(block), PolicyKind::Key | PolicyKind::ResourceControl) => {
             let (m, kind, req_opt) = match_principal(block, &req.caller, detail);
             reqs.extend(req_opt);
             (Some(m), kind)

@@ -642,11 +642,15 @@ impl Parser<'_> {
             valid = false;
         }
         match (self.kind, &principal) {
-            (PolicyKind::Key, None) => {
+            (PolicyKind::Key | PolicyKind::ResourceControl, None) => {
                 self.finding(
                     NO_PRINCIPAL,
                     &ptr,
-                    "a key policy statement needs a `Principal` or `NotPrincipal`".into(),
+                    if self.kind == PolicyKind::Key {
+                        "a key policy statement needs a `Principal` or `NotPrincipal`".into()
+                    } else {
+                        "a resource control policy statement needs a `Principal` (`\"*\"`)".into()
+                    },
                 );
                 valid = false;
             }

@@ -8,7 +8,12 @@ use serde::{Serialize, Serializer};
 #[serde(rename_all = "snake_case")]
 pub enum PolicyKind {
     Key,
+    /// An IAM identity policy, or a policy that reads like one: a permissions boundary, a
+    /// session policy, a service control policy (no `Principal` element).
     Identity,
+    /// A resource control policy of AWS Organizations: a resource policy (its `Principal`
+    /// is required) that limits, and never grants.
+    ResourceControl,
 }
 
 /// Which statement of which policy.
@@ -43,7 +48,7 @@ impl StatementRef {
             sid: sid.map(str::to_string),
             id: match kind {
                 PolicyKind::Key => label,
-                PolicyKind::Identity => format!("{policy}:{label}"),
+                PolicyKind::Identity | PolicyKind::ResourceControl => format!("{policy}:{label}"),
             },
         }
     }

@@ -7,11 +7,18 @@
 //! (key -> value or array of values), `absent` (keys), `assume_absent`, and `expect`:
 //! `decision`, `deciding`, optional `requirements` (alternatives, each a list of requirement
 //! texts) and `notes_contain`.
+//!
+//! A case with any of `boundary` (a NAME, or null for "has none"), `session_policies`,
+//! `scps`, `rcps` (levels: `{"target", "policies": [NAME]}`, the root first) or
+//! `management_account` is run through the whole request chain (`analysis::chain`), and
+//! `expect.denied_by` (a layer, or null) is checked too; its `deciding` are the denying
+//! layer's statements (none when nothing denies).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use kmsdoctor::analysis::eval::{decide, evaluate};
+use kmsdoctor::analysis::chain::{evaluate_chain, Layers, OrgLevel};
+use kmsdoctor::analysis::eval::{decide, evaluate, Alternative};
 use kmsdoctor::analysis::policy::{parse_policy, Policy, PolicyKind};
 use kmsdoctor::config::{resolve_request, RequestFlags};
 use serde::Deserialize;
@@ -50,7 +57,36 @@ struct Case {
     absent: Vec<String>,
     #[serde(default)]
     assume_absent: bool,
+    /// The chain's layers; `Some(None)` for a boundary stated as none.
+    #[serde(default, deserialize_with = "present")]
+    boundary: Option<Option<String>>,
+    session_policies: Option<Vec<String>>,
+    scps: Option<Vec<Level>>,
+    rcps: Option<Vec<Level>>,
+    management_account: Option<String>,
     expect: Expect,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Level {
+    target: String,
+    policies: Vec<String>,
+}
+
+/// A field that is present (even as null) is `Some`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+impl Case {
+    fn is_chain(&self) -> bool {
+        self.boundary.is_some()
+            || self.session_policies.is_some()
+            || self.scps.is_some()
+            || self.rcps.is_some()
+            || self.management_account.is_some()
+    }
 }
 
 fn star() -> String {
@@ -65,6 +101,9 @@ struct Expect {
     requirements: Option<Vec<Vec<String>>>,
     #[serde(default)]
     notes_contain: Vec<String>,
+    /// Chain cases: the layer that denies (`null`: none).
+    #[serde(default, deserialize_with = "present")]
+    denied_by: Option<Option<String>>,
 }
 
 fn load(path: &Path) -> Corpus {
@@ -110,6 +149,9 @@ fn run_case(corpus: &Corpus, file: &str, case: &Case) -> Result<(), String> {
             .map(|n| policy(corpus, file, n, PolicyKind::Identity))
             .collect()
     });
+    if case.is_chain() {
+        return run_chain_case(corpus, file, case, &request, key_policy.as_ref(), identity);
+    }
     let ev = evaluate(&request, key_policy.as_ref(), identity.as_deref());
 
     let mut problems = Vec::new();
@@ -146,31 +188,130 @@ fn run_case(corpus: &Corpus, file: &str, case: &Case) -> Result<(), String> {
             case.expect.deciding, deciding
         ));
     }
+    check_requirements(case, ev.decision.as_str(), &ev.requirements, &mut problems);
+    check_notes(case, &ev.notes, &mut problems);
+    verdict(problems)
+}
+
+fn check_requirements(
+    case: &Case,
+    decision: &str,
+    got: &[Alternative],
+    problems: &mut Vec<String>,
+) {
     if let Some(expected) = &case.expect.requirements {
-        let got: Vec<Vec<String>> = ev
-            .requirements
+        let got: Vec<Vec<String>> = got
             .iter()
             .map(|a| a.all_of.iter().map(|r| r.text.clone()).collect())
             .collect();
         if &got != expected {
             problems.push(format!("requirements: expected {expected:?}, got {got:?}"));
         }
-    } else if ev.decision.as_str() == "conditional" {
+    } else if decision == "conditional" {
         problems.push("a conditional case must state its requirements".into());
     }
+}
+
+fn check_notes(case: &Case, notes: &[String], problems: &mut Vec<String>) {
     for needle in &case.expect.notes_contain {
-        if !ev.notes.iter().any(|n| n.contains(needle.as_str())) {
-            problems.push(format!(
-                "notes: none contains {needle:?}; notes: {:?}",
-                ev.notes
-            ));
+        if !notes.iter().any(|n| n.contains(needle.as_str())) {
+            problems.push(format!("notes: none contains {needle:?}; notes: {notes:?}"));
         }
     }
+}
+
+fn verdict(problems: Vec<String>) -> Result<(), String> {
     if problems.is_empty() {
         Ok(())
     } else {
         Err(problems.join("\n    "))
     }
+}
+
+/// A case of the whole request chain.
+fn run_chain_case(
+    corpus: &Corpus,
+    file: &str,
+    case: &Case,
+    request: &kmsdoctor::analysis::eval::Request,
+    key_policy: Option<&Policy>,
+    identity: Option<Vec<Policy>>,
+) -> Result<(), String> {
+    let one = |n: &str, kind| policy(corpus, file, n, kind);
+    let boundary: Option<Option<Policy>> = case
+        .boundary
+        .as_ref()
+        .map(|b| b.as_deref().map(|n| one(n, PolicyKind::Identity)));
+    let session: Option<Vec<Policy>> = case
+        .session_policies
+        .as_ref()
+        .map(|ns| ns.iter().map(|n| one(n, PolicyKind::Identity)).collect());
+    let levels = |ls: &Option<Vec<Level>>, kind| -> Option<Vec<OrgLevel>> {
+        ls.as_ref().map(|ls| {
+            ls.iter()
+                .map(|l| OrgLevel {
+                    target: l.target.clone(),
+                    policies: l.policies.iter().map(|n| one(n, kind)).collect(),
+                })
+                .collect()
+        })
+    };
+    let scps = levels(&case.scps, PolicyKind::Identity);
+    let rcps = levels(&case.rcps, PolicyKind::ResourceControl);
+    let layers = Layers {
+        identity: identity.as_deref(),
+        boundary: boundary.as_ref().map(Option::as_ref),
+        session: session.as_deref(),
+        scps: scps.as_deref(),
+        rcps: rcps.as_deref(),
+        management_account: case.management_account.as_deref(),
+    };
+    let ev = evaluate_chain(request, key_policy, &layers);
+    let mut problems = Vec::new();
+    if ev.decision.as_str() != case.expect.decision {
+        problems.push(format!(
+            "decision: expected {}, got {} (layers: {:?})",
+            case.expect.decision,
+            ev.decision.as_str(),
+            ev.layers
+                .iter()
+                .map(|l| (l.layer, l.decision, l.reason.as_str()))
+                .collect::<Vec<_>>()
+        ));
+    }
+    let denied_by = ev.denied_by.map(|l| {
+        serde_json::to_value(l)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    });
+    match &case.expect.denied_by {
+        Some(expected) if *expected != denied_by => problems.push(format!(
+            "denied_by: expected {expected:?}, got {denied_by:?}"
+        )),
+        None => problems.push("a chain case must state denied_by".into()),
+        _ => {}
+    }
+    let deciding: Vec<&str> = ev
+        .layers
+        .iter()
+        .find(|l| Some(l.layer) == ev.denied_by && l.target == ev.denied_at)
+        .map(|l| {
+            l.deciding_statements
+                .iter()
+                .map(|s| s.id.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    if deciding != case.expect.deciding {
+        problems.push(format!(
+            "deciding: expected {:?}, got {:?}",
+            case.expect.deciding, deciding
+        ));
+    }
+    check_requirements(case, ev.decision.as_str(), &ev.requirements, &mut problems);
+    check_notes(case, &ev.notes, &mut problems);
+    verdict(problems)
 }
 
 #[test]
