@@ -290,6 +290,41 @@ pub enum OutputFormat {
     Json,
 }
 
+/// The layers of AWS's policy evaluation besides the key policy and the identity policies:
+/// given, the request goes through the whole chain, and the first layer that denies is
+/// named.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LayerArgs {
+    /// The caller's permissions boundary (a policy document).
+    #[arg(long, value_name = "FILE", conflicts_with = "no_boundary")]
+    pub boundary: Option<PathBuf>,
+
+    /// The caller is known to have no permissions boundary.
+    #[arg(long)]
+    pub no_boundary: bool,
+
+    /// A session policy passed when the caller's role was assumed (repeatable).
+    #[arg(long = "session-policy", value_name = "FILE")]
+    pub session_policies: Vec<PathBuf>,
+
+    /// A service control policy (repeatable), as `TARGET=FILE` where TARGET is where it is
+    /// attached (`r-...` the organization root, `ou-...`, or the account id), or FILE alone
+    /// for the account. Every level given must allow: give each level's policies,
+    /// FullAWSAccess included, from the root down.
+    #[arg(long = "scp", value_name = "[TARGET=]FILE")]
+    pub scps: Vec<String>,
+
+    /// A resource control policy of the key's account (repeatable), `[TARGET=]FILE` as for
+    /// --scp. RCPFullAWSAccess is always attached, so only Denies need be given.
+    #[arg(long = "rcp", value_name = "[TARGET=]FILE")]
+    pub rcps: Vec<String>,
+
+    /// The organization's management account: SCPs do not limit its principals, nor RCPs
+    /// its keys.
+    #[arg(long, value_name = "ID")]
+    pub management_account: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
     /// Who makes the request: a user, role or assumed-role session ARN, an account id (the
@@ -316,6 +351,9 @@ pub struct ExplainArgs {
     /// requirement.
     #[arg(long = "identity-policy", value_name = "FILE")]
     pub identity_policies: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub layers: LayerArgs,
 
     /// A request context value (repeatable; a key given twice is multi-valued), e.g.
     /// `aws:SourceIp=203.0.113.7`.

@@ -13,7 +13,8 @@ use crate::analysis::principal::{is_account_id, Arn, Caller};
 use crate::analysis::rules::Severity;
 use crate::analysis::shell::is_region;
 use crate::cli::{
-    AwsArgs, CheckArgs, CheckFormat, CollectArgs, ExplainArgs, FailOn, OutputFormat, WhyLockedArgs,
+    AwsArgs, CheckArgs, CheckFormat, CollectArgs, ExplainArgs, FailOn, LayerArgs, OutputFormat,
+    WhyLockedArgs,
 };
 use crate::evidence::aws::Connection;
 
@@ -32,6 +33,94 @@ fn flag_err(flag: &'static str, message: impl Into<String>) -> FlagError {
     }
 }
 
+/// Policy files of the request chain's layers, as resolved from [`LayerArgs`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LayerFiles {
+    /// `None`: not known; `Some(None)`: known to have none.
+    pub boundary: Option<Option<PathBuf>>,
+    pub session: Vec<PathBuf>,
+    /// `(target, file)` pairs, in the order given.
+    pub scps: Vec<(String, PathBuf)>,
+    pub rcps: Vec<(String, PathBuf)>,
+    pub management_account: Option<String>,
+}
+
+impl LayerFiles {
+    pub fn resolve(args: &LayerArgs) -> Result<LayerFiles, FlagError> {
+        let org =
+            |flag: &'static str, values: &[String]| -> Result<Vec<(String, PathBuf)>, FlagError> {
+                values.iter().map(|v| org_policy_file(flag, v)).collect()
+            };
+        if let Some(m) = &args.management_account {
+            if !is_account_id(m) {
+                return Err(flag_err(
+                    "--management-account",
+                    format!("`{m}` is not a 12-digit account id"),
+                ));
+            }
+        }
+        Ok(LayerFiles {
+            boundary: match (&args.boundary, args.no_boundary) {
+                (Some(p), _) => Some(Some(p.clone())),
+                (None, true) => Some(None),
+                (None, false) => None,
+            },
+            session: args.session_policies.clone(),
+            scps: org("--scp", &args.scps)?,
+            rcps: org("--rcp", &args.rcps)?,
+            management_account: args.management_account.clone(),
+        })
+    }
+
+    /// Whether any layer beyond the key and identity policies was given.
+    pub fn any(&self) -> bool {
+        self.boundary.is_some()
+            || !self.session.is_empty()
+            || !self.scps.is_empty()
+            || !self.rcps.is_empty()
+            || self.management_account.is_some()
+    }
+}
+
+/// `TARGET=FILE` or `FILE` (attached to the account). TARGET is an organization root
+/// (`r-` and 4 to 32 lowercase letters or digits), an OU (`ou-ROOT-SUFFIX`) or an account id,
+/// as AWS Organizations spells them; anything else before a `=` is part of the file name.
+fn org_policy_file(flag: &'static str, value: &str) -> Result<(String, PathBuf), FlagError> {
+    if value.is_empty() {
+        return Err(flag_err(flag, "give a policy file, or TARGET=FILE"));
+    }
+    if let Some((target, file)) = value.split_once('=') {
+        if is_org_target(target) {
+            if file.is_empty() {
+                return Err(flag_err(flag, format!("`{target}=` names no file")));
+            }
+            return Ok((target.to_string(), PathBuf::from(file)));
+        }
+    }
+    Ok(("account".to_string(), PathBuf::from(value)))
+}
+
+/// An organization root id, OU id or account id (Organizations API reference: `RootId`,
+/// `OrganizationalUnitId`, `AccountId` patterns).
+pub fn is_org_target(t: &str) -> bool {
+    let lower_alnum = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    };
+    if let Some(rest) = t.strip_prefix("r-") {
+        return (4..=32).contains(&rest.len()) && lower_alnum(rest);
+    }
+    if let Some(rest) = t.strip_prefix("ou-") {
+        return rest.split_once('-').is_some_and(|(root, ou)| {
+            (4..=32).contains(&root.len())
+                && (8..=32).contains(&ou.len())
+                && lower_alnum(root)
+                && lower_alnum(ou)
+        });
+    }
+    is_account_id(t)
+}
+
 #[derive(Debug, Clone)]
 pub struct ExplainConfig {
     pub request: Request,
@@ -39,6 +128,7 @@ pub struct ExplainConfig {
     pub key_account_assumed: bool,
     pub policy_file: Option<PathBuf>,
     pub identity_policies: Vec<PathBuf>,
+    pub layers: LayerFiles,
     pub output: OutputFormat,
     /// What the flags say that may not be meant: a context key kmsdoctor does not know.
     pub warnings: Vec<String>,
@@ -60,6 +150,7 @@ impl ExplainConfig {
             key_account_assumed,
             policy_file: args.policy_file.clone(),
             identity_policies: args.identity_policies.clone(),
+            layers: LayerFiles::resolve(&args.layers)?,
             output: args.output,
             warnings: unknown_context_keys(&args.context, &args.absent),
         })

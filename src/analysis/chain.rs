@@ -116,6 +116,45 @@ impl Layers<'_> {
     }
 }
 
+/// The policies of the layers, owned: what evidence loads, [`Layers`] borrows from it.
+#[derive(Debug, Clone, Default)]
+pub struct LayerPolicies {
+    pub boundary: Option<Option<Policy>>,
+    pub session: Option<Vec<Policy>>,
+    pub scps: Option<Vec<OrgLevel>>,
+    pub rcps: Option<Vec<OrgLevel>>,
+    pub management_account: Option<String>,
+}
+
+impl LayerPolicies {
+    /// The layers, with the caller's identity policies when known.
+    pub fn layers<'a>(&'a self, identity: Option<&'a [Policy]>) -> Layers<'a> {
+        Layers {
+            identity,
+            boundary: self.boundary.as_ref().map(Option::as_ref),
+            session: self.session.as_deref(),
+            scps: self.scps.as_deref(),
+            rcps: self.rcps.as_deref(),
+            management_account: self.management_account.as_deref(),
+        }
+    }
+}
+
+/// Groups `(target, policy)` pairs into levels, in the order each target first appears.
+pub fn levels(attached: Vec<(String, Policy)>) -> Vec<OrgLevel> {
+    let mut out: Vec<OrgLevel> = Vec::new();
+    for (target, policy) in attached {
+        match out.iter_mut().find(|l| l.target == target) {
+            Some(l) => l.policies.push(policy),
+            None => out.push(OrgLevel {
+                target,
+                policies: vec![policy],
+            }),
+        }
+    }
+    out
+}
+
 /// How one layer stood.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -138,6 +177,7 @@ pub struct LayerResult {
     /// The layer's own decision, when evaluated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<Decision>,
+    #[serde(serialize_with = "super::reference::serialize_labels")]
     pub deciding_statements: Vec<StatementRef>,
     pub requirements: Vec<Alternative>,
     /// The layer's standing in words.
@@ -189,7 +229,6 @@ pub fn evaluate_chain(
     };
 
     let base = evaluate(req, key_policy, layers.identity);
-    notes.extend(base.notes.iter().cloned());
     let key_only = evaluate(req, key_policy, None);
 
     let mut results: Vec<LayerResult> = Vec::new();
@@ -320,6 +359,15 @@ pub fn evaluate_chain(
     if through.is_empty() {
         let layer = first_cap_denial.unwrap_or(LayerKind::KeyPolicy);
         return denied(layer, None, results, notes);
+    }
+    // A cap that denies and yet is passed: the way through is a grant it does not cap.
+    for r in results.iter_mut().filter(|r| {
+        matches!(r.layer, LayerKind::Boundary | LayerKind::Session)
+            && r.decision == Some(Decision::ImplicitDeny)
+    }) {
+        r.reason.push_str(
+            ", but it does not cap the key policy's grant to the IAM user ARN or the role session ARN",
+        );
     }
     let mut all = and(&need, &through);
     all.retain(|a| !a.all_of.iter().any(|r| a.all_of.contains(&r.negate())));
@@ -497,6 +545,10 @@ fn identity_result(
         );
     }
     match identity {
+        None if key_only.decision == Decision::Allowed => not_applicable(
+            LayerKind::Identity,
+            "not needed: the key policy allows the caller by name".into(),
+        ),
         None => not_known(
             LayerKind::Identity,
             "the caller's identity policies were not given",
@@ -622,8 +674,8 @@ fn deny_not_principal_for_everyone(p: &Policy) -> Policy {
 
 fn evaluated(layer: LayerKind, target: Option<String>, ev: Evaluation) -> LayerResult {
     let reason = match ev.decision {
-        Decision::Allowed => "allows".to_string(),
-        Decision::Conditional => "allows under conditions".to_string(),
+        Decision::Allowed => String::new(),
+        Decision::Conditional => "allows under the requirements below".to_string(),
         Decision::ImplicitDeny => "no statement allows the request".to_string(),
         Decision::ExplicitDeny => "a statement denies the request".to_string(),
     };

@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use super::AppError;
+use crate::analysis::chain::evaluate_chain;
 use crate::analysis::eval::evaluate;
 use crate::analysis::policy::PolicyKind;
 use crate::cli::{ExplainArgs, OutputFormat};
@@ -38,6 +39,9 @@ pub fn run(
     for (path, policy) in cfg.identity_policies.iter().zip(&identity) {
         findings.extend(FileFinding::all(path, policy));
     }
+    let layer_policies = files::load_layers(&cfg.layers, &mut |path, policy| {
+        findings.extend(FileFinding::all(path, policy))
+    })?;
 
     // IAM policies cannot be attached to the root user (IAM User Guide, "AWS account root
     // user"): given for it, they are ignored, and said.
@@ -53,11 +57,17 @@ pub fn run(
             "the root user has no IAM policies (they cannot be attached to it): --identity-policy was ignored".into(),
         );
     }
+    // The whole chain, when a layer beyond the key and identity policies was given.
+    let chain = cfg.layers.any().then(|| {
+        let layers = layer_policies.layers(identity_arg);
+        evaluate_chain(&cfg.request, key_policy.as_ref(), &layers)
+    });
     let report = ExplainReport {
         request: &cfg.request,
         context: cfg.request.context(),
         key_account_assumed: cfg.key_account_assumed,
         evaluation: &evaluation,
+        chain: chain.as_ref(),
         findings: &findings,
     };
     match cfg.output {

@@ -4,10 +4,11 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::shape::Shape;
 use super::InputError;
+use crate::analysis::chain::{levels, LayerPolicies, OrgLevel};
 use crate::analysis::policy::{
     document_from_value, parse_json, Policy, PolicyDocument, PolicyError, PolicyKind,
 };
@@ -83,6 +84,49 @@ pub fn policy_error(path: &Path, e: PolicyError) -> InputError {
 /// A key policy file must hold a key policy (see [`load_key_policy`]).
 pub fn load_policy(path: &Path, kind: PolicyKind, name: &str) -> Result<Policy, InputError> {
     load(path, kind, name).map(|d| d.policy)
+}
+
+/// Reads the policy files of the request chain's layers: boundary, session policies and
+/// SCPs as policies without principals, RCPs as resource policies. Each is named by its file
+/// (its stem), so that statements read `FILE:SID`; `seen` is shown each file and its policy
+/// as it is read (for the findings).
+pub fn load_layers(
+    files: &crate::config::LayerFiles,
+    seen: &mut dyn FnMut(&Path, &Policy),
+) -> Result<LayerPolicies, InputError> {
+    let mut one = |p: &Path, kind| -> Result<Policy, InputError> {
+        let policy = load_policy(p, kind, &policy_name(p))?;
+        seen(p, &policy);
+        Ok(policy)
+    };
+    let boundary = match &files.boundary {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(p)) => Some(Some(one(p, PolicyKind::Identity)?)),
+    };
+    let mut session = Vec::new();
+    for p in &files.session {
+        session.push(one(p, PolicyKind::Identity)?);
+    }
+    let mut org = |list: &[(String, PathBuf)], kind| -> Result<Option<Vec<OrgLevel>>, InputError> {
+        if list.is_empty() {
+            return Ok(None);
+        }
+        let mut attached = Vec::new();
+        for (t, p) in list {
+            attached.push((t.clone(), one(p, kind)?));
+        }
+        Ok(Some(levels(attached)))
+    };
+    let scps = org(&files.scps, PolicyKind::Identity)?;
+    let rcps = org(&files.rcps, PolicyKind::ResourceControl)?;
+    Ok(LayerPolicies {
+        boundary,
+        session: (!session.is_empty()).then_some(session),
+        scps,
+        rcps,
+        management_account: files.management_account.clone(),
+    })
 }
 
 /// Reads a key policy file for diagnosis: a policy document or `get-key-policy` output,

@@ -15,12 +15,21 @@
 //!   with `result` and `explanation`)
 //! - `findings`: problems in the policy files (`id`, `rule`, `severity`, `message`, `file`,
 //!   `pointer`, `position`)
+//! - `chain` (only when a boundary, session policy, SCP, RCP or management account was
+//!   given): the whole request chain. `decision` and `requirements` at the top are then the
+//!   chain's; the key policy's own are in `chain.key_policy_decision`. `chain.denied_by`:
+//!   `rcp` | `scp` | `key_policy` | `identity` | `boundary` | `session` | null, the first
+//!   layer that denies in AWS's order; `chain.denied_at`: the root, OU or account an SCP or
+//!   RCP level is attached to; `chain.layers`: each layer (`layer`, `target`, `status`:
+//!   `evaluated` | `not_applicable` | `not_known`, `decision`, `deciding_statements`,
+//!   `requirements`, `reason`); `chain.notes`.
 
 use std::io::{self, Write};
 
 use serde::Serialize;
 
 use super::{FileFinding, Style};
+use crate::analysis::chain::{ChainEvaluation, LayerResult, LayerStatus};
 use crate::analysis::condition::Truth;
 use crate::analysis::context::Context;
 use crate::analysis::eval::{Alternative, Decision, Evaluation, Outcome, Request, StatementRecord};
@@ -35,6 +44,8 @@ pub struct ExplainReport<'a> {
     pub context: &'a Context,
     pub key_account_assumed: bool,
     pub evaluation: &'a Evaluation,
+    /// The whole request chain, when its layers were given.
+    pub chain: Option<&'a ChainEvaluation>,
     pub findings: &'a [FileFinding],
 }
 
@@ -60,6 +71,15 @@ struct ExplainJson<'a> {
     notes: &'a [String],
     statements: &'a [StatementRecord],
     findings: &'a [FileFinding],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chain: Option<ChainJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct ChainJson<'a> {
+    key_policy_decision: Decision,
+    #[serde(flatten)]
+    chain: &'a ChainEvaluation,
 }
 
 pub fn render_json(out: &mut dyn Write, r: &ExplainReport<'_>) -> io::Result<()> {
@@ -75,7 +95,7 @@ pub fn render_json(out: &mut dyn Write, r: &ExplainReport<'_>) -> io::Result<()>
         .collect();
     let doc = ExplainJson {
         schema_version: SCHEMA_VERSION,
-        decision: r.evaluation.decision,
+        decision: r.chain.map_or(r.evaluation.decision, |c| c.decision),
         request: RequestJson {
             principal: r.request.caller.to_string(),
             action: &r.request.action,
@@ -90,10 +110,16 @@ pub fn render_json(out: &mut dyn Write, r: &ExplainReport<'_>) -> io::Result<()>
             context,
         },
         deciding_statements: &r.evaluation.deciding_statements,
-        requirements: &r.evaluation.requirements,
+        requirements: r
+            .chain
+            .map_or(&r.evaluation.requirements, |c| &c.requirements),
         notes: &r.evaluation.notes,
         statements: &r.evaluation.statements,
         findings: r.findings,
+        chain: r.chain.map(|chain| ChainJson {
+            key_policy_decision: r.evaluation.decision,
+            chain,
+        }),
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)
@@ -164,16 +190,20 @@ pub fn render_table(out: &mut dyn Write, r: &ExplainReport<'_>, style: Style) ->
         ""
     };
     writeln!(out, "key account {}{}", esc(&req.key_account), account_note)?;
-    let word = e.decision.as_str();
-    let painted = match e.decision {
-        Decision::Allowed => style.good(word),
-        Decision::Conditional => style.warn(word),
-        Decision::ImplicitDeny | Decision::ExplicitDeny => style.bad(word),
-    };
-    writeln!(out, "\n{} {}", style.bold("Decision:"), painted)?;
-    if !e.requirements.is_empty() {
+    let decision = r.chain.map_or(e.decision, |c| c.decision);
+    let requirements = r.chain.map_or(&e.requirements, |c| &c.requirements);
+    writeln!(
+        out,
+        "\n{} {}",
+        style.bold("Decision:"),
+        paint(decision, style)
+    )?;
+    if let Some(c) = r.chain {
+        render_chain(out, c, e.decision, style)?;
+    }
+    if !requirements.is_empty() {
         writeln!(out, "Allowed if any one of:")?;
-        for (i, alt) in e.requirements.iter().enumerate() {
+        for (i, alt) in requirements.iter().enumerate() {
             let texts: Vec<&str> = alt.all_of.iter().map(|r| r.text.as_str()).collect();
             let texts: Vec<String> = texts.iter().map(|t| esc(t).into_owned()).collect();
             writeln!(out, "  {}. {}", i + 1, texts.join("\n     and "))?;
@@ -182,7 +212,8 @@ pub fn render_table(out: &mut dyn Write, r: &ExplainReport<'_>, style: Style) ->
             }
         }
     }
-    if !e.deciding_statements.is_empty() {
+    // With the chain, each layer lists its own deciding statements.
+    if !e.deciding_statements.is_empty() && r.chain.is_none() {
         writeln!(
             out,
             "Deciding statements: {}",
@@ -229,4 +260,82 @@ pub fn render_table(out: &mut dyn Write, r: &ExplainReport<'_>, style: Style) ->
         }
     }
     Ok(())
+}
+
+fn paint(d: Decision, style: Style) -> String {
+    let word = d.as_str();
+    match d {
+        Decision::Allowed => style.good(word),
+        Decision::Conditional => style.warn(word),
+        Decision::ImplicitDeny | Decision::ExplicitDeny => style.bad(word),
+    }
+}
+
+/// The request chain: which layer denies, then each layer in AWS's order.
+fn render_chain(
+    out: &mut dyn Write,
+    c: &ChainEvaluation,
+    key_policy_decision: Decision,
+    style: Style,
+) -> io::Result<()> {
+    // write_wrapped escapes what it writes: text from input (Sids, targets) goes in as is.
+    if let Some(layer) = c.denied_by {
+        let at = c
+            .denied_at
+            .as_deref()
+            .map(|t| format!(" attached to {t}"))
+            .unwrap_or_default();
+        super::write_wrapped(
+            out,
+            "Denied by: ",
+            "           ",
+            &format!(
+                "{}{at}; who can change it: {}",
+                layer.title(),
+                layer.who_changes()
+            ),
+        )?;
+    }
+    writeln!(
+        out,
+        "Key policy and identity policies alone: {}",
+        key_policy_decision.as_str()
+    )?;
+    writeln!(out, "\n{}", style.bold("Request chain:"))?;
+    for l in &c.layers {
+        let name = match &l.target {
+            Some(t) => format!("{} ({t})", l.layer.title()),
+            None => l.layer.title().to_string(),
+        };
+        let state = layer_state(l);
+        let mark = if Some(l.layer) == c.denied_by && l.target == c.denied_at {
+            "  > "
+        } else {
+            "    "
+        };
+        super::write_wrapped(out, mark, "      ", &format!("{name}: {state}"))?;
+        if l.status == LayerStatus::Evaluated && !l.deciding_statements.is_empty() {
+            super::write_wrapped(
+                out,
+                "      ",
+                "      ",
+                &format!("deciding: {}", labels(&l.deciding_statements)),
+            )?;
+        }
+    }
+    for n in &c.notes {
+        if !n.is_empty() {
+            super::write_wrapped(out, "Note: ", "      ", n)?;
+        }
+    }
+    Ok(())
+}
+
+fn layer_state(l: &LayerResult) -> String {
+    match (l.status, l.decision) {
+        (LayerStatus::Evaluated, Some(d)) if l.reason.is_empty() => d.as_str().to_string(),
+        (LayerStatus::Evaluated, Some(d)) => format!("{}: {}", d.as_str(), l.reason),
+        (LayerStatus::NotApplicable, _) => format!("not applicable: {}", l.reason),
+        _ => format!("not known: {}", l.reason),
+    }
 }

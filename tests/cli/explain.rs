@@ -435,3 +435,253 @@ fn a_misspelled_context_key_is_warned_about() {
         "{err}"
     );
 }
+
+/// The request chain (issue 13): with a layer beyond the key and identity policies given,
+/// the decision is the whole chain's, and the first layer that denies is named.
+mod chain {
+    use super::{explain, fixture, stable, write};
+
+    const SESSION: &str = "arn:aws:sts::111122223333:assumed-role/Admin/alice";
+    const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    fn chain_file(name: &str) -> String {
+        fixture(&format!("chain/{name}.json")).display().to_string()
+    }
+
+    /// explain's JSON, parsed, for a request by `principal` on the key with these flags.
+    fn json(principal: &str, flags: &[String]) -> serde_json::Value {
+        let policy = fixture("policies/default.json").display().to_string();
+        let mut args = vec![
+            "--policy-file",
+            &policy,
+            "--principal",
+            principal,
+            "--action",
+            "kms:PutKeyPolicy",
+            "--resource",
+            KEY,
+            "--output",
+            "json",
+        ];
+        args.extend(flags.iter().map(String::as_str));
+        let (code, out, err) = explain(&args);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str(&out).expect("one JSON document")
+    }
+
+    fn flag(name: &str, value: String) -> Vec<String> {
+        vec![name.to_string(), value]
+    }
+
+    #[test]
+    fn an_scp_deny_at_an_ou_is_named_in_the_table() {
+        let scp = |t: &str, f: &str| format!("{t}={}", chain_file(f));
+        let (code, out, err) = explain(&[
+            "--policy-file",
+            fixture("policies/default.json").to_str().unwrap(),
+            "--principal",
+            SESSION,
+            "--action",
+            "kms:PutKeyPolicy",
+            "--identity-policy",
+            &chain_file("iam-kms-admin"),
+            "--no-boundary",
+            "--scp",
+            &scp("r-ab12", "FullAWSAccess"),
+            "--scp",
+            &scp("ou-ab12-11111111", "FullAWSAccess"),
+            "--scp",
+            &scp("ou-ab12-11111111", "scp-security-team-only"),
+            "--scp",
+            &chain_file("FullAWSAccess"),
+            "--context",
+            "aws:PrincipalTag/team=dev",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let out = stable(&out);
+        assert!(out.contains("Decision: explicit_deny"), "{out}");
+        assert!(
+            out.contains("Denied by: service control policies attached to ou-ab12-11111111"),
+            "{out}"
+        );
+        assert!(
+            out.contains("Key policy and identity policies alone: allowed"),
+            "{out}"
+        );
+        assert!(out.lines().all(crate::fits_80_columns), "{out}");
+        snapshot!("cli__explain_table_chain_scp", out);
+    }
+
+    #[test]
+    fn each_layer_denying_alone_is_named_for_scripts() {
+        let admin = flag("--identity-policy", chain_file("iam-kms-admin"));
+        // A boundary without kms:PutKeyPolicy caps the admin identity policy.
+        let v = json(
+            SESSION,
+            &[
+                admin.clone(),
+                flag("--boundary", chain_file("boundary-crypto-only")),
+            ]
+            .concat(),
+        );
+        assert_eq!(v["decision"], "implicit_deny", "{v}");
+        assert_eq!(v["chain"]["denied_by"], "boundary", "{v}");
+        assert_eq!(v["chain"]["key_policy_decision"], "allowed", "{v}");
+
+        // A session policy without it caps the role session alike.
+        let v = json(
+            SESSION,
+            &[
+                admin.clone(),
+                vec!["--no-boundary".into()],
+                flag("--session-policy", chain_file("session-read-only")),
+            ]
+            .concat(),
+        );
+        assert_eq!(v["chain"]["denied_by"], "session", "{v}");
+
+        // An RCP binds the root user too, and names its level.
+        let v = json(
+            "111122223333",
+            &flag(
+                "--rcp",
+                format!("111122223333={}", chain_file("rcp-deny-put")),
+            ),
+        );
+        assert_eq!(v["decision"], "explicit_deny", "{v}");
+        assert_eq!(v["chain"]["denied_by"], "rcp", "{v}");
+        assert_eq!(v["chain"]["denied_at"], "111122223333", "{v}");
+        assert_eq!(
+            v["chain"]["layers"][0]["deciding_statements"][0], "rcp-deny-put:NoPutKeyPolicy",
+            "{v}"
+        );
+
+        // ... but not a key of the management account.
+        let v = json(
+            "111122223333",
+            &[
+                flag("--rcp", chain_file("rcp-deny-put")),
+                flag("--management-account", "111122223333".into()),
+            ]
+            .concat(),
+        );
+        assert_eq!(v["decision"], "allowed", "{v}");
+        assert!(v["chain"]["denied_by"].is_null(), "{v}");
+
+        // The break-glass role's session passes the RCP that stops everyone else.
+        let v = json(
+            "arn:aws:sts::111122223333:assumed-role/BreakGlass/oncall",
+            &[admin.clone(), flag("--rcp", chain_file("rcp-break-glass"))].concat(),
+        );
+        assert_eq!(v["decision"], "allowed", "{v}");
+        let v = json(
+            SESSION,
+            &[admin, flag("--rcp", chain_file("rcp-break-glass")).to_vec()].concat(),
+        );
+        assert_eq!(v["chain"]["denied_by"], "rcp", "{v}");
+
+        // Identity policies that do not allow it: the identity layer, not the key policy.
+        let v = json(
+            SESSION,
+            &[
+                flag("--identity-policy", chain_file("iam-s3-only")),
+                vec!["--no-boundary".into()],
+            ]
+            .concat(),
+        );
+        assert_eq!(v["chain"]["denied_by"], "identity", "{v}");
+    }
+
+    #[test]
+    fn without_chain_flags_the_output_is_unchanged() {
+        let v = json(SESSION, &[]);
+        assert!(v.get("chain").is_none(), "{v}");
+    }
+
+    #[test]
+    fn bad_layer_flags_and_files_exit_1_naming_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = ["--principal", SESSION, "--action", "kms:PutKeyPolicy"];
+        let run = |extra: &[&str]| {
+            let mut args = base.to_vec();
+            args.extend_from_slice(extra);
+            explain(&args)
+        };
+        let missing = dir.path().join("nope.json").display().to_string();
+        let (code, _, err) = run(&["--scp", &format!("r-ab12={missing}")]);
+        assert_eq!(code, 1, "{err}");
+        assert!(
+            err.contains("nope.json") && err.contains("no such file"),
+            "{err}"
+        );
+
+        let (code, _, err) = run(&["--scp", "r-ab12="]);
+        assert_eq!(code, 1, "{err}");
+        assert!(
+            err.contains("--scp") && err.contains("`r-ab12=` names no file"),
+            "{err}"
+        );
+
+        let (code, _, err) = run(&["--management-account", "12345"]);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("--management-account"), "{err}");
+
+        let broken = write(dir.path(), "broken-rcp.json", b"{\"Statement\": [}");
+        let (code, _, err) = run(&["--rcp", &broken]);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("broken-rcp.json:1:"), "{err}");
+
+        // An RCP statement without a Principal is one AWS rejects: a finding, and it takes
+        // no part in the decision.
+        let no_principal = write(
+            dir.path(),
+            "rcp-no-principal.json",
+            br#"{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "kms:*", "Resource": "*"}]}"#,
+        );
+        let (code, out, err) = run(&["--rcp", &no_principal, "--output", "json"]);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_ne!(v["chain"]["denied_by"], "rcp", "{v}");
+        assert!(
+            v["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("resource control policy statement needs a `Principal`")),
+            "{v}"
+        );
+
+        // A file whose name holds `=` after something that is no target stays a file name.
+        let odd = write(
+            dir.path(),
+            "team=sec.json",
+            &std::fs::read(fixture("chain/FullAWSAccess.json")).unwrap(),
+        );
+        let (code, _, err) = run(&["--scp", &odd]);
+        assert_eq!(code, 0, "{err}");
+    }
+
+    #[test]
+    fn hostile_sids_and_names_are_escaped_in_the_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let scp = write(
+            dir.path(),
+            "scp.json",
+            br#"{"Version": "2012-10-17", "Statement": [{"Sid": "X\u001b]0;owned\u0007", "Effect": "Deny", "Action": "kms:*", "Resource": "*"}]}"#,
+        );
+        let (code, out, err) = explain(&[
+            "--principal",
+            SESSION,
+            "--action",
+            "kms:PutKeyPolicy",
+            "--scp",
+            &scp,
+        ]);
+        assert_eq!(code, 0, "{err}");
+        assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
+        assert!(out.contains("Denied by: service control policies"), "{out}");
+    }
+}
