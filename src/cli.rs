@@ -404,6 +404,21 @@ pub struct WhyLockedArgs {
     #[arg(long, value_name = "ID")]
     pub account: Option<String>,
 
+    /// Who is asking, for files or a bundle (live, it is whoever the credentials belong to):
+    /// a user, role or assumed-role session ARN, or an account id for the root user. The
+    /// report then says whether this caller can get back in and, with the layers below,
+    /// which layer denies it.
+    #[arg(long, value_name = "ARN")]
+    pub caller: Option<String>,
+
+    /// An IAM identity policy of the caller (repeatable). Given at least once, these are all
+    /// of its IAM policies.
+    #[arg(long = "identity-policy", value_name = "FILE")]
+    pub identity_policies: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub layers: LayerArgs,
+
     /// Write the last applied policy with the IAM delegation put back to this new file (it
     /// must not exist).
     #[arg(long, value_name = "FILE")]

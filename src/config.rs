@@ -11,7 +11,7 @@ use crate::analysis::kms;
 use crate::analysis::lockout::KeyRef;
 use crate::analysis::principal::{is_account_id, Arn, Caller};
 use crate::analysis::rules::Severity;
-use crate::analysis::shell::is_region;
+use crate::analysis::shell::{self, is_region};
 use crate::cli::{
     AwsArgs, CheckArgs, CheckFormat, CollectArgs, ExplainArgs, FailOn, LayerArgs, OutputFormat,
     WhyLockedArgs,
@@ -90,7 +90,7 @@ fn org_policy_file(flag: &'static str, value: &str) -> Result<(String, PathBuf),
         return Err(flag_err(flag, "give a policy file, or TARGET=FILE"));
     }
     if let Some((target, file)) = value.split_once('=') {
-        if is_org_target(target) {
+        if shell::is_org_target(target) {
             if file.is_empty() {
                 return Err(flag_err(flag, format!("`{target}=` names no file")));
             }
@@ -98,27 +98,6 @@ fn org_policy_file(flag: &'static str, value: &str) -> Result<(String, PathBuf),
         }
     }
     Ok(("account".to_string(), PathBuf::from(value)))
-}
-
-/// An organization root id, OU id or account id (Organizations API reference: `RootId`,
-/// `OrganizationalUnitId`, `AccountId` patterns).
-pub fn is_org_target(t: &str) -> bool {
-    let lower_alnum = |s: &str| {
-        s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-    };
-    if let Some(rest) = t.strip_prefix("r-") {
-        return (4..=32).contains(&rest.len()) && lower_alnum(rest);
-    }
-    if let Some(rest) = t.strip_prefix("ou-") {
-        return rest.split_once('-').is_some_and(|(root, ou)| {
-            (4..=32).contains(&root.len())
-                && (8..=32).contains(&ou.len())
-                && lower_alnum(root)
-                && lower_alnum(ou)
-        });
-    }
-    is_account_id(t)
 }
 
 #[derive(Debug, Clone)]
@@ -505,6 +484,10 @@ pub struct WhyLockedConfig {
     /// `--profile` and `--endpoint-url` as given, for the commands of the plan.
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
+    /// `--caller`: who is asking, for files and bundles.
+    pub caller: Option<String>,
+    pub identity_policies: Vec<PathBuf>,
+    pub layers: LayerFiles,
 }
 
 impl WhyLockedConfig {
@@ -569,6 +552,29 @@ impl WhyLockedConfig {
                 ));
             }
         }
+        let caller = match (&args.caller, &source) {
+            (Some(_), Source::Live(_)) => {
+                return Err(flag_err(
+                    "--caller",
+                    "live, the caller is whoever the credentials belong to (leave --caller out, or use --profile)",
+                ))
+            }
+            (Some(c), _) => {
+                Caller::parse(c).map_err(|e| flag_err("--caller", e.to_string()))?;
+                Some(c.trim().to_string())
+            }
+            (None, _) => None,
+        };
+        let layers = LayerFiles::resolve(&args.layers)?;
+        if caller.is_none()
+            && !matches!(source, Source::Live(_))
+            && (layers.any() || !args.identity_policies.is_empty())
+        {
+            return Err(flag_err(
+                "--caller",
+                "the identity policies, boundary, session policies, SCPs and RCPs are a caller's: say who is asking with --caller",
+            ));
+        }
         // The run again, with every flag that shaped it (the evidence, the account, the time,
         // and the AWS connection), as words for a command line.
         let mut rerun: Vec<String> = vec!["why-locked".into()];
@@ -592,6 +598,29 @@ impl WhyLockedConfig {
         if let Some(t) = &args.now {
             flag("--now", t.clone());
         }
+        if let Some(c) = &args.caller {
+            flag("--caller", c.clone());
+        }
+        for p in &args.identity_policies {
+            flag("--identity-policy", p.display().to_string());
+        }
+        let l = &args.layers;
+        if let Some(b) = &l.boundary {
+            flag("--boundary", b.display().to_string());
+        }
+        for p in &l.session_policies {
+            flag("--session-policy", p.display().to_string());
+        }
+        for v in &l.scps {
+            flag("--scp", v.clone());
+        }
+        for v in &l.rcps {
+            flag("--rcp", v.clone());
+        }
+        if let Some(m) = &l.management_account {
+            flag("--management-account", m.clone());
+        }
+
         if matches!(source, Source::Live(_)) {
             let a = &args.aws;
             if let Some(r) = &a.region {
@@ -600,6 +629,9 @@ impl WhyLockedConfig {
             if let Some(since) = &a.since {
                 flag("--since", since.clone());
             }
+        }
+        if args.layers.no_boundary {
+            rerun.push("--no-boundary".into());
         }
         Ok(WhyLockedConfig {
             key_input,
@@ -612,7 +644,15 @@ impl WhyLockedConfig {
             rerun,
             profile: args.aws.profile.clone(),
             endpoint_url: args.aws.endpoint_url.clone(),
+            caller,
+            identity_policies: args.identity_policies.clone(),
+            layers,
         })
+    }
+
+    /// Whether the request chain has anything to work from besides the key policy.
+    pub fn has_layers(&self) -> bool {
+        !self.identity_policies.is_empty() || self.layers.any()
     }
 }
 

@@ -187,6 +187,13 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
     let as_run = Credentials::AsRun;
     match d.verdict {
         Verdict::Ok => {
+            if let Some((layer, at)) = d
+                .caller
+                .as_ref()
+                .and_then(|c| c.denied_by.map(|l| (l, c.denied_at.as_deref())))
+            {
+                chain_step(&mut steps, input, layer, at);
+            }
             steps.run(
                 "The key policy delegates to IAM: check what IAM decides for the caller that is denied",
                 connection_words(
@@ -485,4 +492,55 @@ fn finish(steps: &mut Steps, a: &RecoverableAdmin, creds: Credentials) -> Creden
         ));
     }
     creds
+}
+
+/// The step for the layer of the request chain that denies the caller: who can change it,
+/// and for an SCP or RCP level the command that lists its policies.
+fn chain_step(
+    steps: &mut Steps,
+    input: &PlanInput<'_>,
+    layer: crate::analysis::chain::LayerKind,
+    at: Option<&str>,
+) {
+    use crate::analysis::chain::LayerKind;
+    let text = format!(
+        "Denied by the {}{}: {} can change it",
+        layer.title(),
+        at.map(|t| format!(" attached to {t}")).unwrap_or_default(),
+        layer.who_changes()
+    );
+    let filter = match layer {
+        LayerKind::Scp => "SERVICE_CONTROL_POLICY",
+        LayerKind::Rcp => "RESOURCE_CONTROL_POLICY",
+        _ => return steps.say(text),
+    };
+    // `account` stands for the key's account (a level given as FILE alone).
+    let target = match at {
+        Some("account") | None => input.diagnosis.key.account.as_deref(),
+        Some(t) => Some(t),
+    };
+    match target {
+        Some(t) => steps.run(
+            text,
+            connection_words(
+                CommandLine::new(&[
+                    "aws",
+                    "organizations",
+                    "list-policies-for-target",
+                    "--target-id",
+                ])
+                .value(
+                    "the target",
+                    "organization root, OU or account id",
+                    t,
+                    shell::is_org_target,
+                )
+                .word("--filter")
+                .word(filter),
+                input,
+                Credentials::AsRun,
+            ),
+        ),
+        None => steps.say(text),
+    }
 }

@@ -39,6 +39,27 @@ fn is_partition(p: &str) -> bool {
         || (p.starts_with("aws-iso") && p.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
 }
 
+/// An organization root id, OU id or account id (Organizations API reference: `RootId`,
+/// `OrganizationalUnitId`, `AccountId` patterns).
+pub fn is_org_target(t: &str) -> bool {
+    let lower_alnum = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    };
+    if let Some(rest) = t.strip_prefix("r-") {
+        return (4..=32).contains(&rest.len()) && lower_alnum(rest);
+    }
+    if let Some(rest) = t.strip_prefix("ou-") {
+        return rest.split_once('-').is_some_and(|(root, ou)| {
+            (4..=32).contains(&root.len())
+                && (8..=32).contains(&ou.len())
+                && lower_alnum(root)
+                && lower_alnum(ou)
+        });
+    }
+    crate::analysis::principal::is_account_id(t)
+}
+
 /// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`.
 pub fn is_region(s: &str) -> bool {
     (4..=30).contains(&s.len())

@@ -59,6 +59,8 @@ pub fn gather(
             key: None,
             account: None,
             now,
+            caller: None,
+            layers: None,
         },
     )
     .map(|_| ())

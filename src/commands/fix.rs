@@ -86,6 +86,8 @@ pub fn run(
             key: None,
             account: None,
             now,
+            caller: None,
+            layers: None,
         },
     )?;
     if ui.progress == Progress::Terminal {

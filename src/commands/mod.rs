@@ -13,9 +13,12 @@ pub mod why_locked;
 
 use std::io::{self, Write};
 
+use crate::analysis::chain::LayerPolicies;
+use crate::analysis::lockout::admins::caller_access;
 use crate::analysis::lockout::{
-    apply_iam_facts, diagnose, note_incomplete, Diagnosis, Evidence, KeyRef, Verdict,
+    apply_iam_facts, diagnose, note_incomplete, Diagnosis, Evidence, KeyRef, Setting, Verdict,
 };
+use crate::analysis::policy::Policy;
 use crate::analysis::principal::Caller;
 use crate::config::FlagError;
 use crate::evidence::aws::{LiveError, LookupProgress};
@@ -182,6 +185,12 @@ pub(crate) struct Scope<'a> {
     /// The key's account when known from elsewhere (`--account`).
     pub account: Option<&'a str>,
     pub now: chrono::DateTime<chrono::Utc>,
+    /// Who is asking, named on the command line (`--caller`): for files and bundles, which
+    /// have no caller of their own.
+    pub caller: Option<&'a str>,
+    /// The request chain's layers besides the key policy, from files: the caller's identity
+    /// policies (when given) and the rest.
+    pub layers: Option<(&'a LayerPolicies, Option<&'a [Policy]>)>,
 }
 
 /// Asks the evidence about the key, its history and the principals the diagnosis names,
@@ -214,6 +223,11 @@ pub(crate) fn investigate(
     };
     let mut events = source.policy_events(std::slice::from_ref(&query))?;
     let mine = events.by_key.pop().unwrap_or_default();
+    let caller_arn: Option<&str> = key_evidence
+        .caller
+        .as_ref()
+        .map(|c| c.arn.as_str())
+        .or(scope.caller);
     let caller = key_evidence.caller.as_ref();
     let mut diagnosis = diagnose(Evidence {
         key,
@@ -223,8 +237,29 @@ pub(crate) fn investigate(
         now: scope.now,
         aliases: key_evidence.aliases.as_deref(),
         properties: key_evidence.properties.as_ref(),
-        caller: caller.map(|c| c.arn.as_str()),
+        caller: caller_arn,
     });
+    // The caller through the layers given besides the key policy.
+    if let (Some((layers, identity)), Some(Ok(c)), Some(doc), Some(account)) = (
+        scope.layers,
+        caller_arn.map(Caller::parse),
+        &diagnosis.policy,
+        diagnosis.key.account.clone(),
+    ) {
+        let setting = Setting::new(
+            &diagnosis.key,
+            &account,
+            scope.now,
+            key_evidence.aliases.as_deref(),
+            key_evidence.properties.as_ref(),
+        );
+        diagnosis.caller = Some(caller_access(
+            &doc.policy,
+            &setting,
+            &c,
+            &layers.layers(identity),
+        ));
+    }
     let principals = diagnosis.principals_to_look_up();
     let facts = source.principal_facts(
         &diagnosis.key,

@@ -6,6 +6,7 @@ use std::io::Write;
 use super::{investigate, lookup_progress, warn_problems, AppError, Progress, Scope, Throttle, Ui};
 use crate::analysis::lockout::Setting;
 use crate::analysis::plan::{recovery_plan, PlanConnection, PlanInput};
+use crate::analysis::policy::PolicyKind;
 use crate::analysis::repair::repair;
 use crate::cli::{OutputFormat, WhyLockedArgs};
 use crate::config::{FlagError, Source, WhyLockedConfig};
@@ -13,6 +14,24 @@ use crate::evidence::files;
 use crate::evidence::live::{self, AwsSource};
 use crate::evidence::source::{BundleSource, EvidenceSource, FileSource};
 use crate::report::why_locked::{self, EvidenceSummary, RepairedPolicy, WhyLockedReport};
+use crate::report::FileFinding;
+
+/// Problems AWS would reject in the layers' policy files, as warnings: the statements
+/// concerned take no part in the decision.
+fn warn_layer_findings(err: &mut dyn Write, findings: &[FileFinding]) -> std::io::Result<()> {
+    let lines: Vec<String> = findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{}: {} {}",
+                f.location(),
+                f.finding.rule.id,
+                f.finding.message
+            )
+        })
+        .collect();
+    warn_problems(err, &lines)
+}
 
 pub fn run(
     args: &WhyLockedArgs,
@@ -63,14 +82,31 @@ pub fn run(
             &lookups,
         )?),
     };
+    let mut findings = Vec::new();
+    let identity = cfg
+        .identity_policies
+        .iter()
+        .map(|p| {
+            let policy = files::load_policy(p, PolicyKind::Identity, &files::policy_name(p))?;
+            findings.extend(FileFinding::all(p, &policy));
+            Ok(policy)
+        })
+        .collect::<Result<Vec<_>, crate::evidence::InputError>>()?;
+    let layer_policies = files::load_layers(&cfg.layers, &mut |path, policy| {
+        findings.extend(FileFinding::all(path, policy))
+    })?;
+    let identity = (!cfg.identity_policies.is_empty()).then_some(identity.as_slice());
     let inv = investigate(
         source.as_mut(),
         &Scope {
             key: cfg.key.as_ref(),
             account: cfg.account.as_deref(),
             now: cfg.now,
+            caller: cfg.caller.as_deref(),
+            layers: cfg.has_layers().then_some((&layer_policies, identity)),
         },
     )?;
+    warn_layer_findings(err, &findings)?;
     if matches!(cfg.source, Source::Live(_)) {
         if ui.progress == Progress::Terminal {
             eprintln!();

@@ -17,6 +17,12 @@
 //!   `source_ip`, `user_agent`, `bypass_lockout_check`, `default_policy`, `verdict`
 //! - `failed_changes`: CreateKey/PutKeyPolicy calls that failed (they changed nothing)
 //! - `recovery_plan`: `step`, `text`, `command`
+//! - `caller` (live, or with `--caller`): `principal`, `can_put_key_policy`,
+//!   `can_get_key_policy`, `decision`, `requirements`, `denied_by` (`rcp` | `scp` |
+//!   `key_policy` | `identity` | `boundary` | `session` | null: the first layer of the
+//!   request chain that denies, in AWS's order), `denied_at` (the root, OU or account of a
+//!   denying SCP or RCP level), `layers` (each layer's standing, when layers beyond the key
+//!   policy were given: see `explain`'s `chain.layers`), `iam_decisions` (live)
 //! - `repaired_policy`: `path` and `changes` when `--write-repaired` wrote one, else null
 //! - `evidence`: `policy_file`, `event_files`, `bytes`, `records`, `unreadable_records`,
 //!   `events_for_key`
@@ -170,6 +176,31 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
         crate::analysis::lockout::PolicySource::None => "no key policy found".into(),
     };
     writeln!(out, "{} {painted}  (from {source})", style.bold("Verdict:"))?;
+    if let Some(c) = &d.caller {
+        let can = match (c.can_put_key_policy, c.can_get_key_policy) {
+            (true, _) => "can change the key policy",
+            (false, true) => "can read the key policy but not change it",
+            (false, false) => "can neither read nor change the key policy",
+        };
+        let denied = match c.denied_by {
+            Some(layer) => format!(
+                "; denied by the {}{}, which {} can change",
+                layer.title(),
+                c.denied_at
+                    .as_deref()
+                    .map(|t| format!(" attached to {t}"))
+                    .unwrap_or_default(),
+                layer.who_changes()
+            ),
+            None => String::new(),
+        };
+        wrap(
+            out,
+            "You: ",
+            "     ",
+            &format!("{} {can}{denied}", c.principal),
+        )?;
+    }
 
     // The diagnosis's findings, then the parser's (placed by JSON pointer); one severity
     // column for both.

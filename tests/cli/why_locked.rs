@@ -620,3 +620,102 @@ fn the_readme_sample_is_the_real_output() {
         "the README's sample under \"Locked out now?\" must be this output:\n{printed}"
     );
 }
+
+/// Issue 13: with `--caller` and the layers of the request chain, an ok key policy still
+/// says which layer denies the person asking, and the plan says who can change it.
+#[test]
+fn the_caller_through_the_request_chain() {
+    let root = scenario("");
+    let chain = |f: &str| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/chain")
+            .join(format!("{f}.json"))
+            .display()
+            .to_string()
+    };
+    let session = "arn:aws:sts::111122223333:assumed-role/Admin/alice";
+    let policy = "01-default-policy/policy.json";
+    let run = |extra: &[&str]| {
+        let mut args = vec![KEY, "--policy-file", policy, "--output", "json"];
+        args.extend_from_slice(extra);
+        why_locked_in(&root, &args)
+    };
+    let admin = chain("iam-kms-admin");
+    let scp_full = format!("r-ab12={}", chain("FullAWSAccess"));
+    let scp_deny = format!("r-ab12={}", chain("scp-deny-kms-admin"));
+    let (code, out, err) = run(&[
+        "--caller",
+        session,
+        "--identity-policy",
+        &admin,
+        "--scp",
+        &scp_full,
+        "--scp",
+        &scp_deny,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["verdict"], "ok", "{v}");
+    assert_eq!(v["caller"]["denied_by"], "scp", "{v}");
+    assert_eq!(v["caller"]["denied_at"], "r-ab12", "{v}");
+    assert_eq!(v["caller"]["can_put_key_policy"], false, "{v}");
+    assert_eq!(v["caller"]["can_get_key_policy"], true, "{v}");
+    assert!(
+        v["recovery_plan"][0]["command"].as_str().unwrap().contains(
+            "list-policies-for-target --target-id r-ab12 --filter SERVICE_CONTROL_POLICY"
+        ),
+        "{v}"
+    );
+
+    // Everything allows: nothing denies.
+    let (_, out, err) = run(&[
+        "--caller",
+        session,
+        "--identity-policy",
+        &admin,
+        "--no-boundary",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
+    assert!(v["caller"]["denied_by"].is_null(), "{v}");
+    assert_eq!(v["caller"]["can_put_key_policy"], true, "{v}");
+
+    // Identity policies without KMS: the identity layer, not the key policy.
+    let (_, out, _) = run(&[
+        "--caller",
+        session,
+        "--identity-policy",
+        &chain("iam-s3-only"),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["caller"]["denied_by"], "identity", "{v}");
+
+    // A boundary without kms:PutKeyPolicy, in the table.
+    let (code, out, err) = why_locked_in(
+        &root,
+        &[
+            KEY,
+            "--policy-file",
+            policy,
+            "--caller",
+            session,
+            "--identity-policy",
+            &admin,
+            "--boundary",
+            &chain("boundary-crypto-only"),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("You: arn:aws:sts::111122223333:assumed-role/Admin/alice"),
+        "{out}"
+    );
+    assert!(out.contains("denied by the permissions boundary"), "{out}");
+
+    // The layers are a caller's: without --caller they are refused, naming the flag.
+    let (code, _, err) = run(&["--identity-policy", &admin]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--caller"), "{err}");
+    let (code, _, err) = run(&["--caller", "not-a-principal"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--caller"), "{err}");
+}

@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use crate::analysis::chain::{LayerKind, LayerResult, Layers};
+
 use super::assess::KindView;
 use super::delegation::Setting;
 use crate::analysis::condition::Base;
@@ -256,39 +258,68 @@ pub(super) fn recoverable_admins(
     (out, skipped)
 }
 
-/// What the key policy lets the person asking do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// What the key policy, and the other layers of the request chain when known, let the
+/// person asking do.
+#[derive(Debug, Clone, Serialize)]
 pub struct CallerAccess {
     pub principal: String,
     pub can_put_key_policy: bool,
     pub can_get_key_policy: bool,
-    /// The decision for kms:PutKeyPolicy.
+    /// The decision for kms:PutKeyPolicy, through every layer known.
     pub decision: Decision,
     /// For a conditional decision: alternatives, any one of which suffices.
     pub requirements: Vec<Alternative>,
+    /// The first layer that denies kms:PutKeyPolicy (else kms:GetKeyPolicy), in AWS's
+    /// order: `rcp`, `scp`, `key_policy`, `identity`, `boundary`, `session`; `null` when
+    /// none of the layers known denies.
+    pub denied_by: Option<LayerKind>,
+    /// Where the denying SCP or RCP level is attached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub denied_at: Option<String>,
+    /// Each layer's standing for kms:PutKeyPolicy, when layers beyond the key policy were
+    /// given (identity policies, boundary, session policies, SCPs, RCPs).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<LayerResult>,
     /// IAM's own decision for the caller (SimulatePrincipalPolicy), when it was asked:
     /// `[action, decision]` pairs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iam_decisions: Option<Vec<(String, String)>>,
 }
 
-/// What the key policy lets `caller` do on the key.
-pub fn caller_access(policy: &Policy, setting: &Setting<'_>, caller: &Caller) -> CallerAccess {
-    let put = setting.decide(
+/// What `caller` can do on the key through the request chain: the key policy, and the
+/// layers known besides (none: the key policy alone, with IAM's part as a requirement).
+pub fn caller_access(
+    policy: &Policy,
+    setting: &Setting<'_>,
+    caller: &Caller,
+    layers: &Layers<'_>,
+) -> CallerAccess {
+    let put = setting.decide_chain(
         &setting.recovery_request(caller.clone(), "kms:PutKeyPolicy"),
         policy,
+        layers,
     );
-    let get = setting.decide(
+    let get = setting.decide_chain(
         &setting.recovery_request(caller.clone(), "kms:GetKeyPolicy"),
         policy,
+        layers,
     );
     let can = |d: Decision| matches!(d, Decision::Allowed | Decision::Conditional);
+    let (denied_by, denied_at) = match (put.denied_by, get.denied_by) {
+        (Some(l), _) => (Some(l), put.denied_at.clone()),
+        (None, Some(l)) => (Some(l), get.denied_at.clone()),
+        (None, None) => (None, None),
+    };
+    let given = layers.identity.is_some() || layers.has_guardrails();
     CallerAccess {
         principal: caller.to_string(),
         can_put_key_policy: can(put.decision),
         can_get_key_policy: can(get.decision),
         decision: put.decision,
         requirements: put.requirements,
+        denied_by,
+        denied_at,
+        layers: if given { put.layers } else { vec![] },
         iam_decisions: None,
     }
 }

@@ -275,6 +275,51 @@ impl<'a> Setting<'a> {
         e
     }
 
+    /// Like [`Setting::decide`], through the whole request chain: the time windows of the
+    /// chain's requirements are settled as of now, as they are for the key policy alone.
+    pub fn decide_chain(
+        &self,
+        req: &Request,
+        policy: &Policy,
+        layers: &crate::analysis::chain::Layers<'_>,
+    ) -> crate::analysis::chain::ChainEvaluation {
+        let mut c = crate::analysis::chain::evaluate_chain(req, Some(policy), layers);
+        if c.decision != Decision::Conditional {
+            return c;
+        }
+        let (alts, denied) = settle_explained(std::mem::take(&mut c.requirements), self.now);
+        if alts.is_empty() {
+            // A Deny whose window never ends decides: the layer that holds it.
+            let deny = denied.iter().flat_map(|a| a.via.iter()).find_map(|r| {
+                c.layers
+                    .iter()
+                    .find(|l| l.deciding_statements.contains(r))
+                    .filter(|_| {
+                        !r.in_key_policy()
+                            || policy
+                                .statements
+                                .get(r.index)
+                                .is_some_and(|s| s.effect == Effect::Deny)
+                    })
+                    .map(|l| (l.layer, l.target.clone()))
+            });
+            c.decision = if deny.is_some() {
+                Decision::ExplicitDeny
+            } else {
+                Decision::ImplicitDeny
+            };
+            let (layer, target) =
+                deny.unwrap_or((crate::analysis::chain::LayerKind::KeyPolicy, None));
+            c.denied_by = Some(layer);
+            c.denied_at = target;
+        } else if alts.iter().any(|a| a.all_of.is_empty()) {
+            c.decision = Decision::Allowed;
+        } else {
+            c.requirements = alts;
+        }
+        c
+    }
+
     /// The recovery call `action` made by `caller` on the key.
     pub fn recovery_request(&self, caller: Caller, action: &str) -> Request {
         self.request(caller, action, self.recovery_context())

@@ -186,7 +186,12 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
         findings.extend(a.findings);
         policy_findings = policy.findings.clone();
         if let Some(Ok(c)) = ev.caller.map(Caller::parse) {
-            caller_access = Some(admins::caller_access(policy, s, &c));
+            caller_access = Some(admins::caller_access(
+                policy,
+                s,
+                &c,
+                &crate::analysis::chain::Layers::default(),
+            ));
         }
     }
 
