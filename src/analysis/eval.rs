@@ -470,22 +470,13 @@ fn evaluate_with(
                 let Some((rec, _)) = statement_record(policy, s, req, ctx, detail) else {
                     continue;
                 };
-                match rec.outcome {
-                    Outcome::Applies | Outcome::AppliesIf => {
-                        let cand = Candidate {
-                            reqs: rec.requirements.clone(),
-                            via: vec![rec.statement.clone()],
-                        };
-                        match s.effect {
-                            Effect::Allow => iam_allows.push(cand),
-                            _ if rec.outcome == Outcome::Applies => {
-                                definite_denies.push(rec.statement.clone())
-                            }
-                            _ => denies.push(cand),
-                        }
-                    }
-                    _ => {}
-                }
+                sort_limiting(
+                    &rec,
+                    &s.effect,
+                    &mut iam_allows,
+                    &mut denies,
+                    &mut definite_denies,
+                );
                 records.push(rec);
             }
         }
@@ -610,19 +601,13 @@ pub fn evaluate_layer(req: &Request, policies: &[&Policy], full_access: bool) ->
             else {
                 continue;
             };
-            if matches!(rec.outcome, Outcome::Applies | Outcome::AppliesIf) {
-                let cand = Candidate {
-                    reqs: rec.requirements.clone(),
-                    via: vec![rec.statement.clone()],
-                };
-                match s.effect {
-                    Effect::Allow => allows.push(cand),
-                    _ if rec.outcome == Outcome::Applies => {
-                        definite_denies.push(rec.statement.clone())
-                    }
-                    _ => denies.push(cand),
-                }
-            }
+            sort_limiting(
+                &rec,
+                &s.effect,
+                &mut allows,
+                &mut denies,
+                &mut definite_denies,
+            );
             records.push(rec);
         }
     }
@@ -633,6 +618,30 @@ pub fn evaluate_layer(req: &Request, policies: &[&Policy], full_access: bool) ->
         requirements,
         notes: vec![],
         statements: records,
+    }
+}
+
+/// Files a statement of a policy that does not delegate (identity policies, a guardrail
+/// layer) that applies, or may: an Allow is a way through, a Deny blocks (for certain, or
+/// under its requirements).
+fn sort_limiting(
+    rec: &StatementRecord,
+    effect: &Effect,
+    allows: &mut Vec<Candidate>,
+    denies: &mut Vec<Candidate>,
+    definite_denies: &mut Vec<StatementRef>,
+) {
+    if !matches!(rec.outcome, Outcome::Applies | Outcome::AppliesIf) {
+        return;
+    }
+    let cand = Candidate {
+        reqs: rec.requirements.clone(),
+        via: vec![rec.statement.clone()],
+    };
+    match effect {
+        Effect::Allow => allows.push(cand),
+        _ if rec.outcome == Outcome::Applies => definite_denies.push(rec.statement.clone()),
+        _ => denies.push(cand),
     }
 }
 

@@ -232,21 +232,7 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
             match &d.key.account {
                 Some(a) => steps.run(
                     "Check the service control policies of the account",
-                    connection_words(
-                        CommandLine::new(&[
-                            "aws",
-                            "organizations",
-                            "list-policies-for-target",
-                            "--target-id",
-                        ])
-                        .value("the account", "account id", a, |s| {
-                            s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-                        })
-                        .word("--filter")
-                        .word("SERVICE_CONTROL_POLICY"),
-                        input,
-                        as_run,
-                    ),
+                    list_policies_for_target(input, a, "SERVICE_CONTROL_POLICY"),
                 ),
                 None => steps.say("Check the service control policies of the account"),
             }
@@ -520,27 +506,30 @@ fn chain_step(
         Some(t) => Some(t),
     };
     match target {
-        Some(t) => steps.run(
-            text,
-            connection_words(
-                CommandLine::new(&[
-                    "aws",
-                    "organizations",
-                    "list-policies-for-target",
-                    "--target-id",
-                ])
-                .value(
-                    "the target",
-                    "organization root, OU or account id",
-                    t,
-                    shell::is_org_target,
-                )
-                .word("--filter")
-                .word(filter),
-                input,
-                Credentials::AsRun,
-            ),
-        ),
+        Some(t) => steps.run(text, list_policies_for_target(input, t, filter)),
         None => steps.say(text),
     }
+}
+
+/// `aws organizations list-policies-for-target` for a root, OU or account id, with the
+/// run's credentials and connection flags.
+fn list_policies_for_target(input: &PlanInput<'_>, target: &str, filter: &str) -> CommandLine {
+    connection_words(
+        CommandLine::new(&[
+            "aws",
+            "organizations",
+            "list-policies-for-target",
+            "--target-id",
+        ])
+        .value(
+            "the target",
+            "organization root, OU or account id",
+            target,
+            shell::is_org_target,
+        )
+        .word("--filter")
+        .word(filter),
+        input,
+        Credentials::AsRun,
+    )
 }

@@ -182,12 +182,7 @@ fn run_case(corpus: &Corpus, file: &str, case: &Case) -> Result<(), String> {
         .iter()
         .map(|s| s.id.as_str())
         .collect();
-    if deciding != case.expect.deciding {
-        problems.push(format!(
-            "deciding: expected {:?}, got {:?}",
-            case.expect.deciding, deciding
-        ));
-    }
+    check_deciding(case, &deciding, &mut problems);
     check_requirements(case, ev.decision.as_str(), &ev.requirements, &mut problems);
     check_notes(case, &ev.notes, &mut problems);
     verdict(problems)
@@ -209,6 +204,15 @@ fn check_requirements(
         }
     } else if decision == "conditional" {
         problems.push("a conditional case must state its requirements".into());
+    }
+}
+
+fn check_deciding(case: &Case, deciding: &[&str], problems: &mut Vec<String>) {
+    if deciding != case.expect.deciding {
+        problems.push(format!(
+            "deciding: expected {:?}, got {:?}",
+            case.expect.deciding, deciding
+        ));
     }
 }
 
@@ -303,12 +307,7 @@ fn run_chain_case(
                 .collect()
         })
         .unwrap_or_default();
-    if deciding != case.expect.deciding {
-        problems.push(format!(
-            "deciding: expected {:?}, got {:?}",
-            case.expect.deciding, deciding
-        ));
-    }
+    check_deciding(case, &deciding, &mut problems);
     check_requirements(case, ev.decision.as_str(), &ev.requirements, &mut problems);
     check_notes(case, &ev.notes, &mut problems);
     verdict(problems)
