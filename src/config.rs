@@ -26,6 +26,18 @@ pub struct FlagError {
     pub message: String,
 }
 
+/// A flag that names an account: a 12-digit account id.
+fn account_flag(flag: &'static str, value: &str) -> Result<(), FlagError> {
+    if is_account_id(value) {
+        Ok(())
+    } else {
+        Err(flag_err(
+            flag,
+            format!("`{value}` is not a 12-digit account id"),
+        ))
+    }
+}
+
 fn flag_err(flag: &'static str, message: impl Into<String>) -> FlagError {
     FlagError {
         flag,
@@ -52,12 +64,7 @@ impl LayerFiles {
                 values.iter().map(|v| org_policy_file(flag, v)).collect()
             };
         if let Some(m) = &args.management_account {
-            if !is_account_id(m) {
-                return Err(flag_err(
-                    "--management-account",
-                    format!("`{m}` is not a 12-digit account id"),
-                ));
-            }
+            account_flag("--management-account", m)?;
         }
         Ok(LayerFiles {
             boundary: match (&args.boundary, args.no_boundary) {
@@ -156,12 +163,7 @@ pub fn resolve_request(f: &RequestFlags<'_>) -> Result<(Request, bool), FlagErro
     let resource =
         Resource::parse(f.resource).map_err(|m| flag_err("--resource", m.to_string()))?;
     if let Some(a) = f.account {
-        if !is_account_id(a) {
-            return Err(flag_err(
-                "--account",
-                format!("`{a}` is not a 12-digit account id"),
-            ));
-        }
+        account_flag("--account", a)?;
     }
     let (key_account, assumed) = match (resource.account(), f.account, caller.account()) {
         (Some(r), Some(a), _) if r != a => {
@@ -522,12 +524,7 @@ impl WhyLockedConfig {
             },
         };
         if let Some(a) = &args.account {
-            if !is_account_id(a) {
-                return Err(flag_err(
-                    "--account",
-                    format!("`{a}` is not a 12-digit account id"),
-                ));
-            }
+            account_flag("--account", a)?;
             if let Some(k) = key
                 .as_ref()
                 .and_then(|k| k.account.as_ref())
@@ -811,12 +808,7 @@ pub struct CheckConfig {
 impl CheckConfig {
     pub fn resolve(args: &CheckArgs) -> Result<CheckConfig, FlagError> {
         if let Some(a) = &args.account {
-            if !is_account_id(a) {
-                return Err(flag_err(
-                    "--account",
-                    format!("`{a}` is not a 12-digit account id"),
-                ));
-            }
+            account_flag("--account", a)?;
         }
         let deployer = args
             .as_principal

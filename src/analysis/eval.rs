@@ -470,13 +470,7 @@ fn evaluate_with(
                 let Some((rec, _)) = statement_record(policy, s, req, ctx, detail) else {
                     continue;
                 };
-                sort_limiting(
-                    &rec,
-                    &s.effect,
-                    &mut iam_allows,
-                    &mut denies,
-                    &mut definite_denies,
-                );
+                sort_limiting(&rec, &mut iam_allows, &mut denies, &mut definite_denies);
                 records.push(rec);
             }
         }
@@ -601,13 +595,7 @@ pub fn evaluate_layer(req: &Request, policies: &[&Policy], full_access: bool) ->
             else {
                 continue;
             };
-            sort_limiting(
-                &rec,
-                &s.effect,
-                &mut allows,
-                &mut denies,
-                &mut definite_denies,
-            );
+            sort_limiting(&rec, &mut allows, &mut denies, &mut definite_denies);
             records.push(rec);
         }
     }
@@ -626,7 +614,6 @@ pub fn evaluate_layer(req: &Request, policies: &[&Policy], full_access: bool) ->
 /// under its requirements).
 fn sort_limiting(
     rec: &StatementRecord,
-    effect: &Effect,
     allows: &mut Vec<Candidate>,
     denies: &mut Vec<Candidate>,
     definite_denies: &mut Vec<StatementRef>,
@@ -638,7 +625,7 @@ fn sort_limiting(
         reqs: rec.requirements.clone(),
         via: vec![rec.statement.clone()],
     };
-    match effect {
+    match rec.effect {
         Effect::Allow => allows.push(cand),
         _ if rec.outcome == Outcome::Applies => definite_denies.push(rec.statement.clone()),
         _ => denies.push(cand),
@@ -702,20 +689,17 @@ fn collect(
     definite_denies: &mut Vec<StatementRef>,
     delegations: &mut Vec<Candidate>,
 ) {
-    if !matches!(rec.outcome, Outcome::Applies | Outcome::AppliesIf) {
-        return;
-    }
-    let cand = Candidate {
-        reqs: rec.requirements.clone(),
-        via: vec![rec.statement.clone()],
-    };
-    match (&rec.effect, principal_kind) {
-        (Effect::Deny, _) if rec.outcome == Outcome::Applies => {
-            definite_denies.push(rec.statement.clone())
-        }
-        (Effect::Deny, _) => denies.push(cand),
-        (_, Some(PrincipalMatch::Account)) => delegations.push(cand),
-        _ => allows.push(cand),
+    // An Allow naming the account delegates to IAM; everything else sorts as in any policy.
+    if rec.effect == Effect::Allow
+        && principal_kind == Some(PrincipalMatch::Account)
+        && matches!(rec.outcome, Outcome::Applies | Outcome::AppliesIf)
+    {
+        delegations.push(Candidate {
+            reqs: rec.requirements.clone(),
+            via: vec![rec.statement.clone()],
+        });
+    } else {
+        sort_limiting(rec, allows, denies, definite_denies);
     }
 }
 
