@@ -119,6 +119,8 @@ impl Layers<'_> {
 /// The policies of the layers, owned: what evidence loads, [`Layers`] borrows from it.
 #[derive(Debug, Clone, Default)]
 pub struct LayerPolicies {
+    /// The caller's identity policies, when read with the other layers (live, bundles).
+    pub identity: Option<Vec<Policy>>,
     pub boundary: Option<Option<Policy>>,
     pub session: Option<Vec<Policy>>,
     pub scps: Option<Vec<OrgLevel>>,
@@ -127,10 +129,11 @@ pub struct LayerPolicies {
 }
 
 impl LayerPolicies {
-    /// The layers, with the caller's identity policies when known.
+    /// The layers, with the caller's identity policies: `identity` when given, else those
+    /// read with the layers.
     pub fn layers<'a>(&'a self, identity: Option<&'a [Policy]>) -> Layers<'a> {
         Layers {
-            identity,
+            identity: identity.or(self.identity.as_deref()),
             boundary: self.boundary.as_ref().map(Option::as_ref),
             session: self.session.as_deref(),
             scps: self.scps.as_deref(),

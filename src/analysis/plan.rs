@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::chain::{LayerKind, LayerStatus};
 use super::eval::RequirementKind;
 use super::lockout::{AdminKind, Diagnosis, RecoverableAdmin, Verdict};
 use super::shell::{self, CommandLine};
@@ -187,54 +188,14 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
     let as_run = Credentials::AsRun;
     match d.verdict {
         Verdict::Ok => {
-            if let Some((layer, at)) = d
-                .caller
-                .as_ref()
-                .and_then(|c| c.denied_by.map(|l| (l, c.denied_at.as_deref())))
+            let caller = d.caller.as_ref();
+            if let Some((layer, at)) =
+                caller.and_then(|c| c.denied_by.map(|l| (l, c.denied_at.as_deref())))
             {
+                // The layer that denies is known: the other layers are moot until it changes.
                 chain_step(&mut steps, input, layer, at);
-            }
-            steps.run(
-                "The key policy delegates to IAM: check what IAM decides for the caller that is denied",
-                connection_words(
-                    CommandLine::new(&[
-                        "aws",
-                        "iam",
-                        "simulate-principal-policy",
-                        "--policy-source-arn",
-                        "CALLER_ROLE_OR_USER_ARN",
-                        "--action-names",
-                        "kms:GetKeyPolicy",
-                        "kms:PutKeyPolicy",
-                        "--resource-arns",
-                    ])
-                    .value("the key", "key ARN or key id", &key, shell::is_key_reference),
-                    input,
-                    as_run,
-                ),
-            );
-            steps.run(
-                "Check the caller's permissions boundary, which caps what its IAM policies allow",
-                connection_words(
-                    CommandLine::new(&[
-                        "aws",
-                        "iam",
-                        "get-role",
-                        "--role-name",
-                        "CALLER_ROLE_NAME",
-                        "--query",
-                        "Role.PermissionsBoundary",
-                    ]),
-                    input,
-                    as_run,
-                ),
-            );
-            match &d.key.account {
-                Some(a) => steps.run(
-                    "Check the service control policies of the account",
-                    list_policies_for_target(input, a, "SERVICE_CONTROL_POLICY"),
-                ),
-                None => steps.say("Check the service control policies of the account"),
+            } else {
+                ok_layer_steps(&mut steps, input, &key);
             }
         }
         Verdict::Recoverable => {
@@ -482,13 +443,75 @@ fn finish(steps: &mut Steps, a: &RecoverableAdmin, creds: Credentials) -> Creden
 
 /// The step for the layer of the request chain that denies the caller: who can change it,
 /// and for an SCP or RCP level the command that lists its policies.
-fn chain_step(
-    steps: &mut Steps,
-    input: &PlanInput<'_>,
-    layer: crate::analysis::chain::LayerKind,
-    at: Option<&str>,
-) {
-    use crate::analysis::chain::LayerKind;
+/// For an ok key whose caller is not known to be denied by any layer: the checks of the
+/// layers that were not evaluated (all of them when no layer beyond the key policy was).
+fn ok_layer_steps(steps: &mut Steps, input: &PlanInput<'_>, key: &str) {
+    let d = input.diagnosis;
+    let as_run = Credentials::AsRun;
+    let caller = d.caller.as_ref();
+    let known = |kind: LayerKind| {
+        caller.is_some_and(|c| {
+            c.layers
+                .iter()
+                .any(|l| l.layer == kind && l.status != LayerStatus::NotKnown)
+        })
+    };
+    if !known(LayerKind::Identity) {
+        steps.run(
+            "The key policy delegates to IAM: check what IAM decides for the caller that is denied",
+            connection_words(
+                CommandLine::new(&[
+                    "aws",
+                    "iam",
+                    "simulate-principal-policy",
+                    "--policy-source-arn",
+                    "CALLER_ROLE_OR_USER_ARN",
+                    "--action-names",
+                    "kms:GetKeyPolicy",
+                    "kms:PutKeyPolicy",
+                    "--resource-arns",
+                ])
+                .value(
+                    "the key",
+                    "key ARN or key id",
+                    key,
+                    shell::is_key_reference,
+                ),
+                input,
+                as_run,
+            ),
+        );
+    }
+    if !known(LayerKind::Boundary) {
+        steps.run(
+            "Check the caller's permissions boundary, which caps what its IAM policies allow",
+            connection_words(
+                CommandLine::new(&[
+                    "aws",
+                    "iam",
+                    "get-role",
+                    "--role-name",
+                    "CALLER_ROLE_NAME",
+                    "--query",
+                    "Role.PermissionsBoundary",
+                ]),
+                input,
+                as_run,
+            ),
+        );
+    }
+    if !known(LayerKind::Scp) {
+        match &d.key.account {
+            Some(a) => steps.run(
+                "Check the service control policies of the account",
+                list_policies_for_target(input, a, "SERVICE_CONTROL_POLICY"),
+            ),
+            None => steps.say("Check the service control policies of the account"),
+        }
+    }
+}
+
+fn chain_step(steps: &mut Steps, input: &PlanInput<'_>, layer: LayerKind, at: Option<&str>) {
     let text = format!(
         "Denied by the {}{}: {} can change it",
         layer.title(),
@@ -498,6 +521,41 @@ fn chain_step(
     let filter = match layer {
         LayerKind::Scp => "SERVICE_CONTROL_POLICY",
         LayerKind::Rcp => "RESOURCE_CONTROL_POLICY",
+        LayerKind::Identity | LayerKind::Boundary => {
+            return match caller_entity(input) {
+                Some((kind, name)) => steps.run(
+                    text,
+                    connection_words(
+                        if layer == LayerKind::Boundary {
+                            CommandLine::new(&["aws", "iam", &format!("get-{kind}")])
+                                .word(&format!("--{kind}-name"))
+                                .value("the caller's name", "IAM name", name, shell::is_iam_name)
+                                .word("--query")
+                                .word(&format!(
+                                    "{}.PermissionsBoundary",
+                                    if kind == "role" { "Role" } else { "User" }
+                                ))
+                        } else {
+                            CommandLine::new(&[
+                                "aws",
+                                "iam",
+                                &format!("list-attached-{kind}-policies"),
+                            ])
+                            .word(&format!("--{kind}-name"))
+                            .value(
+                                "the caller's name",
+                                "IAM name",
+                                name,
+                                shell::is_iam_name,
+                            )
+                        },
+                        input,
+                        Credentials::AsRun,
+                    ),
+                ),
+                None => steps.say(text),
+            };
+        }
         _ => return steps.say(text),
     };
     // `account` stands for the key's account (a level given as FILE alone).
@@ -509,6 +567,23 @@ fn chain_step(
         Some(t) => steps.run(text, list_policies_for_target(input, t, filter)),
         None => steps.say(text),
     }
+}
+
+/// The caller's IAM role or user, by name: `("role", name)` for a role or its session,
+/// `("user", name)` for a user.
+fn caller_entity<'a>(input: &'a PlanInput<'_>) -> Option<(&'static str, &'a str)> {
+    let principal = &input.diagnosis.caller.as_ref()?.principal;
+    let resource = principal.splitn(6, ':').nth(5)?;
+    if let Some(rest) = resource.strip_prefix("assumed-role/") {
+        return Some(("role", rest.split('/').next()?));
+    }
+    if let Some(rest) = resource.strip_prefix("role/") {
+        return Some(("role", rest.rsplit('/').next()?));
+    }
+    if let Some(rest) = resource.strip_prefix("user/") {
+        return Some(("user", rest.rsplit('/').next()?));
+    }
+    None
 }
 
 /// `aws organizations list-policies-for-target` for a root, OU or account id, with the

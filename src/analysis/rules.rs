@@ -241,6 +241,9 @@ registry! {
     KEY_UNKNOWN = "KS404", "key-verdict-unknown", Warning, Scan, check: false,
         "the key's policy could not be judged",
         fix: "run the follow-up kmsdoctor why-locked command";
+    RCP_DENIES_EVERYONE = "KS405", "rcp-denies-everyone", Error, Scan, check: false,
+        "a resource control policy denies kms:PutKeyPolicy or kms:GetKeyPolicy on the key to every principal, the root user included",
+        fix: "the management account (or a delegated administrator for Organizations policies) must change or detach that RCP";
 }
 
 /// The rule with this id.

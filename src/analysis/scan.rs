@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::chain::OrgLevel;
 use super::lockout::{diagnose, Evidence, KeyProperties, KeyRef, Verdict};
 use super::policy::{parse_document, PolicyKind};
 
@@ -69,6 +70,87 @@ pub struct KeyStanding {
     /// Why the policy could not be read, or what else is worth knowing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Resource control policies that deny kms:PutKeyPolicy or kms:GetKeyPolicy on the key,
+    /// whatever its own policy says.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rcp_denials: Vec<RcpDenial>,
+}
+
+/// A statement of a resource control policy that denies kms:PutKeyPolicy or
+/// kms:GetKeyPolicy on a key. RCPs bind every caller, the root user included, on customer
+/// managed keys of member accounts (Organizations User Guide, "Resource control policies";
+/// KMS Developer Guide, "Resource control policies in AWS KMS").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct RcpDenial {
+    pub action: String,
+    /// The root, OU or account the RCP is attached to.
+    pub target: String,
+    /// `POLICY:SID`.
+    pub statement: String,
+    /// Without a condition: every principal is denied, the root user included, on every
+    /// request. Nobody can get in until the RCP changes.
+    pub everyone: bool,
+    /// Otherwise the conditions under which it denies (`OPERATOR KEY VALUES`, as written):
+    /// a request that fails one of them is not denied by this statement.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub when: Vec<String>,
+}
+
+/// The RCP statements that deny kms:PutKeyPolicy or kms:GetKeyPolicy on the key `arn`,
+/// level by level (the levels that bind its account, root first).
+pub fn rcp_denials(arn: &str, levels: &[OrgLevel]) -> Vec<RcpDenial> {
+    use super::condition::Truth;
+    use super::eval::{evaluate_layer, Outcome, Request, Resource};
+    use super::policy::Effect;
+    use super::principal::Caller;
+    let Some(parsed) = super::principal::Arn::parse(arn).filter(|a| a.service == "kms") else {
+        return Vec::new();
+    };
+    let (account, partition) = (parsed.account, parsed.partition);
+    // Any caller of the account will do: whether a statement applies to the action and the
+    // key does not depend on who asks, and the conditions are reported as written.
+    let Ok(caller) = Caller::parse(&format!("arn:{partition}:iam::{account}:root")) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for action in ["kms:PutKeyPolicy", "kms:GetKeyPolicy"] {
+        let req = Request::new(
+            caller.clone(),
+            action.to_string(),
+            Resource::Key(Some(arn.to_string())),
+            account.to_string(),
+            super::context::Context::open(),
+        );
+        for level in levels {
+            let refs: Vec<&super::policy::Policy> = level.policies.iter().collect();
+            let ev = evaluate_layer(&req, &refs, true);
+            for rec in ev.statements {
+                let matches = |m: &Option<super::eval::ElementMatch>| {
+                    m.as_ref().is_none_or(|m| m.result != Truth::False)
+                };
+                if rec.effect != Effect::Deny
+                    || rec.outcome == Outcome::Invalid
+                    || !matches(&rec.action)
+                    || !matches(&rec.resource)
+                    || !matches(&rec.principal)
+                {
+                    continue;
+                }
+                out.push(RcpDenial {
+                    action: action.to_string(),
+                    target: level.target.clone(),
+                    statement: rec.statement.id.clone(),
+                    everyone: rec.conditions.is_empty(),
+                    when: rec
+                        .conditions
+                        .iter()
+                        .map(|c| format!("{} {} {}", c.operator, c.key, c.values.join(", ")))
+                        .collect(),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// What KMS said of one key.
@@ -78,6 +160,8 @@ pub struct KeyFacts<'a> {
     pub policy: Result<&'a str, &'a str>,
     pub properties: Option<&'a KeyProperties>,
     pub now: chrono::DateTime<chrono::Utc>,
+    /// The RCP levels that bind the key's account, when read.
+    pub rcps: Option<&'a [OrgLevel]>,
 }
 
 pub fn judge(k: &KeyFacts<'_>) -> KeyStanding {
@@ -92,7 +176,11 @@ pub fn judge(k: &KeyFacts<'_>) -> KeyStanding {
         findings: Vec::new(),
         multi_region,
         note: None,
+        rcp_denials: k.rcps.map(|l| rcp_denials(k.arn, l)).unwrap_or_default(),
     };
+    if out.rcp_denials.iter().any(|d| d.everyone) {
+        out.findings.push(super::rules::RCP_DENIES_EVERYONE.id);
+    }
     let text = match k.policy {
         Ok(t) => t,
         Err(why) => {
@@ -170,6 +258,7 @@ mod tests {
             policy,
             properties: None,
             now: chrono::Utc::now(),
+            rcps: None,
         })
     }
 
@@ -193,6 +282,90 @@ mod tests {
         assert_eq!(
             got,
             [Standing::Unreadable, Standing::Recoverable, Standing::Ok]
+        );
+    }
+
+    fn level(target: &str, doc: &str) -> OrgLevel {
+        OrgLevel {
+            target: target.into(),
+            policies: vec![
+                parse_document(doc, PolicyKind::ResourceControl, "protect-kms")
+                    .unwrap()
+                    .policy,
+            ],
+        }
+    }
+
+    /// An unconditional RCP Deny of kms:PutKeyPolicy locks every principal out of the key,
+    /// the root user included (KS405); a Deny with a break-glass exemption is reported with
+    /// its condition; Denies of other actions or other keys are not reported.
+    #[test]
+    fn rcp_denials_name_the_statement_its_level_and_whether_anyone_escapes() {
+        let levels = [
+            level(
+                "r-ab12",
+                r#"{"Version":"2012-10-17","Statement":[
+                  {"Sid":"BreakGlassOnly","Effect":"Deny","Principal":"*","Action":"kms:GetKeyPolicy","Resource":"*",
+                   "Condition":{"ArnNotLike":{"aws:PrincipalArn":"arn:aws:iam::*:role/BreakGlass"}}},
+                  {"Sid":"NoDecrypt","Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*"}]}"#,
+            ),
+            level(
+                "ou-ab12-11111111",
+                r#"{"Version":"2012-10-17","Statement":[
+                  {"Sid":"Freeze","Effect":"Deny","Principal":"*","Action":["kms:PutKeyPolicy","kms:ScheduleKeyDeletion"],"Resource":"*"},
+                  {"Sid":"OtherKey","Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"arn:aws:kms:*:*:key/00000000-0000-0000-0000-000000000000"}]}"#,
+            ),
+        ];
+        let d = rcp_denials(ARN, &levels);
+        let got: Vec<(&str, &str, &str, bool)> = d
+            .iter()
+            .map(|x| {
+                (
+                    x.action.as_str(),
+                    x.target.as_str(),
+                    x.statement.as_str(),
+                    x.everyone,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "kms:PutKeyPolicy",
+                    "ou-ab12-11111111",
+                    "protect-kms:Freeze",
+                    true
+                ),
+                (
+                    "kms:GetKeyPolicy",
+                    "r-ab12",
+                    "protect-kms:BreakGlassOnly",
+                    false
+                ),
+            ]
+        );
+        assert_eq!(
+            d[1].when,
+            ["ArnNotLike aws:PrincipalArn arn:aws:iam::*:role/BreakGlass"]
+        );
+        let standing = judge(&KeyFacts {
+            arn: ARN,
+            region: "us-east-1",
+            policy: Ok(&crate::analysis::lockout::default_policy("111122223333")),
+            properties: None,
+            now: chrono::Utc::now(),
+            rcps: Some(&levels),
+        });
+        assert_eq!(
+            standing.standing,
+            Standing::Ok,
+            "the key policy itself is fine"
+        );
+        assert!(
+            standing.findings.contains(&"KS405"),
+            "{:?}",
+            standing.findings
         );
     }
 }

@@ -134,6 +134,11 @@ pub fn is_iam_principal_arn(s: &str, kind: &str) -> bool {
     is_path(&path) && !name.is_empty() && name.len() <= 64 && name.chars().all(is_name_char)
 }
 
+/// An IAM role, user or group name: 1 to 64 name characters.
+pub fn is_iam_name(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.chars().all(is_name_char)
+}
+
 /// A role session name, as STS AssumeRole takes it.
 pub fn is_session_name(s: &str) -> bool {
     (2..=64).contains(&s.len()) && s.chars().all(is_name_char)

@@ -239,9 +239,20 @@ pub(crate) fn investigate(
         properties: key_evidence.properties.as_ref(),
         caller: caller_arn,
     });
-    // The caller through the layers given besides the key policy.
-    if let (Some((layers, identity)), Some(Ok(c)), Some(doc), Some(account)) = (
-        scope.layers,
+    let principals = diagnosis.principals_to_look_up();
+    let facts = source.principal_facts(
+        &diagnosis.key,
+        &principals,
+        diagnosis.verdict == Verdict::Ok,
+    )?;
+    // The caller through the layers besides the key policy: those given by flags, else
+    // those the source read (live, bundles).
+    let layers = match scope.layers {
+        Some((given, identity)) => Some(given.layers(identity)),
+        None => facts.layers.as_ref().map(|l| l.layers(None)),
+    };
+    if let (Some(layers), Some(Ok(c)), Some(doc), Some(account)) = (
+        layers,
         caller_arn.map(Caller::parse),
         &diagnosis.policy,
         diagnosis.key.account.clone(),
@@ -253,19 +264,8 @@ pub(crate) fn investigate(
             key_evidence.aliases.as_deref(),
             key_evidence.properties.as_ref(),
         );
-        diagnosis.caller = Some(caller_access(
-            &doc.policy,
-            &setting,
-            &c,
-            &layers.layers(identity),
-        ));
+        diagnosis.caller = Some(caller_access(&doc.policy, &setting, &c, &layers));
     }
-    let principals = diagnosis.principals_to_look_up();
-    let facts = source.principal_facts(
-        &diagnosis.key,
-        &principals,
-        diagnosis.verdict == Verdict::Ok,
-    )?;
 
     let mut source_problems = key_evidence.problems.clone();
     source_problems.extend(events.summary.problems.iter().cloned());
@@ -292,6 +292,9 @@ pub(crate) fn investigate(
             key_evidence.policy_error.as_deref(),
         );
     }
+    // Layers that could not be read are said, without making the key's evidence incomplete.
+    source_problems.extend(facts.layer_problems.iter().cloned());
+    problems.extend(facts.layer_problems.iter().cloned());
     Ok(Investigation {
         diagnosis,
         key_evidence,

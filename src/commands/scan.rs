@@ -21,6 +21,8 @@ pub(crate) struct Scanned {
     pub pending: Vec<Pending>,
     pub aws_managed: usize,
     pub problems: Vec<String>,
+    /// What could not be read besides the keys (the RCPs), said without failing the scan.
+    pub notes: Vec<String>,
     pub calls: u32,
 }
 
@@ -73,8 +75,10 @@ pub(crate) fn gather(cfg: &ScanConfig, ui: Ui) -> Result<Scanned, AppError> {
         pending: Vec::new(),
         aws_managed: 0,
         problems: org_problems,
+        notes: Vec::new(),
         calls: 0,
     };
+    let rcps = account_rcps(&found.rcps, &mut s.notes);
     for region in &found.regions {
         s.problems.extend(region.problems.iter().cloned());
         s.calls += region.calls;
@@ -100,6 +104,9 @@ pub(crate) fn gather(cfg: &ScanConfig, ui: Ui) -> Result<Scanned, AppError> {
                 policy: k.policy.as_deref().map_err(String::as_str),
                 properties: k.properties.as_ref(),
                 now,
+                rcps: crate::analysis::principal::Arn::parse(&k.arn)
+                    .and_then(|a| rcps.get(a.account))
+                    .map(Vec::as_slice),
             });
             if let (Some(e), None) = (&k.describe_error, &standing.note) {
                 standing.note = Some(format!("DescribeKey: {e}"));
@@ -111,6 +118,47 @@ pub(crate) fn gather(cfg: &ScanConfig, ui: Ui) -> Result<Scanned, AppError> {
     Ok(s)
 }
 
+/// Each account's RCP levels, parsed; what could not be read or parsed goes to `notes`
+/// (once, with the number of accounts when it is the same for many).
+fn account_rcps(
+    read: &[(String, crate::evidence::aws::OrgRead)],
+    notes: &mut Vec<String>,
+) -> std::collections::BTreeMap<String, Vec<crate::analysis::chain::OrgLevel>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut unread: Vec<&str> = Vec::new();
+    for (account, r) in read {
+        if r.rcps.is_none() {
+            if unread.is_empty() {
+                if let Some(p) = r.problems.first() {
+                    notes.push(p.clone());
+                }
+            }
+            unread.push(account);
+            continue;
+        }
+        let recorded = crate::evidence::layers::RecordedLayers {
+            rcps: r.rcps.clone(),
+            ..Default::default()
+        };
+        match recorded.parse() {
+            Ok(p) => {
+                out.insert(account.clone(), p.rcps.unwrap_or_default());
+            }
+            Err(e) => notes.push(format!(
+                "an RCP of account {account} cannot be read ({}): its keys are judged without RCPs",
+                e.message
+            )),
+        }
+    }
+    if unread.len() > 1 {
+        notes.push(format!(
+            "the RCPs of {} accounts are not known: keys are judged without them",
+            unread.len()
+        ));
+    }
+    out
+}
+
 pub fn run(
     args: &ScanArgs,
     out: &mut dyn Write,
@@ -120,6 +168,7 @@ pub fn run(
     let cfg = ScanConfig::resolve(args)?;
     let s = gather(&cfg, ui)?;
     super::warn_problems(err, &s.problems)?;
+    super::warn_problems(err, &s.notes)?;
     let r = ScanReport {
         caller: &s.caller.arn,
         account: &s.caller.account,
@@ -129,6 +178,7 @@ pub fn run(
         pending_deletion: &s.pending,
         aws_managed_skipped: s.aws_managed,
         problems: &s.problems,
+        notes: &s.notes,
         calls: s.calls,
     };
     match cfg.output {
@@ -137,6 +187,10 @@ pub fn run(
         CheckFormat::Table => report::render_table(out, &r, ui.style)?,
     }
     out.flush()?;
-    let all_ok = s.keys.iter().all(|k| k.standing == Standing::Ok) && s.problems.is_empty();
+    let all_ok = s
+        .keys
+        .iter()
+        .all(|k| k.standing == Standing::Ok && !k.rcp_denials.iter().any(|d| d.everyone))
+        && s.problems.is_empty();
     Ok(if all_ok { 0 } else { 3 })
 }

@@ -121,6 +121,7 @@ pub fn load_layers(
     let scps = org(&files.scps, PolicyKind::Identity)?;
     let rcps = org(&files.rcps, PolicyKind::ResourceControl)?;
     Ok(LayerPolicies {
+        identity: None,
         boundary,
         session: (!session.is_empty()).then_some(session),
         scps,

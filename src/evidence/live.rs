@@ -15,6 +15,7 @@ use super::aws::{
     LookupReport,
 };
 use super::cloudtrail_records::{scan, TrailError};
+use super::layers::RecordedLayers;
 use super::source::{
     EventsQuery, EventsSummary, EvidenceError, EvidenceSource, KeyEvidence, PolicyEvents,
     PrincipalFacts,
@@ -52,6 +53,10 @@ pub struct Bundle {
     pub existence: BTreeMap<String, Existence>,
     /// IAM's decision for the caller on kms:GetKeyPolicy and kms:PutKeyPolicy, when asked.
     pub simulation: Option<Vec<(String, String)>>,
+    /// The caller's layers of the request chain (identity policies, boundary, SCPs, RCPs)
+    /// as read then; absent in bundles of older kmsdoctors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layers: Option<RecordedLayers>,
     pub problems: Vec<String>,
 }
 
@@ -215,6 +220,8 @@ pub struct AwsSource<'p> {
     records: Vec<serde_json::Value>,
     lookup: LookupReport,
     facts: PrincipalFacts,
+    /// The caller's layers of the request chain, as read.
+    layers: Option<RecordedLayers>,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, LiveError> {
@@ -287,6 +294,7 @@ impl<'p> AwsSource<'p> {
             records: Vec::new(),
             lookup: LookupReport::default(),
             facts: PrincipalFacts::default(),
+            layers: None,
         }
     }
 
@@ -326,6 +334,7 @@ impl<'p> AwsSource<'p> {
             lookup: self.lookup.clone(),
             existence: self.facts.existence.clone(),
             simulation: self.facts.simulation.clone(),
+            layers: self.layers.clone(),
             problems,
         })
     }
@@ -427,6 +436,22 @@ impl EvidenceSource for AwsSource<'_> {
                 )),
             }
         }
+        if let Some(caller) = &self.caller {
+            let recorded =
+                self.runtime
+                    .block_on(read_layers(c, caller, self.caller_principal_arn.as_deref()));
+            match recorded.parse() {
+                Ok(parsed) => facts.layers = Some(parsed),
+                Err(e) => facts.layer_problems.push(format!(
+                    "{} (at {}): the caller's layers are not evaluated",
+                    e.message, e.pointer
+                )),
+            }
+            facts
+                .layer_problems
+                .extend(recorded.problems.iter().cloned());
+            self.layers = Some(recorded);
+        }
         self.facts = facts.clone();
         Ok(facts)
     }
@@ -470,6 +495,26 @@ fn start_scan(connection: &aws::Connection, regions: &[String]) -> Result<ScanSt
 pub struct ScanEvidence {
     pub caller: CallerIdentity,
     pub regions: Vec<aws::scan::RegionScan>,
+    /// The RCP levels that bind each account scanned, as far as the caller may read them:
+    /// one RCP Deny can lock every principal out of every key of an account.
+    pub rcps: Vec<(String, aws::OrgRead)>,
+}
+
+/// The RCPs of each account, read with the caller's clients (the management account or a
+/// delegated administrator can read them; anyone else gets the problem said).
+fn read_rcps(
+    runtime: &tokio::runtime::Runtime,
+    home: &Clients,
+    accounts: &[String],
+) -> Vec<(String, aws::OrgRead)> {
+    let mut reader =
+        aws::OrgReader::new(&[aws_sdk_organizations::types::PolicyType::ResourceControlPolicy]);
+    let mut out = Vec::new();
+    for a in accounts {
+        let read = runtime.block_on(reader.read(home, a));
+        out.push((a.clone(), read));
+    }
+    out
 }
 
 /// Scans `regions` (the configured region when empty) at once, each operation paced to
@@ -483,9 +528,9 @@ pub fn scan_keys(
     let ScanStart {
         runtime,
         config,
+        home,
         caller,
         regions,
-        ..
     } = start_scan(connection, regions)?;
     let clients: Vec<Clients> = regions
         .iter()
@@ -502,9 +547,11 @@ pub fn scan_keys(
             .iter()
             .map(|c| aws::scan::scan_region(c, per_second, progress)),
     ));
+    let rcps = read_rcps(&runtime, &home, std::slice::from_ref(&caller.account));
     Ok(ScanEvidence {
         caller,
         regions: scans,
+        rcps,
     })
 }
 
@@ -533,13 +580,7 @@ pub fn scan_org(
     } = start_scan(connection, regions)?;
     // Only these clients may list the accounts and assume roles (the guard's OrgScan mode).
     let org_clients = Clients::with_mode(&config, aws::Mode::OrgScan);
-    let guard =
-        aws::ReadOnlyGuard::with_mode(org_clients.calls.clone(), &home.region, aws::Mode::OrgScan);
-    let organizations = aws_sdk_organizations::Client::from_conf(
-        aws_sdk_organizations::config::Builder::from(&config)
-            .interceptor(guard)
-            .build(),
-    );
+    let organizations = &org_clients.organizations;
     let mut accounts: Vec<String> = Vec::new();
     let mut token: Option<String> = None;
     for _ in 0..1000 {
@@ -633,9 +674,43 @@ pub fn scan_org(
             .iter()
             .map(|c| aws::scan::scan_region(c, per_second, progress)),
     ));
+    let rcps = read_rcps(&runtime, &home, &accounts);
     let all = ScanEvidence {
         caller: caller.clone(),
         regions: scans,
+        rcps,
     };
     Ok((all, accounts, problems))
+}
+
+/// Reads the caller's layers of the request chain: its identity policies and permissions
+/// boundary from IAM (the role behind a session: `principal_arn`), and the SCPs and RCPs
+/// that bind its account from Organizations. The root user has no identity side.
+async fn read_layers(
+    c: &Clients,
+    caller: &CallerIdentity,
+    principal_arn: Option<&str>,
+) -> RecordedLayers {
+    let mut layers = RecordedLayers {
+        principal: principal_arn.map(str::to_string),
+        ..RecordedLayers::default()
+    };
+    let is_root = caller.arn.ends_with(":root");
+    match (is_root, principal_arn) {
+        (true, _) => {}
+        (false, Some(p)) => {
+            let read = aws::read_identity(c, p).await;
+            layers.identity = read.identity;
+            layers.boundary = read.boundary;
+            layers.problems.extend(read.problems);
+        }
+        (false, None) => layers.problems.push(format!(
+            "the IAM role or user behind {} could not be looked up: its identity policies and permissions boundary are not known",
+            crate::analysis::escape::visible(&caller.arn)
+        )),
+    }
+    aws::read_org_policies(c, &caller.account)
+        .await
+        .record(&mut layers);
+    layers
 }

@@ -8,6 +8,7 @@ pub mod aws;
 pub mod cloudformation;
 pub mod cloudtrail_records;
 pub mod files;
+pub mod layers;
 pub mod live;
 pub mod scan_file;
 pub mod shape;

@@ -21,6 +21,7 @@ use super::files;
 use super::live::Bundle;
 use super::trail_files::read_all;
 use super::InputError;
+use crate::analysis::chain::LayerPolicies;
 use crate::analysis::events::PolicyEvent;
 use crate::analysis::lockout::{Existence, KeyProperties, KeyRef};
 use crate::analysis::policy::{parse_document, PolicyDocument, PolicyKind};
@@ -75,13 +76,18 @@ pub struct PolicyEvents {
 }
 
 /// What the source knows about principals of the key's account.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct PrincipalFacts {
     /// Whether each principal asked about exists (missing: not known).
     pub existence: BTreeMap<String, Existence>,
     /// IAM's decision for the caller on kms:GetKeyPolicy and kms:PutKeyPolicy, when asked:
     /// `[action, decision]` pairs.
     pub simulation: Option<Vec<(String, String)>>,
+    /// The caller's layers of the request chain (identity policies, boundary, SCPs, RCPs),
+    /// when the source read them; a layer not read is not known.
+    pub layers: Option<LayerPolicies>,
+    /// Why layers are not known: said, but the key's evidence is no less complete for it.
+    pub layer_problems: Vec<String>,
     pub problems: Vec<String>,
 }
 
@@ -260,12 +266,26 @@ impl EvidenceSource for BundleSource {
         principals: &[&str],
         _ask_iam: bool,
     ) -> Result<PrincipalFacts, EvidenceError> {
+        let (layers, layer_problems) = match &self.bundle.layers {
+            None => (None, vec![]),
+            Some(recorded) => (
+                Some(recorded.parse().map_err(|e| InputError {
+                    file: self.path.clone(),
+                    position: None,
+                    pointer: Some(format!("/layers{}", e.pointer)),
+                    message: e.message,
+                })?),
+                recorded.problems.clone(),
+            ),
+        };
         Ok(PrincipalFacts {
             existence: principals
                 .iter()
                 .filter_map(|p| self.bundle.existence.get(*p).map(|e| (p.to_string(), *e)))
                 .collect(),
             simulation: self.bundle.simulation.clone(),
+            layers,
+            layer_problems,
             problems: vec![],
         })
     }

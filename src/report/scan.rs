@@ -10,6 +10,9 @@
 //!   `follow_up` (the why-locked command)
 //! - `pending_deletion`: `arn`, `region`, `key_state`
 //! - `problems`: what could not be scanned (a region's ListKeys failing)
+//! - `notes`: what could not be read besides (the RCPs of accounts the caller may not read)
+//! - each key's `rcp_denials`: RCP statements denying kms:PutKeyPolicy or kms:GetKeyPolicy
+//!   on it (`action`, `target`, `statement`, `everyone`, `when`); `everyone` is KS405
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -39,6 +42,8 @@ pub struct ScanReport<'a> {
     pub pending_deletion: &'a [Pending],
     pub aws_managed_skipped: usize,
     pub problems: &'a [String],
+    /// What could not be read besides the keys (RCPs): said, not a failure.
+    pub notes: &'a [String],
     pub calls: u32,
 }
 
@@ -75,6 +80,7 @@ struct ScanJson<'a> {
     keys: Vec<KeyJson<'a>>,
     pending_deletion: &'a [Pending],
     problems: &'a [String],
+    notes: &'a [String],
 }
 
 fn summary(r: &ScanReport<'_>) -> BTreeMap<&'static str, usize> {
@@ -116,6 +122,7 @@ pub fn render_json(out: &mut dyn Write, r: &ScanReport<'_>) -> io::Result<()> {
             .collect(),
         pending_deletion: r.pending_deletion,
         problems: r.problems,
+        notes: r.notes,
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)
@@ -126,10 +133,13 @@ use super::sarif_level as level;
 /// SARIF 2.1.0: each key that is not `ok` a result, located at `aws/kms/REGION/KEY_ID`
 /// (code scanning wants an artifact) with the key ARN as its logical location.
 pub fn render_sarif(out: &mut dyn Write, r: &ScanReport<'_>) -> io::Result<()> {
+    use crate::analysis::rules::RCP_DENIES_EVERYONE;
     use serde_json::json;
+    let locked_by_rcp = |k: &KeyStanding| k.rcp_denials.iter().any(|d| d.everyone);
     let mut rules: Vec<&'static crate::analysis::rules::Rule> = Vec::new();
     for k in r.keys {
-        if let Some(rule) = k.standing.rule() {
+        let rcp = locked_by_rcp(k).then_some(RCP_DENIES_EVERYONE);
+        for rule in k.standing.rule().into_iter().chain(rcp) {
             if !rules.iter().any(|x| x.id == rule.id) {
                 rules.push(rule);
             }
@@ -150,10 +160,21 @@ pub fn render_sarif(out: &mut dyn Write, r: &ScanReport<'_>) -> io::Result<()> {
     let results: Vec<serde_json::Value> = r
         .keys
         .iter()
-        .filter_map(|k| k.standing.rule().map(|rule| (k, rule)))
+        .flat_map(|k| {
+            let rcp = locked_by_rcp(k).then_some(RCP_DENIES_EVERYONE);
+            k.standing.rule().into_iter().chain(rcp).map(move |rule| (k, rule))
+        })
         .map(|(k, rule)| {
             let id = k.arn.rsplit('/').next().unwrap_or(&k.arn);
             let mut text = format!("{}: {}.", k.arn, rule.summary);
+            if rule.id == RCP_DENIES_EVERYONE.id {
+                for d in k.rcp_denials.iter().filter(|d| d.everyone) {
+                    text.push_str(&format!(
+                        " {} at {} denies {}.",
+                        d.statement, d.target, d.action
+                    ));
+                }
+            }
             if !k.findings.is_empty() {
                 text.push_str(&format!(" Findings: {}.", k.findings.join(", ")));
             }
@@ -229,6 +250,25 @@ pub fn render_table(out: &mut dyn Write, r: &ScanReport<'_>, style: Style) -> io
         if let Some(n) = &k.note {
             wrap(out, "      ", "      ", n)?;
         }
+        for d in &k.rcp_denials {
+            let text = if d.everyone {
+                format!(
+                    "the RCP statement {} attached to {} denies {} to every principal, the root user included: only the management account can lift it",
+                    esc(&d.statement),
+                    esc(&d.target),
+                    d.action
+                )
+            } else {
+                format!(
+                    "the RCP statement {} attached to {} denies {} when {}",
+                    esc(&d.statement),
+                    esc(&d.target),
+                    d.action,
+                    esc(&d.when.join(" and "))
+                )
+            };
+            wrap(out, "      ", "      ", &text)?;
+        }
         if let Some(c) = follow_up(k) {
             writeln!(out, "      $ {c}")?;
         }
@@ -241,6 +281,9 @@ pub fn render_table(out: &mut dyn Write, r: &ScanReport<'_>, style: Style) -> io
     }
     for p in r.problems {
         wrap(out, "\nNot scanned: ", "  ", p)?;
+    }
+    for n in r.notes {
+        wrap(out, "\nNote: ", "  ", &esc(n))?;
     }
     Ok(())
 }

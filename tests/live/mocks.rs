@@ -62,6 +62,7 @@ fn with_kms(kms: aws_sdk_kms::Client, calls: CallLog) -> Clients {
         kms,
         cloudtrail: mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, &[]),
         iam: mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[]),
+        organizations: mock_client!(aws_sdk_organizations, RuleMode::MatchAny, &[]),
         region: "us-east-1".into(),
         calls,
     }
@@ -80,6 +81,7 @@ fn clients(rules: &[&Rule]) -> Clients {
         kms: mock_client!(aws_sdk_kms, RuleMode::MatchAny, &[]),
         cloudtrail,
         iam: mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[]),
+        organizations: mock_client!(aws_sdk_organizations, RuleMode::MatchAny, &[]),
         region: "us-east-1".into(),
         calls,
     }
@@ -843,5 +845,230 @@ fn scan_region_pages_retries_and_reports_per_key() {
         scan.problems[0].contains("ListKeys in us-east-1 failed"),
         "{:?}",
         scan.problems
+    );
+}
+
+/// Organizations mocks for a member account read by a delegated administrator: the root
+/// `r-ab12` with SCPs and RCPs enabled, the OU `ou-ab12-11111111`, and the account.
+fn org_rules(ou_scp: &'static str) -> Vec<Rule> {
+    use aws_sdk_organizations::operation::describe_organization::DescribeOrganizationOutput;
+    use aws_sdk_organizations::operation::describe_policy::DescribePolicyOutput;
+    use aws_sdk_organizations::operation::list_parents::ListParentsOutput;
+    use aws_sdk_organizations::operation::list_policies_for_target::ListPoliciesForTargetOutput;
+    use aws_sdk_organizations::operation::list_roots::ListRootsOutput;
+    use aws_sdk_organizations::types::{
+        Organization, Parent, ParentType, Policy, PolicySummary, PolicyType, PolicyTypeStatus,
+        PolicyTypeSummary, Root,
+    };
+    let full =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let rcp_full = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#;
+    let summary = |id: &str, name: &str| PolicySummary::builder().id(id).name(name).build();
+    vec![
+        mock!(aws_sdk_organizations::Client::describe_organization).then_output(|| {
+            DescribeOrganizationOutput::builder()
+                .organization(
+                    Organization::builder()
+                        .id("o-exampleorg")
+                        .master_account_id("999988887777")
+                        .build(),
+                )
+                .build()
+        }),
+        mock!(aws_sdk_organizations::Client::list_roots).then_output(|| {
+            let enabled = |t| {
+                PolicyTypeSummary::builder()
+                    .r#type(t)
+                    .status(PolicyTypeStatus::Enabled)
+                    .build()
+            };
+            ListRootsOutput::builder()
+                .roots(
+                    Root::builder()
+                        .id("r-ab12")
+                        .policy_types(enabled(PolicyType::ServiceControlPolicy))
+                        .policy_types(enabled(PolicyType::ResourceControlPolicy))
+                        .build(),
+                )
+                .build()
+        }),
+        mock!(aws_sdk_organizations::Client::list_parents)
+            .match_requests(|r| r.child_id() == Some("111122223333"))
+            .then_output(|| {
+                ListParentsOutput::builder()
+                    .parents(
+                        Parent::builder()
+                            .id("ou-ab12-11111111")
+                            .r#type(ParentType::OrganizationalUnit)
+                            .build(),
+                    )
+                    .build()
+            }),
+        mock!(aws_sdk_organizations::Client::list_parents)
+            .match_requests(|r| r.child_id() == Some("ou-ab12-11111111"))
+            .then_output(|| {
+                ListParentsOutput::builder()
+                    .parents(
+                        Parent::builder()
+                            .id("r-ab12")
+                            .r#type(ParentType::Root)
+                            .build(),
+                    )
+                    .build()
+            }),
+        mock!(aws_sdk_organizations::Client::list_policies_for_target)
+            .match_requests(|r| r.filter() == Some(&PolicyType::ServiceControlPolicy))
+            .then_output(move || {
+                let mut out = ListPoliciesForTargetOutput::builder()
+                    .policies(summary("p-FullAWSAccess", "FullAWSAccess"));
+                out = out.policies(summary("p-denykms1", "DenyKeyPolicyChanges"));
+                out.build()
+            }),
+        mock!(aws_sdk_organizations::Client::list_policies_for_target)
+            .match_requests(|r| r.filter() == Some(&PolicyType::ResourceControlPolicy))
+            .then_output(move || {
+                ListPoliciesForTargetOutput::builder()
+                    .policies(summary("p-RCPFullAWSAccess", "RCPFullAWSAccess"))
+                    .build()
+            }),
+        mock!(aws_sdk_organizations::Client::describe_policy)
+            .match_requests(|r| r.policy_id() == Some("p-denykms1"))
+            .then_output(move || {
+                DescribePolicyOutput::builder()
+                    .policy(Policy::builder().content(ou_scp).build())
+                    .build()
+            }),
+        mock!(aws_sdk_organizations::Client::describe_policy)
+            .match_requests(|r| r.policy_id() == Some("p-FullAWSAccess"))
+            .then_output(move || {
+                DescribePolicyOutput::builder()
+                    .policy(Policy::builder().content(full).build())
+                    .build()
+            }),
+        mock!(aws_sdk_organizations::Client::describe_policy)
+            .match_requests(|r| r.policy_id() == Some("p-RCPFullAWSAccess"))
+            .then_output(move || {
+                DescribePolicyOutput::builder()
+                    .policy(Policy::builder().content(rcp_full).build())
+                    .build()
+            }),
+    ]
+}
+
+/// A delegated administrator reads the SCP and RCP levels of a member account root first,
+/// each policy once; an SCP Deny with a condition then names the SCP layer and its level
+/// for a caller without the tag (issue 13).
+#[test]
+fn scps_and_rcps_are_read_level_by_level_and_decide_the_chain() {
+    let deny = r#"{"Version":"2012-10-17","Statement":[{"Sid":"DenyKeyPolicy","Effect":"Deny","Action":"kms:PutKeyPolicy","Resource":"*","Condition":{"StringNotEquals":{"aws:PrincipalTag/team":"security"}}}]}"#;
+    let rules = org_rules(deny);
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let mut c = clients(&[]);
+    // Guarded as in production, so that the calls are logged and checked.
+    let guard = ReadOnlyGuard::new(c.calls.clone(), "us-east-1");
+    c.organizations = mock_client!(aws_sdk_organizations, RuleMode::MatchAny, &refs, |b| b
+        .interceptor(guard.clone()));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let read = rt.block_on(kmsdoctor::evidence::aws::read_org_policies(
+        &c,
+        "111122223333",
+    ));
+    assert!(read.problems.is_empty(), "{:?}", read.problems);
+    assert_eq!(read.management_account.as_deref(), Some("999988887777"));
+    let scps = read.scps.clone().expect("SCPs read");
+    let targets: Vec<&str> = scps.iter().map(|l| l.target.as_str()).collect();
+    assert_eq!(targets, ["r-ab12", "ou-ab12-11111111", "111122223333"]);
+    assert_eq!(scps[1].policies.len(), 2);
+    assert_eq!(scps[1].policies[1].name, "DenyKeyPolicyChanges");
+    assert_eq!(read.rcps.as_ref().map(Vec::len), Some(3));
+    // Every policy content was asked for once, whatever the number of levels it is at.
+    let describes = c
+        .calls
+        .calls()
+        .iter()
+        .filter(|call| call.operation == "DescribePolicy")
+        .count();
+    assert_eq!(describes, 3, "{:?}", c.calls.calls());
+    assert!(c
+        .calls
+        .calls()
+        .iter()
+        .all(|call| kmsdoctor::evidence::aws::is_allowed(&call.service, &call.operation)));
+
+    // Through the chain: the key policy delegates, the caller's identity policy allows, and
+    // the SCP Deny decides for a caller whose tag is unknown (conditional) or wrong.
+    let mut recorded = kmsdoctor::evidence::layers::RecordedLayers::default();
+    read.record(&mut recorded);
+    recorded.identity = Some(vec![kmsdoctor::evidence::layers::RecordedPolicy {
+        name: "admin".into(),
+        source: "inline policy admin".into(),
+        document: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#.into(),
+    }]);
+    recorded.boundary = Some(kmsdoctor::evidence::layers::RecordedBoundary::None);
+    let layers = recorded.parse().unwrap();
+    use kmsdoctor::analysis::lockout::{admins::caller_access, default_policy, Setting};
+    let key = KeyRef::parse(KEY).unwrap();
+    let setting = Setting::new(&key, "111122223333", now(), None, None);
+    let policy = kmsdoctor::analysis::policy::parse_document(
+        &default_policy("111122223333"),
+        kmsdoctor::analysis::policy::PolicyKind::Key,
+        "key-policy",
+    )
+    .unwrap();
+    let caller =
+        kmsdoctor::analysis::principal::Caller::parse("arn:aws:iam::111122223333:role/Ops")
+            .unwrap();
+    let access = caller_access(&policy.policy, &setting, &caller, &layers.layers(None));
+    let json = serde_json::to_value(&access).unwrap();
+    assert_eq!(json["decision"], "conditional", "{json}");
+    let needs = json["requirements"].to_string();
+    assert!(needs.contains("aws:PrincipalTag/team"), "{json}");
+
+    // Without the condition, the SCP at the OU denies outright, and is named with its level.
+    if let Some(levels) = recorded.scps.as_mut() {
+        levels[1].policies[1].document = r#"{"Version":"2012-10-17","Statement":[{"Sid":"DenyKeyPolicy","Effect":"Deny","Action":"kms:PutKeyPolicy","Resource":"*"}]}"#.into();
+    }
+    let layers = recorded.parse().unwrap();
+    let access = caller_access(&policy.policy, &setting, &caller, &layers.layers(None));
+    let json = serde_json::to_value(&access).unwrap();
+    assert_eq!(json["decision"], "explicit_deny", "{json}");
+    assert_eq!(json["denied_by"], "scp", "{json}");
+    assert_eq!(json["denied_at"], "ou-ab12-11111111", "{json}");
+    assert_eq!(json["can_put_key_policy"], false, "{json}");
+}
+
+/// A member account that may not read Organizations: the layers are not known, and the
+/// problem names the command for someone in the management account.
+#[test]
+fn unreadable_organization_policies_are_said_with_the_command_to_read_them() {
+    use aws_sdk_organizations::operation::describe_organization::DescribeOrganizationError;
+    let denied = mock!(aws_sdk_organizations::Client::describe_organization).then_error(|| {
+        DescribeOrganizationError::generic(
+            ErrorMetadata::builder()
+                .code("AccessDeniedException")
+                .message("You don't have permissions to access this resource.")
+                .build(),
+        )
+    });
+    let mut c = clients(&[]);
+    c.organizations = mock_client!(aws_sdk_organizations, RuleMode::MatchAny, &[&denied]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let read = rt.block_on(kmsdoctor::evidence::aws::read_org_policies(
+        &c,
+        "111122223333",
+    ));
+    assert!(read.scps.is_none() && read.rcps.is_none());
+    assert_eq!(read.problems.len(), 1);
+    let p = &read.problems[0];
+    assert!(p.contains("AccessDeniedException"), "{p}");
+    assert!(
+        p.contains("aws organizations list-policies-for-target --target-id 111122223333 --filter SERVICE_CONTROL_POLICY"),
+        "{p}"
     );
 }

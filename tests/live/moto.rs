@@ -775,54 +775,67 @@ fn scan_judges_every_key_worst_first() {
 
 /// `scan --org` (issue 11, item 1): the organization's accounts through the role assumed in
 /// each; the caller's own account with its own credentials.
-#[test]
-fn scan_org_covers_every_account_of_the_organization() {
-    let org = aws_sdk_organizations::Client::new(&config());
-    let rt = runtime();
-    let _ = rt.block_on(org.create_organization().send());
-    let created = rt
+/// A configuration acting in the member account `m`, through the role `scan --org` assumes
+/// there.
+fn member_config(m: &str) -> SdkConfig {
+    let creds = runtime()
+        .block_on(
+            aws_sdk_sts::Client::new(&config())
+                .assume_role()
+                .role_arn(format!(
+                    "arn:aws:iam::{m}:role/OrganizationAccountAccessRole"
+                ))
+                .role_session_name("setup")
+                .send(),
+        )
+        .expect("AssumeRole on moto")
+        .credentials()
+        .cloned()
+        .unwrap();
+    config()
+        .to_builder()
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
+                creds.access_key_id(),
+                creds.secret_access_key(),
+                Some(creds.session_token().to_string()),
+                None,
+                "member",
+            )),
+        )
+        .build()
+}
+
+/// A new member account of the organization (made once per test run's organization).
+fn new_member(org: &aws_sdk_organizations::Client) -> Option<String> {
+    let _ = runtime().block_on(org.create_organization().send());
+    runtime()
         .block_on(
             org.create_account()
                 .email(format!("{}@example.com", unique("member")))
                 .account_name(unique("member"))
                 .send(),
         )
-        .expect("CreateAccount on moto");
-    let member = created
+        .expect("CreateAccount on moto")
         .create_account_status()
         .and_then(|s| s.account_id())
-        .map(str::to_string);
+        .map(str::to_string)
+}
+
+#[test]
+fn scan_org_covers_every_account_of_the_organization() {
+    let org = aws_sdk_organizations::Client::new(&config());
+    let rt = runtime();
+    let member = new_member(&org);
     let mine = create_key(None);
     // A key in the member account, made through the role scan --org assumes there.
     let member_key = member.as_ref().map(|m| {
-        let sts = aws_sdk_sts::Client::new(&config());
-        let creds = rt
+        let out = rt
             .block_on(
-                sts.assume_role()
-                    .role_arn(format!(
-                        "arn:aws:iam::{m}:role/OrganizationAccountAccessRole"
-                    ))
-                    .role_session_name("setup")
+                aws_sdk_kms::Client::new(&member_config(m))
+                    .create_key()
                     .send(),
             )
-            .expect("AssumeRole on moto")
-            .credentials()
-            .cloned()
-            .unwrap();
-        let member_config = config()
-            .to_builder()
-            .credentials_provider(
-                aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
-                    creds.access_key_id(),
-                    creds.secret_access_key(),
-                    Some(creds.session_token().to_string()),
-                    None,
-                    "member",
-                )),
-            )
-            .build();
-        let out = rt
-            .block_on(aws_sdk_kms::Client::new(&member_config).create_key().send())
             .expect("CreateKey in the member account");
         out.key_metadata().unwrap().arn().unwrap().to_string()
     });
@@ -847,4 +860,271 @@ fn scan_org_covers_every_account_of_the_organization() {
     // --role-name without --org is a flag error.
     let out = kmsdoctor(&["scan", "--role-name", "Other"]);
     assert_eq!(out.status.code(), Some(1));
+}
+
+/// The request chain live (issue 13): a role whose inline policy allows kms:* but whose
+/// permissions boundary omits kms:PutKeyPolicy. The key policy delegates to IAM, so the key
+/// is ok; kmsdoctor reads the role's inline and managed policies and its boundary from IAM
+/// (URL-encoded, as IAM returns them) and names the boundary as the layer that denies. The
+/// bundle `collect` writes keeps the layers, and `--from` says the same offline.
+#[test]
+fn the_caller_denied_by_its_permissions_boundary_is_named_live_and_offline() {
+    let rt = runtime();
+    let iam = aws_sdk_iam::Client::new(&config());
+    let role = unique("Bounded");
+    let boundary = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Action": ["kms:GetKeyPolicy", "kms:DescribeKey", "kms:List*"], "Resource": "*"}]});
+    let boundary_arn = rt
+        .block_on(
+            iam.create_policy()
+                .policy_name(unique("KmsReadOnly"))
+                .policy_document(boundary.to_string())
+                .send(),
+        )
+        .expect("CreatePolicy on moto")
+        .policy()
+        .and_then(|p| p.arn())
+        .unwrap()
+        .to_string();
+    let managed_arn = rt
+        .block_on(
+            iam.create_policy()
+                .policy_name(unique("StsRead"))
+                .policy_document(
+                    serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                        "Action": "sts:GetCallerIdentity", "Resource": "*"}]})
+                    .to_string(),
+                )
+                .send(),
+        )
+        .expect("CreatePolicy on moto")
+        .policy()
+        .and_then(|p| p.arn())
+        .unwrap()
+        .to_string();
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole"}]});
+    rt.block_on(
+        iam.create_role()
+            .role_name(&role)
+            .assume_role_policy_document(trust.to_string())
+            .permissions_boundary(&boundary_arn)
+            .send(),
+    )
+    .expect("CreateRole on moto");
+    // A '%' and a space in the document: IAM URL-encodes them, and kmsdoctor decodes.
+    let inline = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Sid": "Kms Admin 100%",
+        "Effect": "Allow", "Action": "kms:*", "Resource": "*"}]});
+    rt.block_on(
+        iam.put_role_policy()
+            .role_name(&role)
+            .policy_name("kms-admin")
+            .policy_document(inline.to_string())
+            .send(),
+    )
+    .expect("PutRolePolicy on moto");
+    rt.block_on(
+        iam.attach_role_policy()
+            .role_name(&role)
+            .policy_arn(&managed_arn)
+            .send(),
+    )
+    .expect("AttachRolePolicy on moto");
+    let creds = rt
+        .block_on(
+            aws_sdk_sts::Client::new(&config())
+                .assume_role()
+                .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/{role}"))
+                .role_session_name("alice")
+                .send(),
+        )
+        .expect("AssumeRole on moto")
+        .credentials()
+        .cloned()
+        .unwrap();
+    let key = create_key(None);
+    let as_role = |args: &[&str]| {
+        Command::cargo_bin("kmsdoctor")
+            .unwrap()
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", std::env::temp_dir())
+            .env("AWS_ACCESS_KEY_ID", creds.access_key_id())
+            .env("AWS_SECRET_ACCESS_KEY", creds.secret_access_key())
+            .env("AWS_SESSION_TOKEN", creds.session_token())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("KMSDOCTOR_LOOKUP_BACKOFF_MS", "1")
+            .args(args)
+            .args(["--endpoint-url", &endpoint(), "--region", "us-east-1"])
+            .output()
+            .unwrap()
+    };
+    let now = "2026-11-23T00:00:00Z";
+    let out = as_role(&["why-locked", &key, "--output", "json", "--now", now]);
+    let v = json(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(v["verdict"], "ok", "{v}\n{err}");
+    let caller = &v["caller"];
+    assert!(
+        caller["principal"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("assumed-role/{role}/alice")),
+        "{caller}"
+    );
+    assert_eq!(caller["denied_by"], "boundary", "{caller}\n{err}");
+    assert_eq!(caller["can_put_key_policy"], false, "{caller}");
+    assert_eq!(caller["can_get_key_policy"], true, "{caller}");
+    let layers = caller["layers"].as_array().expect("layers");
+    let identity = layers.iter().find(|l| l["layer"] == "identity").unwrap();
+    assert_eq!(identity["status"], "evaluated", "{identity}");
+    assert!(
+        identity["deciding_statements"]
+            .to_string()
+            .contains("kms-admin:Kms Admin 100%"),
+        "the inline policy, URL-decoded: {identity}"
+    );
+    // Not in an organization, or the management account: SCPs and RCPs bind nothing.
+    assert!(
+        layers
+            .iter()
+            .filter(|l| l["layer"] == "scp" || l["layer"] == "rcp")
+            .all(|l| l["status"] != "not_known"),
+        "{caller}"
+    );
+    // The plan says who can change the boundary.
+    let plan = v["recovery_plan"].to_string();
+    assert!(plan.contains("permissions boundary"), "{plan}");
+
+    // The bundle keeps the layers: the same answer offline, without AWS.
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle.json");
+    let out = as_role(&["collect", &key, "--out", bundle.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&bundle).unwrap()).unwrap();
+    assert_eq!(
+        saved["layers"]["boundary"]["policy"]["source"], boundary_arn,
+        "{}",
+        saved["layers"]
+    );
+    let offline = Command::cargo_bin("kmsdoctor")
+        .unwrap()
+        .args([
+            "why-locked",
+            &key,
+            "--from",
+            bundle.to_str().unwrap(),
+            "--output",
+            "json",
+            "--now",
+            now,
+        ])
+        .output()
+        .unwrap();
+    let offline = json(&offline);
+    assert_eq!(offline["caller"]["denied_by"], "boundary", "{offline}");
+    assert_eq!(offline["caller"]["layers"], caller["layers"]);
+}
+
+/// An RCP that denies kms:PutKeyPolicy to everyone, attached to a member account: `scan
+/// --org` (from the management account, which may read RCPs) reports every key of that
+/// account as locked by it (KS405), with the statement and its level, and exits 3 (issue 13).
+#[test]
+fn scan_org_reports_an_rcp_that_denies_everyone() {
+    use aws_sdk_organizations::types::PolicyType;
+    let org = aws_sdk_organizations::Client::new(&config());
+    let rt = runtime();
+    let member = new_member(&org).expect("moto names the new account");
+    let root = rt
+        .block_on(org.list_roots().send())
+        .expect("ListRoots on moto")
+        .roots()[0]
+        .id()
+        .unwrap()
+        .to_string();
+    let _ = rt.block_on(
+        org.enable_policy_type()
+            .root_id(&root)
+            .policy_type(PolicyType::ResourceControlPolicy)
+            .send(),
+    );
+    let name = unique("FreezeKeyPolicies");
+    let rcp = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Sid": "Freeze",
+        "Effect": "Deny", "Principal": "*", "Action": "kms:PutKeyPolicy", "Resource": "*"}]});
+    let policy_id = rt
+        .block_on(
+            org.create_policy()
+                .name(&name)
+                .description("kmsdoctor test")
+                .r#type(PolicyType::ResourceControlPolicy)
+                .content(rcp.to_string())
+                .send(),
+        )
+        .expect("CreatePolicy (RCP) on moto")
+        .policy()
+        .and_then(|p| p.policy_summary())
+        .and_then(|s| s.id())
+        .unwrap()
+        .to_string();
+    rt.block_on(
+        org.attach_policy()
+            .policy_id(&policy_id)
+            .target_id(&member)
+            .send(),
+    )
+    .expect("AttachPolicy on moto");
+    let key = rt
+        .block_on(
+            aws_sdk_kms::Client::new(&member_config(&member))
+                .create_key()
+                .send(),
+        )
+        .expect("CreateKey in the member account")
+        .key_metadata()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+
+    let out = kmsdoctor(&["scan", "--org", "--output", "json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    let v = json(&out);
+    let k = v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["arn"] == key.as_str())
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(
+        k["standing"], "ok",
+        "the key policy itself is the default: {k}"
+    );
+    assert!(
+        k["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "KS405"),
+        "{k}"
+    );
+    let d = &k["rcp_denials"][0];
+    assert_eq!(d["action"], "kms:PutKeyPolicy", "{k}");
+    assert_eq!(d["target"], member.as_str(), "{k}");
+    assert_eq!(d["statement"], format!("{name}:Freeze"), "{k}");
+    assert_eq!(d["everyone"], true, "{k}");
+
+    // The table says who can lift it.
+    let out = kmsdoctor(&["scan", "--org"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("denies kms:PutKeyPolicy to every principal"),
+        "{table}"
+    );
 }

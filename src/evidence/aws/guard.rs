@@ -35,6 +35,25 @@ pub const ALLOWED: &[(&str, &str)] = &[
     ("IAM", "GetRole"),
     ("IAM", "GetUser"),
     ("IAM", "SimulatePrincipalPolicy"),
+    // The caller's identity policies and permissions boundary (the request chain).
+    ("IAM", "ListRolePolicies"),
+    ("IAM", "GetRolePolicy"),
+    ("IAM", "ListAttachedRolePolicies"),
+    ("IAM", "ListUserPolicies"),
+    ("IAM", "GetUserPolicy"),
+    ("IAM", "ListAttachedUserPolicies"),
+    ("IAM", "ListGroupsForUser"),
+    ("IAM", "ListGroupPolicies"),
+    ("IAM", "GetGroupPolicy"),
+    ("IAM", "ListAttachedGroupPolicies"),
+    ("IAM", "GetPolicy"),
+    ("IAM", "GetPolicyVersion"),
+    // The SCPs and RCPs that bind the caller's account, root to account.
+    ("Organizations", "DescribeOrganization"),
+    ("Organizations", "ListRoots"),
+    ("Organizations", "ListParents"),
+    ("Organizations", "ListPoliciesForTarget"),
+    ("Organizations", "DescribePolicy"),
 ];
 
 /// The one mutating operation kmsdoctor ever sends, and only for `fix --apply` (or
@@ -298,6 +317,11 @@ mod tests {
             ("KMS", "Decrypt"),
             ("KMS", "ListGrants"),
             ("IAM", "GetAccountAuthorizationDetails"),
+            ("IAM", "PutRolePolicy"),
+            ("IAM", "DeleteRolePermissionsBoundary"),
+            ("Organizations", "DetachPolicy"),
+            ("Organizations", "UpdatePolicy"),
+            ("Organizations", "ListAccounts"),
             ("CloudTrail", "LookupEvents2"),
             ("S3", "GetObject"),
         ] {

@@ -1,9 +1,11 @@
-//! IAM: whether principals still exist, the caller's role or user ARN, and IAM's own
-//! decision for the caller (SimulatePrincipalPolicy).
+//! IAM: whether principals still exist, the caller's role or user ARN, IAM's own decision
+//! for the caller (SimulatePrincipalPolicy), and the caller's identity policies and
+//! permissions boundary for the request chain.
 
 use super::{CallerIdentity, Clients, LiveError};
 use crate::analysis::lockout::Existence;
 use crate::analysis::principal::Arn;
+use crate::evidence::layers::{RecordedBoundary, RecordedPolicy};
 
 /// Whether a principal exists: `yes`, `no` (deleted), or `unknown` (no permission to ask).
 pub async fn principal_exists(c: &Clients, arn: &str) -> Existence {
@@ -90,4 +92,418 @@ pub async fn simulate(
             )
         })
         .collect())
+}
+
+/// Most policies read for one principal (its own, its groups', managed ones): IAM's quotas
+/// allow far fewer; a reply past this is not believed.
+const MAX_IDENTITY_POLICIES: usize = 200;
+/// Most pages of one IAM listing.
+const MAX_PAGES: usize = 50;
+/// Largest policy document taken (IAM's own limits are 10 KB inline, 6 KB managed).
+const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+
+/// A policy document as IAM returns it: URL-encoded (RFC 3986), or already JSON.
+pub fn decode_document(text: &str) -> Result<String, String> {
+    if text.len() > MAX_DOCUMENT_BYTES {
+        return Err(format!(
+            "the document is {} bytes, over the {} kmsdoctor reads",
+            text.len(),
+            MAX_DOCUMENT_BYTES
+        ));
+    }
+    if text.trim_start().starts_with('{') {
+        return Ok(text.to_string());
+    }
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| "the URL-encoded document is not UTF-8".to_string())
+}
+
+/// Whose policies to read: a role or a user, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Entity<'a> {
+    Role(&'a str),
+    User(&'a str),
+    Group(&'a str),
+}
+
+impl Entity<'_> {
+    fn words(self) -> String {
+        match self {
+            Entity::Role(n) => format!("role {n}"),
+            Entity::User(n) => format!("user {n}"),
+            Entity::Group(n) => format!("group {n}"),
+        }
+    }
+}
+
+/// What reading one principal's identity side gave.
+#[derive(Debug, Clone, Default)]
+pub struct IdentityRead {
+    pub identity: Option<Vec<RecordedPolicy>>,
+    pub boundary: Option<RecordedBoundary>,
+    pub problems: Vec<String>,
+}
+
+/// Pages through an IAM listing: `page(marker)` gives the names on a page, whether more
+/// follow, and the next marker.
+async fn all_pages<F, Fut>(mut page: F) -> Result<Vec<(String, String)>, String>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<(String, String)>, Option<String>), String>>,
+{
+    let mut out = Vec::new();
+    let mut marker = None;
+    for _ in 0..MAX_PAGES {
+        let (items, next) = page(marker.clone()).await?;
+        out.extend(items);
+        if out.len() > MAX_IDENTITY_POLICIES {
+            return Err(format!(
+                "IAM listed over {MAX_IDENTITY_POLICIES} policies: not believed"
+            ));
+        }
+        match next {
+            Some(m) if marker.as_deref() != Some(m.as_str()) => marker = Some(m),
+            _ => return Ok(out),
+        }
+    }
+    Err(format!("IAM's listing ran past {MAX_PAGES} pages"))
+}
+
+fn next_marker(truncated: bool, marker: Option<&str>) -> Option<String> {
+    marker.filter(|_| truncated).map(str::to_string)
+}
+
+/// The inline policies of a role, user or group: `(name, document)`.
+async fn inline_policies(c: &Clients, who: Entity<'_>) -> Result<Vec<RecordedPolicy>, String> {
+    let fail = |op: &str, e: String| format!("iam {op} for {} failed ({e})", who.words());
+    let names = all_pages(|marker| async move {
+        let r = match who {
+            Entity::Role(n) => c
+                .iam
+                .list_role_policies()
+                .role_name(n)
+                .set_marker(marker)
+                .send()
+                .await
+                .map(|o| {
+                    (
+                        o.policy_names().to_vec(),
+                        next_marker(o.is_truncated(), o.marker()),
+                    )
+                })
+                .map_err(|e| fail("ListRolePolicies", c.describe(&e).1)),
+            Entity::User(n) => c
+                .iam
+                .list_user_policies()
+                .user_name(n)
+                .set_marker(marker)
+                .send()
+                .await
+                .map(|o| {
+                    (
+                        o.policy_names().to_vec(),
+                        next_marker(o.is_truncated(), o.marker()),
+                    )
+                })
+                .map_err(|e| fail("ListUserPolicies", c.describe(&e).1)),
+            Entity::Group(n) => c
+                .iam
+                .list_group_policies()
+                .group_name(n)
+                .set_marker(marker)
+                .send()
+                .await
+                .map(|o| {
+                    (
+                        o.policy_names().to_vec(),
+                        next_marker(o.is_truncated(), o.marker()),
+                    )
+                })
+                .map_err(|e| fail("ListGroupPolicies", c.describe(&e).1)),
+        };
+        r.map(|(names, next)| {
+            (
+                names.into_iter().map(|n| (n, String::new())).collect(),
+                next,
+            )
+        })
+    })
+    .await?;
+    let mut out = Vec::new();
+    for (name, _) in names {
+        let doc = match who {
+            Entity::Role(n) => c
+                .iam
+                .get_role_policy()
+                .role_name(n)
+                .policy_name(&name)
+                .send()
+                .await
+                .map(|o| o.policy_document().to_string())
+                .map_err(|e| fail("GetRolePolicy", c.describe(&e).1)),
+            Entity::User(n) => c
+                .iam
+                .get_user_policy()
+                .user_name(n)
+                .policy_name(&name)
+                .send()
+                .await
+                .map(|o| o.policy_document().to_string())
+                .map_err(|e| fail("GetUserPolicy", c.describe(&e).1)),
+            Entity::Group(n) => c
+                .iam
+                .get_group_policy()
+                .group_name(n)
+                .policy_name(&name)
+                .send()
+                .await
+                .map(|o| o.policy_document().to_string())
+                .map_err(|e| fail("GetGroupPolicy", c.describe(&e).1)),
+        }?;
+        let document = decode_document(&doc).map_err(|m| {
+            format!(
+                "the inline policy {name} of {} cannot be read: {m}",
+                who.words()
+            )
+        })?;
+        out.push(RecordedPolicy {
+            source: format!("inline policy {name} of {}", who.words()),
+            name,
+            document,
+        });
+    }
+    Ok(out)
+}
+
+/// The ARNs and names of the managed policies attached to a role, user or group.
+async fn attached_policies(c: &Clients, who: Entity<'_>) -> Result<Vec<(String, String)>, String> {
+    let fail = |op: &str, e: String| format!("iam {op} for {} failed ({e})", who.words());
+    all_pages(|marker| async move {
+        let r = match who {
+            Entity::Role(n) => c
+                .iam
+                .list_attached_role_policies()
+                .role_name(n)
+                .set_marker(marker)
+                .send()
+                .await
+                .map(|o| {
+                    (
+                        o.attached_policies().to_vec(),
+                        next_marker(o.is_truncated(), o.marker()),
+                    )
+                })
+                .map_err(|e| fail("ListAttachedRolePolicies", c.describe(&e).1)),
+            Entity::User(n) => c
+                .iam
+                .list_attached_user_policies()
+                .user_name(n)
+                .set_marker(marker)
+                .send()
+                .await
+                .map(|o| {
+                    (
+                        o.attached_policies().to_vec(),
+                        next_marker(o.is_truncated(), o.marker()),
+                    )
+                })
+                .map_err(|e| fail("ListAttachedUserPolicies", c.describe(&e).1)),
+            Entity::Group(n) => c
+                .iam
+                .list_attached_group_policies()
+                .group_name(n)
+                .set_marker(marker)
+                .send()
+                .await
+                .map(|o| {
+                    (
+                        o.attached_policies().to_vec(),
+                        next_marker(o.is_truncated(), o.marker()),
+                    )
+                })
+                .map_err(|e| fail("ListAttachedGroupPolicies", c.describe(&e).1)),
+        };
+        r.map(|(list, next)| {
+            (
+                list.iter()
+                    .filter_map(|p| {
+                        Some((
+                            p.policy_arn()?.to_string(),
+                            p.policy_name().unwrap_or("").to_string(),
+                        ))
+                    })
+                    .collect(),
+                next,
+            )
+        })
+    })
+    .await
+}
+
+/// A managed policy's default version: GetPolicy, then GetPolicyVersion.
+async fn managed_policy(c: &Clients, arn: &str, name: &str) -> Result<RecordedPolicy, String> {
+    let policy = c
+        .iam
+        .get_policy()
+        .policy_arn(arn)
+        .send()
+        .await
+        .map_err(|e| format!("iam GetPolicy {arn} failed ({})", c.describe(&e).1))?;
+    let version = policy
+        .policy()
+        .and_then(|p| p.default_version_id())
+        .ok_or_else(|| format!("iam GetPolicy {arn} named no default version"))?
+        .to_string();
+    let out = c
+        .iam
+        .get_policy_version()
+        .policy_arn(arn)
+        .version_id(&version)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "iam GetPolicyVersion {arn} {version} failed ({})",
+                c.describe(&e).1
+            )
+        })?;
+    let doc = out
+        .policy_version()
+        .and_then(|v| v.document())
+        .ok_or_else(|| format!("iam GetPolicyVersion {arn} {version} returned no document"))?;
+    let document = decode_document(doc)
+        .map_err(|m| format!("the managed policy {arn} cannot be read: {m}"))?;
+    let name = if name.is_empty() {
+        arn.rsplit('/').next().unwrap_or(arn).to_string()
+    } else {
+        name.to_string()
+    };
+    Ok(RecordedPolicy {
+        name,
+        source: arn.to_string(),
+        document,
+    })
+}
+
+/// Every identity policy of the role or user `principal_arn` (an IAM ARN, the role behind a
+/// session already looked up): inline and managed, and for a user its groups'; and its
+/// permissions boundary. A part that cannot be read leaves that layer not known, with the
+/// reason in `problems`. The root user has neither.
+pub async fn read_identity(c: &Clients, principal_arn: &str) -> IdentityRead {
+    let mut read = IdentityRead::default();
+    let Some(arn) = Arn::parse(principal_arn) else {
+        read.problems.push(format!(
+            "{principal_arn} is not an IAM ARN: its identity policies are not known"
+        ));
+        return read;
+    };
+    let name = arn.resource.rsplit('/').next().unwrap_or_default();
+    let who = if arn.resource.starts_with("role/") {
+        Entity::Role(name)
+    } else if arn.resource.starts_with("user/") {
+        Entity::User(name)
+    } else {
+        return read;
+    };
+    // The boundary is on the role or user itself.
+    let boundary = match who {
+        Entity::Role(n) => c
+            .iam
+            .get_role()
+            .role_name(n)
+            .send()
+            .await
+            .map(|o| {
+                o.role()
+                    .and_then(|r| r.permissions_boundary())
+                    .and_then(|b| b.permissions_boundary_arn())
+                    .map(str::to_string)
+            })
+            .map_err(|e| format!("iam GetRole {n} failed ({})", c.describe(&e).1)),
+        _ => c
+            .iam
+            .get_user()
+            .user_name(name)
+            .send()
+            .await
+            .map(|o| {
+                o.user()
+                    .and_then(|u| u.permissions_boundary())
+                    .and_then(|b| b.permissions_boundary_arn())
+                    .map(str::to_string)
+            })
+            .map_err(|e| format!("iam GetUser {name} failed ({})", c.describe(&e).1)),
+    };
+    read.boundary = match boundary {
+        Ok(None) => Some(RecordedBoundary::None),
+        Ok(Some(b)) => match managed_policy(c, &b, "").await {
+            Ok(policy) => Some(RecordedBoundary::Policy { policy }),
+            Err(m) => {
+                read.problems
+                    .push(format!("{m}: the permissions boundary is not known"));
+                None
+            }
+        },
+        Err(m) => {
+            read.problems
+                .push(format!("{m}: the permissions boundary is not known"));
+            None
+        }
+    };
+    match identity_policies(c, who).await {
+        Ok(list) => read.identity = Some(list),
+        Err(m) => read
+            .problems
+            .push(format!("{m}: the identity policies are not known")),
+    }
+    read
+}
+
+/// The inline and managed policies of `who`, and for a user those of its groups; each
+/// managed policy read once.
+async fn identity_policies(c: &Clients, who: Entity<'_>) -> Result<Vec<RecordedPolicy>, String> {
+    let mut entities = vec![who.words()];
+    let mut out = inline_policies(c, who).await?;
+    let mut managed = attached_policies(c, who).await?;
+    if let Entity::User(n) = who {
+        let groups = all_pages(|marker| async move {
+            c.iam
+                .list_groups_for_user()
+                .user_name(n)
+                .set_marker(marker)
+                .send()
+                .await
+                .map(|o| {
+                    (
+                        o.groups()
+                            .iter()
+                            .map(|g| (g.group_name().to_string(), String::new()))
+                            .collect(),
+                        next_marker(o.is_truncated(), o.marker()),
+                    )
+                })
+                .map_err(|e| format!("iam ListGroupsForUser {n} failed ({})", c.describe(&e).1))
+        })
+        .await?;
+        for (g, _) in &groups {
+            let group = Entity::Group(g);
+            entities.push(group.words());
+            out.extend(inline_policies(c, group).await?);
+            managed.extend(attached_policies(c, group).await?);
+        }
+    }
+    managed.sort();
+    managed.dedup_by(|a, b| a.0 == b.0);
+    for (arn, name) in &managed {
+        out.push(managed_policy(c, arn, name).await?);
+        if out.len() > MAX_IDENTITY_POLICIES {
+            return Err(format!(
+                "{} have over {MAX_IDENTITY_POLICIES} policies: not believed",
+                entities.join(", ")
+            ));
+        }
+    }
+    Ok(out)
 }

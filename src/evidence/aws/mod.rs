@@ -1,4 +1,4 @@
-//! Evidence from AWS: STS, KMS, CloudTrail and IAM, read-only. One module per service, the
+//! Evidence from AWS: STS, KMS, CloudTrail, IAM and Organizations, read-only. One module per service, the
 //! read-only guard on its own; this file holds the connection, the guarded clients and the
 //! error wording shared by all.
 
@@ -6,6 +6,7 @@ pub mod cloudtrail;
 pub mod guard;
 pub mod iam;
 pub mod kms;
+pub mod org;
 pub mod scan;
 pub mod sts;
 
@@ -22,8 +23,9 @@ pub use cloudtrail::{
 pub use guard::{
     is_allowed, is_allowed_in, Call, CallLog, Mode, ReadOnlyGuard, ALLOWED, FIX_APPLY,
 };
-pub use iam::{caller_principal_arn, principal_exists, simulate};
+pub use iam::{caller_principal_arn, principal_exists, read_identity, simulate, IdentityRead};
 pub use kms::{get_key_policy, key_facts, key_tags, put_key_policy, KeyFacts};
+pub use org::{read_org_policies, OrgRead, OrgReader};
 pub use sts::{caller_identity, CallerIdentity};
 
 /// How to reach AWS.
@@ -49,6 +51,7 @@ pub struct Clients {
     pub kms: aws_sdk_kms::Client,
     pub cloudtrail: aws_sdk_cloudtrail::Client,
     pub iam: aws_sdk_iam::Client,
+    pub organizations: aws_sdk_organizations::Client,
     pub region: String,
     pub calls: CallLog,
 }
@@ -206,6 +209,12 @@ impl Clients {
             ),
             iam: aws_sdk_iam::Client::from_conf(
                 aws_sdk_iam::config::Builder::from(config)
+                    .interceptor(guard.clone())
+                    .retry_config(retry.clone())
+                    .build(),
+            ),
+            organizations: aws_sdk_organizations::Client::from_conf(
+                aws_sdk_organizations::config::Builder::from(config)
                     .interceptor(guard)
                     .retry_config(retry)
                     .build(),
