@@ -822,6 +822,28 @@ fn new_member(org: &aws_sdk_organizations::Client) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Enables a policy type in the organization's root (already enabled is fine); the root id.
+fn enable_in_root(
+    org: &aws_sdk_organizations::Client,
+    ty: aws_sdk_organizations::types::PolicyType,
+) -> String {
+    let rt = runtime();
+    let root = rt
+        .block_on(org.list_roots().send())
+        .expect("ListRoots on moto")
+        .roots()[0]
+        .id()
+        .unwrap()
+        .to_string();
+    let _ = rt.block_on(
+        org.enable_policy_type()
+            .root_id(&root)
+            .policy_type(ty)
+            .send(),
+    );
+    root
+}
+
 #[test]
 fn scan_org_covers_every_account_of_the_organization() {
     let org = aws_sdk_organizations::Client::new(&config());
@@ -1041,19 +1063,7 @@ fn scan_org_reports_an_rcp_that_denies_everyone() {
     let org = aws_sdk_organizations::Client::new(&config());
     let rt = runtime();
     let member = new_member(&org).expect("moto names the new account");
-    let root = rt
-        .block_on(org.list_roots().send())
-        .expect("ListRoots on moto")
-        .roots()[0]
-        .id()
-        .unwrap()
-        .to_string();
-    let _ = rt.block_on(
-        org.enable_policy_type()
-            .root_id(&root)
-            .policy_type(PolicyType::ResourceControlPolicy)
-            .send(),
-    );
+    enable_in_root(&org, PolicyType::ResourceControlPolicy);
     let name = unique("FreezeKeyPolicies");
     let rcp = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Sid": "Freeze",
         "Effect": "Deny", "Principal": "*", "Action": "kms:PutKeyPolicy", "Resource": "*"}]});
@@ -1126,5 +1136,89 @@ fn scan_org_reports_an_rcp_that_denies_everyone() {
     assert!(
         table.contains("denies kms:PutKeyPolicy to every principal"),
         "{table}"
+    );
+}
+
+/// The SCP levels of a member account, read over the real Organizations protocol from the
+/// management account (issue 13): root first, each level's policies with their content, a
+/// custom SCP at the account; the management account itself is exempt and reads nothing.
+#[test]
+fn scp_levels_of_a_member_account_are_read_root_first() {
+    use aws_sdk_organizations::types::PolicyType;
+    let org = aws_sdk_organizations::Client::new(&config());
+    let rt = runtime();
+    let member = new_member(&org).expect("moto names the new account");
+    // SCPs bind only once enabled in the root (moto starts without).
+    let root = enable_in_root(&org, PolicyType::ServiceControlPolicy);
+    let name = unique("DenyKeyPolicy");
+    let scp = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Sid": "NoPut",
+        "Effect": "Deny", "Action": "kms:PutKeyPolicy", "Resource": "*"}]});
+    let id = rt
+        .block_on(
+            org.create_policy()
+                .name(&name)
+                .description("kmsdoctor test")
+                .r#type(PolicyType::ServiceControlPolicy)
+                .content(scp.to_string())
+                .send(),
+        )
+        .expect("CreatePolicy (SCP) on moto")
+        .policy()
+        .and_then(|p| p.policy_summary())
+        .and_then(|s| s.id())
+        .unwrap()
+        .to_string();
+    rt.block_on(org.attach_policy().policy_id(&id).target_id(&member).send())
+        .expect("AttachPolicy on moto");
+
+    let clients = Clients::new(&config());
+    let read = rt.block_on(kmsdoctor::evidence::aws::read_org_policies(
+        &clients, &member,
+    ));
+    assert!(read.problems.is_empty(), "{:?}", read.problems);
+    assert_eq!(read.management_account.as_deref(), Some(ACCOUNT));
+    let scps = read.scps.expect("SCPs read");
+    assert_eq!(scps[0].target, root, "root first: {scps:?}");
+    assert_eq!(scps.last().unwrap().target, member);
+    let at_account: Vec<&str> = scps
+        .last()
+        .unwrap()
+        .policies
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert!(at_account.contains(&name.as_str()), "{at_account:?}");
+    let ours = scps
+        .last()
+        .unwrap()
+        .policies
+        .iter()
+        .find(|p| p.name == name)
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&ours.document).unwrap(),
+        scp
+    );
+    assert!(
+        clients
+            .calls
+            .calls()
+            .iter()
+            .all(|c| is_allowed(&c.service, &c.operation)),
+        "{:?}",
+        clients.calls.calls()
+    );
+
+    // The management account's own principals are not bound: nothing is read for it.
+    let before = clients.calls.calls().len();
+    let mine = rt.block_on(kmsdoctor::evidence::aws::read_org_policies(
+        &clients, ACCOUNT,
+    ));
+    assert_eq!(mine.scps.as_deref().map(<[_]>::len), Some(0));
+    assert_eq!(mine.rcps.as_deref().map(<[_]>::len), Some(0));
+    assert_eq!(
+        clients.calls.calls().len(),
+        before + 1,
+        "DescribeOrganization only"
     );
 }
