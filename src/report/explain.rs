@@ -302,13 +302,30 @@ fn render_chain(
         key_policy_decision.as_str()
     )?;
     writeln!(out, "\n{}", style.bold("Request chain:"))?;
-    for l in &c.layers {
+    write_layers(out, &c.layers, c.denied_by, c.denied_at.as_deref())?;
+    for n in &c.notes {
+        if !n.is_empty() {
+            super::write_wrapped(out, "Note: ", "      ", n)?;
+        }
+    }
+    Ok(())
+}
+
+/// One line per layer of the request chain (the denying one marked `>`), with its deciding
+/// statements; `explain` and `why-locked` alike.
+pub(crate) fn write_layers(
+    out: &mut dyn Write,
+    layers: &[LayerResult],
+    denied_by: Option<crate::analysis::chain::LayerKind>,
+    denied_at: Option<&str>,
+) -> io::Result<()> {
+    for l in layers {
         let name = match &l.target {
             Some(t) => format!("{} ({t})", l.layer.title()),
             None => l.layer.title().to_string(),
         };
         let state = layer_state(l);
-        let mark = if Some(l.layer) == c.denied_by && l.target == c.denied_at {
+        let mark = if Some(l.layer) == denied_by && l.target.as_deref() == denied_at {
             "  > "
         } else {
             "    "
@@ -321,11 +338,6 @@ fn render_chain(
                 "      ",
                 &format!("deciding: {}", labels(&l.deciding_statements)),
             )?;
-        }
-    }
-    for n in &c.notes {
-        if !n.is_empty() {
-            super::write_wrapped(out, "Note: ", "      ", n)?;
         }
     }
     Ok(())

@@ -200,6 +200,10 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
             "     ",
             &format!("{} {can}{denied}", c.principal),
         )?;
+        if !c.layers.is_empty() {
+            writeln!(out, "Your request chain (kms:PutKeyPolicy):")?;
+            super::explain::write_layers(out, &c.layers, c.denied_by, c.denied_at.as_deref())?;
+        }
     }
 
     // The diagnosis's findings, then the parser's (placed by JSON pointer); one severity

@@ -710,6 +710,17 @@ fn the_caller_through_the_request_chain() {
         "{out}"
     );
     assert!(out.contains("denied by the permissions boundary"), "{out}");
+    // Each layer on a line of its own, the denying one marked.
+    assert!(
+        out.contains("Your request chain (kms:PutKeyPolicy):"),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("  > permissions boundary: implicit_deny")),
+        "{out}"
+    );
+    assert!(out.contains("    identity policies: allowed"), "{out}");
 
     // The layers are a caller's: without --caller they are refused, naming the flag.
     let (code, _, err) = run(&["--identity-policy", &admin]);
