@@ -256,10 +256,18 @@ pub struct AwsArgs {
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
 
-    /// How far back to look in CloudTrail event history: days, at most 90 (`30`, `30d`).
-    /// Default 90. Only for lookups in AWS: event files hold what they hold.
-    #[arg(long, value_name = "DAYS")]
+    /// How far back to look in CloudTrail: days (`30`, `30d`), at most 90 for event history;
+    /// with `--history s3`, also further back or a date (`400d`, `2025-01-31`). Default 90.
+    /// Only for lookups in AWS: event files hold what they hold.
+    #[arg(long, value_name = "DAYS|DATE")]
     pub since: Option<String>,
+
+    /// Where history older than event history's 90 days comes from: `lookup` (event history
+    /// only; kmsdoctor says where the trail keeps the rest) or `s3` (the trail's log files in
+    /// S3, read back to the key's creation or a policy that was ok, and checked against the
+    /// trail's digest files).
+    #[arg(long, value_enum, value_name = "FROM")]
+    pub history: Option<HistoryArg>,
 
     /// Log each AWS call (operation, region, duration, request id) on stderr.
     #[arg(long, short)]
@@ -279,6 +287,15 @@ pub struct CollectArgs {
 
     #[command(flatten)]
     pub aws: AwsArgs,
+}
+
+/// `--history`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HistoryArg {
+    /// CloudTrail event history (LookupEvents), 90 days.
+    Lookup,
+    /// The trail's log files in S3.
+    S3,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]

@@ -208,13 +208,22 @@ pub enum Source {
 pub struct LiveConfig {
     pub connection: Connection,
     pub since: std::time::Duration,
+    pub history: crate::evidence::live::History,
 }
 
 impl LiveConfig {
     /// `key`: the key as given; a key or alias ARN names its region, which is then the
     /// region called (KMS keys are regional: no other region could answer for it).
     pub fn resolve(a: &AwsArgs, key: &str) -> Result<LiveConfig, FlagError> {
-        let since = parse_since(a.since.as_deref().unwrap_or("90"))?;
+        let history = match a.history {
+            Some(crate::cli::HistoryArg::S3) => crate::evidence::live::History::S3,
+            _ => crate::evidence::live::History::Lookup,
+        };
+        let since = parse_since(
+            a.since.as_deref().unwrap_or("90"),
+            history == crate::evidence::live::History::S3,
+            chrono::Utc::now(),
+        )?;
         if let Some(u) = &a.endpoint_url {
             if !(u.starts_with("http://") || u.starts_with("https://")) {
                 return Err(flag_err(
@@ -239,20 +248,54 @@ impl LiveConfig {
                 endpoint_url: a.endpoint_url.clone(),
             },
             since,
+            history,
         })
     }
 }
 
-/// `--since`: days, 1 to 90 (`30`, `30d`).
-fn parse_since(given: &str) -> Result<std::time::Duration, FlagError> {
-    let days = given.trim().trim_end_matches(['d', 'D']);
-    let days: u64 = days
-        .parse()
-        .map_err(|_| flag_err("--since", format!("`{given}` is not a number of days")))?;
-    if days == 0 || days > 90 {
+/// `--since`: days (`30`, `30d`), 1 to 90 for event history; with the archive
+/// (`--history s3`), up to ten years back, or a date (`2025-01-31`).
+fn parse_since(
+    given: &str,
+    archive: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<std::time::Duration, FlagError> {
+    const MAX_ARCHIVE_DAYS: u64 = 3660;
+    let g = given.trim();
+    let days: u64 = match chrono::NaiveDate::parse_from_str(g, "%Y-%m-%d") {
+        Ok(date) => {
+            if !archive {
+                return Err(flag_err(
+                    "--since",
+                    "a date reaches past event history's 90 days: give it with --history s3, or give 1 to 90 days",
+                ));
+            }
+            let back = now.date_naive().signed_duration_since(date).num_days();
+            if back < 1 {
+                return Err(flag_err("--since", format!("`{g}` is not before today")));
+            }
+            back as u64 + 1
+        }
+        Err(_) => g.trim_end_matches(['d', 'D']).parse().map_err(|_| {
+            flag_err(
+                "--since",
+                format!("`{given}` is not a number of days (`30`, `30d`) or a date (YYYY-MM-DD)"),
+            )
+        })?,
+    };
+    if days == 0 {
+        return Err(flag_err("--since", "give at least 1 day"));
+    }
+    if !archive && days > 90 {
         return Err(flag_err(
             "--since",
-            "CloudTrail event history keeps 90 days: give 1 to 90 (older events: the trail's S3 logs, with --events-file)",
+            "CloudTrail event history keeps 90 days: give 1 to 90, or --history s3 to read the trail's logs further back",
+        ));
+    }
+    if days > MAX_ARCHIVE_DAYS {
+        return Err(flag_err(
+            "--since",
+            format!("give at most {MAX_ARCHIVE_DAYS} days (ten years)"),
         ));
     }
     Ok(std::time::Duration::from_secs(days * 86_400))
@@ -307,6 +350,12 @@ impl ScanConfig {
             return Err(flag_err(
                 "--since",
                 "scan reads each key's current policy, not CloudTrail: leave --since out",
+            ));
+        }
+        if a.aws.history.is_some() {
+            return Err(flag_err(
+                "--history",
+                "scan reads each key's current policy, not CloudTrail: leave --history out",
             ));
         }
         if let (Some(r), false) = (&a.aws.region, regions.is_empty()) {
@@ -505,9 +554,15 @@ impl WhyLockedConfig {
         } else {
             Source::Live(LiveConfig::resolve(&args.aws, &key_input)?)
         };
+        if let (Some(_), Source::Files { .. } | Source::Bundle(_)) = (&args.aws.history, &source) {
+            return Err(flag_err(
+                "--history",
+                "it chooses where kmsdoctor reads CloudTrail in AWS; the evidence files hold what they hold (leave it out)",
+            ));
+        }
         if let (Some(given), Source::Files { .. } | Source::Bundle(_)) = (&args.aws.since, &source)
         {
-            parse_since(given)?;
+            parse_since(given, true, chrono::Utc::now())?;
             return Err(flag_err(
                 "--since",
                 "it bounds the CloudTrail lookups kmsdoctor makes in AWS; the evidence files hold what they hold (leave it out, or pick the records yourself)",
@@ -625,6 +680,9 @@ impl WhyLockedConfig {
             }
             if let Some(since) = &a.since {
                 flag("--since", since.clone());
+            }
+            if a.history == Some(crate::cli::HistoryArg::S3) {
+                flag("--history", "s3".into());
             }
         }
         if args.layers.no_boundary {

@@ -107,6 +107,28 @@ pub struct PolicyEvent {
     pub raw: Option<String>,
 }
 
+/// What reading the trail's log files in S3 amounted to.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct ArchiveSummary {
+    /// Where the logs are: `s3://BUCKET/.../CloudTrail/REGION/ (trail ARN)`.
+    pub location: String,
+    /// The days read, newest first: the first and the last (`YYYY-MM-DD`).
+    pub newest_day: Option<String>,
+    pub oldest_day: Option<String>,
+    pub days: u32,
+    pub list_calls: u32,
+    pub get_calls: u32,
+    /// Bytes of JSON read (after decompression).
+    pub bytes: u64,
+    pub records: u64,
+    /// Policy events of the key found there.
+    pub events: u32,
+    /// Whether the history reached the key's creation or a version that was `ok`.
+    pub settled: bool,
+    /// Log files that gave records, checked against the trail's digest files.
+    pub digests_checked: u32,
+}
+
 #[cfg(test)]
 mod tests {
     use super::Actor;

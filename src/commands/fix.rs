@@ -76,7 +76,8 @@ pub fn run(
         Mode::ReadOnly
     };
     let mut source = AwsSource::connect_in(
-        live::Request::new(&cfg.live.connection, &cfg.key_input, cfg.live.since, now),
+        live::Request::new(&cfg.live.connection, &cfg.key_input, cfg.live.since, now)
+            .with_history(cfg.live.history),
         &lookups,
         mode,
     )?;

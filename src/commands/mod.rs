@@ -144,6 +144,14 @@ pub(crate) fn lookup_progress(mode: Progress) -> impl Fn(LookupProgress<'_>) + S
                 eprintln!("kmsdoctor: CloudTrail LookupEvents ({event}): page {pages}, {found} policy event(s) for the key so far");
             }
         }
+        (Progress::Terminal, LookupProgress::ArchiveDay { day, files, days }) => {
+            eprint!("\rkmsdoctor: trail logs in S3: {day} ({files} files), {days} day(s) read ");
+        }
+        (Progress::Lines, LookupProgress::ArchiveDay { day, files, days }) => {
+            if throttle.due() {
+                eprintln!("kmsdoctor: trail logs in S3: {day} ({files} files), {days} day(s) read");
+            }
+        }
         (
             mode,
             LookupProgress::Retry {

@@ -78,7 +78,8 @@ pub fn run(
         }),
         Source::Bundle(path) => Box::new(BundleSource::open(path)?),
         Source::Live(live) => Box::new(AwsSource::connect(
-            live::Request::new(&live.connection, &cfg.key_input, live.since, cfg.now),
+            live::Request::new(&live.connection, &cfg.key_input, live.since, cfg.now)
+                .with_history(live.history),
             &lookups,
         )?),
     };
@@ -201,6 +202,7 @@ pub fn run(
         records: e.records,
         unreadable_records: e.unreadable,
         events_for_key: diagnosis.history.len() + diagnosis.failed_changes.len(),
+        archive: e.archive.clone(),
     };
     let report = WhyLockedReport {
         diagnosis,

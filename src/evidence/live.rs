@@ -21,8 +21,9 @@ use super::source::{
     PrincipalFacts,
 };
 use super::{files, InputError};
-use crate::analysis::events::PolicyEvent;
+use crate::analysis::events::{ArchiveSummary, PolicyEvent};
 use crate::analysis::locate::json_error;
+use crate::analysis::lockout::history_settled;
 use crate::analysis::lockout::{Existence, KeyRef};
 use crate::analysis::policy::{parse_document, PolicyKind};
 
@@ -57,6 +58,13 @@ pub struct Bundle {
     /// as read then; absent in bundles of older kmsdoctors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layers: Option<RecordedLayers>,
+    /// Where each record came from: event id to `cloudtrail:LookupEvents` or
+    /// `s3://BUCKET/KEY` (absent in bundles of older kmsdoctors).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sources: BTreeMap<String, String>,
+    /// What reading the trail's S3 logs amounted to (`--history s3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive: Option<ArchiveSummary>,
     pub problems: Vec<String>,
 }
 
@@ -182,10 +190,22 @@ pub fn read_bundle(path: &Path) -> Result<Bundle, InputError> {
 pub struct Request {
     pub connection: Connection,
     pub key_input: String,
-    /// Look back this far in CloudTrail (at most 90 days).
+    /// Look back this far in CloudTrail: event history keeps 90 days; the archive
+    /// (`--history s3`) reads further when the key's creation date is not known.
     pub since: Duration,
     pub now: DateTime<Utc>,
     pub pacing: LookupPacing,
+    pub history: History,
+}
+
+/// Where history older than event history's 90 days comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum History {
+    /// Event history only; when it does not settle the history, say where the archive is.
+    #[default]
+    Lookup,
+    /// The trail's log files in S3, read back as far as needed.
+    S3,
 }
 
 impl Request {
@@ -202,7 +222,14 @@ impl Request {
             since,
             now,
             pacing: LookupPacing::from_env(),
+            history: History::Lookup,
         }
+    }
+
+    /// The same request, reading older history from `history`.
+    pub fn with_history(mut self, history: History) -> Request {
+        self.history = history;
+        self
     }
 }
 
@@ -222,6 +249,10 @@ pub struct AwsSource<'p> {
     facts: PrincipalFacts,
     /// The caller's layers of the request chain, as read.
     layers: Option<RecordedLayers>,
+    /// Where each record came from: event id to `cloudtrail:LookupEvents` or `s3://...`.
+    sources: BTreeMap<String, String>,
+    /// What reading the trail's S3 logs amounted to.
+    archive: Option<ArchiveSummary>,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, LiveError> {
@@ -295,6 +326,8 @@ impl<'p> AwsSource<'p> {
             lookup: LookupReport::default(),
             facts: PrincipalFacts::default(),
             layers: None,
+            sources: BTreeMap::new(),
+            archive: None,
         }
     }
 
@@ -310,6 +343,128 @@ impl<'p> AwsSource<'p> {
             request,
             progress,
         ))
+    }
+
+    /// When event history does not settle the key's history (its creation, or a version that
+    /// was `ok`): with `--history s3`, reads the trail's log files in S3 back to the key's
+    /// creation date (else `--since`) and adds what they hold to `events`; otherwise says
+    /// where the older history is. Problems go to `lookup` (a digest that does not match, a
+    /// file that cannot be read: the history is then incomplete).
+    fn older_history(
+        &mut self,
+        q: &EventsQuery,
+        lookup_start: DateTime<Utc>,
+        events: &mut Vec<PolicyEvent>,
+        lookup: &mut LookupReport,
+    ) -> Option<ArchiveSummary> {
+        let account = q
+            .key
+            .account
+            .clone()
+            .or_else(|| self.caller.as_ref().map(|c| c.account.clone()))?;
+        let region = q
+            .key
+            .region
+            .clone()
+            .unwrap_or_else(|| self.clients.region.clone());
+        let now = self.request.now;
+        let current = self
+            .key_facts
+            .policy
+            .as_deref()
+            .and_then(|t| parse_document(t, PolicyKind::Key, "key-policy").ok())
+            .map(|d| d.policy);
+        let settled =
+            |found: &[PolicyEvent]| history_settled(&q.key, &account, now, current.as_ref(), found);
+        // A lookup that stopped early may miss what event history holds: then the archive is
+        // read from today.
+        if settled(events) && lookup.complete {
+            return None;
+        }
+        let found =
+            self.runtime
+                .block_on(aws::archive::find_trail(&self.clients, &account, &region));
+        let (loc, notes) = match found {
+            Ok(f) => f,
+            Err(m) => {
+                if self.request.history == History::S3 {
+                    lookup.complete = false;
+                }
+                lookup.problems.push(m);
+                return None;
+            }
+        };
+        if self.request.history == History::Lookup {
+            if !settled(events) {
+                lookup.problems.push(format!(
+                    "event history (90 days) does not reach the key's creation or a policy that was ok; older history is in {}: run again with --history s3",
+                    loc.describe()
+                ));
+            }
+            return None;
+        }
+        lookup.problems.extend(notes);
+        let newest = if lookup.complete {
+            lookup_start.date_naive()
+        } else {
+            now.date_naive()
+        };
+        let since_start = now
+            - chrono::Duration::from_std(self.request.since).unwrap_or(chrono::Duration::days(90));
+        // A day of margin: a record is filed under the day it was delivered (UTC).
+        let oldest = q
+            .creation
+            .map(|c| c.date_naive() - chrono::Duration::days(1))
+            .unwrap_or(since_start.date_naive());
+        let clients = aws::archive::in_bucket_region(&self.clients, &loc.bucket_region);
+        let mut before: Vec<PolicyEvent> = events.clone();
+        let scan = self.runtime.block_on(aws::archive::scan_archive(
+            &clients,
+            &loc,
+            &q.key,
+            newest,
+            oldest,
+            &|found: &[PolicyEvent]| {
+                let mut all = before.clone();
+                all.extend(found.iter().cloned());
+                settled(&all)
+            },
+            self.progress,
+        ));
+        let known: std::collections::HashSet<String> =
+            events.iter().map(|e| e.event_id.clone()).collect();
+        let mut added = 0u32;
+        for e in scan.events {
+            if !known.contains(&e.event_id) {
+                added += 1;
+                events.push(e);
+            }
+        }
+        before.clear();
+        self.sources.extend(scan.sources);
+        if !scan.problems.is_empty() {
+            lookup.complete = false;
+        }
+        lookup.problems.extend(scan.problems);
+        if !scan.settled {
+            lookup.problems.push(format!(
+                "the trail's logs were read back to {} without reaching the key's creation or a policy that was ok: give --since further back",
+                scan.oldest_day.map(|d| d.to_string()).unwrap_or_default()
+            ));
+        }
+        Some(ArchiveSummary {
+            location: loc.describe(),
+            newest_day: scan.newest_day.map(|d| d.to_string()),
+            oldest_day: scan.oldest_day.map(|d| d.to_string()),
+            days: scan.days,
+            list_calls: scan.lists,
+            get_calls: scan.gets,
+            bytes: scan.bytes,
+            records: scan.records,
+            events: added,
+            settled: scan.settled,
+            digests_checked: scan.digests_checked,
+        })
     }
 
     /// What AWS said, as `collect` saves it.
@@ -335,6 +490,8 @@ impl<'p> AwsSource<'p> {
             existence: self.facts.existence.clone(),
             simulation: self.facts.simulation.clone(),
             layers: self.layers.clone(),
+            sources: self.sources.clone(),
+            archive: self.archive.clone(),
             problems,
         })
     }
@@ -377,8 +534,11 @@ impl EvidenceSource for AwsSource<'_> {
 
     fn policy_events(&mut self, keys: &[EventsQuery]) -> Result<PolicyEvents, EvidenceError> {
         let r = &self.request;
-        let start =
-            r.now - chrono::Duration::from_std(r.since).unwrap_or(chrono::Duration::days(90));
+        // Event history keeps 90 days; `since` may reach further for the archive.
+        let window = chrono::Duration::from_std(r.since)
+            .unwrap_or(chrono::Duration::days(90))
+            .min(chrono::Duration::days(90));
+        let start = r.now - window;
         let lookups: Vec<KeyLookup> = keys
             .iter()
             .map(|q| KeyLookup {
@@ -386,7 +546,7 @@ impl EvidenceSource for AwsSource<'_> {
                 creation: q.creation,
             })
             .collect();
-        let (by_key, lookup) = self.runtime.block_on(aws::lookup_policy_events(
+        let (mut by_key, mut lookup) = self.runtime.block_on(aws::lookup_policy_events(
             &self.clients,
             &lookups,
             start,
@@ -394,6 +554,18 @@ impl EvidenceSource for AwsSource<'_> {
             r.pacing,
             self.progress,
         ));
+        for events in &by_key {
+            for e in events {
+                self.sources
+                    .insert(e.event_id.clone(), "cloudtrail:LookupEvents".into());
+            }
+        }
+        let mut archive = None;
+        for (i, q) in keys.iter().enumerate() {
+            archive = self
+                .older_history(q, start, &mut by_key[i], &mut lookup)
+                .or(archive);
+        }
         // The records as CloudTrail wrote them, to save in a bundle.
         self.records = by_key
             .iter()
@@ -407,9 +579,11 @@ impl EvidenceSource for AwsSource<'_> {
             lookup_calls: lookup.calls,
             complete: lookup.complete,
             problems: lookup.problems.clone(),
+            archive: archive.clone(),
             ..EventsSummary::default()
         };
         self.lookup = lookup;
+        self.archive = archive;
         Ok(PolicyEvents { by_key, summary })
     }
 

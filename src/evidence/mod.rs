@@ -4,6 +4,7 @@
 //! the input decoders (CloudTrail records, CloudFormation, Terraform plans in `sources`) live
 //! here too.
 
+pub mod archive;
 pub mod aws;
 pub mod cloudformation;
 pub mod cloudtrail_records;

@@ -22,7 +22,7 @@ use super::live::Bundle;
 use super::trail_files::read_all;
 use super::InputError;
 use crate::analysis::chain::LayerPolicies;
-use crate::analysis::events::PolicyEvent;
+use crate::analysis::events::{ArchiveSummary, PolicyEvent};
 use crate::analysis::lockout::{Existence, KeyProperties, KeyRef};
 use crate::analysis::policy::{parse_document, PolicyDocument, PolicyKind};
 
@@ -66,6 +66,8 @@ pub struct EventsSummary {
     /// False when a CloudTrail lookup stopped early: the history may miss events.
     pub complete: bool,
     pub problems: Vec<String>,
+    /// What reading the trail's S3 logs amounted to (`--history s3`).
+    pub archive: Option<ArchiveSummary>,
 }
 
 /// The policy events of the keys asked about, in the order asked.
@@ -175,6 +177,7 @@ impl EvidenceSource for FileSource<'_> {
                 lookup_calls: 0,
                 complete: true,
                 problems: vec![],
+                archive: None,
             },
         })
     }
@@ -255,6 +258,7 @@ impl EvidenceSource for BundleSource {
                 unreadable: l.unreadable,
                 lookup_calls: l.calls,
                 complete: l.complete,
+                archive: self.bundle.archive.clone(),
                 ..EventsSummary::default()
             },
         })

@@ -123,7 +123,7 @@ pub fn read_file(path: &Path, limit: u64) -> Result<String, InputError> {
 /// Reads at most `limit` bytes (`None` when there are more) in fixed chunks, then joins them
 /// once: a growing buffer would be copied on every doubling, and the allocator then holds the
 /// old and the new buffer at once (twice the budget at the peak).
-fn read_limited(mut r: impl Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+pub(crate) fn read_limited(mut r: impl Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
     const MAX_CHUNK: usize = 8 << 20;
     let mut size = 64 << 10;
     let mut chunks: Vec<Vec<u8>> = Vec::new();

@@ -25,7 +25,9 @@
 //!   policy were given: see `explain`'s `chain.layers`), `iam_decisions` (live)
 //! - `repaired_policy`: `path` and `changes` when `--write-repaired` wrote one, else null
 //! - `evidence`: `policy_file`, `event_files`, `bytes`, `records`, `unreadable_records`,
-//!   `events_for_key`
+//!   `events_for_key`, and with `--history s3` `archive`: `location`, `newest_day`,
+//!   `oldest_day`, `days`, `list_calls`, `get_calls`, `bytes`, `records`, `events`,
+//!   `settled`, `digests_checked`
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -55,6 +57,9 @@ pub struct EvidenceSummary {
     pub records: u64,
     pub unreadable_records: u64,
     pub events_for_key: usize,
+    /// What reading the trail's S3 logs amounted to (`--history s3`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive: Option<crate::analysis::events::ArchiveSummary>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -400,6 +405,26 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
             },
             e.events_for_key,
             if e.events_for_key == 1 { "" } else { "s" }
+        ));
+    }
+    if let Some(a) = &e.archive {
+        summary.push(format!(
+            "the trail's logs in {}: {} day(s) read{}, {} file(s), {} policy event(s) for this key, {} checked against digests{}",
+            a.location,
+            a.days,
+            match (&a.newest_day, &a.oldest_day) {
+                (Some(n), Some(o)) if n != o => format!(" ({n} back to {o})"),
+                (Some(n), _) => format!(" ({n})"),
+                _ => String::new(),
+            },
+            a.get_calls,
+            a.events,
+            a.digests_checked,
+            if a.settled {
+                ""
+            } else {
+                "; the key's creation was not reached"
+            }
         ));
     }
     if !summary.is_empty() {

@@ -296,6 +296,7 @@ fn why_locked(text: &str) -> Option<(Verdict, String, String)> {
         records: 0,
         unreadable_records: 0,
         events_for_key: 0,
+        archive: None,
     };
     let report = WhyLockedReport {
         diagnosis: &diagnosis,

@@ -554,18 +554,31 @@ fn flags_that_used_to_mislead() {
             since,
         ]);
         assert_eq!(code, 1, "{err}");
-        if since == "200" {
-            assert!(
-                err.contains("--since: CloudTrail event history keeps 90 days"),
-                "{err}"
-            );
-        } else {
-            assert!(
-                err.contains("--since: it bounds the CloudTrail lookups kmsdoctor makes in AWS"),
-                "{err}"
-            );
-        }
+        assert!(
+            err.contains("--since: it bounds the CloudTrail lookups kmsdoctor makes in AWS"),
+            "{err}"
+        );
     }
+    // Live, past 90 days needs the archive; a date too; --history with files is refused.
+    let (code, _, err) = why_locked(&["alias/x", "--since", "200", "--region", "us-east-1"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("--since: CloudTrail event history keeps 90 days")
+            && err.contains("--history s3"),
+        "{err}"
+    );
+    let (code, _, err) = why_locked(&["alias/x", "--since", "2025-01-31", "--region", "us-east-1"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("give it with --history s3"), "{err}");
+    let (code, _, err) = why_locked(&[
+        KEY,
+        "--events-file",
+        events.to_str().unwrap(),
+        "--history",
+        "s3",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--history: "), "{err}");
     let (code, _, err) = why_locked(&["alias/x", "--since", "abc", "--region", "us-east-1"]);
     assert_eq!(code, 1, "{err}");
     assert!(

@@ -63,6 +63,7 @@ fn with_kms(kms: aws_sdk_kms::Client, calls: CallLog) -> Clients {
         cloudtrail: mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, &[]),
         iam: mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[]),
         organizations: mock_client!(aws_sdk_organizations, RuleMode::MatchAny, &[]),
+        s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[]),
         region: "us-east-1".into(),
         calls,
     }
@@ -82,6 +83,7 @@ fn clients(rules: &[&Rule]) -> Clients {
         cloudtrail,
         iam: mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[]),
         organizations: mock_client!(aws_sdk_organizations, RuleMode::MatchAny, &[]),
+        s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[]),
         region: "us-east-1".into(),
         calls,
     }
@@ -129,6 +131,9 @@ fn run_noting_progress(
                 why,
                 ..
             } => format!("retry {event} {attempt}/{of}: {why}"),
+            kmsdoctor::evidence::aws::LookupProgress::ArchiveDay { day, files, .. } => {
+                format!("archive {day} {files}")
+            }
         })
     };
     let key = KeyRef::parse(KEY).unwrap();

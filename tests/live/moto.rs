@@ -355,6 +355,7 @@ fn live_collection_only_reads_and_the_guard_holds_on_the_wire() {
             backoff: std::time::Duration::from_millis(1),
             max_attempts: 2,
         },
+        history: Default::default(),
     };
     let rt = runtime();
     let calls_log = clients.calls.clone();
@@ -1221,4 +1222,459 @@ fn scp_levels_of_a_member_account_are_read_root_first() {
         before + 1,
         "DescribeOrganization only"
     );
+}
+
+/// `text`, gzipped.
+fn gz_text(text: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(text.as_bytes()).unwrap();
+    e.finish().unwrap()
+}
+
+/// A gzipped trail log file holding `records`.
+fn gz(records: &[serde_json::Value]) -> Vec<u8> {
+    gz_text(&serde_json::json!({ "Records": records }).to_string())
+}
+
+/// A CloudTrail record of a policy event (or any other event) of `key`.
+fn trail_record(
+    name: &str,
+    id: &str,
+    time: &str,
+    key: &str,
+    policy: Option<&serde_json::Value>,
+) -> serde_json::Value {
+    let mut params = serde_json::json!({"keyId": key, "policyName": "default", "bypassPolicyLockoutSafetyCheck": false});
+    if let Some(p) = policy {
+        params["policy"] = serde_json::json!(p.to_string());
+    }
+    let mut r = serde_json::json!({
+        "eventVersion": "1.08",
+        "userIdentity": {"type": "AssumedRole", "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/Admin/a"), "accountId": ACCOUNT,
+            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": format!("arn:aws:iam::{ACCOUNT}:role/Admin")}}},
+        "eventTime": time, "eventSource": "kms.amazonaws.com", "eventName": name, "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.1", "requestParameters": params, "eventID": id,
+        "resources": [{"ARN": key, "type": "AWS::KMS::Key"}], "recipientAccountId": ACCOUNT
+    });
+    if name == "CreateKey" {
+        r["responseElements"] = serde_json::json!({"keyMetadata": {"keyId": key.rsplit('/').next().unwrap(), "arn": key}});
+        r["requestParameters"] = serde_json::json!({});
+    }
+    r
+}
+
+/// History past 90 days from the trail's S3 logs (issue 10), over moto's S3: an
+/// organization trail's layout with months of days, other accounts and regions holding the
+/// same key id, other keys' events and Decrypt noise, digest folders. Read newest first, the
+/// scan stops at the first version that was ok: older days are never listed nor fetched
+/// (counted by the guard's call log); the file that gave the lockout is checked against its
+/// digest, and a tampered one is named.
+#[test]
+fn the_trail_archive_is_read_newest_first_and_stops_at_an_ok_version() {
+    use chrono::NaiveDate;
+    use kmsdoctor::analysis::lockout::{history_settled, KeyRef};
+    use kmsdoctor::evidence::archive::{sha256_hex, TrailLocation};
+    let rt = runtime();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config())
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = unique("trail").to_lowercase();
+    rt.block_on(s3.create_bucket().bucket(&bucket).send())
+        .expect("CreateBucket on moto");
+    let key = format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+    let other = format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/9999abcd-12ab-34cd-56ef-1234567890ab");
+    let org = "o-test123456";
+    let put = |k: String, body: Vec<u8>| {
+        rt.block_on(
+            s3.put_object()
+                .bucket(&bucket)
+                .key(k)
+                .body(body.into())
+                .send(),
+        )
+        .expect("PutObject on moto");
+    };
+    let file = |acct: &str, region: &str, day: NaiveDate, n: u32| {
+        format!(
+            "logs/AWSLogs/{org}/{acct}/CloudTrail/{region}/{}/{acct}_CloudTrail_{region}_{}T0{n}05Z_x{n}.json.gz",
+            day.format("%Y/%m/%d"),
+            day.format("%Y%m%d")
+        )
+    };
+    let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let delegation = serde_json::json!({"Version": "2012-10-17", "Statement": [delegation()]});
+    let locked = serde_json::json!({"Version": "2012-10-17", "Statement": [admin("Gone")]});
+    // The key is created 2026-05-10 (default policy: ok), a PutKeyPolicy keeps the delegation
+    // on 2026-06-01 (ok), the lockout comes on 2026-07-01. Noise every few days until today.
+    let mut digests: Vec<(NaiveDate, String, String)> = Vec::new();
+    let mut put_events = |day: &str, n: u32, records: Vec<serde_json::Value>, digest: bool| {
+        let k = file(ACCOUNT, "us-east-1", d(day), n);
+        let body = gz(&records);
+        if digest {
+            let text = serde_json::json!({ "Records": records }).to_string();
+            digests.push((d(day), k.clone(), sha256_hex(text.as_bytes())));
+        }
+        put(k, body);
+    };
+    put_events(
+        "2026-05-10",
+        1,
+        vec![trail_record(
+            "CreateKey",
+            "ev-create",
+            "2026-05-10T09:00:00Z",
+            &key,
+            None,
+        )],
+        true,
+    );
+    put_events(
+        "2026-06-01",
+        1,
+        vec![trail_record(
+            "PutKeyPolicy",
+            "ev-ok",
+            "2026-06-01T09:00:00Z",
+            &key,
+            Some(&delegation),
+        )],
+        true,
+    );
+    put_events(
+        "2026-07-01",
+        1,
+        vec![
+            trail_record("Decrypt", "ev-noise", "2026-07-01T08:00:00Z", &key, None),
+            trail_record(
+                "PutKeyPolicy",
+                "ev-lockout",
+                "2026-07-01T09:00:00Z",
+                &key,
+                Some(&locked),
+            ),
+        ],
+        true,
+    );
+    // Another key's change, the same key id in another account and another region: not ours.
+    put_events(
+        "2026-08-15",
+        2,
+        vec![trail_record(
+            "PutKeyPolicy",
+            "ev-other",
+            "2026-08-15T09:00:00Z",
+            &other,
+            Some(&locked),
+        )],
+        false,
+    );
+    put(
+        file("999988887777", "us-east-1", d("2026-08-15"), 3),
+        gz(&[trail_record(
+            "PutKeyPolicy",
+            "ev-acct",
+            "2026-08-15T09:00:00Z",
+            &key,
+            Some(&locked),
+        )]),
+    );
+    put(
+        file(ACCOUNT, "eu-west-1", d("2026-08-15"), 3),
+        gz(&[trail_record(
+            "PutKeyPolicy",
+            "ev-region",
+            "2026-08-15T09:00:00Z",
+            &key,
+            Some(&locked),
+        )]),
+    );
+    let mut day = d("2026-05-01");
+    let mut noise_files = 0;
+    while day <= d("2026-09-30") {
+        put(
+            file(ACCOUNT, "us-east-1", day, 5),
+            gz(&[trail_record(
+                "Decrypt",
+                &format!("n-{day}"),
+                &format!("{day}T10:00:00Z"),
+                &key,
+                None,
+            )]),
+        );
+        noise_files += 1;
+        day += chrono::Duration::days(7);
+    }
+    // One digest an hour after each file; the 06-01 file is listed with a wrong hash.
+    for (day, k, hash) in &digests {
+        let hash = if day == &d("2026-06-01") {
+            "00".repeat(32)
+        } else {
+            hash.clone()
+        };
+        let digest = serde_json::json!({"awsAccountId": ACCOUNT, "logFiles": [
+            {"s3Bucket": bucket, "s3Object": k, "hashValue": hash, "hashAlgorithm": "SHA-256"}]});
+        let dk = format!(
+            "logs/AWSLogs/{org}/{ACCOUNT}/CloudTrail-Digest/us-east-1/{}/{ACCOUNT}_CloudTrail-Digest_us-east-1_org_us-east-1_{}T100000Z.json.gz",
+            day.format("%Y/%m/%d"),
+            day.format("%Y%m%d")
+        );
+        put(dk, gz_text(&digest.to_string()));
+    }
+    assert!(noise_files > 20);
+
+    let loc = TrailLocation {
+        trail: "arn:aws:cloudtrail:us-east-1:123456789012:trail/org".into(),
+        bucket: bucket.clone(),
+        bucket_region: "us-east-1".into(),
+        prefix: Some("logs".into()),
+        org_id: Some(org.into()),
+        account: ACCOUNT.into(),
+        region: "us-east-1".into(),
+        log_validation: true,
+    };
+    let clients = Clients::new(&config());
+    let key_ref = KeyRef::parse(&key).unwrap();
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-23T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let settled = |found: &[kmsdoctor::analysis::events::PolicyEvent]| {
+        history_settled(&key_ref, ACCOUNT, now, None, found)
+    };
+    let scan = rt.block_on(kmsdoctor::evidence::aws::archive::scan_archive(
+        &clients,
+        &loc,
+        &key_ref,
+        d("2026-08-25"),
+        d("2026-01-01"),
+        &settled,
+        &|_| {},
+    ));
+    let ids: Vec<&str> = scan.events.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(ids, ["ev-lockout", "ev-ok"], "{:?}", scan.problems);
+    assert!(scan.settled);
+    assert_eq!(
+        scan.oldest_day,
+        Some(d("2026-06-01")),
+        "stopped at the ok version"
+    );
+    assert_eq!(
+        scan.days,
+        (d("2026-08-25") - d("2026-06-01")).num_days() as u32 + 1
+    );
+    let calls = clients.calls.calls();
+    assert!(
+        calls.iter().all(|c| is_allowed(&c.service, &c.operation)),
+        "{calls:?}"
+    );
+    // GETs: the files of the days read (our three, the other key's, noise on those days) and
+    // the digests of the days that gave records; never a file of May, another account or
+    // region.
+    let noise_read = (0..)
+        .map(|w| d("2026-05-01") + chrono::Duration::days(7 * w))
+        .take_while(|x| *x <= d("2026-09-30"))
+        .filter(|x| *x >= d("2026-06-01") && *x <= d("2026-08-25"))
+        .count() as u32;
+    assert_eq!(scan.gets, 2 + 1 + noise_read + 2, "{calls:?}");
+    assert_eq!(
+        calls.iter().filter(|c| c.operation == "GetObject").count() as u32,
+        scan.gets
+    );
+    assert_eq!(scan.digests_checked, 2);
+    assert_eq!(scan.problems.len(), 1, "{:?}", scan.problems);
+    assert!(
+        scan.problems[0].contains("2026/06/01")
+            && scan.problems[0].contains("does not match its digest"),
+        "{:?}",
+        scan.problems
+    );
+    assert_eq!(
+        scan.sources["ev-lockout"],
+        format!(
+            "s3://{bucket}/{}",
+            file(ACCOUNT, "us-east-1", d("2026-07-01"), 1)
+        )
+    );
+
+    // Without an ok version in reach, it reads down to the oldest day and says so.
+    let clients = Clients::new(&config());
+    let scan = rt.block_on(kmsdoctor::evidence::aws::archive::scan_archive(
+        &clients,
+        &loc,
+        &key_ref,
+        d("2026-08-25"),
+        d("2026-06-15"),
+        &settled,
+        &|_| {},
+    ));
+    assert_eq!(scan.events.len(), 1);
+    assert!(
+        !scan.settled,
+        "read to its oldest day without an ok version"
+    );
+    assert_eq!(scan.oldest_day, Some(d("2026-06-15")));
+}
+
+/// `--history s3` end to end (issue 10): the trail found with DescribeTrails, its logs read
+/// from S3 back to the key's creation, the evidence saying what was read; `collect` records
+/// where each record came from, and `--from` gives the same verdict offline. Without
+/// `--history s3`, kmsdoctor says where the older history is.
+#[test]
+fn history_from_the_trail_bucket_end_to_end() {
+    let rt = runtime();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config())
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = unique("trail-e2e").to_lowercase();
+    rt.block_on(s3.create_bucket().bucket(&bucket).send())
+        .expect("CreateBucket on moto");
+    let trail = unique("kmsdoctor-trail");
+    rt.block_on(
+        aws_sdk_cloudtrail::Client::new(&config())
+            .create_trail()
+            .name(&trail)
+            .s3_bucket_name(&bucket)
+            .is_multi_region_trail(true)
+            .send(),
+    )
+    .expect("CreateTrail on moto");
+    let gone = unique("Gone");
+    let locked = serde_json::json!({"Version": "2012-10-17", "Statement": [admin(&gone)]});
+    let key = create_key(Some(locked.clone()));
+    let today = chrono::Utc::now();
+    let day = today.format("%Y/%m/%d");
+    let stamp = today.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let records = vec![
+        trail_record("CreateKey", "e2e-create", &stamp, &key, None),
+        trail_record("PutKeyPolicy", "e2e-lockout", &stamp, &key, Some(&locked)),
+    ];
+    let object = format!(
+        "AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/{day}/{ACCOUNT}_CloudTrail_us-east-1_x.json.gz"
+    );
+    rt.block_on(
+        s3.put_object()
+            .bucket(&bucket)
+            .key(&object)
+            .body(gz(&records).into())
+            .send(),
+    )
+    .expect("PutObject on moto");
+
+    let now = stamp.as_str();
+    let out = kmsdoctor(&[
+        "why-locked",
+        &key,
+        "--history",
+        "s3",
+        "--output",
+        "json",
+        "--now",
+        now,
+    ]);
+    let v = json(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let archive = &v["evidence"]["archive"];
+    assert!(
+        archive["location"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&bucket),
+        "{v}\n{err}"
+    );
+    assert_eq!(archive["events"], 2, "{archive}\n{err}");
+    assert_eq!(archive["settled"], true, "{archive}");
+    assert_eq!(v["evidence"]["events_for_key"], 2, "{v}");
+    assert!(
+        v["lockout_event"]["event_id"] == "e2e-lockout" || v["lockout_event"].is_null(),
+        "{v}"
+    );
+    // The trail does not write digests here: said, and the evidence is marked incomplete.
+    let problems = v["evidence"]["problems"].to_string();
+    assert!(
+        problems.contains("does not write digest files"),
+        "{problems}"
+    );
+
+    // The bundle says where each record came from; offline gives the same verdict.
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle.json");
+    let out = kmsdoctor(&[
+        "collect",
+        &key,
+        "--history",
+        "s3",
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&bundle).unwrap()).unwrap();
+    assert_eq!(
+        saved["sources"]["e2e-lockout"],
+        format!("s3://{bucket}/{object}"),
+        "{}",
+        saved["sources"]
+    );
+    assert_eq!(saved["archive"]["events"], 2);
+    let offline = Command::cargo_bin("kmsdoctor")
+        .unwrap()
+        .args([
+            "why-locked",
+            &key,
+            "--from",
+            bundle.to_str().unwrap(),
+            "--output",
+            "json",
+            "--now",
+            now,
+        ])
+        .output()
+        .unwrap();
+    let offline = json(&offline);
+    assert_eq!(offline["verdict"], v["verdict"]);
+    assert_eq!(offline["evidence"]["events_for_key"], 2);
+    assert_eq!(offline["evidence"]["archive"], saved["archive"]);
+
+    // Without --history s3: where the older history is, and the flag to read it.
+    let out = kmsdoctor(&["why-locked", &key, "--output", "json", "--now", now]);
+    let v = json(&out);
+    let problems = v["evidence"]["problems"].to_string();
+    assert!(problems.contains("--history s3"), "{problems}");
+    assert!(
+        problems.contains(&format!(
+            "s3://{bucket}/AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/"
+        )),
+        "{problems}"
+    );
+
+    // --since past 90 days needs --history s3; a date is taken with it.
+    let out = kmsdoctor(&["why-locked", &key, "--since", "400"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--history s3"));
+    let out = kmsdoctor(&[
+        "why-locked",
+        &key,
+        "--since",
+        "2025-01-31",
+        "--history",
+        "s3",
+        "--output",
+        "json",
+    ]);
+    assert_ne!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(&out)["evidence"]["archive"]["settled"], true);
 }

@@ -258,3 +258,35 @@ fn same_policy(a: &str, b: &str) -> bool {
         _ => a == b,
     }
 }
+
+/// Whether the history in `events` goes back far enough to diagnose the key: the current
+/// policy (when readable) is `ok`, so no lockout needs explaining; or the history holds the
+/// key's creation (a successful CreateKey, or the ReplicateKey that made this replica), or
+/// an applied version that was `ok` on its own (the lockout came after it). Searching older
+/// history, newest first, can stop once this holds.
+pub fn history_settled(
+    key: &KeyRef,
+    account: &str,
+    now: DateTime<Utc>,
+    current: Option<&Policy>,
+    events: &[PolicyEvent],
+) -> bool {
+    let setting = super::Setting::new(key, account, now, None, None);
+    if current.is_some_and(|p| super::assess(p, &setting).verdict == Verdict::Ok) {
+        return true;
+    }
+    let mine = events_of(key, events);
+    if mine
+        .iter()
+        .any(|e| e.error_code.is_none() && e.name.creates())
+    {
+        return true;
+    }
+    let (history, _) = versions(
+        &mine,
+        Some(account),
+        |p| Some(super::assess(p, &setting).verdict),
+        &mut Vec::new(),
+    );
+    history.iter().any(|v| v.verdict == Verdict::Ok)
+}

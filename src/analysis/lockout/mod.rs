@@ -20,7 +20,7 @@ use serde::Serialize;
 pub use admins::{AdminKind, CallerAccess, Existence, RecoverableAdmin};
 pub use assess::{assess, generic, Assessment, Verdict};
 pub use delegation::{default_policy, Setting, DELEGATION_SID};
-pub use history::{FailedChange, LockoutEvent, PolicyVersion};
+pub use history::{history_settled, FailedChange, LockoutEvent, PolicyVersion};
 pub use key::{KeyProperties, KeyRef, KeyRefError};
 pub use live_facts::{apply_iam_facts, note_incomplete};
 

@@ -112,6 +112,12 @@ pub enum LookupProgress<'a> {
         delay: Duration,
         why: &'a str,
     },
+    /// A day of the trail's S3 logs was read (`--history s3`), newest first.
+    ArchiveDay {
+        day: chrono::NaiveDate,
+        files: usize,
+        days: u32,
+    },
 }
 
 /// A key to look up, with its creation time when DescribeKey told it.

@@ -54,6 +54,12 @@ pub const ALLOWED: &[(&str, &str)] = &[
     ("Organizations", "ListParents"),
     ("Organizations", "ListPoliciesForTarget"),
     ("Organizations", "DescribePolicy"),
+    // History past 90 days (`--history s3`): the trail, and its log and digest files.
+    ("CloudTrail", "DescribeTrails"),
+    ("CloudTrail", "GetTrailStatus"),
+    ("S3", "GetBucketLocation"),
+    ("S3", "ListObjectsV2"),
+    ("S3", "GetObject"),
 ];
 
 /// The one mutating operation kmsdoctor ever sends, and only for `fix --apply` (or
@@ -323,7 +329,9 @@ mod tests {
             ("Organizations", "UpdatePolicy"),
             ("Organizations", "ListAccounts"),
             ("CloudTrail", "LookupEvents2"),
-            ("S3", "GetObject"),
+            ("S3", "PutObject"),
+            ("S3", "DeleteObject"),
+            ("CloudTrail", "StopLogging"),
         ] {
             assert!(!is_allowed(s, o), "{s} {o}");
         }

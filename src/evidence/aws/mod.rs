@@ -2,6 +2,7 @@
 //! read-only guard on its own; this file holds the connection, the guarded clients and the
 //! error wording shared by all.
 
+pub mod archive;
 pub mod cloudtrail;
 pub mod guard;
 pub mod iam;
@@ -52,6 +53,7 @@ pub struct Clients {
     pub cloudtrail: aws_sdk_cloudtrail::Client,
     pub iam: aws_sdk_iam::Client,
     pub organizations: aws_sdk_organizations::Client,
+    pub s3: aws_sdk_s3::Client,
     pub region: String,
     pub calls: CallLog,
 }
@@ -215,8 +217,16 @@ impl Clients {
             ),
             organizations: aws_sdk_organizations::Client::from_conf(
                 aws_sdk_organizations::config::Builder::from(config)
+                    .interceptor(guard.clone())
+                    .retry_config(retry.clone())
+                    .build(),
+            ),
+            // Path-style addressing for emulators (an endpoint URL given).
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(config)
                     .interceptor(guard)
                     .retry_config(retry)
+                    .force_path_style(config.endpoint_url().is_some())
                     .build(),
             ),
             region,

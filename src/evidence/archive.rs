@@ -1,0 +1,199 @@
+//! The trail's log files in S3, the part without I/O: where one day's log files and digest
+//! files of an account and region are, the cheap test that lets most files go unparsed, and
+//! what a digest file lists.
+//!
+//! Layout (CloudTrail User Guide, "Finding your CloudTrail log files" and "CloudTrail digest
+//! file structure"):
+//! `[PREFIX/]AWSLogs/[O-ID/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/*.json.gz`, and digests under
+//! `.../CloudTrail-Digest/REGION/YYYY/MM/DD/`, one an hour, each listing the log files
+//! delivered in that hour with the SHA-256 of their uncompressed content.
+
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+/// Where a trail delivers the logs of one account and region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrailLocation {
+    /// The trail's ARN (or name).
+    pub trail: String,
+    pub bucket: String,
+    /// The bucket's region (GetBucketLocation), where S3 must be asked.
+    pub bucket_region: String,
+    /// The trail's S3 key prefix, without slashes at its ends.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// The organization id, for an organization trail (`o-...`).
+    #[serde(default)]
+    pub org_id: Option<String>,
+    pub account: String,
+    pub region: String,
+    /// Whether the trail writes digest files (log file validation).
+    pub log_validation: bool,
+}
+
+impl TrailLocation {
+    fn base(&self) -> String {
+        let mut s = String::new();
+        if let Some(p) = self.prefix.as_deref().filter(|p| !p.is_empty()) {
+            s.push_str(p.trim_matches('/'));
+            s.push('/');
+        }
+        s.push_str("AWSLogs/");
+        if let Some(o) = &self.org_id {
+            s.push_str(o);
+            s.push('/');
+        }
+        s.push_str(&self.account);
+        s.push('/');
+        s
+    }
+
+    fn dated(&self, folder: &str, day: NaiveDate) -> String {
+        format!(
+            "{}{folder}/{}/{:04}/{:02}/{:02}/",
+            self.base(),
+            self.region,
+            day.year(),
+            day.month(),
+            day.day()
+        )
+    }
+
+    /// The prefix of one day's log files.
+    pub fn day_prefix(&self, day: NaiveDate) -> String {
+        self.dated("CloudTrail", day)
+    }
+
+    /// The prefix of the digest files that end on `day`.
+    pub fn digest_prefix(&self, day: NaiveDate) -> String {
+        self.dated("CloudTrail-Digest", day)
+    }
+
+    /// `s3://BUCKET/KEY`.
+    pub fn uri(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket)
+    }
+
+    /// Where the account's log files for the region are, in words.
+    pub fn describe(&self) -> String {
+        format!(
+            "s3://{}/{}CloudTrail/{}/ (trail {})",
+            self.bucket,
+            self.base(),
+            self.region,
+            self.trail
+        )
+    }
+}
+
+/// Whether a log file's text can hold a policy event of the key: it names one of the
+/// events kmsdoctor reads and the key's id. Most files fail this and are not parsed.
+pub fn may_hold_policy_events(text: &str, key_id: &str) -> bool {
+    (text.contains("\"PutKeyPolicy\"")
+        || text.contains("\"CreateKey\"")
+        || text.contains("\"ReplicateKey\""))
+        && text.contains(key_id)
+}
+
+#[derive(Deserialize)]
+struct DigestFile {
+    #[serde(rename = "logFiles", default)]
+    log_files: Vec<DigestEntry>,
+}
+
+#[derive(Deserialize)]
+struct DigestEntry {
+    #[serde(rename = "s3Object")]
+    object: String,
+    #[serde(rename = "hashValue")]
+    hash: String,
+    #[serde(rename = "hashAlgorithm", default)]
+    algorithm: Option<String>,
+}
+
+/// The log files a digest lists, with the SHA-256 (lower-case hex) of each one's
+/// uncompressed content. Entries with another hash algorithm are left out.
+pub fn parse_digest(text: &str) -> Result<Vec<(String, String)>, String> {
+    let d: DigestFile =
+        serde_json::from_str(text).map_err(|e| format!("is not a CloudTrail digest file: {e}"))?;
+    Ok(d.log_files
+        .into_iter()
+        .filter(|e| e.algorithm.as_deref().is_none_or(|a| a == "SHA-256"))
+        .map(|e| (e.object, e.hash.to_ascii_lowercase()))
+        .collect())
+}
+
+/// SHA-256 of `bytes`, lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(bytes);
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loc(prefix: Option<&str>, org: Option<&str>) -> TrailLocation {
+        TrailLocation {
+            trail: "arn:aws:cloudtrail:us-east-1:111122223333:trail/org".into(),
+            bucket: "trail-bucket".into(),
+            bucket_region: "us-east-1".into(),
+            prefix: prefix.map(str::to_string),
+            org_id: org.map(str::to_string),
+            account: "111122223333".into(),
+            region: "eu-west-1".into(),
+            log_validation: true,
+        }
+    }
+
+    #[test]
+    fn day_prefixes_follow_the_trail_layout() {
+        let day = NaiveDate::from_ymd_opt(2026, 3, 7).unwrap();
+        assert_eq!(
+            loc(None, None).day_prefix(day),
+            "AWSLogs/111122223333/CloudTrail/eu-west-1/2026/03/07/"
+        );
+        assert_eq!(
+            loc(Some("/logs/ct/"), Some("o-abc123")).day_prefix(day),
+            "logs/ct/AWSLogs/o-abc123/111122223333/CloudTrail/eu-west-1/2026/03/07/"
+        );
+        assert_eq!(
+            loc(None, Some("o-abc123")).digest_prefix(day),
+            "AWSLogs/o-abc123/111122223333/CloudTrail-Digest/eu-west-1/2026/03/07/"
+        );
+    }
+
+    #[test]
+    fn the_prefilter_needs_an_event_name_and_the_key() {
+        let key = "1234abcd-12ab-34cd-56ef-1234567890ab";
+        assert!(may_hold_policy_events(
+            &format!(r#"{{"eventName":"PutKeyPolicy","x":"{key}"}}"#),
+            key
+        ));
+        assert!(!may_hold_policy_events(
+            &format!(r#"{{"eventName":"Decrypt","x":"{key}"}}"#),
+            key
+        ));
+        assert!(!may_hold_policy_events(
+            r#"{"eventName":"PutKeyPolicy","x":"other"}"#,
+            key
+        ));
+    }
+
+    #[test]
+    fn digests_list_objects_with_their_sha256() {
+        let text = r#"{"awsAccountId":"111122223333","logFiles":[
+            {"s3Bucket":"b","s3Object":"AWSLogs/x.json.gz","hashValue":"ABCDEF","hashAlgorithm":"SHA-256","newestEventTime":"2026-01-01T00:00:00Z","oldestEventTime":"2026-01-01T00:00:00Z"},
+            {"s3Bucket":"b","s3Object":"AWSLogs/y.json.gz","hashValue":"00","hashAlgorithm":"MD5"}]}"#;
+        assert_eq!(
+            parse_digest(text).unwrap(),
+            [("AWSLogs/x.json.gz".to_string(), "abcdef".to_string())]
+        );
+        assert!(parse_digest("[1]").is_err());
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

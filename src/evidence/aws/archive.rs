@@ -1,0 +1,517 @@
+//! History past CloudTrail's 90 days of event history: the trail that delivers the key's
+//! account and region (DescribeTrails, GetTrailStatus), and its log files in S3, read day by
+//! day, newest first, stopping as soon as the history is settled (the key's creation, or a
+//! version that was `ok`). Only the key's account and region prefixes are listed; a day's
+//! files are fetched at once, decompressed within a memory budget, and parsed only when they
+//! name a policy event and the key. The files that gave records are checked against the
+//! trail's digest files (SHA-256 of the uncompressed content); digest signatures are not
+//! checked.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Read;
+
+use chrono::{Duration as Days, NaiveDate};
+use futures_util::stream::{self, StreamExt};
+
+use super::Clients;
+use crate::analysis::events::PolicyEvent;
+use crate::analysis::lockout::KeyRef;
+use crate::evidence::archive::{may_hold_policy_events, parse_digest, sha256_hex, TrailLocation};
+use crate::evidence::cloudtrail_records::scan;
+use crate::evidence::trail_files::{read_limited, MEMORY_BUDGET};
+
+/// Objects fetched at once.
+const CONCURRENCY: usize = 8;
+/// The most one log file may take once decompressed (all at once stay within the budget
+/// that CloudTrail files read from disk share).
+const PER_OBJECT: u64 = MEMORY_BUDGET / CONCURRENCY as u64;
+/// Most keys listed for one day before kmsdoctor calls the layout into question.
+const MAX_OBJECTS_PER_DAY: usize = 100_000;
+
+/// The trail whose S3 logs hold the key's older history: one that logs `region` (a
+/// multi-Region trail, or one whose home is there), logging ones first. Its bucket's region
+/// is looked up so that S3 can be asked in the right place. Notes say what else was found.
+pub async fn find_trail(
+    c: &Clients,
+    account: &str,
+    region: &str,
+) -> Result<(TrailLocation, Vec<String>), String> {
+    let trails = c
+        .cloudtrail
+        .describe_trails()
+        .include_shadow_trails(true)
+        .send()
+        .await
+        .map_err(|e| format!("cloudtrail DescribeTrails failed ({})", c.describe(&e).1))?;
+    let mut candidates = Vec::new();
+    for t in trails.trail_list() {
+        let covers = t.is_multi_region_trail() == Some(true) || t.home_region() == Some(region);
+        let (Some(bucket), true) = (t.s3_bucket_name(), covers) else {
+            continue;
+        };
+        let id = t.trail_arn().or(t.name()).unwrap_or_default().to_string();
+        let logging = match c.cloudtrail.get_trail_status().name(&id).send().await {
+            Ok(s) => s.is_logging().unwrap_or(false),
+            // A shadow trail of another account (an organization trail seen from a member)
+            // may not answer: it still delivers.
+            Err(_) => true,
+        };
+        candidates.push((
+            !logging,
+            t.is_organization_trail() != Some(true),
+            id,
+            bucket.to_string(),
+            t.s3_key_prefix().map(str::to_string),
+            t.is_organization_trail() == Some(true),
+            t.log_file_validation_enabled() == Some(true),
+        ));
+    }
+    candidates.sort();
+    let Some((not_logging, _, trail, bucket, prefix, org, validation)) =
+        candidates.first().cloned()
+    else {
+        return Err(format!(
+            "no trail delivers {region}'s events to S3 (cloudtrail DescribeTrails): history older than 90 days is not kept anywhere kmsdoctor can read"
+        ));
+    };
+    let mut notes = Vec::new();
+    if not_logging {
+        notes.push(format!(
+            "the trail {trail} is not logging now: its bucket holds history only up to when it stopped"
+        ));
+    }
+    if candidates.len() > 1 {
+        notes.push(format!(
+            "{} trails log {region}; kmsdoctor reads {trail}",
+            candidates.len()
+        ));
+    }
+    let bucket_region = match c.s3.get_bucket_location().bucket(&bucket).send().await {
+        // No constraint: us-east-1; `EU`: eu-west-1 (the S3 API Reference, GetBucketLocation).
+        Ok(o) => match o.location_constraint().map(|l| l.as_str()) {
+            None | Some("") => "us-east-1".to_string(),
+            Some("EU") => "eu-west-1".to_string(),
+            Some(r) => r.to_string(),
+        },
+        Err(e) => {
+            notes.push(format!(
+                "s3 GetBucketLocation {bucket} failed ({}): the bucket is asked in {}",
+                c.describe(&e).1,
+                c.region
+            ));
+            c.region.clone()
+        }
+    };
+    let org_id = if org {
+        Some(org_folder(c, &bucket, prefix.as_deref(), account).await?)
+    } else {
+        None
+    };
+    Ok((
+        TrailLocation {
+            trail,
+            bucket,
+            bucket_region,
+            prefix: prefix.filter(|p| !p.trim_matches('/').is_empty()),
+            org_id,
+            account: account.to_string(),
+            region: region.to_string(),
+            log_validation: validation,
+        },
+        notes,
+    ))
+}
+
+/// The `o-...` folder of an organization trail that holds `account`'s logs.
+async fn org_folder(
+    c: &Clients,
+    bucket: &str,
+    prefix: Option<&str>,
+    account: &str,
+) -> Result<String, String> {
+    let base = match prefix
+        .map(|p| p.trim_matches('/'))
+        .filter(|p| !p.is_empty())
+    {
+        Some(p) => format!("{p}/AWSLogs/"),
+        None => "AWSLogs/".to_string(),
+    };
+    let out =
+        c.s3.list_objects_v2()
+            .bucket(bucket)
+            .prefix(&base)
+            .delimiter("/")
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "s3 ListObjectsV2 s3://{bucket}/{base} failed ({})",
+                    c.describe(&e).1
+                )
+            })?;
+    let orgs: Vec<String> = out
+        .common_prefixes()
+        .iter()
+        .filter_map(|p| p.prefix())
+        .filter_map(|p| p.strip_prefix(&base))
+        .map(|p| p.trim_end_matches('/').to_string())
+        .filter(|p| p.starts_with("o-"))
+        .collect();
+    match orgs.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(format!(
+            "the organization trail's bucket s3://{bucket}/{base} has no o-... folder for account {account}"
+        )),
+        many => Ok(many[0].clone()),
+    }
+}
+
+/// What reading the archive gave.
+#[derive(Debug, Clone, Default)]
+pub struct ArchiveScan {
+    pub events: Vec<PolicyEvent>,
+    /// Where each event's record came from: event id to `s3://BUCKET/KEY`.
+    pub sources: BTreeMap<String, String>,
+    /// Days listed, newest first: the first and the last.
+    pub newest_day: Option<NaiveDate>,
+    pub oldest_day: Option<NaiveDate>,
+    pub days: u32,
+    pub lists: u32,
+    pub gets: u32,
+    /// Bytes of JSON read (after decompression).
+    pub bytes: u64,
+    pub records: u64,
+    /// The scan stopped because the history was settled (the key's creation, or a version
+    /// that was `ok`); false when it read down to its oldest day without that.
+    pub settled: bool,
+    /// Log files that gave records, checked against the trail's digests.
+    pub digests_checked: u32,
+    pub problems: Vec<String>,
+}
+
+/// One log file's part in the scan.
+struct FileRead {
+    key: String,
+    events: Vec<PolicyEvent>,
+    bytes: u64,
+    records: u64,
+    /// SHA-256 of the decompressed content, for files that gave the key's events.
+    hash: Option<String>,
+    problem: Option<String>,
+}
+
+/// Fetches and reads one log file.
+async fn read_object(c: &Clients, bucket: &str, key: String, key_id: &str) -> FileRead {
+    let mut read = FileRead {
+        key,
+        events: Vec::new(),
+        bytes: 0,
+        records: 0,
+        hash: None,
+        problem: None,
+    };
+    let fail = |read: &mut FileRead, why: String| {
+        read.problem = Some(format!("s3://{bucket}/{}: {why}", read.key));
+    };
+    let out = match c.s3.get_object().bucket(bucket).key(&read.key).send().await {
+        Ok(o) => o,
+        Err(e) => {
+            fail(
+                &mut read,
+                format!("GetObject failed ({})", c.describe(&e).1),
+            );
+            return read;
+        }
+    };
+    if out.content_length().unwrap_or(0) as u64 > PER_OBJECT {
+        fail(
+            &mut read,
+            "larger than kmsdoctor reads from one log file".into(),
+        );
+        return read;
+    }
+    let body = match out.body.collect().await {
+        Ok(b) => b.into_bytes(),
+        Err(e) => {
+            fail(&mut read, format!("cannot be read: {e}"));
+            return read;
+        }
+    };
+    let bytes: &[u8] = &body;
+    let text = if bytes.starts_with(&[0x1f, 0x8b]) {
+        let gz = flate2::read::MultiGzDecoder::new(bytes);
+        match read_limited(gz, PER_OBJECT) {
+            Ok(Some(t)) => t,
+            Ok(None) => {
+                fail(
+                    &mut read,
+                    format!("holds over {PER_OBJECT} bytes once decompressed"),
+                );
+                return read;
+            }
+            Err(e) => {
+                fail(&mut read, format!("is not a readable gzip file: {e}"));
+                return read;
+            }
+        }
+    } else {
+        let mut v = Vec::new();
+        if let Err(e) = bytes.take(PER_OBJECT).read_to_end(&mut v) {
+            fail(&mut read, format!("cannot be read: {e}"));
+            return read;
+        }
+        v
+    };
+    read.bytes = text.len() as u64;
+    let Ok(s) = std::str::from_utf8(&text) else {
+        fail(&mut read, "is not UTF-8 text".into());
+        return read;
+    };
+    if !may_hold_policy_events(s, key_id) {
+        return read;
+    }
+    match scan(s) {
+        Ok(found) => {
+            read.records = found.records;
+            read.events = found.events;
+            if !read.events.is_empty() {
+                read.hash = Some(sha256_hex(&text));
+            }
+        }
+        Err(e) => fail(
+            &mut read,
+            format!("is not CloudTrail records: {}", e.message),
+        ),
+    }
+    read
+}
+
+/// Lists the keys under `prefix`, every page.
+async fn list_keys(
+    c: &Clients,
+    bucket: &str,
+    prefix: &str,
+    lists: &mut u32,
+) -> Result<Vec<String>, String> {
+    let mut keys = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        *lists += 1;
+        let page =
+            c.s3.list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_continuation_token(token.clone())
+                .send()
+                .await
+                .map_err(|e| {
+                    format!(
+                        "s3 ListObjectsV2 s3://{bucket}/{prefix} failed ({})",
+                        c.describe(&e).1
+                    )
+                })?;
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key())
+                .map(str::to_string),
+        );
+        if keys.len() > MAX_OBJECTS_PER_DAY {
+            return Err(format!(
+                "s3://{bucket}/{prefix} lists over {MAX_OBJECTS_PER_DAY} objects for one day"
+            ));
+        }
+        match page.next_continuation_token() {
+            Some(t) if page.is_truncated() == Some(true) && token.as_deref() != Some(t) => {
+                token = Some(t.to_string())
+            }
+            _ => return Ok(keys),
+        }
+    }
+}
+
+/// `c` with its S3 client in `region` (the bucket's).
+pub fn in_bucket_region(c: &Clients, region: &str) -> Clients {
+    let mut out = c.clone();
+    out.s3 = aws_sdk_s3::Client::from_conf(
+        c.s3.config()
+            .to_builder()
+            .region(aws_config::Region::new(region.to_string()))
+            .build(),
+    );
+    out
+}
+
+/// Reads the trail's log files for `key` from `newest` back to `oldest` (days, inclusive),
+/// newest first, until `settled` says the history found so far is enough. `progress` is
+/// told each day done (the day, files in it, days done).
+pub async fn scan_archive(
+    c: &Clients,
+    loc: &TrailLocation,
+    key: &KeyRef,
+    newest: NaiveDate,
+    oldest: NaiveDate,
+    settled: &(dyn Fn(&[PolicyEvent]) -> bool + Sync),
+    progress: &(dyn Fn(super::LookupProgress<'_>) + Sync),
+) -> ArchiveScan {
+    let mut out = ArchiveScan::default();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut hashes: Vec<(String, String)> = Vec::new();
+    let mut day = newest;
+    while day >= oldest {
+        let prefix = loc.day_prefix(day);
+        let keys = match list_keys(c, &loc.bucket, &prefix, &mut out.lists).await {
+            Ok(k) => k,
+            Err(m) => {
+                out.problems.push(m);
+                return out;
+            }
+        };
+        out.newest_day.get_or_insert(day);
+        out.oldest_day = Some(day);
+        out.days += 1;
+        let files = keys.len();
+        let reads: Vec<FileRead> = stream::iter(keys)
+            .map(|k| read_object(c, &loc.bucket, k, &key.id))
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        out.gets += files as u32;
+        let mut reads = reads;
+        // The same order whatever order the files finished in.
+        reads.sort_by(|a, b| a.key.cmp(&b.key));
+        for r in reads {
+            out.bytes += r.bytes;
+            out.records += r.records;
+            if let Some(p) = r.problem {
+                out.problems.push(p);
+            }
+            let mine: Vec<PolicyEvent> = r
+                .events
+                .into_iter()
+                .filter(|e| e.key_refs.iter().any(|k| key.matches(k)))
+                .filter(|e| seen.insert(e.event_id.clone()))
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            for e in &mine {
+                out.sources.insert(e.event_id.clone(), loc.uri(&r.key));
+            }
+            if let Some(h) = r.hash {
+                hashes.push((r.key.clone(), h));
+            }
+            out.events.extend(mine);
+        }
+        progress(super::LookupProgress::ArchiveDay {
+            day,
+            files,
+            days: out.days,
+        });
+        if settled(&out.events) {
+            out.settled = true;
+            break;
+        }
+        day -= Days::days(1);
+    }
+    check_digests(c, loc, &hashes, &mut out).await;
+    out
+}
+
+/// Checks each log file that gave records against the digest files of its day and the next
+/// (a digest lists the files delivered in the hour before it). A file no digest lists, or
+/// whose hash differs, is a problem: the records may have been changed or planted.
+async fn check_digests(
+    c: &Clients,
+    loc: &TrailLocation,
+    files: &[(String, String)],
+    out: &mut ArchiveScan,
+) {
+    if files.is_empty() {
+        return;
+    }
+    if !loc.log_validation {
+        out.problems.push(format!(
+            "the trail {} does not write digest files (log file validation is off): the {} log file(s) that gave records are not checked",
+            loc.trail,
+            files.len()
+        ));
+        return;
+    }
+    let mut days: Vec<NaiveDate> = files.iter().filter_map(|(k, _)| day_of(loc, k)).collect();
+    days.sort();
+    days.dedup();
+    let mut listed: BTreeMap<String, String> = BTreeMap::new();
+    let mut digest_days: Vec<NaiveDate> =
+        days.iter().flat_map(|d| [*d, *d + Days::days(1)]).collect();
+    digest_days.sort();
+    digest_days.dedup();
+    for d in digest_days {
+        let prefix = loc.digest_prefix(d);
+        let keys = match list_keys(c, &loc.bucket, &prefix, &mut out.lists).await {
+            Ok(k) => k,
+            Err(m) => {
+                out.problems.push(m);
+                continue;
+            }
+        };
+        for k in keys {
+            out.gets += 1;
+            let got = async {
+                let o =
+                    c.s3.get_object()
+                        .bucket(&loc.bucket)
+                        .key(&k)
+                        .send()
+                        .await
+                        .map_err(|e| c.describe(&e).1)?;
+                let body = o
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .into_bytes();
+                let bytes: &[u8] = &body;
+                let text = if bytes.starts_with(&[0x1f, 0x8b]) {
+                    read_limited(flate2::read::MultiGzDecoder::new(bytes), PER_OBJECT)
+                        .map_err(|e| e.to_string())?
+                        .ok_or("too large")?
+                } else {
+                    bytes.to_vec()
+                };
+                parse_digest(&String::from_utf8_lossy(&text))
+            }
+            .await;
+            match got {
+                Ok(entries) => listed.extend(entries),
+                Err(m) => out
+                    .problems
+                    .push(format!("the digest {} cannot be read: {m}", loc.uri(&k))),
+            }
+        }
+    }
+    for (key, hash) in files {
+        out.digests_checked += 1;
+        match listed.get(key) {
+            Some(h) if h == hash => {}
+            Some(_) => out.problems.push(format!(
+                "{} does not match its digest (SHA-256 differs): its records may have been changed",
+                loc.uri(key)
+            )),
+            None => out.problems.push(format!(
+                "{} is listed in no digest file: its records cannot be checked",
+                loc.uri(key)
+            )),
+        }
+    }
+}
+
+/// The day a log file's key is filed under.
+fn day_of(loc: &TrailLocation, key: &str) -> Option<NaiveDate> {
+    let base = loc.day_prefix(NaiveDate::from_ymd_opt(2000, 1, 1)?);
+    let head = base.strip_suffix("2000/01/01/")?;
+    let rest = key.strip_prefix(head)?;
+    let mut parts = rest.splitn(4, '/');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
+}
