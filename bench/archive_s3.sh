@@ -3,7 +3,8 @@
 # (issue 10's goal: at least 0.8x zcat's speed, GETs proportional to days read). A moto
 # server on loopback holds DAYS days of FILES gzipped log files each (Decrypt noise that
 # names the key, so that every file is decompressed and searched in full, as most are);
-# the same files are written to a folder for zcat.
+# the same files are written to a folder for zcat. Records carry random ids, addresses and
+# user agents, so that files compress about as real trail files do (about 10:1).
 #
 # usage: bench/archive_s3.sh [DAYS] [FILES] [RECORDS_PER_FILE]
 set -euo pipefail
@@ -23,7 +24,7 @@ for _ in $(seq 1 150); do
   sleep 0.2
 done
 python3 - "$port" "$dir" "$days" "$files" "$records" <<'PY'
-import datetime, gzip, json, os, sys, boto3
+import datetime, gzip, json, os, random, sys, uuid, boto3
 port, folder, days, files, records = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=f"http://127.0.0.1:{port}")
 s3.create_bucket(Bucket="bench-trail")
@@ -34,10 +35,13 @@ for d in range(days):
     day = start - datetime.timedelta(days=d)
     for f in range(files):
         recs = [{"eventVersion": "1.08", "eventTime": f"{day}T{f:02d}:00:00Z", "eventSource": "kms.amazonaws.com",
-                 "eventName": "Decrypt", "awsRegion": "us-east-1", "sourceIPAddress": "203.0.113.1",
+                 "eventName": "Decrypt", "awsRegion": "us-east-1",
                  "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::123456789012:assumed-role/App/i-0abc", "accountId": "123456789012"},
                  "requestParameters": {"encryptionAlgorithm": "SYMMETRIC_DEFAULT", "keyId": key},
-                 "eventID": f"{day}-{f}-{i:06d}-0000-0000-000000000000", "resources": [{"ARN": key, "type": "AWS::KMS::Key"}],
+                 "eventID": str(uuid.uuid4()), "requestID": str(uuid.uuid4()),
+                 "sourceIPAddress": f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(256)}",
+                 "userAgent": f"aws-sdk-java/2.{random.randrange(30)}.{random.randrange(100)} Linux/5.10 OpenJDK/{random.randrange(100000)}",
+                 "resources": [{"ARN": key, "type": "AWS::KMS::Key"}],
                  "recipientAccountId": "123456789012", "readOnly": True, "managementEvent": True}
                 for i in range(records)]
         body = gzip.compress(json.dumps({"Records": recs}).encode(), 6)
