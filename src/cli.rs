@@ -17,6 +17,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per run: the size of the largest variant costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Decide one request against a key policy (and IAM policies), and say why.
@@ -37,10 +39,36 @@ pub enum Command {
     /// Before deleting principals: which keys would lose their last administrator. Over a
     /// scan's JSON (`--scan FILE`), or a scan made now.
     Guard(GuardArgs),
+    /// Print the Athena CREATE TABLE for a trail's logs (partition projection over account,
+    /// region and day), for `why-locked --history athena`. kmsdoctor never creates tables.
+    AthenaDdl(AthenaDdlArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     Completions(CompletionsArgs),
     /// Write a man page for kmsdoctor and each subcommand into a folder.
     Manpages(ManpagesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AthenaDdlArgs {
+    /// The trail's S3 bucket.
+    #[arg(long, value_name = "BUCKET")]
+    pub bucket: String,
+
+    /// The trail's S3 key prefix, if it has one.
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Option<String>,
+
+    /// For an organization trail: the organization id (`o-...`), a folder of its layout.
+    #[arg(long, value_name = "ID")]
+    pub org_id: Option<String>,
+
+    /// The table's name.
+    #[arg(long, value_name = "NAME", default_value = "cloudtrail_logs")]
+    pub table: String,
+
+    /// The first day the table covers (YYYY-MM-DD); default: two years ago.
+    #[arg(long, value_name = "DATE")]
+    pub start: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -234,6 +262,7 @@ impl Cli {
             Command::Guard(a) => a.aws.verbose,
             Command::Explain(_)
             | Command::Check(_)
+            | Command::AthenaDdl(_)
             | Command::Completions(_)
             | Command::Manpages(_) => false,
         }
@@ -269,6 +298,29 @@ pub struct AwsArgs {
     #[arg(long, value_enum, value_name = "FROM")]
     pub history: Option<HistoryArg>,
 
+    /// `--history athena`: the Athena workgroup (default `primary`).
+    #[arg(long, value_name = "NAME")]
+    pub athena_workgroup: Option<String>,
+
+    /// `--history athena`: the database of the CloudTrail table (default `default`).
+    #[arg(long, value_name = "NAME")]
+    pub athena_database: Option<String>,
+
+    /// `--history athena`: the CloudTrail table, as `kmsdoctor athena-ddl` creates it
+    /// (default `cloudtrail_logs`).
+    #[arg(long, value_name = "NAME")]
+    pub athena_table: Option<String>,
+
+    /// `--history athena`: where Athena writes the query's results (`s3://...`); default:
+    /// the workgroup's own setting.
+    #[arg(long, value_name = "S3_URI")]
+    pub athena_output_location: Option<String>,
+
+    /// `--history athena`: the most the query may scan, as Athena bills it (default `5GB`);
+    /// above it kmsdoctor says the estimate and runs nothing.
+    #[arg(long, value_name = "SIZE")]
+    pub max_scan: Option<String>,
+
     /// Log each AWS call (operation, region, duration, request id) on stderr.
     #[arg(long, short)]
     pub verbose: bool,
@@ -296,6 +348,8 @@ pub enum HistoryArg {
     Lookup,
     /// The trail's log files in S3.
     S3,
+    /// One Athena query over your CloudTrail table.
+    Athena,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]

@@ -215,13 +215,10 @@ impl LiveConfig {
     /// `key`: the key as given; a key or alias ARN names its region, which is then the
     /// region called (KMS keys are regional: no other region could answer for it).
     pub fn resolve(a: &AwsArgs, key: &str) -> Result<LiveConfig, FlagError> {
-        let history = match a.history {
-            Some(crate::cli::HistoryArg::S3) => crate::evidence::live::History::S3,
-            _ => crate::evidence::live::History::Lookup,
-        };
+        let history = history_source(a)?;
         let since = parse_since(
             a.since.as_deref().unwrap_or("90"),
-            history == crate::evidence::live::History::S3,
+            history != crate::evidence::live::History::Lookup,
             chrono::Utc::now(),
         )?;
         if let Some(u) = &a.endpoint_url {
@@ -251,6 +248,92 @@ impl LiveConfig {
             history,
         })
     }
+}
+
+/// `--history` and the Athena flags, checked: names that go into the query are names, the
+/// output location an `s3://` URI, `--max-scan` a size; Athena flags only with
+/// `--history athena`.
+fn history_source(a: &AwsArgs) -> Result<crate::evidence::live::History, FlagError> {
+    use crate::cli::HistoryArg;
+    use crate::evidence::athena::{is_identifier, parse_size};
+    use crate::evidence::live::History;
+    let athena_flags = [
+        ("--athena-workgroup", a.athena_workgroup.is_some()),
+        ("--athena-database", a.athena_database.is_some()),
+        ("--athena-table", a.athena_table.is_some()),
+        (
+            "--athena-output-location",
+            a.athena_output_location.is_some(),
+        ),
+        ("--max-scan", a.max_scan.is_some()),
+    ];
+    match a.history {
+        Some(HistoryArg::Athena) => {}
+        _ => {
+            if let Some((flag, _)) = athena_flags.iter().find(|(_, given)| *given) {
+                return Err(flag_err(flag, "it is for --history athena only"));
+            }
+            return Ok(match a.history {
+                Some(HistoryArg::S3) => History::S3,
+                _ => History::Lookup,
+            });
+        }
+    }
+    let workgroup = a
+        .athena_workgroup
+        .clone()
+        .unwrap_or_else(|| "primary".into());
+    if !(1..=128).contains(&workgroup.len())
+        || !workgroup
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    {
+        return Err(flag_err(
+            "--athena-workgroup",
+            format!("`{workgroup}` is not a workgroup name"),
+        ));
+    }
+    let database = a
+        .athena_database
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    if !is_identifier(&database) {
+        return Err(flag_err(
+            "--athena-database",
+            format!("`{database}` is not a database name (letters, digits, _)"),
+        ));
+    }
+    let table = a
+        .athena_table
+        .clone()
+        .unwrap_or_else(|| "cloudtrail_logs".into());
+    if !is_identifier(&table) {
+        return Err(flag_err(
+            "--athena-table",
+            format!("`{table}` is not a table name (letters, digits, _)"),
+        ));
+    }
+    if let Some(o) = &a.athena_output_location {
+        if !o.starts_with("s3://") || o.len() <= 5 || o.chars().any(char::is_control) {
+            return Err(flag_err(
+                "--athena-output-location",
+                format!("`{o}` is not an s3:// URI"),
+            ));
+        }
+    }
+    let max_scan = match &a.max_scan {
+        Some(m) => parse_size(m).map_err(|e| flag_err("--max-scan", e))?,
+        None => 5_000_000_000,
+    };
+    Ok(History::Athena(
+        crate::evidence::aws::athena::AthenaSettings {
+            workgroup,
+            database,
+            table,
+            output_location: a.athena_output_location.clone(),
+            max_scan,
+        },
+    ))
 }
 
 /// `--since`: days (`30`, `30d`), 1 to 90 for event history; with the archive
@@ -504,6 +587,12 @@ impl FixConfig {
                 }
             }
         }
+        if a.aws.history == Some(crate::cli::HistoryArg::Athena) {
+            return Err(flag_err(
+                "--history",
+                "fix does not start Athena queries: run why-locked --history athena first, or use --history s3",
+            ));
+        }
         Ok(FixConfig {
             key_input: a.key.trim().to_string(),
             policy_file: a.policy_file.clone(),
@@ -681,8 +770,23 @@ impl WhyLockedConfig {
             if let Some(since) = &a.since {
                 flag("--since", since.clone());
             }
-            if a.history == Some(crate::cli::HistoryArg::S3) {
-                flag("--history", "s3".into());
+            match a.history {
+                Some(crate::cli::HistoryArg::S3) => flag("--history", "s3".into()),
+                Some(crate::cli::HistoryArg::Athena) => {
+                    flag("--history", "athena".into());
+                    for (f, v) in [
+                        ("--athena-workgroup", &a.athena_workgroup),
+                        ("--athena-database", &a.athena_database),
+                        ("--athena-table", &a.athena_table),
+                        ("--athena-output-location", &a.athena_output_location),
+                        ("--max-scan", &a.max_scan),
+                    ] {
+                        if let Some(v) = v {
+                            flag(f, v.clone());
+                        }
+                    }
+                }
+                _ => {}
             }
         }
         if args.layers.no_boundary {

@@ -127,6 +127,19 @@ pub struct ArchiveSummary {
     pub settled: bool,
     /// Log files that gave records, checked against the trail's digest files.
     pub digests_checked: u32,
+    /// `s3` (the trail's files read by kmsdoctor) or `athena` (one query).
+    #[serde(default)]
+    pub method: String,
+    /// Athena: the query's id, what kmsdoctor estimated it would scan (the sizes of the
+    /// account's, region's and days' files), what Athena says it scanned, and how long it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scanned_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_millis: Option<u64>,
 }
 
 #[cfg(test)]

@@ -77,7 +77,7 @@ pub fn run(
     };
     let mut source = AwsSource::connect_in(
         live::Request::new(&cfg.live.connection, &cfg.key_input, cfg.live.since, now)
-            .with_history(cfg.live.history),
+            .with_history(cfg.live.history.clone()),
         &lookups,
         mode,
     )?;

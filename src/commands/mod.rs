@@ -2,6 +2,7 @@
 //! seam, runs the analysis once and renders; each returns its exit code. What two commands
 //! share (the errors, the UI, the investigation of one key) is here.
 
+pub mod athena_ddl;
 pub mod check;
 pub mod collect;
 pub mod docs;
@@ -143,6 +144,12 @@ pub(crate) fn lookup_progress(mode: Progress) -> impl Fn(LookupProgress<'_>) + S
             if throttle.due() {
                 eprintln!("kmsdoctor: CloudTrail LookupEvents ({event}): page {pages}, {found} policy event(s) for the key so far");
             }
+        }
+        (mode, LookupProgress::Note(text)) => {
+            if mode == Progress::Terminal {
+                eprintln!();
+            }
+            eprintln!("kmsdoctor: {}", crate::analysis::escape::visible(text));
         }
         (Progress::Terminal, LookupProgress::ArchiveDay { day, files, days }) => {
             eprint!("\rkmsdoctor: trail logs in S3: {day} ({files} files), {days} day(s) read ");

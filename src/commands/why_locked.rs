@@ -79,7 +79,7 @@ pub fn run(
         Source::Bundle(path) => Box::new(BundleSource::open(path)?),
         Source::Live(live) => Box::new(AwsSource::connect(
             live::Request::new(&live.connection, &cfg.key_input, live.since, cfg.now)
-                .with_history(live.history),
+                .with_history(live.history.clone()),
             &lookups,
         )?),
     };

@@ -199,13 +199,15 @@ pub struct Request {
 }
 
 /// Where history older than event history's 90 days comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum History {
     /// Event history only; when it does not settle the history, say where the archive is.
     #[default]
     Lookup,
     /// The trail's log files in S3, read back as far as needed.
     S3,
+    /// One Athena query over the user's CloudTrail table.
+    Athena(aws::athena::AthenaSettings),
 }
 
 impl Request {
@@ -268,7 +270,12 @@ impl<'p> AwsSource<'p> {
         request: Request,
         progress: &'p (dyn Fn(aws::LookupProgress<'_>) + Sync),
     ) -> Result<AwsSource<'p>, LiveError> {
-        AwsSource::connect_in(request, progress, aws::Mode::ReadOnly)
+        // Only `--history athena` may start a query (which writes its results).
+        let mode = match request.history {
+            History::Athena(_) => aws::Mode::Athena,
+            _ => aws::Mode::ReadOnly,
+        };
+        AwsSource::connect_in(request, progress, mode)
     }
 
     /// [`AwsSource::connect`], with clients whose guard allows what `mode` allows.
@@ -356,12 +363,15 @@ impl<'p> AwsSource<'p> {
         lookup_start: DateTime<Utc>,
         events: &mut Vec<PolicyEvent>,
         lookup: &mut LookupReport,
-    ) -> Option<ArchiveSummary> {
-        let account = q
+    ) -> Result<Option<ArchiveSummary>, LiveError> {
+        let Some(account) = q
             .key
             .account
             .clone()
-            .or_else(|| self.caller.as_ref().map(|c| c.account.clone()))?;
+            .or_else(|| self.caller.as_ref().map(|c| c.account.clone()))
+        else {
+            return Ok(None);
+        };
         let region = q
             .key
             .region
@@ -379,7 +389,7 @@ impl<'p> AwsSource<'p> {
         // A lookup that stopped early may miss what event history holds: then the archive is
         // read from today.
         if settled(events) && lookup.complete {
-            return None;
+            return Ok(None);
         }
         let found =
             self.runtime
@@ -387,21 +397,21 @@ impl<'p> AwsSource<'p> {
         let (loc, notes) = match found {
             Ok(f) => f,
             Err(m) => {
-                if self.request.history == History::S3 {
+                if self.request.history != History::Lookup {
                     lookup.complete = false;
                 }
                 lookup.problems.push(m);
-                return None;
+                return Ok(None);
             }
         };
         if self.request.history == History::Lookup {
             if !settled(events) {
                 lookup.problems.push(format!(
-                    "event history (90 days) does not reach the key's creation or a policy that was ok; older history is in {}: run again with --history s3",
+                    "event history (90 days) does not reach the key's creation or a policy that was ok; older history is in {}: run again with --history s3 (or --history athena)",
                     loc.describe()
                 ));
             }
-            return None;
+            return Ok(None);
         }
         lookup.problems.extend(notes);
         let newest = if lookup.complete {
@@ -417,6 +427,12 @@ impl<'p> AwsSource<'p> {
             .map(|c| c.date_naive() - chrono::Duration::days(1))
             .unwrap_or(since_start.date_naive());
         let clients = aws::archive::in_bucket_region(&self.clients, &loc.bucket_region);
+        if let History::Athena(settings) = &self.request.history {
+            let settings = settings.clone();
+            return self
+                .athena_history(&clients, &settings, &loc, q, newest, oldest, events, lookup)
+                .map(Some);
+        }
         let mut before: Vec<PolicyEvent> = events.clone();
         let scan = self.runtime.block_on(aws::archive::scan_archive(
             &clients,
@@ -452,7 +468,7 @@ impl<'p> AwsSource<'p> {
                 scan.oldest_day.map(|d| d.to_string()).unwrap_or_default()
             ));
         }
-        Some(ArchiveSummary {
+        Ok(Some(ArchiveSummary {
             location: loc.describe(),
             newest_day: scan.newest_day.map(|d| d.to_string()),
             oldest_day: scan.oldest_day.map(|d| d.to_string()),
@@ -464,6 +480,132 @@ impl<'p> AwsSource<'p> {
             events: added,
             settled: scan.settled,
             digests_checked: scan.digests_checked,
+            method: "s3".into(),
+            ..ArchiveSummary::default()
+        }))
+    }
+
+    /// `--history athena`: estimates what the query will scan and refuses above
+    /// `--max-scan`, then runs the one query and adds what it found to `events`.
+    #[allow(clippy::too_many_arguments)]
+    fn athena_history(
+        &mut self,
+        clients: &Clients,
+        settings: &aws::athena::AthenaSettings,
+        loc: &crate::evidence::archive::TrailLocation,
+        q: &EventsQuery,
+        newest: chrono::NaiveDate,
+        oldest: chrono::NaiveDate,
+        events: &mut Vec<PolicyEvent>,
+        lookup: &mut LookupReport,
+    ) -> Result<ArchiveSummary, LiveError> {
+        use crate::evidence::athena::{cost_usd, history_sql, record_from_row, HistoryQuery};
+        let est = self
+            .runtime
+            .block_on(aws::athena::estimate(clients, loc, newest, oldest))
+            .map_err(LiveError)?;
+        let gb = |b: u64| b as f64 / 1e9;
+        let said = format!(
+            "Athena will scan about {:.2} GB ({} log files of {} to {}, {}): about ${:.4}",
+            gb(est.bytes),
+            est.objects,
+            oldest,
+            newest,
+            loc.describe(),
+            cost_usd(est.bytes)
+        );
+        (self.progress)(aws::LookupProgress::Note(&said));
+        if est.bytes > settings.max_scan {
+            return Err(LiveError(format!(
+                "{said}, over --max-scan {:.2} GB: raise --max-scan to run it, or narrow --since",
+                gb(settings.max_scan)
+            )));
+        }
+        let sql = history_sql(&HistoryQuery {
+            database: &settings.database,
+            table: &settings.table,
+            account: &loc.account,
+            region: &loc.region,
+            key_id: &q.key.id,
+            oldest,
+            newest,
+        })
+        .map_err(LiveError)?;
+        let run = self
+            .runtime
+            .block_on(aws::athena::run_query(
+                clients,
+                settings,
+                &sql,
+                aws::athena::Polling::from_env(),
+            ))
+            .map_err(LiveError)?;
+        let mut records = Vec::new();
+        let mut paths = Vec::new();
+        for row in &run.rows {
+            match record_from_row(row) {
+                Ok((r, path)) => {
+                    records.push(r);
+                    paths.push(path);
+                }
+                Err(m) => lookup.problems.push(format!(
+                    "a row of the Athena query {} cannot be read: {m}",
+                    run.id
+                )),
+            }
+        }
+        let text = serde_json::json!({ "Records": records }).to_string();
+        let found = crate::evidence::cloudtrail_records::scan(&text)
+            .map_err(|e| LiveError(format!("the Athena results cannot be read: {}", e.message)))?;
+        let known: std::collections::HashSet<String> =
+            events.iter().map(|e| e.event_id.clone()).collect();
+        let mut added = 0u32;
+        for e in found.events {
+            if known.contains(&e.event_id) || !e.key_refs.iter().any(|k| q.key.matches(k)) {
+                continue;
+            }
+            let path = paths.get(e.record_index).cloned().flatten();
+            self.sources.insert(
+                e.event_id.clone(),
+                match path {
+                    Some(p) => format!("athena:{} {p}", run.id),
+                    None => format!("athena:{}", run.id),
+                },
+            );
+            added += 1;
+            events.push(e);
+        }
+        let account = loc.account.clone();
+        let now = self.request.now;
+        let current = self
+            .key_facts
+            .policy
+            .as_deref()
+            .and_then(|t| parse_document(t, PolicyKind::Key, "key-policy").ok())
+            .map(|d| d.policy);
+        let settled = history_settled(&q.key, &account, now, current.as_ref(), events);
+        if !settled {
+            lookup.problems.push(format!(
+                "the Athena query read back to {oldest} without reaching the key's creation or a policy that was ok: give --since further back"
+            ));
+        }
+        Ok(ArchiveSummary {
+            location: loc.describe(),
+            newest_day: Some(newest.to_string()),
+            oldest_day: Some(oldest.to_string()),
+            days: (newest - oldest).num_days() as u32 + 1,
+            list_calls: est.lists,
+            get_calls: 0,
+            bytes: 0,
+            records: found.records,
+            events: added,
+            settled,
+            digests_checked: 0,
+            method: "athena".into(),
+            query_id: Some(run.id),
+            estimated_bytes: Some(est.bytes),
+            scanned_bytes: run.scanned_bytes,
+            query_millis: run.millis,
         })
     }
 
@@ -563,7 +705,7 @@ impl EvidenceSource for AwsSource<'_> {
         let mut archive = None;
         for (i, q) in keys.iter().enumerate() {
             archive = self
-                .older_history(q, start, &mut by_key[i], &mut lookup)
+                .older_history(q, start, &mut by_key[i], &mut lookup)?
                 .or(archive);
         }
         // The records as CloudTrail wrote them, to save in a bundle.

@@ -5,6 +5,7 @@
 //! here too.
 
 pub mod archive;
+pub mod athena;
 pub mod aws;
 pub mod cloudformation;
 pub mod cloudtrail_records;

@@ -743,3 +743,119 @@ fn the_caller_through_the_request_chain() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("--caller"), "{err}");
 }
+
+/// `--history` and the Athena flags are checked before any AWS call (issue 10): Athena
+/// flags only with `--history athena`; names that go into the query must be names; sizes
+/// must be sizes; `scan` and `fix` refuse what they do not do.
+#[test]
+fn history_flags_are_checked_before_any_call() {
+    let live = ["alias/x", "--region", "us-east-1"];
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["--athena-table", "t"],
+            "--athena-table: it is for --history athena only",
+        ),
+        (
+            &["--history", "s3", "--max-scan", "1GB"],
+            "--max-scan: it is for --history athena only",
+        ),
+        (
+            &["--history", "athena", "--athena-table", "t; DROP"],
+            "--athena-table: `t; DROP` is not a table name",
+        ),
+        (
+            &["--history", "athena", "--athena-database", "a.b"],
+            "--athena-database: `a.b` is not a database name",
+        ),
+        (
+            &["--history", "athena", "--max-scan", "5 GiB"],
+            "--max-scan: `GIB` is not a size unit",
+        ),
+        (
+            &["--history", "athena", "--athena-output-location", "/tmp/x"],
+            "--athena-output-location: `/tmp/x` is not an s3:// URI",
+        ),
+    ];
+    for (extra, want) in cases {
+        let mut args: Vec<&str> = live.to_vec();
+        args.extend_from_slice(extra);
+        let (code, _, err) = why_locked(&args);
+        assert_eq!(code, 1, "{extra:?}: {err}");
+        assert!(err.contains(want), "{extra:?}: {err}");
+    }
+    let run = |args: &[&str]| {
+        let out = Command::cargo_bin("kmsdoctor")
+            .expect("binary")
+            .args(args)
+            .output()
+            .expect("run");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&["scan", "--history", "s3", "--region", "us-east-1"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("--history: scan reads each key's current policy"),
+        "{err}"
+    );
+    let (code, err) = run(&["fix", KEY, "--history", "athena"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("fix does not start Athena queries"), "{err}");
+}
+
+/// `athena-ddl` prints the table `--history athena` queries, with the trail's layout, and
+/// refuses values that are not what they claim (they would land in the DDL).
+#[test]
+fn athena_ddl_prints_the_table_for_the_trail_layout() {
+    let run = |args: &[&str]| {
+        let out = Command::cargo_bin("kmsdoctor")
+            .expect("binary")
+            .arg("athena-ddl")
+            .args(args)
+            .output()
+            .expect("run");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run(&[
+        "--bucket",
+        "trail-logs",
+        "--prefix",
+        "org",
+        "--org-id",
+        "o-abcd123456",
+        "--start",
+        "2024-01-01",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("CREATE EXTERNAL TABLE cloudtrail_logs ("),
+        "{out}"
+    );
+    assert!(
+        out.contains("LOCATION 's3://trail-logs/org/AWSLogs/o-abcd123456/'"),
+        "{out}"
+    );
+    assert!(out.contains("PARTITIONED BY (account STRING, region STRING, `timestamp` STRING)"));
+    assert!(
+        out.contains("'projection.timestamp.range' = '2024/01/01,NOW'"),
+        "{out}"
+    );
+    for (args, flag) in [
+        (&["--bucket", "Trail Logs"][..], "--bucket"),
+        (&["--bucket", "b-1", "--prefix", "x'; --"][..], "--prefix"),
+        (&["--bucket", "b-1", "--org-id", "o-1"][..], "--org-id"),
+        (&["--bucket", "b-1", "--table", "t-1"][..], "--table"),
+        (&["--bucket", "b-1", "--start", "yesterday"][..], "--start"),
+    ] {
+        let (code, out, err) = run(args);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(out.is_empty());
+        assert!(err.contains(&format!("{flag}: ")), "{args:?}: {err}");
+    }
+}

@@ -64,6 +64,7 @@ fn with_kms(kms: aws_sdk_kms::Client, calls: CallLog) -> Clients {
         iam: mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[]),
         organizations: mock_client!(aws_sdk_organizations, RuleMode::MatchAny, &[]),
         s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[]),
+        athena: mock_client!(aws_sdk_athena, RuleMode::MatchAny, &[]),
         region: "us-east-1".into(),
         calls,
     }
@@ -84,6 +85,7 @@ fn clients(rules: &[&Rule]) -> Clients {
         iam: mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[]),
         organizations: mock_client!(aws_sdk_organizations, RuleMode::MatchAny, &[]),
         s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[]),
+        athena: mock_client!(aws_sdk_athena, RuleMode::MatchAny, &[]),
         region: "us-east-1".into(),
         calls,
     }
@@ -131,6 +133,7 @@ fn run_noting_progress(
                 why,
                 ..
             } => format!("retry {event} {attempt}/{of}: {why}"),
+            kmsdoctor::evidence::aws::LookupProgress::Note(text) => format!("note {text}"),
             kmsdoctor::evidence::aws::LookupProgress::ArchiveDay { day, files, .. } => {
                 format!("archive {day} {files}")
             }
@@ -1075,5 +1078,171 @@ fn unreadable_organization_policies_are_said_with_the_command_to_read_them() {
     assert!(
         p.contains("aws organizations list-policies-for-target --target-id 111122223333 --filter SERVICE_CONTROL_POLICY"),
         "{p}"
+    );
+}
+
+/// Athena mocks: StartQueryExecution, then GetQueryExecution in `states` (the last one's
+/// statistics 12,345 bytes and 678 ms), then `pages` of results.
+fn athena_rules(
+    states: Vec<(&'static str, Option<&'static str>)>,
+    pages: Vec<(Vec<Vec<&'static str>>, Option<&'static str>)>,
+) -> Vec<Rule> {
+    use aws_sdk_athena::operation::get_query_execution::GetQueryExecutionOutput;
+    use aws_sdk_athena::operation::get_query_results::GetQueryResultsOutput;
+    use aws_sdk_athena::operation::start_query_execution::StartQueryExecutionOutput;
+    use aws_sdk_athena::types::{
+        Datum, QueryExecution, QueryExecutionState, QueryExecutionStatistics, QueryExecutionStatus,
+        ResultSet, Row,
+    };
+    let start = mock!(aws_sdk_athena::Client::start_query_execution).then_output(|| {
+        StartQueryExecutionOutput::builder()
+            .query_execution_id("q-1")
+            .build()
+    });
+    let mut status = mock!(aws_sdk_athena::Client::get_query_execution).sequence();
+    for (state, reason) in states {
+        status = status.output(move || {
+            let mut st = QueryExecutionStatus::builder().state(QueryExecutionState::from(state));
+            if let Some(r) = reason {
+                st = st.state_change_reason(r);
+            }
+            GetQueryExecutionOutput::builder()
+                .query_execution(
+                    QueryExecution::builder()
+                        .query_execution_id("q-1")
+                        .status(st.build())
+                        .statistics(
+                            QueryExecutionStatistics::builder()
+                                .data_scanned_in_bytes(12_345)
+                                .total_execution_time_in_millis(678)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+    }
+    let mut results = mock!(aws_sdk_athena::Client::get_query_results).sequence();
+    for (rows, next) in pages {
+        results = results.output(move || {
+            let mut set = ResultSet::builder();
+            for r in &rows {
+                let mut row = Row::builder();
+                for cell in r {
+                    row = row.data(Datum::builder().var_char_value(*cell).build());
+                }
+                set = set.rows(row.build());
+            }
+            GetQueryResultsOutput::builder()
+                .result_set(set.build())
+                .set_next_token(next.map(str::to_string))
+                .build()
+        });
+    }
+    vec![start, status.build(), results.build()]
+}
+
+fn athena_settings() -> kmsdoctor::evidence::aws::athena::AthenaSettings {
+    kmsdoctor::evidence::aws::athena::AthenaSettings {
+        workgroup: "primary".into(),
+        database: "security".into(),
+        table: "cloudtrail_logs".into(),
+        output_location: None,
+        max_scan: 5_000_000_000,
+    }
+}
+
+fn run_athena(rules: &[Rule]) -> Result<kmsdoctor::evidence::aws::athena::QueryRun, String> {
+    use kmsdoctor::evidence::aws::athena::{run_query, Polling};
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let mut c = clients(&[]);
+    let guard = kmsdoctor::evidence::aws::ReadOnlyGuard::with_mode(
+        c.calls.clone(),
+        "us-east-1",
+        kmsdoctor::evidence::aws::Mode::Athena,
+    );
+    c.athena = mock_client!(aws_sdk_athena, RuleMode::MatchAny, &refs, |b| b
+        .interceptor(guard.clone()));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let polling = Polling {
+        first: Duration::from_millis(1),
+        max: Duration::from_millis(1),
+        timeout: Duration::from_secs(10),
+    };
+    rt.block_on(run_query(&c, &athena_settings(), "SELECT 1", polling))
+}
+
+/// The query is polled until it ends, its results read page by page (the header row once),
+/// and Athena's statistics reported (issue 10).
+#[test]
+fn athena_results_are_paged_and_the_statistics_kept() {
+    let rules = athena_rules(
+        vec![("QUEUED", None), ("RUNNING", None), ("SUCCEEDED", None)],
+        vec![
+            (vec![vec!["eventid"], vec!["a"]], Some("t2")),
+            (vec![vec!["b"], vec!["c"]], None),
+        ],
+    );
+    let run = run_athena(&rules).unwrap();
+    assert_eq!(run.id, "q-1");
+    let cells: Vec<Option<String>> = run.rows.iter().map(|r| r[0].clone()).collect();
+    assert_eq!(
+        cells,
+        [Some("a".into()), Some("b".into()), Some("c".into())],
+        "the header row of the first page is left out, no other"
+    );
+    assert_eq!(run.scanned_bytes, Some(12_345));
+    assert_eq!(run.millis, Some(678));
+    assert_eq!(run.calls, 1 + 3 + 2);
+}
+
+/// A failed or cancelled query is an error with Athena's reason; nothing is read after it.
+#[test]
+fn a_failed_or_cancelled_athena_query_says_why() {
+    for (state, word) in [("FAILED", "failed"), ("CANCELLED", "was cancelled")] {
+        let rules = athena_rules(
+            vec![
+                ("RUNNING", None),
+                (state, Some("TABLE_NOT_FOUND: cloudtrail_logs")),
+            ],
+            vec![],
+        );
+        let e = run_athena(&rules).unwrap_err();
+        assert!(
+            e.contains(&format!("the Athena query q-1 {word}: TABLE_NOT_FOUND")),
+            "{e}"
+        );
+    }
+}
+
+/// StartQueryExecution goes out only from clients built for `--history athena`.
+#[test]
+fn only_athena_mode_may_start_a_query() {
+    use kmsdoctor::evidence::aws::athena::{run_query, Polling};
+    let rules = athena_rules(vec![("SUCCEEDED", None)], vec![(vec![], None)]);
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let mut c = clients(&[]);
+    let guard = ReadOnlyGuard::new(c.calls.clone(), "us-east-1");
+    c.athena = mock_client!(aws_sdk_athena, RuleMode::MatchAny, &refs, |b| b
+        .interceptor(guard.clone()));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let e = rt
+        .block_on(run_query(
+            &c,
+            &athena_settings(),
+            "SELECT 1",
+            Polling::from_env(),
+        ))
+        .unwrap_err();
+    assert!(e.contains("StartQueryExecution"), "{e}");
+    assert!(
+        e.contains("read-only") || e.contains("refused") || e.contains("allow"),
+        "{e}"
     );
 }

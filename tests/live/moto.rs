@@ -1517,6 +1517,42 @@ fn the_trail_archive_is_read_newest_first_and_stops_at_an_ok_version() {
     assert_eq!(scan.oldest_day, Some(d("2026-06-15")));
 }
 
+/// The one trail of moto's account (its bucket), created once: kmsdoctor picks the trail
+/// that logs the region, so tests that go through it take turns (the guard).
+fn shared_trail() -> (String, std::sync::MutexGuard<'static, ()>) {
+    static TRAIL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let bucket = TRAIL
+        .get_or_init(|| {
+            let rt = runtime();
+            let bucket = unique("trail-e2e").to_lowercase();
+            rt.block_on(
+                aws_sdk_s3::Client::from_conf(
+                    aws_sdk_s3::config::Builder::from(&config())
+                        .force_path_style(true)
+                        .build(),
+                )
+                .create_bucket()
+                .bucket(&bucket)
+                .send(),
+            )
+            .expect("CreateBucket on moto");
+            rt.block_on(
+                aws_sdk_cloudtrail::Client::new(&config())
+                    .create_trail()
+                    .name(unique("kmsdoctor-trail"))
+                    .s3_bucket_name(&bucket)
+                    .is_multi_region_trail(true)
+                    .send(),
+            )
+            .expect("CreateTrail on moto");
+            bucket
+        })
+        .clone();
+    (bucket, turn)
+}
+
 /// `--history s3` end to end (issue 10): the trail found with DescribeTrails, its logs read
 /// from S3 back to the key's creation, the evidence saying what was read; `collect` records
 /// where each record came from, and `--from` gives the same verdict offline. Without
@@ -1529,19 +1565,7 @@ fn history_from_the_trail_bucket_end_to_end() {
             .force_path_style(true)
             .build(),
     );
-    let bucket = unique("trail-e2e").to_lowercase();
-    rt.block_on(s3.create_bucket().bucket(&bucket).send())
-        .expect("CreateBucket on moto");
-    let trail = unique("kmsdoctor-trail");
-    rt.block_on(
-        aws_sdk_cloudtrail::Client::new(&config())
-            .create_trail()
-            .name(&trail)
-            .s3_bucket_name(&bucket)
-            .is_multi_region_trail(true)
-            .send(),
-    )
-    .expect("CreateTrail on moto");
+    let (bucket, _one_at_a_time) = shared_trail();
     let gone = unique("Gone");
     let locked = serde_json::json!({"Version": "2012-10-17", "Statement": [admin(&gone)]});
     let key = create_key(Some(locked.clone()));
@@ -1677,4 +1701,204 @@ fn history_from_the_trail_bucket_end_to_end() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(json(&out)["evidence"]["archive"]["settled"], true);
+}
+
+/// `--history athena` end to end (issue 10), over moto's Athena (which returns seeded
+/// results and runs no SQL): the estimate is the size of the key's account, region and days
+/// in the trail bucket, nothing else; over `--max-scan`, nothing runs; the query's rows
+/// become the key's history, each record's source names the query and the S3 object.
+#[test]
+fn history_from_athena_end_to_end() {
+    let rt = runtime();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config())
+            .force_path_style(true)
+            .build(),
+    );
+    let (bucket, _one_at_a_time) = shared_trail();
+    let gone = unique("Gone");
+    let locked = serde_json::json!({"Version": "2012-10-17", "Statement": [admin(&gone)]});
+    let key = create_key(Some(locked.clone()));
+    let key_id = key.rsplit('/').next().unwrap().to_string();
+    let today = chrono::Utc::now();
+    let stamp = today.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let day = today.format("%Y/%m/%d");
+    let put = |k: String, body: Vec<u8>| {
+        rt.block_on(
+            s3.put_object()
+                .bucket(&bucket)
+                .key(k)
+                .body(body.into())
+                .send(),
+        )
+        .expect("PutObject on moto");
+    };
+    let noise = gz(&[trail_record("Decrypt", "a-noise", &stamp, &key, None)]);
+    put(
+        format!(
+            "AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/{day}/{}_a.json.gz",
+            unique("f")
+        ),
+        noise.clone(),
+    );
+    put(
+        format!("AWSLogs/999988887777/CloudTrail/us-east-1/{day}/x.json.gz"),
+        noise.clone(),
+    );
+    put(
+        format!("AWSLogs/{ACCOUNT}/CloudTrail/eu-west-1/{day}/x.json.gz"),
+        noise,
+    );
+    // What the query's partitions hold: the account's and region's files of yesterday and today.
+    let mut expected = 0i64;
+    for d in [today - chrono::Duration::days(1), today] {
+        let prefix = format!(
+            "AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/{}/",
+            d.format("%Y/%m/%d")
+        );
+        let listed = rt
+            .block_on(s3.list_objects_v2().bucket(&bucket).prefix(prefix).send())
+            .unwrap();
+        expected += listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.size())
+            .sum::<i64>();
+    }
+
+    // Over --max-scan: the estimate is said, and nothing runs.
+    let out = kmsdoctor(&[
+        "why-locked",
+        &key,
+        "--history",
+        "athena",
+        "--max-scan",
+        "1B",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("Athena will scan about") && err.contains("over --max-scan"),
+        "{err}"
+    );
+
+    // The rows the query returns, seeded (header row first).
+    let cells = |r: &serde_json::Value, path: &str| -> Vec<serde_json::Value> {
+        let text = |v: &serde_json::Value| match v {
+            serde_json::Value::Null => serde_json::json!({}),
+            serde_json::Value::String(s) => serde_json::json!({"VarCharValue": s}),
+            other => serde_json::json!({"VarCharValue": other.to_string()}),
+        };
+        let ui = &r["userIdentity"];
+        [
+            r["eventVersion"].clone(),
+            ui["type"].clone(),
+            serde_json::Value::Null,
+            ui["arn"].clone(),
+            ui["accountId"].clone(),
+            serde_json::Value::Null,
+            ui["sessionContext"]["sessionIssuer"]["type"].clone(),
+            ui["sessionContext"]["sessionIssuer"]["arn"].clone(),
+            r["eventTime"].clone(),
+            r["eventSource"].clone(),
+            r["eventName"].clone(),
+            r["awsRegion"].clone(),
+            r["sourceIPAddress"].clone(),
+            serde_json::Value::Null,
+            serde_json::Value::Null,
+            serde_json::Value::Null,
+            serde_json::json!(r["requestParameters"].to_string()),
+            if r["responseElements"].is_null() {
+                serde_json::Value::Null
+            } else {
+                serde_json::json!(r["responseElements"].to_string())
+            },
+            r["eventID"].clone(),
+            serde_json::json!(key),
+            r["recipientAccountId"].clone(),
+            serde_json::json!(path),
+        ]
+        .iter()
+        .map(text)
+        .collect()
+    };
+    let header: Vec<serde_json::Value> = (0..22)
+        .map(|i| serde_json::json!({"VarCharValue": format!("_col{i}")}))
+        .collect();
+    let path = format!("s3://{bucket}/AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/{day}/q.json.gz");
+    let rows = vec![
+        serde_json::json!({"Data": header}),
+        serde_json::json!({"Data": cells(&trail_record("CreateKey", "ath-create", &stamp, &key, None), &path)}),
+        serde_json::json!({"Data": cells(&trail_record("PutKeyPolicy", "ath-lockout", &stamp, &key, Some(&locked)), &path)}),
+    ];
+    let seed = serde_json::json!({"account_id": ACCOUNT, "region": "us-east-1", "results": [{"rows": rows, "column_info": []}]});
+    // Python is there (moto runs on it): its urllib posts the seed.
+    let post = "import sys, urllib.request\nr = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), headers={'Content-Type': 'application/json'}, method='POST')\nprint(urllib.request.urlopen(r).status)";
+    let out = std::process::Command::new("python3")
+        .args(["-c", post])
+        .arg(format!(
+            "{}/moto-api/static/athena/query-results",
+            endpoint()
+        ))
+        .arg(seed.to_string())
+        .output()
+        .expect("python3 runs");
+    let seeded = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(seeded, "201");
+
+    let out = Command::cargo_bin("kmsdoctor")
+        .unwrap()
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", std::env::temp_dir())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("KMSDOCTOR_LOOKUP_BACKOFF_MS", "1")
+        .env("KMSDOCTOR_ATHENA_POLL_MS", "10")
+        .args([
+            "collect",
+            &key,
+            "--history",
+            "athena",
+            "--athena-database",
+            "security",
+        ])
+        .args([
+            "--out",
+            tempfile::tempdir()
+                .unwrap()
+                .keep()
+                .join("b.json")
+                .to_str()
+                .unwrap(),
+        ])
+        .args(["--endpoint-url", &endpoint(), "--region", "us-east-1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let written = err
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("kmsdoctor: wrote ")
+                .and_then(|r| r.split(": key").next())
+        })
+        .unwrap_or_else(|| panic!("{err}"))
+        .to_string();
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&written).unwrap()).unwrap();
+    let archive = &saved["archive"];
+    assert_eq!(archive["method"], "athena", "{archive}");
+    assert_eq!(archive["events"], 2, "{archive}\n{err}");
+    assert_eq!(archive["settled"], true, "{archive}");
+    assert_eq!(archive["estimated_bytes"], expected, "{archive}");
+    let qid = archive["query_id"].as_str().unwrap();
+    assert_eq!(
+        saved["sources"]["ath-lockout"],
+        format!("athena:{qid} {path}"),
+        "{}",
+        saved["sources"]
+    );
+    assert!(!key_id.is_empty());
 }

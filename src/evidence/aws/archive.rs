@@ -507,7 +507,7 @@ async fn check_digests(
 }
 
 /// The day a log file's key is filed under.
-fn day_of(loc: &TrailLocation, key: &str) -> Option<NaiveDate> {
+pub(crate) fn day_of(loc: &TrailLocation, key: &str) -> Option<NaiveDate> {
     let base = loc.day_prefix(NaiveDate::from_ymd_opt(2000, 1, 1)?);
     let head = base.strip_suffix("2000/01/01/")?;
     let rest = key.strip_prefix(head)?;

@@ -112,6 +112,8 @@ pub enum LookupProgress<'a> {
         delay: Duration,
         why: &'a str,
     },
+    /// One line worth saying as it happens (Athena's estimate, the query's state).
+    Note(&'a str),
     /// A day of the trail's S3 logs was read (`--history s3`), newest first.
     ArchiveDay {
         day: chrono::NaiveDate,

@@ -60,6 +60,9 @@ pub const ALLOWED: &[(&str, &str)] = &[
     ("S3", "GetBucketLocation"),
     ("S3", "ListObjectsV2"),
     ("S3", "GetObject"),
+    // `--history athena`: the state and results of the query kmsdoctor started.
+    ("Athena", "GetQueryExecution"),
+    ("Athena", "GetQueryResults"),
 ];
 
 /// The one mutating operation kmsdoctor ever sends, and only for `fix --apply` (or
@@ -69,6 +72,10 @@ pub const FIX_APPLY: (&str, &str) = ("KMS", "PutKeyPolicy");
 /// `scan --org` alone: the organization's accounts, and a session in each member account
 /// (it hands out credentials, so no other command's clients may send it).
 pub const ORG_SCAN: &[(&str, &str)] = &[("STS", "AssumeRole"), ("Organizations", "ListAccounts")];
+
+/// `--history athena` alone: starting the one query, which writes its results to the
+/// workgroup's output location (the only thing this mode writes).
+pub const ATHENA_QUERY: (&str, &str) = ("Athena", "StartQueryExecution");
 
 /// What the clients may send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -80,6 +87,8 @@ pub enum Mode {
     FixApply,
     /// [`ALLOWED`] and [`ORG_SCAN`].
     OrgScan,
+    /// [`ALLOWED`] and [`ATHENA_QUERY`].
+    Athena,
 }
 
 /// Whether the guard lets this call go.
@@ -99,6 +108,9 @@ pub fn is_allowed_in(mode: Mode, service: &str, operation: &str) -> bool {
             && ORG_SCAN
                 .iter()
                 .any(|(s, o)| s.eq_ignore_ascii_case(service) && *o == operation))
+        || (mode == Mode::Athena
+            && ATHENA_QUERY.0.eq_ignore_ascii_case(service)
+            && ATHENA_QUERY.1 == operation)
 }
 
 /// One AWS call, as sent.
@@ -305,6 +317,11 @@ mod tests {
         assert!(!is_allowed_in(Mode::ReadOnly, "STS", "AssumeRole"));
         assert!(!is_allowed_in(Mode::FixApply, "STS", "AssumeRole"));
         assert!(!is_allowed_in(Mode::OrgScan, "KMS", "PutKeyPolicy"));
+        assert!(is_allowed_in(Mode::Athena, "Athena", "StartQueryExecution"));
+        for mode in [Mode::ReadOnly, Mode::FixApply, Mode::OrgScan] {
+            assert!(!is_allowed_in(mode, "Athena", "StartQueryExecution"));
+        }
+        assert!(!is_allowed_in(Mode::Athena, "KMS", "PutKeyPolicy"));
     }
 
     #[test]

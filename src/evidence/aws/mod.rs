@@ -3,6 +3,7 @@
 //! error wording shared by all.
 
 pub mod archive;
+pub mod athena;
 pub mod cloudtrail;
 pub mod guard;
 pub mod iam;
@@ -54,6 +55,7 @@ pub struct Clients {
     pub iam: aws_sdk_iam::Client,
     pub organizations: aws_sdk_organizations::Client,
     pub s3: aws_sdk_s3::Client,
+    pub athena: aws_sdk_athena::Client,
     pub region: String,
     pub calls: CallLog,
 }
@@ -222,6 +224,12 @@ impl Clients {
                     .build(),
             ),
             // Path-style addressing for emulators (an endpoint URL given).
+            athena: aws_sdk_athena::Client::from_conf(
+                aws_sdk_athena::config::Builder::from(config)
+                    .interceptor(guard.clone())
+                    .retry_config(retry.clone())
+                    .build(),
+            ),
             s3: aws_sdk_s3::Client::from_conf(
                 aws_sdk_s3::config::Builder::from(config)
                     .interceptor(guard)

@@ -1,0 +1,44 @@
+//! `kmsdoctor athena-ddl`: the CREATE TABLE `why-locked --history athena` expects, for the
+//! user to run. kmsdoctor itself never creates tables.
+
+use std::io::Write;
+
+use super::AppError;
+use crate::cli::AthenaDdlArgs;
+use crate::config::FlagError;
+use crate::evidence::athena::{ddl, DdlOptions};
+
+pub fn run(args: &AthenaDdlArgs, out: &mut dyn Write) -> Result<u8, AppError> {
+    let start = match &args.start {
+        None => chrono::Utc::now().date_naive() - chrono::Duration::days(730),
+        Some(s) => chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+            .or_else(|_| chrono::NaiveDate::parse_from_str(s.trim(), "%Y/%m/%d"))
+            .map_err(|_| FlagError {
+                flag: "--start",
+                message: format!("`{s}` is not a date (YYYY-MM-DD)"),
+            })?,
+    };
+    let text = ddl(&DdlOptions {
+        table: &args.table,
+        bucket: &args.bucket,
+        prefix: args.prefix.as_deref(),
+        org_id: args.org_id.as_deref(),
+        start,
+    })
+    .map_err(|m| {
+        // Name the flag the value came from.
+        let flag = if m.contains("table name") {
+            "--table"
+        } else if m.contains("bucket") {
+            "--bucket"
+        } else if m.contains("prefix") {
+            "--prefix"
+        } else {
+            "--org-id"
+        };
+        FlagError { flag, message: m }
+    })?;
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(0)
+}
