@@ -1246,3 +1246,58 @@ fn only_athena_mode_may_start_a_query() {
         "{e}"
     );
 }
+
+/// Athena throttles (TooManyRequestsException): the clients' retries, configured as in
+/// production (standard, 3 attempts), carry the query through.
+#[test]
+fn a_throttled_athena_call_is_retried() {
+    use aws_sdk_athena::operation::start_query_execution::{
+        StartQueryExecutionError, StartQueryExecutionOutput,
+    };
+    use kmsdoctor::evidence::aws::athena::{run_query, Polling};
+    let mut rules = athena_rules(
+        vec![("SUCCEEDED", None)],
+        vec![(vec![vec!["h"], vec!["x"]], None)],
+    );
+    rules[0] = mock!(aws_sdk_athena::Client::start_query_execution)
+        .sequence()
+        .error(|| {
+            StartQueryExecutionError::generic(
+                ErrorMetadata::builder()
+                    .code("TooManyRequestsException")
+                    .message("Rate exceeded")
+                    .build(),
+            )
+        })
+        .output(|| {
+            StartQueryExecutionOutput::builder()
+                .query_execution_id("q-1")
+                .build()
+        })
+        .build();
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let mut c = clients(&[]);
+    c.athena = mock_client!(aws_sdk_athena, RuleMode::MatchAny, &refs, |b| b
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(1))
+        )
+        .sleep_impl(aws_smithy_async::rt::sleep::SharedAsyncSleep::new(
+            aws_smithy_async::rt::sleep::TokioSleep::new()
+        )));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let polling = Polling {
+        first: Duration::from_millis(1),
+        max: Duration::from_millis(1),
+        timeout: Duration::from_secs(10),
+    };
+    let run = rt
+        .block_on(run_query(&c, &athena_settings(), "SELECT 1", polling))
+        .unwrap();
+    assert_eq!(run.id, "q-1");
+    assert_eq!(run.rows.len(), 1);
+}
