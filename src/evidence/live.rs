@@ -462,7 +462,7 @@ impl<'p> AwsSource<'p> {
             lookup.complete = false;
         }
         lookup.problems.extend(scan.problems);
-        if !scan.settled {
+        if !scan.settled && scan.days > 0 {
             lookup.problems.push(format!(
                 "the trail's logs were read back to {} without reaching the key's creation or a policy that was ok: give --since further back",
                 scan.oldest_day.map(|d| d.to_string()).unwrap_or_default()
