@@ -286,15 +286,17 @@ pub struct AwsArgs {
     pub endpoint_url: Option<String>,
 
     /// How far back to look in CloudTrail: days (`30`, `30d`), at most 90 for event history;
-    /// with `--history s3`, also further back or a date (`400d`, `2025-01-31`). Default 90.
+    /// with `--history s3` or `athena`, also further back or a date (`400d`, `2025-01-31`),
+    /// used when the key's creation date is not known. Default 90.
     /// Only for lookups in AWS: event files hold what they hold.
     #[arg(long, value_name = "DAYS|DATE")]
     pub since: Option<String>,
 
     /// Where history older than event history's 90 days comes from: `lookup` (event history
-    /// only; kmsdoctor says where the trail keeps the rest) or `s3` (the trail's log files in
+    /// only; kmsdoctor says where the trail keeps the rest), `s3` (the trail's log files in
     /// S3, read back to the key's creation or a policy that was ok, and checked against the
-    /// trail's digest files).
+    /// trail's digest files) or `athena` (one query over your CloudTrail table, estimated
+    /// first; it writes its results to the workgroup's output location).
     #[arg(long, value_enum, value_name = "FROM")]
     pub history: Option<HistoryArg>,
 

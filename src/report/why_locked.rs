@@ -407,7 +407,27 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
             if e.events_for_key == 1 { "" } else { "s" }
         ));
     }
-    if let Some(a) = &e.archive {
+    if let Some(a) = e.archive.as_ref().filter(|a| a.method == "athena") {
+        let gb = |b: u64| format!("{:.2} GB", b as f64 / 1e9);
+        summary.push(format!(
+            "Athena query {} over {}: {} to {}, estimated {}, scanned {}{}, {} policy event(s) for this key{}",
+            a.query_id.as_deref().unwrap_or("?"),
+            a.location,
+            a.oldest_day.as_deref().unwrap_or("?"),
+            a.newest_day.as_deref().unwrap_or("?"),
+            a.estimated_bytes.map(gb).unwrap_or_else(|| "?".into()),
+            a.scanned_bytes.map(gb).unwrap_or_else(|| "?".into()),
+            a.query_millis
+                .map(|m| format!(" in {:.1} s", m as f64 / 1000.0))
+                .unwrap_or_default(),
+            a.events,
+            if a.settled {
+                ""
+            } else {
+                "; the key's creation was not reached"
+            }
+        ));
+    } else if let Some(a) = &e.archive {
         summary.push(format!(
             "the trail's logs in {}: {} day(s) read{}, {} file(s), {} policy event(s) for this key, {} checked against digests{}",
             a.location,

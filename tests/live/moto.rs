@@ -1831,7 +1831,9 @@ fn history_from_athena_end_to_end() {
         serde_json::json!({"Data": cells(&trail_record("CreateKey", "ath-create", &stamp, &key, None), &path)}),
         serde_json::json!({"Data": cells(&trail_record("PutKeyPolicy", "ath-lockout", &stamp, &key, Some(&locked)), &path)}),
     ];
-    let seed = serde_json::json!({"account_id": ACCOUNT, "region": "us-east-1", "results": [{"rows": rows, "column_info": []}]});
+    // Two queries' results: collect's, then why-locked's.
+    let seed = serde_json::json!({"account_id": ACCOUNT, "region": "us-east-1", "results": [
+        {"rows": rows, "column_info": []}, {"rows": rows, "column_info": []}]});
     // Python is there (moto runs on it): its urllib posts the seed.
     let post = "import sys, urllib.request\nr = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), headers={'Content-Type': 'application/json'}, method='POST')\nprint(urllib.request.urlopen(r).status)";
     let out = std::process::Command::new("python3")
@@ -1901,4 +1903,33 @@ fn history_from_athena_end_to_end() {
         saved["sources"]
     );
     assert!(!key_id.is_empty());
+
+    // The table says what Athena was asked and what it scanned.
+    let out = Command::cargo_bin("kmsdoctor")
+        .unwrap()
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", std::env::temp_dir())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("KMSDOCTOR_LOOKUP_BACKOFF_MS", "1")
+        .env("KMSDOCTOR_ATHENA_POLL_MS", "10")
+        .env("COLUMNS", "400")
+        .args([
+            "why-locked",
+            &key,
+            "--history",
+            "athena",
+            "--athena-database",
+            "security",
+        ])
+        .args(["--endpoint-url", &endpoint(), "--region", "us-east-1"])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout).replace("\n  ", " ");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(table.contains("Athena query "), "{table}\n{err}");
+    assert!(table.contains("2 policy event(s) for this key"), "{table}");
+    assert!(err.contains("Athena will scan about"), "{err}");
 }
