@@ -235,6 +235,10 @@ pub(crate) fn investigate(
     let query = EventsQuery {
         key: key.clone(),
         creation: key_evidence.creation_date,
+        primary_region: key_evidence
+            .properties
+            .as_ref()
+            .and_then(|p| p.primary_region.clone()),
     };
     let mut events = source.policy_events(std::slice::from_ref(&query))?;
     let mine = events.by_key.pop().unwrap_or_default();

@@ -686,6 +686,7 @@ impl EvidenceSource for AwsSource<'_> {
             .map(|q| KeyLookup {
                 key: q.key.clone(),
                 creation: q.creation,
+                primary_region: q.primary_region.clone(),
             })
             .collect();
         let (mut by_key, mut lookup) = self.runtime.block_on(aws::lookup_policy_events(

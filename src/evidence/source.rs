@@ -98,6 +98,8 @@ pub struct PrincipalFacts {
 pub struct EventsQuery {
     pub key: KeyRef,
     pub creation: Option<DateTime<Utc>>,
+    /// For a multi-Region replica: the primary's region, where its ReplicateKey is logged.
+    pub primary_region: Option<String>,
 }
 
 /// Where evidence comes from.

@@ -154,6 +154,7 @@ fn run_noting_progress(
         &[KeyLookup {
             key,
             creation: created,
+            primary_region: None,
         }],
         now() - chrono::Duration::days(90),
         now(),
@@ -1300,4 +1301,63 @@ fn a_throttled_athena_call_is_retried() {
         .unwrap();
     assert_eq!(run.id, "q-1");
     assert_eq!(run.rows.len(), 1);
+}
+
+/// A multi-Region replica's creation (ReplicateKey, with its first policy) is logged in the
+/// primary's region: the lookups ask there for it, besides the replica's own region.
+#[test]
+fn a_replicas_creation_is_looked_up_in_the_primarys_region() {
+    let replica = "arn:aws:kms:us-east-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab";
+    let record = serde_json::json!({
+        "eventVersion": "1.08",
+        "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/Admin/a", "accountId": "111122223333"},
+        "eventTime": "2026-11-01T10:00:00Z", "eventSource": "kms.amazonaws.com", "eventName": "ReplicateKey",
+        "awsRegion": "us-west-2", "sourceIPAddress": "203.0.113.1",
+        "requestParameters": {"keyId": "arn:aws:kms:us-west-2:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+            "replicaRegion": "us-east-1", "bypassPolicyLockoutSafetyCheck": false},
+        "responseElements": {"replicaKeyMetadata": {"keyId": "mrk-1234abcd12ab34cd56ef1234567890ab", "arn": replica}},
+        "eventID": "ev-replicate", "recipientAccountId": "111122223333"
+    })
+    .to_string();
+    let replicate = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+        .match_requests(|r| r.lookup_attributes()[0].attribute_value() == "ReplicateKey")
+        .then_output(move || {
+            page(
+                vec![Event::builder()
+                    .event_id("ev-replicate")
+                    .event_name("ReplicateKey")
+                    .event_time(aws_smithy_types::DateTime::from_secs(1_793_527_200))
+                    .cloud_trail_event(record.clone())
+                    .build()],
+                None,
+            )
+        });
+    let put = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+        .match_requests(|r| r.lookup_attributes()[0].attribute_value() == "PutKeyPolicy")
+        .then_output(|| page(vec![], None));
+    let c = clients(&[&replicate, &put, &empty_create_key()]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (by_key, report) = rt.block_on(lookup_policy_events(
+        &c,
+        &[KeyLookup {
+            key: KeyRef::parse(replica).unwrap(),
+            creation: None,
+            primary_region: Some("us-west-2".into()),
+        }],
+        now() - chrono::Duration::days(90),
+        now(),
+        fast(),
+        &|_| {},
+    ));
+    assert!(report.complete, "{:?}", report.problems);
+    let ids: Vec<&str> = by_key[0].iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(ids, ["ev-replicate"]);
+    assert_eq!(by_key[0][0].applies_in.as_deref(), Some("us-east-1"));
+    assert_eq!(
+        report.calls, 3,
+        "PutKeyPolicy, CreateKey, and ReplicateKey in us-west-2"
+    );
 }

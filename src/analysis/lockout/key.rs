@@ -21,6 +21,10 @@ pub struct KeyProperties {
     /// `PRIMARY` or `REPLICA`, for a multi-Region key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_region_key_type: Option<String>,
+    /// For a replica: the primary key's region, where CloudTrail logged the ReplicateKey
+    /// that created the replica and gave it its first policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_region: Option<String>,
 }
 
 impl KeyProperties {

@@ -127,11 +127,18 @@ pub enum LookupProgress<'a> {
 pub struct KeyLookup {
     pub key: KeyRef,
     pub creation: Option<DateTime<Utc>>,
+    /// For a multi-Region replica: the primary's region. Its ReplicateKey (the replica's
+    /// creation and first policy) is logged there, not in the replica's region.
+    pub primary_region: Option<String>,
 }
 
+/// One lookup: event name, from, to, and the region to ask when not the clients' own.
+type Search<'n> = (&'n str, DateTime<Utc>, DateTime<Utc>, Option<String>);
+
 /// Looks up the policy events of `keys` within `[start, end]`, following every page: the
-/// account's PutKeyPolicy events once for all keys, and each key's CreateKey (narrowed to
-/// its creation time when known). The events come grouped by key, in the order of `keys`.
+/// account's PutKeyPolicy events once for all keys, each key's CreateKey (narrowed to its
+/// creation time when known), and for a multi-Region replica the ReplicateKey logged in
+/// its primary's region. The events come grouped by key, in the order of `keys`.
 pub async fn lookup_policy_events(
     c: &Clients,
     keys: &[KeyLookup],
@@ -147,7 +154,7 @@ pub async fn lookup_policy_events(
     let mut by_key: Vec<Vec<PolicyEvent>> = vec![Vec::new(); keys.len()];
     let mut found = 0usize;
     let mut last_call: Option<Instant> = None;
-    let mut searches = vec![("PutKeyPolicy", start, end)];
+    let mut searches: Vec<Search> = vec![("PutKeyPolicy", start, end, None)];
     let mut whole_window_create = false;
     for k in keys {
         match k.creation {
@@ -157,15 +164,51 @@ pub async fn lookup_policy_events(
                 "CreateKey",
                 t - chrono::Duration::minutes(5),
                 (t + chrono::Duration::minutes(5)).min(end),
+                None,
             )),
             None => whole_window_create = true,
         }
     }
     if whole_window_create {
-        searches.push(("CreateKey", start, end));
+        searches.push(("CreateKey", start, end, None));
+    }
+    // A replica's creation: ReplicateKey in the primary's region (narrowed like CreateKey).
+    let mut replicas: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+    for k in keys {
+        let Some(region) = k.primary_region.clone().filter(|r| *r != c.region) else {
+            continue;
+        };
+        let (from, to) = match k.creation {
+            Some(t) if t < start => continue,
+            Some(t) => (
+                t - chrono::Duration::minutes(5),
+                (t + chrono::Duration::minutes(5)).min(end),
+            ),
+            None => (start, end),
+        };
+        if !replicas
+            .iter()
+            .any(|(r, f, t)| *r == region && *f == from && *t == to)
+        {
+            replicas.push((region, from, to));
+        }
+    }
+    for (region, from, to) in replicas {
+        searches.push(("ReplicateKey", from, to, Some(region)));
     }
     let mut seen_events: HashSet<String> = HashSet::new();
-    for (name, from, to) in searches {
+    for (name, from, to, region) in searches {
+        // The clients' own CloudTrail, or one in the primary's region (same settings).
+        let cloudtrail = match &region {
+            None => c.cloudtrail.clone(),
+            Some(r) => aws_sdk_cloudtrail::Client::from_conf(
+                c.cloudtrail
+                    .config()
+                    .to_builder()
+                    .region(aws_config::Region::new(r.clone()))
+                    .build(),
+            ),
+        };
         let mut token: Option<String> = None;
         let mut seen: HashSet<String> = HashSet::new();
         'pages: loop {
@@ -179,8 +222,7 @@ pub async fn lookup_policy_events(
                 }
                 last_call = Some(Instant::now());
                 report.calls += 1;
-                let sent = c
-                    .cloudtrail
+                let sent = cloudtrail
                     .lookup_events()
                     .lookup_attributes(
                         LookupAttribute::builder()

@@ -37,6 +37,15 @@ pub(crate) fn properties_of(m: &aws_sdk_kms::types::KeyMetadata) -> KeyPropertie
             .multi_region_configuration()
             .and_then(|c| c.multi_region_key_type())
             .map(|t| t.as_str().to_string()),
+        primary_region: m
+            .multi_region_configuration()
+            .filter(|c| {
+                c.multi_region_key_type()
+                    .is_some_and(|t| t.as_str() == "REPLICA")
+            })
+            .and_then(|c| c.primary_key())
+            .and_then(|p| p.region())
+            .map(str::to_string),
     }
 }
 
