@@ -12,17 +12,9 @@ cd "$(dirname "$0")/.."
 days=${1:-20}
 files=${2:-12}
 records=${3:-2000}
-python3 -c 'import moto.server, boto3' 2>/dev/null || python3 -m pip install --quiet 'moto[server]>=5,<6'
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
-python3 -m moto.server -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
-moto_pid=$!
+source bench/moto.sh
 dir=$(mktemp -d)
 trap 'kill "$moto_pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
-export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true
-for _ in $(seq 1 150); do
-  python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/', timeout=1)" 2>/dev/null && break
-  sleep 0.2
-done
 python3 - "$port" "$dir" "$days" "$files" "$records" <<'PY'
 import datetime, gzip, json, os, random, sys, uuid, boto3
 port, folder, days, files, records = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])

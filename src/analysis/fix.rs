@@ -17,10 +17,17 @@ use super::reference::StatementRef;
 /// the same for the text CloudTrail recorded and the text GetKeyPolicy returns, whatever
 /// their spacing. `None` for text that is not JSON.
 pub fn fingerprint(policy_text: &str) -> Option<String> {
-    use sha2::{Digest, Sha256};
     let v: Value = serde_json::from_str(policy_text).ok()?;
-    let digest = Sha256::digest(v.to_string().as_bytes());
-    Some(digest.iter().map(|b| format!("{b:02x}")).collect())
+    Some(sha256_hex(v.to_string().as_bytes()))
+}
+
+/// SHA-256 of `bytes`, lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// One statement's change, by its label (`Sid`, or `#INDEX` without one).

@@ -523,36 +523,7 @@ fn chain_step(steps: &mut Steps, input: &PlanInput<'_>, layer: LayerKind, at: Op
         LayerKind::Rcp => "RESOURCE_CONTROL_POLICY",
         LayerKind::Identity | LayerKind::Boundary => {
             return match caller_entity(input) {
-                Some((kind, name)) => steps.run(
-                    text,
-                    connection_words(
-                        if layer == LayerKind::Boundary {
-                            CommandLine::new(&["aws", "iam", &format!("get-{kind}")])
-                                .word(&format!("--{kind}-name"))
-                                .value("the caller's name", "IAM name", name, shell::is_iam_name)
-                                .word("--query")
-                                .word(&format!(
-                                    "{}.PermissionsBoundary",
-                                    if kind == "role" { "Role" } else { "User" }
-                                ))
-                        } else {
-                            CommandLine::new(&[
-                                "aws",
-                                "iam",
-                                &format!("list-attached-{kind}-policies"),
-                            ])
-                            .word(&format!("--{kind}-name"))
-                            .value(
-                                "the caller's name",
-                                "IAM name",
-                                name,
-                                shell::is_iam_name,
-                            )
-                        },
-                        input,
-                        Credentials::AsRun,
-                    ),
-                ),
+                Some((kind, name)) => steps.run(text, iam_layer_command(input, layer, kind, &name)),
                 None => steps.say(text),
             };
         }
@@ -569,21 +540,40 @@ fn chain_step(steps: &mut Steps, input: &PlanInput<'_>, layer: LayerKind, at: Op
     }
 }
 
+/// What to read of the caller's IAM side: its permissions boundary (`aws iam get-role
+/// --query Role.PermissionsBoundary`) or its managed policies.
+fn iam_layer_command(
+    input: &PlanInput<'_>,
+    layer: LayerKind,
+    kind: &str,
+    name: &str,
+) -> CommandLine {
+    let c = if layer == LayerKind::Boundary {
+        CommandLine::new(&["aws", "iam", &format!("get-{kind}")])
+    } else {
+        CommandLine::new(&["aws", "iam", &format!("list-attached-{kind}-policies")])
+    }
+    .word(&format!("--{kind}-name"))
+    .value("the caller's name", "IAM name", name, shell::is_iam_name);
+    let c = if layer == LayerKind::Boundary {
+        let field = if kind == "role" { "Role" } else { "User" };
+        c.word("--query")
+            .word(&format!("{field}.PermissionsBoundary"))
+    } else {
+        c
+    };
+    connection_words(c, input, Credentials::AsRun)
+}
+
 /// The caller's IAM role or user, by name: `("role", name)` for a role or its session,
 /// `("user", name)` for a user.
-fn caller_entity<'a>(input: &'a PlanInput<'_>) -> Option<(&'static str, &'a str)> {
-    let principal = &input.diagnosis.caller.as_ref()?.principal;
-    let resource = principal.splitn(6, ':').nth(5)?;
-    if let Some(rest) = resource.strip_prefix("assumed-role/") {
-        return Some(("role", rest.split('/').next()?));
+fn caller_entity(input: &PlanInput<'_>) -> Option<(&'static str, String)> {
+    use crate::analysis::principal::Caller;
+    match Caller::parse(&input.diagnosis.caller.as_ref()?.principal).ok()? {
+        Caller::Role { name, .. } => Some(("role", name)),
+        Caller::User { name, .. } => Some(("user", name)),
+        _ => None,
     }
-    if let Some(rest) = resource.strip_prefix("role/") {
-        return Some(("role", rest.rsplit('/').next()?));
-    }
-    if let Some(rest) = resource.strip_prefix("user/") {
-        return Some(("user", rest.rsplit('/').next()?));
-    }
-    None
 }
 
 /// `aws organizations list-policies-for-target` for a root, OU or account id, with the

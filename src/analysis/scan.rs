@@ -298,7 +298,11 @@ mod tests {
 
     /// An unconditional RCP Deny of kms:PutKeyPolicy locks every principal out of the key,
     /// the root user included (KS405); a Deny with a break-glass exemption is reported with
-    /// its condition; Denies of other actions or other keys are not reported.
+    /// its condition; Denies of other actions or other keys are not reported. Sources:
+    /// Organizations User Guide, "Resource control policies" (RCPs restrict every
+    /// principal's access to member accounts' resources, the root user's too, and need
+    /// `Principal: "*"`); KMS Developer Guide, "Resource control policies in AWS KMS" (they
+    /// apply to customer managed keys, not AWS managed keys).
     #[test]
     fn rcp_denials_name_the_statement_its_level_and_whether_anyone_escapes() {
         let levels = [

@@ -123,12 +123,7 @@ pub fn parse_digest(text: &str) -> Result<Vec<(String, String)>, String> {
         .collect())
 }
 
-/// SHA-256 of `bytes`, lower-case hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    let d = sha2::Sha256::digest(bytes);
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::analysis::fix::sha256_hex;
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,9 @@
 
 use chrono::NaiveDate;
 
+use crate::analysis::principal::{is_account_id, is_key_id};
+use crate::analysis::shell::is_region;
+
 /// What a query costs: $5 per TB scanned, 10 MB at least (Athena pricing).
 pub fn cost_usd(bytes: u64) -> f64 {
     bytes.max(10_000_000) as f64 / 1e12 * 5.0
@@ -45,24 +48,6 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 /// underscores (and hyphens for workgroups, which are not in the query).
 pub fn is_identifier(s: &str) -> bool {
     (1..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
-
-fn is_account(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-fn is_region(s: &str) -> bool {
-    (4..=32).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
-/// A key id: a UUID, or `mrk-` and hex for a multi-Region key.
-fn is_key_id(s: &str) -> bool {
-    let hexish = |t: &str| t.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
-    (s.len() == 36 && hexish(s))
-        || s.strip_prefix("mrk-")
-            .is_some_and(|r| r.len() == 32 && r.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// The columns the query selects, in order: [`record_from_row`] reads them back.
@@ -113,7 +98,7 @@ pub fn history_sql(q: &HistoryQuery<'_>) -> Result<String, String> {
     if !is_identifier(q.table) {
         return Err(format!("`{}` is not an Athena table name", q.table));
     }
-    if !is_account(q.account) {
+    if !is_account_id(q.account) {
         return Err(format!("`{}` is not an account id", q.account));
     }
     if !is_region(q.region) {

@@ -255,6 +255,8 @@ pub struct AwsSource<'p> {
     sources: BTreeMap<String, String>,
     /// What reading the trail's S3 logs amounted to.
     archive: Option<ArchiveSummary>,
+    /// The key's current policy, parsed once (when GetKeyPolicy answered).
+    current_policy: Option<crate::analysis::policy::Policy>,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, LiveError> {
@@ -335,6 +337,7 @@ impl<'p> AwsSource<'p> {
             layers: None,
             sources: BTreeMap::new(),
             archive: None,
+            current_policy: None,
         }
     }
 
@@ -378,14 +381,9 @@ impl<'p> AwsSource<'p> {
             .clone()
             .unwrap_or_else(|| self.clients.region.clone());
         let now = self.request.now;
-        let current = self
-            .key_facts
-            .policy
-            .as_deref()
-            .and_then(|t| parse_document(t, PolicyKind::Key, "key-policy").ok())
-            .map(|d| d.policy);
+        let current = self.current_policy.as_ref();
         let settled =
-            |found: &[PolicyEvent]| history_settled(&q.key, &account, now, current.as_ref(), found);
+            |found: &[PolicyEvent]| history_settled(&q.key, &account, now, current, found);
         // A lookup that stopped early may miss what event history holds: then the archive is
         // read from today.
         if settled(events) && lookup.complete {
@@ -433,30 +431,18 @@ impl<'p> AwsSource<'p> {
                 .athena_history(&clients, &settings, &loc, q, newest, oldest, events, lookup)
                 .map(Some);
         }
-        let mut before: Vec<PolicyEvent> = events.clone();
         let scan = self.runtime.block_on(aws::archive::scan_archive(
             &clients,
             &loc,
             &q.key,
             newest,
             oldest,
-            &|found: &[PolicyEvent]| {
-                let mut all = before.clone();
-                all.extend(found.iter().cloned());
-                settled(&all)
-            },
+            events,
+            &settled,
             self.progress,
         ));
-        let known: std::collections::HashSet<String> =
-            events.iter().map(|e| e.event_id.clone()).collect();
-        let mut added = 0u32;
-        for e in scan.events {
-            if !known.contains(&e.event_id) {
-                added += 1;
-                events.push(e);
-            }
-        }
-        before.clear();
+        let added = scan.events.len() as u32;
+        events.extend(scan.events);
         self.sources.extend(scan.sources);
         if !scan.problems.is_empty() {
             lookup.complete = false;
@@ -575,15 +561,13 @@ impl<'p> AwsSource<'p> {
             added += 1;
             events.push(e);
         }
-        let account = loc.account.clone();
-        let now = self.request.now;
-        let current = self
-            .key_facts
-            .policy
-            .as_deref()
-            .and_then(|t| parse_document(t, PolicyKind::Key, "key-policy").ok())
-            .map(|d| d.policy);
-        let settled = history_settled(&q.key, &account, now, current.as_ref(), events);
+        let settled = history_settled(
+            &q.key,
+            &loc.account,
+            self.request.now,
+            self.current_policy.as_ref(),
+            events,
+        );
         if !settled {
             lookup.problems.push(format!(
                 "the Athena query read back to {oldest} without reaching the key's creation or a policy that was ok: give --since further back"
@@ -671,6 +655,7 @@ impl EvidenceSource for AwsSource<'_> {
         self.caller = Some(caller);
         self.key = Some(key);
         self.key_facts = facts;
+        self.current_policy = answer.current_policy.as_ref().map(|d| d.policy.clone());
         Ok(answer)
     }
 

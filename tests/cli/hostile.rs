@@ -177,26 +177,37 @@ fn a_hostile_principal_never_reaches_a_command_or_the_terminal_raw() {
     );
 }
 
-/// A bundle whose key ARN or region holds a command is refused on load, naming the field.
-#[test]
-fn a_hostile_bundle_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let good: serde_json::Value = serde_json::json!({
+/// A bundle as `collect` writes it for KEY, with this current policy (`None`: GetKeyPolicy
+/// was denied) and caller.
+fn bundle_json(policy: Option<&str>, caller: &str) -> serde_json::Value {
+    let policy_error = match policy {
+        Some(_) => serde_json::Value::Null,
+        None => serde_json::json!("AccessDeniedException: denied"),
+    };
+    serde_json::json!({
         "kind": "kmsdoctor-evidence-bundle",
         "schema_version": 1,
         "collected_at": "2026-11-23T00:00:00Z",
         "region": "us-east-1",
         "key_input": KEY,
         "key": {"id": "1234abcd-12ab-34cd-56ef-1234567890ab", "arn": KEY, "account": "111122223333", "region": "us-east-1"},
-        "caller": {"arn": "arn:aws:iam::111122223333:role/Admin", "account": "111122223333", "user_id": "AROAEXAMPLE"},
+        "caller": {"arn": caller, "account": "111122223333", "user_id": "AROAEXAMPLE"},
         "caller_principal_arn": null,
-        "key_facts": {"resolved_by": "describe_key", "creation_date": null, "key_state": null, "key_manager": null, "policy": null, "policy_error": "AccessDeniedException: denied", "aliases": null, "problems": []},
+        "key_facts": {"resolved_by": "describe_key", "creation_date": null, "key_state": null, "key_manager": null,
+            "policy": policy, "policy_error": policy_error, "aliases": null, "problems": []},
         "records": [],
         "lookup": {"calls": 0, "pages": 0, "records": 0, "unreadable": 0, "complete": true, "problems": []},
         "existence": {},
         "simulation": null,
         "problems": []
-    });
+    })
+}
+
+/// A bundle whose key ARN or region holds a command is refused on load, naming the field.
+#[test]
+fn a_hostile_bundle_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = bundle_json(None, "arn:aws:iam::111122223333:role/Admin");
     let ok_path = dir.path().join("ok.json");
     std::fs::write(&ok_path, good.to_string()).unwrap();
     let (code, _, err) = kmsdoctor(&["why-locked", "--from", ok_path.to_str().unwrap(), KEY]);
@@ -231,23 +242,13 @@ fn a_bundle_with_broken_or_hostile_layers() {
     let dir = tempfile::tempdir().unwrap();
     let default_policy = kmsdoctor::analysis::lockout::default_policy("111122223333");
     let bundle = |layers: serde_json::Value| {
-        serde_json::json!({
-            "kind": "kmsdoctor-evidence-bundle",
-            "schema_version": 1,
-            "collected_at": "2026-11-23T00:00:00Z",
-            "region": "us-east-1",
-            "key_input": KEY,
-            "key": {"id": "1234abcd-12ab-34cd-56ef-1234567890ab", "arn": KEY, "account": "111122223333", "region": "us-east-1"},
-            "caller": {"arn": "arn:aws:sts::111122223333:assumed-role/Admin/alice", "account": "111122223333", "user_id": "AROAEXAMPLE:alice"},
-            "caller_principal_arn": "arn:aws:iam::111122223333:role/Admin",
-            "key_facts": {"resolved_by": "describe_key", "creation_date": null, "key_state": null, "key_manager": null, "policy": default_policy, "policy_error": null, "aliases": null, "problems": []},
-            "records": [],
-            "lookup": {"calls": 0, "pages": 0, "records": 0, "unreadable": 0, "complete": true, "problems": []},
-            "existence": {},
-            "simulation": null,
-            "layers": layers,
-            "problems": []
-        })
+        let mut b = bundle_json(
+            Some(&default_policy),
+            "arn:aws:sts::111122223333:assumed-role/Admin/alice",
+        );
+        b["caller_principal_arn"] = serde_json::json!("arn:aws:iam::111122223333:role/Admin");
+        b["layers"] = layers;
+        b
     };
     let allow_all =
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;

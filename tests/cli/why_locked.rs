@@ -35,6 +35,20 @@ fn why_locked_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Any kmsdoctor command: exit code, stdout, stderr.
+fn kmsdoctor(args: &[&str]) -> (i32, String, String) {
+    let out = Command::cargo_bin("kmsdoctor")
+        .expect("binary")
+        .args(args)
+        .output()
+        .expect("run");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 fn write(dir: &Path, name: &str, content: &[u8]) -> String {
     let p = dir.join(name);
     if let Some(parent) = p.parent() {
@@ -783,24 +797,13 @@ fn history_flags_are_checked_before_any_call() {
         assert_eq!(code, 1, "{extra:?}: {err}");
         assert!(err.contains(want), "{extra:?}: {err}");
     }
-    let run = |args: &[&str]| {
-        let out = Command::cargo_bin("kmsdoctor")
-            .expect("binary")
-            .args(args)
-            .output()
-            .expect("run");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
-    let (code, err) = run(&["scan", "--history", "s3", "--region", "us-east-1"]);
+    let (code, _, err) = kmsdoctor(&["scan", "--history", "s3", "--region", "us-east-1"]);
     assert_eq!(code, 1, "{err}");
     assert!(
         err.contains("--history: scan reads each key's current policy"),
         "{err}"
     );
-    let (code, err) = run(&["fix", KEY, "--history", "athena"]);
+    let (code, _, err) = kmsdoctor(&["fix", KEY, "--history", "athena"]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("fix does not start Athena queries"), "{err}");
 }
@@ -809,19 +812,7 @@ fn history_flags_are_checked_before_any_call() {
 /// refuses values that are not what they claim (they would land in the DDL).
 #[test]
 fn athena_ddl_prints_the_table_for_the_trail_layout() {
-    let run = |args: &[&str]| {
-        let out = Command::cargo_bin("kmsdoctor")
-            .expect("binary")
-            .arg("athena-ddl")
-            .args(args)
-            .output()
-            .expect("run");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let run = |args: &[&str]| kmsdoctor(&[&["athena-ddl"], args].concat());
     let (code, out, err) = run(&[
         "--bucket",
         "trail-logs",

@@ -96,9 +96,13 @@ fn create_role(name: &str) {
 
 /// Runs the binary against moto, as a person would, with moto's dummy credentials.
 fn kmsdoctor(args: &[&str]) -> Output {
-    Command::cargo_bin("kmsdoctor")
-        .unwrap()
-        .env_clear()
+    kmsdoctor_with(&[], args)
+}
+
+/// [`kmsdoctor`] with more environment (credentials of another principal, settings).
+fn kmsdoctor_with(env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = Command::cargo_bin("kmsdoctor").unwrap();
+    cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", std::env::temp_dir())
         .env("AWS_ACCESS_KEY_ID", "testing")
@@ -106,10 +110,25 @@ fn kmsdoctor(args: &[&str]) -> Output {
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("KMSDOCTOR_LOOKUP_BACKOFF_MS", "1")
         .env("KMSDOCTOR_READBACK_MS", "10")
-        .args(args)
+        .env("KMSDOCTOR_ATHENA_POLL_MS", "10");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.args(args)
         .args(["--endpoint-url", &endpoint(), "--region", "us-east-1"])
         .output()
         .unwrap()
+}
+
+/// `why-locked KEY --from BUNDLE --output json --now NOW`, offline: the JSON.
+fn offline_json(key: &str, bundle: &std::path::Path, now: &str) -> serde_json::Value {
+    let out = Command::cargo_bin("kmsdoctor")
+        .unwrap()
+        .args(["why-locked", key, "--from", bundle.to_str().unwrap()])
+        .args(["--output", "json", "--now", now])
+        .output()
+        .unwrap();
+    json(&out)
 }
 
 fn json(out: &Output) -> serde_json::Value {
@@ -966,22 +985,12 @@ fn the_caller_denied_by_its_permissions_boundary_is_named_live_and_offline() {
         .cloned()
         .unwrap();
     let key = create_key(None);
-    let as_role = |args: &[&str]| {
-        Command::cargo_bin("kmsdoctor")
-            .unwrap()
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", std::env::temp_dir())
-            .env("AWS_ACCESS_KEY_ID", creds.access_key_id())
-            .env("AWS_SECRET_ACCESS_KEY", creds.secret_access_key())
-            .env("AWS_SESSION_TOKEN", creds.session_token())
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("KMSDOCTOR_LOOKUP_BACKOFF_MS", "1")
-            .args(args)
-            .args(["--endpoint-url", &endpoint(), "--region", "us-east-1"])
-            .output()
-            .unwrap()
-    };
+    let role_env = [
+        ("AWS_ACCESS_KEY_ID", creds.access_key_id()),
+        ("AWS_SECRET_ACCESS_KEY", creds.secret_access_key()),
+        ("AWS_SESSION_TOKEN", creds.session_token()),
+    ];
+    let as_role = |args: &[&str]| kmsdoctor_with(&role_env, args);
     let now = "2026-11-23T00:00:00Z";
     let out = as_role(&["why-locked", &key, "--output", "json", "--now", now]);
     let v = json(&out);
@@ -1036,21 +1045,7 @@ fn the_caller_denied_by_its_permissions_boundary_is_named_live_and_offline() {
         "{}",
         saved["layers"]
     );
-    let offline = Command::cargo_bin("kmsdoctor")
-        .unwrap()
-        .args([
-            "why-locked",
-            &key,
-            "--from",
-            bundle.to_str().unwrap(),
-            "--output",
-            "json",
-            "--now",
-            now,
-        ])
-        .output()
-        .unwrap();
-    let offline = json(&offline);
+    let offline = offline_json(&key, &bundle, now);
     assert_eq!(offline["caller"]["denied_by"], "boundary", "{offline}");
     assert_eq!(offline["caller"]["layers"], caller["layers"]);
 }
@@ -1449,6 +1444,7 @@ fn the_trail_archive_is_read_newest_first_and_stops_at_an_ok_version() {
         &key_ref,
         d("2026-08-25"),
         d("2026-01-01"),
+        &[],
         &settled,
         &|_| {},
     ));
@@ -1506,6 +1502,7 @@ fn the_trail_archive_is_read_newest_first_and_stops_at_an_ok_version() {
         &key_ref,
         d("2026-08-25"),
         d("2026-06-15"),
+        &[],
         &settled,
         &|_| {},
     ));
@@ -1649,21 +1646,7 @@ fn history_from_the_trail_bucket_end_to_end() {
         saved["sources"]
     );
     assert_eq!(saved["archive"]["events"], 2);
-    let offline = Command::cargo_bin("kmsdoctor")
-        .unwrap()
-        .args([
-            "why-locked",
-            &key,
-            "--from",
-            bundle.to_str().unwrap(),
-            "--output",
-            "json",
-            "--now",
-            now,
-        ])
-        .output()
-        .unwrap();
-    let offline = json(&offline);
+    let offline = offline_json(&key, &bundle, now);
     assert_eq!(offline["verdict"], v["verdict"]);
     assert_eq!(offline["evidence"]["events_for_key"], 2);
     assert_eq!(offline["evidence"]["archive"], saved["archive"]);
@@ -1719,7 +1702,6 @@ fn history_from_athena_end_to_end() {
     let gone = unique("Gone");
     let locked = serde_json::json!({"Version": "2012-10-17", "Statement": [admin(&gone)]});
     let key = create_key(Some(locked.clone()));
-    let key_id = key.rsplit('/').next().unwrap().to_string();
     let today = chrono::Utc::now();
     let stamp = today.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let day = today.format("%Y/%m/%d");
@@ -1848,46 +1830,20 @@ fn history_from_athena_end_to_end() {
     let seeded = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert_eq!(seeded, "201");
 
-    let out = Command::cargo_bin("kmsdoctor")
-        .unwrap()
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", std::env::temp_dir())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("KMSDOCTOR_LOOKUP_BACKOFF_MS", "1")
-        .env("KMSDOCTOR_ATHENA_POLL_MS", "10")
-        .args([
-            "collect",
-            &key,
-            "--history",
-            "athena",
-            "--athena-database",
-            "security",
-        ])
-        .args([
-            "--out",
-            tempfile::tempdir()
-                .unwrap()
-                .keep()
-                .join("b.json")
-                .to_str()
-                .unwrap(),
-        ])
-        .args(["--endpoint-url", &endpoint(), "--region", "us-east-1"])
-        .output()
-        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let written = dir.path().join("b.json");
+    let out = kmsdoctor(&[
+        "collect",
+        &key,
+        "--history",
+        "athena",
+        "--athena-database",
+        "security",
+        "--out",
+        written.to_str().unwrap(),
+    ]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
-    let written = err
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("kmsdoctor: wrote ")
-                .and_then(|r| r.split(": key").next())
-        })
-        .unwrap_or_else(|| panic!("{err}"))
-        .to_string();
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&written).unwrap()).unwrap();
     let archive = &saved["archive"];
@@ -1902,31 +1858,19 @@ fn history_from_athena_end_to_end() {
         "{}",
         saved["sources"]
     );
-    assert!(!key_id.is_empty());
 
     // The table says what Athena was asked and what it scanned.
-    let out = Command::cargo_bin("kmsdoctor")
-        .unwrap()
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", std::env::temp_dir())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("KMSDOCTOR_LOOKUP_BACKOFF_MS", "1")
-        .env("KMSDOCTOR_ATHENA_POLL_MS", "10")
-        .env("COLUMNS", "400")
-        .args([
+    let out = kmsdoctor_with(
+        &[("COLUMNS", "400")],
+        &[
             "why-locked",
             &key,
             "--history",
             "athena",
             "--athena-database",
             "security",
-        ])
-        .args(["--endpoint-url", &endpoint(), "--region", "us-east-1"])
-        .output()
-        .unwrap();
+        ],
+    );
     let table = String::from_utf8_lossy(&out.stdout).replace("\n  ", " ");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(table.contains("Athena query "), "{table}\n{err}");

@@ -8,7 +8,6 @@
 //! checked.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::Read;
 
 use chrono::{Duration as Days, NaiveDate};
 use futures_util::stream::{self, StreamExt};
@@ -200,6 +199,17 @@ struct FileRead {
     problem: Option<String>,
 }
 
+/// An object's content: gunzipped when it is gzip, at most [`PER_OBJECT`] bytes.
+fn content(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let read = if bytes.starts_with(&[0x1f, 0x8b]) {
+        read_limited(flate2::read::MultiGzDecoder::new(bytes), PER_OBJECT)
+            .map_err(|e| format!("is not a readable gzip file: {e}"))?
+    } else {
+        read_limited(bytes, PER_OBJECT).map_err(|e| format!("cannot be read: {e}"))?
+    };
+    read.ok_or_else(|| format!("holds over {PER_OBJECT} bytes once decompressed"))
+}
+
 /// Fetches and reads one log file.
 async fn read_object(c: &Clients, bucket: &str, key: String, key_id: &str) -> FileRead {
     let mut read = FileRead {
@@ -237,30 +247,12 @@ async fn read_object(c: &Clients, bucket: &str, key: String, key_id: &str) -> Fi
             return read;
         }
     };
-    let bytes: &[u8] = &body;
-    let text = if bytes.starts_with(&[0x1f, 0x8b]) {
-        let gz = flate2::read::MultiGzDecoder::new(bytes);
-        match read_limited(gz, PER_OBJECT) {
-            Ok(Some(t)) => t,
-            Ok(None) => {
-                fail(
-                    &mut read,
-                    format!("holds over {PER_OBJECT} bytes once decompressed"),
-                );
-                return read;
-            }
-            Err(e) => {
-                fail(&mut read, format!("is not a readable gzip file: {e}"));
-                return read;
-            }
-        }
-    } else {
-        let mut v = Vec::new();
-        if let Err(e) = bytes.take(PER_OBJECT).read_to_end(&mut v) {
-            fail(&mut read, format!("cannot be read: {e}"));
+    let text = match content(&body) {
+        Ok(t) => t,
+        Err(why) => {
+            fail(&mut read, why);
             return read;
         }
-        v
     };
     read.bytes = text.len() as u64;
     let Ok(s) = std::str::from_utf8(&text) else {
@@ -343,19 +335,23 @@ pub fn in_bucket_region(c: &Clients, region: &str) -> Clients {
 }
 
 /// Reads the trail's log files for `key` from `newest` back to `oldest` (days, inclusive),
-/// newest first, until `settled` says the history found so far is enough. `progress` is
-/// told each day done (the day, files in it, days done).
+/// newest first, until `settled` says the history so far (the `known` events and those
+/// found) is enough. Only events not in `known` are returned. `progress` is told each day
+/// done.
+#[allow(clippy::too_many_arguments)]
 pub async fn scan_archive(
     c: &Clients,
     loc: &TrailLocation,
     key: &KeyRef,
     newest: NaiveDate,
     oldest: NaiveDate,
+    known: &[PolicyEvent],
     settled: &(dyn Fn(&[PolicyEvent]) -> bool + Sync),
     progress: &(dyn Fn(super::LookupProgress<'_>) + Sync),
 ) -> ArchiveScan {
     let mut out = ArchiveScan::default();
-    let mut seen: HashSet<String> = HashSet::new();
+    let mut seen: HashSet<String> = known.iter().map(|e| e.event_id.clone()).collect();
+    let mut all: Vec<PolicyEvent> = known.to_vec();
     let mut hashes: Vec<(String, String)> = Vec::new();
     let mut day = newest;
     while day >= oldest {
@@ -401,6 +397,7 @@ pub async fn scan_archive(
             if let Some(h) = r.hash {
                 hashes.push((r.key.clone(), h));
             }
+            all.extend(mine.iter().cloned());
             out.events.extend(mine);
         }
         progress(super::LookupProgress::ArchiveDay {
@@ -408,7 +405,7 @@ pub async fn scan_archive(
             files,
             days: out.days,
         });
-        if settled(&out.events) {
+        if settled(&all) {
             out.settled = true;
             break;
         }
@@ -471,15 +468,7 @@ async fn check_digests(
                     .await
                     .map_err(|e| e.to_string())?
                     .into_bytes();
-                let bytes: &[u8] = &body;
-                let text = if bytes.starts_with(&[0x1f, 0x8b]) {
-                    read_limited(flate2::read::MultiGzDecoder::new(bytes), PER_OBJECT)
-                        .map_err(|e| e.to_string())?
-                        .ok_or("too large")?
-                } else {
-                    bytes.to_vec()
-                };
-                parse_digest(&String::from_utf8_lossy(&text))
+                parse_digest(&String::from_utf8_lossy(&content(&body)?))
             }
             .await;
             match got {

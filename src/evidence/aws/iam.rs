@@ -175,93 +175,59 @@ fn next_marker(truncated: bool, marker: Option<&str>) -> Option<String> {
     marker.filter(|_| truncated).map(str::to_string)
 }
 
+/// Sends one IAM request about a role, user or group: `$req` is the request builder with
+/// the entity's name set, `$op` the operation's name for messages; `$body` runs on it for
+/// whichever kind of entity (their outputs differ in type but not in shape).
+macro_rules! per_entity {
+    ($c:expr, $who:expr,
+     [$role:ident $role_op:literal, $user:ident $user_op:literal, $group:ident $group_op:literal],
+     |$req:ident, $op:ident| $body:expr) => {
+        match $who {
+            Entity::Role(n) => {
+                let ($req, $op) = ($c.iam.$role().role_name(n), $role_op);
+                $body
+            }
+            Entity::User(n) => {
+                let ($req, $op) = ($c.iam.$user().user_name(n), $user_op);
+                $body
+            }
+            Entity::Group(n) => {
+                let ($req, $op) = ($c.iam.$group().group_name(n), $group_op);
+                $body
+            }
+        }
+    };
+}
+
 /// The inline policies of a role, user or group: `(name, document)`.
 async fn inline_policies(c: &Clients, who: Entity<'_>) -> Result<Vec<RecordedPolicy>, String> {
     let fail = |op: &str, e: String| format!("iam {op} for {} failed ({e})", who.words());
     let names = all_pages(|marker| async move {
-        let r = match who {
-            Entity::Role(n) => c
-                .iam
-                .list_role_policies()
-                .role_name(n)
+        per_entity!(c, who,
+            [list_role_policies "ListRolePolicies", list_user_policies "ListUserPolicies",
+             list_group_policies "ListGroupPolicies"],
+            |req, op| req
                 .set_marker(marker)
                 .send()
                 .await
                 .map(|o| {
-                    (
-                        o.policy_names().to_vec(),
-                        next_marker(o.is_truncated(), o.marker()),
-                    )
+                    let names = o.policy_names().iter().map(|n| (n.clone(), String::new()));
+                    (names.collect(), next_marker(o.is_truncated(), o.marker()))
                 })
-                .map_err(|e| fail("ListRolePolicies", c.describe(&e).1)),
-            Entity::User(n) => c
-                .iam
-                .list_user_policies()
-                .user_name(n)
-                .set_marker(marker)
-                .send()
-                .await
-                .map(|o| {
-                    (
-                        o.policy_names().to_vec(),
-                        next_marker(o.is_truncated(), o.marker()),
-                    )
-                })
-                .map_err(|e| fail("ListUserPolicies", c.describe(&e).1)),
-            Entity::Group(n) => c
-                .iam
-                .list_group_policies()
-                .group_name(n)
-                .set_marker(marker)
-                .send()
-                .await
-                .map(|o| {
-                    (
-                        o.policy_names().to_vec(),
-                        next_marker(o.is_truncated(), o.marker()),
-                    )
-                })
-                .map_err(|e| fail("ListGroupPolicies", c.describe(&e).1)),
-        };
-        r.map(|(names, next)| {
-            (
-                names.into_iter().map(|n| (n, String::new())).collect(),
-                next,
-            )
-        })
+                .map_err(|e| fail(op, c.describe(&e).1)))
     })
     .await?;
     let mut out = Vec::new();
     for (name, _) in names {
-        let doc = match who {
-            Entity::Role(n) => c
-                .iam
-                .get_role_policy()
-                .role_name(n)
+        let doc = per_entity!(c, who,
+            [get_role_policy "GetRolePolicy", get_user_policy "GetUserPolicy",
+             get_group_policy "GetGroupPolicy"],
+            |req, op| req
                 .policy_name(&name)
                 .send()
                 .await
                 .map(|o| o.policy_document().to_string())
-                .map_err(|e| fail("GetRolePolicy", c.describe(&e).1)),
-            Entity::User(n) => c
-                .iam
-                .get_user_policy()
-                .user_name(n)
-                .policy_name(&name)
-                .send()
-                .await
-                .map(|o| o.policy_document().to_string())
-                .map_err(|e| fail("GetUserPolicy", c.describe(&e).1)),
-            Entity::Group(n) => c
-                .iam
-                .get_group_policy()
-                .group_name(n)
-                .policy_name(&name)
-                .send()
-                .await
-                .map(|o| o.policy_document().to_string())
-                .map_err(|e| fail("GetGroupPolicy", c.describe(&e).1)),
-        }?;
+                .map_err(|e| fail(op, c.describe(&e).1)))?;
         let document = decode_document(&doc).map_err(|m| {
             format!(
                 "the inline policy {name} of {} cannot be read: {m}",
@@ -281,63 +247,24 @@ async fn inline_policies(c: &Clients, who: Entity<'_>) -> Result<Vec<RecordedPol
 async fn attached_policies(c: &Clients, who: Entity<'_>) -> Result<Vec<(String, String)>, String> {
     let fail = |op: &str, e: String| format!("iam {op} for {} failed ({e})", who.words());
     all_pages(|marker| async move {
-        let r = match who {
-            Entity::Role(n) => c
-                .iam
-                .list_attached_role_policies()
-                .role_name(n)
+        per_entity!(c, who,
+            [list_attached_role_policies "ListAttachedRolePolicies",
+             list_attached_user_policies "ListAttachedUserPolicies",
+             list_attached_group_policies "ListAttachedGroupPolicies"],
+            |req, op| req
                 .set_marker(marker)
                 .send()
                 .await
                 .map(|o| {
-                    (
-                        o.attached_policies().to_vec(),
-                        next_marker(o.is_truncated(), o.marker()),
-                    )
-                })
-                .map_err(|e| fail("ListAttachedRolePolicies", c.describe(&e).1)),
-            Entity::User(n) => c
-                .iam
-                .list_attached_user_policies()
-                .user_name(n)
-                .set_marker(marker)
-                .send()
-                .await
-                .map(|o| {
-                    (
-                        o.attached_policies().to_vec(),
-                        next_marker(o.is_truncated(), o.marker()),
-                    )
-                })
-                .map_err(|e| fail("ListAttachedUserPolicies", c.describe(&e).1)),
-            Entity::Group(n) => c
-                .iam
-                .list_attached_group_policies()
-                .group_name(n)
-                .set_marker(marker)
-                .send()
-                .await
-                .map(|o| {
-                    (
-                        o.attached_policies().to_vec(),
-                        next_marker(o.is_truncated(), o.marker()),
-                    )
-                })
-                .map_err(|e| fail("ListAttachedGroupPolicies", c.describe(&e).1)),
-        };
-        r.map(|(list, next)| {
-            (
-                list.iter()
-                    .filter_map(|p| {
+                    let list = o.attached_policies().iter().filter_map(|p| {
                         Some((
                             p.policy_arn()?.to_string(),
                             p.policy_name().unwrap_or("").to_string(),
                         ))
-                    })
-                    .collect(),
-                next,
-            )
-        })
+                    });
+                    (list.collect(), next_marker(o.is_truncated(), o.marker()))
+                })
+                .map_err(|e| fail(op, c.describe(&e).1)))
     })
     .await
 }
