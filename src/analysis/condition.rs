@@ -77,8 +77,19 @@ const ALL_BASES: [Base; 27] = [
     Base::Null,
 ];
 
+/// Each operator's name, for looking names up without a call per candidate.
+const BY_NAME: [(&str, Base); ALL_BASES.len()] = {
+    let mut out = [("", Base::Null); ALL_BASES.len()];
+    let mut i = 0;
+    while i < ALL_BASES.len() {
+        out[i] = (ALL_BASES[i].name(), ALL_BASES[i]);
+        i += 1;
+    }
+    out
+};
+
 impl Base {
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Base::StringEquals => "StringEquals",
             Base::StringNotEquals => "StringNotEquals",
@@ -192,12 +203,13 @@ pub struct Operator {
 impl Operator {
     /// Parses an operator name; `None` for a name AWS does not know.
     pub fn parse(s: &str) -> Option<Operator> {
-        let (set, rest) = match s.split_once(':') {
-            Some((q, rest)) if q.eq_ignore_ascii_case("ForAnyValue") => {
-                (Some(SetOp::ForAnyValue), rest)
+        // Operator names are short: a plain loop beats a searcher's set-up.
+        let (set, rest) = match s.bytes().position(|b| b == b':') {
+            Some(n) if s[..n].eq_ignore_ascii_case("ForAnyValue") => {
+                (Some(SetOp::ForAnyValue), &s[n + 1..])
             }
-            Some((q, rest)) if q.eq_ignore_ascii_case("ForAllValues") => {
-                (Some(SetOp::ForAllValues), rest)
+            Some(n) if s[..n].eq_ignore_ascii_case("ForAllValues") => {
+                (Some(SetOp::ForAllValues), &s[n + 1..])
             }
             Some(_) => return None,
             None => (None, s),
@@ -210,10 +222,10 @@ impl Operator {
             }
             _ => (rest, false),
         };
-        let base = ALL_BASES
+        let base = BY_NAME
             .iter()
-            .copied()
-            .find(|b| b.name().eq_ignore_ascii_case(name))?;
+            .find(|(n, _)| n.len() == name.len() && n.eq_ignore_ascii_case(name))?
+            .1;
         if base == Base::Null && (if_exists || set.is_some()) {
             return None;
         }

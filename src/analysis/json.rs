@@ -221,42 +221,31 @@ impl<'t, 'a> Items<'t, 'a> {
 
 impl<'t, 'a> Obj<'t, 'a> {
     /// Members as written, a key given twice included.
-    fn raw(self) -> impl Iterator<Item = (&'t str, Val<'t, 'a>)> {
-        let mut at = self.first;
-        (0..self.len).map(move |_| {
-            let Node::Key(k) = &self.tape[at] else {
-                unreachable!("an object's members start with their key")
-            };
-            let v = Val {
-                tape: self.tape,
-                at: at + 1,
-            };
-            at = v.end();
-            (k.as_ref(), v)
-        })
+    fn raw(self) -> Members<'t, 'a> {
+        Members {
+            tape: self.tape,
+            at: self.first,
+            left: self.len,
+        }
     }
 
     /// Members in document order, each key once: at its first place, with its last value.
-    pub fn iter(self) -> impl Iterator<Item = (&'t str, Val<'t, 'a>)> {
-        let resolved: Option<Vec<(&'t str, Val<'t, 'a>)>> = self.dups.then(|| {
-            let mut place: HashMap<&str, usize> = HashMap::new();
-            let mut out: Vec<(&'t str, Val<'t, 'a>)> = Vec::new();
-            for (k, v) in self.raw() {
-                match place.get(k) {
-                    Some(&i) => out[i].1 = v,
-                    None => {
-                        place.insert(k, out.len());
-                        out.push((k, v));
-                    }
+    pub fn iter(self) -> ObjIter<'t, 'a> {
+        if !self.dups {
+            return ObjIter::Plain(self.raw());
+        }
+        let mut place: HashMap<&str, usize> = HashMap::new();
+        let mut out: Vec<(&'t str, Val<'t, 'a>)> = Vec::new();
+        for (k, v) in self.raw() {
+            match place.get(k) {
+                Some(&i) => out[i].1 = v,
+                None => {
+                    place.insert(k, out.len());
+                    out.push((k, v));
                 }
             }
-            out
-        });
-        let plain = (!self.dups).then(|| self.raw());
-        resolved
-            .into_iter()
-            .flatten()
-            .chain(plain.into_iter().flatten())
+        }
+        ObjIter::Resolved(out.into_iter())
     }
 
     /// The value of `key` (its last one, when given twice).
@@ -278,6 +267,57 @@ impl<'t, 'a> Obj<'t, 'a> {
 
     pub fn is_empty(self) -> bool {
         self.len == 0
+    }
+}
+
+/// An object's members as written (see [`Obj::raw`]).
+#[derive(Debug, Clone)]
+pub struct Members<'t, 'a> {
+    tape: &'t [Node<'a>],
+    at: usize,
+    left: usize,
+}
+
+impl<'t, 'a> Iterator for Members<'t, 'a> {
+    type Item = (&'t str, Val<'t, 'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let Node::Key(k) = &self.tape[self.at] else {
+            unreachable!("an object's members start with their key")
+        };
+        let v = Val {
+            tape: self.tape,
+            at: self.at + 1,
+        };
+        self.at = v.end();
+        Some((k.as_ref(), v))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+/// An object's members, each key once (see [`Obj::iter`]). Objects without a repeated key,
+/// nearly all of them, are read straight off the tape.
+#[derive(Debug)]
+pub enum ObjIter<'t, 'a> {
+    Plain(Members<'t, 'a>),
+    Resolved(std::vec::IntoIter<(&'t str, Val<'t, 'a>)>),
+}
+
+impl<'t, 'a> Iterator for ObjIter<'t, 'a> {
+    type Item = (&'t str, Val<'t, 'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            ObjIter::Plain(m) => m.next(),
+            ObjIter::Resolved(r) => r.next(),
+        }
     }
 }
 

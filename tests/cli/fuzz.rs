@@ -12,7 +12,9 @@ use serde_json::{json, Value};
 use kmsdoctor::analysis::check::{check_policy, CheckSetting};
 use kmsdoctor::analysis::lockout::{diagnose, Evidence, KeyRef, Setting, Verdict};
 use kmsdoctor::analysis::plan::{recovery_plan, PlanConnection, PlanInput};
-use kmsdoctor::analysis::policy::{parse_document, parse_policy, PolicyKind};
+use kmsdoctor::analysis::policy::{
+    parse_clean, parse_document, parse_policy, parse_policy_exact, PolicyKind,
+};
 use kmsdoctor::analysis::repair::repair;
 use kmsdoctor::evidence::{cloudformation, cloudtrail_records, sources};
 use kmsdoctor::report::why_locked::{render_json, render_table, EvidenceSummary, WhyLockedReport};
@@ -377,10 +379,40 @@ fn mutate(text: &str, at: usize, len: usize, kind: u8) -> String {
     }
 }
 
+/// The one-pass reader of clean policies reads `text` as the exact parser does, for each kind
+/// of policy, wherever it reads it at all. Returns how many kinds it read.
+fn same_reading(text: &str) -> Result<usize, TestCaseError> {
+    let mut read = 0;
+    for kind in [
+        PolicyKind::Key,
+        PolicyKind::Identity,
+        PolicyKind::ResourceControl,
+    ] {
+        if let Some(fast) = parse_clean(text, kind, "p") {
+            prop_assert_eq!(Ok(fast), parse_policy_exact(text, kind, "p"), "{}", text);
+            read += 1;
+        }
+    }
+    Ok(read)
+}
+
+/// The same policy as an identity policy would be written: without its principals.
+fn without_principals(text: &str) -> String {
+    let mut v: Value = serde_json::from_str(text).unwrap();
+    if let Some(statements) = v["Statement"].as_array_mut() {
+        for s in statements.iter_mut().filter_map(Value::as_object_mut) {
+            s.remove("Principal");
+            s.remove("NotPrincipal");
+        }
+    }
+    v.to_string()
+}
+
 proptest! {
     /// Any text at all: every reader returns an error or a value.
     #[test]
     fn readers_are_total_on_any_text(text in any::<String>()) {
+        same_reading(&text)?;
         let _ = parse_policy(&text, PolicyKind::Key, "key-policy");
         let _ = parse_policy(&text, PolicyKind::Identity, "identity");
         let _ = cloudtrail_records::scan(&text);
@@ -400,10 +432,12 @@ proptest! {
     ) {
         let texts = fixture_texts();
         let text = mutate(index.get::<String>(texts), at, len, kind);
+        same_reading(&text)?;
         let _ = cloudtrail_records::scan(&text);
         let _ = cloudformation::parse_yaml(&text);
         if let Ok(targets) = sources::from_text("input", &text, false, Some(ACCOUNT)) {
             for t in targets {
+                same_reading(&t.policy)?;
                 check(&t.policy);
             }
         }
@@ -415,6 +449,10 @@ proptest! {
     /// Policies from the docs' vocabulary: the path holds its promises.
     #[test]
     fn why_locked_holds_its_promises(text in policy()) {
+        same_reading(&text)?;
+        same_reading(&without_principals(&text))?;
+        let pretty = serde_json::to_string_pretty(&serde_json::from_str::<Value>(&text).unwrap()).unwrap();
+        same_reading(&pretty)?;
         let Some((verdict, table, json)) = why_locked(&text) else {
             return Ok(());
         };
@@ -438,6 +476,30 @@ proptest! {
             );
         }
     }
+}
+
+/// The one-pass reader reads a good share of the generated policies and of the fixtures
+/// (and each as the exact parser does): the property above would assert nothing otherwise.
+#[test]
+fn the_one_pass_reader_reads_clean_policies() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let strategy = policy();
+    let (mut generated, mut identity) = (0, 0);
+    for _ in 0..400 {
+        let text = strategy.new_tree(&mut runner).unwrap().current();
+        generated += same_reading(&text).unwrap();
+        identity += same_reading(&without_principals(&text)).unwrap();
+    }
+    let fixtures: usize = fixture_texts()
+        .iter()
+        .map(|t| same_reading(t).unwrap())
+        .sum();
+    eprintln!("read in one pass: {generated} generated, {identity} as identity policies, {fixtures} fixtures");
+    assert!(generated >= 40, "{generated}");
+    assert!(identity >= 40, "{identity}");
+    assert!(fixtures >= 20, "{fixtures}");
 }
 
 /// The generator reaches the verdicts: a property over policies that never parse would

@@ -1,0 +1,348 @@
+//! The policy language: a validated model of key policies and IAM identity policies, and the
+//! parser that builds it from JSON text.
+//!
+//! Two kinds of problem come out of parsing. Input that is not a policy at all (invalid JSON,
+//! a number where an action list belongs) is a [`PolicyError`]: the caller stops and names the
+//! place. Input that is a policy but one AWS would reject (both `Action` and `NotAction`, an
+//! unknown `Effect`, a key policy statement without a principal, over 32 KB) is a [`Finding`]
+//! with a stable id; the statement concerned is marked invalid and takes no part in evaluation.
+//!
+//! `parse` is the parser, exact for every input; `fast` reads the common clean policy (no
+//! finding, no escape, no repeated key) in one pass, and hands anything else to `parse`.
+
+mod fast;
+mod parse;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::json::Json;
+
+use super::condition::Clause;
+use super::locate::{Pointer, Position};
+use super::principal::PrincipalEntry;
+pub use super::reference::{PolicyKind, StatementRef};
+use super::rules::Finding;
+pub use fast::parse_clean;
+pub use parse::parse_json;
+use parse::{parse_tree, with_json};
+
+/// The size limit KMS puts on a key policy.
+pub const KEY_POLICY_MAX_BYTES: usize = 32 * 1024;
+
+/// A file that is not a policy: what is wrong, and where.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct PolicyError {
+    pub message: String,
+    pub pointer: Pointer,
+    /// Line and column in the text given to the parser.
+    pub position: Option<Position>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Allow,
+    Deny,
+    /// An `Effect` AWS does not know; the statement is invalid.
+    Invalid(String),
+}
+
+impl Effect {
+    /// As written in a policy: `Allow`, `Deny`, or the unknown value itself.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Effect::Allow => "Allow",
+            Effect::Deny => "Deny",
+            Effect::Invalid(e) => e,
+        }
+    }
+}
+
+impl Serialize for Effect {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// `Principal` or `NotPrincipal`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrincipalBlock {
+    pub negated: bool,
+    pub entries: Vec<PrincipalEntry>,
+}
+
+/// `Action`/`NotAction` or `Resource`/`NotResource`: wildcard patterns, possibly negated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Patterns {
+    pub negated: bool,
+    pub patterns: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    /// Position in the `Statement` array (0 for a lone statement object).
+    pub index: usize,
+    pub sid: Option<String>,
+    pub effect: Effect,
+    pub principal: Option<PrincipalBlock>,
+    pub actions: Option<Patterns>,
+    pub resources: Option<Patterns>,
+    pub conditions: Vec<Clause>,
+    /// Where the statement is in the document (`locate` turns it into a line and column;
+    /// done on demand, as locating every statement eagerly would cost a scan each).
+    pub pointer: Pointer,
+    /// False when AWS would reject the statement: it takes no part in evaluation.
+    pub valid: bool,
+}
+
+impl Statement {
+    /// The id shown for this statement: its `Sid`, or `#INDEX`.
+    pub fn label(&self) -> String {
+        StatementRef::label_of(self.sid.as_deref(), self.index)
+    }
+
+    /// Whether `Action` (or `NotAction`) covers `action` (`kms:PutKeyPolicy`).
+    pub fn covers_action(&self, action: &str) -> bool {
+        self.actions.as_ref().is_some_and(|a| {
+            let hit = a
+                .patterns
+                .iter()
+                .any(|p| super::pattern::wildcard_match(p, action, true));
+            hit != a.negated
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub kind: PolicyKind,
+    /// A short name for references: `key-policy`, or the identity policy's file stem.
+    pub name: String,
+    pub version: Option<String>,
+    pub statements: Vec<Statement>,
+    pub findings: Vec<Finding>,
+    /// Size of the policy document in bytes.
+    pub size: usize,
+    /// Set when the document came embedded in a `get-key-policy` reply: the position of its
+    /// `Policy` string in the file. Positions in findings are inside the embedded document.
+    pub embedded_at: Option<Position>,
+}
+
+impl Policy {
+    /// The reference to one of this policy's statements.
+    pub fn statement_ref(&self, s: &Statement) -> StatementRef {
+        StatementRef::new(&self.name, self.kind, s.index, s.sid.as_deref())
+    }
+
+    /// Policy variables are expanded only under `"Version": "2012-10-17"`.
+    pub fn variables_enabled(&self) -> bool {
+        self.version.as_deref() == Some("2012-10-17")
+    }
+}
+
+/// A policy document with its text: the document itself, unwrapped from `get-key-policy`
+/// output when it came so. Evidence parses a key policy once into this; the diagnosis and
+/// the repair work from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyDocument {
+    pub text: String,
+    pub policy: Policy,
+}
+
+/// The embedded document of `get-key-policy` output: `Policy` of an object without
+/// `Statement`. The one place that recognises that shape.
+pub fn embedded_policy(v: &Value) -> Option<&Value> {
+    let map = v.as_object()?;
+    if map.contains_key("Statement") {
+        return None;
+    }
+    map.get("Policy")
+}
+
+/// Parses a key policy (document or `get-key-policy` output) into a [`PolicyDocument`].
+pub fn parse_document(
+    text: &str,
+    kind: PolicyKind,
+    name: &str,
+) -> Result<PolicyDocument, PolicyError> {
+    let (policy, inner) = parse_text(text, kind, name, true)?;
+    Ok(PolicyDocument {
+        text: inner.unwrap_or_else(|| text.to_string()),
+        policy,
+    })
+}
+
+/// Builds the policy from a document already parsed as JSON (`text` is its source, for
+/// positions; with `locate` false, findings carry pointers only, which is cheaper when the
+/// caller places them itself).
+pub fn parse_value(
+    value: &Value,
+    text: &str,
+    kind: PolicyKind,
+    name: &str,
+    locate: bool,
+) -> Result<Policy, PolicyError> {
+    parse::policy(Json::from_value(value).root(), text, kind, name, locate)
+}
+
+/// Parses a policy document, or the output of `aws kms get-key-policy`
+/// (`{"Policy": "<document as a string>", "PolicyName": "default"}`).
+pub fn parse_policy(text: &str, kind: PolicyKind, name: &str) -> Result<Policy, PolicyError> {
+    parse_text(text, kind, name, true).map(|(p, _)| p)
+}
+
+/// [`parse_policy`] with findings carrying JSON pointers only (no line and column): for a
+/// caller that places them in its own file, such as `check`.
+pub fn parse_policy_unplaced(
+    text: &str,
+    kind: PolicyKind,
+    name: &str,
+) -> Result<Policy, PolicyError> {
+    parse_text(text, kind, name, false).map(|(p, _)| p)
+}
+
+/// [`parse_policy`] by the exact parser alone, without the one-pass reader: the reference
+/// the property tests hold [`parse_clean`] to.
+pub fn parse_policy_exact(text: &str, kind: PolicyKind, name: &str) -> Result<Policy, PolicyError> {
+    with_json(parse_tree(text)?.root(), text, kind, name, true).map(|(p, _)| p)
+}
+
+/// The policy, and the embedded document's text when `text` was `get-key-policy` output.
+/// A clean policy is read in one pass; anything else by the exact parser.
+fn parse_text(
+    text: &str,
+    kind: PolicyKind,
+    name: &str,
+    place: bool,
+) -> Result<(Policy, Option<String>), PolicyError> {
+    if let Some(policy) = parse_clean(text, kind, name) {
+        return Ok((policy, None));
+    }
+    with_json(parse_tree(text)?.root(), text, kind, name, place)
+}
+
+/// [`parse_document`] of a document the caller has parsed as JSON already (with
+/// [`parse_json`]); `text` is its source, for positions.
+pub fn document_from_value(
+    value: &Value,
+    text: &str,
+    kind: PolicyKind,
+    name: &str,
+) -> Result<PolicyDocument, PolicyError> {
+    let (policy, inner) = with_json(Json::from_value(value).root(), text, kind, name, true)?;
+    Ok(PolicyDocument {
+        text: inner.unwrap_or_else(|| text.to_string()),
+        policy,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Policy, PolicyError> {
+        parse_policy(text, PolicyKind::Key, "key-policy")
+    }
+
+    fn ids(p: &Policy) -> Vec<&str> {
+        p.findings.iter().map(|f| f.id()).collect()
+    }
+
+    #[test]
+    fn parses_single_statement_object_and_scalars() {
+        let p = parse(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"kms:*","Resource":"*"}}"#).unwrap();
+        assert_eq!(p.statements.len(), 1);
+        let s = &p.statements[0];
+        assert!(s.valid);
+        assert_eq!(s.label(), "#0");
+        assert_eq!(s.actions.as_ref().unwrap().patterns, vec!["kms:*"]);
+        assert!(p.findings.is_empty());
+        assert!(p.variables_enabled());
+    }
+
+    #[test]
+    fn reads_get_key_policy_output() {
+        let inner = r#"{"Version":"2012-10-17","Statement":[{"Sid":"x","Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*"}]}"#;
+        let wrapped = serde_json::json!({"Policy": inner, "PolicyName": "default"}).to_string();
+        let p = parse(&wrapped).unwrap();
+        assert_eq!(p.statements[0].label(), "x");
+        assert!(p.embedded_at.is_some());
+        let bad = serde_json::json!({"Policy": "{\"Statement\": [1]}"}).to_string();
+        let e = parse(&bad).unwrap_err();
+        assert!(e.message.contains("embedded"), "{}", e.message);
+        assert!(parse(r#"{"Policy": 5}"#)
+            .unwrap_err()
+            .message
+            .contains("JSON string"));
+    }
+
+    #[test]
+    fn wrong_types_are_errors_with_place() {
+        let text = "{\n  \"Statement\": [\n    {\"Effect\": \"Allow\", \"Action\": 5}\n  ]\n}";
+        let e = parse(text).unwrap_err();
+        assert_eq!(e.pointer.to_string(), "/Statement/0/Action");
+        assert_eq!(
+            e.position,
+            Some(Position {
+                line: 3,
+                column: 35
+            })
+        );
+        assert!(e.message.contains("found a number"));
+        assert!(parse("").unwrap_err().message.contains("empty"));
+        assert!(parse("[]").unwrap_err().message.contains("JSON object"));
+        let e = parse("{\"Statement\": [}").unwrap_err();
+        assert!(e.message.starts_with("invalid JSON"));
+        assert_eq!(e.position.map(|p| p.line), Some(1));
+        assert!(parse(r#"{"Statement":"x"}"#).is_err());
+        assert!(
+            parse(r#"{"Statement":[{"Effect":"Allow","Condition":{"Bool":{"k":{"a":1}}}}]}"#)
+                .is_err()
+        );
+        assert!(parse(r#"{"Statement":[{"Effect":"Allow","Principal":5}]}"#).is_err());
+        assert!(parse(r#"{"Statement":[{"Sid":["a"]}]}"#).is_err());
+    }
+
+    #[test]
+    fn structural_problems_are_findings() {
+        let p = parse(r#"{"Statement":[
+            {"Effect":"Allow","Principal":"*","Action":"kms:*","NotAction":"kms:Decrypt","Resource":"*"},
+            {"Effect":"Maybe","Principal":"*","Action":"kms:*","Resource":"*"},
+            {"Effect":"Allow","Action":"kms:*","Resource":"*"},
+            {"Effect":"Allow","Principal":{"AWS":"AROAEXAMPLEEXAMPLE01"},"Action":"kms:*"},
+            {"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringEqualz":{"a":"b"}}},
+            {"Effect":"Deny","NotPrincipal":{"AWS":"111122223333"},"Action":"kms:*","Resource":"*","Extra":1}
+        ]}"#)
+        .unwrap();
+        assert_eq!(
+            ids(&p),
+            vec!["KD101", "KD105", "KD106", "KD113", "KD104", "KD112", "KD109"]
+        );
+        let valid: Vec<bool> = p.statements.iter().map(|s| s.valid).collect();
+        assert_eq!(valid, vec![false, false, false, false, false, true]);
+        assert!(p.findings.iter().all(|f| f.position.is_some()));
+    }
+
+    #[test]
+    fn size_limit_and_missing_statement() {
+        let big = format!(
+            r#"{{"Statement":[{{"Sid":"{}","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}}]}}"#,
+            "x".repeat(KEY_POLICY_MAX_BYTES)
+        );
+        assert_eq!(ids(&parse(&big).unwrap()), vec!["KD108"]);
+        assert_eq!(
+            ids(&parse(r#"{"Version":"2012-10-17"}"#).unwrap()),
+            vec!["KD114"]
+        );
+        // The limit is a key policy limit only.
+        assert!(parse_policy(
+            &big.replace(r#""Principal":"*","#, ""),
+            PolicyKind::Identity,
+            "i"
+        )
+        .unwrap()
+        .findings
+        .is_empty());
+    }
+}
