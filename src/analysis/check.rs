@@ -84,14 +84,14 @@ pub fn infer_account(policy: &Policy) -> Option<String> {
     if let Some(PrincipalEntry::Account { account, .. }) =
         entries().find(|e| matches!(e, PrincipalEntry::Account { .. }))
     {
-        return Some(account.clone());
+        return Some(account.to_string());
     }
     let mut counts: Vec<(String, usize)> = Vec::new();
     for e in entries() {
         if let PrincipalEntry::Arn { account, .. } = e {
             match counts.iter_mut().find(|(a, _)| a == account) {
                 Some((_, n)) => *n += 1,
-                None => counts.push((account.clone(), 1)),
+                None => counts.push((account.to_string(), 1)),
             }
         }
     }

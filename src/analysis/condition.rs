@@ -14,6 +14,7 @@ use ipnet::IpNet;
 
 use super::context::{Context, Lookup};
 use super::pattern::wildcard_match;
+use super::policy::Text;
 use super::variables::{substitute, Substituted};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,12 +242,12 @@ impl Operator {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Clause {
     /// The operator as written in the policy.
-    pub operator_name: String,
+    pub operator_name: Text,
     pub operator: Operator,
     /// The key as written (key names compare case-insensitively).
-    pub key: String,
+    pub key: Text,
     /// Policy values, as strings (JSON booleans and numbers are written out).
-    pub values: Vec<String>,
+    pub values: Vec<Text>,
 }
 
 /// Three-valued outcome of a clause.
@@ -323,14 +324,14 @@ pub fn evaluate(clause: &Clause, ctx: &Context, variables: bool, explain: bool) 
 
     // Expand policy variables; an unknown variable makes the clause unknown. Values without
     // variables are used as they are, without copying.
-    let expanded: Vec<String>;
-    let policy_values: &[String] =
+    let expanded: Vec<Text>;
+    let policy_values: &[Text] =
         if variables && op.base.takes_variables() && clause.values.iter().any(|v| v.contains("${"))
         {
             let mut out = Vec::with_capacity(clause.values.len());
             for v in &clause.values {
                 match substitute(v, ctx) {
-                    Substituted::Value(s) => out.push(s),
+                    Substituted::Value(s) => out.push(Text::from(s)),
                     Substituted::Unresolvable => {}
                     Substituted::Unknown(key) => {
                         return outcome(Truth::Unknown, &|| {
@@ -374,7 +375,7 @@ fn truth(b: bool) -> Truth {
 
 /// Whether one request value satisfies the operator against the policy values: for a positive
 /// operator, it matches at least one; for a negated one, it matches none.
-fn value_holds(base: Base, request: &str, policy_values: &[String]) -> bool {
+fn value_holds(base: Base, request: &str, policy_values: &[Text]) -> bool {
     match base.positive() {
         Some(pos) => !policy_values.iter().any(|p| pos.compare(request, p)),
         None => policy_values.iter().any(|p| base.compare(request, p)),
@@ -480,7 +481,7 @@ pub fn describe(clause: &Clause) -> String {
     let op = clause.operator;
     let vals = |sep: &str| -> String {
         if clause.values.len() == 1 {
-            clause.values[0].clone()
+            clause.values[0].to_string()
         } else {
             format!("one of [{}]", clause.values.join(sep))
         }
@@ -537,7 +538,7 @@ mod tests {
             operator_name: op.into(),
             operator: Operator::parse(op).unwrap_or_else(|| panic!("operator {op}")),
             key: key.into(),
-            values: values.iter().map(|s| s.to_string()).collect(),
+            values: values.iter().map(|s| Text::from(*s)).collect(),
         }
     }
 

@@ -184,9 +184,9 @@ impl Requirement {
         Requirement {
             kind: RequirementKind::Condition,
             text: condition::describe(c),
-            key: Some(c.key.clone()),
-            operator: Some(c.operator_name.clone()),
-            values: c.values.clone(),
+            key: Some(c.key.to_string()),
+            operator: Some(c.operator_name.to_string()),
+            values: c.values.iter().map(|v| v.to_string()).collect(),
             negated: false,
         }
     }
@@ -845,9 +845,9 @@ fn statement_record(
         }
         if !quiet {
             conditions.push(ConditionRecord {
-                operator: c.operator_name.clone(),
-                key: c.key.clone(),
-                values: c.values.clone(),
+                operator: c.operator_name.to_string(),
+                key: c.key.to_string(),
+                values: c.values.iter().map(|v| v.to_string()).collect(),
                 result: o.truth,
                 explanation: o.explanation,
             });
@@ -1041,7 +1041,7 @@ fn match_not_principal(
                             PrincipalEntry::Arn { arn, .. }
                                 if super::principal::is_session_of(arn, role_arn) =>
                             {
-                                Some(arn.clone())
+                                Some(arn.to_string())
                             }
                             _ => None,
                         })
@@ -1166,7 +1166,7 @@ fn match_resource(
                     Substituted::Value(v) => v.into(),
                     Substituted::Unresolvable => continue,
                     Substituted::Unknown(_) => {
-                        unknown.push(pat.clone());
+                        unknown.push(pat.to_string());
                         continue;
                     }
                 }

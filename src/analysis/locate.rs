@@ -7,10 +7,10 @@
 //! finding), which keeps the hot path (parse, evaluate) free of span bookkeeping. It never
 //! panics on any input: on text that is not valid JSON it returns `None`.
 
-/// One step of a JSON pointer.
+/// One step of a JSON pointer (a key is a policy string: most are stored inline).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    Key(String),
+    Key(super::policy::Text),
     Index(usize),
 }
 
@@ -24,7 +24,7 @@ impl Pointer {
     }
     pub fn key(&self, k: &str) -> Self {
         let mut v = self.0.clone();
-        v.push(Step::Key(k.to_string()));
+        v.push(Step::Key(k.into()));
         Pointer(v)
     }
     pub fn index(&self, i: usize) -> Self {

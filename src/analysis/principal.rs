@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use super::policy::Text;
+
 /// A parsed ARN: `arn:partition:service:region:account:resource`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Arn<'a> {
@@ -272,23 +274,23 @@ pub enum PrincipalEntry {
     Everyone,
     /// The account principal: a bare account id or `arn:aws:iam::ID:root`.
     Account {
-        account: String,
-        raw: String,
+        account: Text,
+        raw: Text,
     },
     /// A user, role, assumed-role session or federated-user ARN.
     Arn {
-        arn: String,
-        account: String,
+        arn: Text,
+        account: Text,
     },
     /// A unique id (`AROA...`, `AIDA...`): the principal it named was deleted.
-    UniqueId(String),
-    Service(String),
-    Federated(String),
-    CanonicalUser(String),
+    UniqueId(Text),
+    Service(Text),
+    Federated(Text),
+    CanonicalUser(Text),
     /// A value a template fills in at deploy time (`${AdminRole.Arn}`): matches nobody here.
-    Unresolved(String),
+    Unresolved(Text),
     /// An `AWS` value that is none of the above (a wildcard ARN, a typo): KMS rejects it.
-    Invalid(String),
+    Invalid(Text),
 }
 
 impl PrincipalEntry {
@@ -305,17 +307,15 @@ impl PrincipalEntry {
         if is_unique_id(v) {
             return PrincipalEntry::UniqueId(v.into());
         }
-        // One pass for the wildcards and a variable's `${`.
-        let (mut wildcard, mut variable) = (false, false);
-        for w in v.as_bytes().windows(2) {
-            wildcard |= matches!(w[0], b'*' | b'?');
-            variable |= w == b"${";
-        }
-        wildcard |= v.ends_with(['*', '?']);
-        if wildcard {
+        // One pass without early exit (which vectorises) tells whether a wildcard or a
+        // variable's `$` may be there at all; most values have neither.
+        let special = v.bytes().fold(false, |acc, b| {
+            acc | (b == b'*') | (b == b'?') | (b == b'$')
+        });
+        if special && v.contains(['*', '?']) {
             return PrincipalEntry::Invalid(v.into());
         }
-        if variable && Arn::parse(v).is_none_or(|a| !is_account_id(a.account)) {
+        if special && v.contains("${") && Arn::parse(v).is_none_or(|a| !is_account_id(a.account)) {
             return PrincipalEntry::Unresolved(v.into());
         }
         match Arn::parse(v) {
@@ -350,18 +350,18 @@ impl PrincipalEntry {
             PrincipalEntry::Everyone => "*".into(),
             PrincipalEntry::Account { account, raw } => {
                 if raw.starts_with("arn:") {
-                    raw.clone()
+                    raw.to_string()
                 } else {
                     format!("arn:aws:iam::{account}:root")
                 }
             }
-            PrincipalEntry::Arn { arn, .. } => arn.clone(),
+            PrincipalEntry::Arn { arn, .. } => arn.to_string(),
             PrincipalEntry::UniqueId(s)
             | PrincipalEntry::Service(s)
             | PrincipalEntry::Federated(s)
             | PrincipalEntry::CanonicalUser(s)
             | PrincipalEntry::Unresolved(s)
-            | PrincipalEntry::Invalid(s) => s.clone(),
+            | PrincipalEntry::Invalid(s) => s.to_string(),
         }
     }
 

@@ -277,14 +277,14 @@ fn phrase(r: &Requirement) -> String {
         .filter(|(_, _, negated_op)| *negated_op && r.negated);
     match (positive, &r.key) {
         (Some((op, base, _)), Some(key)) => super::condition::describe(&super::condition::Clause {
-            operator_name: base.name().to_string(),
+            operator_name: base.name().into(),
             operator: Operator {
                 set: op.set,
                 base,
                 if_exists: false,
             },
-            key: key.clone(),
-            values: r.values.clone(),
+            key: key.into(),
+            values: r.values.iter().map(Into::into).collect(),
         }),
         _ => r.text.clone(),
     }

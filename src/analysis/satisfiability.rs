@@ -23,10 +23,10 @@ fn is_time_requirement(r: &Requirement) -> bool {
 fn clause_of(r: &Requirement) -> Option<Clause> {
     let name = r.operator.as_deref()?;
     Some(Clause {
-        operator_name: name.to_string(),
+        operator_name: name.into(),
         operator: Operator::parse(name)?,
-        key: r.key.clone()?,
-        values: r.values.clone(),
+        key: r.key.as_deref()?.into(),
+        values: r.values.iter().map(Into::into).collect(),
     })
 }
 

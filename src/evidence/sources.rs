@@ -54,7 +54,7 @@ impl Locator {
             let step = step.replace("~1", "/").replace("~0", "~");
             ptr.0.push(match step.parse::<usize>() {
                 Ok(i) => Step::Index(i),
-                Err(_) => Step::Key(step),
+                Err(_) => Step::Key(step.into()),
             });
         }
         match self {

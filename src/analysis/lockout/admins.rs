@@ -130,7 +130,7 @@ pub(super) fn recoverable_admins(
             for e in &p.entries {
                 if let PrincipalEntry::Arn { arn, account } = e {
                     if account == setting.account && !known(arn) {
-                        candidates.push((arn.clone(), MatchedBy::Principal));
+                        candidates.push((arn.to_string(), MatchedBy::Principal));
                     }
                 }
             }
@@ -157,7 +157,7 @@ pub(super) fn recoverable_admins(
                     let concrete = !v.contains(['*', '?']) && !v.contains("${");
                     let same_account = Arn::parse(v).is_some_and(|a| a.account == setting.account);
                     if concrete && same_account && Caller::parse(v).is_ok() && !known(v) {
-                        candidates.push((v.clone(), MatchedBy::Condition));
+                        candidates.push((v.to_string(), MatchedBy::Condition));
                     }
                 }
             }

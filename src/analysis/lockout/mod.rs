@@ -240,7 +240,7 @@ pub fn named_accounts(policy: &Policy) -> std::collections::BTreeSet<String> {
                 match e {
                     PrincipalEntry::Arn { account, .. }
                     | PrincipalEntry::Account { account, .. } => {
-                        out.insert(account.clone());
+                        out.insert(account.to_string());
                     }
                     _ => {}
                 }
@@ -275,7 +275,7 @@ fn other_accounts(policy: Option<&Policy>, account: Option<&str>) -> Option<Find
         .flat_map(|s| s.principal.iter().flat_map(|p| p.entries.iter()))
         .filter_map(|e| match e {
             PrincipalEntry::Arn { arn, account: a } if Some(a.as_str()) != account => {
-                Some(arn.clone())
+                Some(arn.to_string())
             }
             PrincipalEntry::Account { account: a, .. } if Some(a.as_str()) != account => {
                 Some(format!("arn:aws:iam::{a}:root"))

@@ -11,7 +11,7 @@
 //! mutated policies (`tests/cli/fuzz.rs`).
 
 use super::{
-    Effect, Patterns, Policy, PolicyKind, PrincipalBlock, Statement, KEY_POLICY_MAX_BYTES,
+    Effect, Patterns, Policy, PolicyKind, PrincipalBlock, Statement, Text, KEY_POLICY_MAX_BYTES,
 };
 use crate::analysis::condition::{Clause, Operator};
 use crate::analysis::locate::{Pointer, Step};
@@ -79,14 +79,48 @@ fn once(seen: &mut u16, bit: u16) -> Clean<()> {
     Some(())
 }
 
-/// Whether two statements share a non-empty `Sid` (a finding), in linear time.
+/// Whether two statements share a non-empty `Sid` (a finding), in linear time. Sids are
+/// short and usually few: up to 64 statements, FNV-1a hashes them at a fraction of the
+/// default hasher's cost; beyond, the default (keyed) hasher keeps crafted collisions from
+/// making the check quadratic.
 fn repeated_sid(statements: &[Statement]) -> bool {
-    let mut seen = std::collections::HashSet::with_capacity(statements.len());
-    !statements
-        .iter()
-        .filter_map(|s| s.sid.as_deref())
-        .filter(|s| !s.is_empty())
-        .all(|s| seen.insert(s))
+    fn repeated<S: std::hash::BuildHasher>(statements: &[Statement], hasher: S) -> bool {
+        let mut seen =
+            std::collections::HashSet::with_capacity_and_hasher(statements.len(), hasher);
+        !statements
+            .iter()
+            .filter_map(|s| s.sid.as_deref())
+            .filter(|s| !s.is_empty())
+            .all(|s| seen.insert(s))
+    }
+    if statements.len() <= 64 {
+        repeated(statements, std::hash::BuildHasherDefault::<Fnv>::default())
+    } else {
+        repeated(statements, std::collections::hash_map::RandomState::new())
+    }
+}
+
+/// FNV-1a (64 bits): a small, fast hash for short keys. A collision costs a comparison, never
+/// a wrong answer.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// Where the string that `bytes` starts ends: the first `"`, `\\` or control character.
@@ -260,7 +294,7 @@ impl<'a> Scanner<'a> {
             once(&mut seen, bit)?;
             let negated = key.starts_with("Not");
             match bit {
-                1 => sid = Some(sc.string()?.to_string()),
+                1 => sid = Some(Text::from(sc.string()?)),
                 2 => {
                     effect = Some(match sc.string()? {
                         "Allow" => Effect::Allow,
@@ -277,7 +311,7 @@ impl<'a> Scanner<'a> {
                 8 | 16 => {
                     let mut patterns = Vec::new();
                     sc.strings(|s| {
-                        patterns.push(s.to_string());
+                        patterns.push(Text::from(s));
                         Some(())
                     })?;
                     let p = Some(Patterns { negated, patterns });
@@ -337,9 +371,9 @@ impl<'a> Scanner<'a> {
                         PrincipalEntry::UniqueId(_) | PrincipalEntry::Invalid(_) => return None,
                         entry => entry,
                     },
-                    2 => PrincipalEntry::Service(s.to_string()),
-                    4 => PrincipalEntry::Federated(s.to_string()),
-                    _ => PrincipalEntry::CanonicalUser(s.to_string()),
+                    2 => PrincipalEntry::Service(Text::from(s)),
+                    4 => PrincipalEntry::Federated(Text::from(s)),
+                    _ => PrincipalEntry::CanonicalUser(Text::from(s)),
                 });
                 Some(())
             })
@@ -368,9 +402,9 @@ impl<'a> Scanner<'a> {
                     values.push(sc.condition_value()?);
                 }
                 out.push(Clause {
-                    operator_name: op_name.to_string(),
+                    operator_name: Text::from(op_name),
                     operator,
-                    key: key.to_string(),
+                    key: Text::from(key),
                     values,
                 });
                 Some(())
@@ -381,10 +415,10 @@ impl<'a> Scanner<'a> {
 
     /// A condition value as the exact parser writes it: a string, or a boolean as text.
     /// Numbers are left to the exact parser, which writes them as `serde_json` does.
-    fn condition_value(&mut self) -> Clean<String> {
+    fn condition_value(&mut self) -> Clean<Text> {
         match self.peek()? {
-            b'"' => Some(self.string()?.to_string()),
-            _ => Some(self.boolean()?.to_string()),
+            b'"' => Some(Text::from(self.string()?)),
+            _ => Some(Text::from(if self.boolean()? { "true" } else { "false" })),
         }
     }
 }

@@ -27,6 +27,10 @@ pub use fast::parse_clean;
 pub use parse::parse_json;
 use parse::{parse_tree, with_json};
 
+/// A string of a policy: an action, a resource, a Sid, a condition key or value. Most are
+/// short, and a short one is stored inline, without an allocation of its own.
+pub type Text = compact_str::CompactString;
+
 /// The size limit KMS puts on a key policy.
 pub const KEY_POLICY_MAX_BYTES: usize = 32 * 1024;
 
@@ -76,14 +80,14 @@ pub struct PrincipalBlock {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Patterns {
     pub negated: bool,
-    pub patterns: Vec<String>,
+    pub patterns: Vec<Text>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Statement {
     /// Position in the `Statement` array (0 for a lone statement object).
     pub index: usize,
-    pub sid: Option<String>,
+    pub sid: Option<Text>,
     pub effect: Effect,
     pub principal: Option<PrincipalBlock>,
     pub actions: Option<Patterns>,

@@ -2,7 +2,7 @@
 
 use super::{
     parse_policy, Clause, Effect, Patterns, Policy, PolicyError, PolicyKind, PrincipalBlock,
-    Statement, KEY_POLICY_MAX_BYTES,
+    Statement, Text, KEY_POLICY_MAX_BYTES,
 };
 use crate::analysis::condition::Operator;
 use crate::analysis::json::{Items, Json, Obj, Val, View};
@@ -177,7 +177,7 @@ impl<'p> Path<'p> {
                 Path::Root => break Pointer::root(),
                 Path::At(p) => break (*p).clone(),
                 Path::Key(parent, k) => {
-                    steps.push(Step::Key((*k).to_string()));
+                    steps.push(Step::Key((*k).into()));
                     at = parent;
                 }
                 Path::Index(parent, i) => {
@@ -221,18 +221,18 @@ impl Parser<'_> {
         self.findings.push(f);
     }
 
-    fn string(&self, v: Val<'_, '_>, ptr: &Path<'_>) -> Result<String, PolicyError> {
+    fn string<'v>(&self, v: Val<'v, '_>, ptr: &Path<'_>) -> Result<&'v str, PolicyError> {
         match v.view() {
-            View::Str(s) => Ok(s.to_string()),
+            View::Str(s) => Ok(s),
             _ => Err(self.wrong_type(ptr, "a string", v)),
         }
     }
 
     /// A string or an array of strings.
-    fn strings(&mut self, v: Val<'_, '_>, ptr: &Path<'_>) -> Result<Vec<String>, PolicyError> {
+    fn strings(&mut self, v: Val<'_, '_>, ptr: &Path<'_>) -> Result<Vec<Text>, PolicyError> {
         let list = self.string_list(v, ptr)?;
         let mut out = Vec::with_capacity(list.len());
-        out.extend(list.iter().map(|(s, _)| s.to_string()));
+        out.extend(list.iter().map(|(s, _)| Text::from(s)));
         Ok(out)
     }
 
@@ -289,7 +289,7 @@ impl Parser<'_> {
                             format!("`{s}` is not a policy language version (use `2012-10-17`)"),
                         );
                     }
-                    version = Some(s);
+                    version = Some(s.to_string());
                 }
                 "Id" => {
                     self.string(v, &ptr)?;
@@ -380,10 +380,10 @@ impl Parser<'_> {
         for (k, v) in obj.iter() {
             let p = ptr.key(k);
             match k {
-                "Sid" => sid = Some(self.string(v, &p)?),
+                "Sid" => sid = Some(Text::from(self.string(v, &p)?)),
                 "Effect" => {
                     let e = self.string(v, &p)?;
-                    effect = Some(match e.as_str() {
+                    effect = Some(match e {
                         "Allow" => Effect::Allow,
                         "Deny" => Effect::Deny,
                         _ => {
@@ -393,7 +393,7 @@ impl Parser<'_> {
                                 format!("`Effect` must be `Allow` or `Deny`, not `{e}`"),
                             );
                             valid = false;
-                            Effect::Invalid(e)
+                            Effect::Invalid(e.to_string())
                         }
                     });
                 }
@@ -538,7 +538,7 @@ impl Parser<'_> {
                         "a principal given as a string must be `*`; write {{\"AWS\": \"{s}\"}}"
                     ),
                 );
-                return Ok((vec![PrincipalEntry::Invalid(s.to_string())], false));
+                return Ok((vec![PrincipalEntry::Invalid(Text::from(s))], false));
             }
             View::Object(map) => map,
             _ => return Err(self.wrong_type(ptr, "`*` or an object such as {\"AWS\": ...}", v)),
@@ -556,9 +556,9 @@ impl Parser<'_> {
                 };
                 let entry = match kind {
                     "AWS" => PrincipalEntry::from_aws_value(val),
-                    "Service" => PrincipalEntry::Service(val.to_string()),
-                    "Federated" => PrincipalEntry::Federated(val.to_string()),
-                    "CanonicalUser" => PrincipalEntry::CanonicalUser(val.to_string()),
+                    "Service" => PrincipalEntry::Service(Text::from(val)),
+                    "Federated" => PrincipalEntry::Federated(Text::from(val)),
+                    "CanonicalUser" => PrincipalEntry::CanonicalUser(Text::from(val)),
                     other => {
                         self.finding(
                             INVALID_PRINCIPAL,
@@ -566,7 +566,7 @@ impl Parser<'_> {
                             format!("`{other}` is not a principal type (AWS, Service, Federated, CanonicalUser)"),
                         );
                         ok = false;
-                        PrincipalEntry::Invalid(val.to_string())
+                        PrincipalEntry::Invalid(Text::from(val))
                     }
                 };
                 match &entry {
@@ -621,9 +621,9 @@ impl Parser<'_> {
                 let values = self.condition_values(vals, &kp)?;
                 if let Some(operator) = operator {
                     out.push(Clause {
-                        operator_name: op_name.to_string(),
+                        operator_name: Text::from(op_name),
                         operator,
-                        key: key.to_string(),
+                        key: Text::from(key),
                         values,
                     });
                 }
@@ -636,12 +636,12 @@ impl Parser<'_> {
         &mut self,
         v: Val<'_, '_>,
         ptr: &Path<'_>,
-    ) -> Result<Vec<String>, PolicyError> {
-        let scalar = |this: &Self, p: &Path<'_>, v: Val<'_, '_>| -> Result<String, PolicyError> {
+    ) -> Result<Vec<Text>, PolicyError> {
+        let scalar = |this: &Self, p: &Path<'_>, v: Val<'_, '_>| -> Result<Text, PolicyError> {
             match v.view() {
-                View::Str(s) => Ok(s.to_string()),
-                View::Bool(b) => Ok(b.to_string()),
-                View::Number(n) => Ok(n.to_string()),
+                View::Str(s) => Ok(Text::from(s)),
+                View::Bool(b) => Ok(Text::from(if b { "true" } else { "false" })),
+                View::Number(n) => Ok(Text::from(n.to_string())),
                 _ => Err(this.wrong_type(p, "a string, number or boolean", v)),
             }
         };
