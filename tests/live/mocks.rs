@@ -67,6 +67,7 @@ fn with_kms(kms: aws_sdk_kms::Client, calls: CallLog) -> Clients {
         athena: mock_client!(aws_sdk_athena, RuleMode::MatchAny, &[]),
         region: "us-east-1".into(),
         calls,
+        roles: Default::default(),
     }
 }
 
@@ -88,6 +89,7 @@ fn clients(rules: &[&Rule]) -> Clients {
         athena: mock_client!(aws_sdk_athena, RuleMode::MatchAny, &[]),
         region: "us-east-1".into(),
         calls,
+        roles: Default::default(),
     }
 }
 

@@ -1028,6 +1028,20 @@ fn the_caller_denied_by_its_permissions_boundary_is_named_live_and_offline() {
     let plan = v["recovery_plan"].to_string();
     assert!(plan.contains("permissions boundary"), "{plan}");
 
+    // The role is asked about once: for the ARN behind the session and for its boundary.
+    let out = as_role(&[
+        "why-locked",
+        &key,
+        "--output",
+        "json",
+        "--now",
+        now,
+        "--verbose",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let get_role = err.matches("operation=GetRole ").count();
+    assert_eq!(get_role, 1, "{err}");
+
     // The bundle keeps the layers: the same answer offline, without AWS.
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("bundle.json");
@@ -1435,7 +1449,9 @@ fn the_trail_archive_is_read_newest_first_and_stops_at_an_ok_version() {
     let now = chrono::DateTime::parse_from_rfc3339("2026-11-23T00:00:00Z")
         .unwrap()
         .to_utc();
+    let judged = std::sync::atomic::AtomicUsize::new(0);
     let settled = |found: &[kmsdoctor::analysis::events::PolicyEvent]| {
+        judged.fetch_add(found.len(), std::sync::atomic::Ordering::Relaxed);
         history_settled(&key_ref, ACCOUNT, now, None, found)
     };
     let scan = rt.block_on(kmsdoctor::evidence::aws::archive::scan_archive(
@@ -1451,6 +1467,12 @@ fn the_trail_archive_is_read_newest_first_and_stops_at_an_ok_version() {
     let ids: Vec<&str> = scan.events.iter().map(|e| e.event_id.as_str()).collect();
     assert_eq!(ids, ["ev-lockout", "ev-ok"], "{:?}", scan.problems);
     assert!(scan.settled);
+    assert_eq!(
+        judged.load(std::sync::atomic::Ordering::Relaxed),
+        2,
+        "each event judged once, over {} days",
+        scan.days
+    );
     assert_eq!(
         scan.oldest_day,
         Some(d("2026-06-01")),

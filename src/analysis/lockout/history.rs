@@ -264,6 +264,9 @@ fn same_policy(a: &str, b: &str) -> bool {
 /// key's creation (a successful CreateKey, or the ReplicateKey that made this replica), or
 /// an applied version that was `ok` on its own (the lockout came after it). Searching older
 /// history, newest first, can stop once this holds.
+///
+/// Each event is judged on its own, so this holds of a list exactly when it holds of some
+/// part of it: a caller that adds events may ask about the new ones only.
 pub fn history_settled(
     key: &KeyRef,
     account: &str,

@@ -338,6 +338,10 @@ pub fn in_bucket_region(c: &Clients, region: &str) -> Clients {
 /// newest first, until `settled` says the history so far (the `known` events and those
 /// found) is enough. Only events not in `known` are returned. `progress` is told each day
 /// done.
+///
+/// `settled` holds of a list when it holds of some part of it (see `history_settled`), so
+/// each event is judged once: the known ones first, then each day's new ones. Time stays
+/// linear in the events found, however many days are read.
 #[allow(clippy::too_many_arguments)]
 pub async fn scan_archive(
     c: &Clients,
@@ -351,7 +355,7 @@ pub async fn scan_archive(
 ) -> ArchiveScan {
     let mut out = ArchiveScan::default();
     let mut seen: HashSet<String> = known.iter().map(|e| e.event_id.clone()).collect();
-    let mut all: Vec<PolicyEvent> = known.to_vec();
+    let mut done = settled(known);
     let mut hashes: Vec<(String, String)> = Vec::new();
     let mut day = newest;
     while day >= oldest {
@@ -376,6 +380,7 @@ pub async fn scan_archive(
         let mut reads = reads;
         // The same order whatever order the files finished in.
         reads.sort_by(|a, b| a.key.cmp(&b.key));
+        let today = out.events.len();
         for r in reads {
             out.bytes += r.bytes;
             out.records += r.records;
@@ -397,7 +402,6 @@ pub async fn scan_archive(
             if let Some(h) = r.hash {
                 hashes.push((r.key.clone(), h));
             }
-            all.extend(mine.iter().cloned());
             out.events.extend(mine);
         }
         progress(super::LookupProgress::ArchiveDay {
@@ -405,7 +409,8 @@ pub async fn scan_archive(
             files,
             days: out.days,
         });
-        if settled(&all) {
+        done = done || settled(&out.events[today..]);
+        if done {
             out.settled = true;
             break;
         }

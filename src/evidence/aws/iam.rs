@@ -2,10 +2,55 @@
 //! for the caller (SimulatePrincipalPolicy), and the caller's identity policies and
 //! permissions boundary for the request chain.
 
-use super::{CallerIdentity, Clients, LiveError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::{AwsFailure, CallerIdentity, Clients, LiveError};
 use crate::analysis::lockout::Existence;
 use crate::analysis::principal::Arn;
 use crate::evidence::layers::{RecordedBoundary, RecordedPolicy};
+
+/// What GetRole says of a role: its ARN (with its path) and its permissions boundary's ARN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleInfo {
+    pub arn: Option<String>,
+    pub boundary: Option<String>,
+}
+
+/// GetRole's answers (or failures) of one run, by role name: a role is asked about once,
+/// however many questions need it (whether it exists, the ARN behind a session, its
+/// boundary).
+#[derive(Debug, Clone, Default)]
+pub struct RoleCache(Arc<Mutex<HashMap<String, Result<RoleInfo, AwsFailure>>>>);
+
+/// GetRole for `name`, once per run.
+async fn get_role(c: &Clients, name: &str) -> Result<RoleInfo, AwsFailure> {
+    let cached = |c: &Clients| {
+        let map = c.roles.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(name).cloned()
+    };
+    if let Some(hit) = cached(c) {
+        return hit;
+    }
+    let answer = c
+        .iam
+        .get_role()
+        .role_name(name)
+        .send()
+        .await
+        .map(|o| RoleInfo {
+            arn: o.role().map(|r| r.arn().to_string()),
+            boundary: o
+                .role()
+                .and_then(|r| r.permissions_boundary())
+                .and_then(|b| b.permissions_boundary_arn())
+                .map(str::to_string),
+        })
+        .map_err(|e| c.describe(&e));
+    let mut map = c.roles.0.lock().unwrap_or_else(|e| e.into_inner());
+    map.insert(name.to_string(), answer.clone());
+    answer
+}
 
 /// Whether a principal exists: `yes`, `no` (deleted), or `unknown` (no permission to ask).
 pub async fn principal_exists(c: &Clients, arn: &str) -> Existence {
@@ -26,13 +71,7 @@ pub async fn principal_exists(c: &Clients, arn: &str) -> Existence {
         return Existence::Unknown;
     };
     let result = if is_role {
-        c.iam
-            .get_role()
-            .role_name(name)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| c.describe(&e))
+        get_role(c, name).await.map(|_| ())
     } else {
         c.iam
             .get_user()
@@ -60,8 +99,7 @@ pub async fn caller_principal_arn(c: &Clients, caller: &CallerIdentity) -> Optio
             .strip_prefix("assumed-role/")?
             .split('/')
             .next()?;
-        let out = c.iam.get_role().role_name(role).send().await.ok()?;
-        return out.role().map(|r| r.arn().to_string());
+        return get_role(c, role).await.ok()?.arn;
     }
     Some(caller.arn.clone())
 }
@@ -336,19 +374,10 @@ pub async fn read_identity(c: &Clients, principal_arn: &str) -> IdentityRead {
     };
     // The boundary is on the role or user itself.
     let boundary = match who {
-        Entity::Role(n) => c
-            .iam
-            .get_role()
-            .role_name(n)
-            .send()
+        Entity::Role(n) => get_role(c, n)
             .await
-            .map(|o| {
-                o.role()
-                    .and_then(|r| r.permissions_boundary())
-                    .and_then(|b| b.permissions_boundary_arn())
-                    .map(str::to_string)
-            })
-            .map_err(|e| format!("iam GetRole {n} failed ({})", c.describe(&e).1)),
+            .map(|r| r.boundary)
+            .map_err(|(_, m)| format!("iam GetRole {n} failed ({m})")),
         _ => c
             .iam
             .get_user()

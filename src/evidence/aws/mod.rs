@@ -58,6 +58,8 @@ pub struct Clients {
     pub athena: aws_sdk_athena::Client,
     pub region: String,
     pub calls: CallLog,
+    /// GetRole's answers of this run, shared by the clones.
+    pub roles: iam::RoleCache,
 }
 
 /// The one HTTP stack kmsdoctor uses: hyper 1 with rustls and ring (http and https).
@@ -239,6 +241,7 @@ impl Clients {
             ),
             region,
             calls,
+            roles: iam::RoleCache::default(),
         }
     }
 }
