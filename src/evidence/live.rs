@@ -431,7 +431,7 @@ impl<'p> AwsSource<'p> {
                 .athena_history(&clients, &settings, &loc, q, newest, oldest, events, lookup)
                 .map(Some);
         }
-        let scan = self.runtime.block_on(aws::archive::scan_archive(
+        let mut scan = self.runtime.block_on(aws::archive::scan_archive(
             &clients,
             &loc,
             &q.key,
@@ -441,6 +441,25 @@ impl<'p> AwsSource<'p> {
             &settled,
             self.progress,
         ));
+        // A replica's creation is the ReplicateKey logged in its primary's region: read the
+        // days around its creation there too.
+        if let (false, Some(primary), Some(created)) =
+            (scan.settled, q.primary_region.as_deref(), q.creation)
+        {
+            if primary != loc.region {
+                let found = self.runtime.block_on(aws::archive::scan_replica_creation(
+                    &clients,
+                    &loc,
+                    &q.key,
+                    primary,
+                    created.date_naive(),
+                    events,
+                    &settled,
+                    self.progress,
+                ));
+                scan.absorb(found);
+            }
+        }
         let added = scan.events.len() as u32;
         events.extend(scan.events);
         self.sources.extend(scan.sources);

@@ -1534,6 +1534,55 @@ fn the_trail_archive_is_read_newest_first_and_stops_at_an_ok_version() {
         "read to its oldest day without an ok version"
     );
     assert_eq!(scan.oldest_day, Some(d("2026-06-15")));
+
+    // Were the key a replica of a primary in eu-west-1, its creation is the ReplicateKey
+    // logged there (awsRegion the primary's, replicaRegion ours: KMS Developer Guide,
+    // CloudTrail entry "ReplicateKey"). The days around its creation are read there, and only
+    // that event is kept: the primary's own PutKeyPolicy the same day is not the replica's.
+    let primary_arn = key.replace(":us-east-1:", ":eu-west-1:");
+    let mut replicate = trail_record(
+        "ReplicateKey",
+        "ev-replicate",
+        "2026-04-20T09:00:00Z",
+        &primary_arn,
+        None,
+    );
+    replicate["awsRegion"] = serde_json::json!("eu-west-1");
+    replicate["requestParameters"] =
+        serde_json::json!({"keyId": primary_arn, "replicaRegion": "us-east-1"});
+    replicate["responseElements"] = serde_json::json!({"replicaKeyMetadata": {"arn": key, "keyId": key.rsplit('/').next().unwrap()}});
+    let mut primary_put = trail_record(
+        "PutKeyPolicy",
+        "ev-primary-put",
+        "2026-04-20T10:00:00Z",
+        &primary_arn,
+        Some(&delegation),
+    );
+    primary_put["awsRegion"] = serde_json::json!("eu-west-1");
+    put(
+        file(ACCOUNT, "eu-west-1", d("2026-04-20"), 1),
+        gz(&[replicate, primary_put]),
+    );
+    let clients = Clients::new(&config());
+    let found = rt.block_on(kmsdoctor::evidence::aws::archive::scan_replica_creation(
+        &clients,
+        &loc,
+        &key_ref,
+        "eu-west-1",
+        d("2026-04-20"),
+        &[],
+        &settled,
+        &|_| {},
+    ));
+    let ids: Vec<&str> = found.events.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(ids, ["ev-replicate"], "{:?}", found.problems);
+    assert!(found.settled, "the replica's creation settles its history");
+    assert_eq!(
+        found.days, 2,
+        "the day after (empty), then the creation day, where it stops"
+    );
+    assert_eq!(found.sources.len(), 1);
+    assert!(found.sources["ev-replicate"].contains("/CloudTrail/eu-west-1/2026/04/20/"));
 }
 
 /// The one trail of moto's account (its bucket), created once: kmsdoctor picks the trail

@@ -13,7 +13,7 @@ use chrono::{Duration as Days, NaiveDate};
 use futures_util::stream::{self, StreamExt};
 
 use super::Clients;
-use crate::analysis::events::PolicyEvent;
+use crate::analysis::events::{EventName, PolicyEvent};
 use crate::analysis::lockout::KeyRef;
 use crate::evidence::archive::{may_hold_policy_events, parse_digest, sha256_hex, TrailLocation};
 use crate::evidence::cloudtrail_records::scan;
@@ -332,6 +332,51 @@ pub fn in_bucket_region(c: &Clients, region: &str) -> Clients {
             .build(),
     );
     out
+}
+
+impl ArchiveScan {
+    /// Adds another scan's events, sources, calls and problems (the days stay this scan's).
+    pub fn absorb(&mut self, other: ArchiveScan) {
+        self.settled |= other.settled;
+        self.events.extend(other.events);
+        self.sources.extend(other.sources);
+        self.lists += other.lists;
+        self.gets += other.gets;
+        self.bytes += other.bytes;
+        self.records += other.records;
+        self.digests_checked += other.digests_checked;
+        self.problems.extend(other.problems);
+    }
+}
+
+/// For a multi-Region replica: its creation, the ReplicateKey logged in its primary's region
+/// (KMS Developer Guide, CloudTrail entry "ReplicateKey": `awsRegion` is the primary's,
+/// `replicaRegion` the replica's), read from the days around
+/// `created` (DescribeKey's CreationDate, a day of margin each side). Only ReplicateKey events
+/// are kept: the primary's own policy changes are not the replica's.
+#[allow(clippy::too_many_arguments)]
+pub async fn scan_replica_creation(
+    c: &Clients,
+    loc: &TrailLocation,
+    key: &KeyRef,
+    primary: &str,
+    created: NaiveDate,
+    known: &[PolicyEvent],
+    settled: &(dyn Fn(&[PolicyEvent]) -> bool + Sync),
+    progress: &(dyn Fn(super::LookupProgress<'_>) + Sync),
+) -> ArchiveScan {
+    let there = TrailLocation {
+        region: primary.to_string(),
+        ..loc.clone()
+    };
+    let newest = created + Days::days(1);
+    let oldest = created - Days::days(1);
+    let mut found = scan_archive(c, &there, key, newest, oldest, known, settled, progress).await;
+    found.events.retain(|e| e.name == EventName::ReplicateKey);
+    let ids: HashSet<&str> = found.events.iter().map(|e| e.event_id.as_str()).collect();
+    found.sources.retain(|id, _| ids.contains(id.as_str()));
+    found.settled &= !found.events.is_empty();
+    found
 }
 
 /// Reads the trail's log files for `key` from `newest` back to `oldest` (days, inclusive),
