@@ -263,7 +263,8 @@ impl<'a> Scanner<'a> {
             let pointer = Pointer(vec![Step::Key("Statement".into())]);
             return Some(vec![self.statement(kind, 0, pointer)?]);
         }
-        let mut out = Vec::new();
+        // About one statement per 250 bytes of a compact policy; at most 64 reserved ahead.
+        let mut out = Vec::with_capacity((self.text.len() / 256 + 1).min(64));
         self.array(|sc, i| {
             let pointer = Pointer(vec![Step::Key("Statement".into()), Step::Index(i)]);
             out.push(sc.statement(kind, i, pointer)?);
