@@ -472,6 +472,27 @@ mod tests {
         assert!(parse_clean(identity, PolicyKind::Key, "p").is_none());
     }
 
+    /// Many statements: past 64, the Sid check uses the keyed hasher, and a repeated Sid
+    /// anywhere still leaves the text to the exact parser.
+    #[test]
+    fn many_statements_and_a_late_repeated_sid() {
+        let stmts: Vec<String> = (0..20_000)
+            .map(|i| {
+                format!(
+                    r#"{{"Sid":"S{i}","Effect":"Allow","Action":"kms:Decrypt","Resource":"*"}}"#
+                )
+            })
+            .collect();
+        let text = format!(r#"{{"Statement":[{}]}}"#, stmts.join(","));
+        let p = parse_clean(&text, PolicyKind::Identity, "p").expect("clean");
+        assert_eq!(p.statements.len(), 20_000);
+        assert_eq!(p.statements[19_999].pointer.to_string(), "/Statement/19999");
+        let repeated = text.replace(r#""Sid":"S19999""#, r#""Sid":"S7""#);
+        assert!(parse_clean(&repeated, PolicyKind::Identity, "p").is_none());
+        let exact = exact(&repeated, PolicyKind::Identity);
+        assert_eq!(exact.findings.len(), 1, "the exact parser names it");
+    }
+
     /// Everything outside the clean subset goes to the exact parser.
     #[test]
     fn gives_up_outside_the_clean_subset() {
