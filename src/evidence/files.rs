@@ -21,7 +21,10 @@ pub const MAX_POLICY_FILE_BYTES: u64 = 1024 * 1024;
 pub fn read_text(path: &Path, limit: u64) -> Result<String, InputError> {
     let file = File::open(path)
         .map_err(|e| InputError::new(path, format!("cannot open: {}", io_reason(&e))))?;
+    // The size, when the file knows it (not a pipe): read in one call, without probing.
+    let mut size = 0;
     if let Ok(meta) = file.metadata() {
+        size = if meta.is_file() { meta.len() } else { 0 };
         if meta.is_dir() {
             return Err(InputError::new(
                 path,
@@ -38,7 +41,7 @@ pub fn read_text(path: &Path, limit: u64) -> Result<String, InputError> {
             ));
         }
     }
-    let mut bytes = Vec::new();
+    let mut bytes = Vec::with_capacity(size.min(limit) as usize + 1);
     file.take(limit + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| InputError::new(path, format!("cannot read: {}", io_reason(&e))))?;
@@ -201,17 +204,20 @@ pub fn walk(
                 "folders nested more than 32 deep (a link loop?)",
             ));
         }
-        let mut entries: Vec<std::path::PathBuf> = Vec::new();
+        // Each entry with its type as the listing gives it (no stat per file); a link, or a
+        // type the listing does not give, is looked at below.
+        let mut entries: Vec<(std::path::PathBuf, Option<std::fs::FileType>)> = Vec::new();
         for e in std::fs::read_dir(dir)
             .map_err(|e| InputError::new(dir, format!("cannot list: {}", io_reason(&e))))?
         {
             // An entry that cannot be read is an error: skipping it would hide evidence.
             let e =
                 e.map_err(|e| InputError::new(dir, format!("cannot list: {}", io_reason(&e))))?;
-            entries.push(e.path());
+            let kind = e.file_type().ok().filter(|t| !t.is_symlink());
+            entries.push((e.path(), kind));
         }
-        entries.sort();
-        for p in entries {
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        for (p, kind) in entries {
             let name = p
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -221,25 +227,28 @@ pub fn walk(
             }
             // A folder that can be listed but not entered, or a broken link, is an error
             // naming it, never a silent skip.
-            let m = std::fs::metadata(&p).map_err(|e| {
-                InputError::new(
-                    &p,
-                    format!(
-                        "cannot read{}: {}",
-                        if p.is_symlink() {
-                            " (a broken link?)"
-                        } else {
-                            ""
-                        },
-                        io_reason(&e)
-                    ),
-                )
-            })?;
-            if m.is_dir() {
+            let kind = match kind {
+                Some(k) => k,
+                None => std::fs::metadata(&p).map(|m| m.file_type()).map_err(|e| {
+                    InputError::new(
+                        &p,
+                        format!(
+                            "cannot read{}: {}",
+                            if p.is_symlink() {
+                                " (a broken link?)"
+                            } else {
+                                ""
+                            },
+                            io_reason(&e)
+                        ),
+                    )
+                })?,
+            };
+            if kind.is_dir() {
                 if !skip_dir(&name) {
                     go(&p, depth + 1, skip_dir, wanted, out)?;
                 }
-            } else if m.is_file() && wanted(&p) {
+            } else if kind.is_file() && wanted(&p) {
                 out.push(p);
             }
         }

@@ -428,6 +428,40 @@ fn pipes_work_for_file_flags() {
     assert_eq!(v["evidence"]["event_files"], 1);
 }
 
+/// Links are followed: a link to a policy file and a link to a folder of policies are read as
+/// what they point to (the walk takes types from the listing, and looks only at links).
+#[test]
+fn links_to_files_and_folders_are_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::create_dir(elsewhere.path().join("more")).unwrap();
+    std::fs::copy(
+        fixture("policies/default.json"),
+        elsewhere.path().join("one.json"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixture("policies/default.json"),
+        elsewhere.path().join("more/two.json"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixture("policies/default.json"),
+        dir.path().join("plain.json"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        elsewhere.path().join("one.json"),
+        dir.path().join("link.json"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(elsewhere.path().join("more"), dir.path().join("folder")).unwrap();
+    let (code, out, err) = kmsdoctor(&["check", dir.path().to_str().unwrap(), "--output", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["files_read"], 3, "{v}");
+}
+
 /// A folder entry that cannot be read (a broken link; as root, permissions cannot be
 /// tested) is an error naming it, never a silent skip that lets `check` pass on nothing.
 #[test]
