@@ -94,32 +94,9 @@ fn repeated_sid(statements: &[Statement]) -> bool {
             .all(|s| seen.insert(s))
     }
     if statements.len() <= 64 {
-        repeated(statements, std::hash::BuildHasherDefault::<Fnv>::default())
+        repeated(statements, fnv::FnvBuildHasher::default())
     } else {
         repeated(statements, std::collections::hash_map::RandomState::new())
-    }
-}
-
-/// FNV-1a (64 bits): a small, fast hash for short keys. A collision costs a comparison, never
-/// a wrong answer.
-#[derive(Default)]
-struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
     }
 }
 
