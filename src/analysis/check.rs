@@ -102,7 +102,7 @@ pub fn infer_account(policy: &Policy) -> Option<String> {
 /// file, which may not be `text`: a policy taken out of a plan or a template).
 pub fn check_policy(text: &str, setting: &CheckSetting<'_>) -> Result<CheckResult, PolicyError> {
     check_parsed(
-        parse_policy_unplaced(text, PolicyKind::Key, "key-policy")?,
+        &parse_policy_unplaced(text, PolicyKind::Key, "key-policy")?,
         setting,
     )
 }
@@ -115,17 +115,21 @@ pub fn check_value(
     setting: &CheckSetting<'_>,
 ) -> Result<CheckResult, PolicyError> {
     check_parsed(
-        parse_value(value, text, PolicyKind::Key, "key-policy", false)?,
+        &parse_value(value, text, PolicyKind::Key, "key-policy", false)?,
         setting,
     )
 }
 
-fn check_parsed(policy: Policy, setting: &CheckSetting<'_>) -> Result<CheckResult, PolicyError> {
+/// Checks a key policy already parsed (a clean one, read while the file was told apart).
+pub fn check_parsed(
+    policy: &Policy,
+    setting: &CheckSetting<'_>,
+) -> Result<CheckResult, PolicyError> {
     let mut findings: Vec<Finding> = policy.findings.clone();
-    findings.extend(alias_rules(&policy));
-    findings.extend(open_principals(&policy));
+    findings.extend(alias_rules(policy));
+    findings.extend(open_principals(policy));
 
-    let inferred = infer_account(&policy);
+    let inferred = infer_account(policy);
     let account = setting
         .account
         .map(str::to_string)
@@ -153,7 +157,7 @@ fn check_parsed(policy: Policy, setting: &CheckSetting<'_>) -> Result<CheckResul
     if let Some(c) = setting.cache {
         s = s.sharing(c);
     }
-    let a = assess(&policy, &s);
+    let a = assess(policy, &s);
     if a.verdict != Verdict::Ok {
         findings.push(would_lock_out(&a));
         let who: Vec<&str> = a
@@ -222,7 +226,7 @@ fn check_parsed(policy: Policy, setting: &CheckSetting<'_>) -> Result<CheckResul
     // The diagnosis's findings that `check` reports on their own (the registry says which):
     // the causes of a lockout are inside KC301 above.
     findings.extend(a.findings.into_iter().filter(|f| f.rule.in_check));
-    let safety_check = setting.deployer.map(|d| safety(&policy, &s, d));
+    let safety_check = setting.deployer.map(|d| safety(policy, &s, d));
     if let Some(sc) = &safety_check {
         if sc.outcome != SafetyOutcome::Accepted {
             let mut f = Finding::new(

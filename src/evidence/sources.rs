@@ -13,7 +13,7 @@ use super::files::{io_reason, read_text};
 use super::shape::{self, Shape};
 use super::InputError;
 use crate::analysis::locate::{json_error, locate, position_of, Index, Pointer, Position, Step};
-use crate::analysis::policy::embedded_policy;
+use crate::analysis::policy::{embedded_policy, parse_clean, Policy, PolicyKind};
 
 /// Policy files larger than this are not read (Terraform plans can be large).
 pub const MAX_CHECK_FILE_BYTES: u64 = 64 * 1024 * 1024;
@@ -73,6 +73,15 @@ impl Locator {
     }
 }
 
+/// What reading a file already parsed of its policy.
+#[derive(Debug, Clone)]
+pub enum Parsed {
+    /// The JSON, for a policy with something to report (the parser places findings).
+    Json(Value),
+    /// The whole policy: a clean one, read in one pass while telling what the file is.
+    Policy(Box<Policy>),
+}
+
 /// One key policy to check.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -84,7 +93,7 @@ pub struct Target {
     pub policy: String,
     /// The document already parsed, when the file itself is the policy (it is not parsed
     /// twice).
-    pub value: Option<Value>,
+    pub parsed: Option<Parsed>,
     pub locator: Locator,
     /// True when the policy's account stands for `${AWS::AccountId}`.
     pub template_account: bool,
@@ -201,9 +210,26 @@ pub fn from_text(
         return Err(err(file, None, "the file is empty"));
     }
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        // Most files `check` reads are plain policies: told apart on the parser's own
-        // borrowing tree, which is cheaper than a `Value`, and parsed from the text again by
-        // the check. Other shapes need a `Value` for their decoders.
+        // Most files `check` reads are clean policies: read in one pass, which tells what
+        // the file is and is the parse the check needs.
+        if let Some(policy) = parse_clean(text, PolicyKind::Key, "key-policy") {
+            let text = Arc::new(text.to_string());
+            return Ok(vec![Target {
+                file: file.to_string(),
+                address: None,
+                policy: text.to_string(),
+                parsed: Some(Parsed::Policy(Box::new(policy))),
+                locator: Locator::Json {
+                    text,
+                    index: Default::default(),
+                    prefix: Pointer::root(),
+                },
+                template_account: false,
+            }]);
+        }
+        // Other policies are told apart on the parser's own borrowing tree, which is
+        // cheaper than a `Value`, and parsed from the text again by the check. Other shapes
+        // need a `Value` for their decoders.
         let is_policy = crate::analysis::json::Json::parse(text)
             .map(|j| {
                 j.root()
@@ -217,7 +243,7 @@ pub fn from_text(
                 file: file.to_string(),
                 address: None,
                 policy: text.to_string(),
-                value: None,
+                parsed: None,
                 locator: Locator::Json {
                     text,
                     index: Default::default(),
@@ -237,7 +263,7 @@ pub fn from_text(
                 file: file.to_string(),
                 address: None,
                 policy: text.to_string(),
-                value: Some(value),
+                parsed: Some(Parsed::Json(value)),
                 locator: Locator::Json {
                     text,
                     index: Default::default(),
@@ -288,7 +314,7 @@ fn from_json(
         file: file.to_string(),
         address,
         policy,
-        value: None,
+        parsed: None,
         locator,
         template_account,
     };
@@ -341,7 +367,7 @@ fn plan_policies(file: &str, plan: &serde_json::Map<String, Value>) -> Vec<Targe
         file: file.to_string(),
         address: Some(address),
         policy: policy.to_string(),
-        value: None,
+        parsed: None,
         locator: Locator::Address,
         template_account: false,
     };
@@ -461,7 +487,7 @@ fn template_policies(
             file: file.to_string(),
             address: Some(logical.clone()),
             policy,
-            value: None,
+            parsed: None,
             locator: locator(logical),
             template_account: account.is_none(),
         });
