@@ -13,7 +13,9 @@ use super::files::{io_reason, read_text};
 use super::shape::{self, Shape};
 use super::InputError;
 use crate::analysis::locate::{json_error, locate, position_of, Index, Pointer, Position, Step};
-use crate::analysis::policy::{embedded_policy, parse_clean, Policy, PolicyKind};
+use crate::analysis::policy::{
+    embedded_policy, parse_clean, parse_tree_unplaced, Policy, PolicyKind,
+};
 
 /// Policy files larger than this are not read (Terraform plans can be large).
 pub const MAX_CHECK_FILE_BYTES: u64 = 64 * 1024 * 1024;
@@ -76,9 +78,9 @@ impl Locator {
 /// What reading a file already parsed of its policy.
 #[derive(Debug, Clone)]
 pub enum Parsed {
-    /// The JSON, for a policy with something to report (the parser places findings).
+    /// The document as a `serde_json::Value`, when that is how it was told apart.
     Json(Value),
-    /// The whole policy: a clean one, read in one pass while telling what the file is.
+    /// The whole policy, parsed while telling what the file is (findings unplaced).
     Policy(Box<Policy>),
 }
 
@@ -210,40 +212,35 @@ pub fn from_text(
         return Err(err(file, None, "the file is empty"));
     }
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        // Most files `check` reads are clean policies: read in one pass, which tells what
-        // the file is and is the parse the check needs.
-        if let Some(policy) = parse_clean(text, PolicyKind::Key, "key-policy") {
-            let text = Arc::new(text.to_string());
-            return Ok(vec![Target {
-                file: file.to_string(),
-                address: None,
-                policy: text.to_string(),
-                parsed: Some(Parsed::Policy(Box::new(policy))),
-                locator: Locator::Json {
-                    text,
-                    index: Default::default(),
-                    prefix: Pointer::root(),
-                },
-                template_account: false,
-            }]);
-        }
-        // Other policies are told apart on the parser's own borrowing tree, which is
-        // cheaper than a `Value`, and parsed from the text again by the check. Other shapes
-        // need a `Value` for their decoders.
-        let is_policy = crate::analysis::json::Json::parse(text)
-            .map(|j| {
-                j.root()
-                    .as_object()
-                    .is_some_and(|o| o.contains_key("Statement"))
-            })
-            .unwrap_or(false);
+        // Most files `check` reads are policies. A clean one is read in one pass, which
+        // tells what the file is and is the parse the check needs; another is told apart on
+        // the parser's own borrowing tree (cheaper than a `Value`) and parsed from that
+        // tree. Either way the check does not parse it again; a policy that does not parse
+        // is left to the check, which says why. Other shapes need a `Value` for their
+        // decoders.
+        let (parsed, is_policy) = match parse_clean(text, PolicyKind::Key, "key-policy") {
+            Some(policy) => (Some(policy), true),
+            None => match crate::analysis::json::Json::parse(text) {
+                Ok(tree)
+                    if tree
+                        .root()
+                        .as_object()
+                        .is_some_and(|o| o.contains_key("Statement")) =>
+                {
+                    let policy =
+                        parse_tree_unplaced(&tree, text, PolicyKind::Key, "key-policy").ok();
+                    (policy, true)
+                }
+                _ => (None, false),
+            },
+        };
         if is_policy {
             let text = Arc::new(text.to_string());
             return Ok(vec![Target {
                 file: file.to_string(),
                 address: None,
                 policy: text.to_string(),
-                parsed: None,
+                parsed: parsed.map(|p| Parsed::Policy(Box::new(p))),
                 locator: Locator::Json {
                     text,
                     index: Default::default(),

@@ -206,6 +206,17 @@ pub fn parse_policy_unplaced(
     parse_text(text, kind, name, false).map(|(p, _)| p)
 }
 
+/// [`parse_policy_unplaced`] of a document (with a `Statement`) already read as the parser's
+/// tree: for a caller that built the tree to tell what the text is.
+pub fn parse_tree_unplaced(
+    tree: &Json<'_>,
+    text: &str,
+    kind: PolicyKind,
+    name: &str,
+) -> Result<Policy, PolicyError> {
+    with_json(tree.root(), text, kind, name, false).map(|(p, _)| p)
+}
+
 /// [`parse_policy`] by the exact parser alone, without the one-pass reader: the reference
 /// the property tests hold [`parse_clean`] to.
 pub fn parse_policy_exact(text: &str, kind: PolicyKind, name: &str) -> Result<Policy, PolicyError> {
