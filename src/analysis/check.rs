@@ -10,7 +10,7 @@ use super::eval::{decide, Decision, RequirementKind};
 use super::kms;
 use super::lockout::delegation::{names_account, RequestCache, DELEGATION_SID};
 use super::lockout::{assess, KeyRef, Setting, Verdict};
-use super::policy::{parse_policy_unplaced, parse_value, Effect, Policy, PolicyError, PolicyKind};
+use super::policy::{parse_policy_unplaced, Effect, Policy, PolicyError, PolicyKind};
 use super::principal::{is_account_id, Arn, Caller, PrincipalEntry};
 use super::reference::labels;
 use super::rules::{
@@ -103,19 +103,6 @@ pub fn infer_account(policy: &Policy) -> Option<String> {
 pub fn check_policy(text: &str, setting: &CheckSetting<'_>) -> Result<CheckResult, PolicyError> {
     check_parsed(
         &parse_policy_unplaced(text, PolicyKind::Key, "key-policy")?,
-        setting,
-    )
-}
-
-/// Checks a key policy document the caller has parsed as JSON already (findings carry
-/// pointers; the caller places them in its file).
-pub fn check_value(
-    value: &serde_json::Value,
-    text: &str,
-    setting: &CheckSetting<'_>,
-) -> Result<CheckResult, PolicyError> {
-    check_parsed(
-        &parse_value(value, text, PolicyKind::Key, "key-policy", false)?,
         setting,
     )
 }

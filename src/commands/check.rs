@@ -4,11 +4,11 @@
 use std::io::Write;
 
 use super::AppError;
-use crate::analysis::check::{check_parsed, check_policy, check_value, CheckSetting};
+use crate::analysis::check::{check_parsed, check_policy, CheckSetting};
 use crate::analysis::lockout::delegation::RequestCache;
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::config::CheckConfig;
-use crate::evidence::sources::{self, Parsed, TEMPLATE_ACCOUNT};
+use crate::evidence::sources::{self, TEMPLATE_ACCOUNT};
 use crate::evidence::InputError;
 use crate::report::check::{render_json, render_sarif, render_table, CheckReport};
 use crate::report::Style;
@@ -90,8 +90,7 @@ fn check_input(
             assume_deleted: &cfg.assume_deleted,
         };
         let checked = match &t.parsed {
-            Some(Parsed::Policy(p)) => check_parsed(p, &setting),
-            Some(Parsed::Json(v)) => check_value(v, &t.policy, &setting),
+            Some(p) => check_parsed(p, &setting),
             None => check_policy(&t.policy, &setting),
         };
         let mut result = checked.map_err(|e| InputError {

@@ -75,15 +75,6 @@ impl Locator {
     }
 }
 
-/// What reading a file already parsed of its policy.
-#[derive(Debug, Clone)]
-pub enum Parsed {
-    /// The document as a `serde_json::Value`, when that is how it was told apart.
-    Json(Value),
-    /// The whole policy, parsed while telling what the file is (findings unplaced).
-    Policy(Box<Policy>),
-}
-
 /// One key policy to check.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -93,9 +84,9 @@ pub struct Target {
     pub address: Option<String>,
     /// The policy document, as JSON text.
     pub policy: String,
-    /// The document already parsed, when the file itself is the policy (it is not parsed
-    /// twice).
-    pub parsed: Option<Parsed>,
+    /// The policy, parsed while telling what the file is (findings unplaced), when the file
+    /// itself is the policy: the check does not parse it again.
+    pub parsed: Option<Box<Policy>>,
     pub locator: Locator,
     /// True when the policy's account stands for `${AWS::AccountId}`.
     pub template_account: bool,
@@ -240,7 +231,7 @@ pub fn from_text(
                 file: file.to_string(),
                 address: None,
                 policy: text.to_string(),
-                parsed: parsed.map(|p| Parsed::Policy(Box::new(p))),
+                parsed: parsed.map(Box::new),
                 locator: Locator::Json {
                     text,
                     index: Default::default(),
@@ -254,21 +245,6 @@ pub fn from_text(
             err(file, position, format!("invalid JSON: {message}"))
         })?;
         let text = Arc::new(text.to_string());
-        if shape::of(&value) == Shape::Policy {
-            // The file is the policy: keep what serde built.
-            return Ok(vec![Target {
-                file: file.to_string(),
-                address: None,
-                policy: text.to_string(),
-                parsed: Some(Parsed::Json(value)),
-                locator: Locator::Json {
-                    text,
-                    index: Default::default(),
-                    prefix: Pointer::root(),
-                },
-                template_account: false,
-            }]);
-        }
         return from_json(file, &value, text, named, account);
     }
     let doc = parse_yaml(text).map_err(|e| err(file, e.position, e.message))?;

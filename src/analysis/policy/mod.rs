@@ -177,19 +177,6 @@ pub fn parse_document(
     })
 }
 
-/// Builds the policy from a document already parsed as JSON (`text` is its source, for
-/// positions; with `locate` false, findings carry pointers only, which is cheaper when the
-/// caller places them itself).
-pub fn parse_value(
-    value: &Value,
-    text: &str,
-    kind: PolicyKind,
-    name: &str,
-    locate: bool,
-) -> Result<Policy, PolicyError> {
-    parse::policy(Json::from_value(value).root(), text, kind, name, locate)
-}
-
 /// Parses a policy document, or the output of `aws kms get-key-policy`
 /// (`{"Policy": "<document as a string>", "PolicyName": "default"}`).
 pub fn parse_policy(text: &str, kind: PolicyKind, name: &str) -> Result<Policy, PolicyError> {
