@@ -17,7 +17,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// 30 statements of the kinds real key policies hold: named roles, wildcard principals with
 /// conditions, Denies, NotAction, IP and MFA conditions.
 fn thirty_statements() -> String {
-    let mut s = vec![delegation_statement("111122223333").to_string()];
+    let mut s = vec![delegation_statement("aws", "111122223333").to_string()];
     for i in 0..10 {
         s.push(format!(r#"{{"Sid":"Role{i}","Effect":"Allow","Principal":{{"AWS":["arn:aws:iam::111122223333:role/App{i}","arn:aws:iam::111122223333:role/Ops{i}"]}},"Action":["kms:Encrypt","kms:Decrypt","kms:ReEncrypt*","kms:GenerateDataKey*","kms:DescribeKey"],"Resource":"*"}}"#));
     }
@@ -52,7 +52,7 @@ fn request(
 }
 
 fn bench(c: &mut Criterion) {
-    let default_text = default_policy("111122223333");
+    let default_text = default_policy("aws", "111122223333");
     let default =
         parse_policy(&default_text, PolicyKind::Key, "key-policy").expect("default policy");
     let big_text = thirty_statements();

@@ -4,14 +4,15 @@
 
 use std::path::PathBuf;
 
+use crate::analysis::aws_ids::{self, is_account_id, is_region};
 use crate::analysis::condition::parse_date;
 use crate::analysis::context::Context;
 use crate::analysis::eval::{Request, Resource};
 use crate::analysis::kms;
 use crate::analysis::lockout::KeyRef;
-use crate::analysis::principal::{is_account_id, Arn, Caller};
+use crate::analysis::principal::Caller;
 use crate::analysis::rules::Severity;
-use crate::analysis::shell::{self, is_region};
+use crate::analysis::shell::RunFlags;
 use crate::cli::{
     AwsArgs, CheckArgs, CheckFormat, CollectArgs, ExplainArgs, FailOn, LayerArgs, OutputFormat,
     WhyLockedArgs,
@@ -97,7 +98,7 @@ fn org_policy_file(flag: &'static str, value: &str) -> Result<(String, PathBuf),
         return Err(flag_err(flag, "give a policy file, or TARGET=FILE"));
     }
     if let Some((target, file)) = value.split_once('=') {
-        if shell::is_org_target(target) {
+        if aws_ids::is_org_target(target) {
             if file.is_empty() {
                 return Err(flag_err(flag, format!("`{target}=` names no file")));
             }
@@ -229,7 +230,7 @@ impl LiveConfig {
                 ));
             }
         }
-        let arn_region = region_of_kms_arn(key.trim());
+        let arn_region = aws_ids::kms_arn_region(key.trim());
         if let (Some(flag), Some(arn)) = (&a.region, arn_region) {
             if flag != arn {
                 return Err(flag_err(
@@ -409,6 +410,8 @@ pub struct ScanConfig {
     /// `--org`: the role to assume in each member account, and the external id.
     pub org: Option<(String, Option<String>)>,
     pub connection: Connection,
+    /// The run's flags, for the follow-up commands.
+    pub flags: RunFlags,
 }
 
 impl ScanConfig {
@@ -416,7 +419,7 @@ impl ScanConfig {
         let mut regions: Vec<String> = Vec::new();
         for r in &a.regions {
             let r = r.trim();
-            if !crate::analysis::shell::is_region(r) {
+            if !is_region(r) {
                 return Err(flag_err("--regions", format!("`{r}` is not a region name")));
             }
             if !regions.iter().any(|x| x == r) {
@@ -473,6 +476,7 @@ impl ScanConfig {
             rate: a.rate,
             output: a.output,
             connection: live.connection,
+            flags: run_flags(&a.aws),
         })
     }
 }
@@ -482,9 +486,7 @@ fn principal_arns(flag: &'static str, given: &[String]) -> Result<Vec<String>, F
     let mut out = Vec::new();
     for d in given {
         let d = d.trim();
-        let principal = ["user", "role"]
-            .iter()
-            .any(|k| crate::analysis::shell::is_iam_principal_arn(d, k));
+        let principal = aws_ids::is_user_arn(d) || aws_ids::is_role_arn(d);
         if !principal {
             return Err(flag_err(
                 flag,
@@ -551,6 +553,8 @@ pub struct FixConfig {
     pub expect_fingerprint: Option<String>,
     pub output: OutputFormat,
     pub live: LiveConfig,
+    /// The run's flags, for the rollback command.
+    pub flags: RunFlags,
 }
 
 impl FixConfig {
@@ -603,6 +607,7 @@ impl FixConfig {
             expect_fingerprint: expect,
             output: a.output,
             live: LiveConfig::resolve(&a.aws, &a.key)?,
+            flags: run_flags(&a.aws),
         })
     }
 }
@@ -619,11 +624,10 @@ pub struct WhyLockedConfig {
     pub now: chrono::DateTime<chrono::Utc>,
     pub output: OutputFormat,
     /// The command line as words after `kmsdoctor`, to suggest re-running it with more flags
-    /// (the connection flags apart: `profile`, `endpoint_url`).
+    /// (the connection flags apart: they are in `flags`).
     pub rerun: Vec<String>,
-    /// `--profile` and `--endpoint-url` as given, for the commands of the plan.
-    pub profile: Option<String>,
-    pub endpoint_url: Option<String>,
+    /// `--profile`, `--region` and `--endpoint-url` as given, for every printed command.
+    pub flags: RunFlags,
     /// `--caller`: who is asking, for files and bundles.
     pub caller: Option<String>,
     pub identity_policies: Vec<PathBuf>,
@@ -764,9 +768,6 @@ impl WhyLockedConfig {
 
         if matches!(source, Source::Live(_)) {
             let a = &args.aws;
-            if let Some(r) = &a.region {
-                flag("--region", r.clone());
-            }
             if let Some(since) = &a.since {
                 flag("--since", since.clone());
             }
@@ -801,8 +802,7 @@ impl WhyLockedConfig {
             now,
             output: args.output,
             rerun,
-            profile: args.aws.profile.clone(),
-            endpoint_url: args.aws.endpoint_url.clone(),
+            flags: run_flags(&args.aws),
             caller,
             identity_policies: args.identity_policies.clone(),
             layers,
@@ -812,6 +812,15 @@ impl WhyLockedConfig {
     /// Whether the request chain has anything to work from besides the key policy.
     pub fn has_layers(&self) -> bool {
         !self.identity_policies.is_empty() || self.layers.any()
+    }
+}
+
+/// The run's AWS flags as given, for the commands kmsdoctor prints.
+pub fn run_flags(a: &AwsArgs) -> RunFlags {
+    RunFlags {
+        profile: a.profile.clone(),
+        region: a.region.clone(),
+        endpoint_url: a.endpoint_url.clone(),
     }
 }
 
@@ -1001,11 +1010,4 @@ impl CheckConfig {
             assume_deleted: principal_arns("--assume-deleted", &args.assume_deleted)?,
         })
     }
-}
-
-/// The region of a KMS key or alias ARN (`arn:PARTITION:kms:REGION:...`), when `s` is one.
-fn region_of_kms_arn(s: &str) -> Option<&str> {
-    Arn::parse(s)
-        .filter(|a| a.service == "kms" && is_region(a.region))
-        .map(|a| a.region)
 }

@@ -6,12 +6,13 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::aws_ids::{is_account_id, Arn};
 use super::eval::{decide, Decision, RequirementKind};
 use super::kms;
 use super::lockout::delegation::{names_account, RequestCache, DELEGATION_SID};
 use super::lockout::{assess, KeyRef, Setting, Verdict};
 use super::policy::{parse_policy_unplaced, Effect, Policy, PolicyError, PolicyKind};
-use super::principal::{is_account_id, Arn, Caller, PrincipalEntry};
+use super::principal::{Caller, PrincipalEntry};
 use super::reference::labels;
 use super::rules::{
     Finding, Severity, ACCOUNT_UNKNOWN, ALIAS_ABAC_RISK, ALIAS_ARN_RESOURCE,

@@ -264,7 +264,10 @@ mod tests {
             properties: None,
             caller: None,
         });
-        let default = doc(&crate::analysis::lockout::default_policy("111122223333"));
+        let default = doc(&crate::analysis::lockout::default_policy(
+            "aws",
+            "111122223333",
+        ));
         let admin = Caller::parse("arn:aws:iam::111122223333:role/KeyAdmin").unwrap();
         let p = plan(&FixInput {
             setting: &s,
@@ -298,7 +301,7 @@ mod tests {
         // A policy that is ok but denies the admin PutKeyPolicy loses it.
         let denying = doc(&format!(
             r#"{{"Version":"2012-10-17","Statement":[{},{{"Sid":"NoAdmin","Effect":"Deny","Principal":{{"AWS":"arn:aws:iam::111122223333:role/KeyAdmin"}},"Action":"kms:PutKeyPolicy","Resource":"*"}}]}}"#,
-            crate::analysis::lockout::delegation::delegation_statement("111122223333")
+            crate::analysis::lockout::delegation::delegation_statement("aws", "111122223333")
         ));
         let lost = plan(&FixInput {
             setting: &s,

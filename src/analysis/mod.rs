@@ -1,6 +1,7 @@
 //! Pure analysis: parsing policies, evaluating requests, diagnosing. No I/O happens here;
 //! every function takes data and returns data, so all of it is testable without AWS.
 
+pub mod aws_ids;
 pub mod chain;
 pub mod check;
 pub mod condition;

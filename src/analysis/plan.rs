@@ -4,10 +4,11 @@
 
 use serde::Serialize;
 
+use super::aws_ids;
 use super::chain::{LayerKind, LayerStatus};
 use super::eval::RequirementKind;
 use super::lockout::{AdminKind, Diagnosis, RecoverableAdmin, Verdict};
-use super::shell::{self, CommandLine};
+use super::shell::{CommandLine, Credentials, RunFlags};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Step {
@@ -27,48 +28,13 @@ pub struct PlanInput<'a> {
     /// `--now`; live: `--region`, `--since`): to run it again.
     pub rerun: &'a [String],
     /// How the run reached AWS: repeated in every command of the plan.
-    pub connection: PlanConnection<'a>,
+    pub flags: &'a RunFlags,
 }
 
-/// The AWS connection flags the user gave (`--profile`, `--endpoint-url`).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PlanConnection<'a> {
-    pub profile: Option<&'a str>,
-    pub endpoint_url: Option<&'a str>,
-}
-
-/// Whose credentials the commands after a step run with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Credentials {
-    /// As the run: `--profile` when one was given.
-    AsRun,
-    /// Exported in the shell by an earlier step: `--profile` would override them, so it is
-    /// left out.
-    Exported,
-}
-
-/// `--profile` (unless the credentials were exported) and `--endpoint-url`, as given.
-fn connection_words(c: CommandLine, input: &PlanInput<'_>, creds: Credentials) -> CommandLine {
-    let mut c = c;
-    if let (Some(p), Credentials::AsRun) = (input.connection.profile, creds) {
-        c = c
-            .word("--profile")
-            .value("the profile", "profile name", p, shell::is_profile_name);
-    }
-    if let Some(u) = input.connection.endpoint_url {
-        c = c.word("--endpoint-url").value(
-            "the endpoint",
-            "endpoint URL",
-            u,
-            shell::is_endpoint_url,
-        );
-    }
-    c
-}
-
-/// An `aws` command for the key's region, reached as the run reached AWS.
-fn aws_words(c: CommandLine, input: &PlanInput<'_>, creds: Credentials) -> CommandLine {
-    connection_words(region_words(c, input.diagnosis), input, creds)
+/// A command about the key: in the key's region when known (else the run's), with the run's
+/// profile and endpoint.
+fn cmd(input: &PlanInput<'_>, words: &[&str]) -> CommandLine {
+    CommandLine::new(input.flags, words).in_region(input.diagnosis.key.region.as_deref())
 }
 
 /// The admin to use: fewest requirements, no IAM policy needed, the root user last.
@@ -134,22 +100,14 @@ fn key_words(c: CommandLine, d: &Diagnosis) -> CommandLine {
         "the key",
         "key ARN or key id",
         &key,
-        shell::is_key_reference,
+        aws_ids::is_key_reference,
     )
 }
 
-fn region_words(c: CommandLine, d: &Diagnosis) -> CommandLine {
-    match &d.key.region {
-        Some(r) => c
-            .word("--region")
-            .value("the region", "region name", r, shell::is_region),
-        None => c,
-    }
-}
-
-/// `kmsdoctor` and the words of the run, each a value the user gave.
+/// `kmsdoctor` and the words of the run, each a value the user gave, with the run's flags
+/// as given (`--region` too: an offline run needs none).
 fn rerun(input: &PlanInput<'_>, creds: Credentials) -> CommandLine {
-    let mut c = CommandLine::new(&["kmsdoctor"]);
+    let mut c = CommandLine::new(input.flags, &["kmsdoctor"]);
     for w in input.rerun {
         c = if w.starts_with("--") && !w.contains('=') {
             c.word(w)
@@ -157,28 +115,25 @@ fn rerun(input: &PlanInput<'_>, creds: Credentials) -> CommandLine {
             c.path("a value of the command line", w)
         };
     }
-    connection_words(c, input, creds)
+    c.credentials(creds)
 }
 
 /// `kmsdoctor why-locked KEY` against AWS: it reads the policy that is there now.
 fn live_check(input: &PlanInput<'_>, creds: Credentials) -> CommandLine {
-    live_check_words(CommandLine::new(&["kmsdoctor", "why-locked"]), input, creds)
+    live_check_words(cmd(input, &["kmsdoctor", "why-locked"]), input, creds)
 }
 
 /// A kmsdoctor command against AWS for the key: `KEY`, region and connection flags.
 fn live_check_words(c: CommandLine, input: &PlanInput<'_>, creds: Credentials) -> CommandLine {
     let d = input.diagnosis;
     let key = d.key.arn.clone().unwrap_or_else(|| d.key.id.clone());
-    aws_words(
-        c.value(
-            "the key",
-            "key ARN or key id",
-            &key,
-            shell::is_key_reference,
-        ),
-        input,
-        creds,
+    c.value(
+        "the key",
+        "key ARN or key id",
+        &key,
+        aws_ids::is_key_reference,
     )
+    .credentials(creds)
 }
 
 pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
@@ -214,10 +169,9 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
             }
             // kmsdoctor's guarded apply: it refuses if the policy in KMS is no longer the
             // one diagnosed (its fingerprint), saves the old one, and reads the new one back.
-            let mut guarded =
-                live_check_words(CommandLine::new(&["kmsdoctor", "fix"]), input, creds)
-                    .word("--policy-file")
-                    .path("the repaired policy's file", path);
+            let mut guarded = live_check_words(cmd(input, &["kmsdoctor", "fix"]), input, creds)
+                .word("--policy-file")
+                .path("the repaired policy's file", path);
             if let Some(fp) = d
                 .policy
                 .as_ref()
@@ -231,15 +185,12 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
             );
             steps.run(
                 "Or apply it by hand (without bypassing the lockout safety check)",
-                aws_words(
-                    key_words(CommandLine::new(&["aws", "kms", "put-key-policy"]), d)
-                        .word("--policy-name")
-                        .word("default")
-                        .word("--policy")
-                        .path("the repaired policy's file", &format!("file://{path}")),
-                    input,
-                    creds,
-                ),
+                key_words(cmd(input, &["aws", "kms", "put-key-policy"]), d)
+                    .word("--policy-name")
+                    .word("default")
+                    .word("--policy")
+                    .path("the repaired policy's file", &format!("file://{path}"))
+                    .credentials(creds),
             );
             steps.run(
                 "Check that kmsdoctor now says ok: it reads the new policy back from KMS",
@@ -257,13 +208,10 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
         Verdict::Unknown => {
             steps.run_then(
                 "Get the current key policy, if you can read it",
-                aws_words(
-                    key_words(CommandLine::new(&["aws", "kms", "get-key-policy"]), d)
-                        .word("--policy-name")
-                        .word("default"),
-                    input,
-                    as_run,
-                ),
+                key_words(cmd(input, &["aws", "kms", "get-key-policy"]), d)
+                    .word("--policy-name")
+                    .word("default")
+                    .credentials(as_run),
                 " > policy.json",
             );
             // By event name, as kmsdoctor looks them up itself: a lookup by the key's ARN
@@ -274,17 +222,12 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
             ] {
                 steps.run_then(
                     format!("Get the {event} events of the last 90 days (of every key in the region; kmsdoctor picks this key's)"),
-                    aws_words(
-                        CommandLine::new(&[
-                            "aws",
-                            "cloudtrail",
-                            "lookup-events",
-                            "--lookup-attributes",
-                        ])
-                        .word(&format!("AttributeKey=EventName,AttributeValue={event}")),
+                    cmd(
                         input,
-                        as_run,
-                    ),
+                        &["aws", "cloudtrail", "lookup-events", "--lookup-attributes"],
+                    )
+                    .word(&format!("AttributeKey=EventName,AttributeValue={event}"))
+                    .credentials(as_run),
                     &format!(" > {file}"),
                 );
             }
@@ -355,32 +298,27 @@ fn admin_steps(steps: &mut Steps, input: &PlanInput<'_>, a: &RecoverableAdmin) -
             // SQSUnlockQueuePolicy), but IAMCreateRootUserPassword gives root sign-in back.
             steps.run(
                 "If the organization manages root access centrally (the root user has no password): no root task covers KMS, but from the management account or IAM's delegated administrator a privileged session can create the root user's password again (then create-login-profile in that session, and sign in as root)",
-                connection_words(
-                    region_words(
-                        CommandLine::new(&["aws", "sts", "assume-root", "--target-principal"])
-                            .value("the account", "account id", account, |s| {
-                                s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-                            })
-                            .word("--task-policy-arn")
-                            .word("arn=arn:aws:iam::aws:policy/root-task/IAMCreateRootUserPassword"),
-                        d,
-                    ),
-                    input,
-                    Credentials::AsRun,
-                ),
+                cmd(input, &["aws", "sts", "assume-root", "--target-principal"])
+                    .value("the account", "account id", account, aws_ids::is_account_id)
+                    .word("--task-policy-arn")
+                    .word(&format!(
+                        "arn={}",
+                        aws_ids::aws_managed_policy_arn(
+                            d.key.partition(),
+                            "root-task/IAMCreateRootUserPassword"
+                        )
+                    )),
             );
         }
         (AdminKind::Role, _) => {
-            let mut c = CommandLine::new(&["aws", "sts", "assume-role", "--role-arn"])
-                .value("the role", "role ARN", &a.principal, |s| {
-                    shell::is_iam_principal_arn(s, "role")
-                })
+            let mut c = cmd(input, &["aws", "sts", "assume-role", "--role-arn"])
+                .value("the role", "role ARN", &a.principal, aws_ids::is_role_arn)
                 .word("--role-session-name")
                 .value(
                     "the session name",
                     "role session name",
                     &session,
-                    shell::is_session_name,
+                    aws_ids::is_session_name,
                 );
             if mfa {
                 c = c
@@ -389,14 +327,11 @@ fn admin_steps(steps: &mut Steps, input: &PlanInput<'_>, a: &RecoverableAdmin) -
                     .word("--token-code")
                     .word("MFA_CODE");
             }
-            let c = connection_words(
-                c.word("--query")
-                    .word("Credentials.[AccessKeyId,SecretAccessKey,SessionToken]")
-                    .word("--output")
-                    .word("text"),
-                input,
-                Credentials::AsRun,
-            );
+            let c = c
+                .word("--query")
+                .word("Credentials.[AccessKeyId,SecretAccessKey,SessionToken]")
+                .word("--output")
+                .word("text");
             // The role's credentials, exported in this shell for the steps that follow, and
             // only when assume-role succeeded (environment credentials win over a profile
             // of the config file; a `--profile` flag would win over them, so the later
@@ -421,11 +356,7 @@ fn admin_steps(steps: &mut Steps, input: &PlanInput<'_>, a: &RecoverableAdmin) -
                 "Use the credentials of {}{needs}; check that they are",
                 a.principal
             ),
-            connection_words(
-                CommandLine::new(&["aws", "sts", "get-caller-identity"]),
-                input,
-                Credentials::AsRun,
-            ),
+            cmd(input, &["aws", "sts", "get-caller-identity"]),
         ),
     }
     finish(steps, a, Credentials::AsRun)
@@ -459,8 +390,9 @@ fn ok_layer_steps(steps: &mut Steps, input: &PlanInput<'_>, key: &str) {
     if !known(LayerKind::Identity) {
         steps.run(
             "The key policy delegates to IAM: check what IAM decides for the caller that is denied",
-            connection_words(
-                CommandLine::new(&[
+            cmd(
+                input,
+                &[
                     "aws",
                     "iam",
                     "simulate-principal-policy",
@@ -470,23 +402,23 @@ fn ok_layer_steps(steps: &mut Steps, input: &PlanInput<'_>, key: &str) {
                     "kms:GetKeyPolicy",
                     "kms:PutKeyPolicy",
                     "--resource-arns",
-                ])
-                .value(
-                    "the key",
-                    "key ARN or key id",
-                    key,
-                    shell::is_key_reference,
-                ),
-                input,
-                as_run,
-            ),
+                ],
+            )
+            .value(
+                "the key",
+                "key ARN or key id",
+                key,
+                aws_ids::is_key_reference,
+            )
+            .credentials(as_run),
         );
     }
     if !known(LayerKind::Boundary) {
         steps.run(
             "Check the caller's permissions boundary, which caps what its IAM policies allow",
-            connection_words(
-                CommandLine::new(&[
+            cmd(
+                input,
+                &[
                     "aws",
                     "iam",
                     "get-role",
@@ -494,10 +426,9 @@ fn ok_layer_steps(steps: &mut Steps, input: &PlanInput<'_>, key: &str) {
                     "CALLER_ROLE_NAME",
                     "--query",
                     "Role.PermissionsBoundary",
-                ]),
-                input,
-                as_run,
-            ),
+                ],
+            )
+            .credentials(as_run),
         );
     }
     if !known(LayerKind::Scp) {
@@ -549,12 +480,15 @@ fn iam_layer_command(
     name: &str,
 ) -> CommandLine {
     let c = if layer == LayerKind::Boundary {
-        CommandLine::new(&["aws", "iam", &format!("get-{kind}")])
+        cmd(input, &["aws", "iam", &format!("get-{kind}")])
     } else {
-        CommandLine::new(&["aws", "iam", &format!("list-attached-{kind}-policies")])
+        cmd(
+            input,
+            &["aws", "iam", &format!("list-attached-{kind}-policies")],
+        )
     }
     .word(&format!("--{kind}-name"))
-    .value("the caller's name", "IAM name", name, shell::is_iam_name);
+    .value("the caller's name", "IAM name", name, aws_ids::is_iam_name);
     let c = if layer == LayerKind::Boundary {
         let field = if kind == "role" { "Role" } else { "User" };
         c.word("--query")
@@ -562,7 +496,7 @@ fn iam_layer_command(
     } else {
         c
     };
-    connection_words(c, input, Credentials::AsRun)
+    c
 }
 
 /// The caller's IAM role or user, by name: `("role", name)` for a role or its session,
@@ -579,22 +513,21 @@ fn caller_entity(input: &PlanInput<'_>) -> Option<(&'static str, String)> {
 /// `aws organizations list-policies-for-target` for a root, OU or account id, with the
 /// run's credentials and connection flags.
 fn list_policies_for_target(input: &PlanInput<'_>, target: &str, filter: &str) -> CommandLine {
-    connection_words(
-        CommandLine::new(&[
+    cmd(
+        input,
+        &[
             "aws",
             "organizations",
             "list-policies-for-target",
             "--target-id",
-        ])
-        .value(
-            "the target",
-            "organization root, OU or account id",
-            target,
-            shell::is_org_target,
-        )
-        .word("--filter")
-        .word(filter),
-        input,
-        Credentials::AsRun,
+        ],
     )
+    .value(
+        "the target",
+        "organization root, OU or account id",
+        target,
+        aws_ids::is_org_target,
+    )
+    .word("--filter")
+    .word(filter)
 }

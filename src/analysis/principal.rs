@@ -7,80 +7,7 @@
 use std::fmt;
 
 use super::policy::Text;
-
-/// A parsed ARN: `arn:partition:service:region:account:resource`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Arn<'a> {
-    pub partition: &'a str,
-    pub service: &'a str,
-    pub region: &'a str,
-    pub account: &'a str,
-    pub resource: &'a str,
-}
-
-impl<'a> Arn<'a> {
-    pub fn parse(s: &'a str) -> Option<Arn<'a>> {
-        if !s.starts_with("arn:") {
-            return None;
-        }
-        // The places of the first five colons, in one pass (ARNs are short: a plain loop
-        // beats a searcher's set-up per field).
-        let mut colons = [0usize; 5];
-        let mut found = 0;
-        for (i, b) in s.bytes().enumerate() {
-            if b == b':' {
-                colons[found] = i;
-                found += 1;
-                if found == colons.len() {
-                    break;
-                }
-            }
-        }
-        if found < colons.len() {
-            return None;
-        }
-        let field = |n: usize| &s[colons[n - 1] + 1..colons[n]];
-        let arn = Arn {
-            partition: field(1),
-            service: field(2),
-            region: field(3),
-            account: field(4),
-            resource: &s[colons[4] + 1..],
-        };
-        if arn.partition.is_empty() || arn.service.is_empty() {
-            return None;
-        }
-        Some(arn)
-    }
-}
-
-pub fn is_account_id(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// A key id: a UUID, or `mrk-` and 32 hex digits.
-pub fn is_key_id(s: &str) -> bool {
-    let uuid = s.len() == 36
-        && s.char_indices().all(|(i, c)| {
-            if matches!(i, 8 | 13 | 18 | 23) {
-                c == '-'
-            } else {
-                c.is_ascii_hexdigit()
-            }
-        });
-    let mrk =
-        s.len() == 36 && s.starts_with("mrk-") && s[4..].bytes().all(|b| b.is_ascii_hexdigit());
-    uuid || mrk
-}
-
-/// IAM unique ids: what a policy shows in place of a principal that was deleted.
-pub fn is_unique_id(s: &str) -> bool {
-    const PREFIXES: [&str; 6] = ["AIDA", "AROA", "AGPA", "AIPA", "ANPA", "ANVA"];
-    s.len() >= 16
-        && PREFIXES.iter().any(|p| s.starts_with(p))
-        && s.bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-}
+use crate::analysis::aws_ids::{self, is_account_id, is_unique_id, Arn};
 
 /// Who makes a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -344,15 +271,16 @@ impl PrincipalEntry {
         }
     }
 
-    /// The principal as JSON output shows it: a bare account id becomes `arn:aws:iam::ID:root`.
-    pub fn normalized(&self) -> String {
+    /// The principal as output shows it: a bare account id becomes the account's root ARN in
+    /// `partition` (the key's: a policy names principals of the key's partition).
+    pub fn normalized(&self, partition: &str) -> String {
         match self {
             PrincipalEntry::Everyone => "*".into(),
             PrincipalEntry::Account { account, raw } => {
                 if raw.starts_with("arn:") {
                     raw.to_string()
                 } else {
-                    format!("arn:aws:iam::{account}:root")
+                    aws_ids::root_arn(partition, account)
                 }
             }
             PrincipalEntry::Arn { arn, .. } => arn.to_string(),
@@ -491,7 +419,7 @@ mod tests {
             PrincipalEntry::Everyone
         ));
         assert_eq!(
-            PrincipalEntry::from_aws_value("111122223333").normalized(),
+            PrincipalEntry::from_aws_value("111122223333").normalized("aws"),
             "arn:aws:iam::111122223333:root"
         );
         assert!(matches!(

@@ -8,10 +8,11 @@
 
 use serde_json::{json, Map, Value};
 
+use super::aws_ids::is_unique_id;
 use super::lockout::delegation::delegation_statement;
 use super::lockout::{assess, Setting, Verdict, DELEGATION_SID};
 use super::policy::{parse_policy, Effect, PolicyError, PolicyKind};
-use super::principal::{is_unique_id, PrincipalEntry};
+use super::principal::PrincipalEntry;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Repair {
@@ -145,19 +146,22 @@ pub fn repair(policy_text: &str, setting: &Setting<'_>) -> Result<Repair, Repair
         .iter()
         .position(|s| s.get("Sid").and_then(Value::as_str) == Some(DELEGATION_SID))
     {
-        Some(i) if statements[i] == delegation_statement(setting.account) => {}
+        Some(i) if statements[i] == delegation_statement(setting.partition(), setting.account) => {}
         Some(i) => {
-            statements[i] = delegation_statement(setting.account);
+            statements[i] = delegation_statement(setting.partition(), setting.account);
             changes.push(format!(
-                "restored statement `{DELEGATION_SID}` to the default: the account principal arn:aws:iam::{}:root, kms:*, no conditions",
-                setting.account
+                "restored statement `{DELEGATION_SID}` to the default: the account principal {}, kms:*, no conditions",
+                setting.root_arn()
             ));
         }
         None => {
-            statements.insert(0, delegation_statement(setting.account));
+            statements.insert(
+                0,
+                delegation_statement(setting.partition(), setting.account),
+            );
             changes.push(format!(
-                "added statement `{DELEGATION_SID}` (the default): the account principal arn:aws:iam::{}:root, kms:*",
-                setting.account
+                "added statement `{DELEGATION_SID}` (the default): the account principal {}, kms:*",
+                setting.root_arn()
             ));
         }
     }
@@ -178,7 +182,7 @@ pub fn repair(policy_text: &str, setting: &Setting<'_>) -> Result<Repair, Repair
         {
             let alone = json!({
                 "Version": "2012-10-17",
-                "Statement": [delegation_statement(setting.account), statements[st.index].clone()]
+                "Statement": [delegation_statement(setting.partition(), setting.account), statements[st.index].clone()]
             })
             .to_string();
             let blocks = parse_policy(&alone, PolicyKind::Key, "key-policy")

@@ -3,9 +3,11 @@
 
 use serde::Serialize;
 
+use super::aws_ids;
 use super::chain::OrgLevel;
 use super::lockout::{diagnose, Evidence, KeyProperties, KeyRef, Verdict};
 use super::policy::{parse_document, PolicyKind};
+use super::shell::{CommandLine, RunFlags};
 
 /// `kind` and `schema_version` of the JSON a scan writes (`guard --scan FILE` reads it).
 pub const SCAN_KIND: &str = "kmsdoctor-scan";
@@ -45,6 +47,19 @@ impl Standing {
             Standing::Ok => "ok",
         }
     }
+}
+
+/// `kmsdoctor why-locked ARN` in the key's region with the run's flags, for a key that is
+/// not ok; checked and quoted.
+pub fn follow_up(k: &KeyStanding, flags: &RunFlags) -> Option<String> {
+    if k.standing == Standing::Ok {
+        return None;
+    }
+    CommandLine::new(flags, &["kmsdoctor", "why-locked"])
+        .value("the key", "key ARN", &k.arn, aws_ids::is_key_arn)
+        .in_region(Some(&k.region))
+        .render()
+        .ok()
 }
 
 /// One key of the scan.
@@ -103,7 +118,7 @@ pub fn rcp_denials(arn: &str, levels: &[OrgLevel]) -> Vec<RcpDenial> {
     use super::eval::{evaluate_layer, Outcome, Request, Resource};
     use super::policy::Effect;
     use super::principal::Caller;
-    let Some(parsed) = super::principal::Arn::parse(arn).filter(|a| a.service == "kms") else {
+    let Some(parsed) = super::aws_ids::Arn::parse(arn).filter(|a| a.service == "kms") else {
         return Vec::new();
     };
     let (account, partition) = (parsed.account, parsed.partition);
@@ -265,6 +280,7 @@ mod tests {
     #[test]
     fn keys_stand_as_their_diagnosis_says_worst_first() {
         let ok = facts(Ok(&crate::analysis::lockout::default_policy(
+            "aws",
             "111122223333",
         )));
         assert_eq!(ok.standing, Standing::Ok);
@@ -356,7 +372,10 @@ mod tests {
         let standing = judge(&KeyFacts {
             arn: ARN,
             region: "us-east-1",
-            policy: Ok(&crate::analysis::lockout::default_policy("111122223333")),
+            policy: Ok(&crate::analysis::lockout::default_policy(
+                "aws",
+                "111122223333",
+            )),
             properties: None,
             now: chrono::Utc::now(),
             rcps: Some(&levels),

@@ -5,12 +5,12 @@
 //! value that fails is never put into a command; what passes is quoted for POSIX shells, and
 //! no word ever holds a control character.
 //!
-//! Character rules: IAM User Guide, "IAM identifiers" and "IAM and AWS STS quotas, name
-//! requirements" (names `[\w+=,.@-]`, paths `/` or `/…/` of printable ASCII), STS
-//! AssumeRole (`RoleSessionName` `[\w+=,.@-]{2,64}`), KMS key ids (UUID or `mrk-` and 32 hex
-//! digits), KMS alias names (`alias/[a-zA-Z0-9/_-]+`).
+//! What each kind of value must be is in `aws_ids` (AWS's own rules). Every printed command
+//! is built here, from the run's flags ([`RunFlags`]): a command cannot be made without them,
+//! so none can drop `--profile`, `--region` or `--endpoint-url` and run, pasted, against
+//! another account or real AWS.
 
-use crate::analysis::principal::{is_account_id, is_key_id};
+use crate::analysis::aws_ids;
 
 /// Why a value was kept out of a command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,120 +28,6 @@ fn reject(what: &'static str, kind: &'static str, value: &str) -> Rejected {
         kind,
         shown: crate::analysis::escape::visible(value).into_owned(),
     }
-}
-
-fn is_name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
-}
-
-fn is_partition(p: &str) -> bool {
-    matches!(p, "aws" | "aws-cn" | "aws-us-gov")
-        || (p.starts_with("aws-iso") && p.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
-}
-
-/// An organization root id, OU id or account id (Organizations API reference: `RootId`,
-/// `OrganizationalUnitId`, `AccountId` patterns).
-pub fn is_org_target(t: &str) -> bool {
-    let lower_alnum = |s: &str| {
-        s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-    };
-    if let Some(rest) = t.strip_prefix("r-") {
-        return (4..=32).contains(&rest.len()) && lower_alnum(rest);
-    }
-    if let Some(rest) = t.strip_prefix("ou-") {
-        return rest.split_once('-').is_some_and(|(root, ou)| {
-            (4..=32).contains(&root.len())
-                && (8..=32).contains(&ou.len())
-                && lower_alnum(root)
-                && lower_alnum(ou)
-        });
-    }
-    crate::analysis::principal::is_account_id(t)
-}
-
-/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`.
-pub fn is_region(s: &str) -> bool {
-    (4..=30).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && s.split('-').count() >= 3
-        && s.split('-').all(|part| !part.is_empty())
-        && s.bytes().last().is_some_and(|b| b.is_ascii_digit())
-}
-
-/// The resource of a well-formed KMS ARN, `arn:PARTITION:kms:REGION:ACCOUNT:RESOURCE`.
-fn kms_arn_resource(s: &str) -> Option<&str> {
-    let p: Vec<&str> = s.splitn(6, ':').collect();
-    (p.len() == 6
-        && p[0] == "arn"
-        && is_partition(p[1])
-        && p[2] == "kms"
-        && is_region(p[3])
-        && is_account_id(p[4]))
-    .then(|| p[5])
-}
-
-/// `arn:PARTITION:kms:REGION:ACCOUNT:key/KEY_ID`.
-pub fn is_key_arn(s: &str) -> bool {
-    kms_arn_resource(s)
-        .and_then(|r| r.strip_prefix("key/"))
-        .is_some_and(is_key_id)
-}
-
-/// An alias name, `alias/NAME`.
-pub fn is_alias_name(s: &str) -> bool {
-    s.strip_prefix("alias/").is_some_and(|n| {
-        !n.is_empty()
-            && n.len() <= 250
-            && n.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c))
-    })
-}
-
-/// A key as a command names it: key ARN, key id, alias name or alias ARN.
-pub fn is_key_reference(s: &str) -> bool {
-    if is_key_arn(s) || is_key_id(s) || is_alias_name(s) {
-        return true;
-    }
-    kms_arn_resource(s).is_some_and(is_alias_name)
-}
-
-/// An IAM path: `/` or `/…/`, printable ASCII without spaces.
-fn is_path(p: &str) -> bool {
-    p.starts_with('/')
-        && p.ends_with('/')
-        && p.len() <= 512
-        && p.bytes().all(|b| (0x21..0x7f).contains(&b))
-}
-
-/// `arn:PARTITION:iam::ACCOUNT:role/PATH/NAME` (or `user/`).
-pub fn is_iam_principal_arn(s: &str, kind: &str) -> bool {
-    let p: Vec<&str> = s.splitn(6, ':').collect();
-    if p.len() != 6 || p[0] != "arn" || !is_partition(p[1]) || p[2] != "iam" || !p[3].is_empty() {
-        return false;
-    }
-    if !is_account_id(p[4]) {
-        return false;
-    }
-    let Some(rest) = p[5].strip_prefix(kind).and_then(|r| r.strip_prefix('/')) else {
-        return false;
-    };
-    let (path, name) = match rest.rfind('/') {
-        Some(i) => (format!("/{}", &rest[..=i]), &rest[i + 1..]),
-        None => ("/".to_string(), rest),
-    };
-    is_path(&path) && !name.is_empty() && name.len() <= 64 && name.chars().all(is_name_char)
-}
-
-/// An IAM role, user or group name: 1 to 64 name characters.
-pub fn is_iam_name(s: &str) -> bool {
-    (1..=64).contains(&s.len()) && s.chars().all(is_name_char)
-}
-
-/// A role session name, as STS AssumeRole takes it.
-pub fn is_session_name(s: &str) -> bool {
-    (2..=64).contains(&s.len()) && s.chars().all(is_name_char)
 }
 
 /// An AWS CLI profile name kmsdoctor will print: name characters only.
@@ -180,20 +66,46 @@ pub fn quote(word: &str) -> Option<String> {
     Some(format!("'{}'", word.replace('\'', r"'\''")))
 }
 
+/// How the run reached AWS: the flags every printed command repeats, so that pasted it
+/// reaches the same account, region and endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunFlags {
+    pub profile: Option<String>,
+    /// The run's region (`--region`); a command about a key takes the key's region instead.
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+/// Whose credentials a command runs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Credentials {
+    /// As the run: `--profile` when one was given.
+    #[default]
+    AsRun,
+    /// Exported in the shell by an earlier step: `--profile` would override them, so it is
+    /// left out.
+    Exported,
+}
+
 /// A command line being built: words kmsdoctor writes itself, and values from input, each
-/// checked for what it is before it goes in.
-#[derive(Debug, Clone, Default)]
+/// checked for what it is before it goes in. The run's flags are added when it is rendered.
+#[derive(Debug, Clone)]
 pub struct CommandLine {
     words: Vec<String>,
     rejected: Option<Rejected>,
+    flags: RunFlags,
+    credentials: Credentials,
 }
 
 impl CommandLine {
-    /// Starts with kmsdoctor's own words (`aws kms put-key-policy`).
-    pub fn new(words: &[&str]) -> CommandLine {
+    /// Starts with kmsdoctor's own words (`aws kms put-key-policy`), for a run that reached
+    /// AWS with `flags`.
+    pub fn new(flags: &RunFlags, words: &[&str]) -> CommandLine {
         CommandLine {
             words: words.iter().map(|w| w.to_string()).collect(),
             rejected: None,
+            flags: flags.clone(),
+            credentials: Credentials::AsRun,
         }
     }
 
@@ -233,13 +145,53 @@ impl CommandLine {
         self
     }
 
-    /// The command, every word quoted; or why a value was kept out of it.
+    /// The region this command is about (a key's), in place of the run's.
+    pub fn in_region(mut self, region: Option<&str>) -> CommandLine {
+        if let Some(r) = region {
+            self.flags.region = Some(r.to_string());
+        }
+        self
+    }
+
+    /// Whose credentials the command runs with.
+    pub fn credentials(mut self, c: Credentials) -> CommandLine {
+        self.credentials = c;
+        self
+    }
+
+    /// The command, every word quoted, with the run's `--region`, `--profile` (unless the
+    /// credentials were exported) and `--endpoint-url`; or why a value was kept out of it.
     pub fn render(&self) -> Result<String, Rejected> {
         if let Some(r) = &self.rejected {
             return Err(r.clone());
         }
-        let mut out = Vec::with_capacity(self.words.len());
-        for w in &self.words {
+        let mut c = CommandLine {
+            words: self.words.clone(),
+            rejected: None,
+            flags: RunFlags::default(),
+            credentials: Credentials::AsRun,
+        };
+        let f = &self.flags;
+        if let Some(r) = &f.region {
+            c = c
+                .word("--region")
+                .value("the region", "region name", r, aws_ids::is_region);
+        }
+        if let (Some(p), Credentials::AsRun) = (&f.profile, self.credentials) {
+            c = c
+                .word("--profile")
+                .value("the profile", "profile name", p, is_profile_name);
+        }
+        if let Some(u) = &f.endpoint_url {
+            c = c
+                .word("--endpoint-url")
+                .value("the endpoint", "endpoint URL", u, is_endpoint_url);
+        }
+        if let Some(r) = c.rejected {
+            return Err(r);
+        }
+        let mut out = Vec::with_capacity(c.words.len());
+        for w in &c.words {
             // Every word passed `quote` or a validator that admits no control character.
             out.push(quote(w).ok_or_else(|| reject("a word", "command word", w))?);
         }
@@ -266,64 +218,50 @@ mod tests {
     }
 
     #[test]
-    fn aws_names() {
-        // Not ARNs at all: ids, alias names, fewer than six parts.
-        for s in [
-            "1234abcd-12ab-34cd-56ef-1234567890ab",
-            "alias/app",
-            "arn:aws:kms",
-            "",
-            ":::::",
-        ] {
-            assert!(!is_key_arn(s), "{s}");
-        }
-        assert!(is_key_reference("1234abcd-12ab-34cd-56ef-1234567890ab"));
-        assert!(is_key_reference("alias/app"));
-        assert!(is_key_reference(
-            "arn:aws:kms:us-east-1:111122223333:alias/app"
-        ));
-        assert!(!is_key_reference(
-            "arn:aws:kms:us-east-1:111122223333:alias/a:b"
-        ));
-        assert!(is_key_arn(
-            "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-        ));
-        assert!(!is_key_arn(
-            "arn:aws:kms:us-east-1:111122223333:key/1234; curl x | sh; #"
-        ));
-        assert!(is_region("us-gov-west-1") && is_region("ap-southeast-3"));
-        assert!(!is_region("us-east-1; rm -rf ~") && !is_region("us-east-"));
-        assert!(is_iam_principal_arn(
-            "arn:aws:iam::111122223333:role/team/ops/Admin",
-            "role"
-        ));
-        assert!(is_iam_principal_arn(
-            "arn:aws:iam::111122223333:role/Admin",
-            "role"
-        ));
-        assert!(!is_iam_principal_arn(
-            "arn:aws:iam::111122223333:role/Admin;curl${IFS}x|sh;#",
-            "role"
-        ));
-        assert!(!is_iam_principal_arn(
-            "arn:aws:iam::111122223333:role/Admin\n$ rm",
-            "role"
-        ));
-        assert!(is_session_name("kmsdoctor-recovery") && !is_session_name("a b"));
-        assert!(is_alias_name("alias/prod/app_1") && !is_alias_name("alias/$(id)"));
-    }
-
-    #[test]
     fn a_rejected_value_keeps_the_command_out() {
-        let c = CommandLine::new(&["aws", "kms", "get-key-policy", "--key-id"]).value(
+        let c = CommandLine::new(
+            &RunFlags::default(),
+            &["aws", "kms", "get-key-policy", "--key-id"],
+        )
+        .value(
             "the key",
             "key ARN",
             "arn:aws:kms:us-east-1:111122223333:key/x;id",
-            is_key_arn,
+            crate::analysis::aws_ids::is_key_arn,
         );
         let e = c.render().unwrap_err();
         assert!(e.to_string().contains("is not a valid key ARN"), "{e}");
-        let ok = CommandLine::new(&["kmsdoctor"]).path("--policy-file", "my policy.json");
+        let ok = CommandLine::new(&RunFlags::default(), &["kmsdoctor"])
+            .path("--policy-file", "my policy.json");
         assert_eq!(ok.render().unwrap(), "kmsdoctor 'my policy.json'");
+    }
+
+    #[test]
+    fn every_command_carries_the_run_flags() {
+        let flags = RunFlags {
+            profile: Some("prod-admin".into()),
+            region: Some("eu-west-1".into()),
+            endpoint_url: Some("http://127.0.0.1:5000".into()),
+        };
+        let c = CommandLine::new(&flags, &["aws", "sts", "get-caller-identity"]);
+        assert_eq!(
+            c.render().unwrap(),
+            "aws sts get-caller-identity --region eu-west-1 --profile prod-admin --endpoint-url http://127.0.0.1:5000"
+        );
+        // A key's region wins over the run's; exported credentials leave --profile out.
+        let c = c
+            .in_region(Some("us-gov-west-1"))
+            .credentials(Credentials::Exported);
+        assert_eq!(
+            c.render().unwrap(),
+            "aws sts get-caller-identity --region us-gov-west-1 --endpoint-url http://127.0.0.1:5000"
+        );
+        // A hostile flag value keeps the command out, naming the flag's value.
+        let bad = RunFlags {
+            profile: Some("x; rm -rf ~".into()),
+            ..RunFlags::default()
+        };
+        let e = CommandLine::new(&bad, &["aws"]).render().unwrap_err();
+        assert!(e.to_string().contains("profile"), "{e}");
     }
 }

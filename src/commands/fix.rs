@@ -8,13 +8,14 @@ use std::io::{BufRead, Write};
 use std::time::Duration;
 
 use super::{investigate, lookup_progress, warn_problems, AppError, Progress, Scope, Ui};
+use crate::analysis::aws_ids;
 use crate::analysis::escape::visible;
 use crate::analysis::fix::{self, fingerprint, FixInput};
 use crate::analysis::lockout::{diagnose, Evidence, Setting, Verdict};
 use crate::analysis::policy::{parse_document, PolicyDocument, PolicyKind};
 use crate::analysis::principal::Caller;
 use crate::analysis::repair::repair;
-use crate::analysis::shell::{self, CommandLine};
+use crate::analysis::shell::CommandLine;
 use crate::cli::{FixArgs, OutputFormat};
 use crate::config::FixConfig;
 use crate::evidence::aws::{LiveError, Mode};
@@ -202,8 +203,9 @@ pub fn run(
     let backup_path = backup_file.path().display().to_string();
     backup_file.finish(&current)?;
     // The way back, as a command safe to paste: the key checked, the file name quoted.
-    let rollback = CommandLine::new(&["kmsdoctor", "fix"])
-        .value("the key", "key ARN", &key_arn, shell::is_key_arn)
+    let rollback = CommandLine::new(&cfg.flags, &["kmsdoctor", "fix"])
+        .value("the key", "key ARN", &key_arn, aws_ids::is_key_arn)
+        .in_region(d.key.region.as_deref())
         .word("--rollback")
         .path("the backup's file", &backup_path)
         .word("--apply")

@@ -104,7 +104,7 @@ pub(crate) fn gather(cfg: &ScanConfig, ui: Ui) -> Result<Scanned, AppError> {
                 policy: k.policy.as_deref().map_err(String::as_str),
                 properties: k.properties.as_ref(),
                 now,
-                rcps: crate::analysis::principal::Arn::parse(&k.arn)
+                rcps: crate::analysis::aws_ids::Arn::parse(&k.arn)
                     .and_then(|a| rcps.get(a.account))
                     .map(Vec::as_slice),
             });
@@ -180,6 +180,7 @@ pub fn run(
         problems: &s.problems,
         notes: &s.notes,
         calls: s.calls,
+        flags: &cfg.flags,
     };
     match cfg.output {
         CheckFormat::Json => report::render_json(out, &r)?,

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use super::{investigate, lookup_progress, warn_problems, AppError, Progress, Scope, Throttle, Ui};
 use crate::analysis::lockout::Setting;
-use crate::analysis::plan::{recovery_plan, PlanConnection, PlanInput};
+use crate::analysis::plan::{recovery_plan, PlanInput};
 use crate::analysis::policy::PolicyKind;
 use crate::analysis::repair::repair;
 use crate::cli::{OutputFormat, WhyLockedArgs};
@@ -177,10 +177,7 @@ pub fn run(
         diagnosis,
         repaired_path: repaired.as_ref().map(|r| r.path.as_str()),
         rerun: &cfg.rerun,
-        connection: PlanConnection {
-            profile: cfg.profile.as_deref(),
-            endpoint_url: cfg.endpoint_url.as_deref(),
-        },
+        flags: &cfg.flags,
     });
     let policy_file = match &cfg.source {
         Source::Files { policy_file, .. } => policy_file.as_ref().map(|p| p.display().to_string()),

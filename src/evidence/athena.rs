@@ -10,8 +10,7 @@
 
 use chrono::NaiveDate;
 
-use crate::analysis::principal::{is_account_id, is_key_id};
-use crate::analysis::shell::is_region;
+use crate::analysis::aws_ids::{is_account_id, is_key_id, is_region};
 
 /// What a query costs: $5 per TB scanned, 10 MB at least (Athena pricing).
 pub fn cost_usd(bytes: u64) -> f64 {

@@ -111,20 +111,18 @@ impl Bundle {
         if self.schema_version != BUNDLE_SCHEMA {
             return Err(BundleError::Schema(self.schema_version));
         }
-        use crate::analysis::principal::is_key_id;
-        use crate::analysis::shell::{is_key_arn, is_region};
+        use crate::analysis::aws_ids::{is_account_id, is_key_id, is_region, KeyArn};
         let invalid = |pointer, kind, value: &str| BundleError::Invalid {
             pointer,
             kind,
             value: format!("`{}`", crate::analysis::escape::visible(value)),
         };
-        let account_ok = |a: &str| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit());
         let k = &self.key;
         if !is_key_id(&k.id) {
             return Err(invalid("/key/id", "key id", &k.id));
         }
         if let Some(a) = &k.account {
-            if !account_ok(a) {
+            if !is_account_id(a) {
                 return Err(invalid("/key/account", "account id", a));
             }
         }
@@ -134,14 +132,13 @@ impl Bundle {
             }
         }
         if let Some(arn) = &k.arn {
-            if !is_key_arn(arn) {
+            let Some(parsed) = KeyArn::parse(arn) else {
                 return Err(invalid("/key/arn", "key ARN", arn));
-            }
+            };
             // The ARN, the id, the account and the region must tell the same key.
-            let parts: Vec<&str> = arn.split(':').collect();
-            let consistent = parts[5].strip_prefix("key/") == Some(k.id.as_str())
-                && k.account.as_deref().is_none_or(|a| a == parts[4])
-                && k.region.as_deref().is_none_or(|r| r == parts[3]);
+            let consistent = parsed.key_id == k.id
+                && k.account.as_deref().is_none_or(|a| a == parsed.account)
+                && k.region.as_deref().is_none_or(|r| r == parsed.region);
             if !consistent {
                 return Err(invalid(
                     "/key/arn",
@@ -153,7 +150,7 @@ impl Bundle {
         if !is_region(&self.region) {
             return Err(invalid("/region", "region name", &self.region));
         }
-        if !account_ok(&self.caller.account) {
+        if !is_account_id(&self.caller.account) {
             return Err(invalid(
                 "/caller/account",
                 "account id",

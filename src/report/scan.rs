@@ -20,8 +20,9 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::Style;
+use crate::analysis::scan::follow_up;
 use crate::analysis::scan::{KeyStanding, Standing};
-use crate::analysis::shell::{self, CommandLine};
+use crate::analysis::shell::RunFlags;
 
 use crate::analysis::scan::{SCAN_KIND, SCAN_SCHEMA_VERSION as SCHEMA_VERSION};
 
@@ -45,19 +46,8 @@ pub struct ScanReport<'a> {
     /// What could not be read besides the keys (RCPs): said, not a failure.
     pub notes: &'a [String],
     pub calls: u32,
-}
-
-/// `kmsdoctor why-locked ARN --region R`, for a key that is not ok; checked and quoted.
-fn follow_up(k: &KeyStanding) -> Option<String> {
-    if k.standing == Standing::Ok {
-        return None;
-    }
-    CommandLine::new(&["kmsdoctor", "why-locked"])
-        .value("the key", "key ARN", &k.arn, shell::is_key_arn)
-        .word("--region")
-        .value("the region", "region name", &k.region, shell::is_region)
-        .render()
-        .ok()
+    /// The run's AWS flags, repeated in each follow-up command.
+    pub flags: &'a RunFlags,
 }
 
 #[derive(Serialize)]
@@ -117,7 +107,7 @@ pub fn render_json(out: &mut dyn Write, r: &ScanReport<'_>) -> io::Result<()> {
             .iter()
             .map(|k| KeyJson {
                 key: k,
-                follow_up: follow_up(k),
+                follow_up: follow_up(k, r.flags),
             })
             .collect(),
         pending_deletion: r.pending_deletion,
@@ -181,7 +171,7 @@ pub fn render_sarif(out: &mut dyn Write, r: &ScanReport<'_>) -> io::Result<()> {
             if let Some(n) = &k.note {
                 text.push_str(&format!(" {n}."));
             }
-            if let Some(c) = follow_up(k) {
+            if let Some(c) = follow_up(k, r.flags) {
                 text.push_str(&format!(" Look closer: {c}"));
             }
             json!({
@@ -269,7 +259,7 @@ pub fn render_table(out: &mut dyn Write, r: &ScanReport<'_>, style: Style) -> io
             };
             wrap(out, "      ", "      ", &text)?;
         }
-        if let Some(c) = follow_up(k) {
+        if let Some(c) = follow_up(k, r.flags) {
             writeln!(out, "      $ {c}")?;
         }
     }

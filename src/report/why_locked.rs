@@ -161,10 +161,13 @@ fn wrap(out: &mut dyn Write, first: &str, rest: &str, text: &str) -> io::Result<
 pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) -> io::Result<()> {
     let d = r.diagnosis;
     let esc = super::esc;
-    writeln!(
+    // A key ARN in a long partition and region (aws-us-gov) is over 76 columns: it then
+    // stands on a line of its own.
+    wrap(
         out,
-        "Key {}",
-        esc(d.key.arn.as_deref().unwrap_or(&d.key.id))
+        "",
+        "  ",
+        &format!("Key {}", esc(d.key.arn.as_deref().unwrap_or(&d.key.id))),
     )?;
     let word = d.verdict.as_str();
     let painted = match d.verdict {

@@ -494,12 +494,14 @@ fn scan_sarif_validates_against_the_sarif_schema() {
         key(
             "3333abcd-12ab-34cd-56ef-1234567890ab",
             Ok(&kmsdoctor::analysis::lockout::default_policy(
+                "aws",
                 "111122223333",
             )),
         ),
         key_under(
             "4444abcd-12ab-34cd-56ef-1234567890ab",
             Ok(&kmsdoctor::analysis::lockout::default_policy(
+                "aws",
                 "111122223333",
             )),
             Some(&frozen),
@@ -516,6 +518,7 @@ fn scan_sarif_validates_against_the_sarif_schema() {
         problems: &[],
         notes: &[],
         calls: 7,
+        flags: &kmsdoctor::analysis::shell::RunFlags::default(),
     };
     let mut out = Vec::new();
     kmsdoctor::report::scan::render_sarif(&mut out, &r).unwrap();

@@ -11,11 +11,12 @@ use serde_json::{json, Value};
 
 use kmsdoctor::analysis::check::{check_policy, CheckSetting};
 use kmsdoctor::analysis::lockout::{diagnose, Evidence, KeyRef, Setting, Verdict};
-use kmsdoctor::analysis::plan::{recovery_plan, PlanConnection, PlanInput};
+use kmsdoctor::analysis::plan::{recovery_plan, PlanInput};
 use kmsdoctor::analysis::policy::{
     parse_clean, parse_document, parse_policy, parse_policy_exact, PolicyKind,
 };
 use kmsdoctor::analysis::repair::repair;
+use kmsdoctor::analysis::shell::RunFlags;
 use kmsdoctor::evidence::{cloudformation, cloudtrail_records, sources};
 use kmsdoctor::report::why_locked::{render_json, render_table, EvidenceSummary, WhyLockedReport};
 use kmsdoctor::report::Style;
@@ -285,7 +286,7 @@ fn why_locked(text: &str) -> Option<(Verdict, String, String)> {
         diagnosis: &diagnosis,
         repaired_path: None,
         rerun: &rerun,
-        connection: PlanConnection::default(),
+        flags: &RunFlags::default(),
     });
     let summary = EvidenceSummary {
         source: "files",

@@ -238,3 +238,55 @@ fn lockout_scenarios() {
     );
     assert!(dirs.len() >= 20, "only {} scenarios", dirs.len());
 }
+
+/// Every command of every scenario's plan, run with `--profile`, `--region` and
+/// `--endpoint-url`, carries them: pasted, it reaches the account, region and endpoint the
+/// run reached. `--profile` is left out only after a step that exported other credentials
+/// (a profile would override them); an `aws` command names the key's region.
+#[test]
+fn every_plan_command_carries_the_run_flags() {
+    const ENDPOINT: &str = "--endpoint-url http://127.0.0.1:4566";
+    let mut problems = Vec::new();
+    let mut commands = 0;
+    for dir in scenarios() {
+        let s: Scenario =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("scenario.json")).unwrap())
+                .unwrap();
+        let mut s = s;
+        s.args.extend(
+            [
+                "--profile",
+                "kd-recovery",
+                "--endpoint-url",
+                "http://127.0.0.1:4566",
+            ]
+            .map(String::from),
+        );
+        let (_, stdout, stderr) = run(&dir, &s, "json");
+        let v: serde_json::Value = serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("{}: {e}: {stderr}", dir.display()));
+        let region = v["key"]["region"].as_str().map(|r| format!("--region {r}"));
+        let mut exported = false;
+        for step in v["recovery_plan"].as_array().into_iter().flatten() {
+            let Some(c) = step["command"].as_str() else {
+                continue;
+            };
+            commands += 1;
+            let name = dir.file_name().unwrap().to_string_lossy().to_string();
+            if !c.contains(ENDPOINT) {
+                problems.push(format!("{name}: no {ENDPOINT}: {c}"));
+            }
+            if !exported && !c.contains("--profile kd-recovery") {
+                problems.push(format!("{name}: no --profile: {c}"));
+            }
+            if let (true, Some(r)) = (c.contains("aws "), &region) {
+                if !c.contains(r.as_str()) {
+                    problems.push(format!("{name}: no {r}: {c}"));
+                }
+            }
+            exported |= c.contains("export ");
+        }
+    }
+    assert!(commands > 100, "only {commands} commands checked");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -587,7 +587,7 @@ fn simulation_reports_what_iam_decides() {
 
     // Folded into a diagnosis: KL214 names what IAM does not allow.
     use kmsdoctor::analysis::lockout::{apply_iam_facts, default_policy, diagnose, Evidence};
-    let policy = default_policy("111122223333");
+    let policy = default_policy("aws", "111122223333");
     let policy = kmsdoctor::analysis::policy::parse_document(
         &policy,
         kmsdoctor::analysis::policy::PolicyKind::Key,
@@ -1024,7 +1024,7 @@ fn scps_and_rcps_are_read_level_by_level_and_decide_the_chain() {
     let key = KeyRef::parse(KEY).unwrap();
     let setting = Setting::new(&key, "111122223333", now(), None, None);
     let policy = kmsdoctor::analysis::policy::parse_document(
-        &default_policy("111122223333"),
+        &default_policy("aws", "111122223333"),
         kmsdoctor::analysis::policy::PolicyKind::Key,
         "key-policy",
     )

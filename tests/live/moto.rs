@@ -745,7 +745,11 @@ fn scan_judges_every_key_worst_first() {
     assert!(keys[locked_at]["findings"].to_string().contains("KL201"));
     assert_eq!(
         keys[locked_at]["follow_up"],
-        format!("kmsdoctor why-locked {locked} --region us-east-1")
+        // The run's endpoint too: pasted, the follow-up reads the same (emulated) account.
+        format!(
+            "kmsdoctor why-locked {locked} --region us-east-1 --endpoint-url {}",
+            endpoint()
+        )
     );
     assert!(find(&doomed).is_none());
     assert!(v["pending_deletion"]

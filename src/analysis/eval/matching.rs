@@ -135,7 +135,11 @@ fn match_principal(
     if block.negated {
         return match_not_principal(block, caller, detail);
     }
-    let shown = || best_entry.map(|e| e.normalized()).unwrap_or_default();
+    let shown = || {
+        best_entry
+            .map(|e| e.normalized(caller.partition()))
+            .unwrap_or_default()
+    };
     let (result, explanation, req) = match best {
         PrincipalMatch::Direct => (
             Truth::True,
@@ -244,8 +248,8 @@ fn match_not_principal(
             // a listed role ARN with a path counts when its name is the role's.
             let role_listed = lists(role_arn)
                 || block.entries.iter().any(|e| match e {
-                    PrincipalEntry::Arn { arn, .. } => crate::analysis::principal::Arn::parse(arn)
-                        .zip(crate::analysis::principal::Arn::parse(role_arn))
+                    PrincipalEntry::Arn { arn, .. } => crate::analysis::aws_ids::Arn::parse(arn)
+                        .zip(crate::analysis::aws_ids::Arn::parse(role_arn))
                         .is_some_and(|(a, r)| {
                             a.service == "iam"
                                 && a.account == r.account

@@ -474,6 +474,7 @@ fn path_sensitive(
         name,
         session: Some(_),
         account,
+        partition,
         ..
     } = &req.caller
     else {
@@ -486,7 +487,7 @@ fn path_sensitive(
         return None;
     }
     let names_pathed = |v: &str| {
-        super::principal::Arn::parse(v).is_some_and(|a| {
+        super::aws_ids::Arn::parse(v).is_some_and(|a| {
             a.service == "iam"
                 && (a.account == account || a.account.contains(['*', '?']))
                 && a.resource.starts_with("role/")
@@ -504,7 +505,7 @@ fn path_sensitive(
                 if c.key.eq_ignore_ascii_case("aws:PrincipalArn")
                     && c.values.iter().any(|v| names_pathed(v))
                 {
-                    return Some(format!("arn:aws:iam::{account}:role/.../{name}"));
+                    return Some(format!("arn:{partition}:iam::{account}:role/.../{name}"));
                 }
             }
         }

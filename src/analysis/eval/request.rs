@@ -1,9 +1,10 @@
 //! A request to decide: who asks, for what action, on what resource, and the context keys
 //! that follow from the request itself (derived once, when the request is built).
 
+use crate::analysis::aws_ids::Arn;
 use crate::analysis::context::Context;
 use crate::analysis::kms::{self, Operation};
-use crate::analysis::principal::{Arn, Caller};
+use crate::analysis::principal::Caller;
 
 /// What the request acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]

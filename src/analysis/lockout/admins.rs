@@ -8,10 +8,11 @@ use crate::analysis::chain::{LayerKind, LayerResult, Layers};
 
 use super::assess::KindView;
 use super::delegation::Setting;
+use crate::analysis::aws_ids::Arn;
 use crate::analysis::condition::Base;
 use crate::analysis::eval::{Alternative, Decision, Requirement, RequirementKind};
 use crate::analysis::policy::{Effect, Policy};
-use crate::analysis::principal::{Arn, Caller, PrincipalEntry};
+use crate::analysis::principal::{Caller, PrincipalEntry};
 use crate::analysis::principal_class::{
     class_of, names_principals, Kind, PrincipalClass, Standing,
 };
@@ -116,10 +117,7 @@ pub(super) fn recoverable_admins(
     policy: &Policy,
     setting: &Setting<'_>,
 ) -> (Vec<RecoverableAdmin>, usize) {
-    let mut candidates: Vec<(String, MatchedBy)> = vec![(
-        format!("arn:aws:iam::{}:root", setting.account),
-        MatchedBy::Root,
-    )];
+    let mut candidates: Vec<(String, MatchedBy)> = vec![(setting.root_arn(), MatchedBy::Root)];
     // A set beside the list: looking each ARN up in the list would cost its square.
     let mut seen: std::collections::HashSet<String> =
         candidates.iter().map(|(a, _)| a.clone()).collect();

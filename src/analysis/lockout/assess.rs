@@ -213,7 +213,7 @@ mod tests {
 
     #[test]
     fn default_policy_is_ok() {
-        let a = assess_text(&default_policy("111122223333"));
+        let a = assess_text(&default_policy("aws", "111122223333"));
         assert_eq!(a.verdict, Verdict::Ok);
         assert_eq!(a.findings[0].id(), "KL210");
         assert_eq!(a.recoverable_admins[0].kind, AdminKind::Root);

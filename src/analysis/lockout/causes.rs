@@ -49,8 +49,9 @@ pub(super) fn why_not_ok(
             Finding::new(
                 DELEGATION_PRINCIPAL_CHANGED,
                 format!(
-                    "statement `{DELEGATION_SID}` names {} instead of the account (arn:aws:iam::{account}:root): IAM policies no longer count",
-                    principal_text(s)
+                    "statement `{DELEGATION_SID}` names {} instead of the account ({}): IAM policies no longer count",
+                    principal_text(s, setting.partition()),
+                    setting.root_arn()
                 ),
             )
             .at_statement(policy.statement_ref(s)),
@@ -61,7 +62,8 @@ pub(super) fn why_not_ok(
             out.push(Finding::new(
                 DELEGATION_MISSING,
                 format!(
-                    "no statement allows the account principal arn:aws:iam::{account}:root: IAM policies cannot grant anyone access to this key"
+                    "no statement allows the account principal {}: IAM policies cannot grant anyone access to this key",
+                    setting.root_arn()
                 ),
             ));
         }
@@ -75,7 +77,8 @@ pub(super) fn why_not_ok(
                 out.push(Finding::new(
                     DELEGATION_MISSING,
                     format!(
-                        "no statement allows the account principal arn:aws:iam::{account}:root kms:PutKeyPolicy: IAM policies cannot grant anyone access to this key"
+                        "no statement allows the account principal {} kms:PutKeyPolicy: IAM policies cannot grant anyone access to this key",
+                        setting.root_arn()
                     ),
                 ));
             }
@@ -188,8 +191,8 @@ pub(super) fn traps(policy: &Policy, setting: &Setting<'_>) -> Vec<Finding> {
                     "each principal to spare must be listed itself (role and session forms) besides the account".to_string()
                 } else {
                     format!(
-                        "without the account (arn:aws:iam::{}:root) in the list, even the listed principals are denied",
-                        setting.account
+                        "without the account ({}) in the list, even the listed principals are denied",
+                        setting.root_arn()
                     )
                 };
                 let f = Finding::new(
@@ -197,7 +200,7 @@ pub(super) fn traps(policy: &Policy, setting: &Setting<'_>) -> Vec<Finding> {
                     format!(
                         "statement {} denies everyone but {}; AWS checks the account, the role and the session in turn, so {consequence}",
                         s.label(),
-                        principal_text(s),
+                        principal_text(s, setting.partition()),
                     ),
                 );
                 out.push(f.at_statement(policy.statement_ref(s)));
@@ -233,6 +236,7 @@ pub(super) fn what_changed(
     old: &Policy,
     new: &Policy,
     account: &str,
+    partition: &str,
     event_id: &str,
 ) -> Vec<Finding> {
     let Some(d) = old
@@ -256,8 +260,8 @@ pub(super) fn what_changed(
             DELEGATION_PRINCIPAL_CHANGED,
             format!(
                 "this change replaced the principal of statement {label}: {} became {}",
-                principal_text(d),
-                principal_text(n)
+                principal_text(d, partition),
+                principal_text(n, partition)
             ),
         ),
         Some(n) if !covers_recovery(n) => (

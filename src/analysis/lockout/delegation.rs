@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::key::{KeyProperties, KeyRef};
+use crate::analysis::aws_ids;
 use crate::analysis::condition_keys::RECOVERY_CALL;
 use crate::analysis::context::Context;
 use crate::analysis::eval::{decide, Decision, Evaluation, Request, Resource};
@@ -22,23 +23,23 @@ pub const DELEGATION_SID: &str = "Enable IAM User Permissions";
 /// The two calls a recovery needs.
 pub const RECOVERY_ACTIONS: [&str; 2] = ["kms:GetKeyPolicy", "kms:PutKeyPolicy"];
 
-/// The default delegation statement for `account`, as KMS writes it.
-pub fn delegation_statement(account: &str) -> Value {
+/// The default delegation statement for `account` (in `partition`), as KMS writes it.
+pub fn delegation_statement(partition: &str, account: &str) -> Value {
     json!({
         "Sid": DELEGATION_SID,
         "Effect": "Allow",
-        "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+        "Principal": {"AWS": aws_ids::root_arn(partition, account)},
         "Action": "kms:*",
         "Resource": "*"
     })
 }
 
 /// The key policy KMS applies when CreateKey is called without one.
-pub fn default_policy(account: &str) -> String {
+pub fn default_policy(partition: &str, account: &str) -> String {
     json!({
         "Version": "2012-10-17",
         "Id": "key-default-1",
-        "Statement": [delegation_statement(account)]
+        "Statement": [delegation_statement(partition, account)]
     })
     .to_string()
 }
@@ -71,12 +72,13 @@ pub fn covers_recovery(s: &Statement) -> bool {
     RECOVERY_ACTIONS.iter().all(|a| s.covers_action(a))
 }
 
-/// The principals of a statement, as text for messages.
-pub fn principal_text(s: &Statement) -> String {
+/// The principals of a statement, as text for messages (a bare account id as the root ARN
+/// in `partition`).
+pub fn principal_text(s: &Statement, partition: &str) -> String {
     s.principal
         .as_ref()
         .map(|p| {
-            let list: Vec<String> = p.entries.iter().map(PrincipalEntry::normalized).collect();
+            let list: Vec<String> = p.entries.iter().map(|e| e.normalized(partition)).collect();
             list.join(", ")
         })
         .unwrap_or_else(|| "nobody".into())
@@ -129,6 +131,16 @@ impl<'a> Setting<'a> {
             base: std::cell::OnceCell::new(),
             shared: None,
         }
+    }
+
+    /// The key's partition: every ARN built for this setting is in it.
+    pub fn partition(&self) -> &'a str {
+        self.key.partition()
+    }
+
+    /// The ARN of the root user of the key's account.
+    pub fn root_arn(&self) -> String {
+        aws_ids::root_arn(self.partition(), self.account)
     }
 
     /// Shares the requests that do not depend on the policy with other settings.
@@ -219,14 +231,14 @@ impl<'a> Setting<'a> {
         let caller = match kind {
             Kind::Role => {
                 req_ctx.set_absent("aws:username");
-                any_role(self.account)
+                any_role(self.partition(), self.account)
             }
             Kind::User => {
                 req_ctx.set_unknown("aws:username");
                 Caller::User {
-                    partition: "aws".into(),
+                    partition: self.partition().into(),
                     account: self.account.to_string(),
-                    arn: format!("arn:aws:iam::{}:user/kmsdoctor-any-user", self.account),
+                    arn: aws_ids::user_arn(self.partition(), self.account, "kmsdoctor-any-user"),
                     name: "kmsdoctor-any-user".into(),
                 }
             }
@@ -350,7 +362,7 @@ impl<'a> Setting<'a> {
     /// The recovery call made by "any IAM principal of the account": a caller whose
     /// identity keys are unknown.
     pub fn any_principal_request(&self, action: &str) -> Request {
-        let caller = any_role(self.account);
+        let caller = any_role(self.partition(), self.account);
         let mut ctx = self.recovery_context();
         for k in [
             "aws:PrincipalArn",
@@ -366,14 +378,17 @@ impl<'a> Setting<'a> {
 
 /// The key and setting unit tests use: a key of account 111122223333, at a fixed time.
 /// A session of a role standing for "any role of the account".
-fn any_role(account: &str) -> Caller {
+fn any_role(partition: &str, account: &str) -> Caller {
     Caller::Role {
-        partition: "aws".into(),
+        partition: partition.into(),
         account: account.to_string(),
-        arn: format!("arn:aws:iam::{account}:role/kmsdoctor-any-principal"),
+        arn: aws_ids::role_arn(partition, account, "kmsdoctor-any-principal"),
         name: "kmsdoctor-any-principal".into(),
-        session: Some(format!(
-            "arn:aws:sts::{account}:assumed-role/kmsdoctor-any-principal/kmsdoctor"
+        session: Some(aws_ids::session_arn(
+            partition,
+            account,
+            "kmsdoctor-any-principal",
+            "kmsdoctor",
         )),
     }
 }
@@ -409,7 +424,7 @@ mod tests {
 
     #[test]
     fn the_default_policy_holds_one_delegation_covering_recovery() {
-        let p = parse_policy(&default_policy("111122223333"), PolicyKind::Key, "k").unwrap();
+        let p = parse_policy(&default_policy("aws", "111122223333"), PolicyKind::Key, "k").unwrap();
         assert!(p.findings.is_empty());
         let s = &p.statements[0];
         assert_eq!(s.sid.as_deref(), Some(DELEGATION_SID));

@@ -108,6 +108,7 @@ pub(super) fn same_second_findings(history: &[PolicyVersion]) -> Vec<Finding> {
 pub(super) fn versions(
     mine: &[&PolicyEvent],
     account: Option<&str>,
+    partition: &str,
     verdict_of: impl Fn(&Policy) -> Option<Verdict>,
     findings: &mut Vec<Finding>,
 ) -> (Vec<PolicyVersion>, Vec<FailedChange>) {
@@ -132,7 +133,7 @@ pub(super) fn versions(
         }
         let (text, is_default) = match (&e.policy, account) {
             (Some(p), _) => (p.clone(), false),
-            (None, Some(acc)) if e.name.creates() => (default_policy(acc), true),
+            (None, Some(acc)) if e.name.creates() => (default_policy(partition, acc), true),
             _ => (String::new(), false),
         };
         let parsed = parse_policy(&text, PolicyKind::Key, "key-policy");
@@ -201,6 +202,7 @@ pub(super) fn lockout_event(
     history: &[PolicyVersion],
     current: Option<&str>,
     account: Option<&str>,
+    partition: &str,
     findings: &mut Vec<Finding>,
 ) -> Option<LockoutEvent> {
     let readable: Vec<&PolicyVersion> = history
@@ -234,7 +236,7 @@ pub(super) fn lockout_event(
     }
     if idx > 0 {
         if let (Some(acc), Some(old), Some(new)) = (account, &readable[idx - 1].policy, &v.policy) {
-            findings.extend(what_changed(old, new, acc, &v.event_id));
+            findings.extend(what_changed(old, new, acc, partition, &v.event_id));
         }
     }
     Some(LockoutEvent {
@@ -288,6 +290,7 @@ pub fn history_settled(
     let (history, _) = versions(
         &mine,
         Some(account),
+        key.partition(),
         |p| Some(super::assess(p, &setting).verdict),
         &mut Vec::new(),
     );

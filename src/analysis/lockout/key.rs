@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::aws_ids::{self, is_key_id, Arn, KeyArn};
 use crate::analysis::context::Context;
-use crate::analysis::principal::{is_account_id, is_key_id, Arn};
 
 /// What DescribeKey says of a key that conditions can test (`kms:KeySpec`, `kms:KeyUsage`,
 /// `kms:KeyOrigin`, `kms:MultiRegion`, `kms:MultiRegionKeyType`).
@@ -54,7 +54,7 @@ impl KeyProperties {
 pub enum KeyRefError {
     #[error("`{0}` is an alias: resolving it needs AWS; give the key id or key ARN")]
     Alias(String),
-    #[error("`{0}` is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY_ID)")]
+    #[error("`{0}` is not a KMS key ARN (arn:PARTITION:kms:REGION:ACCOUNT:key/KEY_ID)")]
     NotKeyArn(String),
     #[error(
         "`{0}` is neither a key id (1234abcd-12ab-34cd-56ef-1234567890ab, mrk-...) nor a key ARN"
@@ -81,17 +81,12 @@ impl KeyRef {
         if s.starts_with("alias/") || s.contains(":alias/") {
             return Err(KeyRefError::Alias(s.to_string()));
         }
-        if let Some(arn) = Arn::parse(s) {
-            let id = arn.resource.strip_prefix("key/").unwrap_or("");
-            if arn.service != "kms"
-                || !is_key_id(id)
-                || !is_account_id(arn.account)
-                || arn.region.is_empty()
-            {
+        if Arn::parse(s).is_some() {
+            let Some(arn) = KeyArn::parse(s) else {
                 return Err(KeyRefError::NotKeyArn(s.to_string()));
-            }
+            };
             return Ok(KeyRef {
-                id: id.to_string(),
+                id: arn.key_id.to_string(),
                 arn: Some(s.to_string()),
                 account: Some(arn.account.to_string()),
                 region: Some(arn.region.to_string()),
@@ -129,6 +124,22 @@ impl KeyRef {
         }
     }
 
+    /// The key's partition: its ARN's, else its region's, else commercial AWS (`aws`).
+    /// Every ARN kmsdoctor builds for the key (the account principal, the root user, the
+    /// principals it stands in for) is in this partition.
+    pub fn partition(&self) -> &str {
+        self.arn
+            .as_deref()
+            .and_then(KeyArn::parse)
+            .map(|a| a.partition)
+            .or_else(|| {
+                self.region
+                    .as_deref()
+                    .and_then(aws_ids::partition_of_region)
+            })
+            .unwrap_or(aws_ids::DEFAULT_PARTITION)
+    }
+
     /// Completes account, region and ARN from what the evidence says.
     pub fn complete(&mut self, account: Option<&str>, region: Option<&str>) {
         if self.account.is_none() {
@@ -139,7 +150,9 @@ impl KeyRef {
         }
         if self.arn.is_none() {
             if let (Some(acc), Some(reg)) = (&self.account, &self.region) {
-                self.arn = Some(format!("arn:aws:kms:{reg}:{acc}:key/{}", self.id));
+                let partition =
+                    aws_ids::partition_of_region(reg).unwrap_or(aws_ids::DEFAULT_PARTITION);
+                self.arn = Some(aws_ids::key_arn(partition, reg, acc, &self.id));
             }
         }
     }
@@ -168,5 +181,27 @@ mod tests {
         ));
         assert!(KeyRef::parse("nope").is_err());
         assert!(KeyRef::parse("arn:aws:kms:us-east-1:111122223333:key/nope").is_err());
+        // One definition of a key ARN: what the plan would refuse to print is refused here.
+        assert!(KeyRef::parse(
+            "arn:aws:kms:us-east-1; id:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn a_key_knows_its_partition() {
+        let gov = KeyRef::parse(
+            "arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        )
+        .unwrap();
+        assert_eq!(gov.partition(), "aws-us-gov");
+        let mut by_id = KeyRef::parse("1234abcd-12ab-34cd-56ef-1234567890ab").unwrap();
+        assert_eq!(by_id.partition(), "aws");
+        by_id.complete(Some("111122223333"), Some("cn-north-1"));
+        assert_eq!(by_id.partition(), "aws-cn");
+        assert_eq!(
+            by_id.arn.as_deref(),
+            Some("arn:aws-cn:kms:cn-north-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+        );
     }
 }

@@ -26,10 +26,11 @@ pub use live_facts::{apply_iam_facts, note_incomplete};
 
 use chrono::{DateTime, Utc};
 
+use crate::analysis::aws_ids::Arn;
 use crate::analysis::eval::Alternative;
 use crate::analysis::events::PolicyEvent;
 use crate::analysis::policy::{Effect, Policy, PolicyDocument};
-use crate::analysis::principal::{Arn, Caller, PrincipalEntry};
+use crate::analysis::principal::{Caller, PrincipalEntry};
 use crate::analysis::rules::{Finding, NEWEST_UNREADABLE, OTHER_ACCOUNTS};
 
 /// Where the policy used for the verdict came from.
@@ -133,6 +134,7 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
     let (history, failed) = history::versions(
         &mine,
         account.as_deref(),
+        key.partition(),
         |p| setting.as_ref().map(|s| assess(p, s).verdict),
         &mut findings,
     );
@@ -200,6 +202,7 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
             &history,
             ev.current_policy.map(|d| d.text.as_str()),
             account.as_deref(),
+            key.partition(),
             &mut findings,
         )
     } else {
@@ -210,6 +213,7 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
         findings.extend(other_accounts(
             policy.as_ref().map(|d| &d.policy),
             account.as_deref(),
+            key.partition(),
         ));
     }
 
@@ -267,7 +271,11 @@ pub fn only_account(policy: &Policy) -> Option<String> {
 }
 
 /// KL211: principals of other accounts are named, but none of them can change the policy.
-fn other_accounts(policy: Option<&Policy>, account: Option<&str>) -> Option<Finding> {
+fn other_accounts(
+    policy: Option<&Policy>,
+    account: Option<&str>,
+    partition: &str,
+) -> Option<Finding> {
     let others: Vec<String> = policy?
         .statements
         .iter()
@@ -278,7 +286,7 @@ fn other_accounts(policy: Option<&Policy>, account: Option<&str>) -> Option<Find
                 Some(arn.to_string())
             }
             PrincipalEntry::Account { account: a, .. } if Some(a.as_str()) != account => {
-                Some(format!("arn:aws:iam::{a}:root"))
+                Some(crate::analysis::aws_ids::root_arn(partition, a))
             }
             _ => None,
         })

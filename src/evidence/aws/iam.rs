@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::{AwsFailure, CallerIdentity, Clients, LiveError};
+use crate::analysis::aws_ids::Arn;
 use crate::analysis::lockout::Existence;
-use crate::analysis::principal::Arn;
 use crate::evidence::layers::{RecordedBoundary, RecordedPolicy};
 
 /// What GetRole says of a role: its ARN (with its path) and its permissions boundary's ARN.
