@@ -14,7 +14,7 @@ use ipnet::IpNet;
 
 use super::context::{Context, Lookup};
 use super::pattern::wildcard_match;
-use super::policy::Text;
+use super::text::Text;
 use super::variables::{substitute, Substituted};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -175,7 +175,7 @@ pub fn suggest(key: &str) -> Option<String> {
             } else {
                 (lower.as_str(), "")
             };
-            let d = super::kms::distance(probe, k.name);
+            let d = super::suggest::distance(probe, k.name);
             (d <= 2).then(|| (d, format!("{}{rest}", k.name)))
         })
         .min_by_key(|(d, _)| *d)

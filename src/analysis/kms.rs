@@ -647,25 +647,15 @@ pub fn suggest(action: &str) -> Option<&'static str> {
     let name = action.rsplit(':').next()?.to_ascii_lowercase();
     OPERATIONS
         .iter()
-        .map(|o| (distance(&name, &o.name.to_ascii_lowercase()), o.name))
+        .map(|o| {
+            (
+                super::suggest::distance(&name, &o.name.to_ascii_lowercase()),
+                o.name,
+            )
+        })
         .filter(|(d, _)| *d <= 3)
         .min_by_key(|(d, _)| *d)
         .map(|(_, n)| n)
-}
-
-/// Edit distance (Levenshtein), for "did you mean".
-pub(crate) fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]

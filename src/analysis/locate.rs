@@ -10,7 +10,7 @@
 /// One step of a JSON pointer (a key is a policy string: most are stored inline).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    Key(super::policy::Text),
+    Key(super::text::Text),
     Index(usize),
 }
 

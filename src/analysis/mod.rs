@@ -27,4 +27,6 @@ pub mod rules;
 pub mod satisfiability;
 pub mod scan;
 pub mod shell;
+pub mod suggest;
+pub mod text;
 pub mod variables;

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use super::policy::Text;
+use super::text::Text;
 use crate::analysis::aws_ids::{self, is_account_id, is_unique_id, Arn};
 
 /// Who makes a request.

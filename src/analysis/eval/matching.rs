@@ -1,7 +1,17 @@
 //! One statement against one request: whether its principal, action and resource match
 //! (with `NotPrincipal`'s identity-by-identity rule), and how its conditions evaluate.
 
-use super::*;
+use super::outcome::{
+    ConditionRecord, Detail, ElementMatch, Outcome, Requirement, RequirementKind, StatementRecord,
+};
+use super::request::{Request, Resource};
+use crate::analysis::condition::{self, Truth};
+use crate::analysis::context::Context;
+use crate::analysis::pattern::wildcard_match;
+use crate::analysis::policy::{Patterns, Policy, Statement};
+use crate::analysis::principal::{Caller, PrincipalMatch};
+use crate::analysis::reference::PolicyKind;
+use crate::analysis::variables::{substitute, Substituted};
 
 /// Evaluates one statement against the request: its match record, and for key policy
 /// statements how the principal matched. In quiet mode a statement that does not apply

@@ -13,175 +13,26 @@
 //! if ...". The decision is then `conditional`, with the alternatives that would allow the
 //! request, each a list of requirements that must all hold.
 
-use serde::Serialize;
-
-use super::condition::{self, Clause, Truth};
-use super::context::{Context, Lookup};
-use super::pattern::wildcard_match;
-use super::policy::{Effect, Patterns, Policy, Statement};
+use super::context::Lookup;
+use super::policy::{Effect, Policy};
 use super::principal::{Caller, PrincipalMatch};
-use super::reference::PolicyKind;
+use super::reference::dedup;
 pub use super::reference::StatementRef;
-use super::reference::{dedup, serialize_labels};
-use super::variables::{substitute, Substituted};
 
 /// The most alternatives a conditional decision lists.
 pub(crate) const MAX_ALTERNATIVES: usize = 64;
 
 mod matching;
+mod outcome;
 mod request;
 
 use matching::statement_record;
+use outcome::Detail;
+pub use outcome::{
+    Alternative, ConditionRecord, Decision, ElementMatch, Evaluation, Outcome, Requirement,
+    RequirementKind, StatementRecord,
+};
 pub use request::{Request, Resource, ResourceError};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Decision {
-    Allowed,
-    ImplicitDeny,
-    ExplicitDeny,
-    Conditional,
-}
-
-impl Decision {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Decision::Allowed => "allowed",
-            Decision::ImplicitDeny => "implicit_deny",
-            Decision::ExplicitDeny => "explicit_deny",
-            Decision::Conditional => "conditional",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RequirementKind {
-    /// A condition clause must hold for the request.
-    Condition,
-    /// An IAM identity policy of the caller must allow the action.
-    IamPolicy,
-    /// The key's ARN must match a `Resource` pattern.
-    Resource,
-    /// The request must come from one particular role session.
-    Session,
-}
-
-/// Something the request must satisfy; `text` says it in words.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Requirement {
-    pub kind: RequirementKind,
-    pub text: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub operator: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub values: Vec<String>,
-    /// True when the requirement is that this must *not* hold (it comes from a Deny).
-    pub negated: bool,
-}
-
-impl Requirement {
-    fn from_clause(c: &Clause) -> Requirement {
-        Requirement {
-            kind: RequirementKind::Condition,
-            text: condition::describe(c),
-            key: Some(c.key.to_string()),
-            operator: Some(c.operator_name.to_string()),
-            values: c.values.iter().map(|v| v.to_string()).collect(),
-            negated: false,
-        }
-    }
-
-    fn plain(kind: RequirementKind, text: String, values: Vec<String>) -> Requirement {
-        Requirement {
-            kind,
-            text,
-            key: None,
-            operator: None,
-            values,
-            negated: false,
-        }
-    }
-
-    pub(crate) fn negate(&self) -> Requirement {
-        let mut r = self.clone();
-        r.negated = !r.negated;
-        r.text = match self.text.strip_prefix("not (") {
-            Some(inner) if self.negated => inner.trim_end_matches(')').to_string(),
-            _ => format!("not ({})", self.text),
-        };
-        r
-    }
-}
-
-/// How one element of a statement (principal, action, resource) relates to the request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ElementMatch {
-    pub result: Truth,
-    #[serde(rename = "match", skip_serializing_if = "Option::is_none")]
-    pub principal_match: Option<PrincipalMatch>,
-    pub explanation: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ConditionRecord {
-    pub operator: String,
-    pub key: String,
-    pub values: Vec<String>,
-    pub result: Truth,
-    pub explanation: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Every element matches: the statement applies to the request.
-    Applies,
-    DoesNotApply,
-    /// Applies if the statement's requirements hold.
-    AppliesIf,
-    /// AWS would reject the statement; it took no part.
-    Invalid,
-}
-
-/// One statement's match record: what matched, what did not, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StatementRecord {
-    pub statement: StatementRef,
-    pub effect: Effect,
-    pub outcome: Outcome,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub principal: Option<ElementMatch>,
-    pub action: Option<ElementMatch>,
-    pub resource: Option<ElementMatch>,
-    pub conditions: Vec<ConditionRecord>,
-    /// When the outcome is `applies_if`: what must hold.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub requirements: Vec<Requirement>,
-}
-
-/// One way the request can be allowed: all requirements hold. `via` names the statements.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Alternative {
-    pub all_of: Vec<Requirement>,
-    #[serde(serialize_with = "serialize_labels")]
-    pub via: Vec<StatementRef>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Evaluation {
-    pub decision: Decision,
-    /// Ids of the statements that decided: the Denies for `explicit_deny`, the Allows (and
-    /// for `conditional` the Denies whose conditions are unknown) otherwise.
-    #[serde(serialize_with = "serialize_labels")]
-    pub deciding_statements: Vec<StatementRef>,
-    /// For `conditional`: any one alternative suffices.
-    pub requirements: Vec<Alternative>,
-    pub notes: Vec<String>,
-    pub statements: Vec<StatementRecord>,
-}
 
 /// Whether an alternative is reached, and under what.
 struct Candidate {
@@ -207,22 +58,6 @@ pub fn decide(
     identity: Option<&[Policy]>,
 ) -> Evaluation {
     evaluate_with(req, key_policy, identity, Detail::Quiet)
-}
-
-/// Whether to write explanations (which cost allocations) into match records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Detail {
-    Explain,
-    Quiet,
-}
-
-impl Detail {
-    fn say(self, f: impl FnOnce() -> String) -> String {
-        match self {
-            Detail::Explain => f(),
-            Detail::Quiet => String::new(),
-        }
-    }
 }
 
 fn evaluate_with(

@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use crate::analysis::chain::{LayerKind, LayerResult, Layers};
 
-use super::assess::KindView;
 use super::delegation::Setting;
+use super::view::KindView;
 use crate::analysis::aws_ids::Arn;
 use crate::analysis::condition::Base;
 use crate::analysis::eval::{Alternative, Decision, Requirement, RequirementKind};

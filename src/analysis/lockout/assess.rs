@@ -16,10 +16,10 @@ use serde::Serialize;
 use super::admins::{self, AdminKind, RecoverableAdmin};
 use super::causes;
 use super::delegation::Setting;
-use crate::analysis::condition_keys::anyone_can_meet;
-use crate::analysis::eval::{Alternative, Decision, Evaluation, RequirementKind};
+use super::view::KindView;
+use crate::analysis::eval::Alternative;
 use crate::analysis::policy::Policy;
-use crate::analysis::principal_class::{standing, Kind, Standing};
+use crate::analysis::principal_class::Kind;
 use crate::analysis::rules::{Finding, IAM_SIDE, TOO_MANY_PRINCIPALS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -61,73 +61,6 @@ pub struct Assessment {
     pub recoverable_admins: Vec<RecoverableAdmin>,
     /// Why it is not `ok`, and the traps the policy holds.
     pub findings: Vec<Finding>,
-}
-
-/// Whether an alternative could hold for any principal of the account: its requirements are
-/// an IAM policy, the key's own ARN, or conditions on keys that single nobody out
-/// (`condition_keys::anyone_can_meet`). A kind-agnostic view, for the causes of a lockout;
-/// the verdict judges each kind of principal (`principal_class`).
-pub fn generic(alt: &Alternative) -> bool {
-    alt.all_of.iter().all(|r| match r.kind {
-        RequirementKind::IamPolicy | RequirementKind::Resource => true,
-        RequirementKind::Condition => r.key.as_deref().is_some_and(anyone_can_meet),
-        RequirementKind::Session => false,
-    })
-}
-
-/// The ways in of a decided recovery call: one empty alternative when allowed outright.
-pub(super) fn alternatives(e: &Evaluation) -> Vec<Alternative> {
-    match e.decision {
-        Decision::Allowed => vec![Alternative {
-            all_of: vec![],
-            via: e.deciding_statements.clone(),
-        }],
-        Decision::Conditional => e.requirements.clone(),
-        _ => vec![],
-    }
-}
-
-/// How the recovery calls stand for one kind of principal (users, or role sessions).
-pub(super) struct KindView {
-    pub kind: Kind,
-    pub account: String,
-    pub put: Vec<(Alternative, Standing)>,
-    pub get: Vec<(Alternative, Standing)>,
-}
-
-impl KindView {
-    fn new(policy: &Policy, setting: &Setting<'_>, kind: Kind) -> KindView {
-        let judge = |action: &str| -> Vec<(Alternative, Standing)> {
-            let e = setting.decide(&setting.kind_request(kind, action), policy);
-            alternatives(&e)
-                .into_iter()
-                .map(|a| {
-                    let st = standing(&a, kind, "aws", setting.account);
-                    (a, st)
-                })
-                .collect()
-        };
-        KindView {
-            kind,
-            account: setting.account.to_string(),
-            put: judge("kms:PutKeyPolicy"),
-            get: judge("kms:GetKeyPolicy"),
-        }
-    }
-
-    fn generic_put(&self) -> Vec<Alternative> {
-        self.put
-            .iter()
-            .filter(|(_, s)| *s == Standing::Generic)
-            .map(|(a, _)| a.clone())
-            .collect()
-    }
-
-    /// Any principal of the kind gets both recovery calls.
-    fn open_to_all(&self) -> bool {
-        self.put.iter().any(|(_, s)| *s == Standing::Generic)
-            && self.get.iter().any(|(_, s)| *s == Standing::Generic)
-    }
 }
 
 /// Judges a policy: verdict, admins, findings.

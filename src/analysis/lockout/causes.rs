@@ -1,11 +1,11 @@
 //! Why a policy is not `ok` (KL201–KL205), the traps it holds whatever the verdict
 //! (KL206, KL208, KL209), and what a change did to the delegation.
 
-use super::assess::generic;
 use super::delegation::{
     covers_recovery, delegates, names_account, principal_text, Setting, DELEGATION_SID,
     RECOVERY_ACTIONS,
 };
+use super::view::generic;
 use crate::analysis::condition_keys::anyone_can_meet;
 use crate::analysis::eval::{Decision, Evaluation};
 use crate::analysis::policy::{Effect, Policy};

@@ -14,15 +14,17 @@ pub mod delegation;
 pub mod history;
 pub mod key;
 pub mod live_facts;
+mod view;
 
 use serde::Serialize;
 
 pub use admins::{AdminKind, CallerAccess, Existence, RecoverableAdmin};
-pub use assess::{assess, generic, Assessment, Verdict};
+pub use assess::{assess, Assessment, Verdict};
 pub use delegation::{default_policy, Setting, DELEGATION_SID};
 pub use history::{history_settled, FailedChange, LockoutEvent, PolicyVersion};
 pub use key::{KeyProperties, KeyRef, KeyRefError};
 pub use live_facts::{apply_iam_facts, note_incomplete};
+pub use view::generic;
 
 use chrono::{DateTime, Utc};
 

@@ -1,8 +1,8 @@
 //! The exact parser: every input, every finding, every error with its place.
 
 use super::{
-    parse_policy, Clause, Effect, Patterns, Policy, PolicyError, PolicyKind, PrincipalBlock,
-    Statement, Text, KEY_POLICY_MAX_BYTES,
+    Clause, Effect, Patterns, Policy, PolicyError, PolicyKind, PrincipalBlock, Statement, Text,
+    KEY_POLICY_MAX_BYTES,
 };
 use crate::analysis::condition::Operator;
 use crate::analysis::json::{Items, Json, Obj, Val, View};
@@ -40,7 +40,12 @@ pub(super) fn with_json(
                 position: at,
             });
         };
-        let mut policy = parse_policy(doc, kind, name).map_err(|e| PolicyError {
+        // The embedded document by this parser too (the one-pass reader reads the same
+        // policy, and the way in through it would make the two call each other).
+        let embedded = parse_tree(doc)
+            .and_then(|tree| with_json(tree.root(), doc, kind, name, true))
+            .map(|(p, _)| p);
+        let mut policy = embedded.map_err(|e| PolicyError {
             message: format!(
                 "in the policy embedded in `Policy`{}: {}",
                 e.position
