@@ -8,7 +8,7 @@ use crate::analysis::check::{check_parsed, check_policy, CheckSetting};
 use crate::analysis::lockout::delegation::RequestCache;
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::config::CheckConfig;
-use crate::evidence::sources::{self, TEMPLATE_ACCOUNT};
+use crate::evidence::inputs::{self, TEMPLATE_ACCOUNT};
 use crate::evidence::InputError;
 use crate::report::check::{render_json, render_sarif, render_table, CheckReport};
 use crate::report::Style;
@@ -16,7 +16,7 @@ use crate::workers;
 
 pub fn run(args: &CheckArgs, out: &mut dyn Write, style: Style) -> Result<u8, AppError> {
     let cfg = CheckConfig::resolve(args)?;
-    let given = sources::inputs(&cfg.paths)?;
+    let given = inputs::inputs(&cfg.paths)?;
     let inputs = &given.files;
     // Each file is read and checked on its own, on all cores; the report keeps file order.
     let cache = RequestCache::default();
@@ -67,7 +67,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, style: Style) -> Result<u8, Ap
 /// the file here, on the worker, and the file's text and JSON tree are dropped before the
 /// next file.
 fn check_input(
-    input: &sources::Input,
+    input: &inputs::Input,
     cfg: &CheckConfig,
     cache: &RequestCache,
 ) -> Result<CheckReport, InputError> {
@@ -76,7 +76,7 @@ fn check_input(
         policies: Vec::new(),
         findings: Vec::new(),
     };
-    for t in sources::targets(input, cfg.account.as_deref())? {
+    for t in inputs::targets(input, cfg.account.as_deref())? {
         let account = cfg
             .account
             .as_deref()

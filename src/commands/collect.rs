@@ -7,8 +7,8 @@ use std::io::{self, Write};
 use super::{investigate, lookup_progress, warn_problems, AppError, Progress, Scope, Ui};
 use crate::cli::CollectArgs;
 use crate::config::CollectConfig;
+use crate::evidence::aws_source::{self, AwsSource};
 use crate::evidence::files;
-use crate::evidence::live::{self, AwsSource};
 use crate::evidence::source::EvidenceSource;
 
 pub fn run(args: &CollectArgs, err: &mut dyn Write, ui: Ui) -> Result<u8, AppError> {
@@ -19,7 +19,7 @@ pub fn run(args: &CollectArgs, err: &mut dyn Write, ui: Ui) -> Result<u8, AppErr
     let now = chrono::Utc::now();
     let progress = lookup_progress(ui.progress);
     let mut source = AwsSource::connect(
-        live::Request::new(&cfg.live.connection, &cfg.key_input, cfg.live.since, now)
+        aws_source::Request::new(&cfg.live.connection, &cfg.key_input, cfg.live.since, now)
             .with_history(cfg.live.history.clone()),
         &progress,
     )?;

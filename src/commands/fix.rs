@@ -19,8 +19,8 @@ use crate::analysis::shell::CommandLine;
 use crate::cli::{FixArgs, OutputFormat};
 use crate::config::FixConfig;
 use crate::evidence::aws::{LiveError, Mode};
+use crate::evidence::aws_source::{self, AwsSource};
 use crate::evidence::files::{self, NewFile};
-use crate::evidence::live::{self, AwsSource};
 use crate::report::fix::{self as report, Applied, FixReport};
 
 /// How long to wait for KMS to return the new policy: attempts and the pause between them
@@ -77,7 +77,7 @@ pub fn run(
         Mode::ReadOnly
     };
     let mut source = AwsSource::connect_in(
-        live::Request::new(&cfg.live.connection, &cfg.key_input, cfg.live.since, now)
+        aws_source::Request::new(&cfg.live.connection, &cfg.key_input, cfg.live.since, now)
             .with_history(cfg.live.history.clone()),
         &lookups,
         mode,

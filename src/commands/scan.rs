@@ -8,7 +8,7 @@ use super::{AppError, Progress, Throttle, Ui};
 use crate::analysis::scan::{judge, order, KeyFacts, KeyStanding, Standing};
 use crate::cli::{CheckFormat, ScanArgs};
 use crate::config::ScanConfig;
-use crate::evidence::live;
+use crate::evidence::aws::scan as live;
 use crate::report::scan::{self as report, Pending, ScanReport};
 
 /// What a scan found, judged.

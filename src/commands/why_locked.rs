@@ -10,8 +10,8 @@ use crate::analysis::policy::PolicyKind;
 use crate::analysis::repair::repair;
 use crate::cli::{OutputFormat, WhyLockedArgs};
 use crate::config::{FlagError, Source, WhyLockedConfig};
+use crate::evidence::aws_source::{self, AwsSource};
 use crate::evidence::files;
-use crate::evidence::live::{self, AwsSource};
 use crate::evidence::source::{BundleSource, EvidenceSource, FileSource};
 use crate::report::why_locked::{self, EvidenceSummary, RepairedPolicy, WhyLockedReport};
 use crate::report::FileFinding;
@@ -78,7 +78,7 @@ pub fn run(
         }),
         Source::Bundle(path) => Box::new(BundleSource::open(path)?),
         Source::Live(live) => Box::new(AwsSource::connect(
-            live::Request::new(&live.connection, &cfg.key_input, live.since, cfg.now)
+            aws_source::Request::new(&live.connection, &cfg.key_input, live.since, cfg.now)
                 .with_history(live.history.clone()),
             &lookups,
         )?),

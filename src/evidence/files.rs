@@ -94,7 +94,7 @@ pub fn load_policy(path: &Path, kind: PolicyKind, name: &str) -> Result<Policy, 
 /// (its stem), so that statements read `FILE:SID`; `seen` is shown each file and its policy
 /// as it is read (for the findings).
 pub fn load_layers(
-    files: &crate::config::LayerFiles,
+    files: &super::settings::LayerFiles,
     seen: &mut dyn FnMut(&Path, &Policy),
 ) -> Result<LayerPolicies, InputError> {
     let mut one = |p: &Path, kind| -> Result<Policy, InputError> {

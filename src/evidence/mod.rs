@@ -7,15 +7,17 @@
 pub mod archive;
 pub mod athena;
 pub mod aws;
+pub mod aws_source;
+pub mod bundle;
 pub mod cloudformation;
 pub mod cloudtrail_records;
 pub mod files;
+pub mod inputs;
 pub mod layers;
-pub mod live;
 pub mod scan_file;
+pub mod settings;
 pub mod shape;
 pub mod source;
-pub mod sources;
 pub mod trail_files;
 
 use std::path::{Path, PathBuf};

@@ -8,7 +8,7 @@
 //!   decides for the caller.
 //!
 //! Files ([`FileSource`]), bundles saved by `collect` ([`BundleSource`]) and AWS itself
-//! (`live::AwsSource`) stand behind it; the file source doubles as the test fake. Analysis
+//! (`aws_source::AwsSource`) stand behind it; the file source doubles as the test fake. Analysis
 //! names the principals it needs, evidence answers, and the diagnosis runs once.
 
 use std::collections::BTreeMap;
@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use super::aws::{CallerIdentity, LiveError};
+use super::bundle::Bundle;
 use super::files;
-use super::live::Bundle;
 use super::trail_files::read_all;
 use super::InputError;
 use crate::analysis::chain::LayerPolicies;
@@ -203,7 +203,7 @@ pub struct BundleSource {
 impl BundleSource {
     /// Reads and checks a bundle file; every error names the file and, for JSON, the place.
     pub fn open(path: &Path) -> Result<BundleSource, InputError> {
-        let bundle = super::live::read_bundle(path)?;
+        let bundle = super::bundle::read_bundle(path)?;
         Ok(BundleSource {
             path: path.to_path_buf(),
             bundle,

@@ -17,7 +17,7 @@ use kmsdoctor::analysis::policy::{
 };
 use kmsdoctor::analysis::repair::repair;
 use kmsdoctor::analysis::shell::RunFlags;
-use kmsdoctor::evidence::{cloudformation, cloudtrail_records, sources};
+use kmsdoctor::evidence::{cloudformation, cloudtrail_records, inputs as sources};
 use kmsdoctor::report::why_locked::{render_json, render_table, EvidenceSummary, WhyLockedReport};
 use kmsdoctor::report::Style;
 

@@ -1145,8 +1145,8 @@ fn athena_rules(
     vec![start, status.build(), results.build()]
 }
 
-fn athena_settings() -> kmsdoctor::evidence::aws::athena::AthenaSettings {
-    kmsdoctor::evidence::aws::athena::AthenaSettings {
+fn athena_settings() -> kmsdoctor::evidence::settings::AthenaSettings {
+    kmsdoctor::evidence::settings::AthenaSettings {
         workgroup: "primary".into(),
         database: "security".into(),
         table: "cloudtrail_logs".into(),

@@ -364,7 +364,7 @@ fn a_missing_key_is_a_one_line_error() {
 fn live_collection_only_reads_and_the_guard_holds_on_the_wire() {
     let arn = create_key(None);
     let clients = Clients::new(&config());
-    let req = kmsdoctor::evidence::live::Request {
+    let req = kmsdoctor::evidence::aws_source::Request {
         connection: Default::default(),
         key_input: arn.clone(),
         since: std::time::Duration::from_secs(86_400),
@@ -379,7 +379,7 @@ fn live_collection_only_reads_and_the_guard_holds_on_the_wire() {
     let rt = runtime();
     let calls_log = clients.calls.clone();
     let mut source =
-        kmsdoctor::evidence::live::AwsSource::over(clients.clone(), req, &|_| {}).unwrap();
+        kmsdoctor::evidence::aws_source::AwsSource::over(clients.clone(), req, &|_| {}).unwrap();
     kmsdoctor::commands::collect::gather(&mut source, chrono::Utc::now()).unwrap();
     let bundle = source.bundle().unwrap();
     assert!(bundle.key_facts.policy.is_some());

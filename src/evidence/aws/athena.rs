@@ -11,18 +11,6 @@ use chrono::{Datelike, NaiveDate};
 use super::Clients;
 use crate::evidence::archive::TrailLocation;
 
-/// Where and how the query runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AthenaSettings {
-    pub workgroup: String,
-    pub database: String,
-    pub table: String,
-    /// `s3://...` for the results; `None`: the workgroup's own setting.
-    pub output_location: Option<String>,
-    /// The most the query may scan, in bytes.
-    pub max_scan: u64,
-}
-
 /// What the query will read: the log files of the key's account, region and days.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Estimate {
@@ -130,7 +118,7 @@ const MAX_ROWS: usize = 100_000;
 /// Runs `sql`, waits for it, and reads every page of its results.
 pub async fn run_query(
     c: &Clients,
-    s: &AthenaSettings,
+    s: &crate::evidence::settings::AthenaSettings,
     sql: &str,
     polling: Polling,
 ) -> Result<QueryRun, String> {

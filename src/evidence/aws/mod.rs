@@ -19,6 +19,8 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use super::settings::Connection;
+
 pub use cloudtrail::{
     cloudtrail_config, lookup_policy_events, KeyLookup, LookupPacing, LookupProgress, LookupReport,
 };
@@ -29,14 +31,6 @@ pub use iam::{caller_principal_arn, principal_exists, read_identity, simulate, I
 pub use kms::{get_key_policy, key_facts, key_tags, put_key_policy, KeyFacts};
 pub use org::{read_org_policies, OrgRead, OrgReader};
 pub use sts::{caller_identity, CallerIdentity};
-
-/// How to reach AWS.
-#[derive(Debug, Clone, Default)]
-pub struct Connection {
-    pub profile: Option<String>,
-    pub region: Option<String>,
-    pub endpoint_url: Option<String>,
-}
 
 /// A failed call: the AWS error code when there is one, and the error in one line.
 pub type AwsFailure = (Option<String>, String);
@@ -175,6 +169,14 @@ async fn check_profile(conn: &Connection) -> Result<(), LiveError> {
             format!("the profiles there are {}", known.join(", "))
         }
     )))
+}
+
+/// The runtime the AWS calls run on: one thread (only the evidence layer is async).
+pub fn runtime() -> Result<tokio::runtime::Runtime, LiveError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| LiveError(format!("cannot start the AWS client runtime: {e}")))
 }
 
 pub(crate) fn first_line(s: &str) -> String {

@@ -1,5 +1,6 @@
 //! `kmsdoctor scan`, the AWS half: every customer-managed key of a region, with its
-//! metadata and its policy when readable. Read-only (ListKeys, DescribeKey, GetKeyPolicy).
+//! metadata and its policy when readable; and every region, or every account of the
+//! organization, at once. Read-only (ListKeys, DescribeKey, GetKeyPolicy).
 //! KMS's request quotas are per account, region and operation, and shared with every other
 //! caller: each operation is paced by its own token bucket, well below them. One failure is
 //! reported with its key (or region), never an abort.
@@ -8,8 +9,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{AwsFailure, Clients};
+use super::{AwsFailure, CallerIdentity, Clients, LiveError};
 use crate::analysis::lockout::KeyProperties;
+use crate::evidence::settings::Connection;
 
 /// One key as KMS described it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -152,6 +154,228 @@ pub async fn scan_region(
         progress(&c.region, i + 1, total);
     }
     out
+}
+
+/// What every scan starts from: the configuration, the caller, and the regions to scan
+/// (the configured one when none are given).
+struct ScanStart {
+    runtime: tokio::runtime::Runtime,
+    config: aws_config::SdkConfig,
+    home: Clients,
+    caller: CallerIdentity,
+    regions: Vec<String>,
+}
+
+fn start_scan(connection: &Connection, regions: &[String]) -> Result<ScanStart, LiveError> {
+    let runtime = super::runtime()?;
+    let mut connection = connection.clone();
+    if connection.region.is_none() {
+        connection.region = regions.first().cloned();
+    }
+    let config = runtime.block_on(super::load_config(&connection))?;
+    let home = Clients::new(&config);
+    let caller = runtime.block_on(super::caller_identity(&home))?;
+    let regions: Vec<String> = if regions.is_empty() {
+        vec![home.region.clone()]
+    } else {
+        regions.to_vec()
+    };
+    Ok(ScanStart {
+        runtime,
+        config,
+        home,
+        caller,
+        regions,
+    })
+}
+
+/// What `scan` found: who asked, and each region's keys.
+#[derive(Debug, Clone)]
+pub struct ScanEvidence {
+    pub caller: CallerIdentity,
+    pub regions: Vec<RegionScan>,
+    /// The RCP levels that bind each account scanned, as far as the caller may read them:
+    /// one RCP Deny can lock every principal out of every key of an account.
+    pub rcps: Vec<(String, super::OrgRead)>,
+}
+
+/// The RCPs of each account, read with the caller's clients (the management account or a
+/// delegated administrator can read them; anyone else gets the problem said).
+fn read_rcps(
+    runtime: &tokio::runtime::Runtime,
+    home: &Clients,
+    accounts: &[String],
+) -> Vec<(String, super::OrgRead)> {
+    let mut reader =
+        super::OrgReader::new(&[aws_sdk_organizations::types::PolicyType::ResourceControlPolicy]);
+    let mut out = Vec::new();
+    for a in accounts {
+        let read = runtime.block_on(reader.read(home, a));
+        out.push((a.clone(), read));
+    }
+    out
+}
+
+/// Scans `regions` (the configured region when empty) at once, each operation paced to
+/// `per_second` calls a second in each region. Read-only.
+pub fn scan_keys(
+    connection: &Connection,
+    regions: &[String],
+    per_second: u32,
+    progress: &(dyn Fn(&str, usize, usize) + Sync),
+) -> Result<ScanEvidence, LiveError> {
+    let ScanStart {
+        runtime,
+        config,
+        home,
+        caller,
+        regions,
+    } = start_scan(connection, regions)?;
+    let clients: Vec<Clients> = regions
+        .iter()
+        .map(|r| {
+            let c = config
+                .to_builder()
+                .region(aws_config::Region::new(r.clone()))
+                .build();
+            Clients::new(&c)
+        })
+        .collect();
+    let scans = runtime.block_on(futures_util::future::join_all(
+        clients.iter().map(|c| scan_region(c, per_second, progress)),
+    ));
+    let rcps = read_rcps(&runtime, &home, std::slice::from_ref(&caller.account));
+    Ok(ScanEvidence {
+        caller,
+        regions: scans,
+        rcps,
+    })
+}
+
+/// `scan --org`: every active account of the organization, scanned through a role assumed in
+/// it (the caller's own account with the caller's credentials). An account whose role cannot
+/// be assumed is a problem named with it, never an abort.
+pub struct OrgScan {
+    pub role_name: String,
+    pub external_id: Option<String>,
+}
+
+pub fn scan_org(
+    connection: &Connection,
+    regions: &[String],
+    per_second: u32,
+    org: &OrgScan,
+    progress: &(dyn Fn(&str, usize, usize) + Sync),
+) -> Result<(ScanEvidence, Vec<String>, Vec<String>), LiveError> {
+    use aws_credential_types::Credentials;
+    let ScanStart {
+        runtime,
+        config,
+        home,
+        caller,
+        regions,
+    } = start_scan(connection, regions)?;
+    // Only these clients may list the accounts and assume roles (the guard's OrgScan mode).
+    let org_clients = Clients::with_mode(&config, super::Mode::OrgScan);
+    let organizations = &org_clients.organizations;
+    let mut accounts: Vec<String> = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..1000 {
+        let page = runtime
+            .block_on(
+                organizations
+                    .list_accounts()
+                    .set_next_token(token.clone())
+                    .send(),
+            )
+            .map_err(|e| {
+                LiveError(format!(
+                    "organizations ListAccounts failed: {} (run scan --org from the management account or a delegated administrator)",
+                    home.describe(&e).1
+                ))
+            })?;
+        for a in page.accounts() {
+            let active = a.status().is_none_or(|s| s.as_str() == "ACTIVE");
+            if let (Some(id), true) = (a.id(), active) {
+                accounts.push(id.to_string());
+            }
+        }
+        match page.next_token() {
+            Some(t) if token.as_deref() != Some(t) => token = Some(t.to_string()),
+            _ => break,
+        }
+    }
+    accounts.sort();
+    accounts.dedup();
+    let mut problems = Vec::new();
+    // Sessions first (quick), then every account and region at once: KMS's quotas are per
+    // account and region, and each (account, region) has its own pacing.
+    let mut clients: Vec<Clients> = Vec::new();
+    for account in &accounts {
+        let account_config = if *account == caller.account {
+            config.clone()
+        } else {
+            let role = format!("arn:aws:iam::{account}:role/{}", org.role_name);
+            let mut req = org_clients
+                .sts
+                .assume_role()
+                .role_arn(&role)
+                .role_session_name("kmsdoctor-scan");
+            if let Some(x) = &org.external_id {
+                req = req.external_id(x);
+            }
+            match runtime.block_on(req.send()) {
+                Ok(out) => match out.credentials() {
+                    Some(c) => {
+                        let creds = Credentials::new(
+                            c.access_key_id(),
+                            c.secret_access_key(),
+                            Some(c.session_token().to_string()),
+                            None,
+                            "kmsdoctor-scan-org",
+                        );
+                        config
+                            .to_builder()
+                            .credentials_provider(
+                                aws_credential_types::provider::SharedCredentialsProvider::new(
+                                    creds,
+                                ),
+                            )
+                            .build()
+                    }
+                    None => {
+                        problems.push(format!("sts AssumeRole {role} returned no credentials: account {account} not scanned"));
+                        continue;
+                    }
+                },
+                Err(e) => {
+                    problems.push(format!(
+                        "sts AssumeRole {role} failed ({}): account {account} not scanned",
+                        home.describe(&e).1
+                    ));
+                    continue;
+                }
+            }
+        };
+        clients.extend(regions.iter().map(|r| {
+            Clients::new(
+                &account_config
+                    .to_builder()
+                    .region(aws_config::Region::new(r.clone()))
+                    .build(),
+            )
+        }));
+    }
+    let scans = runtime.block_on(futures_util::future::join_all(
+        clients.iter().map(|c| scan_region(c, per_second, progress)),
+    ));
+    let rcps = read_rcps(&runtime, &home, &accounts);
+    let all = ScanEvidence {
+        caller: caller.clone(),
+        regions: scans,
+        rcps,
+    };
+    Ok((all, accounts, problems))
 }
 
 #[cfg(test)]

@@ -1,186 +1,29 @@
-//! Live evidence: [`AwsSource`], the AWS side of the evidence seam, and the [`Bundle`] it
-//! records: the same thing `kmsdoctor collect` saves to a file and `why-locked --from` reads
-//! back, so that one person can collect in the account and another diagnose offline, with
-//! the same result.
+//! The AWS side of the evidence seam: [`AwsSource`] reads the key, its policy history and
+//! facts about principals from AWS (guarded, read-only unless built for `fix --apply`), and
+//! keeps what AWS said, to save as a [`Bundle`].
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use super::aws::{
-    self, CallerIdentity, Clients, Connection, KeyFacts, KeyLookup, LiveError, LookupPacing,
+    self, runtime, CallerIdentity, Clients, KeyFacts, KeyLookup, LiveError, LookupPacing,
     LookupReport,
 };
-use super::cloudtrail_records::{scan, TrailError};
+use super::bundle::{Bundle, BUNDLE_SCHEMA};
 use super::layers::RecordedLayers;
+use super::settings::Connection;
+use super::settings::History;
 use super::source::{
     EventsQuery, EventsSummary, EvidenceError, EvidenceSource, KeyEvidence, PolicyEvents,
     PrincipalFacts,
 };
-use super::{files, InputError};
+use super::BUNDLE_KIND;
 use crate::analysis::events::{ArchiveSummary, PolicyEvent};
-use crate::analysis::locate::json_error;
 use crate::analysis::lockout::history_settled;
-use crate::analysis::lockout::{Existence, KeyRef};
+use crate::analysis::lockout::KeyRef;
 use crate::analysis::policy::{parse_document, PolicyKind};
-
-pub use super::BUNDLE_KIND;
-pub const BUNDLE_SCHEMA: u32 = 1;
-
-/// The largest bundle read.
-pub const MAX_BUNDLE_BYTES: u64 = 64 * 1024 * 1024;
-
-/// Everything collected about a key, as saved by `collect`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Bundle {
-    pub kind: String,
-    pub schema_version: u32,
-    pub collected_at: DateTime<Utc>,
-    pub region: String,
-    /// The key as the person named it (id, ARN, alias).
-    pub key_input: String,
-    pub key: KeyRef,
-    pub caller: CallerIdentity,
-    /// The caller's role (with its path) or user ARN, for IAM: known when IAM answered.
-    pub caller_principal_arn: Option<String>,
-    pub key_facts: KeyFacts,
-    /// The key's CreateKey and PutKeyPolicy records, as CloudTrail wrote them.
-    pub records: Vec<serde_json::Value>,
-    pub lookup: LookupReport,
-    /// Whether each candidate administrator exists: `yes`, `no`, `unknown`.
-    pub existence: BTreeMap<String, Existence>,
-    /// IAM's decision for the caller on kms:GetKeyPolicy and kms:PutKeyPolicy, when asked.
-    pub simulation: Option<Vec<(String, String)>>,
-    /// The caller's layers of the request chain (identity policies, boundary, SCPs, RCPs)
-    /// as read then; absent in bundles of older kmsdoctors.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub layers: Option<RecordedLayers>,
-    /// Where each record came from: event id to `cloudtrail:LookupEvents` or
-    /// `s3://BUCKET/KEY` (absent in bundles of older kmsdoctors).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub sources: BTreeMap<String, String>,
-    /// What reading the trail's S3 logs amounted to (`--history s3`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub archive: Option<ArchiveSummary>,
-    pub problems: Vec<String>,
-}
-
-/// Why a file is not a bundle this kmsdoctor reads.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BundleError {
-    #[error("`kind` is `{0}`, not `{BUNDLE_KIND}`")]
-    Kind(String),
-    #[error("schema_version {0} is not supported (this kmsdoctor reads {BUNDLE_SCHEMA})")]
-    Schema(u32),
-    /// A field that is not what it claims (a key ARN that is not one...): the bundle was
-    /// edited or written by something else, and its values must not reach a command.
-    #[error("{value} is not a valid {kind}")]
-    Invalid {
-        pointer: &'static str,
-        kind: &'static str,
-        value: String,
-    },
-}
-
-impl BundleError {
-    /// The JSON pointer of the offending field, when there is one.
-    pub fn pointer(&self) -> Option<&'static str> {
-        match self {
-            BundleError::Kind(_) => Some("/kind"),
-            BundleError::Schema(_) => Some("/schema_version"),
-            BundleError::Invalid { pointer, .. } => Some(pointer),
-        }
-    }
-}
-
-impl Bundle {
-    /// The policy events in the bundle.
-    pub fn events(&self) -> Result<Vec<PolicyEvent>, TrailError> {
-        let text = serde_json::json!({ "Records": self.records }).to_string();
-        scan(&text).map(|s| s.events)
-    }
-
-    /// Checks a bundle read from a file.
-    pub fn check(&self) -> Result<(), BundleError> {
-        if self.kind != BUNDLE_KIND {
-            return Err(BundleError::Kind(self.kind.clone()));
-        }
-        if self.schema_version != BUNDLE_SCHEMA {
-            return Err(BundleError::Schema(self.schema_version));
-        }
-        use crate::analysis::aws_ids::{is_account_id, is_key_id, is_region, KeyArn};
-        let invalid = |pointer, kind, value: &str| BundleError::Invalid {
-            pointer,
-            kind,
-            value: format!("`{}`", crate::analysis::escape::visible(value)),
-        };
-        let k = &self.key;
-        if !is_key_id(&k.id) {
-            return Err(invalid("/key/id", "key id", &k.id));
-        }
-        if let Some(a) = &k.account {
-            if !is_account_id(a) {
-                return Err(invalid("/key/account", "account id", a));
-            }
-        }
-        if let Some(r) = &k.region {
-            if !is_region(r) {
-                return Err(invalid("/key/region", "region name", r));
-            }
-        }
-        if let Some(arn) = &k.arn {
-            let Some(parsed) = KeyArn::parse(arn) else {
-                return Err(invalid("/key/arn", "key ARN", arn));
-            };
-            // The ARN, the id, the account and the region must tell the same key.
-            let consistent = parsed.key_id == k.id
-                && k.account.as_deref().is_none_or(|a| a == parsed.account)
-                && k.region.as_deref().is_none_or(|r| r == parsed.region);
-            if !consistent {
-                return Err(invalid(
-                    "/key/arn",
-                    "key ARN for this key's id, account and region",
-                    arn,
-                ));
-            }
-        }
-        if !is_region(&self.region) {
-            return Err(invalid("/region", "region name", &self.region));
-        }
-        if !is_account_id(&self.caller.account) {
-            return Err(invalid(
-                "/caller/account",
-                "account id",
-                &self.caller.account,
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// Reads a bundle file and checks it; errors name the file and the place.
-pub fn read_bundle(path: &Path) -> Result<Bundle, InputError> {
-    let text = files::read_text(path, MAX_BUNDLE_BYTES)?;
-    let bundle: Bundle = serde_json::from_str(&text).map_err(|e| {
-        let (message, position) = json_error(&e);
-        InputError {
-            file: path.to_path_buf(),
-            position,
-            pointer: None,
-            message: format!("not a kmsdoctor evidence bundle: {message}"),
-        }
-    })?;
-    bundle.check().map_err(|m| InputError {
-        file: path.to_path_buf(),
-        position: None,
-        pointer: m.pointer().map(str::to_string),
-        message: format!("not a usable evidence bundle: {m}"),
-    })?;
-    Ok(bundle)
-}
 
 /// What to collect.
 #[derive(Debug, Clone)]
@@ -193,18 +36,6 @@ pub struct Request {
     pub now: DateTime<Utc>,
     pub pacing: LookupPacing,
     pub history: History,
-}
-
-/// Where history older than event history's 90 days comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum History {
-    /// Event history only; when it does not settle the history, say where the archive is.
-    #[default]
-    Lookup,
-    /// The trail's log files in S3, read back as far as needed.
-    S3,
-    /// One Athena query over the user's CloudTrail table.
-    Athena(aws::athena::AthenaSettings),
 }
 
 impl Request {
@@ -254,13 +85,6 @@ pub struct AwsSource<'p> {
     archive: Option<ArchiveSummary>,
     /// The key's current policy, parsed once (when GetKeyPolicy answered).
     current_policy: Option<crate::analysis::policy::Policy>,
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, LiveError> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| LiveError(format!("cannot start the AWS client runtime: {e}")))
 }
 
 impl<'p> AwsSource<'p> {
@@ -493,7 +317,7 @@ impl<'p> AwsSource<'p> {
     fn athena_history(
         &mut self,
         clients: &Clients,
-        settings: &aws::athena::AthenaSettings,
+        settings: &super::settings::AthenaSettings,
         loc: &crate::evidence::archive::TrailLocation,
         q: &EventsQuery,
         newest: chrono::NaiveDate,
@@ -773,232 +597,6 @@ impl EvidenceSource for AwsSource<'_> {
         self.facts = facts.clone();
         Ok(facts)
     }
-}
-
-/// What every scan starts from: the configuration, the caller, and the regions to scan
-/// (the configured one when none are given).
-struct ScanStart {
-    runtime: tokio::runtime::Runtime,
-    config: aws_config::SdkConfig,
-    home: Clients,
-    caller: CallerIdentity,
-    regions: Vec<String>,
-}
-
-fn start_scan(connection: &aws::Connection, regions: &[String]) -> Result<ScanStart, LiveError> {
-    let runtime = runtime()?;
-    let mut connection = connection.clone();
-    if connection.region.is_none() {
-        connection.region = regions.first().cloned();
-    }
-    let config = runtime.block_on(aws::load_config(&connection))?;
-    let home = Clients::new(&config);
-    let caller = runtime.block_on(aws::caller_identity(&home))?;
-    let regions: Vec<String> = if regions.is_empty() {
-        vec![home.region.clone()]
-    } else {
-        regions.to_vec()
-    };
-    Ok(ScanStart {
-        runtime,
-        config,
-        home,
-        caller,
-        regions,
-    })
-}
-
-/// What `scan` found: who asked, and each region's keys.
-#[derive(Debug, Clone)]
-pub struct ScanEvidence {
-    pub caller: CallerIdentity,
-    pub regions: Vec<aws::scan::RegionScan>,
-    /// The RCP levels that bind each account scanned, as far as the caller may read them:
-    /// one RCP Deny can lock every principal out of every key of an account.
-    pub rcps: Vec<(String, aws::OrgRead)>,
-}
-
-/// The RCPs of each account, read with the caller's clients (the management account or a
-/// delegated administrator can read them; anyone else gets the problem said).
-fn read_rcps(
-    runtime: &tokio::runtime::Runtime,
-    home: &Clients,
-    accounts: &[String],
-) -> Vec<(String, aws::OrgRead)> {
-    let mut reader =
-        aws::OrgReader::new(&[aws_sdk_organizations::types::PolicyType::ResourceControlPolicy]);
-    let mut out = Vec::new();
-    for a in accounts {
-        let read = runtime.block_on(reader.read(home, a));
-        out.push((a.clone(), read));
-    }
-    out
-}
-
-/// Scans `regions` (the configured region when empty) at once, each operation paced to
-/// `per_second` calls a second in each region. Read-only.
-pub fn scan_keys(
-    connection: &aws::Connection,
-    regions: &[String],
-    per_second: u32,
-    progress: &(dyn Fn(&str, usize, usize) + Sync),
-) -> Result<ScanEvidence, LiveError> {
-    let ScanStart {
-        runtime,
-        config,
-        home,
-        caller,
-        regions,
-    } = start_scan(connection, regions)?;
-    let clients: Vec<Clients> = regions
-        .iter()
-        .map(|r| {
-            let c = config
-                .to_builder()
-                .region(aws_config::Region::new(r.clone()))
-                .build();
-            Clients::new(&c)
-        })
-        .collect();
-    let scans = runtime.block_on(futures_util::future::join_all(
-        clients
-            .iter()
-            .map(|c| aws::scan::scan_region(c, per_second, progress)),
-    ));
-    let rcps = read_rcps(&runtime, &home, std::slice::from_ref(&caller.account));
-    Ok(ScanEvidence {
-        caller,
-        regions: scans,
-        rcps,
-    })
-}
-
-/// `scan --org`: every active account of the organization, scanned through a role assumed in
-/// it (the caller's own account with the caller's credentials). An account whose role cannot
-/// be assumed is a problem named with it, never an abort.
-pub struct OrgScan {
-    pub role_name: String,
-    pub external_id: Option<String>,
-}
-
-pub fn scan_org(
-    connection: &aws::Connection,
-    regions: &[String],
-    per_second: u32,
-    org: &OrgScan,
-    progress: &(dyn Fn(&str, usize, usize) + Sync),
-) -> Result<(ScanEvidence, Vec<String>, Vec<String>), LiveError> {
-    use aws_credential_types::Credentials;
-    let ScanStart {
-        runtime,
-        config,
-        home,
-        caller,
-        regions,
-    } = start_scan(connection, regions)?;
-    // Only these clients may list the accounts and assume roles (the guard's OrgScan mode).
-    let org_clients = Clients::with_mode(&config, aws::Mode::OrgScan);
-    let organizations = &org_clients.organizations;
-    let mut accounts: Vec<String> = Vec::new();
-    let mut token: Option<String> = None;
-    for _ in 0..1000 {
-        let page = runtime
-            .block_on(
-                organizations
-                    .list_accounts()
-                    .set_next_token(token.clone())
-                    .send(),
-            )
-            .map_err(|e| {
-                LiveError(format!(
-                    "organizations ListAccounts failed: {} (run scan --org from the management account or a delegated administrator)",
-                    home.describe(&e).1
-                ))
-            })?;
-        for a in page.accounts() {
-            let active = a.status().is_none_or(|s| s.as_str() == "ACTIVE");
-            if let (Some(id), true) = (a.id(), active) {
-                accounts.push(id.to_string());
-            }
-        }
-        match page.next_token() {
-            Some(t) if token.as_deref() != Some(t) => token = Some(t.to_string()),
-            _ => break,
-        }
-    }
-    accounts.sort();
-    accounts.dedup();
-    let mut problems = Vec::new();
-    // Sessions first (quick), then every account and region at once: KMS's quotas are per
-    // account and region, and each (account, region) has its own pacing.
-    let mut clients: Vec<Clients> = Vec::new();
-    for account in &accounts {
-        let account_config = if *account == caller.account {
-            config.clone()
-        } else {
-            let role = format!("arn:aws:iam::{account}:role/{}", org.role_name);
-            let mut req = org_clients
-                .sts
-                .assume_role()
-                .role_arn(&role)
-                .role_session_name("kmsdoctor-scan");
-            if let Some(x) = &org.external_id {
-                req = req.external_id(x);
-            }
-            match runtime.block_on(req.send()) {
-                Ok(out) => match out.credentials() {
-                    Some(c) => {
-                        let creds = Credentials::new(
-                            c.access_key_id(),
-                            c.secret_access_key(),
-                            Some(c.session_token().to_string()),
-                            None,
-                            "kmsdoctor-scan-org",
-                        );
-                        config
-                            .to_builder()
-                            .credentials_provider(
-                                aws_credential_types::provider::SharedCredentialsProvider::new(
-                                    creds,
-                                ),
-                            )
-                            .build()
-                    }
-                    None => {
-                        problems.push(format!("sts AssumeRole {role} returned no credentials: account {account} not scanned"));
-                        continue;
-                    }
-                },
-                Err(e) => {
-                    problems.push(format!(
-                        "sts AssumeRole {role} failed ({}): account {account} not scanned",
-                        home.describe(&e).1
-                    ));
-                    continue;
-                }
-            }
-        };
-        clients.extend(regions.iter().map(|r| {
-            Clients::new(
-                &account_config
-                    .to_builder()
-                    .region(aws_config::Region::new(r.clone()))
-                    .build(),
-            )
-        }));
-    }
-    let scans = runtime.block_on(futures_util::future::join_all(
-        clients
-            .iter()
-            .map(|c| aws::scan::scan_region(c, per_second, progress)),
-    ));
-    let rcps = read_rcps(&runtime, &home, &accounts);
-    let all = ScanEvidence {
-        caller: caller.clone(),
-        regions: scans,
-        rcps,
-    };
-    Ok((all, accounts, problems))
 }
 
 /// Reads the caller's layers of the request chain: its identity policies and permissions

@@ -1,0 +1,132 @@
+//! `scan` and `guard`: the regions, the pace, `--org`, and the principals `guard` deletes.
+
+use std::path::PathBuf;
+
+use super::live::LiveConfig;
+use super::{flag_err, principal_arns, run_flags, FlagError};
+use crate::analysis::aws_ids::is_region;
+use crate::analysis::shell::RunFlags;
+use crate::cli::{CheckFormat, OutputFormat};
+use crate::evidence::settings::Connection;
+
+#[derive(Debug, Clone)]
+pub struct ScanConfig {
+    pub regions: Vec<String>,
+    pub rate: u32,
+    pub output: CheckFormat,
+    /// `--org`: the role to assume in each member account, and the external id.
+    pub org: Option<(String, Option<String>)>,
+    pub connection: Connection,
+    /// The run's flags, for the follow-up commands.
+    pub flags: RunFlags,
+}
+
+impl ScanConfig {
+    pub fn resolve(a: &crate::cli::ScanArgs) -> Result<ScanConfig, FlagError> {
+        let mut regions: Vec<String> = Vec::new();
+        for r in &a.regions {
+            let r = r.trim();
+            if !is_region(r) {
+                return Err(flag_err("--regions", format!("`{r}` is not a region name")));
+            }
+            if !regions.iter().any(|x| x == r) {
+                regions.push(r.to_string());
+            }
+        }
+        if a.rate == 0 || a.rate > 1000 {
+            return Err(flag_err(
+                "--rate",
+                "give 1 to 1000 calls a second (KMS's quotas are per account and region, shared with every other caller)",
+            ));
+        }
+        if a.aws.since.is_some() {
+            return Err(flag_err(
+                "--since",
+                "scan reads each key's current policy, not CloudTrail: leave --since out",
+            ));
+        }
+        if a.aws.history.is_some() {
+            return Err(flag_err(
+                "--history",
+                "scan reads each key's current policy, not CloudTrail: leave --history out",
+            ));
+        }
+        if let (Some(r), false) = (&a.aws.region, regions.is_empty()) {
+            if !regions.contains(r) {
+                return Err(flag_err(
+                    "--region",
+                    "give the regions to scan with --regions alone",
+                ));
+            }
+        }
+        let live = LiveConfig::resolve(&a.aws, "")?;
+        let role_ok = !a.role_name.is_empty()
+            && a.role_name.len() <= 64
+            && a.role_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+        if !role_ok {
+            return Err(flag_err(
+                "--role-name",
+                format!("`{}` is not a role name", a.role_name),
+            ));
+        }
+        if !a.org && (a.external_id.is_some() || a.role_name != "OrganizationAccountAccessRole") {
+            return Err(flag_err(
+                "--role-name",
+                "--role-name and --external-id are for --org",
+            ));
+        }
+        Ok(ScanConfig {
+            org: a.org.then(|| (a.role_name.clone(), a.external_id.clone())),
+            regions,
+            rate: a.rate,
+            output: a.output,
+            connection: live.connection,
+            flags: run_flags(&a.aws),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct GuardConfig {
+    pub delete: Vec<String>,
+    pub min_admins: usize,
+    /// `--scan FILE`, else a scan now.
+    pub scan_file: Option<PathBuf>,
+    pub scan: Option<ScanConfig>,
+    pub output: OutputFormat,
+}
+
+impl GuardConfig {
+    pub fn resolve(a: &crate::cli::GuardArgs) -> Result<GuardConfig, FlagError> {
+        let delete = principal_arns("--delete", &a.delete)?;
+        let scan = match &a.scan {
+            Some(_) => {
+                if !a.regions.is_empty() {
+                    return Err(flag_err(
+                        "--regions",
+                        "with --scan FILE no scan is made: leave --regions out",
+                    ));
+                }
+                None
+            }
+            None => Some(ScanConfig::resolve(&crate::cli::ScanArgs {
+                regions: a.regions.clone(),
+                rate: a.rate,
+                output: CheckFormat::Json,
+                org: false,
+                role_name: "OrganizationAccountAccessRole".into(),
+                external_id: None,
+                aws: a.aws.clone(),
+            })?),
+        };
+        Ok(GuardConfig {
+            delete,
+            min_admins: a.min_admins,
+            scan_file: a.scan.clone(),
+            scan,
+            output: a.output,
+        })
+    }
+}
