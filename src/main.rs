@@ -48,29 +48,18 @@ fn main() -> ExitCode {
     let mut out = stdout.lock();
     // Not locked: worker threads print progress to stderr while the run goes on.
     let mut err = stderr;
-    match app::run(&cli, &mut out, &mut err, ui).map_err(anyhow::Error::from) {
+    // Every error is typed (`AppError`) and says what failed and where (the file and place,
+    // the flag, the AWS service and operation): it is printed as one line.
+    match app::run(&cli, &mut out, &mut err, ui) {
         Ok(code) => ExitCode::from(code),
-        Err(e)
-            if e.downcast_ref::<app::AppError>()
-                .is_some_and(app::AppError::is_broken_pipe) =>
-        {
-            ExitCode::SUCCESS
-        }
-        Err(e)
-            if matches!(
-                e.downcast_ref::<app::AppError>(),
-                Some(app::AppError::Refused(_))
-            ) =>
-        {
-            eprintln!(
-                "kmsdoctor: {}",
-                kmsdoctor::analysis::escape::visible(&format!("{e:#}"))
-            );
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(e @ app::AppError::Refused(_)) => {
+            eprintln!("kmsdoctor: {}", kmsdoctor::analysis::escape::visible(&e.to_string()));
             ExitCode::from(3)
         }
         Err(e) => {
             // The error may quote input (a file name, an AWS message): escaped for the terminal.
-            let text = format!("{e:#}");
+            let text = e.to_string();
             eprintln!(
                 "kmsdoctor: error: {}",
                 kmsdoctor::analysis::escape::visible(&text)

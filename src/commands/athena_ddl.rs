@@ -25,18 +25,19 @@ pub fn run(args: &AthenaDdlArgs, out: &mut dyn Write) -> Result<u8, AppError> {
         org_id: args.org_id.as_deref(),
         start,
     })
-    .map_err(|m| {
+    .map_err(|e| {
+        use crate::evidence::athena::DdlField;
         // Name the flag the value came from.
-        let flag = if m.contains("table name") {
-            "--table"
-        } else if m.contains("bucket") {
-            "--bucket"
-        } else if m.contains("prefix") {
-            "--prefix"
-        } else {
-            "--org-id"
+        let flag = match e.field {
+            DdlField::Table => "--table",
+            DdlField::Bucket => "--bucket",
+            DdlField::Prefix => "--prefix",
+            DdlField::OrgId => "--org-id",
         };
-        FlagError { flag, message: m }
+        FlagError {
+            flag,
+            message: e.message,
+        }
     })?;
     out.write_all(text.as_bytes())?;
     out.flush()?;

@@ -18,7 +18,7 @@ use crate::analysis::repair::repair;
 use crate::analysis::shell::CommandLine;
 use crate::cli::{FixArgs, OutputFormat};
 use crate::config::FixConfig;
-use crate::evidence::aws::{LiveError, Mode};
+use crate::evidence::aws::{AwsError, LiveError, Mode};
 use crate::evidence::aws_source::{self, AwsSource};
 use crate::evidence::files::{self, NewFile};
 use crate::report::fix::{self as report, Applied, FixReport};
@@ -35,15 +35,19 @@ fn readback_pause() -> Duration {
         .unwrap_or(Duration::from_secs(1))
 }
 
-fn live_err(what: &str, (code, msg): (Option<String>, String)) -> AppError {
-    let hint = match code.as_deref() {
-        Some("MalformedPolicyDocumentException") => {
-            " (KMS rejected the policy; its lockout safety check rejects a policy that would not let you change it again)"
-        }
-        Some(c) if c.contains("AccessDenied") => " (this principal may not; the why-locked plan names one that may)",
-        _ => "",
+/// A failed PutKeyPolicy, with what it means.
+fn live_err(e: AwsError) -> AppError {
+    let hint = if e.code.is("MalformedPolicyDocumentException") {
+        Some("KMS rejected the policy; its lockout safety check rejects a policy that would not let you change it again")
+    } else if e.is_access_denied() {
+        Some("this principal may not; the why-locked plan names one that may")
+    } else {
+        None
     };
-    AppError::Live(LiveError(format!("kms {what} failed: {msg}{hint}")))
+    AppError::Live(match hint {
+        Some(h) => LiveError::call(e, h),
+        None => LiveError::from(e),
+    })
 }
 
 pub fn run(
@@ -98,7 +102,7 @@ pub fn run(
     warn_problems(err, &inv.source_problems)?;
     let d = &inv.diagnosis;
     let (Some(key_arn), Some(account)) = (d.key.arn.clone(), d.key.account.clone()) else {
-        return Err(AppError::Live(LiveError(
+        return Err(AppError::Live(LiveError::Setup(
             "the key's ARN is not known (DescribeKey and ListAliases were denied): give the key ARN".into(),
         )));
     };
@@ -183,8 +187,7 @@ pub fn run(
     let current = source
         .read_policy(&key_arn)
         .map_err(|e| AppError::Refused(format!(
-            "kms GetKeyPolicy failed ({}): kmsdoctor cannot tell whether the policy changed since the diagnosis, so it applies nothing; apply it by hand with the plan's aws kms put-key-policy command",
-            e.1
+            "{e}: kmsdoctor cannot tell whether the policy changed since the diagnosis, so it applies nothing; apply it by hand with the plan's aws kms put-key-policy command"
         )))?;
     if let Some(why) = fix::changed_since(&current, expected.as_deref()) {
         return Err(AppError::Refused(why));
@@ -219,7 +222,7 @@ pub fn run(
     )?;
     source
         .write_policy(&key_arn, &after.text)
-        .map_err(|e| live_err("PutKeyPolicy", e))?;
+        .map_err(live_err)?;
 
     // Read back until KMS returns the new policy (bounded).
     let want = fingerprint(&after.text);
@@ -338,13 +341,13 @@ mod tests {
 
     #[test]
     fn a_rejected_policy_is_said_plainly() {
-        let e = live_err(
-            "PutKeyPolicy",
-            (
-                Some("MalformedPolicyDocumentException".into()),
-                "MalformedPolicyDocumentException: The new key policy will not allow you to update the key policy in the future.".into(),
-            ),
-        );
+        let e = live_err(AwsError {
+            service: "kms",
+            operation: "PutKeyPolicy",
+            subject: None,
+            code: crate::evidence::aws::AwsCode::of(Some("MalformedPolicyDocumentException")),
+            message: "MalformedPolicyDocumentException: The new key policy will not allow you to update the key policy in the future.".into(),
+        });
         let text = e.to_string();
         assert!(text.starts_with("kms PutKeyPolicy failed: MalformedPolicyDocumentException: The new key policy will not allow you"), "{text}");
         assert!(text.contains("lockout safety check"), "{text}");

@@ -98,10 +98,17 @@ pub(crate) fn gather(cfg: &ScanConfig, ui: Ui) -> Result<Scanned, AppError> {
                 });
                 continue;
             }
+            // Why the policy could not be read is a note of the standing.
+            let unread = k.policy.as_ref().err().map(ToString::to_string);
+            let policy = match (&k.policy, &unread) {
+                (Ok(text), _) => Ok(text.as_str()),
+                (Err(_), Some(why)) => Err(why.as_str()),
+                (Err(_), None) => Err(""),
+            };
             let mut standing = judge(&KeyFacts {
                 arn: &k.arn,
                 region: &k.region,
-                policy: k.policy.as_deref().map_err(String::as_str),
+                policy,
                 properties: k.properties.as_ref(),
                 now,
                 rcps: crate::analysis::aws_ids::Arn::parse(&k.arn)

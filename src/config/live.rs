@@ -140,7 +140,7 @@ fn history_source(a: &AwsArgs) -> Result<History, FlagError> {
         }
     }
     let max_scan = match &a.max_scan {
-        Some(m) => parse_size(m).map_err(|e| flag_err("--max-scan", e))?,
+        Some(m) => parse_size(m).map_err(|e| flag_err("--max-scan", e.0))?,
         None => 5_000_000_000,
     };
     Ok(History::Athena(AthenaSettings {

@@ -113,9 +113,9 @@ struct DigestEntry {
 
 /// The log files a digest lists, with the SHA-256 (lower-case hex) of each one's
 /// uncompressed content. Entries with another hash algorithm are left out.
-pub fn parse_digest(text: &str) -> Result<Vec<(String, String)>, String> {
-    let d: DigestFile =
-        serde_json::from_str(text).map_err(|e| format!("is not a CloudTrail digest file: {e}"))?;
+pub fn parse_digest(text: &str) -> Result<Vec<(String, String)>, super::Invalid> {
+    let d: DigestFile = serde_json::from_str(text)
+        .map_err(|e| super::Invalid(format!("is not a CloudTrail digest file: {e}")))?;
     Ok(d.log_files
         .into_iter()
         .filter(|e| e.algorithm.as_deref().is_none_or(|a| a == "SHA-256"))

@@ -10,6 +10,7 @@
 
 use chrono::NaiveDate;
 
+use super::Invalid;
 use crate::analysis::aws_ids::{is_account_id, is_key_id, is_region};
 
 /// What a query costs: $5 per TB scanned, 10 MB at least (Athena pricing).
@@ -18,7 +19,7 @@ pub fn cost_usd(bytes: u64) -> f64 {
 }
 
 /// `--max-scan`: bytes, or a number with KB, MB, GB or TB (decimal, as Athena bills).
-pub fn parse_size(s: &str) -> Result<u64, String> {
+pub fn parse_size(s: &str) -> Result<u64, Invalid> {
     let t = s.trim();
     let upper = t.to_ascii_uppercase();
     let (num, unit) = match upper.find(|c: char| c.is_ascii_alphabetic()) {
@@ -31,14 +32,18 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "MB" => 1_000_000,
         "GB" => 1_000_000_000,
         "TB" => 1_000_000_000_000,
-        other => return Err(format!("`{other}` is not a size unit (B, KB, MB, GB, TB)")),
+        other => {
+            return Err(Invalid(format!(
+                "`{other}` is not a size unit (B, KB, MB, GB, TB)"
+            )))
+        }
     };
     let n: f64 = num
         .trim()
         .parse()
-        .map_err(|_| format!("`{s}` is not a size such as 5GB"))?;
+        .map_err(|_| Invalid(format!("`{s}` is not a size such as 5GB")))?;
     if !(n.is_finite() && n > 0.0) {
-        return Err(format!("`{s}` is not a size above zero"));
+        return Err(Invalid(format!("`{s}` is not a size above zero")));
     }
     Ok((n * mult as f64) as u64)
 }
@@ -90,24 +95,30 @@ pub struct HistoryQuery<'a> {
 /// The one query for the key's CreateKey, PutKeyPolicy and ReplicateKey records, its
 /// partition columns always bound (account, region, days). Every value is checked for what
 /// it is before it goes in: nothing from outside is written into the SQL unchecked.
-pub fn history_sql(q: &HistoryQuery<'_>) -> Result<String, String> {
+pub fn history_sql(q: &HistoryQuery<'_>) -> Result<String, Invalid> {
     if !is_identifier(q.database) {
-        return Err(format!("`{}` is not an Athena database name", q.database));
+        return Err(Invalid(format!(
+            "`{}` is not an Athena database name",
+            q.database
+        )));
     }
     if !is_identifier(q.table) {
-        return Err(format!("`{}` is not an Athena table name", q.table));
+        return Err(Invalid(format!(
+            "`{}` is not an Athena table name",
+            q.table
+        )));
     }
     if !is_account_id(q.account) {
-        return Err(format!("`{}` is not an account id", q.account));
+        return Err(Invalid(format!("`{}` is not an account id", q.account)));
     }
     if !is_region(q.region) {
-        return Err(format!("`{}` is not a region", q.region));
+        return Err(Invalid(format!("`{}` is not a region", q.region)));
     }
     if !is_key_id(q.key_id) {
-        return Err(format!("`{}` is not a key id", q.key_id));
+        return Err(Invalid(format!("`{}` is not a key id", q.key_id)));
     }
     if q.oldest > q.newest {
-        return Err("the oldest day is after the newest".into());
+        return Err(Invalid("the oldest day is after the newest".into()));
     }
     Ok(format!(
         "SELECT {}\nFROM \"{}\".\"{}\"\nWHERE account = '{}'\n  AND region = '{}'\n  AND \"timestamp\" BETWEEN '{}' AND '{}'\n  AND eventsource = 'kms.amazonaws.com'\n  AND eventname IN ('CreateKey', 'PutKeyPolicy', 'ReplicateKey')\n  AND (strpos(requestparameters, '{key}') > 0 OR strpos(responseelements, '{key}') > 0)",
@@ -126,24 +137,24 @@ pub fn history_sql(q: &HistoryQuery<'_>) -> Result<String, String> {
 /// object it came from (`$path`).
 pub fn record_from_row(
     cells: &[Option<String>],
-) -> Result<(serde_json::Value, Option<String>), String> {
+) -> Result<(serde_json::Value, Option<String>), Invalid> {
     use serde_json::{json, Map, Value};
     if cells.len() != COLUMNS.len() {
-        return Err(format!(
+        return Err(Invalid(format!(
             "a row has {} columns, not the {} asked for",
             cells.len(),
             COLUMNS.len()
-        ));
+        )));
     }
     let s = |i: usize| cells[i].clone().filter(|v| !v.is_empty());
     let text = |i: usize| s(i).map(Value::String);
     // requestParameters and responseElements are JSON text in the table.
-    let nested = |i: usize| -> Result<Option<Value>, String> {
+    let nested = |i: usize| -> Result<Option<Value>, Invalid> {
         match s(i) {
             None => Ok(None),
             Some(t) => serde_json::from_str(&t)
                 .map(Some)
-                .map_err(|e| format!("column {} is not JSON: {e}", COLUMNS[i])),
+                .map_err(|e| Invalid(format!("column {} is not JSON: {e}", COLUMNS[i]))),
         }
     };
     let mut identity = Map::new();
@@ -214,25 +225,50 @@ pub struct DdlOptions<'a> {
 }
 
 /// Checks what goes into the DDL: a bucket name, a prefix of key characters, an `o-` id.
-fn check_ddl(o: &DdlOptions<'_>) -> Result<(), String> {
+/// Which option of the table a value is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DdlField {
+    Table,
+    Bucket,
+    Prefix,
+    OrgId,
+}
+
+/// A value the table cannot be written with: which option, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct DdlError {
+    pub field: DdlField,
+    pub message: String,
+}
+
+fn check_ddl(o: &DdlOptions<'_>) -> Result<(), DdlError> {
+    let bad = |field, message: String| Err(DdlError { field, message });
     if !is_identifier(o.table) {
-        return Err(format!("`{}` is not an Athena table name", o.table));
+        return bad(
+            DdlField::Table,
+            format!("`{}` is not an Athena table name", o.table),
+        );
     }
     let bucket_ok = (3..=63).contains(&o.bucket.len())
         && o.bucket
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
     if !bucket_ok {
-        return Err(format!("`{}` is not an S3 bucket name", o.bucket));
+        return bad(
+            DdlField::Bucket,
+            format!("`{}` is not an S3 bucket name", o.bucket),
+        );
     }
     if let Some(p) = o.prefix {
         let ok = p.len() <= 200
             && p.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-_./!*()".contains(&b));
         if !ok || p.contains("..") {
-            return Err(format!(
-                "`{p}` is not a trail S3 key prefix kmsdoctor writes into a table"
-            ));
+            return bad(
+                DdlField::Prefix,
+                format!("`{p}` is not a trail S3 key prefix kmsdoctor writes into a table"),
+            );
         }
     }
     if let Some(id) = o.org_id {
@@ -240,7 +276,10 @@ fn check_ddl(o: &DdlOptions<'_>) -> Result<(), String> {
             (10..=32).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric())
         });
         if !ok {
-            return Err(format!("`{id}` is not an organization id (o-...)"));
+            return bad(
+                DdlField::OrgId,
+                format!("`{id}` is not an organization id (o-...)"),
+            );
         }
     }
     Ok(())
@@ -248,7 +287,7 @@ fn check_ddl(o: &DdlOptions<'_>) -> Result<(), String> {
 
 /// The CREATE EXTERNAL TABLE for the trail's logs, with partition projection over
 /// `account` and `region` (injected: every query must bind them) and `timestamp` (days).
-pub fn ddl(o: &DdlOptions<'_>) -> Result<String, String> {
+pub fn ddl(o: &DdlOptions<'_>) -> Result<String, DdlError> {
     check_ddl(o)?;
     let mut base = format!("s3://{}/", o.bucket);
     if let Some(p) = o

@@ -114,20 +114,20 @@ impl<'p> AwsSource<'p> {
     }
 
     /// The key policy in KMS now (GetKeyPolicy), or `(error code, message)`.
-    pub fn read_policy(&self, key_arn: &str) -> Result<String, aws::AwsFailure> {
+    pub fn read_policy(&self, key_arn: &str) -> Result<String, aws::AwsError> {
         self.runtime
             .block_on(aws::get_key_policy(&self.clients, key_arn))
     }
 
     /// PutKeyPolicy: sent only when the clients were built for `fix --apply`, and never
     /// with the lockout safety check bypassed (the guard refuses it otherwise).
-    pub fn write_policy(&self, key_arn: &str, policy: &str) -> Result<(), aws::AwsFailure> {
+    pub fn write_policy(&self, key_arn: &str, policy: &str) -> Result<(), aws::AwsError> {
         self.runtime
             .block_on(aws::put_key_policy(&self.clients, key_arn, policy))
     }
 
     /// The key's tags (ListResourceTags), or why not.
-    pub fn tags(&self, key_arn: &str) -> Result<Vec<(String, String)>, aws::AwsFailure> {
+    pub fn tags(&self, key_arn: &str) -> Result<Vec<(String, String)>, aws::AwsError> {
         self.runtime.block_on(aws::key_tags(&self.clients, key_arn))
     }
 
@@ -219,7 +219,7 @@ impl<'p> AwsSource<'p> {
                 if self.request.history != History::Lookup {
                     lookup.complete = false;
                 }
-                lookup.problems.push(m);
+                lookup.problems.push(m.to_string());
                 return Ok(None);
             }
         };
@@ -329,7 +329,7 @@ impl<'p> AwsSource<'p> {
         let est = self
             .runtime
             .block_on(aws::athena::estimate(clients, loc, newest, oldest))
-            .map_err(LiveError)?;
+            .map_err(LiveError::from)?;
         let gb = |b: u64| b as f64 / 1e9;
         let said = format!(
             "Athena will scan about {:.2} GB ({} log files of {} to {}, {}): about ${:.4}",
@@ -342,7 +342,7 @@ impl<'p> AwsSource<'p> {
         );
         (self.progress)(aws::LookupProgress::Note(&said));
         if est.bytes > settings.max_scan {
-            return Err(LiveError(format!(
+            return Err(LiveError::Setup(format!(
                 "{said}, over --max-scan {:.2} GB: raise --max-scan to run it, or narrow --since",
                 gb(settings.max_scan)
             )));
@@ -356,7 +356,7 @@ impl<'p> AwsSource<'p> {
             oldest,
             newest,
         })
-        .map_err(LiveError)?;
+        .map_err(LiveError::from)?;
         let run = self
             .runtime
             .block_on(aws::athena::run_query(
@@ -365,7 +365,7 @@ impl<'p> AwsSource<'p> {
                 &sql,
                 aws::athena::Polling::from_env(),
             ))
-            .map_err(LiveError)?;
+            .map_err(LiveError::from)?;
         let mut records = Vec::new();
         let mut paths = Vec::new();
         for row in &run.rows {
@@ -381,8 +381,9 @@ impl<'p> AwsSource<'p> {
             }
         }
         let text = serde_json::json!({ "Records": records }).to_string();
-        let found = crate::evidence::cloudtrail_records::scan(&text)
-            .map_err(|e| LiveError(format!("the Athena results cannot be read: {}", e.message)))?;
+        let found = crate::evidence::cloudtrail_records::scan(&text).map_err(|e| {
+            LiveError::Setup(format!("the Athena results cannot be read: {}", e.message))
+        })?;
         let known: std::collections::HashSet<String> =
             events.iter().map(|e| e.event_id.clone()).collect();
         let mut added = 0u32;
@@ -436,7 +437,7 @@ impl<'p> AwsSource<'p> {
     /// What AWS said, as `collect` saves it.
     pub fn bundle(&self) -> Result<Bundle, LiveError> {
         let (Some(key), Some(caller)) = (&self.key, &self.caller) else {
-            return Err(LiveError("nothing was collected".into()));
+            return Err(LiveError::Setup("nothing was collected".into()));
         };
         let mut problems = self.key_facts.problems.clone();
         problems.extend(self.lookup.problems.iter().cloned());
@@ -475,7 +476,7 @@ impl EvidenceSource for AwsSource<'_> {
             .as_deref()
             .map(|text| {
                 parse_document(text, PolicyKind::Key, "key-policy").map_err(|e| {
-                    LiveError(format!(
+                    LiveError::Setup(format!(
                         "kms GetKeyPolicy returned a key policy kmsdoctor cannot read: {}",
                         e.message
                     ))

@@ -28,6 +28,12 @@ use crate::analysis::locate::Position;
 /// given where a policy is expected).
 pub const BUNDLE_KIND: &str = "kmsdoctor-evidence-bundle";
 
+/// A value kmsdoctor cannot use, in words: what a reader of one field or one document says
+/// (its caller adds which file or call the value came from).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
 /// Input that cannot be used: which file, where in it, and what is wrong.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub struct InputError {

@@ -690,12 +690,13 @@ fn a_put_rejected_by_the_safety_check_is_one_line() {
         .enable_all()
         .build()
         .unwrap();
-    let (code, msg) = rt
+    let e = rt
         .block_on(kmsdoctor::evidence::aws::put_key_policy(&c, KEY, "{}"))
         .unwrap_err();
-    assert_eq!(code.as_deref(), Some("MalformedPolicyDocumentException"));
+    assert!(e.code.is("MalformedPolicyDocumentException"), "{e:?}");
+    assert_eq!((e.service, e.operation), ("kms", "PutKeyPolicy"));
     assert_eq!(
-        msg,
+        e.message,
         "MalformedPolicyDocumentException: The new key policy will not allow you to update the key policy in the future."
     );
 }
@@ -820,11 +821,7 @@ fn scan_region_pages_retries_and_reports_per_key() {
     assert_eq!(arns, [a1.as_str(), a2.as_str(), a3.as_str()], "both pages");
     assert!(scan.keys[0].policy.is_ok());
     assert!(
-        scan.keys[1]
-            .policy
-            .as_ref()
-            .unwrap_err()
-            .contains("AccessDeniedException"),
+        scan.keys[1].policy.as_ref().unwrap_err().is_access_denied(),
         "{:?}",
         scan.keys[1].policy
     );
@@ -1156,6 +1153,7 @@ fn athena_settings() -> kmsdoctor::evidence::settings::AthenaSettings {
 }
 
 fn run_athena(rules: &[Rule]) -> Result<kmsdoctor::evidence::aws::athena::QueryRun, String> {
+    // The error as the person reads it.
     run_athena_in(kmsdoctor::evidence::aws::Mode::Athena, rules)
 }
 
@@ -1189,6 +1187,7 @@ fn run_athena_in(
         timeout: Duration::from_secs(10),
     };
     rt.block_on(run_query(&c, &athena_settings(), "SELECT 1", polling))
+        .map_err(|e| e.to_string())
 }
 
 /// The query is polled until it ends, its results read page by page (the header row once),

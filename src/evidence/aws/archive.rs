@@ -12,12 +12,13 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{Duration as Days, NaiveDate};
 use futures_util::stream::{self, StreamExt};
 
-use super::Clients;
+use super::{Clients, ReadError};
 use crate::analysis::events::{EventName, PolicyEvent};
 use crate::analysis::lockout::KeyRef;
 use crate::evidence::archive::{may_hold_policy_events, parse_digest, sha256_hex, TrailLocation};
 use crate::evidence::cloudtrail_records::scan;
 use crate::evidence::trail_files::{read_limited, MEMORY_BUDGET};
+use crate::evidence::Invalid;
 
 /// Objects fetched at once.
 const CONCURRENCY: usize = 8;
@@ -34,14 +35,14 @@ pub async fn find_trail(
     c: &Clients,
     account: &str,
     region: &str,
-) -> Result<(TrailLocation, Vec<String>), String> {
+) -> Result<(TrailLocation, Vec<String>), ReadError> {
     let trails = c
         .cloudtrail
         .describe_trails()
         .include_shadow_trails(true)
         .send()
         .await
-        .map_err(|e| format!("cloudtrail DescribeTrails failed ({})", c.describe(&e).1))?;
+        .map_err(|e| c.error("cloudtrail", "DescribeTrails", &e))?;
     let mut candidates = Vec::new();
     for t in trails.trail_list() {
         let covers = t.is_multi_region_trail() == Some(true) || t.home_region() == Some(region);
@@ -69,9 +70,9 @@ pub async fn find_trail(
     let Some((not_logging, _, trail, bucket, prefix, org, validation)) =
         candidates.first().cloned()
     else {
-        return Err(format!(
+        return Err(ReadError::Answer(format!(
             "no trail delivers {region}'s events to S3 (cloudtrail DescribeTrails): history older than 90 days is not kept anywhere kmsdoctor can read"
-        ));
+        )));
     };
     let mut notes = Vec::new();
     if not_logging {
@@ -94,8 +95,9 @@ pub async fn find_trail(
         },
         Err(e) => {
             notes.push(format!(
-                "s3 GetBucketLocation {bucket} failed ({}): the bucket is asked in {}",
-                c.describe(&e).1,
+                "{}: the bucket is asked in {}",
+                c.error("s3", "GetBucketLocation", &e)
+                    .about(bucket.as_str()),
                 c.region
             ));
             c.region.clone()
@@ -127,7 +129,7 @@ async fn org_folder(
     bucket: &str,
     prefix: Option<&str>,
     account: &str,
-) -> Result<String, String> {
+) -> Result<String, ReadError> {
     let base = match prefix
         .map(|p| p.trim_matches('/'))
         .filter(|p| !p.is_empty())
@@ -143,10 +145,8 @@ async fn org_folder(
             .send()
             .await
             .map_err(|e| {
-                format!(
-                    "s3 ListObjectsV2 s3://{bucket}/{base} failed ({})",
-                    c.describe(&e).1
-                )
+                c.error("s3", "ListObjectsV2", &e)
+                    .about(format!("s3://{bucket}/{base}"))
             })?;
     let orgs: Vec<String> = out
         .common_prefixes()
@@ -158,9 +158,9 @@ async fn org_folder(
         .collect();
     match orgs.as_slice() {
         [one] => Ok(one.clone()),
-        [] => Err(format!(
+        [] => Err(ReadError::Answer(format!(
             "the organization trail's bucket s3://{bucket}/{base} has no o-... folder for account {account}"
-        )),
+        ))),
         many => Ok(many[0].clone()),
     }
 }
@@ -200,14 +200,14 @@ struct FileRead {
 }
 
 /// An object's content: gunzipped when it is gzip, at most [`PER_OBJECT`] bytes.
-fn content(bytes: &[u8]) -> Result<Vec<u8>, String> {
+fn content(bytes: &[u8]) -> Result<Vec<u8>, Invalid> {
     let read = if bytes.starts_with(&[0x1f, 0x8b]) {
         read_limited(flate2::read::MultiGzDecoder::new(bytes), PER_OBJECT)
-            .map_err(|e| format!("is not a readable gzip file: {e}"))?
+            .map_err(|e| Invalid(format!("is not a readable gzip file: {e}")))?
     } else {
-        read_limited(bytes, PER_OBJECT).map_err(|e| format!("cannot be read: {e}"))?
+        read_limited(bytes, PER_OBJECT).map_err(|e| Invalid(format!("cannot be read: {e}")))?
     };
-    read.ok_or_else(|| format!("holds over {PER_OBJECT} bytes once decompressed"))
+    read.ok_or_else(|| Invalid(format!("holds over {PER_OBJECT} bytes once decompressed")))
 }
 
 /// Fetches and reads one log file.
@@ -226,10 +226,7 @@ async fn read_object(c: &Clients, bucket: &str, key: String, key_id: &str) -> Fi
     let out = match c.s3.get_object().bucket(bucket).key(&read.key).send().await {
         Ok(o) => o,
         Err(e) => {
-            fail(
-                &mut read,
-                format!("GetObject failed ({})", c.describe(&e).1),
-            );
+            fail(&mut read, c.error("s3", "GetObject", &e).to_string());
             return read;
         }
     };
@@ -250,7 +247,7 @@ async fn read_object(c: &Clients, bucket: &str, key: String, key_id: &str) -> Fi
     let text = match content(&body) {
         Ok(t) => t,
         Err(why) => {
-            fail(&mut read, why);
+            fail(&mut read, why.0);
             return read;
         }
     };
@@ -284,7 +281,7 @@ async fn list_keys(
     bucket: &str,
     prefix: &str,
     lists: &mut u32,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, ReadError> {
     let mut keys = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -297,10 +294,8 @@ async fn list_keys(
                 .send()
                 .await
                 .map_err(|e| {
-                    format!(
-                        "s3 ListObjectsV2 s3://{bucket}/{prefix} failed ({})",
-                        c.describe(&e).1
-                    )
+                    c.error("s3", "ListObjectsV2", &e)
+                        .about(format!("s3://{bucket}/{prefix}"))
                 })?;
         keys.extend(
             page.contents()
@@ -309,9 +304,9 @@ async fn list_keys(
                 .map(str::to_string),
         );
         if keys.len() > MAX_OBJECTS_PER_DAY {
-            return Err(format!(
+            return Err(ReadError::Answer(format!(
                 "s3://{bucket}/{prefix} lists over {MAX_OBJECTS_PER_DAY} objects for one day"
-            ));
+            )));
         }
         match page.next_continuation_token() {
             Some(t) if page.is_truncated() == Some(true) && token.as_deref() != Some(t) => {
@@ -408,7 +403,7 @@ pub async fn scan_archive(
         let keys = match list_keys(c, &loc.bucket, &prefix, &mut out.lists).await {
             Ok(k) => k,
             Err(m) => {
-                out.problems.push(m);
+                out.problems.push(m.to_string());
                 return out;
             }
         };
@@ -498,7 +493,7 @@ async fn check_digests(
         let keys = match list_keys(c, &loc.bucket, &prefix, &mut out.lists).await {
             Ok(k) => k,
             Err(m) => {
-                out.problems.push(m);
+                out.problems.push(m.to_string());
                 continue;
             }
         };
@@ -511,14 +506,15 @@ async fn check_digests(
                         .key(&k)
                         .send()
                         .await
-                        .map_err(|e| c.describe(&e).1)?;
+                        .map_err(|e| c.error("s3", "GetObject", &e))?;
                 let body = o
                     .body
                     .collect()
                     .await
-                    .map_err(|e| e.to_string())?
+                    .map_err(|e| ReadError::Answer(e.to_string()))?
                     .into_bytes();
-                parse_digest(&String::from_utf8_lossy(&content(&body)?))
+                let entries = parse_digest(&String::from_utf8_lossy(&content(&body)?))?;
+                Ok::<_, ReadError>(entries)
             }
             .await;
             match got {

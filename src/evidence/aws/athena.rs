@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{Datelike, NaiveDate};
 
-use super::Clients;
+use super::{Clients, ReadError};
 use crate::evidence::archive::TrailLocation;
 
 /// What the query will read: the log files of the key's account, region and days.
@@ -26,10 +26,10 @@ pub async fn estimate(
     loc: &TrailLocation,
     newest: NaiveDate,
     oldest: NaiveDate,
-) -> Result<Estimate, String> {
+) -> Result<Estimate, ReadError> {
     let mut e = Estimate::default();
-    let mut month =
-        NaiveDate::from_ymd_opt(oldest.year(), oldest.month(), 1).ok_or("no such month")?;
+    let mut month = NaiveDate::from_ymd_opt(oldest.year(), oldest.month(), 1)
+        .ok_or_else(|| ReadError::Answer("no such month".into()))?;
     while month <= newest {
         let day_prefix = loc.day_prefix(month);
         // `.../YYYY/MM/01/` without its day: the month.
@@ -46,11 +46,8 @@ pub async fn estimate(
                     .send()
                     .await
                     .map_err(|err| {
-                        format!(
-                            "s3 ListObjectsV2 s3://{}/{prefix} failed ({})",
-                            loc.bucket,
-                            c.describe(&err).1
-                        )
+                        c.error("s3", "ListObjectsV2", &err)
+                            .about(format!("s3://{}/{prefix}", loc.bucket))
                     })?;
             for o in page.contents() {
                 let day = o.key().and_then(|k| super::archive::day_of(loc, k));
@@ -68,7 +65,7 @@ pub async fn estimate(
         }
         month = month
             .checked_add_months(chrono::Months::new(1))
-            .ok_or("no such month")?;
+            .ok_or_else(|| ReadError::Answer("no such month".into()))?;
     }
     Ok(e)
 }
@@ -121,7 +118,7 @@ pub async fn run_query(
     s: &crate::evidence::settings::AthenaSettings,
     sql: &str,
     polling: Polling,
-) -> Result<QueryRun, String> {
+) -> Result<QueryRun, ReadError> {
     use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState, ResultConfiguration};
     let mut run = QueryRun::default();
     let mut start = c
@@ -142,10 +139,10 @@ pub async fn run_query(
     let started = start
         .send()
         .await
-        .map_err(|e| format!("athena StartQueryExecution failed ({})", c.describe(&e).1))?;
+        .map_err(|e| c.error("athena", "StartQueryExecution", &e))?;
     run.id = started
         .query_execution_id()
-        .ok_or("athena StartQueryExecution returned no query id")?
+        .ok_or_else(|| ReadError::Answer("athena StartQueryExecution returned no query id".into()))?
         .to_string();
     let began = std::time::Instant::now();
     let mut wait = polling.first;
@@ -158,11 +155,8 @@ pub async fn run_query(
             .send()
             .await
             .map_err(|e| {
-                format!(
-                    "athena GetQueryExecution {} failed ({})",
-                    run.id,
-                    c.describe(&e).1
-                )
+                c.error("athena", "GetQueryExecution", &e)
+                    .about(run.id.as_str())
             })?;
         let q = got.query_execution();
         let status = q.and_then(|q| q.status());
@@ -181,22 +175,25 @@ pub async fn run_query(
                 break;
             }
             Some(QueryExecutionState::Failed) => {
-                return Err(format!("the Athena query {} failed: {reason}", run.id))
+                return Err(ReadError::Answer(format!(
+                    "the Athena query {} failed: {reason}",
+                    run.id
+                )))
             }
             Some(QueryExecutionState::Cancelled) => {
-                return Err(format!(
+                return Err(ReadError::Answer(format!(
                     "the Athena query {} was cancelled: {reason}",
                     run.id
-                ))
+                )))
             }
             _ => {}
         }
         if began.elapsed() > polling.timeout {
-            return Err(format!(
+            return Err(ReadError::Answer(format!(
                 "the Athena query {} did not finish within {} s (it may still run: see the Athena console)",
                 run.id,
                 polling.timeout.as_secs()
-            ));
+            )));
         }
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(polling.max);
@@ -214,11 +211,8 @@ pub async fn run_query(
             .send()
             .await
             .map_err(|e| {
-                format!(
-                    "athena GetQueryResults {} failed ({})",
-                    run.id,
-                    c.describe(&e).1
-                )
+                c.error("athena", "GetQueryResults", &e)
+                    .about(run.id.as_str())
             })?;
         let rows = page.result_set().map(|r| r.rows()).unwrap_or_default();
         // The first row of the first page holds the column names.
@@ -233,10 +227,10 @@ pub async fn run_query(
             );
         }
         if run.rows.len() > MAX_ROWS {
-            return Err(format!(
+            return Err(ReadError::Answer(format!(
                 "the Athena query {} returned over {MAX_ROWS} rows: not believed",
                 run.id
-            ));
+            )));
         }
         match page.next_token() {
             Some(t) if token.as_deref() != Some(t) => token = Some(t.to_string()),

@@ -12,7 +12,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use chrono::{DateTime, Utc};
 
-use super::{is_access_denied, Clients, ReadOnlyGuard};
+use super::{AwsCode, Clients, ReadOnlyGuard};
 use crate::analysis::events::PolicyEvent;
 use crate::analysis::lockout::KeyRef;
 use crate::evidence::cloudtrail_records::lookup_event;
@@ -76,16 +76,8 @@ pub struct LookupReport {
     pub problems: Vec<String>,
 }
 
-fn retryable<E>(e: &SdkError<E, HttpResponse>, code: Option<&str>) -> bool {
-    let throttled = matches!(
-        code,
-        Some(
-            "ThrottlingException"
-                | "Throttling"
-                | "TooManyRequestsException"
-                | "RequestLimitExceeded"
-        )
-    );
+fn retryable<E>(e: &SdkError<E, HttpResponse>, code: &AwsCode) -> bool {
+    let throttled = *code == AwsCode::Throttled;
     let server_error = match e {
         SdkError::ServiceError(se) => se.raw().status().is_server_error(),
         SdkError::ResponseError(r) => r.raw().status().is_server_error(),
@@ -240,9 +232,10 @@ pub async fn lookup_policy_events(
                 match sent {
                     Ok(p) => break p,
                     Err(e) => {
-                        let (code, msg) = c.describe(&e);
+                        let err = c.error("cloudtrail", "LookupEvents", &e);
+                        let msg = err.message.as_str();
                         attempt += 1;
-                        if retryable(&e, code.as_deref()) && attempt < pacing.max_attempts {
+                        if retryable(&e, &err.code) && attempt < pacing.max_attempts {
                             let delay = pacing.backoff * 2u32.saturating_pow(attempt - 1);
                             tracing::debug!(%msg, attempt, delay_ms = delay.as_millis() as u64, "LookupEvents retry");
                             progress(LookupProgress::Retry {
@@ -250,15 +243,15 @@ pub async fn lookup_policy_events(
                                 attempt: attempt + 1,
                                 of: pacing.max_attempts,
                                 delay,
-                                why: &msg,
+                                why: msg,
                             });
                             tokio::time::sleep(delay).await;
                             continue;
                         }
                         report.complete = false;
-                        report.problems.push(if code.as_deref() == Some("InvalidNextTokenException") {
+                        report.problems.push(if err.code.is("InvalidNextTokenException") {
                             format!("cloudtrail LookupEvents ({name}): the page token expired after {} pages ({msg}); later events were not read", report.pages)
-                        } else if is_access_denied(code.as_deref()) {
+                        } else if err.is_access_denied() {
                             format!("cloudtrail LookupEvents ({name}) was denied ({msg}): no history")
                         } else {
                             format!("cloudtrail LookupEvents ({name}) failed ({msg}) after {attempt} attempt(s)")

@@ -5,10 +5,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::{AwsFailure, CallerIdentity, Clients, LiveError};
+use super::{AwsError, CallerIdentity, Clients, LiveError, ReadError};
 use crate::analysis::aws_ids::Arn;
 use crate::analysis::lockout::Existence;
 use crate::evidence::layers::{RecordedBoundary, RecordedPolicy};
+use crate::evidence::Invalid;
 
 /// What GetRole says of a role: its ARN (with its path) and its permissions boundary's ARN.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,10 +22,10 @@ pub struct RoleInfo {
 /// however many questions need it (whether it exists, the ARN behind a session, its
 /// boundary).
 #[derive(Debug, Clone, Default)]
-pub struct RoleCache(Arc<Mutex<HashMap<String, Result<RoleInfo, AwsFailure>>>>);
+pub struct RoleCache(Arc<Mutex<HashMap<String, Result<RoleInfo, AwsError>>>>);
 
 /// GetRole for `name`, once per run.
-async fn get_role(c: &Clients, name: &str) -> Result<RoleInfo, AwsFailure> {
+async fn get_role(c: &Clients, name: &str) -> Result<RoleInfo, AwsError> {
     let cached = |c: &Clients| {
         let map = c.roles.0.lock().unwrap_or_else(|e| e.into_inner());
         map.get(name).cloned()
@@ -46,7 +47,7 @@ async fn get_role(c: &Clients, name: &str) -> Result<RoleInfo, AwsFailure> {
                 .and_then(|b| b.permissions_boundary_arn())
                 .map(str::to_string),
         })
-        .map_err(|e| c.describe(&e));
+        .map_err(|e| c.error("iam", "GetRole", &e).about(name));
     let mut map = c.roles.0.lock().unwrap_or_else(|e| e.into_inner());
     map.insert(name.to_string(), answer.clone());
     answer
@@ -79,13 +80,11 @@ pub async fn principal_exists(c: &Clients, arn: &str) -> Existence {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| c.describe(&e))
+            .map_err(|e| c.error("iam", "GetUser", &e))
     };
     match result {
         Ok(()) => Existence::Yes,
-        Err((Some(code), _)) if code == "NoSuchEntity" || code == "NoSuchEntityException" => {
-            Existence::No
-        }
+        Err(e) if e.is_not_found() => Existence::No,
         Err(_) => Existence::Unknown,
     }
 }
@@ -119,7 +118,7 @@ pub async fn simulate(
         .resource_arns(key_arn)
         .send()
         .await
-        .map_err(|e| LiveError(c.describe(&e).1))?;
+        .map_err(|e| LiveError::from(c.error("iam", "SimulatePrincipalPolicy", &e)))?;
     Ok(out
         .evaluation_results()
         .iter()
@@ -141,13 +140,13 @@ const MAX_PAGES: usize = 50;
 const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 
 /// A policy document as IAM returns it: URL-encoded (RFC 3986), or already JSON.
-pub fn decode_document(text: &str) -> Result<String, String> {
+pub fn decode_document(text: &str) -> Result<String, Invalid> {
     if text.len() > MAX_DOCUMENT_BYTES {
-        return Err(format!(
+        return Err(Invalid(format!(
             "the document is {} bytes, over the {} kmsdoctor reads",
             text.len(),
             MAX_DOCUMENT_BYTES
-        ));
+        )));
     }
     if text.trim_start().starts_with('{') {
         return Ok(text.to_string());
@@ -155,7 +154,7 @@ pub fn decode_document(text: &str) -> Result<String, String> {
     percent_encoding::percent_decode_str(text)
         .decode_utf8()
         .map(|s| s.into_owned())
-        .map_err(|_| "the URL-encoded document is not UTF-8".to_string())
+        .map_err(|_| Invalid("the URL-encoded document is not UTF-8".into()))
 }
 
 /// Whose policies to read: a role or a user, by name.
@@ -186,10 +185,10 @@ pub struct IdentityRead {
 
 /// Pages through an IAM listing: `page(marker)` gives the names on a page, whether more
 /// follow, and the next marker.
-async fn all_pages<F, Fut>(mut page: F) -> Result<Vec<(String, String)>, String>
+async fn all_pages<F, Fut>(mut page: F) -> Result<Vec<(String, String)>, ReadError>
 where
     F: FnMut(Option<String>) -> Fut,
-    Fut: std::future::Future<Output = Result<(Vec<(String, String)>, Option<String>), String>>,
+    Fut: std::future::Future<Output = Result<(Vec<(String, String)>, Option<String>), AwsError>>,
 {
     let mut out = Vec::new();
     let mut marker = None;
@@ -197,16 +196,18 @@ where
         let (items, next) = page(marker.clone()).await?;
         out.extend(items);
         if out.len() > MAX_IDENTITY_POLICIES {
-            return Err(format!(
+            return Err(ReadError::Answer(format!(
                 "IAM listed over {MAX_IDENTITY_POLICIES} policies: not believed"
-            ));
+            )));
         }
         match next {
             Some(m) if marker.as_deref() != Some(m.as_str()) => marker = Some(m),
             _ => return Ok(out),
         }
     }
-    Err(format!("IAM's listing ran past {MAX_PAGES} pages"))
+    Err(ReadError::Answer(format!(
+        "IAM's listing ran past {MAX_PAGES} pages"
+    )))
 }
 
 fn next_marker(truncated: bool, marker: Option<&str>) -> Option<String> {
@@ -238,8 +239,8 @@ macro_rules! per_entity {
 }
 
 /// The inline policies of a role, user or group: `(name, document)`.
-async fn inline_policies(c: &Clients, who: Entity<'_>) -> Result<Vec<RecordedPolicy>, String> {
-    let fail = |op: &str, e: String| format!("iam {op} for {} failed ({e})", who.words());
+async fn inline_policies(c: &Clients, who: Entity<'_>) -> Result<Vec<RecordedPolicy>, ReadError> {
+    let fail = |e: AwsError| e.about(format!("for {}", who.words()));
     let names = all_pages(|marker| async move {
         per_entity!(c, who,
             [list_role_policies "ListRolePolicies", list_user_policies "ListUserPolicies",
@@ -252,7 +253,7 @@ async fn inline_policies(c: &Clients, who: Entity<'_>) -> Result<Vec<RecordedPol
                     let names = o.policy_names().iter().map(|n| (n.clone(), String::new()));
                     (names.collect(), next_marker(o.is_truncated(), o.marker()))
                 })
-                .map_err(|e| fail(op, c.describe(&e).1)))
+                .map_err(|e| fail(c.error("iam", op, &e))))
     })
     .await?;
     let mut out = Vec::new();
@@ -265,12 +266,12 @@ async fn inline_policies(c: &Clients, who: Entity<'_>) -> Result<Vec<RecordedPol
                 .send()
                 .await
                 .map(|o| o.policy_document().to_string())
-                .map_err(|e| fail(op, c.describe(&e).1)))?;
+                .map_err(|e| fail(c.error("iam", op, &e))))?;
         let document = decode_document(&doc).map_err(|m| {
-            format!(
+            ReadError::Answer(format!(
                 "the inline policy {name} of {} cannot be read: {m}",
                 who.words()
-            )
+            ))
         })?;
         out.push(RecordedPolicy {
             source: format!("inline policy {name} of {}", who.words()),
@@ -282,8 +283,11 @@ async fn inline_policies(c: &Clients, who: Entity<'_>) -> Result<Vec<RecordedPol
 }
 
 /// The ARNs and names of the managed policies attached to a role, user or group.
-async fn attached_policies(c: &Clients, who: Entity<'_>) -> Result<Vec<(String, String)>, String> {
-    let fail = |op: &str, e: String| format!("iam {op} for {} failed ({e})", who.words());
+async fn attached_policies(
+    c: &Clients,
+    who: Entity<'_>,
+) -> Result<Vec<(String, String)>, ReadError> {
+    let fail = |e: AwsError| e.about(format!("for {}", who.words()));
     all_pages(|marker| async move {
         per_entity!(c, who,
             [list_attached_role_policies "ListAttachedRolePolicies",
@@ -302,24 +306,24 @@ async fn attached_policies(c: &Clients, who: Entity<'_>) -> Result<Vec<(String, 
                     });
                     (list.collect(), next_marker(o.is_truncated(), o.marker()))
                 })
-                .map_err(|e| fail(op, c.describe(&e).1)))
+                .map_err(|e| fail(c.error("iam", op, &e))))
     })
     .await
 }
 
 /// A managed policy's default version: GetPolicy, then GetPolicyVersion.
-async fn managed_policy(c: &Clients, arn: &str, name: &str) -> Result<RecordedPolicy, String> {
+async fn managed_policy(c: &Clients, arn: &str, name: &str) -> Result<RecordedPolicy, ReadError> {
     let policy = c
         .iam
         .get_policy()
         .policy_arn(arn)
         .send()
         .await
-        .map_err(|e| format!("iam GetPolicy {arn} failed ({})", c.describe(&e).1))?;
+        .map_err(|e| c.error("iam", "GetPolicy", &e).about(arn))?;
     let version = policy
         .policy()
         .and_then(|p| p.default_version_id())
-        .ok_or_else(|| format!("iam GetPolicy {arn} named no default version"))?
+        .ok_or_else(|| ReadError::Answer(format!("iam GetPolicy {arn} named no default version")))?
         .to_string();
     let out = c
         .iam
@@ -329,17 +333,19 @@ async fn managed_policy(c: &Clients, arn: &str, name: &str) -> Result<RecordedPo
         .send()
         .await
         .map_err(|e| {
-            format!(
-                "iam GetPolicyVersion {arn} {version} failed ({})",
-                c.describe(&e).1
-            )
+            c.error("iam", "GetPolicyVersion", &e)
+                .about(format!("{arn} {version}"))
         })?;
     let doc = out
         .policy_version()
         .and_then(|v| v.document())
-        .ok_or_else(|| format!("iam GetPolicyVersion {arn} {version} returned no document"))?;
+        .ok_or_else(|| {
+            ReadError::Answer(format!(
+                "iam GetPolicyVersion {arn} {version} returned no document"
+            ))
+        })?;
     let document = decode_document(doc)
-        .map_err(|m| format!("the managed policy {arn} cannot be read: {m}"))?;
+        .map_err(|m| ReadError::Answer(format!("the managed policy {arn} cannot be read: {m}")))?;
     let name = if name.is_empty() {
         arn.rsplit('/').next().unwrap_or(arn).to_string()
     } else {
@@ -377,7 +383,7 @@ pub async fn read_identity(c: &Clients, principal_arn: &str) -> IdentityRead {
         Entity::Role(n) => get_role(c, n)
             .await
             .map(|r| r.boundary)
-            .map_err(|(_, m)| format!("iam GetRole {n} failed ({m})")),
+            .map_err(ReadError::from),
         _ => c
             .iam
             .get_user()
@@ -390,7 +396,7 @@ pub async fn read_identity(c: &Clients, principal_arn: &str) -> IdentityRead {
                     .and_then(|b| b.permissions_boundary_arn())
                     .map(str::to_string)
             })
-            .map_err(|e| format!("iam GetUser {name} failed ({})", c.describe(&e).1)),
+            .map_err(|e| ReadError::from(c.error("iam", "GetUser", &e).about(name))),
     };
     read.boundary = match boundary {
         Ok(None) => Some(RecordedBoundary::None),
@@ -419,7 +425,7 @@ pub async fn read_identity(c: &Clients, principal_arn: &str) -> IdentityRead {
 
 /// The inline and managed policies of `who`, and for a user those of its groups; each
 /// managed policy read once.
-async fn identity_policies(c: &Clients, who: Entity<'_>) -> Result<Vec<RecordedPolicy>, String> {
+async fn identity_policies(c: &Clients, who: Entity<'_>) -> Result<Vec<RecordedPolicy>, ReadError> {
     let mut entities = vec![who.words()];
     let mut out = inline_policies(c, who).await?;
     let mut managed = attached_policies(c, who).await?;
@@ -440,7 +446,7 @@ async fn identity_policies(c: &Clients, who: Entity<'_>) -> Result<Vec<RecordedP
                         next_marker(o.is_truncated(), o.marker()),
                     )
                 })
-                .map_err(|e| format!("iam ListGroupsForUser {n} failed ({})", c.describe(&e).1))
+                .map_err(|e| c.error("iam", "ListGroupsForUser", &e).about(n))
         })
         .await?;
         for (g, _) in &groups {
@@ -455,10 +461,10 @@ async fn identity_policies(c: &Clients, who: Entity<'_>) -> Result<Vec<RecordedP
     for (arn, name) in &managed {
         out.push(managed_policy(c, arn, name).await?);
         if out.len() > MAX_IDENTITY_POLICIES {
-            return Err(format!(
+            return Err(ReadError::Answer(format!(
                 "{} have over {MAX_IDENTITY_POLICIES} policies: not believed",
                 entities.join(", ")
-            ));
+            )));
         }
     }
     Ok(out)

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{AwsFailure, Clients, LiveError};
+use super::{AwsError, Clients, LiveError};
 use crate::analysis::lockout::{KeyProperties, KeyRef};
 
 /// What KMS told about the key.
@@ -77,16 +77,16 @@ pub async fn key_facts(
             }
         }
         Err(e) => {
-            let (code, msg) = c.describe(&e);
-            if code.as_deref() == Some("NotFoundException") {
-                return Err(LiveError(format!(
-                    "kms DescribeKey: no key `{input}` in {}: {msg}",
-                    c.region
-                )));
+            let e = c.error("kms", "DescribeKey", &e);
+            if e.is_not_found() {
+                return Err(LiveError::call(
+                    e.about(format!("`{input}`")),
+                    format!("no such key in {}", c.region),
+                ));
             }
-            facts.problems.push(format!(
-                "kms DescribeKey failed ({msg}); the key ARN is built from what was given"
-            ));
+            facts
+                .problems
+                .push(format!("{e}; the key ARN is built from what was given"));
         }
     }
     let key = match key {
@@ -98,12 +98,12 @@ pub async fn key_facts(
                 .unwrap_or_else(|| input.to_string());
             let target = find_alias_target(c, &name).await?;
             facts.resolved_by = "list_aliases".into();
-            let mut k = KeyRef::parse(&target).map_err(|e| LiveError(e.to_string()))?;
+            let mut k = KeyRef::parse(&target).map_err(|e| LiveError::Setup(e.to_string()))?;
             k.complete(Some(caller_account), Some(&c.region));
             k
         }
         None => {
-            let mut k = KeyRef::parse(input).map_err(|e| LiveError(e.to_string()))?;
+            let mut k = KeyRef::parse(input).map_err(|e| LiveError::Setup(e.to_string()))?;
             k.complete(Some(caller_account), Some(&c.region));
             facts.resolved_by = "input".into();
             k
@@ -121,21 +121,19 @@ pub async fn key_facts(
     {
         Ok(out) => facts.policy = out.policy().map(str::to_string),
         Err(e) => {
-            let (code, msg) = c.describe(&e);
-            if code.as_deref() == Some("NotFoundException") && facts.resolved_by != "describe_key" {
-                return Err(LiveError(format!(
-                    "kms GetKeyPolicy: no key {key_arg}: {msg}"
-                )));
+            let e = c.error("kms", "GetKeyPolicy", &e);
+            if e.is_not_found() && facts.resolved_by != "describe_key" {
+                return Err(LiveError::call(e.about(key_arg.clone()), "no such key"));
             }
             // AccessDenied is the lockout itself: evidence, not a failure.
-            facts.policy_error = Some(msg);
+            facts.policy_error = Some(e.message);
         }
     }
     match list_aliases(c, &key_arg).await {
         Ok(a) => facts.aliases = Some(a),
-        Err(msg) => facts.problems.push(format!(
-            "kms ListAliases failed ({msg}): kms:ResourceAliases conditions stay unknown"
-        )),
+        Err(e) => facts
+            .problems
+            .push(format!("{e}: kms:ResourceAliases conditions stay unknown")),
     }
     Ok((key, facts))
 }
@@ -144,31 +142,31 @@ async fn find_alias_target(c: &Clients, alias: &str) -> Result<String, LiveError
     let mut pages = c.kms.list_aliases().into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| {
-            LiveError(format!(
-                "kms ListAliases failed, so `{alias}` cannot be resolved: {}",
-                c.describe(&e).1
-            ))
+            LiveError::call(
+                c.error("kms", "ListAliases", &e),
+                format!("so `{alias}` cannot be resolved"),
+            )
         })?;
         for a in page.aliases() {
             if a.alias_name() == Some(alias) {
                 return a.target_key_id().map(str::to_string).ok_or_else(|| {
-                    LiveError(format!(
+                    LiveError::Setup(format!(
                         "`{alias}` is an AWS managed alias with no key, or points nowhere"
                     ))
                 });
             }
         }
     }
-    Err(LiveError(format!(
+    Err(LiveError::Setup(format!(
         "no alias `{alias}` in this account and region"
     )))
 }
 
-async fn list_aliases(c: &Clients, key: &str) -> Result<Vec<String>, LiveError> {
+async fn list_aliases(c: &Clients, key: &str) -> Result<Vec<String>, AwsError> {
     let mut out = Vec::new();
     let mut pages = c.kms.list_aliases().key_id(key).into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| LiveError(c.describe(&e).1))?;
+        let page = page.map_err(|e| c.error("kms", "ListAliases", &e))?;
         out.extend(
             page.aliases()
                 .iter()
@@ -179,7 +177,7 @@ async fn list_aliases(c: &Clients, key: &str) -> Result<Vec<String>, LiveError> 
 }
 
 /// The key's tags (ListResourceTags, at most 200: KMS's limit per key), or why not.
-pub async fn key_tags(c: &Clients, key_arn: &str) -> Result<Vec<(String, String)>, AwsFailure> {
+pub async fn key_tags(c: &Clients, key_arn: &str) -> Result<Vec<(String, String)>, AwsError> {
     let mut out = Vec::new();
     let mut marker: Option<String> = None;
     for _ in 0..5 {
@@ -190,7 +188,7 @@ pub async fn key_tags(c: &Clients, key_arn: &str) -> Result<Vec<(String, String)
             .set_marker(marker.clone())
             .send()
             .await
-            .map_err(|e| c.describe(&e))?;
+            .map_err(|e| c.error("kms", "ListResourceTags", &e))?;
         out.extend(
             page.tags()
                 .iter()
@@ -204,8 +202,8 @@ pub async fn key_tags(c: &Clients, key_arn: &str) -> Result<Vec<(String, String)
     Ok(out)
 }
 
-/// GetKeyPolicy for the `default` policy: the text, or `(error code, message)`.
-pub async fn get_key_policy(c: &Clients, key_arn: &str) -> Result<String, AwsFailure> {
+/// GetKeyPolicy for the `default` policy: the text, or why not.
+pub async fn get_key_policy(c: &Clients, key_arn: &str) -> Result<String, AwsError> {
     match c
         .kms
         .get_key_policy()
@@ -217,14 +215,14 @@ pub async fn get_key_policy(c: &Clients, key_arn: &str) -> Result<String, AwsFai
         Ok(out) => out
             .policy()
             .map(str::to_string)
-            .ok_or((None, "GetKeyPolicy returned no policy".to_string())),
-        Err(e) => Err(c.describe(&e)),
+            .ok_or_else(|| AwsError::answer("kms", "GetKeyPolicy", "the reply holds no policy")),
+        Err(e) => Err(c.error("kms", "GetKeyPolicy", &e)),
     }
 }
 
 /// PutKeyPolicy for the `default` policy, never bypassing the lockout safety check (the
 /// guard refuses the call otherwise). Only clients built for `fix --apply` send it.
-pub async fn put_key_policy(c: &Clients, key_arn: &str, policy: &str) -> Result<(), AwsFailure> {
+pub async fn put_key_policy(c: &Clients, key_arn: &str, policy: &str) -> Result<(), AwsError> {
     c.kms
         .put_key_policy()
         .key_id(key_arn)
@@ -234,5 +232,5 @@ pub async fn put_key_policy(c: &Clients, key_arn: &str, policy: &str) -> Result<
         .send()
         .await
         .map(|_| ())
-        .map_err(|e| c.describe(&e))
+        .map_err(|e| c.error("kms", "PutKeyPolicy", &e))
 }

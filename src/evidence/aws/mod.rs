@@ -5,6 +5,7 @@
 pub mod archive;
 pub mod athena;
 pub mod cloudtrail;
+pub mod error;
 pub mod guard;
 pub mod iam;
 pub mod kms;
@@ -20,6 +21,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::settings::Connection;
+pub use error::{AwsCode, AwsError, ReadError};
 
 pub use cloudtrail::{
     cloudtrail_config, lookup_policy_events, KeyLookup, LookupPacing, LookupProgress, LookupReport,
@@ -32,13 +34,54 @@ pub use kms::{get_key_policy, key_facts, key_tags, put_key_policy, KeyFacts};
 pub use org::{read_org_policies, OrgRead, OrgReader};
 pub use sts::{caller_identity, CallerIdentity};
 
-/// A failed call: the AWS error code when there is one, and the error in one line.
-pub type AwsFailure = (Option<String>, String);
-
 /// A failure that stops live collection: one line, naming what failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct LiveError(pub String);
+pub enum LiveError {
+    /// A call whose answer kmsdoctor cannot go on without; `hint` says what to do.
+    #[error("{error}{}", hint.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    Call {
+        error: Box<AwsError>,
+        hint: Option<String>,
+    },
+    /// Nothing could be asked of AWS (no region, no credentials), or an answer could not
+    /// be used.
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl From<AwsError> for LiveError {
+    fn from(error: AwsError) -> Self {
+        LiveError::Call {
+            error: Box::new(error),
+            hint: None,
+        }
+    }
+}
+
+impl From<ReadError> for LiveError {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Call(error) => LiveError::from(error),
+            ReadError::Answer(m) => LiveError::Setup(m),
+        }
+    }
+}
+
+impl From<crate::evidence::Invalid> for LiveError {
+    fn from(e: crate::evidence::Invalid) -> Self {
+        LiveError::Setup(e.0)
+    }
+}
+
+impl LiveError {
+    /// A failed call, with what to do about it.
+    pub fn call(error: AwsError, hint: impl Into<String>) -> LiveError {
+        LiveError::Call {
+            error: Box::new(error),
+            hint: Some(hint.into()),
+        }
+    }
+}
 
 /// The clients, all guarded.
 #[derive(Debug, Clone)]
@@ -83,12 +126,12 @@ pub async fn load_config(conn: &Connection) -> Result<SdkConfig, LiveError> {
     }
     let config = loader.load().await;
     if config.region().is_none() {
-        return Err(LiveError(
+        return Err(LiveError::Setup(
             "no AWS region: give --region, set AWS_REGION, or set a region in the profile".into(),
         ));
     }
     let Some(provider) = config.credentials_provider() else {
-        return Err(LiveError(
+        return Err(LiveError::Setup(
             "no AWS credentials provider is configured".into(),
         ));
     };
@@ -100,7 +143,7 @@ pub async fn load_config(conn: &Connection) -> Result<SdkConfig, LiveError> {
                 .profile
                 .clone()
                 .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
-            Err(LiveError(match profile {
+            Err(LiveError::Setup(match profile {
                 Some(p) => format!(
                     "no AWS credentials from the profile `{}`: {} (give it credentials, a role_arn or an SSO session, and run `aws sso login` for SSO)",
                     crate::analysis::escape::visible(&p),
@@ -112,7 +155,7 @@ pub async fn load_config(conn: &Connection) -> Result<SdkConfig, LiveError> {
                 ),
             }))
         }
-        Err(_) => Err(LiveError(
+        Err(_) => Err(LiveError::Setup(
             "no AWS credentials: the credential chain did not answer within 20 s".into(),
         )),
     }
@@ -132,7 +175,7 @@ async fn check_profile(conn: &Connection) -> Result<(), LiveError> {
     let set = match aws_config::profile::load(&Fs::real(), &Env::real(), &files, None).await {
         Ok(set) => set,
         Err(e) => {
-            return Err(LiveError(format!(
+            return Err(LiveError::Setup(format!(
                 "the AWS config files cannot be read: {}",
                 crate::analysis::escape::visible(&reasons(&e))
             )))
@@ -159,7 +202,7 @@ async fn check_profile(conn: &Connection) -> Result<(), LiveError> {
             k.unwrap_or_else(|_| "~/.aws/credentials".into())
         ),
     };
-    Err(LiveError(format!(
+    Err(LiveError::Setup(format!(
         "no profile `{}` ({from}) in {}: {}",
         crate::analysis::escape::visible(&name),
         crate::analysis::escape::visible(&files),
@@ -176,7 +219,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, LiveError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| LiveError(format!("cannot start the AWS client runtime: {e}")))
+        .map_err(|e| LiveError::Setup(format!("cannot start the AWS client runtime: {e}")))
 }
 
 pub(crate) fn first_line(s: &str) -> String {
@@ -249,74 +292,41 @@ impl Clients {
 }
 
 impl Clients {
-    /// [`describe`], naming the endpoint that could not be reached.
-    pub fn describe<E>(&self, e: &SdkError<E, HttpResponse>) -> (Option<String>, String)
+    /// The typed error of a failed call of `service`'s `operation`, naming the endpoint
+    /// that could not be reached.
+    pub fn error<E>(
+        &self,
+        service: &'static str,
+        operation: &'static str,
+        e: &SdkError<E, HttpResponse>,
+    ) -> AwsError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        let (code, msg) = describe(e);
-        match (e, self.calls.last_endpoint()) {
+        let (code, msg) = error::classify(e);
+        let message = match (e, self.calls.last_endpoint()) {
             (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_), Some(at)) => {
                 let at = crate::analysis::escape::visible(&at).into_owned();
-                let msg = match msg.strip_prefix("cannot reach AWS: ") {
+                match msg.strip_prefix("cannot reach AWS: ") {
                     Some(why) => format!("cannot reach {at}: {why}"),
                     None => format!("{msg} ({at})"),
-                };
-                (code, msg)
-            }
-            _ => (code, msg),
-        }
-    }
-}
-
-/// An AWS error in one line: `Code: message`, or what went wrong on the way.
-pub fn describe<E>(e: &SdkError<E, HttpResponse>) -> (Option<String>, String)
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match e {
-        SdkError::ServiceError(se) => {
-            let err = se.err();
-            let code = err.code().map(str::to_string);
-            let msg = match (&code, err.message()) {
-                (Some(c), Some(m)) => format!("{c}: {m}"),
-                (Some(c), None) => c.clone(),
-                // No error code: a proxy's or an emulator's page rather than an AWS error.
-                (None, _) => format!(
-                    "HTTP {} without an AWS error code",
-                    se.raw().status().as_u16()
-                ),
-            };
-            (code, msg)
-        }
-        SdkError::DispatchFailure(d) => (
-            None,
-            format!(
-                "cannot reach AWS: {}",
-                match d.as_connector_error() {
-                    Some(c) => reasons(c),
-                    None => source_chain(d),
                 }
-            ),
-        ),
-        SdkError::TimeoutError(_) => (None, "the request timed out".into()),
-        SdkError::ResponseError(r) => (
-            None,
-            format!("unreadable reply from AWS: {}", source_chain(r)),
-        ),
-        SdkError::ConstructionFailure(c) => {
-            (None, format!("request not sent: {}", source_chain(c)))
+            }
+            _ => msg,
+        };
+        AwsError {
+            service,
+            operation,
+            subject: None,
+            code,
+            message,
         }
-        other => (
-            other.code().map(str::to_string),
-            first_line(&other.to_string()),
-        ),
     }
 }
 
 /// An error and its sources in one line, `a: b: c`, each said once (layers often repeat
 /// the message of the one below).
-fn reasons(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn reasons(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next = Some(e);
     while let Some(err) = next {
@@ -331,19 +341,7 @@ fn reasons(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ").chars().take(300).collect()
 }
 
-fn source_chain(e: &dyn std::fmt::Debug) -> String {
+pub(crate) fn source_chain(e: &dyn std::fmt::Debug) -> String {
     let s = format!("{e:?}");
     s.chars().take(300).collect()
-}
-
-pub(crate) fn is_access_denied(code: Option<&str>) -> bool {
-    matches!(
-        code,
-        Some(
-            "AccessDeniedException"
-                | "AccessDenied"
-                | "UnauthorizedOperation"
-                | "UnrecognizedClientException"
-        )
-    )
 }

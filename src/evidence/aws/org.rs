@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_organizations::types::PolicyType;
 
-use super::Clients;
+use super::{AwsError, Clients, ReadError};
 use crate::evidence::layers::{RecordedLayers, RecordedLevel, RecordedPolicy};
 
 /// Deepest OU path taken (Organizations allows five levels of OUs under the root).
@@ -68,8 +68,8 @@ pub async fn read_org_policies(c: &Clients, account: &str) -> OrgRead {
 pub struct OrgReader {
     types: Vec<PolicyType>,
     /// DescribeOrganization's answer: the management account, or the failure.
-    organization: Option<Result<Option<String>, super::AwsFailure>>,
-    root: Option<Result<(String, Vec<PolicyType>), String>>,
+    organization: Option<Result<Option<String>, AwsError>>,
+    root: Option<Result<(String, Vec<PolicyType>), ReadError>>,
     parents: BTreeMap<String, (String, bool)>,
     at: BTreeMap<(String, String), Vec<RecordedPolicy>>,
     contents: BTreeMap<String, RecordedPolicy>,
@@ -97,7 +97,7 @@ impl OrgReader {
                     .organization()
                     .and_then(|o| o.master_account_id())
                     .map(str::to_string)),
-                Err(e) => Err(c.describe(&e)),
+                Err(e) => Err(c.error("organizations", "DescribeOrganization", &e)),
             };
             self.organization = Some(answer);
         }
@@ -112,18 +112,13 @@ impl OrgReader {
         };
         match self.organization.as_ref() {
             Some(Ok(management)) => read.management_account = management.clone(),
-            Some(Err((code, _)))
-                if code.as_deref() == Some("AWSOrganizationsNotInUseException") =>
-            {
+            Some(Err(e)) if e.code.is("AWSOrganizationsNotInUseException") => {
                 // Not in an organization: no SCP or RCP binds it.
                 none(&mut read, &self.types);
                 return read;
             }
-            Some(Err((_, msg))) => {
-                read.problems.push(unreadable(
-                    account,
-                    &format!("organizations DescribeOrganization failed ({msg})"),
-                ));
+            Some(Err(e)) => {
+                read.problems.push(unreadable(account, &e.to_string()));
                 return read;
             }
             None => return read,
@@ -136,7 +131,7 @@ impl OrgReader {
         let (targets, enabled) = match self.levels(c, account).await {
             Ok(l) => l,
             Err(m) => {
-                read.problems.push(unreadable(account, &m));
+                read.problems.push(unreadable(account, &m.to_string()));
                 return read;
             }
         };
@@ -154,7 +149,7 @@ impl OrgReader {
             };
             match levels {
                 Ok(l) => *slot = Some(l),
-                Err(m) => read.problems.push(unreadable(account, &m)),
+                Err(m) => read.problems.push(unreadable(account, &m.to_string())),
             }
         }
         read
@@ -165,7 +160,7 @@ impl OrgReader {
         &mut self,
         c: &Clients,
         account: &str,
-    ) -> Result<(Vec<String>, Vec<PolicyType>), String> {
+    ) -> Result<(Vec<String>, Vec<PolicyType>), ReadError> {
         if self.root.is_none() {
             self.root = Some(root(c).await);
         }
@@ -187,17 +182,17 @@ impl OrgReader {
                         .send()
                         .await
                         .map_err(|e| {
-                            format!(
-                                "organizations ListParents {child} failed ({})",
-                                c.describe(&e).1
-                            )
+                            c.error("organizations", "ListParents", &e)
+                                .about(child.as_str())
                         })?;
                     let parent = parents
                         .parents()
                         .first()
                         .and_then(|p| Some((p.id()?.to_string(), p.r#type()?.as_str() == "ROOT")))
                         .ok_or_else(|| {
-                            format!("organizations ListParents {child} named no parent")
+                            ReadError::Answer(format!(
+                                "organizations ListParents {child} named no parent"
+                            ))
                         })?;
                     self.parents.insert(child.clone(), parent.clone());
                     parent
@@ -210,24 +205,24 @@ impl OrgReader {
             }
             child = parent.0;
         }
-        Err(format!(
+        Err(ReadError::Answer(format!(
             "organizations ListParents did not reach the root within {MAX_DEPTH} levels"
-        ))
+        )))
     }
 }
 
 /// The organization's root and the policy types enabled in it.
-async fn root(c: &Clients) -> Result<(String, Vec<PolicyType>), String> {
+async fn root(c: &Clients) -> Result<(String, Vec<PolicyType>), ReadError> {
     let roots = c
         .organizations
         .list_roots()
         .send()
         .await
-        .map_err(|e| format!("organizations ListRoots failed ({})", c.describe(&e).1))?;
+        .map_err(|e| c.error("organizations", "ListRoots", &e))?;
     let root = roots
         .roots()
         .first()
-        .ok_or("organizations ListRoots named no root")?;
+        .ok_or_else(|| ReadError::Answer("organizations ListRoots named no root".into()))?;
     let enabled: Vec<PolicyType> = root
         .policy_types()
         .iter()
@@ -245,7 +240,7 @@ impl OrgReader {
         c: &Clients,
         targets: &[String],
         ty: &PolicyType,
-    ) -> Result<Vec<RecordedLevel>, String> {
+    ) -> Result<Vec<RecordedLevel>, ReadError> {
         let mut out = Vec::new();
         for target in targets {
             let cache_key = (target.clone(), ty.as_str().to_string());
@@ -282,7 +277,7 @@ async fn attached_ids(
     c: &Clients,
     target: &str,
     ty: &PolicyType,
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Vec<(String, String)>, ReadError> {
     let mut ids: Vec<(String, String)> = Vec::new();
     let mut token: Option<String> = None;
     for _ in 0..MAX_PAGES {
@@ -295,11 +290,8 @@ async fn attached_ids(
             .send()
             .await
             .map_err(|e| {
-                format!(
-                    "organizations ListPoliciesForTarget {target} {} failed ({})",
-                    ty.as_str(),
-                    c.describe(&e).1
-                )
+                c.error("organizations", "ListPoliciesForTarget", &e)
+                    .about(format!("{target} {}", ty.as_str()))
             })?;
         ids.extend(
             reply
@@ -308,18 +300,18 @@ async fn attached_ids(
                 .filter_map(|p| Some((p.id()?.to_string(), p.name().unwrap_or("").to_string()))),
         );
         if ids.len() > MAX_POLICIES_PER_LEVEL {
-            return Err(format!(
+            return Err(ReadError::Answer(format!(
                 "organizations listed over {MAX_POLICIES_PER_LEVEL} policies at {target}: not believed"
-            ));
+            )));
         }
         match reply.next_token() {
             Some(t) if token.as_deref() != Some(t) => token = Some(t.to_string()),
             _ => return Ok(ids),
         }
     }
-    Err(format!(
+    Err(ReadError::Answer(format!(
         "organizations ListPoliciesForTarget {target} ran past {MAX_PAGES} pages"
-    ))
+    )))
 }
 
 /// One policy's content (DescribePolicy).
@@ -328,28 +320,24 @@ async fn describe(
     id: &str,
     name: String,
     ty: &PolicyType,
-) -> Result<RecordedPolicy, String> {
+) -> Result<RecordedPolicy, ReadError> {
     let reply = c
         .organizations
         .describe_policy()
         .policy_id(id)
         .send()
         .await
-        .map_err(|e| {
-            format!(
-                "organizations DescribePolicy {id} failed ({})",
-                c.describe(&e).1
-            )
-        })?;
-    let content = reply
-        .policy()
-        .and_then(|p| p.content())
-        .ok_or_else(|| format!("organizations DescribePolicy {id} returned no content"))?;
+        .map_err(|e| c.error("organizations", "DescribePolicy", &e).about(id))?;
+    let content = reply.policy().and_then(|p| p.content()).ok_or_else(|| {
+        ReadError::Answer(format!(
+            "organizations DescribePolicy {id} returned no content"
+        ))
+    })?;
     if content.len() > MAX_CONTENT_BYTES {
-        return Err(format!(
+        return Err(ReadError::Answer(format!(
             "organizations DescribePolicy {id} returned {} bytes, over the {MAX_CONTENT_BYTES} kmsdoctor reads",
             content.len()
-        ));
+        )));
     }
     Ok(RecordedPolicy {
         name: if name.is_empty() {

@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{AwsFailure, CallerIdentity, Clients, LiveError};
+use super::{AwsError, CallerIdentity, Clients, LiveError};
 use crate::analysis::lockout::KeyProperties;
 use crate::evidence::settings::Connection;
 
 /// One key as KMS described it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ScannedKey {
     pub arn: String,
     pub region: String,
@@ -24,9 +24,9 @@ pub struct ScannedKey {
     pub key_manager: Option<String>,
     pub properties: Option<KeyProperties>,
     /// The key policy, or GetKeyPolicy's error (AccessDenied: a lockout candidate).
-    pub policy: Result<String, String>,
+    pub policy: Result<String, AwsError>,
     /// DescribeKey's error, when it failed.
-    pub describe_error: Option<String>,
+    pub describe_error: Option<AwsError>,
 }
 
 /// A region's keys, and what failed at the region level (ListKeys).
@@ -62,10 +62,6 @@ impl Pace {
         }
         self.next = Some(Instant::now().max(self.next.unwrap_or(now)) + self.interval);
     }
-}
-
-fn text((_, msg): AwsFailure) -> String {
-    msg
 }
 
 /// Lists and reads every key of the clients' region, `per_second` calls a second for each
@@ -113,9 +109,9 @@ pub async fn scan_region(
             }
             Err(e) => {
                 out.problems.push(format!(
-                    "kms ListKeys in {} failed ({}): keys of this region were not scanned",
-                    c.region,
-                    c.describe(&e).1
+                    "{}: keys of this region were not scanned",
+                    c.error("kms", "ListKeys", &e)
+                        .about(format!("in {}", c.region))
                 ));
                 break;
             }
@@ -131,7 +127,7 @@ pub async fn scan_region(
             key_state: None,
             key_manager: None,
             properties: None,
-            policy: Err(String::new()),
+            policy: Err(AwsError::answer("kms", "GetKeyPolicy", "not asked")),
             describe_error: None,
         };
         match c.kms.describe_key().key_id(&arn).send().await {
@@ -142,13 +138,13 @@ pub async fn scan_region(
                     key.properties = Some(super::kms::properties_of(m));
                 }
             }
-            Err(e) => key.describe_error = Some(c.describe(&e).1),
+            Err(e) => key.describe_error = Some(c.error("kms", "DescribeKey", &e)),
         }
         // AWS managed keys are AWS's to manage: their policies are not scanned.
         if key.key_manager.as_deref() != Some("AWS") {
             get.take().await;
             out.calls += 1;
-            key.policy = super::get_key_policy(c, &arn).await.map_err(text);
+            key.policy = super::get_key_policy(c, &arn).await;
         }
         out.keys.push(key);
         progress(&c.region, i + 1, total);
@@ -289,10 +285,10 @@ pub fn scan_org(
                     .send(),
             )
             .map_err(|e| {
-                LiveError(format!(
-                    "organizations ListAccounts failed: {} (run scan --org from the management account or a delegated administrator)",
-                    home.describe(&e).1
-                ))
+                LiveError::call(
+                    home.error("organizations", "ListAccounts", &e),
+                    "run scan --org from the management account or a delegated administrator",
+                )
             })?;
         for a in page.accounts() {
             let active = a.status().is_none_or(|s| s.as_str() == "ACTIVE");
@@ -315,7 +311,11 @@ pub fn scan_org(
         let account_config = if *account == caller.account {
             config.clone()
         } else {
-            let role = format!("arn:aws:iam::{account}:role/{}", org.role_name);
+            // The member account's role, in the caller's partition.
+            let partition = crate::analysis::aws_ids::Arn::parse(&caller.arn)
+                .map(|a| a.partition)
+                .unwrap_or(crate::analysis::aws_ids::DEFAULT_PARTITION);
+            let role = crate::analysis::aws_ids::role_arn(partition, account, &org.role_name);
             let mut req = org_clients
                 .sts
                 .assume_role()
@@ -350,8 +350,8 @@ pub fn scan_org(
                 },
                 Err(e) => {
                     problems.push(format!(
-                        "sts AssumeRole {role} failed ({}): account {account} not scanned",
-                        home.describe(&e).1
+                        "{}: account {account} not scanned",
+                        home.error("sts", "AssumeRole", &e).about(role.as_str())
                     ));
                     continue;
                 }

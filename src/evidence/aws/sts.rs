@@ -11,12 +11,12 @@ pub struct CallerIdentity {
 }
 
 pub async fn caller_identity(c: &Clients) -> Result<CallerIdentity, LiveError> {
-    let out = c.sts.get_caller_identity().send().await.map_err(|e| {
-        LiveError(format!(
-            "sts GetCallerIdentity failed: {}",
-            c.describe(&e).1
-        ))
-    })?;
+    let out = c
+        .sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| LiveError::from(c.error("sts", "GetCallerIdentity", &e)))?;
     Ok(CallerIdentity {
         arn: out.arn().unwrap_or_default().to_string(),
         account: out.account().unwrap_or_default().to_string(),
