@@ -54,7 +54,10 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e @ app::AppError::Refused(_)) => {
-            eprintln!("kmsdoctor: {}", kmsdoctor::analysis::escape::visible(&e.to_string()));
+            eprintln!(
+                "kmsdoctor: {}",
+                kmsdoctor::analysis::escape::visible(&e.to_string())
+            );
             ExitCode::from(3)
         }
         Err(e) => {

@@ -247,11 +247,7 @@ fn would_lock_out(a: &super::lockout::Assessment) -> Finding {
         .iter()
         .map(|x| x.principal.as_str())
         .collect();
-    let causes: Vec<&Finding> = a
-        .findings
-        .iter()
-        .filter(|f| matches!(f.id(), "KL201" | "KL202" | "KL203" | "KL204" | "KL205"))
-        .collect();
+    let causes: Vec<&Finding> = a.findings.iter().filter(|f| f.rule.cause).collect();
     let because = if causes.is_empty() {
         "IAM policies could no longer grant kms:PutKeyPolicy and kms:GetKeyPolicy".to_string()
     } else {

@@ -22,6 +22,14 @@ impl Pointer {
     pub fn root() -> Self {
         Pointer(Vec::new())
     }
+
+    /// The statement this pointer is in (`/Statement/N/...`).
+    pub fn statement_index(&self) -> Option<usize> {
+        match self.0.as_slice() {
+            [Step::Key(k), Step::Index(i), ..] if k == "Statement" => Some(*i),
+            _ => None,
+        }
+    }
     pub fn key(&self, k: &str) -> Self {
         let mut v = self.0.clone();
         v.push(Step::Key(k.into()));

@@ -16,18 +16,18 @@ pub enum PolicyKind {
     ResourceControl,
 }
 
-/// Which statement of which policy.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+/// Which statement of which policy. In JSON, everywhere: `{"policy", "index", "sid",
+/// "label"}` (`sid` absent when the statement has none).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct StatementRef {
     /// `key-policy`, or the identity policy's name.
     pub policy: String,
     pub policy_kind: PolicyKind,
     pub index: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// The label shown in lists of deciding statements: the Sid (or `#INDEX`), prefixed with
-    /// `POLICY:` for identity policies.
-    pub id: String,
+    /// `POLICY:` for identity policies. Derived from the fields above, once.
+    pub label: String,
 }
 
 impl StatementRef {
@@ -46,7 +46,7 @@ impl StatementRef {
             policy_kind: kind,
             index,
             sid: sid.map(str::to_string),
-            id: match kind {
+            label: match kind {
                 PolicyKind::Key => label,
                 PolicyKind::Identity | PolicyKind::ResourceControl => format!("{policy}:{label}"),
             },
@@ -59,21 +59,35 @@ impl StatementRef {
     }
 }
 
+impl Serialize for StatementRef {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("policy", &self.policy)?;
+        m.serialize_entry("index", &self.index)?;
+        if let Some(sid) = &self.sid {
+            m.serialize_entry("sid", sid)?;
+        }
+        m.serialize_entry("label", &self.label)?;
+        m.end()
+    }
+}
+
 impl std::fmt::Display for StatementRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.id)
+        f.write_str(&self.label)
     }
 }
 
 /// Serialises a list of statement references as their labels (`["Sid", "#2"]`), the shape
 /// of `deciding_statements`, `via` and `statements` in the JSON outputs.
 pub fn serialize_labels<S: Serializer>(refs: &[StatementRef], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(refs.iter().map(|r| r.id.as_str()))
+    s.collect_seq(refs.iter().map(|r| r.label.as_str()))
 }
 
 /// Joins the labels of statement references with `, ` for messages.
 pub fn labels(refs: &[StatementRef]) -> String {
-    let v: Vec<&str> = refs.iter().map(|r| r.id.as_str()).collect();
+    let v: Vec<&str> = refs.iter().map(|r| r.label.as_str()).collect();
     v.join(", ")
 }
 

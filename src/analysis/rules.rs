@@ -62,11 +62,14 @@ pub struct Rule {
     pub fix: &'static str,
     /// Whether `check` reports it (KC3xx and KD1xx always; some KL2xx).
     pub in_check: bool,
+    /// Whether it is the *cause* of a lockout (KL201–KL205), which `check` reports inside
+    /// its outcome (KC301).
+    pub cause: bool,
 }
 
 macro_rules! registry {
     ($($konst:ident = $id:literal, $name:literal, $sev:ident, $stage:ident, check: $check:literal,
-        $summary:literal, fix: $fix:literal;)*) => {
+        $(cause: $cause:literal,)? $summary:literal, fix: $fix:literal;)*) => {
         $(pub const $konst: &Rule = &Rule {
             id: $id,
             name: $name,
@@ -75,6 +78,7 @@ macro_rules! registry {
             summary: $summary,
             fix: $fix,
             in_check: $check,
+            cause: false $(|| $cause)?,
         };)*
         /// Every rule: the parser's, the diagnosis's, then check's, each in id order.
         pub const RULES: &[&Rule] = &[$($konst),*];
@@ -137,19 +141,19 @@ registry! {
         "an empty list where values belong",
         fix: "list at least one value";
 
-    DELEGATION_MISSING = "KL201", "delegation-missing", Error, Diagnosis, check: false,
+    DELEGATION_MISSING = "KL201", "delegation-missing", Error, Diagnosis, check: false, cause: true,
         "no statement allows the account principal (or this change removed it)",
         fix: "put back the statement `Enable IAM User Permissions`: Principal {\"AWS\": \"arn:aws:iam::ACCOUNT:root\"}, Action kms:*, no conditions";
-    DELEGATION_PRINCIPAL_CHANGED = "KL202", "delegation-principal-changed", Error, Diagnosis, check: false,
+    DELEGATION_PRINCIPAL_CHANGED = "KL202", "delegation-principal-changed", Error, Diagnosis, check: false, cause: true,
         "the delegation statement names one user or role instead of the account",
         fix: "make the delegation's principal the account (arn:aws:iam::ACCOUNT:root) again; name administrators in a statement of their own";
-    DELEGATION_NARROWED = "KL203", "delegation-actions-narrowed", Error, Diagnosis, check: false,
+    DELEGATION_NARROWED = "KL203", "delegation-actions-narrowed", Error, Diagnosis, check: false, cause: true,
         "the delegation no longer covers kms:PutKeyPolicy and kms:GetKeyPolicy",
         fix: "let the delegation statement allow kms:* (at least kms:PutKeyPolicy and kms:GetKeyPolicy) to the account principal";
-    DELEGATION_CONDITIONED = "KL204", "delegation-conditioned", Error, Diagnosis, check: false,
+    DELEGATION_CONDITIONED = "KL204", "delegation-conditioned", Error, Diagnosis, check: false, cause: true,
         "the delegation holds only for principals singled out by a condition",
         fix: "drop the conditions that single out principals from the delegation, or name the administrators in a statement of their own";
-    DENY_OVERRIDES = "KL205", "deny-overrides-delegation", Error, Diagnosis, check: false,
+    DENY_OVERRIDES = "KL205", "deny-overrides-delegation", Error, Diagnosis, check: false, cause: true,
         "a Deny takes kms:PutKeyPolicy from the account's principals",
         fix: "exempt kms:PutKeyPolicy and kms:GetKeyPolicy from the Deny (NotAction), or let its conditions spare an administrator";
     DELETED_PRINCIPALS = "KL206", "deleted-principals", Warning, Diagnosis, check: true,
@@ -261,7 +265,10 @@ pub enum Subject {
     /// One CloudTrail event, by its id.
     Event(String),
     /// A change: the event that made it and the statement of the earlier version it changed.
-    Change { event_id: String, statement: String },
+    Change {
+        event_id: String,
+        statement: StatementRef,
+    },
 }
 
 /// One finding: the rule, what it says here, and what it is about.
@@ -279,6 +286,9 @@ pub struct Finding {
     pub position: Option<Position>,
     /// For an outcome reported with its cause (KC301 and KL201–KL205): the cause's rule.
     pub cause: Option<&'static Rule>,
+    /// The statement a parser finding's pointer is in (`/Statement/N/...`), recorded when the
+    /// finding is made.
+    pub in_statement: Option<usize>,
 }
 
 impl Finding {
@@ -291,6 +301,7 @@ impl Finding {
             pointer: None,
             position: None,
             cause: None,
+            in_statement: None,
         }
     }
 
@@ -311,21 +322,18 @@ impl Finding {
         self.rule.id
     }
 
-    /// The statement concerned, when there is one.
+    /// The statement concerned, when there is one (for a change, the statement of the
+    /// version before it).
     pub fn statement(&self) -> Option<&StatementRef> {
         match &self.subject {
-            Subject::Statement(s) => Some(s),
+            Subject::Statement(s) | Subject::Change { statement: s, .. } => Some(s),
             _ => None,
         }
     }
 
     /// The statement's label as shown (`Sid` or `#N`), when the finding names one.
     pub fn statement_label(&self) -> Option<&str> {
-        match &self.subject {
-            Subject::Statement(s) => Some(&s.id),
-            Subject::Change { statement, .. } => Some(statement),
-            _ => None,
-        }
+        self.statement().map(|s| s.label.as_str())
     }
 
     /// The event concerned, when there is one.
@@ -342,29 +350,39 @@ impl Finding {
     }
 
     /// The index of the statement concerned: its subject's, or the one its pointer is in.
+    /// A change's statement is in another version of the policy: it has no index here.
     pub fn statement_index(&self) -> Option<usize> {
-        self.statement().map(|s| s.index).or_else(|| {
-            self.pointer
-                .as_deref()?
-                .strip_prefix("/Statement/")?
-                .split('/')
-                .next()?
-                .parse()
-                .ok()
-        })
+        match &self.subject {
+            Subject::Statement(s) => Some(s.index),
+            Subject::Change { .. } => None,
+            _ => self.in_statement,
+        }
     }
 
     /// The JSON pointer of what the finding is about: its own, or its statement's.
     pub fn pointer(&self) -> Option<String> {
-        self.pointer
-            .clone()
-            .or_else(|| self.statement().map(|s| format!("/Statement/{}", s.index)))
+        self.pointer.clone().or_else(|| match &self.subject {
+            Subject::Statement(s) => Some(format!("/Statement/{}", s.index)),
+            _ => None,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The causes are a field of the registry, not a list of ids elsewhere: KL201–KL205,
+    /// each a diagnosis rule.
+    #[test]
+    fn the_causes_are_the_delegation_rules() {
+        let causes: Vec<&str> = RULES.iter().filter(|r| r.cause).map(|r| r.id).collect();
+        assert_eq!(causes, ["KL201", "KL202", "KL203", "KL204", "KL205"]);
+        assert!(RULES
+            .iter()
+            .filter(|r| r.cause)
+            .all(|r| r.stage == Stage::Diagnosis));
+    }
 
     #[test]
     fn ids_are_unique_and_ordered_and_each_rule_has_its_own_fix() {

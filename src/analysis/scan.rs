@@ -7,11 +7,15 @@ use super::aws_ids;
 use super::chain::OrgLevel;
 use super::lockout::{diagnose, Evidence, KeyProperties, KeyRef, Verdict};
 use super::policy::{parse_document, PolicyKind};
+use super::reference::StatementRef;
+use super::rules::{Finding, Stage, RCP_DENIES_EVERYONE};
 use super::shell::{CommandLine, RunFlags};
 
 /// `kind` and `schema_version` of the JSON a scan writes (`guard --scan FILE` reads it).
 pub const SCAN_KIND: &str = "kmsdoctor-scan";
-pub const SCAN_SCHEMA_VERSION: u32 = 1;
+/// 2: findings in the one shape of every command; `rcp_denials[].statement` a statement
+/// reference (`{"policy", "index", "sid", "label"}`).
+pub const SCAN_SCHEMA_VERSION: u32 = 2;
 
 /// Where a key stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
@@ -77,8 +81,11 @@ pub struct KeyStanding {
     /// one deleted and created again still matches.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recreatable: Vec<String>,
-    /// Rule ids of the diagnosis's findings, each once.
-    pub findings: Vec<&'static str>,
+    /// What the scan found about the key: its standing when not ok (KS401–KS404), an RCP
+    /// that denies everyone (KS405), then the findings of its policy's diagnosis. Decided
+    /// here; the renderers only render them (JSON: `findings`, in the one shape of a finding).
+    #[serde(skip)]
+    pub findings: Vec<Finding>,
     /// `PRIMARY` or `REPLICA` for a multi-Region key: each has its own policy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub multi_region: Option<String>,
@@ -95,13 +102,13 @@ pub struct KeyStanding {
 /// kms:GetKeyPolicy on a key. RCPs bind every caller, the root user included, on customer
 /// managed keys of member accounts (Organizations User Guide, "Resource control policies";
 /// KMS Developer Guide, "Resource control policies in AWS KMS").
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RcpDenial {
     pub action: String,
     /// The root, OU or account the RCP is attached to.
     pub target: String,
-    /// `POLICY:SID`.
-    pub statement: String,
+    /// The RCP's statement (its label is `POLICY:SID`).
+    pub statement: StatementRef,
     /// Without a condition: every principal is denied, the root user included, on every
     /// request. Nobody can get in until the RCP changes.
     pub everyone: bool,
@@ -154,7 +161,7 @@ pub fn rcp_denials(arn: &str, levels: &[OrgLevel]) -> Vec<RcpDenial> {
                 out.push(RcpDenial {
                     action: action.to_string(),
                     target: level.target.clone(),
-                    statement: rec.statement.id.clone(),
+                    statement: rec.statement.clone(),
                     everyone: rec.conditions.is_empty(),
                     when: rec
                         .conditions
@@ -180,6 +187,13 @@ pub struct KeyFacts<'a> {
 }
 
 pub fn judge(k: &KeyFacts<'_>) -> KeyStanding {
+    let mut out = judge_policy(k);
+    scan_findings(&mut out);
+    out
+}
+
+/// The standing of the key from its policy, and the diagnosis's findings.
+fn judge_policy(k: &KeyFacts<'_>) -> KeyStanding {
     let multi_region = k.properties.and_then(|p| p.multi_region_key_type.clone());
     let mut out = KeyStanding {
         arn: k.arn.to_string(),
@@ -193,9 +207,6 @@ pub fn judge(k: &KeyFacts<'_>) -> KeyStanding {
         note: None,
         rcp_denials: k.rcps.map(|l| rcp_denials(k.arn, l)).unwrap_or_default(),
     };
-    if out.rcp_denials.iter().any(|d| d.everyone) {
-        out.findings.push(super::rules::RCP_DENIES_EVERYONE.id);
-    }
     let text = match k.policy {
         Ok(t) => t,
         Err(why) => {
@@ -247,12 +258,55 @@ pub fn judge(k: &KeyFacts<'_>) -> KeyStanding {
         })
         .map(|a| a.principal.clone())
         .collect();
-    for f in d.findings.iter().chain(&d.policy_findings) {
-        if !out.findings.contains(&f.rule.id) {
-            out.findings.push(f.rule.id);
-        }
-    }
+    out.findings
+        .extend(d.findings.iter().chain(&d.policy_findings).cloned());
     out
+}
+
+/// The scan's own findings about a judged key, first: its standing when it is not ok, and
+/// each RCP statement that denies every principal.
+fn scan_findings(k: &mut KeyStanding) {
+    let mut own: Vec<Finding> = Vec::new();
+    if let Some(rule) = k.standing.rule() {
+        own.push(Finding::new(rule, rule.summary));
+    }
+    for d in k.rcp_denials.iter().filter(|d| d.everyone) {
+        own.push(
+            Finding::new(
+                RCP_DENIES_EVERYONE,
+                format!(
+                    "{}: the RCP statement {} attached to {} denies {} to every principal, the root user included",
+                    RCP_DENIES_EVERYONE.summary, d.statement, d.target, d.action
+                ),
+            ),
+        );
+    }
+    own.append(&mut k.findings);
+    k.findings = own;
+}
+
+impl KeyStanding {
+    /// The scan's own findings (KS4xx): each key a SARIF result per finding.
+    pub fn scan_findings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.rule.stage == Stage::Scan)
+    }
+
+    /// The rule ids of the findings besides the standing, each once (KS405 included).
+    pub fn finding_ids(&self) -> Vec<&'static str> {
+        let standing = self.standing.rule().map(|r| r.id);
+        let mut ids: Vec<&'static str> = Vec::new();
+        for f in &self.findings {
+            if Some(f.rule.id) != standing && !ids.contains(&f.rule.id) {
+                ids.push(f.rule.id);
+            }
+        }
+        ids
+    }
+
+    /// Whether the key needs someone: not ok, or every principal denied by an RCP.
+    pub fn at_risk(&self) -> bool {
+        self.standing != Standing::Ok || self.findings.iter().any(|f| f.rule == RCP_DENIES_EVERYONE)
+    }
 }
 
 /// Worst first, then by region and ARN (a stable order for diffs between scans).
@@ -289,7 +343,17 @@ mod tests {
         ));
         assert_eq!(locked.standing, Standing::Recoverable);
         assert_eq!(locked.can_recover, 1);
-        assert!(locked.findings.contains(&"KL201"), "{:?}", locked.findings);
+        assert!(
+            locked.finding_ids().contains(&"KL201"),
+            "{:?}",
+            locked.findings
+        );
+        let own: Vec<&str> = locked.scan_findings().map(|f| f.rule.id).collect();
+        assert_eq!(
+            own,
+            ["KS403"],
+            "the standing is decided here, not by a renderer"
+        );
         let denied = facts(Err("AccessDeniedException: no"));
         assert_eq!(denied.standing, Standing::Unreadable);
         let mut all = vec![ok, locked, denied];
@@ -343,7 +407,7 @@ mod tests {
                 (
                     x.action.as_str(),
                     x.target.as_str(),
-                    x.statement.as_str(),
+                    x.statement.label.as_str(),
                     x.everyone,
                 )
             })
@@ -386,7 +450,7 @@ mod tests {
             "the key policy itself is fine"
         );
         assert!(
-            standing.findings.contains(&"KS405"),
+            standing.finding_ids().contains(&"KS405") && standing.at_risk(),
             "{:?}",
             standing.findings
         );

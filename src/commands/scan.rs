@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use super::{AppError, Progress, Throttle, Ui};
-use crate::analysis::scan::{judge, order, KeyFacts, KeyStanding, Standing};
+use crate::analysis::scan::{judge, order, KeyFacts, KeyStanding};
 use crate::cli::{CheckFormat, ScanArgs};
 use crate::config::ScanConfig;
 use crate::evidence::aws::scan as live;
@@ -195,10 +195,6 @@ pub fn run(
         CheckFormat::Table => report::render_table(out, &r, ui.style)?,
     }
     out.flush()?;
-    let all_ok = s
-        .keys
-        .iter()
-        .all(|k| k.standing == Standing::Ok && !k.rcp_denials.iter().any(|d| d.everyone))
-        && s.problems.is_empty();
+    let all_ok = !s.keys.iter().any(KeyStanding::at_risk) && s.problems.is_empty();
     Ok(if all_ok { 0 } else { 3 })
 }

@@ -35,7 +35,9 @@ pub fn read_scan(path: &Path) -> Result<Vec<GuardKey>, InputError> {
             ..InputError::new(path, format!("not a kmsdoctor scan: {message}"))
         }
     })?;
-    if file.schema_version != Some(crate::analysis::scan::SCAN_SCHEMA_VERSION) {
+    // Version 1 differs only in the shape of findings, which guard does not read.
+    if !matches!(file.schema_version, Some(v) if (1..=crate::analysis::scan::SCAN_SCHEMA_VERSION).contains(&v))
+    {
         return Err(InputError::new(
             path,
             format!(

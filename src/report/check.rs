@@ -1,10 +1,11 @@
 //! Output of `kmsdoctor check`: a table for people, JSON for scripts, SARIF 2.1.0 for code
 //! scanning (rules listed once, results with file, line and column).
 //!
-//! JSON (`schema_version` 1): `files_read`, `policies_checked`, `summary` (`error`, `warning`,
-//! `info` counts), `policies` (`file`, `address`, `verdict`, `safety_check`), `findings` (`id`,
-//! `rule`, `severity`, `message`, `fix`, `cause`, `file`, `address`, `line`, `column`,
-//! `statement`).
+//! JSON (`schema_version` 2): `files_read`, `policies_checked`, `summary` (`error`, `warning`,
+//! `info` counts), `policies` (`file`, `address`, `verdict`, `safety_check`), `findings`
+//! (the one shape of a finding in every command, `report::FindingJson`: `id`, `rule`,
+//! `severity`, `message`, `fix`, and where they apply `cause`, `statement` (`index`, `sid`,
+//! `label`), `file`, `address`, `line`, `column`, `pointer`).
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -17,27 +18,11 @@ use crate::analysis::check::{CheckResult, SafetyCheck};
 use crate::analysis::lockout::Verdict;
 use crate::analysis::rules::{rule, Severity};
 
-/// One finding, placed in its file.
-#[derive(Debug, Clone, Serialize)]
-pub struct Located {
-    pub id: &'static str,
-    pub rule: &'static str,
-    pub severity: Severity,
-    pub message: String,
-    pub fix: &'static str,
-    /// For KC301: the rule of its cause (KL201–KL205).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cause: Option<&'static str>,
-    pub file: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub address: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub column: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub statement: Option<usize>,
-}
+/// The version of check's JSON: 2 since findings took the one shape of every command.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// One finding, placed in its file: the one shape of a finding in every output.
+pub type Located = super::FindingJson;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicySummary {
@@ -76,19 +61,8 @@ impl CheckReport {
     ) {
         for f in result.findings {
             let p = f.pointer().as_deref().and_then(&position);
-            self.findings.push(Located {
-                id: f.rule.id,
-                rule: f.rule.name,
-                severity: f.severity,
-                fix: f.fix(),
-                cause: f.cause.map(|c| c.id),
-                statement: f.statement_index(),
-                message: f.message,
-                file: file.to_string(),
-                address: address.map(str::to_string),
-                line: p.map(|p| p.line),
-                column: p.map(|p| p.column),
-            });
+            self.findings
+                .push(Located::of(&f).in_file(file, address, p));
         }
         self.policies.push(PolicySummary {
             file: file.to_string(),
@@ -120,7 +94,7 @@ struct CheckJson<'a> {
 
 pub fn render_json(out: &mut dyn Write, r: &CheckReport) -> io::Result<()> {
     let doc = CheckJson {
-        schema_version: 1,
+        schema_version: SCHEMA_VERSION,
         files_read: r.files_read,
         policies_checked: r.policies.len(),
         summary: Summary {
@@ -165,8 +139,8 @@ pub fn render_sarif(out: &mut dyn Write, r: &CheckReport) -> io::Result<()> {
         .findings
         .iter()
         .map(|f| {
-            let mut physical =
-                json!({"artifactLocation": {"uri": f.file.trim_start_matches("./")}});
+            let file = f.file.as_deref().unwrap_or_default();
+            let mut physical = json!({"artifactLocation": {"uri": file.trim_start_matches("./")}});
             if let (Some(line), Some(column)) = (f.line, f.column) {
                 physical["region"] = json!({"startLine": line, "startColumn": column});
             }
@@ -188,13 +162,7 @@ pub fn render_sarif(out: &mut dyn Write, r: &CheckReport) -> io::Result<()> {
 
 pub fn render_table(out: &mut dyn Write, r: &CheckReport, style: Style) -> io::Result<()> {
     for f in &r.findings {
-        let mut place = f.file.clone();
-        if let (Some(l), Some(c)) = (f.line, f.column) {
-            place.push_str(&format!(":{l}:{c}"));
-        }
-        if let Some(a) = &f.address {
-            place.push_str(&format!(" ({a})"));
-        }
+        let place = f.place();
         let sev = match f.severity {
             Severity::Error => style.bad("error"),
             Severity::Warning => style.warn("warning"),

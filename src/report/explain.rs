@@ -1,6 +1,7 @@
 //! Output of `kmsdoctor explain`.
 //!
-//! JSON wire format (`schema_version` 1), one object:
+//! JSON wire format (`schema_version` 2: findings in the one shape of every command; a
+//! statement reference is `{"policy", "index", "sid", "label"}`), one object:
 //! - `decision`: `allowed` | `implicit_deny` | `explicit_deny` | `conditional`
 //! - `request`: `principal`, `action`, `resource`, `key_account`, `key_account_assumed`,
 //!   `context_mode` (`open`: keys not given are unknown; `closed`: absent), `context`
@@ -13,8 +14,10 @@
 //! - `statements`: every statement's match record (`outcome`: `applies` | `applies_if` |
 //!   `does_not_apply` | `invalid`, and `principal`, `action`, `resource`, `conditions`, each
 //!   with `result` and `explanation`)
-//! - `findings`: problems in the policy files (`id`, `rule`, `severity`, `message`, `file`,
-//!   `pointer`, `position`)
+//! - `findings`: problems in the policy files: each finding in the one shape of every command (`report::FindingJson`):
+//!   `id`, `rule`, `severity`, `message`, `fix`, and where they apply `cause`, `statement`
+//!   (`index`, `sid`, `label`), `event`, `file`, `address`, `line`, `column`, `pointer`,
+//!   `embedded_at`, and `policy` (the policy's name)
 //! - `chain` (only when a boundary, session policy, SCP, RCP or management account was
 //!   given): the whole request chain. `decision` and `requirements` at the top are then the
 //!   chain's; the key policy's own are in `chain.key_policy_decision`. `chain.denied_by`:
@@ -35,7 +38,7 @@ use crate::analysis::context::Context;
 use crate::analysis::eval::{Alternative, Decision, Evaluation, Outcome, Request, StatementRecord};
 use crate::analysis::reference::labels;
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Everything `explain` reports.
 pub struct ExplainReport<'a> {
@@ -236,7 +239,7 @@ pub fn render_table(out: &mut dyn Write, r: &ExplainReport<'_>, style: Style) ->
         {
             let head = format!(
                 "{}: {}, {}",
-                rec.statement.id,
+                rec.statement.label,
                 rec.effect.as_str(),
                 outcome_label(rec.outcome)
             );

@@ -57,6 +57,115 @@ impl Style {
     }
 }
 
+/// A finding on the wire: the one JSON shape of a finding in every command's output
+/// (`why-locked`, `check`, `explain`, `scan`). Fields that do not apply are left out.
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingJson {
+    /// The rule's id (`KL201`) and name (`delegation-missing`).
+    pub id: &'static str,
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    /// What to do about it (the cause's fix for an outcome reported with its cause).
+    pub fix: &'static str,
+    /// For an outcome reported with its cause (check's KC301): the cause's rule id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<&'static str>,
+    /// The statement concerned (for a change, the statement of the version before it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement: Option<StatementJson>,
+    /// The CloudTrail event concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// The file, its template resource, and the place in it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+    /// JSON pointer into the policy document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    /// For a policy embedded in `get-key-policy` output: where its `Policy` string starts
+    /// in the file (`line` and `column` are then inside the embedded document).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embedded_at: Option<Position>,
+}
+
+/// A statement on the wire: its index, and its Sid and label when known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatementJson {
+    pub index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+impl FindingJson {
+    pub fn of(f: &Finding) -> FindingJson {
+        let statement = match f.statement() {
+            Some(s) => Some(StatementJson {
+                index: s.index,
+                sid: s.sid.clone(),
+                label: Some(s.label.clone()),
+            }),
+            None => f.statement_index().map(|index| StatementJson {
+                index,
+                sid: None,
+                label: None,
+            }),
+        };
+        FindingJson {
+            id: f.rule.id,
+            rule: f.rule.name,
+            severity: f.severity,
+            message: f.message.clone(),
+            fix: f.fix(),
+            cause: f.cause.map(|c| c.id),
+            statement,
+            event: f.event_id().map(str::to_string),
+            file: None,
+            address: None,
+            line: f.position.map(|p| p.line),
+            column: f.position.map(|p| p.column),
+            pointer: f.pointer(),
+            embedded_at: None,
+        }
+    }
+
+    /// The same finding, placed in a file (and a template resource).
+    pub fn in_file(
+        mut self,
+        file: &str,
+        address: Option<&str>,
+        position: Option<Position>,
+    ) -> FindingJson {
+        self.file = Some(file.to_string());
+        self.address = address.map(str::to_string);
+        if position.is_some() {
+            self.line = position.map(|p| p.line);
+            self.column = position.map(|p| p.column);
+        }
+        self
+    }
+
+    /// `FILE[:LINE:COL][ (ADDRESS)]`.
+    pub fn place(&self) -> String {
+        let mut place = self.file.clone().unwrap_or_default();
+        if let (Some(l), Some(c)) = (self.line, self.column) {
+            place.push_str(&format!(":{l}:{c}"));
+        }
+        if let Some(a) = &self.address {
+            place.push_str(&format!(" ({a})"));
+        }
+        place
+    }
+}
+
 /// A parser finding with the file it was found in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileFinding {
@@ -68,33 +177,26 @@ pub struct FileFinding {
     pub embedded_at: Option<Position>,
 }
 
-/// Wire form of a [`FileFinding`] (explain's `findings`).
+/// explain's `findings`: the one finding shape, with the file and the policy's name.
 #[derive(Serialize)]
 struct FileFindingJson<'a> {
-    file: &'a Path,
+    /// The policy's name (`key-policy`, or the identity policy's).
     policy: &'a str,
-    id: &'a str,
-    rule: &'a str,
-    severity: Severity,
-    message: &'a str,
-    pointer: String,
-    position: Option<Position>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    embedded_at: Option<Position>,
+    #[serde(flatten)]
+    finding: FindingJson,
 }
 
 impl Serialize for FileFinding {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut finding = FindingJson::of(&self.finding).in_file(
+            &self.file.display().to_string(),
+            None,
+            self.finding.position,
+        );
+        finding.embedded_at = self.embedded_at;
         FileFindingJson {
-            file: &self.file,
             policy: &self.policy,
-            id: self.finding.rule.id,
-            rule: self.finding.rule.name,
-            severity: self.finding.severity,
-            message: &self.finding.message,
-            pointer: self.finding.pointer().unwrap_or_else(|| "/".into()),
-            position: self.finding.position,
-            embedded_at: self.embedded_at,
+            finding,
         }
         .serialize(s)
     }

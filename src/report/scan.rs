@@ -1,18 +1,21 @@
 //! Output of `kmsdoctor scan`.
 //!
-//! JSON wire format (`schema_version` 1), one object on stdout:
+//! JSON wire format (`schema_version` 2), one object on stdout:
 //! - `kind`: `kmsdoctor-scan`; `caller`, `account` (the caller's), `accounts` (scanned),
 //!   `regions`
 //! - `summary`: keys per standing (`ok`, `recoverable`, `unknown`, `unreadable`,
 //!   `unrecoverable`), `pending_deletion`, `aws_managed_skipped`, `calls`
-//! - `keys`, worst first: `arn`, `region`, `standing`, `can_recover`, `findings` (rule ids),
+//! - `keys`, worst first: `arn`, `region`, `standing`, `can_recover`, `findings` (the one
+//!   shape of a finding in every command: the standing's KS401–KS404, KS405, then the
+//!   policy's diagnosis),
 //!   `admins` (the principals among them), `multi_region` (`PRIMARY`/`REPLICA`), `note`, and
 //!   `follow_up` (the why-locked command)
 //! - `pending_deletion`: `arn`, `region`, `key_state`
 //! - `problems`: what could not be scanned (a region's ListKeys failing)
 //! - `notes`: what could not be read besides (the RCPs of accounts the caller may not read)
 //! - each key's `rcp_denials`: RCP statements denying kms:PutKeyPolicy or kms:GetKeyPolicy
-//!   on it (`action`, `target`, `statement`, `everyone`, `when`); `everyone` is KS405
+//!   on it (`action`, `target`, `statement` (`policy`, `index`, `sid`, `label`), `everyone`,
+//!   `when`); `everyone` is KS405
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -54,6 +57,8 @@ pub struct ScanReport<'a> {
 struct KeyJson<'a> {
     #[serde(flatten)]
     key: &'a KeyStanding,
+    /// In the one shape of a finding.
+    findings: Vec<super::FindingJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     follow_up: Option<String>,
 }
@@ -107,6 +112,7 @@ pub fn render_json(out: &mut dyn Write, r: &ScanReport<'_>) -> io::Result<()> {
             .iter()
             .map(|k| KeyJson {
                 key: k,
+                findings: k.findings.iter().map(super::FindingJson::of).collect(),
                 follow_up: follow_up(k, r.flags),
             })
             .collect(),
@@ -123,16 +129,11 @@ use super::sarif_level as level;
 /// SARIF 2.1.0: each key that is not `ok` a result, located at `aws/kms/REGION/KEY_ID`
 /// (code scanning wants an artifact) with the key ARN as its logical location.
 pub fn render_sarif(out: &mut dyn Write, r: &ScanReport<'_>) -> io::Result<()> {
-    use crate::analysis::rules::RCP_DENIES_EVERYONE;
     use serde_json::json;
-    let locked_by_rcp = |k: &KeyStanding| k.rcp_denials.iter().any(|d| d.everyone);
     let mut rules: Vec<&'static crate::analysis::rules::Rule> = Vec::new();
-    for k in r.keys {
-        let rcp = locked_by_rcp(k).then_some(RCP_DENIES_EVERYONE);
-        for rule in k.standing.rule().into_iter().chain(rcp) {
-            if !rules.iter().any(|x| x.id == rule.id) {
-                rules.push(rule);
-            }
+    for f in r.keys.iter().flat_map(KeyStanding::scan_findings) {
+        if !rules.iter().any(|x| x.id == f.rule.id) {
+            rules.push(f.rule);
         }
     }
     let rule_objects: Vec<serde_json::Value> = rules
@@ -150,23 +151,14 @@ pub fn render_sarif(out: &mut dyn Write, r: &ScanReport<'_>) -> io::Result<()> {
     let results: Vec<serde_json::Value> = r
         .keys
         .iter()
-        .flat_map(|k| {
-            let rcp = locked_by_rcp(k).then_some(RCP_DENIES_EVERYONE);
-            k.standing.rule().into_iter().chain(rcp).map(move |rule| (k, rule))
-        })
-        .map(|(k, rule)| {
+        .flat_map(|k| k.scan_findings().map(move |f| (k, f)))
+        .map(|(k, f)| {
+            let rule = f.rule;
             let id = k.arn.rsplit('/').next().unwrap_or(&k.arn);
-            let mut text = format!("{}: {}.", k.arn, rule.summary);
-            if rule.id == RCP_DENIES_EVERYONE.id {
-                for d in k.rcp_denials.iter().filter(|d| d.everyone) {
-                    text.push_str(&format!(
-                        " {} at {} denies {}.",
-                        d.statement, d.target, d.action
-                    ));
-                }
-            }
-            if !k.findings.is_empty() {
-                text.push_str(&format!(" Findings: {}.", k.findings.join(", ")));
+            let mut text = format!("{}: {}.", k.arn, f.message);
+            let ids = k.finding_ids();
+            if !ids.is_empty() {
+                text.push_str(&format!(" Findings: {}.", ids.join(", ")));
             }
             if let Some(n) = &k.note {
                 text.push_str(&format!(" {n}."));
@@ -234,8 +226,9 @@ pub fn render_table(out: &mut dyn Write, r: &ScanReport<'_>, style: Style) -> io
             line.push_str(&format!("  ({} multi-Region)", esc(&m.to_lowercase())));
         }
         writeln!(out, "  {line}")?;
-        if !k.findings.is_empty() && k.standing != Standing::Ok {
-            wrap(out, "      ", "      ", &k.findings.join(" "))?;
+        let ids = k.finding_ids();
+        if !ids.is_empty() && k.standing != Standing::Ok {
+            wrap(out, "      ", "      ", &ids.join(" "))?;
         }
         if let Some(n) = &k.note {
             wrap(out, "      ", "      ", n)?;
@@ -244,14 +237,14 @@ pub fn render_table(out: &mut dyn Write, r: &ScanReport<'_>, style: Style) -> io
             let text = if d.everyone {
                 format!(
                     "the RCP statement {} attached to {} denies {} to every principal, the root user included: only the management account can lift it",
-                    esc(&d.statement),
+                    esc(&d.statement.label),
                     esc(&d.target),
                     d.action
                 )
             } else {
                 format!(
                     "the RCP statement {} attached to {} denies {} when {}",
-                    esc(&d.statement),
+                    esc(&d.statement.label),
                     esc(&d.target),
                     d.action,
                     esc(&d.when.join(" and "))

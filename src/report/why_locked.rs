@@ -1,18 +1,21 @@
 //! Output of `kmsdoctor why-locked`.
 //!
-//! JSON wire format (`schema_version` 1), one object on stdout; scripts depend on it:
+//! JSON wire format (`schema_version` 2: findings in the one shape of every command), one
+//! object on stdout; scripts depend on it:
 //! - `key`: `id`, and when known `arn`, `account`, `region`
 //! - `verdict`: `ok` | `recoverable` | `unrecoverable` | `unknown`
 //! - `policy_source`: `current` (given) | `history` (last applied, from CloudTrail) | `none`
 //! - `recoverable_admins`: principals that can call kms:PutKeyPolicy: `principal` (as
-//!   written; a bare account id as `arn:aws:iam::ID:root`), `kind`, `can_put_key_policy`,
+//!   written; a bare account id as the root ARN in the key's partition), `kind`, `can_put_key_policy`,
 //!   `can_get_key_policy`, `decision`, `statements`, `requirements` (alternatives, each
 //!   `{"all_of": [...], "via": [...]}`), `needs_iam_policy`, `exists`, `notes`
 //! - `ok_requirements`: for `ok`, what a principal of the account needs (alternatives)
 //! - `lockout_event`: `event_id`, `event_name`, `time`, `principal`, `actor`, `source_ip`,
 //!   `bypass_lockout_check`; or null
-//! - `findings`: `id`, `rule`, `severity`, `message`, and `statement`, `event_id`,
-//!   `pointer`, `position` where they apply
+//! - `findings`: each finding in the one shape of every command (`report::FindingJson`):
+//!   `id`, `rule`, `severity`, `message`, `fix`, and where they apply `cause`, `statement`
+//!   (`index`, `sid`, `label`), `event`, `file`, `address`, `line`, `column`, `pointer`,
+//!   `embedded_at`
 //! - `history`: applied versions, oldest first: `event_id`, `event_name`, `time`, `actor`,
 //!   `source_ip`, `user_agent`, `bypass_lockout_check`, `default_policy`, `verdict`
 //! - `failed_changes`: CreateKey/PutKeyPolicy calls that failed (they changed nothing)
@@ -34,13 +37,11 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::Style;
-use crate::analysis::locate::Position;
+use super::{FindingJson, Style};
 use crate::analysis::lockout::{Diagnosis, Verdict};
 use crate::analysis::plan::Step;
-use crate::analysis::rules::{Finding, Severity};
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// What the evidence amounted to.
 #[derive(Debug, Clone, Serialize)]
@@ -76,22 +77,6 @@ pub struct WhyLockedReport<'a> {
 }
 
 #[derive(Serialize)]
-struct FindingJson<'a> {
-    id: &'a str,
-    rule: &'a str,
-    severity: Severity,
-    message: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    statement: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    event_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pointer: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    position: Option<Position>,
-}
-
-#[derive(Serialize)]
 struct WhyLockedJson<'a> {
     schema_version: u32,
     key: &'a crate::analysis::lockout::KeyRef,
@@ -101,7 +86,7 @@ struct WhyLockedJson<'a> {
     ok_requirements: &'a [crate::analysis::eval::Alternative],
     lockout_event: Option<&'a crate::analysis::lockout::LockoutEvent>,
     caller: Option<&'a crate::analysis::lockout::CallerAccess>,
-    findings: Vec<FindingJson<'a>>,
+    findings: Vec<FindingJson>,
     history: &'a [crate::analysis::lockout::PolicyVersion],
     failed_changes: &'a [crate::analysis::lockout::FailedChange],
     recovery_plan: &'a [Step],
@@ -109,22 +94,7 @@ struct WhyLockedJson<'a> {
     evidence: &'a EvidenceSummary,
 }
 
-impl<'a> FindingJson<'a> {
-    fn of(f: &'a Finding) -> FindingJson<'a> {
-        FindingJson {
-            id: f.rule.id,
-            rule: f.rule.name,
-            severity: f.severity,
-            message: &f.message,
-            statement: f.statement_label(),
-            event_id: f.event_id(),
-            pointer: f.pointer.as_deref(),
-            position: f.position,
-        }
-    }
-}
-
-fn findings(d: &Diagnosis) -> Vec<FindingJson<'_>> {
+fn findings(d: &Diagnosis) -> Vec<FindingJson> {
     d.findings
         .iter()
         .chain(&d.policy_findings)

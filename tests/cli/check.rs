@@ -537,11 +537,103 @@ fn scan_sarif_validates_against_the_sarif_schema() {
     );
     let text = results[2]["message"]["text"].as_str().unwrap();
     assert!(
-        text.contains("freeze:Freeze at 111122223333 denies kms:PutKeyPolicy"),
+        text.contains(
+            "the RCP statement freeze:Freeze attached to 111122223333 denies kms:PutKeyPolicy"
+        ),
         "{text}"
     );
     assert_eq!(
         results[1]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
         "aws/kms/us-east-1/2222abcd-12ab-34cd-56ef-1234567890ab"
+    );
+}
+
+/// One shape of a finding in every command's JSON (issue 21): the same policy through
+/// `why-locked`, `check`, `explain` and a scan's report gives findings whose fields are the
+/// documented ones, with `statement` an object (`index`, `sid`, `label`) everywhere.
+#[test]
+fn a_finding_has_one_json_shape_in_every_command() {
+    const FIELDS: &[&str] = &[
+        "id",
+        "rule",
+        "severity",
+        "message",
+        "fix",
+        "cause",
+        "statement",
+        "event",
+        "file",
+        "address",
+        "line",
+        "column",
+        "pointer",
+        "embedded_at",
+        "policy",
+    ];
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let policy = root.join("fixtures/scenarios/21-notprincipal-with-account/policy.json");
+    let policy = policy.to_str().unwrap();
+    let key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let run = |args: &[&str]| -> serde_json::Value {
+        let out = assert_cmd::Command::cargo_bin("kmsdoctor")
+            .unwrap()
+            .args(args)
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stderr)))
+    };
+    let outputs = [
+        run(&[
+            "why-locked",
+            key,
+            "--policy-file",
+            policy,
+            "--output",
+            "json",
+        ]),
+        run(&[
+            "check",
+            policy,
+            "--account",
+            "111122223333",
+            "--output",
+            "json",
+        ]),
+        run(&[
+            "explain",
+            "--policy-file",
+            policy,
+            "--principal",
+            "arn:aws:iam::111122223333:role/Admin",
+            "--action",
+            "kms:PutKeyPolicy",
+            "--output",
+            "json",
+        ]),
+    ];
+    let mut with_statement = 0;
+    for v in &outputs {
+        assert_eq!(v["schema_version"], 2);
+        for f in v["findings"].as_array().unwrap() {
+            for k in f.as_object().unwrap().keys() {
+                assert!(
+                    FIELDS.contains(&k.as_str()),
+                    "undocumented field {k} in {f}"
+                );
+            }
+            assert!(f["id"].is_string() && f["fix"].is_string(), "{f}");
+            if let Some(s) = f.get("statement") {
+                assert!(
+                    s["index"].is_u64(),
+                    "statement is an object with an index: {f}"
+                );
+                with_statement += 1;
+            }
+        }
+    }
+    assert!(
+        with_statement >= 2,
+        "findings on statements in why-locked and check"
     );
 }

@@ -180,7 +180,7 @@ fn run_case(corpus: &Corpus, file: &str, case: &Case) -> Result<(), String> {
     let deciding: Vec<&str> = ev
         .deciding_statements
         .iter()
-        .map(|s| s.id.as_str())
+        .map(|s| s.label.as_str())
         .collect();
     check_deciding(case, &deciding, &mut problems);
     check_requirements(case, ev.decision.as_str(), &ev.requirements, &mut problems);
@@ -303,7 +303,7 @@ fn run_chain_case(
         .map(|l| {
             l.deciding_statements
                 .iter()
-                .map(|s| s.id.as_str())
+                .map(|s| s.label.as_str())
                 .collect()
         })
         .unwrap_or_default();

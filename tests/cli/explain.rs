@@ -89,7 +89,7 @@ fn explain_json_for_scripts() {
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).expect("stdout is one JSON document");
     assert_eq!(v["decision"], "conditional");
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], 2);
     snapshot!("cli__explain_json_conditional", stable(&out));
 }
 
@@ -293,7 +293,8 @@ fn policies_aws_would_reject_give_findings_not_errors() {
         .map(|f| f["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, vec!["KD101", "KD106", "KD105"]);
-    assert_eq!(v["findings"][0]["position"]["line"], 2);
+    assert_eq!(v["findings"][0]["line"], 2);
+    assert_eq!(v["findings"][0]["statement"]["index"], 0);
     assert_eq!(v["decision"], "implicit_deny");
     assert!(v["statements"]
         .as_array()

@@ -180,7 +180,7 @@ fn check(dir: &Path) -> Result<(), String> {
             problems.push(format!("no admin requirement {want:?}: {all:?}"));
         }
     }
-    if v["schema_version"] != 1
+    if v["schema_version"] != 2
         || !v["history"].is_array()
         || !v["findings"].is_array()
         || !v.get("key").is_some_and(|k| k["id"].is_string())

@@ -730,7 +730,7 @@ fn scan_judges_every_key_worst_first() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{err}");
     let v = json(&out);
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], 2);
     assert_eq!(v["regions"], serde_json::json!(["us-east-1", "eu-west-1"]));
     let keys = v["keys"].as_array().unwrap();
     let find = |arn: &str| keys.iter().position(|k| k["arn"] == arn);
@@ -1135,13 +1135,14 @@ fn scan_org_reports_an_rcp_that_denies_everyone() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|f| f == "KS405"),
+            .any(|f| f["id"] == "KS405"),
         "{k}"
     );
     let d = &k["rcp_denials"][0];
     assert_eq!(d["action"], "kms:PutKeyPolicy", "{k}");
     assert_eq!(d["target"], member.as_str(), "{k}");
-    assert_eq!(d["statement"], format!("{name}:Freeze"), "{k}");
+    assert_eq!(d["statement"]["label"], format!("{name}:Freeze"), "{k}");
+    assert_eq!(d["statement"]["sid"], "Freeze", "{k}");
     assert_eq!(d["everyone"], true, "{k}");
 
     // The table says who can lift it.

@@ -312,6 +312,6 @@ pub(super) fn what_changed(
     };
     vec![Finding::new(rule, message).on(Subject::Change {
         event_id: event_id.to_string(),
-        statement: label,
+        statement: old.statement_ref(d),
     })]
 }

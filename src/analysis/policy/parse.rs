@@ -215,7 +215,9 @@ impl Parser<'_> {
 
     fn finding(&mut self, rule: &'static Rule, ptr: &Path<'_>, message: String) {
         let mut f = Finding::new(rule, message);
-        let pointer = ptr.pointer().to_string();
+        let steps = ptr.pointer();
+        f.in_statement = steps.statement_index();
+        let pointer = steps.to_string();
         if self.locate {
             f.position = self
                 .index
