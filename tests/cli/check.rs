@@ -35,7 +35,7 @@ fn table_output() {
             .all(|l| l.chars().count() <= 80 || l.starts_with("  at ")),
         "{out}"
     );
-    snapshot!("check_cli__check_table", out);
+    snapshot!("check__table", out);
 }
 
 #[test]
@@ -68,7 +68,7 @@ fn json_output() {
         .unwrap()
         .iter()
         .any(|f| f["address"] == "module.audit.aws_kms_key_policy.logs"));
-    snapshot!("check_cli__check_json", out);
+    snapshot!("check__json", out);
 }
 
 #[test]
@@ -113,7 +113,7 @@ fn sarif_output_validates_against_the_sarif_schema() {
         .unwrap()
         .iter()
         .any(|r| r["locations"][0]["physicalLocation"]["region"]["startLine"].is_u64()));
-    snapshot!("check_cli__check_sarif", out);
+    snapshot!("check__sarif", out);
 }
 
 #[test]

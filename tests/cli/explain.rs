@@ -68,7 +68,7 @@ fn explain_table_for_people() {
         out.contains("      `arn:aws:iam::111122223333:role/KeyAdmin` names the caller"),
         "{out}"
     );
-    snapshot!("cli__explain_table_console_admin", out);
+    snapshot!("explain__table_console_admin", out);
 }
 
 #[test]
@@ -90,7 +90,7 @@ fn explain_json_for_scripts() {
     let v: serde_json::Value = serde_json::from_str(&out).expect("stdout is one JSON document");
     assert_eq!(v["decision"], "conditional");
     assert_eq!(v["schema_version"], 2);
-    snapshot!("cli__explain_json_conditional", stable(&out));
+    snapshot!("explain__json_conditional", stable(&out));
 }
 
 #[test]
@@ -110,7 +110,7 @@ fn explain_table_conditional_with_findings() {
         out.lines().all(crate::fits_80_columns),
         "fits 80 columns, but for a word longer than a line:\n{out}"
     );
-    snapshot!("cli__explain_table_conditional", out);
+    snapshot!("explain__table_conditional", out);
 }
 
 #[test]
@@ -510,7 +510,7 @@ mod chain {
             "{out}"
         );
         assert!(out.lines().all(crate::fits_80_columns), "{out}");
-        snapshot!("cli__explain_table_chain_scp", out);
+        snapshot!("explain__table_chain_scp", out);
     }
 
     #[test]

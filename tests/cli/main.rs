@@ -3,12 +3,18 @@
 //! corpus. Snapshots are insta's, in `tests/snapshots/` and each scenario's folder.
 
 /// `insta::assert_snapshot!` under a fixed name in `tests/snapshots/`, whatever the module.
+/// A reviewed output in `tests/snapshots/COMMAND__CASE.snap` (one naming scheme: the
+/// command, two underscores, what the case shows); `tests/snapshots` holds nothing else.
 macro_rules! snapshot {
     ($name:expr, $value:expr) => {
         insta::with_settings!({
             snapshot_path => "../snapshots",
             prepend_module_to_snapshot => false,
         }, {
+            debug_assert!(
+                $name.split_once("__").is_some_and(|(c, case)| !c.is_empty() && !case.is_empty()),
+                "snapshot names are COMMAND__CASE"
+            );
             insta::assert_snapshot!($name, $value);
         })
     };

@@ -531,14 +531,14 @@ fn why_locked_tables() {
             .all(|l| l.trim_start().starts_with("$ ") || crate::fits_80_columns(l)),
         "{out}"
     );
-    snapshot!("why_locked_table_recoverable", out);
+    snapshot!("why_locked__table_recoverable", out);
 
     let policy = "01-default-policy/policy.json";
     let (code, out, err) = why_locked_in(&root, &[KEY, "--policy-file", policy]);
     assert_eq!(code, 0, "{err}");
     assert!(!out.contains("gets in if:\n\n"), "{out}");
     let out = out.replace(policy, "POLICY");
-    snapshot!("why_locked_table_ok", out);
+    snapshot!("why_locked__table_ok", out);
 }
 
 /// Flags as a new user meets them (issue 15, item 7): `--from` needs no KEY (the bundle
