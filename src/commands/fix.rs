@@ -21,6 +21,7 @@ use crate::config::FixConfig;
 use crate::evidence::aws::{AwsError, LiveError, Mode};
 use crate::evidence::aws_source::{self, AwsSource};
 use crate::evidence::files::{self, NewFile};
+use crate::evidence::source::{EvidenceSource, KeyPolicyStore};
 use crate::report::fix::{self as report, Applied, FixReport};
 
 /// How long to wait for KMS to return the new policy: attempts and the pause between them
@@ -86,8 +87,46 @@ pub fn run(
         &lookups,
         mode,
     )?;
-    let inv = investigate(
+    execute(
+        &cfg,
+        Given {
+            policy: given,
+            backup: named_backup,
+        },
         &mut source,
+        now,
+        out,
+        err,
+        ui,
+    )
+}
+
+/// What `fix` read from the files it was given, before any AWS call.
+pub struct Given {
+    /// The policy to apply (`--policy-file` or `--rollback`), and the flag that gave it.
+    pub policy: Option<(PolicyDocument, &'static str)>,
+    /// The backup file `--backup` named, created already.
+    pub backup: Option<NewFile>,
+}
+
+/// `fix` against any source of the key's evidence and policy (AWS, or the in-memory account
+/// of the tests).
+#[allow(clippy::too_many_arguments)]
+pub fn execute<S: EvidenceSource + KeyPolicyStore>(
+    cfg: &FixConfig,
+    given: Given,
+    source: &mut S,
+    now: chrono::DateTime<chrono::Utc>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    ui: Ui,
+) -> Result<u8, AppError> {
+    let Given {
+        policy: given,
+        backup: named_backup,
+    } = given;
+    let inv = investigate(
+        source,
         &Scope {
             key: None,
             account: None,

@@ -8,7 +8,9 @@ use super::{AppError, Ui};
 use crate::analysis::guard::{guard, GuardKey};
 use crate::cli::{GuardArgs, OutputFormat};
 use crate::config::GuardConfig;
+use crate::evidence::aws::scan::AwsInventory;
 use crate::evidence::scan_file::read_scan;
+use crate::evidence::source::KeyInventory;
 use crate::report::guard::{self as report, GuardReport};
 
 pub fn run(
@@ -18,10 +20,26 @@ pub fn run(
     ui: Ui,
 ) -> Result<u8, AppError> {
     let cfg = GuardConfig::resolve(args)?;
-    let (keys, source) = match (&cfg.scan_file, &cfg.scan) {
-        (Some(path), _) => (read_scan(path)?, path.display().to_string()),
-        (None, Some(scan)) => {
-            let s = super::scan::gather(scan, ui)?;
+    let mut aws = cfg.scan.as_ref().map(|s| AwsInventory {
+        connection: s.connection.clone(),
+    });
+    let inventory = aws.as_mut().map(|a| a as &mut dyn KeyInventory);
+    execute(&cfg, inventory, out, err, ui)
+}
+
+/// `guard` over a scan file, or a scan now through `inventory` (AWS, or the in-memory
+/// account of the tests).
+pub fn execute(
+    cfg: &GuardConfig,
+    inventory: Option<&mut dyn KeyInventory>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    ui: Ui,
+) -> Result<u8, AppError> {
+    let (keys, source) = match (&cfg.scan_file, &cfg.scan, inventory) {
+        (Some(path), _, _) => (read_scan(path)?, path.display().to_string()),
+        (None, Some(scan), Some(inventory)) => {
+            let s = super::scan::gather(scan, inventory, ui)?;
             super::warn_problems(err, &s.problems)?;
             if !s.problems.is_empty() {
                 writeln!(
@@ -32,7 +50,11 @@ pub fn run(
             let keys = s.keys.into_iter().map(GuardKey::from).collect();
             (keys, format!("a scan now as {}", s.caller.arn))
         }
-        (None, None) => unreachable!("config gives a file or a scan"),
+        _ => {
+            return Err(AppError::Refused(
+                "guard needs a scan: give --scan FILE, or the flags of a scan now".into(),
+            ))
+        }
     };
     let rows = guard(&keys, &cfg.delete, cfg.min_admins);
     let r = GuardReport {

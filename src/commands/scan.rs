@@ -8,7 +8,8 @@ use super::{AppError, Progress, Throttle, Ui};
 use crate::analysis::scan::{judge, order, KeyFacts, KeyStanding};
 use crate::cli::{CheckFormat, ScanArgs};
 use crate::config::ScanConfig;
-use crate::evidence::aws::scan as live;
+use crate::evidence::aws::scan::{AwsInventory, OrgScan, ScanRequest};
+use crate::evidence::source::KeyInventory;
 use crate::report::scan::{self as report, Pending, ScanReport};
 
 /// What a scan found, judged.
@@ -27,7 +28,11 @@ pub(crate) struct Scanned {
 }
 
 /// Scans and judges every key (the shared part of `scan` and live `guard`).
-pub(crate) fn gather(cfg: &ScanConfig, ui: Ui) -> Result<Scanned, AppError> {
+pub(crate) fn gather(
+    cfg: &ScanConfig,
+    inventory: &mut dyn KeyInventory,
+    ui: Ui,
+) -> Result<Scanned, AppError> {
     let mode = ui.progress;
     let throttle = Throttle::new();
     let progress = move |region: &str, done: usize, total: usize| match mode {
@@ -40,23 +45,17 @@ pub(crate) fn gather(cfg: &ScanConfig, ui: Ui) -> Result<Scanned, AppError> {
             }
         }
     };
-    let (found, accounts, org_problems) = match &cfg.org {
-        None => {
-            let f = live::scan_keys(&cfg.connection, &cfg.regions, cfg.rate, &progress)?;
-            let me = vec![f.caller.account.clone()];
-            (f, me, Vec::new())
-        }
-        Some((role, external)) => live::scan_org(
-            &cfg.connection,
-            &cfg.regions,
-            cfg.rate,
-            &live::OrgScan {
-                role_name: role.clone(),
-                external_id: external.clone(),
-            },
-            &progress,
-        )?,
+    let request = ScanRequest {
+        regions: cfg.regions.clone(),
+        per_second: cfg.rate,
+        org: cfg.org.as_ref().map(|(role, external)| OrgScan {
+            role_name: role.clone(),
+            external_id: external.clone(),
+        }),
     };
+    let found = inventory.scan(&request, &progress)?;
+    let accounts = found.accounts.clone();
+    let org_problems = found.problems.clone();
     if ui.progress == Progress::Terminal {
         eprintln!();
     }
@@ -99,7 +98,7 @@ pub(crate) fn gather(cfg: &ScanConfig, ui: Ui) -> Result<Scanned, AppError> {
                 continue;
             }
             // Why the policy could not be read is a note of the standing.
-            let unread = k.policy.as_ref().err().map(ToString::to_string);
+            let unread = k.policy.as_ref().err().map(|e| e.message.clone());
             let policy = match (&k.policy, &unread) {
                 (Ok(text), _) => Ok(text.as_str()),
                 (Err(_), Some(why)) => Err(why.as_str()),
@@ -116,7 +115,7 @@ pub(crate) fn gather(cfg: &ScanConfig, ui: Ui) -> Result<Scanned, AppError> {
                     .map(Vec::as_slice),
             });
             if let (Some(e), None) = (&k.describe_error, &standing.note) {
-                standing.note = Some(format!("DescribeKey: {e}"));
+                standing.note = Some(format!("DescribeKey: {}", e.message));
             }
             s.keys.push(standing);
         }
@@ -173,7 +172,21 @@ pub fn run(
     ui: Ui,
 ) -> Result<u8, AppError> {
     let cfg = ScanConfig::resolve(args)?;
-    let s = gather(&cfg, ui)?;
+    let mut aws = AwsInventory {
+        connection: cfg.connection.clone(),
+    };
+    execute(&cfg, &mut aws, out, err, ui)
+}
+
+/// `scan` over any inventory (AWS, or the in-memory account of the tests).
+pub fn execute(
+    cfg: &ScanConfig,
+    inventory: &mut dyn KeyInventory,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    ui: Ui,
+) -> Result<u8, AppError> {
+    let s = gather(cfg, inventory, ui)?;
     super::warn_problems(err, &s.problems)?;
     super::warn_problems(err, &s.notes)?;
     let r = ScanReport {

@@ -16,8 +16,8 @@ use super::layers::RecordedLayers;
 use super::settings::Connection;
 use super::settings::History;
 use super::source::{
-    EventsQuery, EventsSummary, EvidenceError, EvidenceSource, KeyEvidence, PolicyEvents,
-    PrincipalFacts,
+    EventsQuery, EventsSummary, EvidenceError, EvidenceSource, KeyEvidence, KeyPolicyStore,
+    PolicyEvents, PrincipalFacts,
 };
 use super::BUNDLE_KIND;
 use crate::analysis::events::{ArchiveSummary, PolicyEvent};
@@ -111,24 +111,6 @@ impl<'p> AwsSource<'p> {
         let config = runtime.block_on(aws::load_config(&request.connection))?;
         let clients = Clients::with_mode(&config, mode);
         Ok(AwsSource::with_clients(clients, runtime, request, progress))
-    }
-
-    /// The key policy in KMS now (GetKeyPolicy), or `(error code, message)`.
-    pub fn read_policy(&self, key_arn: &str) -> Result<String, aws::AwsError> {
-        self.runtime
-            .block_on(aws::get_key_policy(&self.clients, key_arn))
-    }
-
-    /// PutKeyPolicy: sent only when the clients were built for `fix --apply`, and never
-    /// with the lockout safety check bypassed (the guard refuses it otherwise).
-    pub fn write_policy(&self, key_arn: &str, policy: &str) -> Result<(), aws::AwsError> {
-        self.runtime
-            .block_on(aws::put_key_policy(&self.clients, key_arn, policy))
-    }
-
-    /// The key's tags (ListResourceTags), or why not.
-    pub fn tags(&self, key_arn: &str) -> Result<Vec<(String, String)>, aws::AwsError> {
-        self.runtime.block_on(aws::key_tags(&self.clients, key_arn))
     }
 
     /// The principal ARN behind the caller (the role of a session), once asked.
@@ -461,6 +443,26 @@ impl<'p> AwsSource<'p> {
             archive: self.archive.clone(),
             problems,
         })
+    }
+}
+
+impl KeyPolicyStore for AwsSource<'_> {
+    /// The key policy in KMS now (GetKeyPolicy).
+    fn read_policy(&mut self, key_arn: &str) -> Result<String, aws::AwsError> {
+        self.runtime
+            .block_on(aws::get_key_policy(&self.clients, key_arn))
+    }
+
+    /// PutKeyPolicy: sent only when the clients were built for `fix --apply`, and never
+    /// with the lockout safety check bypassed (the guard refuses it otherwise).
+    fn write_policy(&mut self, key_arn: &str, policy: &str) -> Result<(), aws::AwsError> {
+        self.runtime
+            .block_on(aws::put_key_policy(&self.clients, key_arn, policy))
+    }
+
+    /// The key's tags (ListResourceTags), or why not.
+    fn tags(&mut self, key_arn: &str) -> Result<Vec<(String, String)>, aws::AwsError> {
+        self.runtime.block_on(aws::key_tags(&self.clients, key_arn))
     }
 }
 

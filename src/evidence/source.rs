@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use super::aws::{CallerIdentity, LiveError};
+use super::aws::scan::{ScanEvidence, ScanRequest};
+use super::aws::{AwsError, CallerIdentity, LiveError};
 use super::bundle::Bundle;
 use super::files;
 use super::trail_files::read_all;
@@ -118,6 +119,28 @@ pub trait EvidenceSource {
         principals: &[&str],
         ask_iam: bool,
     ) -> Result<PrincipalFacts, EvidenceError>;
+}
+
+/// What `scan` and a live `guard` ask: every key of the regions (or of the organization's
+/// accounts), each with its metadata and its policy as KMS gave them, and the RCPs that
+/// bind each account. AWS (`aws::scan::AwsInventory`) and the in-memory account
+/// (`fake::FakeAccount`) stand behind it.
+pub trait KeyInventory {
+    fn scan(
+        &mut self,
+        request: &ScanRequest,
+        progress: &(dyn Fn(&str, usize, usize) + Sync),
+    ) -> Result<ScanEvidence, LiveError>;
+}
+
+/// What `fix` asks besides the evidence of one key: the policy in KMS now, the one write
+/// kmsdoctor makes (PutKeyPolicy, never bypassing the lockout safety check), and the key's
+/// tags (where else the policy lives). `aws_source::AwsSource` and `fake::FakeAccount`
+/// stand behind it.
+pub trait KeyPolicyStore {
+    fn read_policy(&mut self, key_arn: &str) -> Result<String, AwsError>;
+    fn write_policy(&mut self, key_arn: &str, policy: &str) -> Result<(), AwsError>;
+    fn tags(&mut self, key_arn: &str) -> Result<Vec<(String, String)>, AwsError>;
 }
 
 /// Groups events by key: each event goes to every key it names.

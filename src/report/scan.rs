@@ -218,14 +218,18 @@ pub fn render_table(out: &mut dyn Write, r: &ScanReport<'_>, style: Style) -> io
             Standing::Unreadable | Standing::Unrecoverable => style.bad(&word),
         };
         let id = k.arn.rsplit('/').next().unwrap_or(&k.arn);
-        let mut line = format!("{painted} {:<14} {}", esc(&k.region), esc(id));
+        // Standing, region and key id fit 80 columns; the rest goes on the lines below.
+        writeln!(out, "  {painted} {:<14} {}", esc(&k.region), esc(id))?;
+        let mut about = Vec::new();
         if k.standing != Standing::Ok && k.standing != Standing::Unreadable {
-            line.push_str(&format!("  can recover: {}", k.can_recover));
+            about.push(format!("can recover: {}", k.can_recover));
         }
         if let Some(m) = &k.multi_region {
-            line.push_str(&format!("  ({} multi-Region)", esc(&m.to_lowercase())));
+            about.push(format!("{} multi-Region", esc(&m.to_lowercase())));
         }
-        writeln!(out, "  {line}")?;
+        if !about.is_empty() {
+            wrap(out, "      ", "      ", &about.join("; "))?;
+        }
         let ids = k.finding_ids();
         if !ids.is_empty() && k.standing != Standing::Ok {
             wrap(out, "      ", "      ", &ids.join(" "))?;

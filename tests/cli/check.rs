@@ -416,7 +416,7 @@ fn assume_deleted_catches_the_last_administrator() {
 }
 
 /// The SARIF 2.1.0 schema that `scripts/test` fetches, compiled.
-fn sarif_validator() -> jsonschema::Validator {
+pub(crate) fn sarif_validator() -> jsonschema::Validator {
     let schema_path = std::env::var("KMSDOCTOR_SARIF_SCHEMA")
         .expect("KMSDOCTOR_SARIF_SCHEMA is not set: run the tests with `bash scripts/test`, which fetches the SARIF 2.1.0 schema");
     let mut schema: serde_json::Value =
@@ -449,7 +449,10 @@ fn sarif_validator() -> jsonschema::Validator {
     jsonschema::validator_for(&schema).expect("the SARIF schema compiles")
 }
 
-fn sarif_errors(validator: &jsonschema::Validator, sarif: &serde_json::Value) -> Vec<String> {
+pub(crate) fn sarif_errors(
+    validator: &jsonschema::Validator,
+    sarif: &serde_json::Value,
+) -> Vec<String> {
     validator
         .iter_errors(sarif)
         .map(|e| format!("{} at {}", e, e.instance_path()))

@@ -32,6 +32,7 @@ mod explain;
 mod fix;
 mod fuzz;
 mod hostile;
+mod offline;
 mod scan;
 mod scenarios;
 mod why_locked;

@@ -185,11 +185,16 @@ fn start_scan(connection: &Connection, regions: &[String]) -> Result<ScanStart, 
     })
 }
 
-/// What `scan` found: who asked, and each region's keys.
+/// What `scan` found: who asked, the accounts scanned, and each region's keys.
 #[derive(Debug, Clone)]
 pub struct ScanEvidence {
     pub caller: CallerIdentity,
+    /// The accounts scanned: the caller's, or the organization's with `--org`.
+    pub accounts: Vec<String>,
     pub regions: Vec<RegionScan>,
+    /// What could not be scanned besides a region (an account whose role could not be
+    /// assumed).
+    pub problems: Vec<String>,
     /// The RCP levels that bind each account scanned, as far as the caller may read them:
     /// one RCP Deny can lock every principal out of every key of an account.
     pub rcps: Vec<(String, super::OrgRead)>,
@@ -242,8 +247,10 @@ pub fn scan_keys(
     ));
     let rcps = read_rcps(&runtime, &home, std::slice::from_ref(&caller.account));
     Ok(ScanEvidence {
+        accounts: vec![caller.account.clone()],
         caller,
         regions: scans,
+        problems: Vec::new(),
         rcps,
     })
 }
@@ -251,6 +258,7 @@ pub fn scan_keys(
 /// `scan --org`: every active account of the organization, scanned through a role assumed in
 /// it (the caller's own account with the caller's credentials). An account whose role cannot
 /// be assumed is a problem named with it, never an abort.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrgScan {
     pub role_name: String,
     pub external_id: Option<String>,
@@ -262,7 +270,7 @@ pub fn scan_org(
     per_second: u32,
     org: &OrgScan,
     progress: &(dyn Fn(&str, usize, usize) + Sync),
-) -> Result<(ScanEvidence, Vec<String>, Vec<String>), LiveError> {
+) -> Result<ScanEvidence, LiveError> {
     use aws_credential_types::Credentials;
     let ScanStart {
         runtime,
@@ -370,12 +378,13 @@ pub fn scan_org(
         clients.iter().map(|c| scan_region(c, per_second, progress)),
     ));
     let rcps = read_rcps(&runtime, &home, &accounts);
-    let all = ScanEvidence {
+    Ok(ScanEvidence {
         caller: caller.clone(),
+        accounts,
         regions: scans,
+        problems,
         rcps,
-    };
-    Ok((all, accounts, problems))
+    })
 }
 
 #[cfg(test)]
@@ -401,5 +410,44 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+}
+
+/// What a scan covers: the regions (the configured one when empty), the pace, and with
+/// `--org` the role to assume in each member account.
+#[derive(Debug, Clone)]
+pub struct ScanRequest {
+    pub regions: Vec<String>,
+    pub per_second: u32,
+    pub org: Option<OrgScan>,
+}
+
+/// The AWS side of [`KeyInventory`](crate::evidence::source::KeyInventory): every key of
+/// the regions, or of the organization's accounts, read-only.
+pub struct AwsInventory {
+    pub connection: Connection,
+}
+
+impl crate::evidence::source::KeyInventory for AwsInventory {
+    fn scan(
+        &mut self,
+        request: &ScanRequest,
+        progress: &(dyn Fn(&str, usize, usize) + Sync),
+    ) -> Result<ScanEvidence, LiveError> {
+        match &request.org {
+            None => scan_keys(
+                &self.connection,
+                &request.regions,
+                request.per_second,
+                progress,
+            ),
+            Some(org) => scan_org(
+                &self.connection,
+                &request.regions,
+                request.per_second,
+                org,
+                progress,
+            ),
+        }
     }
 }

@@ -1,0 +1,359 @@
+//! `scan`, `guard` and `fix` offline, through the in-memory account behind the evidence
+//! seams (`evidence::fake::FakeAccount`): the same commands as against AWS, with every
+//! output format snapshotted, and the writes `fix` makes checked.
+
+use std::io::Write;
+
+use clap::Parser;
+use kmsdoctor::analysis::chain::OrgLevel;
+use kmsdoctor::app::{Progress, Ui};
+use kmsdoctor::cli::{Cli, Command};
+use kmsdoctor::config::{FixConfig, GuardConfig, ScanConfig};
+use kmsdoctor::evidence::aws::OrgRead;
+use kmsdoctor::evidence::fake::{denied, FakeAccount, FakeKey};
+use kmsdoctor::evidence::layers::{RecordedLevel, RecordedPolicy};
+use kmsdoctor::report::Style;
+
+const ACCOUNT: &str = "111122223333";
+const OK: &str = "arn:aws:kms:us-east-1:111122223333:key/1111abcd-12ab-34cd-56ef-1234567890ab";
+const LOCKED: &str = "arn:aws:kms:us-east-1:111122223333:key/2222abcd-12ab-34cd-56ef-1234567890ab";
+const DENIED: &str = "arn:aws:kms:us-east-1:111122223333:key/3333abcd-12ab-34cd-56ef-1234567890ab";
+const DOOMED: &str = "arn:aws:kms:us-east-1:111122223333:key/4444abcd-12ab-34cd-56ef-1234567890ab";
+const MANAGED: &str = "arn:aws:kms:us-east-1:111122223333:key/5555abcd-12ab-34cd-56ef-1234567890ab";
+const ADMIN: &str = "arn:aws:iam::111122223333:role/KeyAdmin";
+
+/// A key policy without the IAM delegation: only the key administrator role may change it.
+fn admins_only() -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Allow access for Key Administrators", "Effect": "Allow",
+             "Principal": {"AWS": ADMIN}, "Action": "kms:*", "Resource": "*"},
+            {"Sid": "Allow use of the key", "Effect": "Allow",
+             "Principal": {"AWS": "arn:aws:iam::111122223333:role/AppRole"},
+             "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*"}
+        ]
+    })
+    .to_string()
+}
+
+fn account(caller: &str) -> FakeAccount {
+    let default = kmsdoctor::analysis::lockout::default_policy("aws", ACCOUNT);
+    FakeAccount::new(caller)
+        .with_key(FakeKey::new(OK, &default))
+        .with_key(
+            FakeKey::new(LOCKED, &admins_only()).tagged("aws:cloudformation:stack-name", "keys"),
+        )
+        .with_key(FakeKey::new(DENIED, &default).denied())
+        .with_key(FakeKey::new(DOOMED, &default).in_state("PendingDeletion"))
+        .with_key(FakeKey::new(MANAGED, &default).aws_managed())
+}
+
+fn ui() -> Ui {
+    Ui {
+        style: Style::plain(),
+        progress: Progress::Lines,
+        interactive: false,
+    }
+}
+
+fn cli(args: &[&str]) -> Command {
+    let mut all = vec!["kmsdoctor"];
+    all.extend_from_slice(args);
+    Cli::try_parse_from(all).expect("flags parse").command
+}
+
+fn scan(fake: &mut FakeAccount, args: &[&str]) -> (u8, String, String) {
+    let mut words = vec!["scan"];
+    words.extend_from_slice(args);
+    let Command::Scan(a) = cli(&words) else {
+        unreachable!()
+    };
+    let cfg = ScanConfig::resolve(&a).expect("config");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = kmsdoctor::commands::scan::execute(&cfg, fake, &mut out, &mut err, ui())
+        .expect("scan runs");
+    (code, text(out), text(err))
+}
+
+fn text(b: Vec<u8>) -> String {
+    String::from_utf8(b).expect("UTF-8")
+}
+
+#[test]
+fn scan_offline_in_every_format() {
+    let mut fake = account("arn:aws:sts::111122223333:assumed-role/Auditor/ci");
+    let flags = [
+        "--region",
+        "us-east-1",
+        "--profile",
+        "audit",
+        "--endpoint-url",
+        "http://127.0.0.1:4566",
+    ];
+    let (code, table, _) = scan(&mut fake, &flags);
+    assert_eq!(code, 3, "a key is locked: {table}");
+    for line in table.lines() {
+        assert!(
+            crate::fits_80_columns(line) || line.trim_start().starts_with("$ "),
+            "{line}"
+        );
+    }
+    snapshot!("scan__table", table);
+
+    let mut args = flags.to_vec();
+    args.extend(["--output", "json"]);
+    let (_, json, _) = scan(&mut fake, &args);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["schema_version"], 2);
+    let keys = v["keys"].as_array().unwrap();
+    let standings: Vec<(&str, &str)> = keys
+        .iter()
+        .map(|k| (k["arn"].as_str().unwrap(), k["standing"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        standings,
+        [(DENIED, "unreadable"), (LOCKED, "recoverable"), (OK, "ok")],
+        "worst first; the key pending deletion and the AWS managed one are not judged"
+    );
+    assert_eq!(v["pending_deletion"][0]["arn"], DOOMED);
+    assert_eq!(v["summary"]["aws_managed_skipped"], 1);
+    // The follow-up repeats the run's flags, in the key's region.
+    assert_eq!(
+        keys[1]["follow_up"],
+        format!("kmsdoctor why-locked {LOCKED} --region us-east-1 --profile audit --endpoint-url http://127.0.0.1:4566")
+    );
+    assert_eq!(keys[1]["findings"][0]["id"], "KS403");
+    // Only the administrator role: the policy does not name the account, so not the root.
+    assert_eq!(keys[1]["admins"], serde_json::json!([ADMIN]));
+    snapshot!("scan__json", json);
+
+    let mut args = flags.to_vec();
+    args.extend(["--output", "sarif"]);
+    let (_, sarif, _) = scan(&mut fake, &args);
+    let s: serde_json::Value = serde_json::from_str(&sarif).unwrap();
+    let errors = crate::check::sarif_errors(&crate::check::sarif_validator(), &s);
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    snapshot!("scan__sarif", sarif);
+}
+
+/// One RCP Deny of kms:PutKeyPolicy without a condition binds every key of the account:
+/// KS405 on a key whose own policy is the default, decided in analysis.
+#[test]
+fn scan_offline_an_rcp_that_freezes_the_account() {
+    let mut fake =
+        FakeAccount::new("arn:aws:iam::111122223333:role/Auditor").with_key(FakeKey::new(
+            OK,
+            &kmsdoctor::analysis::lockout::default_policy("aws", ACCOUNT),
+        ));
+    let freeze = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Sid": "Freeze",
+        "Effect": "Deny", "Principal": "*", "Action": "kms:PutKeyPolicy", "Resource": "*"}]});
+    fake.rcps = vec![(
+        ACCOUNT.to_string(),
+        OrgRead {
+            rcps: Some(vec![RecordedLevel {
+                target: ACCOUNT.into(),
+                policies: vec![RecordedPolicy {
+                    name: "freeze".into(),
+                    source: "RESOURCE_CONTROL_POLICY p-1".into(),
+                    document: freeze.to_string(),
+                }],
+            }]),
+            ..OrgRead::default()
+        },
+    )];
+    let (code, json, _) = scan(&mut fake, &["--region", "us-east-1", "--output", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(code, 3, "{json}");
+    let k = &v["keys"][0];
+    assert_eq!(k["standing"], "ok");
+    assert_eq!(k["findings"][0]["id"], "KS405", "{k}");
+    assert_eq!(k["rcp_denials"][0]["statement"]["label"], "freeze:Freeze");
+    let _: Option<OrgLevel> = None;
+}
+
+fn guard(fake: &mut FakeAccount, args: &[&str]) -> (u8, String, String) {
+    let mut words = vec!["guard"];
+    words.extend_from_slice(args);
+    let Command::Guard(a) = cli(&words) else {
+        unreachable!()
+    };
+    let cfg = GuardConfig::resolve(&a).expect("config");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = kmsdoctor::commands::guard::execute(&cfg, Some(fake), &mut out, &mut err, ui())
+        .expect("guard runs");
+    (code, text(out), text(err))
+}
+
+#[test]
+fn guard_offline_over_a_scan_now() {
+    let mut fake = account("arn:aws:iam::111122223333:role/Auditor");
+    // Deleting the only administrator of the locked key leaves it to the root user alone.
+    let (code, table, _) = guard(&mut fake, &["--delete", ADMIN, "--region", "us-east-1"]);
+    snapshot!("guard__table", table);
+    let (code_json, json, _) = guard(
+        &mut fake,
+        &[
+            "--delete",
+            ADMIN,
+            "--region",
+            "us-east-1",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(code, code_json);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(code, 3, "{json}");
+    assert_eq!(v["safe"], false);
+    let row = &v["at_risk"][0];
+    assert_eq!(row["arn"], LOCKED, "{json}");
+    assert_eq!(row["lost"], serde_json::json!([ADMIN]));
+    assert_eq!(row["drops_to_none"], true);
+    snapshot!("guard__json", json);
+    // An unknown principal deletes nothing that matters: exit 0.
+    let (code, _, _) = guard(
+        &mut fake,
+        &[
+            "--delete",
+            "arn:aws:iam::111122223333:role/Nobody",
+            "--region",
+            "us-east-1",
+        ],
+    );
+    assert_eq!(code, 0);
+}
+
+fn fix_cfg(args: &[&str]) -> FixConfig {
+    let mut words = vec!["fix"];
+    words.extend_from_slice(args);
+    let Command::Fix(a) = cli(&words) else {
+        unreachable!()
+    };
+    FixConfig::resolve(&a).expect("config")
+}
+
+fn fix(
+    fake: &mut FakeAccount,
+    args: &[&str],
+    backup: Option<&std::path::Path>,
+) -> (Result<u8, String>, String, String) {
+    let cfg = fix_cfg(args);
+    let given = kmsdoctor::commands::fix::Given {
+        policy: None,
+        backup: backup.map(|p| kmsdoctor::evidence::files::NewFile::create(p, "--backup").unwrap()),
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-23T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let code = kmsdoctor::commands::fix::execute(&cfg, given, fake, now, &mut out, &mut err, ui())
+        .map_err(|e| e.to_string());
+    err.flush().unwrap();
+    (code, text(out), text(err))
+}
+
+#[test]
+fn fix_offline_dry_run_sends_nothing() {
+    let mut fake = account("arn:aws:sts::111122223333:assumed-role/KeyAdmin/alice");
+    fake.key_input = LOCKED.into();
+    let (code, table, _) = fix(&mut fake, &[LOCKED], None);
+    assert_eq!(code, Ok(0), "{table}");
+    assert!(fake.writes.is_empty(), "a dry run writes nothing");
+    assert!(!fake.calls.iter().any(|c| c == "kms:PutKeyPolicy"));
+    snapshot!("fix__table_dry_run", table);
+    let (_, json, _) = fix(&mut fake, &[LOCKED, "--output", "json"], None);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["verdict_before"], "recoverable", "{json}");
+    snapshot!("fix__json_dry_run", json);
+}
+
+#[test]
+fn fix_offline_applies_backs_up_and_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let backup = dir.path().join("backup.json");
+    let mut fake = account("arn:aws:sts::111122223333:assumed-role/KeyAdmin/alice");
+    fake.key_input = LOCKED.into();
+    let (code, json, err) = fix(
+        &mut fake,
+        &[
+            LOCKED,
+            "--apply",
+            "--yes",
+            "--output",
+            "json",
+            "--profile",
+            "prod",
+        ],
+        Some(&backup),
+    );
+    assert_eq!(code, Ok(0), "{json}{err}");
+    assert_eq!(fake.writes.len(), 1);
+    let (arn, sent) = &fake.writes[0];
+    assert_eq!(arn, LOCKED);
+    assert!(sent.contains("Enable IAM User Permissions"), "{sent}");
+    assert_eq!(
+        std::fs::read_to_string(&backup).unwrap(),
+        admins_only(),
+        "the policy it replaced, as KMS returned it"
+    );
+    // The policy in KMS was read again before the write (the guard against a change since
+    // the diagnosis) and after it.
+    let puts = fake
+        .calls
+        .iter()
+        .position(|c| c == "kms:PutKeyPolicy")
+        .unwrap();
+    assert!(fake.calls[..puts].iter().any(|c| c == "kms:GetKeyPolicy"));
+    assert!(fake.calls[puts..].iter().any(|c| c == "kms:GetKeyPolicy"));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["applied"]["read_back_confirmed"], true, "{json}");
+    assert_eq!(v["applied"]["verdict_now"], "ok");
+    // The way back names the run's profile.
+    assert!(err.contains("--profile prod"), "{err}");
+    let json = json.replace(&backup.display().to_string(), "BACKUP");
+    snapshot!("fix__json_applied", json);
+}
+
+#[test]
+fn fix_offline_a_refused_write_is_an_error_naming_the_safety_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let backup = dir.path().join("backup.json");
+    let mut fake = account("arn:aws:sts::111122223333:assumed-role/KeyAdmin/alice");
+    fake.key_input = LOCKED.into();
+    let mut refusal = denied("PutKeyPolicy");
+    refusal.code = kmsdoctor::evidence::aws::AwsCode::of(Some("MalformedPolicyDocumentException"));
+    refusal.message = "MalformedPolicyDocumentException: The new key policy will not allow you to update the key policy in the future.".into();
+    fake.put_error = Some(refusal);
+    let (code, _, _) = fix(&mut fake, &[LOCKED, "--apply", "--yes"], Some(&backup));
+    let e = code.unwrap_err();
+    assert!(
+        e.contains("kms PutKeyPolicy failed") && e.contains("lockout safety check"),
+        "{e}"
+    );
+    assert!(fake.writes.is_empty());
+    assert!(
+        backup.exists(),
+        "the backup is kept: the policy in force was saved first"
+    );
+}
+
+/// The policy changed since the diagnosis (a colleague, a pipeline): nothing is sent.
+#[test]
+fn fix_offline_refuses_a_policy_changed_since_the_diagnosis() {
+    let mut fake = account("arn:aws:sts::111122223333:assumed-role/KeyAdmin/alice");
+    fake.key_input = LOCKED.into();
+    let (code, _, _) = fix(
+        &mut fake,
+        &[
+            LOCKED,
+            "--apply",
+            "--yes",
+            "--expect-policy-sha256",
+            &"0".repeat(64),
+        ],
+        None,
+    );
+    assert_eq!(code, Ok(3));
+    assert!(fake.writes.is_empty());
+}
