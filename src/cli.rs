@@ -17,6 +17,31 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Parses a command line (the program name first), keeping what the commands need of
+    /// clap's matches: `why-locked`'s words, to print it again.
+    pub fn read<I, T>(argv: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let mut cmd = Cli::command();
+        // Built, so that each argument's action (a flag, a value) is settled.
+        cmd.build();
+        let matches = cmd.clone().try_get_matches_from(argv)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        if let (Command::WhyLocked(args), Some(("why-locked", sub))) =
+            (&mut cli.command, matches.subcommand())
+        {
+            if let Some(sub_cmd) = cmd.find_subcommand("why-locked") {
+                args.given = words_of(sub_cmd, sub, NOT_EVIDENCE);
+            }
+        }
+        Ok(cli)
+    }
+}
+
 // Parsed once per run: the size of the largest variant costs nothing worth a box.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
@@ -506,4 +531,140 @@ pub struct WhyLockedArgs {
 
     #[command(flatten)]
     pub aws: AwsArgs,
+
+    /// The words of the command line that chose the evidence and shaped the diagnosis, as
+    /// parsed (not a flag: filled by [`Cli::read`] from clap's own matches), to run it
+    /// again. Connection flags (`--profile`, `--region`, `--endpoint-url`), the output and
+    /// what is written (`--output`, `--write-repaired`, `--verbose`) are left out: every
+    /// printed command adds the run's connection flags itself.
+    #[arg(skip)]
+    pub given: Vec<String>,
+}
+
+/// The arguments of `why-locked` that are no part of its evidence (see `given`).
+const NOT_EVIDENCE: &[&str] = &[
+    "profile",
+    "region",
+    "endpoint_url",
+    "output",
+    "write_repaired",
+    "verbose",
+];
+
+/// The words of `matches` as a command line, in the order `cmd` defines its arguments,
+/// leaving out the arguments `skip` names: each value with its long flag (a positional bare),
+/// a flag given on the command line by itself.
+fn words_of(cmd: &clap::Command, matches: &clap::ArgMatches, skip: &[&str]) -> Vec<String> {
+    use clap::parser::ValueSource;
+    let mut out = Vec::new();
+    for arg in cmd.get_arguments() {
+        let id = arg.get_id().as_str();
+        if skip.contains(&id) || matches.value_source(id) != Some(ValueSource::CommandLine) {
+            continue;
+        }
+        let flag = arg.get_long().map(|l| format!("--{l}"));
+        let takes_value = arg.get_action().takes_values();
+        match (flag, takes_value) {
+            (Some(f), false) => out.push(f),
+            (flag, true) => {
+                for v in matches.get_raw(id).into_iter().flatten() {
+                    out.extend(flag.clone());
+                    out.push(v.to_string_lossy().into_owned());
+                }
+            }
+            (None, false) => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// why-locked's words to run it again come from clap's own matches: every flag that
+    /// chose the evidence, in the order the CLI defines them, and none of the connection,
+    /// output or written-file flags (the printed commands add the run's connection flags).
+    #[test]
+    fn why_locked_words_are_derived_from_the_cli() {
+        let cli = Cli::read([
+            "kmsdoctor",
+            "why-locked",
+            "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "--profile",
+            "prod",
+            "--events-file",
+            "a.json",
+            "--events-file",
+            "b dir",
+            "--no-boundary",
+            "--scp",
+            "r-ab12=scp.json",
+            "--output",
+            "json",
+            "--write-repaired",
+            "out.json",
+            "--caller",
+            "arn:aws:iam::111122223333:role/Admin",
+            "--account",
+            "111122223333",
+            "--endpoint-url",
+            "http://127.0.0.1:4566",
+        ])
+        .unwrap();
+        let Command::WhyLocked(a) = cli.command else {
+            unreachable!()
+        };
+        assert_eq!(
+            a.given,
+            [
+                "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                "--events-file",
+                "a.json",
+                "--events-file",
+                "b dir",
+                "--account",
+                "111122223333",
+                "--caller",
+                "arn:aws:iam::111122223333:role/Admin",
+                "--no-boundary",
+                "--scp",
+                "r-ab12=scp.json",
+            ]
+        );
+    }
+
+    /// Live flags that shape the history are kept too.
+    #[test]
+    fn why_locked_words_keep_the_history_flags() {
+        let cli = Cli::read([
+            "kmsdoctor",
+            "why-locked",
+            "alias/app",
+            "--since",
+            "30",
+            "--history",
+            "athena",
+            "--max-scan",
+            "1GB",
+            "--region",
+            "eu-west-1",
+        ])
+        .unwrap();
+        let Command::WhyLocked(a) = cli.command else {
+            unreachable!()
+        };
+        assert_eq!(
+            a.given,
+            [
+                "alias/app",
+                "--since",
+                "30",
+                "--history",
+                "athena",
+                "--max-scan",
+                "1GB"
+            ]
+        );
+    }
 }

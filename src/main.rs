@@ -6,7 +6,6 @@
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 
-use clap::Parser;
 use kmsdoctor::app::{self, Progress, Ui};
 use kmsdoctor::cli::Cli;
 use kmsdoctor::report::Style;
@@ -17,7 +16,7 @@ use kmsdoctor::report::Style;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::read(std::env::args_os()).unwrap_or_else(|e| e.exit());
     if cli.verbose() {
         // kmsdoctor's own events only: the SDK's are many and rarely what a person needs.
         use tracing_subscriber::layer::SubscriberExt;

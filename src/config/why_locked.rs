@@ -120,79 +120,11 @@ impl WhyLockedConfig {
                 "the identity policies, boundary, session policies, SCPs and RCPs are a caller's: say who is asking with --caller",
             ));
         }
-        // The run again, with every flag that shaped it (the evidence, the account, the time,
-        // and the AWS connection), as words for a command line.
+        // The run again, with every flag that shaped it (the evidence, the account, the time;
+        // live, how far back and from where), as the words clap parsed: no second list of
+        // the flags to drift from the CLI.
         let mut rerun: Vec<String> = vec!["why-locked".into()];
-        rerun.extend(args.key.clone());
-        let mut flag = |f: &str, v: String| {
-            rerun.push(f.to_string());
-            rerun.push(v);
-        };
-        if let Some(b) = &args.from {
-            flag("--from", b.display().to_string());
-        }
-        if let Some(p) = &args.policy_file {
-            flag("--policy-file", p.display().to_string());
-        }
-        for e in &args.events_files {
-            flag("--events-file", e.display().to_string());
-        }
-        if let Some(a) = &args.account {
-            flag("--account", a.clone());
-        }
-        if let Some(t) = &args.now {
-            flag("--now", t.clone());
-        }
-        if let Some(c) = &args.caller {
-            flag("--caller", c.clone());
-        }
-        for p in &args.identity_policies {
-            flag("--identity-policy", p.display().to_string());
-        }
-        let l = &args.layers;
-        if let Some(b) = &l.boundary {
-            flag("--boundary", b.display().to_string());
-        }
-        for p in &l.session_policies {
-            flag("--session-policy", p.display().to_string());
-        }
-        for v in &l.scps {
-            flag("--scp", v.clone());
-        }
-        for v in &l.rcps {
-            flag("--rcp", v.clone());
-        }
-        if let Some(m) = &l.management_account {
-            flag("--management-account", m.clone());
-        }
-
-        if matches!(source, Source::Live(_)) {
-            let a = &args.aws;
-            if let Some(since) = &a.since {
-                flag("--since", since.clone());
-            }
-            match a.history {
-                Some(crate::cli::HistoryArg::S3) => flag("--history", "s3".into()),
-                Some(crate::cli::HistoryArg::Athena) => {
-                    flag("--history", "athena".into());
-                    for (f, v) in [
-                        ("--athena-workgroup", &a.athena_workgroup),
-                        ("--athena-database", &a.athena_database),
-                        ("--athena-table", &a.athena_table),
-                        ("--athena-output-location", &a.athena_output_location),
-                        ("--max-scan", &a.max_scan),
-                    ] {
-                        if let Some(v) = v {
-                            flag(f, v.clone());
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        if args.layers.no_boundary {
-            rerun.push("--no-boundary".into());
-        }
+        rerun.extend(args.given.iter().cloned());
         Ok(WhyLockedConfig {
             key_input,
             key,
