@@ -66,6 +66,29 @@ pub fn follow_up(k: &KeyStanding, flags: &RunFlags) -> Option<String> {
         .ok()
 }
 
+/// What a scan does with a key, from what DescribeKey said of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Triage {
+    /// An AWS managed key: AWS manages its policy; counted, not judged.
+    AwsManaged,
+    /// Pending deletion (of a key, or of a multi-Region replica): listed apart.
+    PendingDeletion,
+    /// Judged on its policy.
+    Judge,
+}
+
+/// What to do with a key whose manager and state DescribeKey gave (KMS Developer Guide,
+/// "AWS managed keys" and "Key states of AWS KMS keys").
+pub fn triage(key_manager: Option<&str>, key_state: Option<&str>) -> Triage {
+    if key_manager == Some("AWS") {
+        return Triage::AwsManaged;
+    }
+    match key_state {
+        Some("PendingDeletion" | "PendingReplicaDeletion") => Triage::PendingDeletion,
+        _ => Triage::Judge,
+    }
+}
+
 /// One key of the scan.
 #[derive(Debug, Clone, Serialize)]
 pub struct KeyStanding {

@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use super::{AppError, Progress, Throttle, Ui};
-use crate::analysis::scan::{judge, order, KeyFacts, KeyStanding};
+use crate::analysis::scan::{judge, order, triage, KeyFacts, KeyStanding, Triage};
 use crate::cli::{CheckFormat, ScanArgs};
 use crate::config::ScanConfig;
 use crate::evidence::aws::scan::{AwsInventory, OrgScan, ScanRequest};
@@ -82,20 +82,20 @@ pub(crate) fn gather(
         s.problems.extend(region.problems.iter().cloned());
         s.calls += region.calls;
         for k in &region.keys {
-            if k.key_manager.as_deref() == Some("AWS") {
-                s.aws_managed += 1;
-                continue;
-            }
-            if matches!(
-                k.key_state.as_deref(),
-                Some("PendingDeletion" | "PendingReplicaDeletion")
-            ) {
-                s.pending.push(Pending {
-                    arn: k.arn.clone(),
-                    region: k.region.clone(),
-                    key_state: k.key_state.clone().unwrap_or_default(),
-                });
-                continue;
+            match triage(k.key_manager.as_deref(), k.key_state.as_deref()) {
+                Triage::AwsManaged => {
+                    s.aws_managed += 1;
+                    continue;
+                }
+                Triage::PendingDeletion => {
+                    s.pending.push(Pending {
+                        arn: k.arn.clone(),
+                        region: k.region.clone(),
+                        key_state: k.key_state.clone().unwrap_or_default(),
+                    });
+                    continue;
+                }
+                Triage::Judge => {}
             }
             // Why the policy could not be read is a note of the standing.
             let unread = k.policy.as_ref().err().map(|e| e.message.clone());
