@@ -60,9 +60,9 @@ impl CheckReport {
         position: impl Fn(&str) -> Option<crate::analysis::locate::Position>,
     ) {
         for f in result.findings {
-            let p = f.pointer().as_deref().and_then(&position);
-            self.findings
-                .push(Located::of(&f).in_file(file, address, p));
+            let f = Located::from(f);
+            let p = f.pointer.as_deref().and_then(&position);
+            self.findings.push(f.in_file(file, address, p));
         }
         self.policies.push(PolicySummary {
             file: file.to_string(),

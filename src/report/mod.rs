@@ -95,6 +95,68 @@ pub struct FindingJson {
     pub embedded_at: Option<Position>,
 }
 
+impl From<Finding> for FindingJson {
+    /// Takes the finding's strings as they are (`check` turns tens of thousands of findings).
+    fn from(f: Finding) -> FindingJson {
+        let pointer = f.pointer();
+        let (id, rule, severity, fix, cause) = (
+            f.rule.id,
+            f.rule.name,
+            f.severity,
+            f.fix(),
+            f.cause.map(|c| c.id),
+        );
+        let index = f.statement_index();
+        let (line, column) = (f.position.map(|p| p.line), f.position.map(|p| p.column));
+        let (statement, event) = match f.subject {
+            crate::analysis::rules::Subject::Statement(s) => (
+                Some(StatementJson {
+                    index: s.index,
+                    sid: s.sid,
+                    label: Some(s.label),
+                }),
+                None,
+            ),
+            crate::analysis::rules::Subject::Change {
+                event_id,
+                statement: s,
+            } => (
+                Some(StatementJson {
+                    index: s.index,
+                    sid: s.sid,
+                    label: Some(s.label),
+                }),
+                Some(event_id),
+            ),
+            crate::analysis::rules::Subject::Event(e) => (None, Some(e)),
+            crate::analysis::rules::Subject::Policy => (
+                index.map(|index| StatementJson {
+                    index,
+                    sid: None,
+                    label: None,
+                }),
+                None,
+            ),
+        };
+        FindingJson {
+            id,
+            rule,
+            severity,
+            message: f.message,
+            fix,
+            cause,
+            statement,
+            event,
+            file: None,
+            address: None,
+            line,
+            column,
+            pointer,
+            embedded_at: None,
+        }
+    }
+}
+
 /// A statement on the wire: its index, and its Sid and label when known.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StatementJson {
@@ -107,34 +169,7 @@ pub struct StatementJson {
 
 impl FindingJson {
     pub fn of(f: &Finding) -> FindingJson {
-        let statement = match f.statement() {
-            Some(s) => Some(StatementJson {
-                index: s.index,
-                sid: s.sid.clone(),
-                label: Some(s.label.clone()),
-            }),
-            None => f.statement_index().map(|index| StatementJson {
-                index,
-                sid: None,
-                label: None,
-            }),
-        };
-        FindingJson {
-            id: f.rule.id,
-            rule: f.rule.name,
-            severity: f.severity,
-            message: f.message.clone(),
-            fix: f.fix(),
-            cause: f.cause.map(|c| c.id),
-            statement,
-            event: f.event_id().map(str::to_string),
-            file: None,
-            address: None,
-            line: f.position.map(|p| p.line),
-            column: f.position.map(|p| p.column),
-            pointer: f.pointer(),
-            embedded_at: None,
-        }
+        FindingJson::from(f.clone())
     }
 
     /// The same finding, placed in a file (and a template resource).
