@@ -73,6 +73,44 @@ pub struct CheckSetting<'a> {
     pub assume_deleted: &'a [String],
 }
 
+/// The account a policy is judged in when it names none and none was given, for the rules
+/// whose answer does not depend on the account (a deny-all).
+const STAND_IN_ACCOUNT: &str = "000000000000";
+
+fn stand_in_key(region: Option<&str>) -> KeyRef {
+    KeyRef {
+        id: "00000000-0000-0000-0000-000000000000".into(),
+        arn: None,
+        account: Some(STAND_IN_ACCOUNT.into()),
+        region: region.map(str::to_string),
+    }
+}
+
+/// A statement that denies kms:PutKeyPolicy to every principal, the root user included,
+/// without a condition, on every key: nobody of any account can change the policy.
+fn deny_all(policy: &Policy) -> Option<&super::policy::Statement> {
+    use super::pattern::{key_arn_relation, Relation};
+    policy.statements.iter().find(|s| {
+        s.valid
+            && s.effect == Effect::Deny
+            && s.conditions.is_empty()
+            && s.covers_action("kms:PutKeyPolicy")
+            && s.principal.as_ref().is_some_and(|p| {
+                !p.negated
+                    && p.entries
+                        .iter()
+                        .any(|e| matches!(e, PrincipalEntry::Everyone))
+            })
+            && s.resources.as_ref().is_some_and(|r| {
+                !r.negated
+                    && r.patterns.iter().any(|p| {
+                        p == "*"
+                            || key_arn_relation(p, "aws", STAND_IN_ACCOUNT, None) == Relation::All
+                    })
+            })
+    })
+}
+
 /// The account a policy most likely belongs to: the account principal's, else the account
 /// most of its principals are in.
 pub fn infer_account(policy: &Policy) -> Option<String> {
@@ -124,6 +162,26 @@ pub fn check_parsed(
         .or(inferred)
         .filter(|a| is_account_id(a));
     let Some(account) = account else {
+        // A Deny of kms:PutKeyPolicy to every principal, without a condition, on every key,
+        // locks out whatever the account: judged without one.
+        if deny_all(policy).is_some() {
+            let key = stand_in_key(setting.region);
+            let s = Setting::new(&key, STAND_IN_ACCOUNT, setting.now, None, None);
+            let a = assess(policy, &s);
+            if a.verdict == Verdict::Unrecoverable {
+                findings.push(would_lock_out(&a));
+                findings.extend(
+                    a.findings
+                        .into_iter()
+                        .filter(|f| f.rule.in_check && !f.message.contains(STAND_IN_ACCOUNT)),
+                );
+                return Ok(CheckResult {
+                    verdict: Some(a.verdict),
+                    findings,
+                    safety_check: None,
+                });
+            }
+        }
         findings.push(Finding::new(
             ACCOUNT_UNKNOWN,
             "the key's account is not known (no --account, and no account principal in the policy): lockout rules skipped",
@@ -693,5 +751,56 @@ mod tests {
             "{:?}",
             r.safety_check
         );
+    }
+
+    /// A delegation on a Resource that is never a key grants nothing: the AWS CloudTrail
+    /// guide's sample key policy names a bucket (IAM User Guide, "IAM JSON policy elements:
+    /// Resource"). check knows it without the key's ARN, and names the Resource.
+    #[test]
+    fn a_delegation_on_another_resource_locks_out() {
+        let bucket = DEFAULT.replace(
+            r#""Resource":"*""#,
+            r#""Resource":"arn:aws:s3:::myBucketName""#,
+        );
+        let r = run(&bucket, None);
+        assert_eq!(r.verdict, Some(Verdict::Unrecoverable), "{:?}", ids(&r));
+        let kc301 = r.findings.iter().find(|f| f.id() == "KC301").unwrap();
+        assert_eq!(kc301.cause.map(|c| c.id), Some("KL219"));
+        assert!(
+            kc301.message.contains("arn:aws:s3:::myBucketName"),
+            "{}",
+            kc301.message
+        );
+        // Another account's keys are not this key either; this account's keys are.
+        let other = DEFAULT.replace(
+            r#""Resource":"*""#,
+            r#""Resource":"arn:aws:kms:*:444455556666:key/*""#,
+        );
+        assert_eq!(run(&other, None).verdict, Some(Verdict::Unrecoverable));
+        let own = DEFAULT.replace(
+            r#""Resource":"*""#,
+            r#""Resource":"arn:aws:kms:*:111122223333:key/*""#,
+        );
+        assert_eq!(run(&own, None).verdict, Some(Verdict::Ok));
+    }
+
+    /// A Deny of kms:PutKeyPolicy to `*` without a condition locks out whatever the account:
+    /// no --account needed, and no KC311.
+    #[test]
+    fn a_deny_all_needs_no_account() {
+        let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"AWS":"*"},"Action":"kms:*","Resource":"*"}]}"#;
+        let r = run(deny, None);
+        assert_eq!(r.verdict, Some(Verdict::Unrecoverable));
+        assert!(
+            ids(&r).contains(&"KC301") && !ids(&r).contains(&"KC311"),
+            "{:?}",
+            ids(&r)
+        );
+        // With a condition it depends on the request, and on who is asking: still skipped.
+        let conditioned = deny.replace(
+            r#""Resource":"*"}"#,
+            r#""Resource":"*","Condition":{"StringNotEquals":{"aws:PrincipalAccount":"111122223333"}}}"#,
+        );
+        assert!(ids(&run(&conditioned, None)).contains(&"KC311"));
     }
 }

@@ -146,6 +146,113 @@ pub fn prefix_relation(pattern: &str, prefix: &str, ignore_case: bool) -> Relati
     Relation::Some
 }
 
+/// One position of the language of key ARNs (see [`key_arn_relation`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Lit(char),
+    /// Exactly one character that is not `:`.
+    One,
+    /// Any number of characters that are not `:`.
+    Run,
+}
+
+/// How the ARNs of the keys of `account` (in `partition`, and in `region` when known) relate
+/// to a Resource pattern, when the key's own ARN is not known (`check` of a policy before
+/// the key exists): `None` when no key ARN of the account can match (`arn:aws:s3:::bucket`,
+/// another account, an alias), `All` when every one does (`arn:aws:kms:*:ACCOUNT:key/*`),
+/// `Some` otherwise (a pattern naming one key id). IAM matches resources case-sensitively.
+///
+/// `None` is exact: the pattern and the ARN language (`arn:P:kms:R:A:key/ID`, R and ID
+/// without `:`) are intersected as automata. `All` is tested on ARNs of differing regions
+/// and key ids, which can only under-report it (a `Some` is then a requirement, never a
+/// wrong grant).
+pub fn key_arn_relation(
+    pattern: &str,
+    partition: &str,
+    account: &str,
+    region: Option<&str>,
+) -> Relation {
+    let mut lang: Vec<Field> = Vec::new();
+    let lit = |lang: &mut Vec<Field>, s: &str| lang.extend(s.chars().map(Field::Lit));
+    lit(&mut lang, &format!("arn:{partition}:kms:"));
+    match region {
+        Some(r) => lit(&mut lang, r),
+        None => lang.extend([Field::One, Field::Run]),
+    }
+    lit(&mut lang, &format!(":{account}:key/"));
+    lang.extend([Field::One, Field::Run]);
+    if !intersects(pattern, &lang) {
+        return Relation::None;
+    }
+    let regions: Vec<&str> = match region {
+        Some(r) => vec![r],
+        None => vec!["us-east-1", "eu-central-2", "cn-north-1"],
+    };
+    let ids = [
+        "1234abcd-12ab-34cd-56ef-1234567890ab",
+        "mrk-0123456789abcdef0123456789abcdef",
+        "f",
+    ];
+    let every = regions.iter().all(|r| {
+        ids.iter().all(|id| {
+            wildcard_match(
+                pattern,
+                &format!("arn:{partition}:kms:{r}:{account}:key/{id}"),
+                false,
+            )
+        })
+    });
+    if every {
+        Relation::All
+    } else {
+        Relation::Some
+    }
+}
+
+/// Whether some string matches both the wildcard `pattern` and the language `lang`: the
+/// two automata run together, breadth first over pairs of positions (linear in the product
+/// of their lengths).
+fn intersects(pattern: &str, lang: &[Field]) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let (n, m) = (p.len(), lang.len());
+    let mut seen = vec![false; (n + 1) * (m + 1)];
+    let mut queue = vec![(0usize, 0usize)];
+    while let Some((i, j)) = queue.pop() {
+        if seen[i * (m + 1) + j] {
+            continue;
+        }
+        seen[i * (m + 1) + j] = true;
+        if i == n && j == m {
+            return true;
+        }
+        let mut go = |a: usize, b: usize| {
+            if !seen[a * (m + 1) + b] {
+                queue.push((a, b));
+            }
+        };
+        let pc = p.get(i).copied();
+        let lf = lang.get(j).copied();
+        // What matches nothing.
+        if pc == Some('*') {
+            go(i + 1, j);
+        }
+        if lf == Some(Field::Run) {
+            go(i, j + 1);
+        }
+        // One character both accept.
+        match (pc, lf) {
+            (Some('*'), Some(Field::Lit(_) | Field::One)) => go(i, j + 1),
+            (Some('?'), Some(Field::Lit(_) | Field::One)) => go(i + 1, j + 1),
+            (Some('?'), Some(Field::Run)) => go(i + 1, j),
+            (Some(c), Some(Field::Lit(d))) if c != '*' && c == d => go(i + 1, j + 1),
+            (Some(c), Some(Field::One)) if c != '*' && c != ':' => go(i + 1, j + 1),
+            (Some(c), Some(Field::Run)) if c != '*' && c != ':' => go(i + 1, j),
+            _ => {}
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::wildcard_match as m;
@@ -210,5 +317,56 @@ mod tests {
         let text = "a".repeat(5000);
         let pattern = format!("{}b", "*a".repeat(200));
         assert!(!m(&pattern, &text, false));
+    }
+
+    #[test]
+    fn key_arns_of_an_account_against_resource_patterns() {
+        use crate::analysis::pattern::{key_arn_relation, Relation};
+        let r = |p: &str, region: Option<&str>| key_arn_relation(p, "aws", "111122223333", region);
+        // The CloudTrail guide's sample: a bucket never matches a key.
+        assert_eq!(r("arn:aws:s3:::myBucketName", None), Relation::None);
+        assert_eq!(r("arn:aws:kms:*:444455556666:key/*", None), Relation::None);
+        assert_eq!(
+            r("arn:aws:kms:us-east-1:111122223333:alias/*", None),
+            Relation::None
+        );
+        // `*` cannot carry a key ARN across fields into an alias.
+        assert_eq!(
+            r("arn:aws:kms:*:111122223333:alias/*:key/*", None),
+            Relation::None
+        );
+        assert_eq!(
+            r("arn:aws-cn:kms:*:111122223333:key/*", None),
+            Relation::None
+        );
+        assert_eq!(
+            r(
+                "arn:aws:kms:eu-west-1:111122223333:key/*",
+                Some("us-east-1")
+            ),
+            Relation::None
+        );
+        assert_eq!(r("arn:aws:kms:*:111122223333:key/*", None), Relation::All);
+        assert_eq!(r("arn:aws:kms:*:*:*", None), Relation::All);
+        assert_eq!(r("arn:*", None), Relation::All);
+        assert_eq!(
+            r("arn:aws:kms:us-east-1:111122223333:*", Some("us-east-1")),
+            Relation::All
+        );
+        assert_eq!(
+            r("arn:aws:kms:us-east-1:111122223333:*", None),
+            Relation::Some
+        );
+        assert_eq!(
+            r(
+                "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                None
+            ),
+            Relation::Some
+        );
+        assert_eq!(
+            r("arn:aws:kms:?s-east-1:111122223333:key/*", None),
+            Relation::Some
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! are views of this one table; `tests` below checks the README against it.
 //!
 //! How the stages' rules relate, decided once:
-//! - KL201–KL205 are the *cause* of a lockout (why-locked says them about the policy or the
+//! - KL201–KL205 and KL219 are the *cause* of a lockout (why-locked says them about the policy or the
 //!   change). In `check`, the cause is reported inside KC301 (the *outcome*: the verdict once
 //!   applied and who could still recover), placed on the cause's statement and with the cause's
 //!   fix: one finding for one cause, never both.
@@ -195,6 +195,9 @@ registry! {
     TOO_MANY_PRINCIPALS = "KL218", "too-many-principals", Info, Diagnosis, check: true,
         "the policy names more principals than kmsdoctor evaluates as administrators (256)",
         fix: "name fewer principals; put them in roles and name the roles, or use aws:PrincipalArn patterns";
+    DELEGATION_RESOURCE_MISMATCH = "KL219", "delegation-resource-mismatch", Error, Diagnosis, check: false, cause: true,
+        "the delegation statement's Resource never matches the key, so it grants nothing: IAM policies cannot give access",
+        fix: "write Resource \"*\" in the delegation statement: in a key policy, `*` is the key itself";
 
     WOULD_LOCK_OUT = "KC301", "would-lock-out", Error, Check, check: true,
         "the policy would not be `ok`: the verdict, its cause (KL201–KL205) and who could still recover",
@@ -372,12 +375,15 @@ impl Finding {
 mod tests {
     use super::*;
 
-    /// The causes are a field of the registry, not a list of ids elsewhere: KL201–KL205,
-    /// each a diagnosis rule.
+    /// The causes are a field of the registry, not a list of ids elsewhere: KL201–KL205 and
+    /// KL219, each a diagnosis rule.
     #[test]
     fn the_causes_are_the_delegation_rules() {
         let causes: Vec<&str> = RULES.iter().filter(|r| r.cause).map(|r| r.id).collect();
-        assert_eq!(causes, ["KL201", "KL202", "KL203", "KL204", "KL205"]);
+        assert_eq!(
+            causes,
+            ["KL201", "KL202", "KL203", "KL204", "KL205", "KL219"]
+        );
         assert!(RULES
             .iter()
             .filter(|r| r.cause)

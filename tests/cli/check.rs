@@ -640,3 +640,82 @@ fn a_finding_has_one_json_shape_in_every_command() {
         "findings on statements in why-locked and check"
     );
 }
+
+/// One judgement (issue 22): `check --account A --region R` and `why-locked --policy-file`
+/// give every policy the same verdict: the key policies of the fixtures, and the real-world
+/// corpus beside the project (`../shared/realworld/resolved/`, placeholders filled in).
+#[test]
+fn check_and_why_locked_agree_on_every_policy() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    for dir in ["fixtures/policies", "fixtures/check/policies"] {
+        for e in std::fs::read_dir(root.join(dir)).unwrap() {
+            files.push(e.unwrap().path());
+        }
+    }
+    for e in std::fs::read_dir(root.join("fixtures/scenarios")).unwrap() {
+        let p = e.unwrap().path().join("policy.json");
+        if p.exists() {
+            files.push(p);
+        }
+    }
+    let fixtures = files.len();
+    let realworld = root.join("../shared/realworld/resolved");
+    if let Ok(dir) = std::fs::read_dir(&realworld) {
+        for e in dir {
+            files.push(e.unwrap().path());
+        }
+    }
+    files.sort();
+    let key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = assert_cmd::Command::cargo_bin("kmsdoctor")
+            .unwrap()
+            .args(args)
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stderr)))
+    };
+    let mut disagree = Vec::new();
+    for f in &files {
+        let p = f.to_str().unwrap();
+        let c = json(&[
+            "check",
+            p,
+            "--account",
+            "111122223333",
+            "--region",
+            "us-east-1",
+            "--output",
+            "json",
+        ]);
+        let w = json(&[
+            "why-locked",
+            key,
+            "--policy-file",
+            p,
+            "--now",
+            "2026-11-23T00:00:00Z",
+            "--output",
+            "json",
+        ]);
+        let checked: Vec<&serde_json::Value> = c["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| &x["verdict"])
+            .collect();
+        if checked != [&w["verdict"]] {
+            disagree.push(format!(
+                "{p}: check {checked:?}, why-locked {}",
+                w["verdict"]
+            ));
+        }
+    }
+    assert!(
+        files.len() > fixtures,
+        "the real-world corpus is beside the project"
+    );
+    assert!(disagree.is_empty(), "{}", disagree.join("\n"));
+}

@@ -4,10 +4,10 @@
 use super::outcome::{
     ConditionRecord, Detail, ElementMatch, Outcome, Requirement, RequirementKind, StatementRecord,
 };
-use super::request::{Request, Resource};
+use super::request::Request;
 use crate::analysis::condition::{self, Truth};
-use crate::analysis::context::Context;
-use crate::analysis::pattern::wildcard_match;
+use crate::analysis::context::{Context, Lookup};
+use crate::analysis::pattern::{key_arn_relation, wildcard_match, Relation};
 use crate::analysis::policy::{Patterns, Policy, Statement};
 use crate::analysis::principal::{Caller, PrincipalMatch};
 use crate::analysis::reference::PolicyKind;
@@ -59,8 +59,7 @@ pub(super) fn statement_record(
     if quiet && principal.as_ref().is_some_and(|p| p.result == Truth::False) {
         return None;
     }
-    let (resource, res_req) =
-        match_resource(s.resources.as_ref(), policy, &req.resource, ctx, detail);
+    let (resource, res_req) = match_resource(s.resources.as_ref(), policy, req, ctx, detail);
     if quiet && resource.result == Truth::False {
         return None;
     }
@@ -380,10 +379,11 @@ fn match_action(patterns: Option<&Patterns>, action: &str, detail: Detail) -> El
 fn match_resource(
     patterns: Option<&Patterns>,
     policy: &Policy,
-    resource: &Resource,
+    req: &Request,
     ctx: &Context,
     detail: Detail,
 ) -> (ElementMatch, Option<Requirement>) {
+    let resource = &req.resource;
     let Some(p) = patterns else {
         return (
             ElementMatch {
@@ -395,6 +395,13 @@ fn match_resource(
         );
     };
     let target = resource.arn();
+    // The key's ARN not known (a policy checked before its key exists): a pattern is judged
+    // against every key ARN the key's account could have, in its region when known.
+    let region = match ctx.lookup("aws:RequestedRegion") {
+        Lookup::Values([r]) => Some(r.as_str()),
+        _ => None,
+    };
+    let mut never: Vec<String> = Vec::new();
     let mut hit: Option<&str> = None;
     let mut unknown: Vec<String> = Vec::new();
     for pat in &p.patterns {
@@ -425,7 +432,17 @@ fn match_resource(
                 break;
             }
             Some(_) => {}
-            None => unknown.push(expanded.into_owned()),
+            None => {
+                match key_arn_relation(&expanded, req.caller.partition(), &req.key_account, region)
+                {
+                    Relation::All => {
+                        hit = Some(pat);
+                        break;
+                    }
+                    Relation::None => never.push(expanded.into_owned()),
+                    Relation::Some => unknown.push(expanded.into_owned()),
+                }
+            }
         }
     }
     let target_shown = target.unwrap_or("the key");
@@ -437,6 +454,11 @@ fn match_resource(
     };
     let explanation = detail.say(|| match hit {
         Some(h) => format!("{word} `{h}` matches {target_shown}"),
+        None if unknown.is_empty() && target.is_none() && !never.is_empty() => format!(
+            "{word} {} cannot match a key of account {}",
+            never.join(", "),
+            req.key_account
+        ),
         None if unknown.is_empty() => format!("no {word} matches {target_shown}"),
         None => format!(
             "{word} {} may match the key; its ARN is not known",

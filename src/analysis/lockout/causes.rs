@@ -8,13 +8,13 @@ use super::delegation::{
 use super::view::generic;
 use crate::analysis::condition_keys::anyone_can_meet;
 use crate::analysis::eval::{Decision, Evaluation};
-use crate::analysis::policy::{Effect, Policy};
+use crate::analysis::policy::{Effect, Policy, Statement};
 use crate::analysis::principal::PrincipalEntry;
 use crate::analysis::reference::{labels, StatementRef};
 use crate::analysis::rules::{
     Finding, Subject, DELEGATION_CONDITIONED, DELEGATION_MISSING, DELEGATION_NARROWED,
-    DELEGATION_PRINCIPAL_CHANGED, DELETED_PRINCIPALS, DENY_OVERRIDES, NOT_PRINCIPAL_DENY,
-    REQUEST_ALIAS_NEVER,
+    DELEGATION_PRINCIPAL_CHANGED, DELEGATION_RESOURCE_MISMATCH, DELETED_PRINCIPALS, DENY_OVERRIDES,
+    NOT_PRINCIPAL_DENY, REQUEST_ALIAS_NEVER,
 };
 
 /// Why a policy is not `ok`, read from the policy alone.
@@ -91,6 +91,28 @@ pub(super) fn why_not_ok(
                     "statement {} delegates to IAM only for {}: not kms:PutKeyPolicy and kms:GetKeyPolicy",
                     s.label(),
                     s.actions.as_ref().map(|a| a.patterns.join(", ")).unwrap_or_default()
+                ),
+            )
+            .at_statement(policy.statement_ref(s)),
+        );
+        return out;
+    }
+    // The delegation is there and covers the actions, but for resources that are never this
+    // key (a bucket's ARN, another account's keys): it grants nothing (IAM User Guide,
+    // "IAM JSON policy elements: Resource"; in a key policy `*` means the key itself).
+    if !covering.iter().any(|s| resource_can_match(s, setting)) {
+        let s = covering[0];
+        let resources = s
+            .resources
+            .as_ref()
+            .map(|r| r.patterns.join(", "))
+            .unwrap_or_default();
+        out.push(
+            Finding::new(
+                DELEGATION_RESOURCE_MISMATCH,
+                format!(
+                    "statement {} delegates to IAM only on Resource {resources}, which is never this key: IAM policies cannot grant anyone access to it",
+                    s.label()
                 ),
             )
             .at_statement(policy.statement_ref(s)),
@@ -314,4 +336,37 @@ pub(super) fn what_changed(
         event_id: event_id.to_string(),
         statement: old.statement_ref(d),
     })]
+}
+
+/// Whether a statement's Resource can match the key: its ARN when known, else any key ARN
+/// of the key's account (and region when known). A pattern with a policy variable may.
+fn resource_can_match(s: &Statement, setting: &Setting<'_>) -> bool {
+    use crate::analysis::pattern::{key_arn_relation, wildcard_match, Relation};
+    let Some(r) = &s.resources else {
+        return false;
+    };
+    let matches = |pat: &str| -> Relation {
+        if pat == "*" {
+            return Relation::All;
+        }
+        if pat.contains("${") {
+            return Relation::Some;
+        }
+        match &setting.key.arn {
+            Some(arn) if wildcard_match(pat, arn, false) => Relation::All,
+            Some(_) => Relation::None,
+            None => key_arn_relation(
+                pat,
+                setting.partition(),
+                setting.account,
+                setting.key.region.as_deref(),
+            ),
+        }
+    };
+    if r.negated {
+        // NotResource: the key is covered unless a pattern surely names it.
+        !r.patterns.iter().any(|p| matches(p) == Relation::All)
+    } else {
+        r.patterns.iter().any(|p| matches(p) != Relation::None)
+    }
 }
