@@ -6,34 +6,62 @@ use std::io::Write;
 use super::AppError;
 use crate::analysis::check::{check_parsed, check_policy, CheckSetting};
 use crate::analysis::lockout::delegation::RequestCache;
+use crate::analysis::policy::DocumentKind;
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::config::CheckConfig;
 use crate::evidence::inputs::{self, TEMPLATE_ACCOUNT};
 use crate::evidence::InputError;
-use crate::report::check::{render_json, render_sarif, render_table, CheckReport};
+use crate::report::check::{render_json, render_sarif, render_table, CheckReport, FileError};
 use crate::report::Style;
 use crate::workers;
 
-pub fn run(args: &CheckArgs, out: &mut dyn Write, style: Style) -> Result<u8, AppError> {
+pub fn run(
+    args: &CheckArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    style: Style,
+) -> Result<u8, AppError> {
     let cfg = CheckConfig::resolve(args)?;
     let given = inputs::inputs(&cfg.paths)?;
     let inputs = &given.files;
     // Each file is read and checked on its own, on all cores; the report keeps file order.
+    // A file that cannot be read is reported with its place, and the others still are.
     let cache = RequestCache::default();
-    let checked = workers::map_ordered(inputs, None, |input| check_input(input, &cfg, &cache))?;
+    let checked = workers::map_ordered(inputs, None, |input| {
+        Ok::<_, std::convert::Infallible>(check_input(input, &cfg, &cache))
+    })
+    .unwrap_or_else(|never| match never {});
     let mut report = CheckReport {
         files_read: inputs.len(),
-        policies: Vec::new(),
-        findings: Vec::new(),
+        ..CheckReport::default()
     };
     // Policies and files per given path: a folder in which nothing was found fails the run
     // (a named file without a key policy is the reader's error already, where it must be).
     let mut policies = vec![0usize; cfg.paths.len()];
     let mut files = vec![0usize; cfg.paths.len()];
+    let mut failed = false;
     for (input, part) in inputs.iter().zip(checked) {
-        policies[input.root] += part.policies.len();
         files[input.root] += 1;
-        report.append(part);
+        match part {
+            Ok((part, skipped)) => {
+                policies[input.root] += part.policies.len();
+                if let Some(kind) = skipped {
+                    *report.skipped.entry(kind).or_default() += 1;
+                }
+                report.append(part);
+            }
+            Err(e) => {
+                failed = true;
+                // Counted as found: an unreadable file is not an empty folder.
+                policies[input.root] += 1;
+                report.errors.push(FileError::from(&e));
+                writeln!(
+                    err,
+                    "kmsdoctor: error: {}",
+                    crate::analysis::escape::visible(&e.to_string())
+                )?;
+            }
+        }
     }
     for (root, path) in cfg.paths.iter().enumerate() {
         if given.folder[root] && policies[root] == 0 && !cfg.allow_empty {
@@ -41,8 +69,9 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, style: Style) -> Result<u8, Ap
             return Err(InputError::new(
                 path,
                 format!(
-                    "no key policy found here ({n} {} read); check the path, or give --allow-empty when it is optional",
-                    if n == 1 { "file" } else { "files" }
+                    "no key policy found here ({n} {} read{}); check the path, or give --allow-empty when it is optional",
+                    if n == 1 { "file" } else { "files" },
+                    skipped_words(&report)
                 ),
             )
             .into());
@@ -54,29 +83,36 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, style: Style) -> Result<u8, Ap
         CheckFormat::Sarif => render_sarif(out, &report)?,
     }
     out.flush()?;
-    Ok(
-        if report.findings.iter().any(|f| f.severity >= cfg.fail_on) {
-            3
-        } else {
-            0
-        },
-    )
+    // The worst of all: a file that could not be read is an error (1), then findings (3).
+    Ok(if failed {
+        1
+    } else if report.findings.iter().any(|f| f.severity >= cfg.fail_on) {
+        3
+    } else {
+        0
+    })
 }
 
-/// The key policies of one file, each checked, as report entries: findings are placed in
-/// the file here, on the worker, and the file's text and JSON tree are dropped before the
-/// next file.
+/// `, of which N skipped: ...` for the folder error.
+fn skipped_words(r: &CheckReport) -> String {
+    let n: usize = r.skipped.values().sum();
+    if n == 0 {
+        return String::new();
+    }
+    format!(", {n} of them other kinds of policy")
+}
+
+/// The key policies of one file, each checked, as report entries (or the kind of document
+/// the file is, when it is not a key policy): findings are placed in the file here, on the
+/// worker, and the file's text and JSON tree are dropped before the next file.
 fn check_input(
     input: &inputs::Input,
     cfg: &CheckConfig,
     cache: &RequestCache,
-) -> Result<CheckReport, InputError> {
-    let mut out = CheckReport {
-        files_read: 0,
-        policies: Vec::new(),
-        findings: Vec::new(),
-    };
-    for t in inputs::targets(input, cfg.account.as_deref())? {
+) -> Result<(CheckReport, Option<DocumentKind>), InputError> {
+    let mut out = CheckReport::default();
+    let found = inputs::targets(input, cfg.account.as_deref())?;
+    for t in found.targets {
         let account = cfg
             .account
             .as_deref()
@@ -112,5 +148,5 @@ fn check_input(
             t.locator.position(p)
         });
     }
-    Ok(out)
+    Ok((out, found.skipped))
 }

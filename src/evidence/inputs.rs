@@ -14,7 +14,8 @@ use super::shape::{self, Shape};
 use super::InputError;
 use crate::analysis::locate::{json_error, locate, position_of, Index, Pointer, Position, Step};
 use crate::analysis::policy::{
-    embedded_policy, parse_clean, parse_tree_unplaced, Policy, PolicyKind,
+    document_kind, embedded_policy, parse_clean, parse_tree_unplaced, DocumentKind, Policy,
+    PolicyKind,
 };
 
 /// Policy files larger than this are not read (Terraform plans can be large).
@@ -92,6 +93,23 @@ pub struct Target {
     pub template_account: bool,
 }
 
+/// What one file holds for `check`: its key policies, or the kind of policy document it is
+/// when that is not a key policy (skipped in a folder, counted in the summary).
+#[derive(Debug, Clone, Default)]
+pub struct FileTargets {
+    pub targets: Vec<Target>,
+    pub skipped: Option<DocumentKind>,
+}
+
+impl FileTargets {
+    fn of(targets: Vec<Target>) -> FileTargets {
+        FileTargets {
+            targets,
+            skipped: None,
+        }
+    }
+}
+
 /// One input to check: a file (or `-`, standard input), and whether the person named it
 /// (then text that holds no key policy is an error rather than something to skip).
 #[derive(Debug, Clone)]
@@ -153,7 +171,7 @@ pub fn inputs(paths: &[PathBuf]) -> Result<Inputs, InputError> {
 }
 
 /// The key policies of one input.
-pub fn targets(input: &Input, account: Option<&str>) -> Result<Vec<Target>, InputError> {
+pub fn targets(input: &Input, account: Option<&str>) -> Result<FileTargets, InputError> {
     if input.path.as_os_str() == "-" {
         let mut text = String::new();
         std::io::stdin()
@@ -197,7 +215,7 @@ pub fn from_text(
     text: &str,
     named: bool,
     account: Option<&str>,
-) -> Result<Vec<Target>, InputError> {
+) -> Result<FileTargets, InputError> {
     let trimmed = text.trim_start();
     if trimmed.is_empty() {
         return Err(err(file, None, "the file is empty"));
@@ -225,9 +243,29 @@ pub fn from_text(
                 _ => (None, false),
             },
         };
+        // Only key policies are judged as key policies: an identity policy, an SCP, a trust
+        // policy, an RCP or another service's policy in a folder is skipped and counted; a
+        // file named on its own is an error that says what it is.
+        let kind = parsed.as_ref().map(document_kind);
+        if let Some(kind) = kind.filter(|k| *k != DocumentKind::KeyPolicy) {
+            if named {
+                return Err(err(
+                    file,
+                    Some(position_of(text, 0)),
+                    format!(
+                        "this is {}, not a key policy: check reads key policies (a policy document, get-key-policy output, a Terraform plan or a CloudFormation template)",
+                        kind.words()
+                    ),
+                ));
+            }
+            return Ok(FileTargets {
+                targets: Vec::new(),
+                skipped: Some(kind),
+            });
+        }
         if is_policy {
             let text = Arc::new(text.to_string());
-            return Ok(vec![Target {
+            return Ok(FileTargets::of(vec![Target {
                 file: file.to_string(),
                 address: None,
                 policy: text.to_string(),
@@ -238,14 +276,14 @@ pub fn from_text(
                     prefix: Pointer::root(),
                 },
                 template_account: false,
-            }]);
+            }]));
         }
         let value: Value = serde_json::from_str(text).map_err(|e| {
             let (message, position) = json_error(&e);
             err(file, position, format!("invalid JSON: {message}"))
         })?;
         let text = Arc::new(text.to_string());
-        return from_json(file, &value, text, named, account);
+        return from_json(file, &value, text, named, account).map(FileTargets::of);
     }
     let doc = parse_yaml(text).map_err(|e| err(file, e.position, e.message))?;
     let doc = Arc::new(doc);
@@ -264,7 +302,7 @@ pub fn from_text(
             "no AWS::KMS::Key or AWS::KMS::ReplicaKey with a KeyPolicy in this YAML",
         ));
     }
-    Ok(targets)
+    Ok(FileTargets::of(targets))
 }
 
 fn from_json(
@@ -475,10 +513,13 @@ mod tests {
     #[test]
     fn detects_each_kind() {
         let doc = r#"{"Version":"2012-10-17","Statement":[]}"#;
-        assert_eq!(from_text("p.json", doc, true, None).unwrap().len(), 1);
+        assert_eq!(
+            from_text("p.json", doc, true, None).unwrap().targets.len(),
+            1
+        );
         let wrapped = serde_json::json!({"Policy": doc}).to_string();
         assert!(matches!(
-            from_text("g.json", &wrapped, true, None).unwrap()[0].locator,
+            from_text("g.json", &wrapped, true, None).unwrap().targets[0].locator,
             Locator::Embedded(_)
         ));
         let plan = serde_json::json!({"format_version": "1.2", "resource_changes": [
@@ -487,11 +528,11 @@ mod tests {
             {"address": "aws_s3_bucket.b", "mode": "managed", "type": "aws_s3_bucket", "change": {"actions": ["create"], "after": {"policy": doc}}}
         ]})
         .to_string();
-        let t = from_text("plan.json", &plan, true, None).unwrap();
+        let t = from_text("plan.json", &plan, true, None).unwrap().targets;
         assert_eq!(t.len(), 1);
         assert_eq!(t[0].address.as_deref(), Some("aws_kms_key.main"));
         let cfn = r#"{"Resources":{"K":{"Type":"AWS::KMS::Key","Properties":{"KeyPolicy":{"Statement":[{"Effect":"Allow","Principal":{"AWS":{"Fn::Sub":"arn:aws:iam::${AWS::AccountId}:root"}},"Action":"kms:*","Resource":"*"}]}}}}}"#;
-        let t = from_text("t.json", cfn, true, None).unwrap();
+        let t = from_text("t.json", cfn, true, None).unwrap().targets;
         assert!(
             t[0].policy.contains("arn:aws:iam::000000000000:root"),
             "{}",
@@ -508,6 +549,7 @@ mod tests {
         assert!(from_text("package.json", r#"{"name": "x"}"#, true, None).is_err());
         assert!(from_text("package.json", r#"{"name": "x"}"#, false, None)
             .unwrap()
+            .targets
             .is_empty());
         assert!(from_text("x.yaml", "a: 1\n", true, None).is_err());
         assert!(

@@ -16,6 +16,7 @@ use serde_json::json;
 use super::Style;
 use crate::analysis::check::{CheckResult, SafetyCheck};
 use crate::analysis::lockout::Verdict;
+use crate::analysis::policy::DocumentKind;
 use crate::analysis::rules::{rule, Severity};
 
 /// The version of check's JSON: 2 since findings took the one shape of every command.
@@ -34,10 +35,41 @@ pub struct PolicySummary {
     pub safety_check: Option<SafetyCheck>,
 }
 
+#[derive(Default)]
 pub struct CheckReport {
     pub files_read: usize,
     pub policies: Vec<PolicySummary>,
     pub findings: Vec<Located>,
+    /// Files that are policies of other kinds (identity policies, SCPs, trust policies,
+    /// RCPs, other services' resource policies), skipped, by kind.
+    pub skipped: BTreeMap<DocumentKind, usize>,
+    /// Files that could not be read: each with its place; the others were still checked.
+    pub errors: Vec<FileError>,
+}
+
+/// A file `check` could not read, and where.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileError {
+    pub file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    pub message: String,
+}
+
+impl From<&crate::evidence::InputError> for FileError {
+    fn from(e: &crate::evidence::InputError) -> FileError {
+        FileError {
+            file: e.file.display().to_string(),
+            line: e.position.map(|p| p.line),
+            column: e.position.map(|p| p.column),
+            pointer: e.pointer.clone(),
+            message: e.message.clone(),
+        }
+    }
 }
 
 impl CheckReport {
@@ -49,6 +81,10 @@ impl CheckReport {
     pub fn append(&mut self, mut other: CheckReport) {
         self.policies.append(&mut other.policies);
         self.findings.append(&mut other.findings);
+        self.errors.append(&mut other.errors);
+        for (k, n) in other.skipped {
+            *self.skipped.entry(k).or_default() += n;
+        }
     }
 
     /// Builds the report entries of one policy.
@@ -90,6 +126,10 @@ struct CheckJson<'a> {
     summary: Summary,
     policies: &'a [PolicySummary],
     findings: &'a [Located],
+    /// Files of other kinds of policy, skipped, by kind.
+    skipped: &'a BTreeMap<DocumentKind, usize>,
+    /// Files that could not be read.
+    errors: &'a [FileError],
 }
 
 pub fn render_json(out: &mut dyn Write, r: &CheckReport) -> io::Result<()> {
@@ -104,6 +144,8 @@ pub fn render_json(out: &mut dyn Write, r: &CheckReport) -> io::Result<()> {
         },
         policies: &r.policies,
         findings: &r.findings,
+        skipped: &r.skipped,
+        errors: &r.errors,
     };
     let mut w = io::BufWriter::new(&mut *out);
     serde_json::to_writer_pretty(&mut w, &doc)?;
@@ -157,7 +199,24 @@ pub fn render_sarif(out: &mut dyn Write, r: &CheckReport) -> io::Result<()> {
             })
         })
         .collect();
-    super::write_sarif(out, rule_objects, results)
+    // Files that could not be read: notifications of the run, each with its place.
+    let notifications: Vec<serde_json::Value> = r
+        .errors
+        .iter()
+        .map(|e| {
+            let mut physical =
+                json!({"artifactLocation": {"uri": e.file.trim_start_matches("./")}});
+            if let (Some(line), Some(column)) = (e.line, e.column) {
+                physical["region"] = json!({"startLine": line, "startColumn": column});
+            }
+            json!({
+                "level": "error",
+                "message": {"text": e.message},
+                "locations": [{"physicalLocation": physical}],
+            })
+        })
+        .collect();
+    super::write_sarif_with(out, rule_objects, results, notifications)
 }
 
 pub fn render_table(out: &mut dyn Write, r: &CheckReport, style: Style) -> io::Result<()> {
@@ -174,8 +233,44 @@ pub fn render_table(out: &mut dyn Write, r: &CheckReport, style: Style) -> io::R
         super::write_wrapped(out, "    ", "    ", &f.message)?;
         super::write_wrapped(out, "    fix: ", "    ", f.fix)?;
     }
-    if !r.findings.is_empty() {
+    for e in &r.errors {
+        let mut place = e.file.clone();
+        if let (Some(l), Some(c)) = (e.line, e.column) {
+            place.push_str(&format!(":{l}:{c}"));
+        }
+        writeln!(out, "{} could not be read", style.bad("error"))?;
+        writeln!(out, "  at {}", super::esc(&place))?;
+        super::write_wrapped(out, "    ", "    ", &e.message)?;
+    }
+    if !r.findings.is_empty() || !r.errors.is_empty() {
         writeln!(out)?;
+    }
+    let skipped: usize = r.skipped.values().sum();
+    if skipped > 0 {
+        let kinds: Vec<String> = r
+            .skipped
+            .iter()
+            .map(|(k, n)| format!("{n} {}", k.short(*n)))
+            .collect();
+        super::write_wrapped(
+            out,
+            "",
+            "  ",
+            &format!(
+                "Skipped {skipped} file{} that {} not key policies: {}",
+                if skipped == 1 { "" } else { "s" },
+                if skipped == 1 { "is" } else { "are" },
+                kinds.join(", ")
+            ),
+        )?;
+    }
+    if !r.errors.is_empty() {
+        writeln!(
+            out,
+            "{} file{} could not be read: the others were checked",
+            r.errors.len(),
+            if r.errors.len() == 1 { "" } else { "s" }
+        )?;
     }
     writeln!(
         out,

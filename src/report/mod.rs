@@ -299,7 +299,17 @@ pub(crate) fn write_sarif(
     rules: Vec<serde_json::Value>,
     results: Vec<serde_json::Value>,
 ) -> std::io::Result<()> {
-    let doc = serde_json::json!({
+    write_sarif_with(out, rules, results, Vec::new())
+}
+
+/// [`write_sarif`], with the run's notifications (inputs that could not be read).
+pub(crate) fn write_sarif_with(
+    out: &mut dyn std::io::Write,
+    rules: Vec<serde_json::Value>,
+    results: Vec<serde_json::Value>,
+    notifications: Vec<serde_json::Value>,
+) -> std::io::Result<()> {
+    let mut doc = serde_json::json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
@@ -311,6 +321,12 @@ pub(crate) fn write_sarif(
             "results": results,
         }],
     });
+    if !notifications.is_empty() {
+        doc["runs"][0]["invocations"] = serde_json::json!([{
+            "executionSuccessful": false,
+            "toolExecutionNotifications": notifications,
+        }]);
+    }
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)
 }

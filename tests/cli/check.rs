@@ -719,3 +719,88 @@ fn check_and_why_locked_agree_on_every_policy() {
     );
     assert!(disagree.is_empty(), "{}", disagree.join("\n"));
 }
+
+/// Every file on its own (issue 22): in a folder, a file that cannot be read is reported
+/// with its place and the others are still checked (exit 1, the worst); policies of other
+/// kinds (identity policies, SCPs, trust policies) are skipped and counted, not judged as
+/// key policies; a file named on its own that is not a key policy is an error saying what
+/// it is.
+#[test]
+fn each_file_on_its_own_and_only_key_policies_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(
+        root.join("fixtures/check/policies/admin-only.json"),
+        dir.path().join("a-key.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b-broken.json"),
+        "{\n  \"Statement\": [\n    {\"Effect\": \"Allow\",}\n  ]\n}\n",
+    )
+    .unwrap();
+    std::fs::copy(
+        root.join("fixtures/chain/iam-kms-admin.json"),
+        dir.path().join("c-identity.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("d-trust.json"),
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = assert_cmd::Command::cargo_bin("kmsdoctor")
+            .unwrap()
+            .arg("check")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let d = dir.path().to_str().unwrap();
+    let (code, table, err) = run(&[d, "--account", "111122223333"]);
+    assert_eq!(code, Some(1), "{table}{err}");
+    assert!(
+        err.contains("b-broken.json:3:"),
+        "the place of the error: {err}"
+    );
+    assert!(
+        table.contains("KC301") && table.contains("a-key.json"),
+        "the key policy is still checked: {table}"
+    );
+    assert!(
+        !table.contains("KD106"),
+        "an identity policy is not judged as a key policy: {table}"
+    );
+    assert!(
+        table.contains("Skipped 2 files that are not key policies"),
+        "{table}"
+    );
+    let (code, json, _) = run(&[d, "--account", "111122223333", "--output", "json"]);
+    assert_eq!(code, Some(1));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["errors"][0]["line"], 3, "{json}");
+    assert_eq!(v["skipped"]["identity_policy"], 1);
+    assert_eq!(v["skipped"]["trust_policy"], 1);
+    let (code, sarif, _) = run(&[d, "--account", "111122223333", "--output", "sarif"]);
+    assert_eq!(code, Some(1));
+    let s: serde_json::Value = serde_json::from_str(&sarif).unwrap();
+    let errors = sarif_errors(&sarif_validator(), &s);
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    assert_eq!(
+        s["runs"][0]["invocations"][0]["toolExecutionNotifications"][0]["level"],
+        "error"
+    );
+    // Named on its own, an identity policy is an error that says what it is.
+    let (code, _, err) = run(&[&format!("{d}/c-identity.json")]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("IAM identity policy") && err.contains("not a key policy"),
+        "{err}"
+    );
+}

@@ -437,7 +437,7 @@ proptest! {
         let _ = cloudtrail_records::scan(&text);
         let _ = cloudformation::parse_yaml(&text);
         if let Ok(targets) = sources::from_text("input", &text, false, Some(ACCOUNT)) {
-            for t in targets {
+            for t in targets.targets {
                 same_reading(&t.policy)?;
                 check(&t.policy);
             }

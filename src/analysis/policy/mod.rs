@@ -153,6 +153,109 @@ pub struct PolicyDocument {
     pub policy: Policy,
 }
 
+/// What a policy document reads as, from its elements (IAM User Guide, "Policies and
+/// permissions in IAM": identity-based and resource-based policies; Organizations User Guide,
+/// "RCP syntax": RCPs deny only, to the principal `*`). `check` judges key policies and
+/// skips the others in a folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentKind {
+    KeyPolicy,
+    /// No statement names a principal: an IAM identity policy, a permissions boundary, a
+    /// session policy or a service control policy.
+    IdentityPolicy,
+    /// A role's trust policy (`sts:AssumeRole...`).
+    TrustPolicy,
+    /// A resource control policy: Deny statements for the principal `*`, scoped to the
+    /// organization or to other services' actions.
+    ResourceControlPolicy,
+    /// Another service's resource policy (a bucket's, a topic's): no KMS action.
+    OtherResourcePolicy,
+}
+
+impl DocumentKind {
+    /// A short name, for counts: `n` of them.
+    pub fn short(self, n: usize) -> &'static str {
+        match (self, n == 1) {
+            (DocumentKind::KeyPolicy, true) => "key policy",
+            (DocumentKind::KeyPolicy, false) => "key policies",
+            (DocumentKind::IdentityPolicy, true) => "identity policy or SCP",
+            (DocumentKind::IdentityPolicy, false) => "identity policies or SCPs",
+            (DocumentKind::TrustPolicy, true) => "trust policy",
+            (DocumentKind::TrustPolicy, false) => "trust policies",
+            (DocumentKind::ResourceControlPolicy, true) => "RCP",
+            (DocumentKind::ResourceControlPolicy, false) => "RCPs",
+            (DocumentKind::OtherResourcePolicy, true) => "other service's policy",
+            (DocumentKind::OtherResourcePolicy, false) => "other services' policies",
+        }
+    }
+
+    pub fn words(self) -> &'static str {
+        match self {
+            DocumentKind::KeyPolicy => "a key policy",
+            DocumentKind::IdentityPolicy => {
+                "an IAM identity policy, boundary, session policy or SCP (no statement names a Principal)"
+            }
+            DocumentKind::TrustPolicy => "a role trust policy (sts:AssumeRole)",
+            DocumentKind::ResourceControlPolicy => "a resource control policy",
+            DocumentKind::OtherResourcePolicy => "another service's resource policy (no KMS action)",
+        }
+    }
+}
+
+/// Condition keys that scope a statement to an organization: what RCPs are written with.
+const ORG_KEYS: &[&str] = &[
+    "aws:principalorgid",
+    "aws:resourceorgid",
+    "aws:sourceorgid",
+    "aws:principalorgpaths",
+    "aws:resourceorgpaths",
+    "aws:sourceorgpaths",
+];
+
+/// What `policy` reads as (see [`DocumentKind`]).
+pub fn document_kind(policy: &Policy) -> DocumentKind {
+    let st = &policy.statements;
+    if !st.is_empty() && st.iter().all(|s| s.principal.is_none()) {
+        return DocumentKind::IdentityPolicy;
+    }
+    let actions = || {
+        st.iter()
+            .filter_map(|s| s.actions.as_ref())
+            .filter(|a| !a.negated)
+            .flat_map(|a| a.patterns.iter())
+    };
+    let service = |a: &str| a.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
+    if actions().any(|a| a.to_ascii_lowercase().starts_with("sts:assumerole")) {
+        return DocumentKind::TrustPolicy;
+    }
+    let kms_or_all = |a: &str| a == "*" || service(a).is_some_and(|s| s == "kms" || s == "*");
+    let other_service = actions().any(|a| !kms_or_all(a));
+    let deny_everyone = st.iter().all(|s| {
+        s.principal.as_ref().is_some_and(|p| {
+            !p.negated
+                && p.entries
+                    .iter()
+                    .all(|e| matches!(e, PrincipalEntry::Everyone))
+        }) && (s.effect == Effect::Deny
+            || s.actions
+                .as_ref()
+                .is_some_and(|a| a.patterns.iter().any(|x| x == "*")))
+    });
+    let org_scoped = st
+        .iter()
+        .flat_map(|s| s.conditions.iter())
+        .any(|c| ORG_KEYS.contains(&c.key.to_ascii_lowercase().as_str()));
+    let any_deny = st.iter().any(|s| s.effect == Effect::Deny);
+    if deny_everyone && any_deny && (org_scoped || other_service) {
+        return DocumentKind::ResourceControlPolicy;
+    }
+    if actions().next().is_some() && !actions().any(|a| kms_or_all(a)) {
+        return DocumentKind::OtherResourcePolicy;
+    }
+    DocumentKind::KeyPolicy
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
