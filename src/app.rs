@@ -6,6 +6,57 @@ use std::io::Write;
 use crate::cli::{Cli, Command};
 pub use crate::commands::{AppError, Progress, Ui};
 
+/// Standard output (or error) for a run: when the reader goes away (`kmsdoctor check | head`), what is
+/// left to write is dropped and the run goes on to its own exit code. A closed pipe must not
+/// turn a failing check into success for a script with `pipefail`, nor end the run with
+/// another code than the one its result calls for.
+pub struct TolerantPipe<W: Write> {
+    inner: W,
+    closed: bool,
+}
+
+impl<W: Write> TolerantPipe<W> {
+    pub fn new(inner: W) -> Self {
+        TolerantPipe {
+            inner,
+            closed: false,
+        }
+    }
+
+    /// Whether the reader closed the pipe.
+    pub fn closed(&self) -> bool {
+        self.closed
+    }
+}
+
+impl<W: Write> Write for TolerantPipe<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        match self.inner.write(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(buf.len())
+            }
+            other => other,
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        match self.inner.flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+
 /// Runs the command and returns the process exit code. Results go to `out`; warnings and
 /// progress to `err`.
 pub fn run(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write, ui: Ui) -> Result<u8, AppError> {

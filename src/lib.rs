@@ -3,6 +3,27 @@
 //! Data flows one way: `cli` (flags) -> `config` (resolved settings) -> `evidence` (all I/O)
 //! -> `analysis` (pure) -> `report` (rendering).
 
+/// `eprintln!` that never panics: a closed stderr (`2>&-`, a log reader gone) loses the line
+/// and nothing else (`eprintln!` panics when the write fails).
+macro_rules! say {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr());
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `eprint!` that never panics (see [`say!`]).
+macro_rules! say_part {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod analysis;
 pub mod app;
 pub mod cli;

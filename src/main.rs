@@ -3,7 +3,7 @@
 //! (from clap); why-locked: 3 recoverable, 4 unrecoverable, 5 unknown; fix: 3 refused (nothing
 //! sent) or applied but not ok.
 
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 use kmsdoctor::app::{self, Progress, Ui};
@@ -44,16 +44,17 @@ fn main() -> ExitCode {
         },
         interactive: io::stdin().is_terminal() && stderr.is_terminal(),
     };
-    let mut out = stdout.lock();
+    // A reader that goes away early does not change the exit code (app::TolerantPipe).
+    let mut out = app::TolerantPipe::new(stdout.lock());
     // Not locked: worker threads print progress to stderr while the run goes on.
-    let mut err = stderr;
+    let mut err = app::TolerantPipe::new(stderr);
     // Every error is typed (`AppError`) and says what failed and where (the file and place,
     // the flag, the AWS service and operation): it is printed as one line.
     match app::run(&cli, &mut out, &mut err, ui) {
         Ok(code) => ExitCode::from(code),
-        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e @ app::AppError::Refused(_)) => {
-            eprintln!(
+            let _ = writeln!(
+                err,
                 "kmsdoctor: {}",
                 kmsdoctor::analysis::escape::visible(&e.to_string())
             );
@@ -62,7 +63,8 @@ fn main() -> ExitCode {
         Err(e) => {
             // The error may quote input (a file name, an AWS message): escaped for the terminal.
             let text = e.to_string();
-            eprintln!(
+            let _ = writeln!(
+                err,
                 "kmsdoctor: error: {}",
                 kmsdoctor::analysis::escape::visible(&text)
             );

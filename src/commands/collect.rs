@@ -25,7 +25,7 @@ pub fn run(args: &CollectArgs, err: &mut dyn Write, ui: Ui) -> Result<u8, AppErr
     )?;
     gather(&mut source, now)?;
     if ui.progress == Progress::Terminal {
-        eprintln!();
+        say!();
     }
     let bundle = source.bundle()?;
     let text =

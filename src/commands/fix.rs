@@ -136,7 +136,7 @@ pub fn execute<S: EvidenceSource + KeyPolicyStore>(
         },
     )?;
     if ui.progress == Progress::Terminal {
-        eprintln!();
+        say!();
     }
     warn_problems(err, &inv.source_problems)?;
     let d = &inv.diagnosis;

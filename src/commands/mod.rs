@@ -60,13 +60,6 @@ impl From<EvidenceError> for AppError {
     }
 }
 
-impl AppError {
-    /// A reader that stopped reading (`kmsdoctor ... | head`) is not an error.
-    pub fn is_broken_pipe(&self) -> bool {
-        matches!(self, AppError::Output(e) if e.kind() == io::ErrorKind::BrokenPipe)
-    }
-}
-
 /// How to talk to the person: colours on stdout, progress on stderr.
 #[derive(Debug, Clone, Copy)]
 pub struct Ui {
@@ -131,7 +124,7 @@ pub(crate) fn lookup_progress(mode: Progress) -> impl Fn(LookupProgress<'_>) + S
     let throttle = Throttle::new();
     move |p: LookupProgress<'_>| match (mode, p) {
         (Progress::Terminal, LookupProgress::Page { pages, found, .. }) => {
-            eprint!("\rkmsdoctor: CloudTrail LookupEvents page {pages}, {found} policy event(s) for the key ");
+            say_part!("\rkmsdoctor: CloudTrail LookupEvents page {pages}, {found} policy event(s) for the key ");
         }
         (
             Progress::Lines,
@@ -142,21 +135,21 @@ pub(crate) fn lookup_progress(mode: Progress) -> impl Fn(LookupProgress<'_>) + S
             },
         ) => {
             if throttle.due() {
-                eprintln!("kmsdoctor: CloudTrail LookupEvents ({event}): page {pages}, {found} policy event(s) for the key so far");
+                say!("kmsdoctor: CloudTrail LookupEvents ({event}): page {pages}, {found} policy event(s) for the key so far");
             }
         }
         (mode, LookupProgress::Note(text)) => {
             if mode == Progress::Terminal {
-                eprintln!();
+                say!();
             }
-            eprintln!("kmsdoctor: {}", crate::analysis::escape::visible(text));
+            say!("kmsdoctor: {}", crate::analysis::escape::visible(text));
         }
         (Progress::Terminal, LookupProgress::ArchiveDay { day, files, days }) => {
-            eprint!("\rkmsdoctor: trail logs in S3: {day} ({files} files), {days} day(s) read ");
+            say_part!("\rkmsdoctor: trail logs in S3: {day} ({files} files), {days} day(s) read ");
         }
         (Progress::Lines, LookupProgress::ArchiveDay { day, files, days }) => {
             if throttle.due() {
-                eprintln!("kmsdoctor: trail logs in S3: {day} ({files} files), {days} day(s) read");
+                say!("kmsdoctor: trail logs in S3: {day} ({files} files), {days} day(s) read");
             }
         }
         (
@@ -170,9 +163,9 @@ pub(crate) fn lookup_progress(mode: Progress) -> impl Fn(LookupProgress<'_>) + S
             },
         ) => {
             if mode == Progress::Terminal {
-                eprintln!();
+                say!();
             }
-            eprintln!(
+            say!(
                 "kmsdoctor: CloudTrail LookupEvents ({event}) failed ({}): attempt {attempt} of {of} in {:.1} s",
                 crate::analysis::escape::visible(why),
                 delay.as_secs_f64()

@@ -37,11 +37,11 @@ pub(crate) fn gather(
     let throttle = Throttle::new();
     let progress = move |region: &str, done: usize, total: usize| match mode {
         Progress::Terminal => {
-            eprint!("\rkmsdoctor: {region}: {done}/{total} keys ");
+            say_part!("\rkmsdoctor: {region}: {done}/{total} keys ");
         }
         Progress::Lines => {
             if done < total && throttle.due() {
-                eprintln!("kmsdoctor: {region}: {done}/{total} keys");
+                say!("kmsdoctor: {region}: {done}/{total} keys");
             }
         }
     };
@@ -57,7 +57,7 @@ pub(crate) fn gather(
     let accounts = found.accounts.clone();
     let org_problems = found.problems.clone();
     if ui.progress == Progress::Terminal {
-        eprintln!();
+        say!();
     }
     let now = chrono::Utc::now();
     let mut regions: Vec<String> = Vec::new();

@@ -52,16 +52,16 @@ pub fn run(
     let file_progress = move |done: usize, total: usize| match mode {
         Progress::Terminal => {
             if done == total || done.is_multiple_of(16) {
-                eprint!("\rkmsdoctor: reading CloudTrail files {done}/{total}");
+                say_part!("\rkmsdoctor: reading CloudTrail files {done}/{total}");
                 if done == total {
-                    eprintln!();
+                    say!();
                 }
             }
         }
         // Lines: only for a long read (a line every few seconds; none for a quick one).
         Progress::Lines => {
             if done < total && throttle.due() {
-                eprintln!("kmsdoctor: reading CloudTrail files {done}/{total}");
+                say!("kmsdoctor: reading CloudTrail files {done}/{total}");
             }
         }
     };
@@ -110,7 +110,7 @@ pub fn run(
     warn_layer_findings(err, &findings)?;
     if matches!(cfg.source, Source::Live(_)) {
         if ui.progress == Progress::Terminal {
-            eprintln!();
+            say!();
         }
         warn_problems(err, &inv.source_problems)?;
     }

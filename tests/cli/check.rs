@@ -804,3 +804,83 @@ fn each_file_on_its_own_and_only_key_policies_judged() {
         "{err}"
     );
 }
+
+/// Exit codes hold on a closed pipe (issue 22): `kmsdoctor ... | head` must not turn a
+/// failing check or an unrecoverable key into success under `pipefail`, nor an ok run into
+/// a failure. The reader here closes its end before reading anything.
+#[test]
+fn exit_codes_hold_when_the_reader_goes_away() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Enough output to fill a pipe's buffer many times over.
+    for i in 0..400 {
+        std::fs::copy(
+            root.join("fixtures/check/policies/admin-only.json"),
+            dir.path().join(format!("p{i:03}.json")),
+        )
+        .unwrap();
+    }
+    let ok_dir = tempfile::tempdir().unwrap();
+    for i in 0..400 {
+        std::fs::copy(
+            root.join("fixtures/check/policies/default.json"),
+            ok_dir.path().join(format!("p{i:03}.json")),
+        )
+        .unwrap();
+    }
+    let key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let deny = root.join("fixtures/scenarios/08-deny-everyone/policy.json");
+    let bin = assert_cmd::cargo::cargo_bin("kmsdoctor");
+    let cases: Vec<(Vec<String>, i32)> = vec![
+        (
+            vec![
+                "check".into(),
+                dir.path().display().to_string(),
+                "--account".into(),
+                "111122223333".into(),
+            ],
+            3,
+        ),
+        (
+            vec![
+                "check".into(),
+                dir.path().display().to_string(),
+                "--account".into(),
+                "111122223333".into(),
+                "--output".into(),
+                "json".into(),
+            ],
+            3,
+        ),
+        (
+            vec![
+                "check".into(),
+                ok_dir.path().display().to_string(),
+                "--output".into(),
+                "sarif".into(),
+            ],
+            0,
+        ),
+        (
+            vec![
+                "why-locked".into(),
+                key.into(),
+                "--policy-file".into(),
+                deny.display().to_string(),
+            ],
+            4,
+        ),
+    ];
+    for (args, want) in cases {
+        let mut child = Command::new(&bin)
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(want), "{args:?}");
+    }
+}
