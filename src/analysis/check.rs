@@ -803,4 +803,21 @@ mod tests {
         );
         assert!(ids(&run(&conditioned, None)).contains(&"KC311"));
     }
+
+    /// KD102 and KD104 say what KMS does: the CreateKey and PutKeyPolicy API references
+    /// ("Policy") say the request succeeds and the statement is ineffective.
+    #[test]
+    fn a_statement_without_resource_has_no_effect_and_is_not_rejected() {
+        let r = run(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*"}]}"#,
+            None,
+        );
+        let f = r.findings.iter().find(|f| f.id() == "KD104").unwrap();
+        assert!(
+            f.message.contains("no effect") && !f.message.contains("rejects"),
+            "{}",
+            f.message
+        );
+        assert!(!f.rule.summary.contains("rejected"), "{}", f.rule.summary);
+    }
 }

@@ -123,7 +123,9 @@ pub fn repair(policy_text: &str, setting: &Setting<'_>) -> Result<Repair, Repair
     }
     statements = kept;
 
-    // Statements KMS would reject.
+    // Statements KMS would reject, or that have no effect (no Action or no Resource: the
+    // CreateKey and PutKeyPolicy API references say the request succeeds and the statement
+    // is ineffective).
     let probe = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
     if let Ok(parsed) = parse_policy(&probe, PolicyKind::Key, "key-policy") {
         let invalid: Vec<usize> = parsed
@@ -134,7 +136,7 @@ pub fn repair(policy_text: &str, setting: &Setting<'_>) -> Result<Repair, Repair
             .collect();
         for &i in invalid.iter().rev() {
             changes.push(format!(
-                "removed statement {}: KMS rejects it as written",
+                "removed statement {}: as written, KMS rejects it or it has no effect",
                 label(&statements[i], i)
             ));
             statements.remove(i);

@@ -90,13 +90,13 @@ registry! {
         "a statement has both Action and NotAction",
         fix: "keep either Action or NotAction, not both";
     NO_ACTION = "KD102", "missing-action", Error, Parser, check: true,
-        "a statement has neither Action nor NotAction (rejected by KMS since August 2025)",
+        "a statement has neither Action nor NotAction: KMS accepts the policy, and the statement has no effect",
         fix: "add an Action";
     RESOURCE_AND_NOT_RESOURCE = "KD103", "resource-and-notresource", Error, Parser, check: true,
         "a statement has both Resource and NotResource",
         fix: "keep either Resource or NotResource, not both";
     NO_RESOURCE = "KD104", "missing-resource", Error, Parser, check: true,
-        "a statement has neither Resource nor NotResource (rejected by KMS since August 2025)",
+        "a statement has neither Resource nor NotResource: KMS accepts the policy, and the statement has no effect",
         fix: "add Resource \"*\"";
     BAD_EFFECT = "KD105", "unknown-effect", Error, Parser, check: true,
         "Effect is neither Allow nor Deny",

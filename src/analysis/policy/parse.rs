@@ -473,7 +473,7 @@ impl Parser<'_> {
             self.finding(
                 NO_ACTION,
                 &ptr,
-                "the statement has neither `Action` nor `NotAction`; KMS rejects such statements"
+                "the statement has neither `Action` nor `NotAction`: it has no effect (KMS accepts the policy, but the statement grants and denies nothing)"
                     .into(),
             );
             valid = false;
@@ -482,7 +482,7 @@ impl Parser<'_> {
             self.finding(
                 NO_RESOURCE,
                 &ptr,
-                "the statement has neither `Resource` nor `NotResource`; KMS rejects such statements".into(),
+                "the statement has neither `Resource` nor `NotResource`: it has no effect (KMS accepts the policy, but the statement grants and denies nothing)".into(),
             );
             valid = false;
         }
