@@ -235,6 +235,9 @@ registry! {
     ASSUMED_DELETION_LOCKS_OUT = "KC312", "deletion-leaves-no-administrator", Error, Check, check: true,
         "`--assume-deleted`: without the principals listed, nobody could change the policy",
         fix: "keep those principals, name other administrators first, or keep the IAM delegation";
+    PLACEHOLDER_ACCOUNT = "KC313", "placeholder-account", Info, Check, check: true,
+        "a template's placeholder in the account of a principal's ARN is taken as the key's account",
+        fix: "give --account, or check the rendered policy (terraform show -json plan)";
 
     KEY_UNRECOVERABLE = "KS401", "key-unrecoverable", Error, Scan, check: false,
         "no principal that can exist may change the key's policy",

@@ -7,6 +7,7 @@ use super::AppError;
 use crate::analysis::check::{check_parsed, check_policy, CheckSetting};
 use crate::analysis::lockout::delegation::RequestCache;
 use crate::analysis::policy::DocumentKind;
+use crate::analysis::rules::{Finding, PLACEHOLDER_ACCOUNT};
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::config::CheckConfig;
 use crate::evidence::inputs::{self, TEMPLATE_ACCOUNT};
@@ -139,10 +140,33 @@ fn check_input(
             },
         })?;
         if t.template_account {
-            // Say `${AWS::AccountId}` where the stand-in account appears.
+            // Say the placeholder (`${AWS::AccountId}`, `${account_id}`) where the stand-in
+            // account appears.
+            let shown = t
+                .placeholders
+                .first()
+                .map(String::as_str)
+                .unwrap_or("${AWS::AccountId}");
             for f in &mut result.findings {
-                f.message = f.message.replace(TEMPLATE_ACCOUNT, "${AWS::AccountId}");
+                f.message = f.message.replace(TEMPLATE_ACCOUNT, shown);
             }
+        }
+        if !t.placeholders.is_empty() {
+            result.findings.push(Finding::new(
+                PLACEHOLDER_ACCOUNT,
+                format!(
+                    "{} in the account of principals' ARNs taken as the key's account{}",
+                    t.placeholders
+                        .iter()
+                        .map(|p| format!("`{p}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    match (t.template_account, account) {
+                        (false, Some(a)) => format!(" ({a})"),
+                        _ => String::new(),
+                    }
+                ),
+            ));
         }
         out.add(&t.file, t.address.as_deref(), result, |p| {
             t.locator.position(p)

@@ -91,6 +91,65 @@ pub struct Target {
     pub locator: Locator,
     /// True when the policy's account stands for `${AWS::AccountId}`.
     pub template_account: bool,
+    /// Template placeholders taken as the key's account in the ARNs of principals
+    /// (`arn:aws:iam::${account_id}:root`), each once.
+    pub placeholders: Vec<String>,
+}
+
+/// Whether a field of an ARN is a template's placeholder: `${…}`, `<…>` or `{{…}}`.
+fn is_placeholder(field: &str) -> bool {
+    let inside = |open: &str, close: &str| {
+        field.len() > open.len() + close.len() && field.starts_with(open) && field.ends_with(close)
+    };
+    inside("${", "}") || inside("<", ">") || inside("{{", "}}")
+}
+
+/// A policy written as a template (Terraform `templatefile`, a README's example): the ARNs
+/// of principals whose account is a placeholder (`arn:aws:iam::${account_id}:root`) are
+/// taken as the key's account, `account`, and a placeholder partition as `aws`. The text
+/// with them filled in and the placeholders seen, when there are any. The document keeps its
+/// shape: JSON pointers into it are the original's.
+fn fill_placeholders(text: &str, account: &str) -> Option<(String, Vec<String>)> {
+    let mut out = String::with_capacity(text.len());
+    let mut seen: Vec<String> = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("arn:") {
+        out.push_str(&rest[..at]);
+        let arn = &rest[at..];
+        // The five fields after `arn:`, within the string (a placeholder holds no `"`).
+        let end = arn.find(['"', '\'', ' ', '\n']).unwrap_or(arn.len());
+        let fields: Vec<&str> = arn[..end].splitn(6, ':').collect();
+        if fields.len() == 6 && matches!(fields[2], "iam" | "sts") && is_placeholder(fields[4]) {
+            let partition = if is_placeholder(fields[1]) {
+                "aws"
+            } else {
+                fields[1]
+            };
+            if !seen.iter().any(|s| s == fields[4]) {
+                seen.push(fields[4].to_string());
+            }
+            out.push_str(&format!(
+                "arn:{partition}:{}:{}:{account}:{}",
+                fields[2], fields[3], fields[5]
+            ));
+            rest = &arn[end..];
+        } else {
+            out.push_str("arn:");
+            rest = &arn[4..];
+        }
+    }
+    out.push_str(rest);
+    (!seen.is_empty()).then_some((out, seen))
+}
+
+/// The first account id written literally in the ARN of a principal in `text`.
+fn literal_account(text: &str) -> Option<String> {
+    text.match_indices(":iam::").find_map(|(at, m)| {
+        let acct = text.get(at + m.len()..at + m.len() + 12)?;
+        (crate::analysis::aws_ids::is_account_id(acct)
+            && text.as_bytes().get(at + m.len() + 12) == Some(&b':'))
+        .then(|| acct.to_string())
+    })
 }
 
 /// What one file holds for `check`: its key policies, or the kind of policy document it is
@@ -151,7 +210,19 @@ pub fn inputs(paths: &[PathBuf]) -> Result<Inputs, InputError> {
             super::files::walk(
                 p,
                 &|name| matches!(name, "node_modules" | "target" | "vendor"),
-                &|f| super::files::name_ends_with(f, &[".json", ".yaml", ".yml", ".template"]),
+                &|f| {
+                    super::files::name_ends_with(
+                        f,
+                        &[
+                            ".json",
+                            ".yaml",
+                            ".yml",
+                            ".template",
+                            ".json.tpl",
+                            ".json.tftpl",
+                        ],
+                    )
+                },
                 &mut v,
             )?;
             out.extend(v.into_iter().map(|path| Input {
@@ -221,6 +292,27 @@ pub fn from_text(
         return Err(err(file, None, "the file is empty"));
     }
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        // A template's placeholders in principals' accounts: the key's account (given, else
+        // the one the policy writes literally, else the stand-in shown as the placeholder).
+        let stand_in = account
+            .map(str::to_string)
+            .or_else(|| literal_account(text))
+            .unwrap_or_else(|| TEMPLATE_ACCOUNT.to_string());
+        // Only a bare policy document: a template's or a plan's own values are resolved by
+        // their readers.
+        let bare = !text.contains("\"Resources\"") && !text.contains("\"resource_changes\"");
+        let filled =
+            if bare && (text.contains("::${") || text.contains("::<") || text.contains("::{{")) {
+                fill_placeholders(text, &stand_in)
+            } else {
+                None
+            };
+        let original = text;
+        let (text, placeholders) = match &filled {
+            Some((t, p)) => (t.as_str(), p.clone()),
+            None => (text, Vec::new()),
+        };
+        let template_account = !placeholders.is_empty() && stand_in == TEMPLATE_ACCOUNT;
         // Most files `check` reads are policies. A clean one is read in one pass, which
         // tells what the file is and is the parse the check needs; another is told apart on
         // the parser's own borrowing tree (cheaper than a `Value`) and parsed from that
@@ -264,18 +356,19 @@ pub fn from_text(
             });
         }
         if is_policy {
-            let text = Arc::new(text.to_string());
             return Ok(FileTargets::of(vec![Target {
                 file: file.to_string(),
                 address: None,
                 policy: text.to_string(),
                 parsed: parsed.map(Box::new),
+                // Places are found in the file as written.
                 locator: Locator::Json {
-                    text,
+                    text: Arc::new(original.to_string()),
                     index: Default::default(),
                     prefix: Pointer::root(),
                 },
-                template_account: false,
+                template_account,
+                placeholders,
             }]));
         }
         let value: Value = serde_json::from_str(text).map_err(|e| {
@@ -328,6 +421,7 @@ fn from_json(
         parsed: None,
         locator,
         template_account,
+        placeholders: Vec::new(),
     };
     match shape::of(v) {
         Shape::Policy => {
@@ -381,6 +475,7 @@ fn plan_policies(file: &str, plan: &serde_json::Map<String, Value>) -> Vec<Targe
         parsed: None,
         locator: Locator::Address,
         template_account: false,
+        placeholders: Vec::new(),
     };
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -501,6 +596,7 @@ fn template_policies(
             parsed: None,
             locator: locator(logical),
             template_account: account.is_none(),
+            placeholders: Vec::new(),
         });
     }
     Ok(out)
@@ -556,5 +652,38 @@ mod tests {
             from_text("bad.json", "{oops", false, None).is_err(),
             "unreadable is an error even in a folder"
         );
+    }
+
+    /// A Terraform template's policy: the placeholders in principals' accounts are the key's
+    /// account (the one the policy writes literally here), the positions are the file's, and
+    /// the note says which placeholders were taken.
+    #[test]
+    fn placeholders_in_principals_accounts_are_the_keys_account() {
+        let tpl = r#"{"Version":"2012-10-17","Statement":[
+{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:${partition}:iam::${account_id}:root"},"Action":"kms:*","Resource":"*"},
+{"Sid":"Admin","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/<admin>"},"Action":"kms:Describe*","Resource":"*"}]}"#;
+        let found = from_text("key.json.tpl", tpl, false, None).unwrap();
+        let t = &found.targets[0];
+        assert_eq!(t.placeholders, ["${account_id}"]);
+        assert!(!t.template_account, "a literal account was there to take");
+        assert!(
+            t.policy.contains("arn:aws:iam::111122223333:root"),
+            "{}",
+            t.policy
+        );
+        assert!(
+            t.policy.contains("role/<admin>"),
+            "only the account field is filled"
+        );
+        // No literal account and none given: the stand-in, shown as the placeholder.
+        let alone = tpl.replace("111122223333", "{{other}}");
+        let t = &from_text("k.json", &alone, false, None).unwrap().targets[0];
+        assert!(t.template_account);
+        assert_eq!(t.placeholders, ["${account_id}", "{{other}}"]);
+        // A masked account is no placeholder, and other text is untouched.
+        assert!(
+            fill_placeholders(r#""arn:aws:iam::*************:root""#, "111122223333").is_none()
+        );
+        assert!(fill_placeholders(r#""arn:aws:s3:::${bucket}/x""#, "111122223333").is_none());
     }
 }
