@@ -1,7 +1,10 @@
 //! CloudFormation templates: YAML (with short-form tags such as `!Sub`) read into JSON values
 //! with the position of every value, and the intrinsic functions a key policy uses resolved
 //! (`Ref`, `Fn::Sub`, `Fn::Join` for `AWS::AccountId`, `AWS::Partition`, `AWS::Region`);
-//! what cannot be known becomes a `${Name}` placeholder.
+//! what cannot be known becomes a `${Name}` placeholder. `Fn::If` takes one branch of every
+//! condition at a time (a template is judged under each: its conditions' names are said), and
+//! `AWS::NoValue` removes the value (CloudFormation User Guide, "Condition functions" and
+//! "Pseudo parameters reference").
 
 use std::collections::HashMap;
 
@@ -333,15 +336,72 @@ pub struct Pseudo {
     pub region: String,
     /// Resource types by logical id, to resolve `Fn::GetAtt Role.Arn` to a role ARN.
     pub types: HashMap<String, String>,
+    /// The branch `Fn::If` takes: every condition true, or every condition false.
+    pub conditions: bool,
 }
 
-/// Resolves intrinsic functions in a template fragment.
+/// What `Ref AWS::NoValue` resolves to before it is removed (no template value holds it).
+const NO_VALUE: &str = "\u{0}AWS::NoValue";
+
+/// The names of the conditions `Fn::If` tests in a template fragment, each once, in order.
+pub fn if_conditions(v: &Value) -> Vec<String> {
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::Array(a)) = m.get("Fn::If") {
+                    if let Some(Value::String(c)) = a.first() {
+                        if !out.contains(c) {
+                            out.push(c.clone());
+                        }
+                    }
+                }
+                m.values().for_each(|x| walk(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(v, &mut out);
+    out
+}
+
+/// Resolves intrinsic functions in a template fragment, `AWS::NoValue` removed.
 pub fn resolve(v: &Value, p: &Pseudo) -> Value {
+    strip_no_value(resolve_raw(v, p))
+}
+
+/// Removes what resolved to `AWS::NoValue`: array items and object members.
+fn strip_no_value(v: Value) -> Value {
+    match v {
+        Value::Array(a) => Value::Array(
+            a.into_iter()
+                .filter(|x| x.as_str() != Some(NO_VALUE))
+                .map(strip_no_value)
+                .collect(),
+        ),
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .filter(|(_, x)| x.as_str() != Some(NO_VALUE))
+                .map(|(k, x)| (k, strip_no_value(x)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn resolve_raw(v: &Value, p: &Pseudo) -> Value {
+    let resolve = resolve_raw;
     match v {
         Value::Object(m) if m.len() == 1 => {
             let (k, arg) = m.iter().next().expect("one entry");
             match k.as_str() {
+                "Ref" if arg.as_str() == Some("AWS::NoValue") => Value::String(NO_VALUE.into()),
                 "Ref" => Value::String(reference(arg.as_str().unwrap_or_default(), p)),
+                "Fn::If" => match arg.as_array().map(Vec::as_slice) {
+                    Some([_, yes, no]) => resolve(if p.conditions { yes } else { no }, p),
+                    _ => Value::String("${Fn::If}".into()),
+                },
                 "Fn::Sub" => Value::String(sub(arg, p)),
                 "Fn::Join" => Value::String(join(arg, p)),
                 "Fn::GetAtt" => {
@@ -373,8 +433,8 @@ pub fn resolve(v: &Value, p: &Pseudo) -> Value {
                 "Fn::ImportValue" => {
                     Value::String(format!("${{ImportValue:{}}}", text(&resolve(arg, p))))
                 }
-                "Fn::If" | "Fn::Select" | "Fn::FindInMap" | "Fn::Split" | "Fn::Base64"
-                | "Fn::GetAZs" | "Fn::Cidr" => Value::String(format!("${{{k}}}")),
+                "Fn::Select" | "Fn::FindInMap" | "Fn::Split" | "Fn::Base64" | "Fn::GetAZs"
+                | "Fn::Cidr" => Value::String(format!("${{{k}}}")),
                 _ => Value::Object(m.iter().map(|(k, v)| (k.clone(), resolve(v, p))).collect()),
             }
         }
@@ -516,6 +576,7 @@ Resources:
             partition: "aws".into(),
             region: "us-east-1".into(),
             types: HashMap::from([("AdminRole".to_string(), "AWS::IAM::Role".to_string())]),
+            conditions: true,
         };
         let policy = resolve(
             &doc.value["Resources"]["Key"]["Properties"]["KeyPolicy"],

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::cloudformation::{parse_yaml, resolve, yaml_position, Pseudo, YamlDoc};
+use super::cloudformation::{if_conditions, parse_yaml, resolve, yaml_position, Pseudo, YamlDoc};
 use super::files::{io_reason, read_text};
 use super::shape::{self, Shape};
 use super::InputError;
@@ -355,6 +355,52 @@ pub fn from_text(
                 skipped: Some(kind),
             });
         }
+        // A bare policy written with CloudFormation's intrinsic functions (a policy file a
+        // template or a pipeline fills in: `{"Ref": "AWS::AccountId"}`, `Fn::Sub`, `Fn::If`):
+        // resolved as in a template.
+        if is_policy && parsed.is_none() && (text.contains("\"Ref\"") || text.contains("\"Fn::")) {
+            if let Ok(value) = serde_json::from_str::<Value>(text) {
+                let pseudo = Pseudo {
+                    account: stand_in.clone(),
+                    partition: "aws".into(),
+                    region: "us-east-1".into(),
+                    types: Default::default(),
+                    conditions: true,
+                };
+                let conditions = if_conditions(&value);
+                let truths: &[bool] = if conditions.is_empty() {
+                    &[true]
+                } else {
+                    &[true, false]
+                };
+                let original = Arc::new(original.to_string());
+                let targets = truths
+                    .iter()
+                    .map(|&truth| Target {
+                        file: file.to_string(),
+                        address: (!conditions.is_empty())
+                            .then(|| format!("if {} {truth}", conditions.join(", "))),
+                        policy: resolve(
+                            &value,
+                            &Pseudo {
+                                conditions: truth,
+                                ..pseudo.clone()
+                            },
+                        )
+                        .to_string(),
+                        parsed: None,
+                        locator: Locator::Json {
+                            text: original.clone(),
+                            index: Default::default(),
+                            prefix: Pointer::root(),
+                        },
+                        template_account: stand_in == TEMPLATE_ACCOUNT,
+                        placeholders: placeholders.clone(),
+                    })
+                    .collect();
+                return Ok(FileTargets::of(targets));
+            }
+        }
         if is_policy {
             return Ok(FileTargets::of(vec![Target {
                 file: file.to_string(),
@@ -575,29 +621,49 @@ fn template_policies(
                     .map(|t| (k.clone(), t.to_string()))
             })
             .collect(),
+        conditions: true,
     };
     for (logical, r) in resources {
         let ty = r.get("Type").and_then(Value::as_str).unwrap_or_default();
         if ty != "AWS::KMS::Key" && ty != "AWS::KMS::ReplicaKey" {
             continue;
         }
-        let policy = match r.pointer("/Properties/KeyPolicy") {
-            None => {
-                // CloudFormation then applies the default key policy.
-                continue;
-            }
-            Some(Value::String(s)) => s.clone(),
-            Some(v) => resolve(v, &pseudo).to_string(),
-        };
-        out.push(Target {
+        let target = |address: String, policy: String| Target {
             file: file.to_string(),
-            address: Some(logical.clone()),
+            address: Some(address),
             policy,
             parsed: None,
             locator: locator(logical),
             template_account: account.is_none(),
             placeholders: Vec::new(),
-        });
+        };
+        match r.pointer("/Properties/KeyPolicy") {
+            // Without a key policy, KMS attaches the default one (CreateKey API reference,
+            // "Policy"; CloudFormation User Guide, AWS::KMS::Key KeyPolicy).
+            None => out.push(target(
+                format!("{logical} (no KeyPolicy: the default key policy)"),
+                crate::analysis::lockout::default_policy(&pseudo.partition, &pseudo.account),
+            )),
+            Some(Value::String(s)) => out.push(target(logical.clone(), s.clone())),
+            Some(v) => {
+                let conditions = if_conditions(v);
+                if conditions.is_empty() {
+                    out.push(target(logical.clone(), resolve(v, &pseudo).to_string()));
+                    continue;
+                }
+                // Each branch judged: every condition true, then every one false.
+                for truth in [true, false] {
+                    let p = Pseudo {
+                        conditions: truth,
+                        ..pseudo.clone()
+                    };
+                    out.push(target(
+                        format!("{logical} (if {} {truth})", conditions.join(", ")),
+                        resolve(v, &p).to_string(),
+                    ));
+                }
+            }
+        }
     }
     Ok(out)
 }
@@ -685,5 +751,47 @@ mod tests {
             fill_placeholders(r#""arn:aws:iam::*************:root""#, "111122223333").is_none()
         );
         assert!(fill_placeholders(r#""arn:aws:s3:::${bucket}/x""#, "111122223333").is_none());
+    }
+
+    /// CloudFormation conditions (User Guide, "Condition functions"): each branch of `Fn::If`
+    /// is judged, under a name that says which; `AWS::NoValue` removes the statement; a key
+    /// without KeyPolicy gets the default key policy (CreateKey API reference, "Policy").
+    #[test]
+    fn template_conditions_and_keys_without_a_policy() {
+        let yaml = "Conditions:\n  cAudit: !Equals [a, a]\nResources:\n  Key:\n    Type: AWS::KMS::Key\n    Properties:\n      KeyPolicy:\n        Version: '2012-10-17'\n        Statement:\n          - !If\n            - cAudit\n            - Sid: Root\n              Effect: Allow\n              Principal:\n                AWS: !Sub arn:${AWS::Partition}:iam::${AWS::AccountId}:root\n              Action: kms:*\n              Resource: '*'\n            - !Ref AWS::NoValue\n  Plain:\n    Type: AWS::KMS::Key\n    Properties:\n      Description: no policy\n";
+        let t = from_text("t.yaml", yaml, true, Some("111122223333"))
+            .unwrap()
+            .targets;
+        let addresses: Vec<&str> = t.iter().filter_map(|t| t.address.as_deref()).collect();
+        assert_eq!(
+            addresses,
+            [
+                "Key (if cAudit true)",
+                "Key (if cAudit false)",
+                "Plain (no KeyPolicy: the default key policy)"
+            ]
+        );
+        assert!(
+            t[0].policy.contains("arn:aws:iam::111122223333:root"),
+            "{}",
+            t[0].policy
+        );
+        let empty: Value = serde_json::from_str(&t[1].policy).unwrap();
+        assert_eq!(
+            empty["Statement"],
+            serde_json::json!([]),
+            "AWS::NoValue removes it"
+        );
+        assert!(t[2].policy.contains("Enable IAM User Permissions"));
+        // A bare policy written with intrinsics is resolved as in a template.
+        let bare = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":{"Fn::Sub":"arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},"Action":"kms:*","Resource":"*"}]}"#;
+        let t = from_text("p.json", bare, true, Some("111122223333"))
+            .unwrap()
+            .targets;
+        assert!(
+            t[0].policy.contains("arn:aws:iam::111122223333:root"),
+            "{}",
+            t[0].policy
+        );
     }
 }

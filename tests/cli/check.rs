@@ -884,3 +884,46 @@ fn exit_codes_hold_when_the_reader_goes_away() {
         assert_eq!(status.code(), Some(want), "{args:?}");
     }
 }
+
+/// The real-world corpus beside the project (issue 22's acceptance): `check` over the whole
+/// folder reads every file and reports each on its own: a policy, a file of another kind,
+/// or a file it cannot read (there is one: a scanner's fixture with a trailing comma).
+#[test]
+fn check_reads_every_real_world_file() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/realworld/policies");
+    let n = std::fs::read_dir(&dir)
+        .expect("../shared/realworld/policies")
+        .count();
+    let out = assert_cmd::Command::cargo_bin("kmsdoctor")
+        .unwrap()
+        .args(["check", dir.to_str().unwrap(), "--output", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["files_read"], n);
+    let mut files: Vec<&str> = v["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["file"].as_str().unwrap())
+        .collect();
+    files.sort();
+    files.dedup();
+    let errors = v["errors"].as_array().unwrap();
+    let skipped: u64 = v["skipped"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|x| x.as_u64().unwrap())
+        .sum();
+    assert_eq!(files.len() + errors.len() + skipped as usize, n, "{v}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an unreadable file is the worst of all"
+    );
+    assert!(
+        errors.iter().all(|e| e["line"].is_u64()),
+        "each error has its place: {errors:?}"
+    );
+}
