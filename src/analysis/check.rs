@@ -16,9 +16,9 @@ use super::principal::{Caller, PrincipalEntry};
 use super::reference::labels;
 use super::rules::{
     Finding, Severity, ACCOUNT_UNKNOWN, ALIAS_ABAC_RISK, ALIAS_ARN_RESOURCE,
-    ASSUMED_DELETION_LOCKS_OUT, DELEGATION_WEAKENED, OPEN_PRINCIPAL, REQUEST_ALIAS_ARN,
-    REQUEST_ALIAS_UNCARRIED, RESOURCE_ALIASES_IN_KEY_POLICY, SAFETY_CHECK, SINGLE_ADMIN,
-    WOULD_LOCK_OUT,
+    ASSUMED_DELETION_LOCKS_OUT, CONDITION_KEY_NEVER_PRESENT, CONDITION_VALUE_TYPE,
+    DELEGATION_WEAKENED, OPEN_PRINCIPAL, REQUEST_ALIAS_ARN, REQUEST_ALIAS_UNCARRIED,
+    RESOURCE_ALIASES_IN_KEY_POLICY, SAFETY_CHECK, SINGLE_ADMIN, UNKNOWN_ACTION, WOULD_LOCK_OUT,
 };
 
 /// What KMS's lockout safety check would say.
@@ -154,6 +154,7 @@ pub fn check_parsed(
     let mut findings: Vec<Finding> = policy.findings.clone();
     findings.extend(alias_rules(policy));
     findings.extend(open_principals(policy));
+    findings.extend(silent_no_ops(policy));
 
     let inferred = infer_account(policy);
     let account = setting
@@ -423,6 +424,161 @@ pub fn safety(policy: &Policy, s: &Setting<'_>, deployer: &Caller) -> SafetyChec
             }
         }
     }
+}
+
+/// What KMS accepts and ignores (Service Authorization Reference, "Actions, resources, and
+/// condition keys for AWS Key Management Service": the actions, and the condition keys each
+/// carries; IAM User Guide, "IAM JSON policy elements: Condition operators": what each
+/// operator compares): an action KMS does not have, a condition on a KMS key none of the
+/// statement's actions carries, a value of the wrong type for its operator. Each makes a
+/// statement, or part of it, a silent no-op.
+fn silent_no_ops(policy: &Policy) -> Vec<Finding> {
+    use super::condition::{Base, SetOp};
+    use super::condition_keys::is_known;
+    let mut out = Vec::new();
+    for s in policy.statements.iter().filter(|s| s.valid) {
+        let at = || policy.statement_ref(s);
+        // Actions: `kms:` names that are no KMS operation (wildcards matching none too),
+        // said once per statement.
+        let mut concrete: Vec<&'static kms::Operation> = Vec::new();
+        let mut any_pattern = false;
+        let mut keys: Vec<String> = Vec::new();
+        let mut unknown: Vec<String> = Vec::new();
+        if let Some(a) = s.actions.as_ref().filter(|a| !a.negated) {
+            for p in &a.patterns {
+                let Some(name) = p.strip_prefix("kms:").or_else(|| p.strip_prefix("KMS:")) else {
+                    any_pattern |= p.as_str() == "*";
+                    continue;
+                };
+                if name.contains(['*', '?']) {
+                    any_pattern = true;
+                    let matches_one = kms::OPERATIONS
+                        .iter()
+                        .any(|o| super::pattern::wildcard_match(name, o.name, true));
+                    if !matches_one {
+                        unknown.push(format!("`{p}` matches no KMS action"));
+                    }
+                    continue;
+                }
+                match kms::operation(p) {
+                    Some(op) => concrete.push(op),
+                    None if is_known(p) => keys.push(format!("`{p}`")),
+                    None => unknown.push(match kms::suggest(p) {
+                        Some(n) => format!("`{p}` is not a KMS action (did you mean `kms:{n}`?)"),
+                        None => format!("`{p}` is not a KMS action"),
+                    }),
+                }
+            }
+        }
+        if !keys.is_empty() {
+            unknown.push(format!(
+                "{} {} condition key{}, not action{}: put {} in Condition",
+                keys.join(", "),
+                if keys.len() == 1 { "is a" } else { "are" },
+                if keys.len() == 1 { "" } else { "s" },
+                if keys.len() == 1 { "" } else { "s" },
+                if keys.len() == 1 { "it" } else { "them" },
+            ));
+        }
+        if !unknown.is_empty() {
+            out.push(
+                Finding::new(
+                    UNKNOWN_ACTION,
+                    format!(
+                        "statement {}: {}; KMS accepts them and they grant or deny nothing",
+                        s.label(),
+                        unknown.join("; ")
+                    ),
+                )
+                .at_statement(at()),
+            );
+        }
+        for c in &s.conditions {
+            // A KMS condition key none of the statement's (concrete) actions carries: the
+            // condition is never met (IfExists, Null and ForAllValues hold over an absent key;
+            // kms:RequestAlias is KC305's).
+            let key = c.key.to_ascii_lowercase();
+            let vacuous = c.operator.if_exists
+                || c.operator.base == Base::Null
+                || c.operator.set == Some(SetOp::ForAllValues);
+            if key.starts_with("kms:")
+                && key != "kms:requestalias"
+                && !vacuous
+                && !any_pattern
+                && !concrete.is_empty()
+                && !concrete.iter().any(|o| o.carries(&key))
+            {
+                let names: Vec<&str> = concrete.iter().map(|o| o.name).collect();
+                out.push(
+                    Finding::new(
+                        CONDITION_KEY_NEVER_PRESENT,
+                        format!(
+                            "statement {}: {} is never in a request for {}: the statement never applies",
+                            s.label(),
+                            c.key,
+                            names.join(", ")
+                        ),
+                    )
+                    .at_statement(at()),
+                );
+            }
+            // Values of the wrong type for the operator (a policy variable is the request's).
+            let wrong = |v: &str| -> bool {
+                if v.contains("${") {
+                    return false;
+                }
+                match c.operator.base {
+                    Base::ArnEquals | Base::ArnLike | Base::ArnNotEquals | Base::ArnNotLike => {
+                        v != "*" && !v.starts_with("arn:")
+                    }
+                    Base::DateEquals
+                    | Base::DateNotEquals
+                    | Base::DateLessThan
+                    | Base::DateLessThanEquals
+                    | Base::DateGreaterThan
+                    | Base::DateGreaterThanEquals => super::condition::parse_date(v).is_none(),
+                    Base::NumericEquals
+                    | Base::NumericNotEquals
+                    | Base::NumericLessThan
+                    | Base::NumericLessThanEquals
+                    | Base::NumericGreaterThan
+                    | Base::NumericGreaterThanEquals => v.trim().parse::<f64>().is_err(),
+                    Base::Bool | Base::Null => {
+                        !v.eq_ignore_ascii_case("true") && !v.eq_ignore_ascii_case("false")
+                    }
+                    Base::IpAddress | Base::NotIpAddress => {
+                        v.parse::<ipnet::IpNet>().is_err() && v.parse::<std::net::IpAddr>().is_err()
+                    }
+                    _ => false,
+                }
+            };
+            if let Some(v) = c.values.iter().find(|v| wrong(v)) {
+                out.push(
+                    Finding::new(
+                        CONDITION_VALUE_TYPE,
+                        format!(
+                            "statement {}: {} {} compares `{v}`, which is not {}: it never matches",
+                            s.label(),
+                            c.operator_name,
+                            c.key,
+                            match c.operator.base {
+                                Base::ArnEquals
+                                | Base::ArnLike
+                                | Base::ArnNotEquals
+                                | Base::ArnNotLike => "an ARN",
+                                Base::Bool | Base::Null => "true or false",
+                                Base::IpAddress | Base::NotIpAddress => "an IP address or range",
+                                b if b.name().starts_with("Date") => "a date",
+                                _ => "a number",
+                            }
+                        ),
+                    )
+                    .at_statement(at()),
+                );
+            }
+        }
+    }
+    out
 }
 
 /// Rules on alias-based access.
@@ -819,5 +975,56 @@ mod tests {
             f.message
         );
         assert!(!f.rule.summary.contains("rejected"), "{}", f.rule.summary);
+    }
+
+    /// Silent no-ops (issue 22): KMS accepts unknown actions and never-present condition
+    /// keys, and the statement does nothing with them; check says so, with "did you mean".
+    #[test]
+    fn silent_no_ops_are_findings() {
+        let with = |statement: &str| {
+            let p = format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::111122223333:root"}},"Action":"kms:*","Resource":"*"}},{statement}]}}"#
+            );
+            run(&p, None)
+        };
+        let msg = |r: &CheckResult, id: &str| {
+            r.findings
+                .iter()
+                .find(|f| f.id() == id)
+                .map(|f| f.message.clone())
+                .unwrap_or_default()
+        };
+        let r = with(
+            r#"{"Sid":"App","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/App"},"Action":["kms:Encrpyt","kms:EncryptionAlgorithm","kms:Decrypt"],"Resource":"*"}"#,
+        );
+        let m = msg(&r, "KC314");
+        assert!(m.contains("did you mean `kms:Encrypt`?"), "{m}");
+        assert!(
+            m.contains("`kms:EncryptionAlgorithm` is a condition key"),
+            "{m}"
+        );
+        assert!(!m.contains("kms:Decrypt`"), "a real action is fine: {m}");
+        // kms:EncryptionContext on PutKeyPolicy only: never present, the statement never applies.
+        let r = with(
+            r#"{"Sid":"Ctx","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/App"},"Action":"kms:PutKeyPolicy","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:app":"x"}}}"#,
+        );
+        assert!(msg(&r, "KC315").contains("never applies"), "{:?}", ids(&r));
+        // ...IfExists holds over an absent key: no finding.
+        let r = with(
+            r#"{"Sid":"Ctx","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/App"},"Action":"kms:PutKeyPolicy","Resource":"*","Condition":{"StringEqualsIfExists":{"kms:EncryptionContext:app":"x"}}}"#,
+        );
+        assert!(!ids(&r).contains(&"KC315"));
+        // An ARN operator on a value that is no ARN, a date that does not parse.
+        let r = with(
+            r#"{"Sid":"Arn","Effect":"Deny","Principal":{"AWS":"*"},"Action":"kms:Decrypt","Resource":"*","Condition":{"ArnNotLike":{"aws:PrincipalArn":"role/Admin"},"DateGreaterThan":{"aws:CurrentTime":"next week"}}}"#,
+        );
+        let m = msg(&r, "KC316");
+        assert!(m.contains("`role/Admin`, which is not an ARN"), "{m}");
+        assert_eq!(r.findings.iter().filter(|f| f.id() == "KC316").count(), 2);
+        // A policy variable is the request's value: no finding.
+        let r = with(
+            r#"{"Sid":"Var","Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:Decrypt","Resource":"*","Condition":{"ArnLike":{"aws:PrincipalArn":"${aws:PrincipalArn}"}}}"#,
+        );
+        assert!(!ids(&r).contains(&"KC316"));
     }
 }

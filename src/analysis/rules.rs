@@ -238,6 +238,15 @@ registry! {
     PLACEHOLDER_ACCOUNT = "KC313", "placeholder-account", Info, Check, check: true,
         "a template's placeholder in the account of a principal's ARN is taken as the key's account",
         fix: "give --account, or check the rendered policy (terraform show -json plan)";
+    UNKNOWN_ACTION = "KC314", "unknown-action", Warning, Check, check: true,
+        "an action KMS does not have (a typo, or a condition key written as an action): KMS accepts the policy and the action grants or denies nothing",
+        fix: "write the KMS action meant (see the Service Authorization Reference), or move a condition key into Condition";
+    CONDITION_KEY_NEVER_PRESENT = "KC315", "condition-key-never-present", Warning, Check, check: true,
+        "a condition on a KMS key that none of the statement's actions carries: the statement never applies",
+        fix: "condition on a key the actions carry, or use ...IfExists when the key is optional";
+    CONDITION_VALUE_TYPE = "KC316", "condition-value-wrong-type", Warning, Check, check: true,
+        "a condition value of the wrong type for its operator (not an ARN, a date, a number, a boolean or an IP range): it never matches",
+        fix: "write the value in the form the operator compares";
 
     KEY_UNRECOVERABLE = "KS401", "key-unrecoverable", Error, Scan, check: false,
         "no principal that can exist may change the key's policy",
