@@ -97,7 +97,13 @@ impl CheckReport {
     ) {
         for f in result.findings {
             let f = Located::from(f);
-            let p = f.pointer.as_deref().and_then(&position);
+            // A finding about the policy as a whole (no statement left to point at: the
+            // delegation removed) is placed at its statements.
+            let p = f
+                .pointer
+                .as_deref()
+                .and_then(&position)
+                .or_else(|| position("/Statement"));
             self.findings.push(f.in_file(file, address, p));
         }
         self.policies.push(PolicySummary {
@@ -166,23 +172,14 @@ pub fn render_sarif(out: &mut dyn Write, r: &CheckReport) -> io::Result<()> {
     ordered.sort_by_key(|(_, i)| *i);
     let rule_objects: Vec<serde_json::Value> = ordered
         .iter()
-        .map(|(id, _)| {
-            let info = rule(id);
-            json!({
-                "id": id,
-                "name": info.map(|i| i.name).unwrap_or(id),
-                "shortDescription": {"text": info.map(|i| i.name.replace('-', " ")).unwrap_or_default()},
-                "help": {"text": info.map(|i| i.fix).unwrap_or_default()},
-                "defaultConfiguration": {"level": info.map(|i| level(i.severity)).unwrap_or("warning")},
-            })
-        })
+        .filter_map(|(id, _)| rule(id).map(super::sarif_rule))
         .collect();
     let results: Vec<serde_json::Value> = r
         .findings
         .iter()
         .map(|f| {
             let file = f.file.as_deref().unwrap_or_default();
-            let mut physical = json!({"artifactLocation": {"uri": file.trim_start_matches("./")}});
+            let mut physical = json!({"artifactLocation": super::sarif_artifact(file)});
             if let (Some(line), Some(column)) = (f.line, f.column) {
                 physical["region"] = json!({"startLine": line, "startColumn": column});
             }
@@ -190,12 +187,26 @@ pub fn render_sarif(out: &mut dyn Write, r: &CheckReport) -> io::Result<()> {
             if let Some(a) = &f.address {
                 location["logicalLocations"] = json!([{"name": a, "kind": "resource"}]);
             }
+            let statement = f
+                .statement
+                .as_ref()
+                .map(|s| s.label.clone().unwrap_or_else(|| format!("#{}", s.index)))
+                .unwrap_or_default();
             json!({
                 "ruleId": f.id,
                 "ruleIndex": rules[f.id],
                 "level": level(f.severity),
                 "message": {"text": format!("{} Fix: {}.", f.message, f.fix)},
                 "locations": [location],
+                "partialFingerprints": {
+                    "kmsdoctorFinding/v1": super::sarif_fingerprint(&[
+                        f.id,
+                        file,
+                        f.address.as_deref().unwrap_or_default(),
+                        &statement,
+                        f.pointer.as_deref().unwrap_or_default(),
+                    ]),
+                },
             })
         })
         .collect();
@@ -204,8 +215,7 @@ pub fn render_sarif(out: &mut dyn Write, r: &CheckReport) -> io::Result<()> {
         .errors
         .iter()
         .map(|e| {
-            let mut physical =
-                json!({"artifactLocation": {"uri": e.file.trim_start_matches("./")}});
+            let mut physical = json!({"artifactLocation": super::sarif_artifact(&e.file)});
             if let (Some(line), Some(column)) = (e.line, e.column) {
                 physical["region"] = json!({"startLine": line, "startColumn": column});
             }
@@ -216,7 +226,13 @@ pub fn render_sarif(out: &mut dyn Write, r: &CheckReport) -> io::Result<()> {
             })
         })
         .collect();
-    super::write_sarif_with(out, rule_objects, results, notifications)
+    super::write_sarif_run(
+        out,
+        "kmsdoctor/check/",
+        rule_objects,
+        results,
+        notifications,
+    )
 }
 
 pub fn render_table(out: &mut dyn Write, r: &CheckReport, style: Style) -> io::Result<()> {

@@ -309,6 +309,110 @@ pub(crate) fn write_sarif_with(
     results: Vec<serde_json::Value>,
     notifications: Vec<serde_json::Value>,
 ) -> std::io::Result<()> {
+    write_sarif_run(out, "kmsdoctor/scan/", rules, results, notifications)
+}
+
+/// A SARIF rule from the registry, as GitHub code scanning reads it: `fullDescription` and
+/// `help` (text and markdown) from the rule's meaning and fix, and `security-severity`
+/// (every kmsdoctor rule is about access to a key: errors high, warnings medium, notes low).
+pub(crate) fn sarif_rule(r: &crate::analysis::rules::Rule) -> serde_json::Value {
+    let severity = match r.severity {
+        Severity::Error => "8.0",
+        Severity::Warning => "5.0",
+        Severity::Info => "2.0",
+    };
+    serde_json::json!({
+        "id": r.id,
+        "name": r.name,
+        "shortDescription": {"text": r.name.replace('-', " ")},
+        "fullDescription": {"text": r.summary},
+        "help": {
+            "text": format!("{}. Fix: {}.", r.summary, r.fix),
+            "markdown": format!("**{} {}**: {}.\n\nFix: {}.", r.id, r.name, r.summary, r.fix),
+        },
+        "defaultConfiguration": {"level": sarif_level(r.severity)},
+        "properties": {
+            "tags": ["security"],
+            "security-severity": severity,
+        },
+    })
+}
+
+/// Where a file is, as SARIF names it: relative to the folder kmsdoctor ran in (the
+/// repository, in CI) under `%SRCROOT%`, percent-encoded; a file elsewhere by its `file:` URI.
+pub(crate) fn sarif_artifact(file: &str) -> serde_json::Value {
+    let encode = |p: &str| -> String {
+        let mut out = String::with_capacity(p.len());
+        for c in p.replace('\\', "/").chars() {
+            match c {
+                'A'..='Z' | 'a'..='z' | '0'..='9' | '-' | '.' | '_' | '~' | '/' => out.push(c),
+                c => {
+                    let mut buf = [0u8; 4];
+                    for b in c.encode_utf8(&mut buf).bytes() {
+                        out.push_str(&format!("%{b:02X}"));
+                    }
+                }
+            }
+        }
+        out
+    };
+    let path = std::path::Path::new(file);
+    let cwd = std::env::current_dir().ok();
+    let relative = if path.is_absolute() {
+        cwd.as_deref().and_then(|c| path.strip_prefix(c).ok())
+    } else {
+        Some(path)
+    };
+    match relative {
+        Some(rel) => {
+            let rel = rel.to_string_lossy();
+            serde_json::json!({
+                "uri": encode(rel.trim_start_matches("./")),
+                "uriBaseId": "%SRCROOT%",
+            })
+        }
+        None => serde_json::json!({"uri": format!("file://{}", encode(file))}),
+    }
+}
+
+/// A finding's fingerprint across runs: what it is about, not the line it is on (a line
+/// moves when the file above it changes).
+pub(crate) fn sarif_fingerprint(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0u8]);
+    }
+    h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A SARIF 2.1.0 log of one run: `automation` tells the runs of `check` and `scan` apart
+/// (`automationDetails.id`), so that uploads for one commit do not replace each other.
+pub(crate) fn write_sarif_run(
+    out: &mut dyn std::io::Write,
+    automation: &str,
+    rules: Vec<serde_json::Value>,
+    results: Vec<serde_json::Value>,
+    notifications: Vec<serde_json::Value>,
+) -> std::io::Result<()> {
+    let root = std::env::current_dir()
+        .map(|d| {
+            let d = d.to_string_lossy().replace('\\', "/");
+            let d = if d.ends_with('/') { d } else { format!("{d}/") };
+            format!(
+                "file://{}",
+                if d.starts_with('/') {
+                    d
+                } else {
+                    format!("/{d}")
+                }
+            )
+        })
+        .unwrap_or_else(|_| "file:///".into());
     let mut doc = serde_json::json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
@@ -316,8 +420,11 @@ pub(crate) fn write_sarif_with(
             "tool": {"driver": {
                 "name": "kmsdoctor",
                 "version": env!("CARGO_PKG_VERSION"),
+                "semanticVersion": env!("CARGO_PKG_VERSION"),
                 "rules": rules,
             }},
+            "automationDetails": {"id": automation},
+            "originalUriBaseIds": {"%SRCROOT%": {"uri": root}},
             "results": results,
         }],
     });

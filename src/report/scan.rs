@@ -136,18 +136,7 @@ pub fn render_sarif(out: &mut dyn Write, r: &ScanReport<'_>) -> io::Result<()> {
             rules.push(f.rule);
         }
     }
-    let rule_objects: Vec<serde_json::Value> = rules
-        .iter()
-        .map(|r| {
-            json!({
-                "id": r.id,
-                "name": r.name,
-                "shortDescription": {"text": r.summary},
-                "help": {"text": r.fix},
-                "defaultConfiguration": {"level": level(r.severity)},
-            })
-        })
-        .collect();
+    let rule_objects: Vec<serde_json::Value> = rules.iter().map(|r| super::sarif_rule(r)).collect();
     let results: Vec<serde_json::Value> = r
         .keys
         .iter()
@@ -167,6 +156,9 @@ pub fn render_sarif(out: &mut dyn Write, r: &ScanReport<'_>) -> io::Result<()> {
                 text.push_str(&format!(" Look closer: {c}"));
             }
             json!({
+                "partialFingerprints": {
+                    "kmsdoctorFinding/v1": super::sarif_fingerprint(&[rule.id, &k.arn]),
+                },
                 "ruleId": rule.id,
                 "ruleIndex": rules.iter().position(|x| x.id == rule.id),
                 "level": level(rule.severity),

@@ -113,7 +113,35 @@ fn sarif_output_validates_against_the_sarif_schema() {
         .unwrap()
         .iter()
         .any(|r| r["locations"][0]["physicalLocation"]["region"]["startLine"].is_u64()));
-    snapshot!("check__sarif", out);
+    // Code scanning's needs: relative URIs under a base, fingerprints, a distinct run.
+    assert_eq!(run["automationDetails"]["id"], "kmsdoctor/check/");
+    let base = run["originalUriBaseIds"]["%SRCROOT%"]["uri"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        base.starts_with("file:///") && base.ends_with('/'),
+        "{base}"
+    );
+    for r in run["results"].as_array().unwrap() {
+        let a = &r["locations"][0]["physicalLocation"]["artifactLocation"];
+        assert_eq!(a["uriBaseId"], "%SRCROOT%");
+        assert!(!a["uri"].as_str().unwrap().starts_with('/'), "{a}");
+        assert!(r["partialFingerprints"]["kmsdoctorFinding/v1"].is_string());
+        assert!(
+            r["locations"][0]["physicalLocation"]["region"]["startLine"].is_u64()
+                || r["locations"][0]["logicalLocations"].is_array(),
+            "{r}"
+        );
+    }
+    for rule in run["tool"]["driver"]["rules"].as_array().unwrap() {
+        assert!(
+            rule["fullDescription"]["text"].is_string() && rule["help"]["markdown"].is_string()
+        );
+        assert!(rule["properties"]["security-severity"].is_string());
+    }
+    // The base is this machine's folder: the snapshot holds a stand-in.
+    snapshot!("check__sarif", out.replace(&base, "file:///PROJECT/"));
 }
 
 #[test]
