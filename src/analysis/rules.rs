@@ -247,6 +247,9 @@ registry! {
     CONDITION_VALUE_TYPE = "KC316", "condition-value-wrong-type", Warning, Check, check: true,
         "a condition value of the wrong type for its operator (not an ARN, a date, a number, a boolean or an IP range): it never matches",
         fix: "write the value in the form the operator compares";
+    KNOWN_AFTER_APPLY = "KC317", "policy-known-after-apply", Info, Check, check: true,
+        "a Terraform plan's key policy is known only after apply: it cannot be checked here",
+        fix: "after apply, run kmsdoctor why-locked on the key (or check the plan once the policy's inputs are known)";
 
     KEY_UNRECOVERABLE = "KS401", "key-unrecoverable", Error, Scan, check: false,
         "no principal that can exist may change the key's policy",

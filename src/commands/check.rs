@@ -7,7 +7,7 @@ use super::AppError;
 use crate::analysis::check::{check_parsed, check_policy, CheckSetting};
 use crate::analysis::lockout::delegation::RequestCache;
 use crate::analysis::policy::DocumentKind;
-use crate::analysis::rules::{Finding, PLACEHOLDER_ACCOUNT};
+use crate::analysis::rules::{Finding, KNOWN_AFTER_APPLY, PLACEHOLDER_ACCOUNT};
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::config::CheckConfig;
 use crate::evidence::inputs::{self, TEMPLATE_ACCOUNT};
@@ -170,6 +170,24 @@ fn check_input(
         }
         out.add(&t.file, t.address.as_deref(), result, |p| {
             t.locator.position(p)
+        });
+    }
+    // A Terraform key policy known only after apply: said, with what to run then.
+    let file = input.path.display().to_string();
+    for address in &found.after_apply {
+        let f = Finding::new(
+            KNOWN_AFTER_APPLY,
+            format!(
+                "the key policy of {address} is known only after apply: once applied, run `kmsdoctor why-locked KEY_ARN` on it (the ARN from `terraform state show {address}`)"
+            ),
+        );
+        out.findings
+            .push(crate::report::check::Located::from(f).in_file(&file, Some(address), None));
+        out.policies.push(crate::report::check::PolicySummary {
+            file: file.clone(),
+            address: Some(address.clone()),
+            verdict: None,
+            safety_check: None,
         });
     }
     Ok((out, found.skipped))

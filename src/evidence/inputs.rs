@@ -158,13 +158,15 @@ fn literal_account(text: &str) -> Option<String> {
 pub struct FileTargets {
     pub targets: Vec<Target>,
     pub skipped: Option<DocumentKind>,
+    /// Terraform resources whose key policy is known only after apply, by address.
+    pub after_apply: Vec<String>,
 }
 
 impl FileTargets {
     fn of(targets: Vec<Target>) -> FileTargets {
         FileTargets {
             targets,
-            skipped: None,
+            ..FileTargets::default()
         }
     }
 }
@@ -351,8 +353,8 @@ pub fn from_text(
                 ));
             }
             return Ok(FileTargets {
-                targets: Vec::new(),
                 skipped: Some(kind),
+                ..FileTargets::default()
             });
         }
         // A bare policy written with CloudFormation's intrinsic functions (a policy file a
@@ -422,7 +424,7 @@ pub fn from_text(
             err(file, position, format!("invalid JSON: {message}"))
         })?;
         let text = Arc::new(text.to_string());
-        return from_json(file, &value, text, named, account).map(FileTargets::of);
+        return from_json(file, &value, text, named, account);
     }
     let doc = parse_yaml(text).map_err(|e| err(file, e.position, e.message))?;
     let doc = Arc::new(doc);
@@ -450,12 +452,12 @@ fn from_json(
     text: Arc<String>,
     named: bool,
     account: Option<&str>,
-) -> Result<Vec<Target>, InputError> {
+) -> Result<FileTargets, InputError> {
     let Some(obj) = v.as_object() else {
         if named {
             return Err(err(file, Some(Position { line: 1, column: 1 }), "expected a key policy, get-key-policy output, a Terraform plan or a CloudFormation template"));
         }
-        return Ok(vec![]);
+        return Ok(FileTargets::default());
     };
     let target = |address: Option<String>,
                   policy: String,
@@ -471,7 +473,7 @@ fn from_json(
     };
     match shape::of(v) {
         Shape::Policy => {
-            return Ok(vec![target(
+            return Ok(FileTargets::of(vec![target(
                 None,
                 text.to_string(),
                 Locator::Json {
@@ -480,12 +482,17 @@ fn from_json(
                     prefix: Pointer::root(),
                 },
                 false,
-            )]);
+            )]));
         }
         Shape::GetKeyPolicyOutput => {
             if let Some(Value::String(p)) = embedded_policy(v) {
                 let at = locate(&text, &Pointer::root().key("Policy"));
-                return Ok(vec![target(None, p.clone(), Locator::Embedded(at), false)]);
+                return Ok(FileTargets::of(vec![target(
+                    None,
+                    p.clone(),
+                    Locator::Embedded(at),
+                    false,
+                )]));
             }
         }
         Shape::TerraformPlan => return Ok(plan_policies(file, obj)),
@@ -502,17 +509,18 @@ fn from_json(
                 .key(logical)
                 .key("Properties")
                 .key("KeyPolicy"),
-        });
+        })
+        .map(FileTargets::of);
     }
     if named {
         return Err(err(file, Some(Position { line: 1, column: 1 }), "expected a key policy (`Statement`), get-key-policy output (`Policy`), a Terraform plan (`resource_changes`) or a CloudFormation template (`Resources`)"));
     }
-    Ok(vec![])
+    Ok(FileTargets::default())
 }
 
 /// Key policies of a Terraform plan: `aws_kms_key.policy` and `aws_kms_key_policy.policy`,
 /// as they will be after apply.
-fn plan_policies(file: &str, plan: &serde_json::Map<String, Value>) -> Vec<Target> {
+fn plan_policies(file: &str, plan: &serde_json::Map<String, Value>) -> FileTargets {
     // A plan's findings point at the resource address: there is no line to name.
     let target = |address: String, policy: &str| Target {
         file: file.to_string(),
@@ -524,6 +532,7 @@ fn plan_policies(file: &str, plan: &serde_json::Map<String, Value>) -> Vec<Targe
         placeholders: Vec::new(),
     };
     let mut out = Vec::new();
+    let mut after_apply: Vec<String> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let kms =
         |t: &str| t == "aws_kms_key" || t == "aws_kms_key_policy" || t == "aws_kms_replica_key";
@@ -555,6 +564,10 @@ fn plan_policies(file: &str, plan: &serde_json::Map<String, Value>) -> Vec<Targe
         if let Some(Value::String(p)) = rc.pointer("/change/after/policy") {
             seen.insert(address.clone());
             out.push(target(address, p));
+        } else if rc.pointer("/change/after_unknown/policy") == Some(&Value::Bool(true)) {
+            // Known only after apply (a policy built from another resource's attributes).
+            seen.insert(address.clone());
+            after_apply.push(address);
         }
     }
     // A plan without resource_changes (or resources only in planned_values).
@@ -595,7 +608,11 @@ fn plan_policies(file: &str, plan: &serde_json::Map<String, Value>) -> Vec<Targe
             out.push(target(address, p));
         }
     }
-    out
+    FileTargets {
+        targets: out,
+        after_apply,
+        ..FileTargets::default()
+    }
 }
 
 /// Key policies of a CloudFormation template, intrinsic functions resolved.
@@ -793,5 +810,18 @@ mod tests {
             "{}",
             t[0].policy
         );
+    }
+
+    /// A Terraform key policy known only after apply is said by its address, not skipped.
+    #[test]
+    fn a_plan_policy_known_after_apply_is_named() {
+        let plan = serde_json::json!({"format_version": "1.2", "resource_changes": [
+            {"address": "module.k.aws_kms_key.main", "mode": "managed", "type": "aws_kms_key",
+             "change": {"actions": ["create"], "after": {"description": "x"}, "after_unknown": {"policy": true}}}
+        ]})
+        .to_string();
+        let found = from_text("plan.json", &plan, true, None).unwrap();
+        assert!(found.targets.is_empty());
+        assert_eq!(found.after_apply, ["module.k.aws_kms_key.main"]);
     }
 }
