@@ -141,6 +141,12 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
     let key = d.key.arn.clone().unwrap_or_else(|| d.key.id.clone());
     let mut steps = Steps(Vec::new());
     let as_run = Credentials::AsRun;
+    if d.aws_managed && d.verdict != Verdict::Ok {
+        // Nothing to recover: AWS sets this policy and nobody changes it, by design.
+        steps.say("This is an AWS managed key: AWS sets its key policy and nobody can change it, by design (KMS Developer Guide, \"AWS managed keys\"). It is not locked; it is used through the AWS service that owns it, by the principals that service allows");
+        steps.say("To control who may use or change the key, encrypt with a customer managed key in that service instead");
+        return numbered(steps);
+    }
     match d.verdict {
         Verdict::Ok => {
             let caller = d.caller.as_ref();
@@ -242,6 +248,10 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
             steps.say("For events older than 90 days, search the trail's S3 logs with Athena (see the README) and give the records with --events-file");
         }
     }
+    numbered(steps)
+}
+
+fn numbered(steps: Steps) -> Vec<Step> {
     steps
         .0
         .into_iter()

@@ -25,6 +25,9 @@ pub struct KeyProperties {
     /// that created the replica and gave it its first policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_region: Option<String>,
+    /// `CUSTOMER` or `AWS` (an AWS managed key, whose policy AWS sets and nobody changes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_manager: Option<String>,
 }
 
 impl KeyProperties {

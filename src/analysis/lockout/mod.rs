@@ -65,6 +65,10 @@ pub struct Diagnosis {
     pub caller: Option<CallerAccess>,
     /// The key's account was known from nothing but the policy, the one account it names.
     pub account_from_policy: bool,
+    /// An AWS managed key: DescribeKey's KeyManager is `AWS`, or (from a file) its policy's
+    /// Id is AWS's `auto-SERVICE-N`. AWS sets that policy and nobody can change it, by design
+    /// (KMS Developer Guide, "AWS managed keys"): not a lockout to recover from.
+    pub aws_managed: bool,
 }
 
 impl Diagnosis {
@@ -211,6 +215,19 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
         None
     };
     findings.extend(history::failed_change_findings(&failed));
+    let aws_managed = ev
+        .properties
+        .and_then(|p| p.key_manager.as_deref())
+        .map(|m| m == "AWS")
+        .unwrap_or_else(|| {
+            verdict != Verdict::Ok
+                && policy.as_ref().is_some_and(|d| {
+                    serde_json::from_str::<serde_json::Value>(&d.text)
+                        .ok()
+                        .and_then(|v| v.get("Id")?.as_str().map(|id| id.starts_with("auto-")))
+                        .unwrap_or(false)
+                })
+        });
     if verdict == Verdict::Unrecoverable {
         findings.extend(other_accounts(
             policy.as_ref().map(|d| &d.policy),
@@ -233,6 +250,7 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
         failed_changes: failed,
         caller: caller_access,
         account_from_policy,
+        aws_managed,
     }
 }
 

@@ -33,6 +33,7 @@ pub(crate) fn properties_of(m: &aws_sdk_kms::types::KeyMetadata) -> KeyPropertie
         key_usage: m.key_usage().map(|s| s.as_str().to_string()),
         origin: m.origin().map(|s| s.as_str().to_string()),
         multi_region: m.multi_region(),
+        key_manager: m.key_manager().map(|k| k.as_str().to_string()),
         multi_region_key_type: m
             .multi_region_configuration()
             .and_then(|c| c.multi_region_key_type())
