@@ -495,7 +495,7 @@ fn from_json(
                 )]));
             }
         }
-        Shape::TerraformPlan => return Ok(plan_policies(file, obj)),
+        Shape::TerraformPlan => return Ok(plan_policies(file, obj, &text)),
         _ => {}
     }
     if obj.get("Resources").is_some_and(Value::is_object) {
@@ -520,7 +520,7 @@ fn from_json(
 
 /// Key policies of a Terraform plan: `aws_kms_key.policy` and `aws_kms_key_policy.policy`,
 /// as they will be after apply.
-fn plan_policies(file: &str, plan: &serde_json::Map<String, Value>) -> FileTargets {
+fn plan_policies(file: &str, plan: &serde_json::Map<String, Value>, text: &str) -> FileTargets {
     // A plan's findings point at the resource address: there is no line to name.
     let target = |address: String, policy: &str| Target {
         file: file.to_string(),
@@ -536,11 +536,12 @@ fn plan_policies(file: &str, plan: &serde_json::Map<String, Value>) -> FileTarge
     let mut seen = std::collections::HashSet::new();
     let kms =
         |t: &str| t == "aws_kms_key" || t == "aws_kms_key_policy" || t == "aws_kms_replica_key";
-    for rc in plan
+    for (i, rc) in plan
         .get("resource_changes")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
+        .enumerate()
     {
         let ty = rc.get("type").and_then(Value::as_str).unwrap_or_default();
         if !kms(ty) || rc.get("mode").and_then(Value::as_str) == Some("data") {
@@ -563,7 +564,19 @@ fn plan_policies(file: &str, plan: &serde_json::Map<String, Value>) -> FileTarge
             .to_string();
         if let Some(Value::String(p)) = rc.pointer("/change/after/policy") {
             seen.insert(address.clone());
-            out.push(target(address, p));
+            // The policy is a string in the plan: its findings are placed at that string.
+            let at = locate(
+                text,
+                &Pointer::root()
+                    .key("resource_changes")
+                    .index(i)
+                    .key("change")
+                    .key("after")
+                    .key("policy"),
+            );
+            let mut t = target(address, p);
+            t.locator = Locator::Embedded(at);
+            out.push(t);
         } else if rc.pointer("/change/after_unknown/policy") == Some(&Value::Bool(true)) {
             // Known only after apply (a policy built from another resource's attributes).
             seen.insert(address.clone());

@@ -278,7 +278,7 @@ fn bad_inputs_exit_1_naming_the_file_and_place() {
         (
             "plan.json",
             r#"{"resource_changes":[{"address":"aws_kms_key.k","mode":"managed","type":"aws_kms_key","change":{"actions":["create"],"after":{"policy":"{\"Statement\": 5}"}}}]}"#,
-            "plan.json: aws_kms_key.k: the key policy is not a policy: expected a statement object",
+            "plan.json:1:136: aws_kms_key.k: the key policy is not a policy: expected a statement object",
         ),
     ];
     for (name, content, expected) in cases {
@@ -954,4 +954,58 @@ fn check_reads_every_real_world_file() {
         errors.iter().all(|e| e["line"].is_u64()),
         "each error has its place: {errors:?}"
     );
+}
+
+/// SARIF that code scanning accepts (issue 22): Microsoft's SARIF multitool, with its SARIF
+/// and GitHub rule sets, finds no error and no warning but one: the tool has no published
+/// `informationUri` yet (SARIF2005). `scripts/test` installs the multitool from the npm
+/// registry and names it in KMSDOCTOR_SARIF_MULTITOOL.
+#[test]
+fn sarif_passes_the_sarif_multitool_with_github_rules() {
+    let tool = std::env::var("KMSDOCTOR_SARIF_MULTITOOL")
+        .expect("KMSDOCTOR_SARIF_MULTITOOL is not set: run the tests with `bash scripts/test`");
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cases: [(&str, Vec<&str>); 2] = [
+        (
+            "check",
+            vec!["check", "fixtures/check", "--output", "sarif"],
+        ),
+        (
+            "account",
+            vec![
+                "check",
+                "fixtures/check",
+                "--output",
+                "sarif",
+                "--account",
+                "111122223333",
+            ],
+        ),
+    ];
+    for (name, args) in cases {
+        let out = assert_cmd::Command::cargo_bin("kmsdoctor")
+            .unwrap()
+            .args(&args)
+            .current_dir(root)
+            .output()
+            .unwrap();
+        let sarif = dir.path().join(format!("{name}.sarif"));
+        std::fs::write(&sarif, &out.stdout).unwrap();
+        let report = dir.path().join(format!("{name}.validation.sarif"));
+        let v = std::process::Command::new(&tool)
+            .args(["validate", "--rule-kind", "Sarif;Gh", "-o"])
+            .arg(&report)
+            .arg(&sarif)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&v.stdout);
+        let problems: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains(": error ") || l.contains(": warning "))
+            .filter(|l| !l.contains("SARIF2005"))
+            .collect();
+        assert!(problems.is_empty(), "{name}: {}", problems.join("\n"));
+        assert!(text.contains("Analysis completed successfully"), "{text}");
+    }
 }
