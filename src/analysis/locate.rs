@@ -357,8 +357,26 @@ impl Index {
 
     /// Line and column of the value at `pointer`.
     pub fn position(&self, text: &str, pointer: &str) -> Option<Position> {
+        self.value_offset(text, pointer)
+            .map(|o| self.position_at(text, o))
+    }
+
+    /// Where the value at `pointer` starts and where it ends (just past its last character).
+    pub fn span(&self, text: &str, pointer: &str) -> Option<(Position, Position)> {
+        let start = self.value_offset(text, pointer)?;
+        let mut sc = Scanner {
+            b: text.as_bytes(),
+            i: start,
+        };
+        sc.skip_value()?;
+        Some((self.position_at(text, start), self.position_at(text, sc.i)))
+    }
+
+    /// The byte offset of the value at `pointer`, indexed or found from its deepest indexed
+    /// ancestor.
+    fn value_offset(&self, text: &str, pointer: &str) -> Option<usize> {
         if let Some(o) = self.offset(pointer) {
-            return Some(self.position_at(text, o));
+            return Some(o);
         }
         // The deepest indexed ancestor, then the rest of the way within it.
         let mut cut = pointer.len();
@@ -378,7 +396,7 @@ impl Index {
                     }
                     sc.ws();
                 }
-                return Some(self.position_at(text, sc.i));
+                return Some(sc.i);
             }
             if i == 0 {
                 break;

@@ -168,9 +168,13 @@ fn check_input(
                 ),
             ));
         }
-        out.add(&t.file, t.address.as_deref(), result, |p| {
-            t.locator.position(p)
-        });
+        out.add(
+            &t.file,
+            t.address.as_deref(),
+            result,
+            |p| t.locator.position(p),
+            |p| t.locator.span(p),
+        );
     }
     // A Terraform key policy known only after apply: said, with what to run then.
     let file = input.path.display().to_string();

@@ -45,6 +45,30 @@ pub enum Locator {
 }
 
 impl Locator {
+    /// Where the value at a JSON pointer inside the policy document starts and ends, in a
+    /// JSON file (other forms know where values start only).
+    pub fn span(&self, inner: &str) -> Option<(Position, Position)> {
+        let Locator::Json {
+            text,
+            index,
+            prefix,
+        } = self
+        else {
+            return None;
+        };
+        let mut ptr = prefix.clone();
+        for step in inner.split('/').filter(|s| !s.is_empty()) {
+            let step = step.replace("~1", "/").replace("~0", "~");
+            ptr.0.push(match step.parse::<usize>() {
+                Ok(i) => Step::Index(i),
+                Err(_) => Step::Key(step.into()),
+            });
+        }
+        index
+            .get_or_init(|| Index::new(text))
+            .span(text, &ptr.to_string())
+    }
+
     /// Line and column of a JSON pointer inside the policy document, or of the nearest
     /// enclosing value that exists in the file.
     pub fn position(&self, inner: &str) -> Option<Position> {

@@ -15,6 +15,7 @@ use serde_json::json;
 
 use super::Style;
 use crate::analysis::check::{CheckResult, SafetyCheck};
+use crate::analysis::locate::Position;
 use crate::analysis::lockout::Verdict;
 use crate::analysis::policy::DocumentKind;
 use crate::analysis::rules::{rule, Severity};
@@ -94,17 +95,25 @@ impl CheckReport {
         address: Option<&str>,
         result: CheckResult,
         position: impl Fn(&str) -> Option<crate::analysis::locate::Position>,
+        span: impl Fn(&str) -> Option<(Position, Position)>,
     ) {
         for f in result.findings {
             let f = Located::from(f);
             // A finding about the policy as a whole (no statement left to point at: the
             // delegation removed) is placed at its statements.
-            let p = f
-                .pointer
-                .as_deref()
-                .and_then(&position)
-                .or_else(|| position("/Statement"));
-            self.findings.push(f.in_file(file, address, p));
+            let pointer = f.pointer.clone().unwrap_or_else(|| "/Statement".into());
+            let (p, end) = match span(&pointer) {
+                Some((start, end)) => (Some(start), Some(end)),
+                None => (
+                    f.pointer
+                        .as_deref()
+                        .and_then(&position)
+                        .or_else(|| position("/Statement")),
+                    None,
+                ),
+            };
+            self.findings
+                .push(f.in_file(file, address, p).ending_at(end));
         }
         self.policies.push(PolicySummary {
             file: file.to_string(),
@@ -182,6 +191,10 @@ pub fn render_sarif(out: &mut dyn Write, r: &CheckReport) -> io::Result<()> {
             let mut physical = json!({"artifactLocation": super::sarif_artifact(file)});
             if let (Some(line), Some(column)) = (f.line, f.column) {
                 physical["region"] = json!({"startLine": line, "startColumn": column});
+                if let (Some(l), Some(c)) = (f.end_line, f.end_column) {
+                    physical["region"]["endLine"] = json!(l);
+                    physical["region"]["endColumn"] = json!(c);
+                }
             }
             let mut location = json!({"physicalLocation": physical});
             if let Some(a) = &f.address {

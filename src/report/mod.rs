@@ -86,6 +86,11 @@ pub struct FindingJson {
     pub line: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub column: Option<usize>,
+    /// Where what the finding is about ends (just past it), when known (JSON files).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_column: Option<usize>,
     /// JSON pointer into the policy document.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pointer: Option<String>,
@@ -151,6 +156,8 @@ impl From<Finding> for FindingJson {
             address: None,
             line,
             column,
+            end_line: None,
+            end_column: None,
             pointer,
             embedded_at: None,
         }
@@ -170,6 +177,13 @@ pub struct StatementJson {
 impl FindingJson {
     pub fn of(f: &Finding) -> FindingJson {
         FindingJson::from(f.clone())
+    }
+
+    /// Where it ends in its file.
+    pub fn ending_at(mut self, end: Option<Position>) -> FindingJson {
+        self.end_line = end.map(|p| p.line);
+        self.end_column = end.map(|p| p.column);
+        self
     }
 
     /// The same finding, placed in a file (and a template resource).

@@ -597,6 +597,8 @@ fn a_finding_has_one_json_shape_in_every_command() {
         "address",
         "line",
         "column",
+        "end_line",
+        "end_column",
         "pointer",
         "embedded_at",
         "policy",
