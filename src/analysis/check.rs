@@ -426,6 +426,55 @@ pub fn safety(policy: &Policy, s: &Setting<'_>, deployer: &Caller) -> SafetyChec
     }
 }
 
+/// What a `kms:` action of a policy is.
+#[derive(Debug, Clone, Copy)]
+enum ActionKind {
+    Concrete(&'static kms::Operation),
+    /// A wildcard, and whether it matches some KMS action.
+    Wildcard(bool),
+    ConditionKey,
+    /// No KMS action, with the closest one.
+    Unknown(Option<&'static str>),
+}
+
+/// What the `kms:` action `p` (`name` after the prefix) is. Policies repeat the same few
+/// actions file after file: each worker remembers its answers.
+fn action_kind(p: &str, name: &str) -> ActionKind {
+    thread_local! {
+        static SEEN: std::cell::RefCell<std::collections::HashMap<String, ActionKind>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
+    }
+    if let Some(k) = SEEN.with(|m| m.borrow().get(p).copied()) {
+        return k;
+    }
+    let kind = if name.contains(['*', '?']) {
+        // `Prefix*`, the usual shape (kms:Create*, kms:Get*): a prefix test.
+        ActionKind::Wildcard(match name.strip_suffix('*') {
+            Some(prefix) if !prefix.contains(['*', '?']) => kms::OPERATIONS.iter().any(|o| {
+                o.name.len() >= prefix.len()
+                    && o.name.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+            }),
+            _ => kms::OPERATIONS
+                .iter()
+                .any(|o| super::pattern::wildcard_match(name, o.name, true)),
+        })
+    } else {
+        match kms::operation(p) {
+            Some(op) => ActionKind::Concrete(op),
+            None if super::condition_keys::is_known(p) => ActionKind::ConditionKey,
+            None => ActionKind::Unknown(kms::suggest(p)),
+        }
+    };
+    SEEN.with(|m| {
+        let mut m = m.borrow_mut();
+        // Bounded: a hostile policy of random names does not grow it without end.
+        if m.len() < 4096 {
+            m.insert(p.to_string(), kind);
+        }
+    });
+    kind
+}
+
 /// What KMS accepts and ignores (Service Authorization Reference, "Actions, resources, and
 /// condition keys for AWS Key Management Service": the actions, and the condition keys each
 /// carries; IAM User Guide, "IAM JSON policy elements: Condition operators": what each
@@ -434,7 +483,6 @@ pub fn safety(policy: &Policy, s: &Setting<'_>, deployer: &Caller) -> SafetyChec
 /// statement, or part of it, a silent no-op.
 fn silent_no_ops(policy: &Policy) -> Vec<Finding> {
     use super::condition::{Base, SetOp};
-    use super::condition_keys::is_known;
     let mut out = Vec::new();
     for s in policy.statements.iter().filter(|s| s.valid) {
         let at = || policy.statement_ref(s);
@@ -450,20 +498,15 @@ fn silent_no_ops(policy: &Policy) -> Vec<Finding> {
                     any_pattern |= p.as_str() == "*";
                     continue;
                 };
-                if name.contains(['*', '?']) {
-                    any_pattern = true;
-                    let matches_one = kms::OPERATIONS
-                        .iter()
-                        .any(|o| super::pattern::wildcard_match(name, o.name, true));
-                    if !matches_one {
+                match action_kind(p, name) {
+                    ActionKind::Concrete(op) => concrete.push(op),
+                    ActionKind::Wildcard(true) => any_pattern = true,
+                    ActionKind::Wildcard(false) => {
+                        any_pattern = true;
                         unknown.push(format!("`{p}` matches no KMS action"));
                     }
-                    continue;
-                }
-                match kms::operation(p) {
-                    Some(op) => concrete.push(op),
-                    None if is_known(p) => keys.push(format!("`{p}`")),
-                    None => unknown.push(match kms::suggest(p) {
+                    ActionKind::ConditionKey => keys.push(format!("`{p}`")),
+                    ActionKind::Unknown(hint) => unknown.push(match hint {
                         Some(n) => format!("`{p}` is not a KMS action (did you mean `kms:{n}`?)"),
                         None => format!("`{p}` is not a KMS action"),
                     }),

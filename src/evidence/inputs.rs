@@ -320,25 +320,31 @@ pub fn from_text(
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
         // A template's placeholders in principals' accounts: the key's account (given, else
         // the one the policy writes literally, else the stand-in shown as the placeholder).
-        let stand_in = account
-            .map(str::to_string)
-            .or_else(|| literal_account(text))
-            .unwrap_or_else(|| TEMPLATE_ACCOUNT.to_string());
+        // Computed only for the files that need it (most have no placeholder).
+        let stand_in_of = |text: &str| {
+            account
+                .map(str::to_string)
+                .or_else(|| literal_account(text))
+                .unwrap_or_else(|| TEMPLATE_ACCOUNT.to_string())
+        };
         // Only a bare policy document: a template's or a plan's own values are resolved by
-        // their readers.
-        let bare = !text.contains("\"Resources\"") && !text.contains("\"resource_changes\"");
+        // their readers. One pass for `::$`, `::<`, `::{` first.
+        let maybe = text
+            .as_bytes()
+            .windows(3)
+            .any(|w| w[0] == b':' && w[1] == b':' && matches!(w[2], b'$' | b'<' | b'{'));
         let filled =
-            if bare && (text.contains("::${") || text.contains("::<") || text.contains("::{{")) {
-                fill_placeholders(text, &stand_in)
+            if maybe && !text.contains("\"Resources\"") && !text.contains("\"resource_changes\"") {
+                let stand_in = stand_in_of(text);
+                fill_placeholders(text, &stand_in).map(|(t, p)| (t, p, stand_in))
             } else {
                 None
             };
         let original = text;
-        let (text, placeholders) = match &filled {
-            Some((t, p)) => (t.as_str(), p.clone()),
-            None => (text, Vec::new()),
+        let (text, placeholders, template_account) = match &filled {
+            Some((t, p, stand_in)) => (t.as_str(), p.clone(), stand_in == TEMPLATE_ACCOUNT),
+            None => (text, Vec::new(), false),
         };
-        let template_account = !placeholders.is_empty() && stand_in == TEMPLATE_ACCOUNT;
         // Most files `check` reads are policies. A clean one is read in one pass, which
         // tells what the file is and is the parse the check needs; another is told apart on
         // the parser's own borrowing tree (cheaper than a `Value`) and parsed from that
@@ -386,6 +392,7 @@ pub fn from_text(
         // resolved as in a template.
         if is_policy && parsed.is_none() && (text.contains("\"Ref\"") || text.contains("\"Fn::")) {
             if let Ok(value) = serde_json::from_str::<Value>(text) {
+                let stand_in = stand_in_of(original);
                 let pseudo = Pseudo {
                     account: stand_in.clone(),
                     partition: "aws".into(),

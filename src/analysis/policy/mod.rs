@@ -225,11 +225,13 @@ pub fn document_kind(policy: &Policy) -> DocumentKind {
             .filter(|a| !a.negated)
             .flat_map(|a| a.patterns.iter())
     };
-    let service = |a: &str| a.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
-    if actions().any(|a| a.to_ascii_lowercase().starts_with("sts:assumerole")) {
+    let starts = |a: &str, p: &str| {
+        a.len() >= p.len() && a.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+    };
+    if actions().any(|a| starts(a, "sts:assumerole")) {
         return DocumentKind::TrustPolicy;
     }
-    let kms_or_all = |a: &str| a == "*" || service(a).is_some_and(|s| s == "kms" || s == "*");
+    let kms_or_all = |a: &str| a == "*" || starts(a, "kms:") || a.starts_with("*:");
     let other_service = actions().any(|a| !kms_or_all(a));
     let deny_everyone = st.iter().all(|s| {
         s.principal.as_ref().is_some_and(|p| {
@@ -245,7 +247,7 @@ pub fn document_kind(policy: &Policy) -> DocumentKind {
     let org_scoped = st
         .iter()
         .flat_map(|s| s.conditions.iter())
-        .any(|c| ORG_KEYS.contains(&c.key.to_ascii_lowercase().as_str()));
+        .any(|c| ORG_KEYS.iter().any(|k| c.key.eq_ignore_ascii_case(k)));
     let any_deny = st.iter().any(|s| s.effect == Effect::Deny);
     if deny_everyone && any_deny && (org_scoped || other_service) {
         return DocumentKind::ResourceControlPolicy;
