@@ -526,7 +526,7 @@ fn from_json(
                 )]));
             }
         }
-        Shape::TerraformPlan => return Ok(plan_policies(file, obj, &text)),
+        Shape::TerraformPlan => return Ok(plan_policies(file, obj, &text, account)),
         _ => {}
     }
     if obj.get("Resources").is_some_and(Value::is_object) {
@@ -549,9 +549,44 @@ fn from_json(
     Ok(FileTargets::default())
 }
 
+/// Whether the configuration of the plan's resource at `address` sets `policy` (`None` when
+/// the configuration does not say: an older plan format, or the resource not found).
+/// Instance keys (`[0]`, `["a"]`) are the configuration's one resource; `module.NAME.`
+/// prefixes walk `module_calls`.
+fn configured_policy(plan: &serde_json::Map<String, Value>, address: &str) -> Option<bool> {
+    let strip_index = |s: &str| s.split('[').next().unwrap_or(s).to_string();
+    let mut module = plan.get("configuration")?.get("root_module")?;
+    let mut rest = address;
+    while let Some(after) = rest.strip_prefix("module.") {
+        let (name, tail) = after.split_once('.')?;
+        module = module
+            .get("module_calls")?
+            .get(strip_index(name))?
+            .get("module")?;
+        rest = tail;
+    }
+    let want = strip_index(rest);
+    let resource = module
+        .get("resources")?
+        .as_array()?
+        .iter()
+        .find(|r| r.get("address").and_then(Value::as_str) == Some(want.as_str()))?;
+    Some(
+        resource
+            .get("expressions")
+            .and_then(|e| e.get("policy"))
+            .is_some(),
+    )
+}
+
 /// Key policies of a Terraform plan: `aws_kms_key.policy` and `aws_kms_key_policy.policy`,
 /// as they will be after apply.
-fn plan_policies(file: &str, plan: &serde_json::Map<String, Value>, text: &str) -> FileTargets {
+fn plan_policies(
+    file: &str,
+    plan: &serde_json::Map<String, Value>,
+    text: &str,
+    account: Option<&str>,
+) -> FileTargets {
     // A plan's findings point at the resource address: there is no line to name.
     let target = |address: String, policy: &str| Target {
         file: file.to_string(),
@@ -559,7 +594,7 @@ fn plan_policies(file: &str, plan: &serde_json::Map<String, Value>, text: &str) 
         policy: policy.to_string(),
         parsed: None,
         locator: Locator::Address,
-        template_account: false,
+        template_account: policy.contains(TEMPLATE_ACCOUNT),
         placeholders: Vec::new(),
     };
     let mut out = Vec::new();
@@ -609,9 +644,22 @@ fn plan_policies(file: &str, plan: &serde_json::Map<String, Value>, text: &str) 
             t.locator = Locator::Embedded(at);
             out.push(t);
         } else if rc.pointer("/change/after_unknown/policy") == Some(&Value::Bool(true)) {
-            // Known only after apply (a policy built from another resource's attributes).
             seen.insert(address.clone());
-            after_apply.push(address);
+            if ty == "aws_kms_key" && configured_policy(plan, &address) == Some(false) {
+                // No policy in the configuration: KMS attaches the default key policy (the
+                // provider leaves the attribute to the API: CreateKey API reference,
+                // "Policy"). Its account is the one the check is given, or the stand-in.
+                out.push(target(
+                    format!("{address} (no policy: the default key policy)"),
+                    &crate::analysis::lockout::default_policy(
+                        "aws",
+                        account.unwrap_or(TEMPLATE_ACCOUNT),
+                    ),
+                ));
+            } else {
+                // Known only after apply (a policy built from another resource's attributes).
+                after_apply.push(address);
+            }
         }
     }
     // A plan without resource_changes (or resources only in planned_values).
@@ -867,5 +915,34 @@ mod tests {
         let found = from_text("plan.json", &plan, true, None).unwrap();
         assert!(found.targets.is_empty());
         assert_eq!(found.after_apply, ["module.k.aws_kms_key.main"]);
+    }
+
+    /// A plan's aws_kms_key without a policy in its configuration gets the default key
+    /// policy; one whose policy is configured but known only after apply is named.
+    #[test]
+    fn a_plan_key_without_a_policy_gets_the_default_one() {
+        let plan = serde_json::json!({"format_version": "1.2",
+            "resource_changes": [
+                {"address": "module.k.aws_kms_key.plain[0]", "mode": "managed", "type": "aws_kms_key",
+                 "change": {"actions": ["create"], "after": {}, "after_unknown": {"policy": true}}},
+                {"address": "aws_kms_key.later", "mode": "managed", "type": "aws_kms_key",
+                 "change": {"actions": ["create"], "after": {}, "after_unknown": {"policy": true}}}
+            ],
+            "configuration": {"root_module": {
+                "resources": [{"address": "aws_kms_key.later", "expressions": {"policy": {"references": ["data.x"]}}}],
+                "module_calls": {"k": {"module": {"resources": [{"address": "aws_kms_key.plain", "expressions": {"description": {}}}]}}}
+            }}
+        })
+        .to_string();
+        let found = from_text("plan.json", &plan, true, None).unwrap();
+        assert_eq!(found.after_apply, ["aws_kms_key.later"]);
+        assert_eq!(found.targets.len(), 1);
+        assert!(found.targets[0]
+            .policy
+            .contains("Enable IAM User Permissions"));
+        assert!(
+            found.targets[0].template_account,
+            "the stand-in account, shown as a placeholder"
+        );
     }
 }
