@@ -11,6 +11,17 @@ fn root() -> &'static Path {
 }
 
 /// Runs `kmsdoctor check` from the project folder, so paths in the output are relative.
+/// Runs kmsdoctor with `args` and reads its stdout as one JSON document.
+fn kmsdoctor_json(args: &[&str]) -> serde_json::Value {
+    let out = Command::cargo_bin("kmsdoctor")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
 fn check(args: &[&str]) -> (i32, String, String) {
     let out = Command::cargo_bin("kmsdoctor")
         .unwrap()
@@ -607,15 +618,7 @@ fn a_finding_has_one_json_shape_in_every_command() {
     let policy = root.join("fixtures/scenarios/21-notprincipal-with-account/policy.json");
     let policy = policy.to_str().unwrap();
     let key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-    let run = |args: &[&str]| -> serde_json::Value {
-        let out = assert_cmd::Command::cargo_bin("kmsdoctor")
-            .unwrap()
-            .args(args)
-            .output()
-            .unwrap();
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stderr)))
-    };
+    let run = kmsdoctor_json;
     let outputs = [
         run(&[
             "why-locked",
@@ -698,15 +701,7 @@ fn check_and_why_locked_agree_on_every_policy() {
     }
     files.sort();
     let key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-    let json = |args: &[&str]| -> serde_json::Value {
-        let out = assert_cmd::Command::cargo_bin("kmsdoctor")
-            .unwrap()
-            .args(args)
-            .output()
-            .unwrap();
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stderr)))
-    };
+    let json = kmsdoctor_json;
     let mut disagree = Vec::new();
     for f in &files {
         let p = f.to_str().unwrap();
