@@ -86,6 +86,41 @@ fn stand_in_key(region: Option<&str>) -> KeyRef {
     }
 }
 
+/// Whether a policy names no account anywhere (no 12-digit account id and no template
+/// placeholder in a principal, a resource or a condition value): then every account is alike
+/// to it.
+fn names_no_account(policy: &Policy) -> bool {
+    let has_account = |v: &str| {
+        v.contains("${")
+            || v.contains("{{")
+            || v.contains('<')
+            || v.as_bytes()
+                .split(|b| !b.is_ascii_digit())
+                .any(|run| run.len() == 12)
+    };
+    policy.statements.iter().all(|s| {
+        let principals = s.principal.iter().flat_map(|p| p.entries.iter()).all(|e| {
+            matches!(
+                e,
+                PrincipalEntry::Everyone
+                    | PrincipalEntry::Service(_)
+                    | PrincipalEntry::Federated(_)
+            )
+        });
+        let resources = s
+            .resources
+            .iter()
+            .flat_map(|r| r.patterns.iter())
+            .all(|p| !has_account(p));
+        let conditions = s
+            .conditions
+            .iter()
+            .flat_map(|c| c.values.iter())
+            .all(|v| !has_account(v));
+        principals && resources && conditions
+    })
+}
+
 /// A statement that denies kms:PutKeyPolicy to every principal, the root user included,
 /// without a condition, on every key: nobody of any account can change the policy.
 fn deny_all(policy: &Policy) -> Option<&super::policy::Statement> {
@@ -165,16 +200,27 @@ pub fn check_parsed(
     let Some(account) = account else {
         // A Deny of kms:PutKeyPolicy to every principal, without a condition, on every key,
         // locks out whatever the account: judged without one.
-        if deny_all(policy).is_some() {
+        // So does any verdict of a policy that names no account at all (no account id, no
+        // placeholder): every account is alike to it, so the stand-in's verdict is the
+        // key's, whatever its account.
+        let any_account = names_no_account(policy);
+        if any_account || deny_all(policy).is_some() {
             let key = stand_in_key(setting.region);
             let s = Setting::new(&key, STAND_IN_ACCOUNT, setting.now, None, None);
             let a = assess(policy, &s);
-            if a.verdict == Verdict::Unrecoverable {
-                findings.push(would_lock_out(&a));
+            if any_account || a.verdict == Verdict::Unrecoverable {
+                let shown = |mut f: Finding| {
+                    f.message = f.message.replace(STAND_IN_ACCOUNT, "ACCOUNT");
+                    f
+                };
+                if a.verdict != Verdict::Ok {
+                    findings.push(shown(would_lock_out(&a)));
+                }
                 findings.extend(
                     a.findings
                         .into_iter()
-                        .filter(|f| f.rule.in_check && !f.message.contains(STAND_IN_ACCOUNT)),
+                        .filter(|f| f.rule.in_check)
+                        .map(shown),
                 );
                 return Ok(CheckResult {
                     verdict: Some(a.verdict),
@@ -866,12 +912,26 @@ mod tests {
         assert_eq!(ids(&r), vec!["KC302"]);
     }
 
+    /// Without --account and without an account principal, the lockout rules run only where
+    /// the answer cannot depend on the account: a policy that names an account only in a
+    /// condition is skipped (KC311); one that names no account at all is alike for every
+    /// account, and judged.
     #[test]
-    fn an_unknown_account_skips_lockout_rules() {
-        let p = r#"{"Statement":[{"Sid":"S","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]}"#;
+    fn an_unknown_account_skips_lockout_rules_only_when_the_answer_depends_on_it() {
+        let p = r#"{"Statement":[{"Sid":"S","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringEquals":{"kms:CallerAccount":"111122223333"}}}]}"#;
         let r = run(p, None);
         assert!(r.verdict.is_none());
         assert!(ids(&r).contains(&"KC311"));
+        let open = r#"{"Statement":[{"Sid":"S","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]}"#;
+        let r = run(open, None);
+        assert_eq!(r.verdict, Some(Verdict::Ok), "{:?}", ids(&r));
+        assert!(!ids(&r).contains(&"KC311"));
+        // Only a service: nobody of any account can change it.
+        let service = r#"{"Statement":[{"Sid":"Logs","Effect":"Allow","Principal":{"Service":"logs.amazonaws.com"},"Action":"kms:*","Resource":"*"}]}"#;
+        let r = run(service, None);
+        assert_eq!(r.verdict, Some(Verdict::Unrecoverable), "{:?}", ids(&r));
+        let kc301 = r.findings.iter().find(|f| f.id() == "KC301").unwrap();
+        assert!(!kc301.message.contains("000000000000"), "{}", kc301.message);
     }
 
     #[test]
