@@ -179,10 +179,15 @@ fn check_input(
     // A Terraform key policy known only after apply: said, with what to run then.
     let file = input.path.display().to_string();
     for address in &found.after_apply {
+        // The address comes from the plan: quoted for a shell, or left out of the command.
+        let show = match crate::analysis::shell::quote(address) {
+            Some(q) => format!(" (the ARN from `terraform state show {q}`)"),
+            None => String::new(),
+        };
         let f = Finding::new(
             KNOWN_AFTER_APPLY,
             format!(
-                "the key policy of {address} is known only after apply: once applied, run `kmsdoctor why-locked KEY_ARN` on it (the ARN from `terraform state show {address}`)"
+                "the key policy of {address} is known only after apply: once applied, run `kmsdoctor why-locked KEY_ARN` on it{show}"
             ),
         );
         out.findings
