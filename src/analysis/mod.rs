@@ -13,6 +13,7 @@ pub mod events;
 pub mod fix;
 pub mod guard;
 pub mod json;
+pub mod key_state;
 pub mod kms;
 pub mod locate;
 pub mod lockout;

@@ -160,10 +160,28 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
             }
         }
         Verdict::Recoverable => {
-            let creds = match best_admin(&d.recoverable_admins) {
+            let admin = best_admin(&d.recoverable_admins);
+            let creds = match admin {
                 Some(a) => admin_steps(&mut steps, input, a),
                 None => as_run,
             };
+            // A key pending deletion: cancel first when this principal can (PutKeyPolicy
+            // works in every state; the deletion date does not wait), else right after the
+            // repair, through the delegation it puts back (Key state table; "Cancel key
+            // deletion": CancelKeyDeletion needs kms:CancelKeyDeletion, leaves it Disabled).
+            let pending = d.key_status.state.as_deref() == Some("PendingDeletion");
+            let cancels_first =
+                pending && admin.and_then(|a| a.can_cancel_key_deletion) == Some(true);
+            if cancels_first {
+                steps.run(
+                    format!(
+                        "First cancel the key's deletion ({}): the key is then Disabled",
+                        deadline(d)
+                    ),
+                    key_words(cmd(input, &["aws", "kms", "cancel-key-deletion"]), d)
+                        .credentials(creds),
+                );
+            }
             let path = input.repaired_path.unwrap_or("repaired-policy.json");
             if input.repaired_path.is_none() {
                 steps.run(
@@ -198,10 +216,45 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
                     .path("the repaired policy's file", &format!("file://{path}"))
                     .credentials(creds),
             );
+            if pending && !cancels_first {
+                steps.run(
+                    format!(
+                        "Then cancel the key's deletion at once ({}), as an IAM administrator of the account: the repaired policy's delegation lets IAM policies allow kms:CancelKeyDeletion. The key is then Disabled",
+                        deadline(d)
+                    ),
+                    key_words(cmd(input, &["aws", "kms", "cancel-key-deletion"]), d)
+                        .credentials(as_run),
+                );
+            }
+            if pending || d.key_status.state.as_deref() == Some("Disabled") {
+                let enable_creds = match admin.and_then(|a| a.can_enable_key) {
+                    Some(true) => creds,
+                    _ => as_run,
+                };
+                steps.run(
+                    "Enable the key again (EnableKey needs kms:EnableKey; it fails while deletion is pending)",
+                    key_words(cmd(input, &["aws", "kms", "enable-key"]), d)
+                        .credentials(enable_creds),
+                );
+            } else if let Some(f) = d.key_status.fact().filter(|f| !f.usable) {
+                steps.say(format!(
+                    "The policy repaired, the key still cannot be used: {}",
+                    f.meaning
+                ));
+            }
             steps.run(
                 "Check that kmsdoctor now says ok: it reads the new policy back from KMS",
                 live_check(input, creds),
             );
+        }
+        Verdict::Unrecoverable if d.key_status.deletion_pending() => {
+            steps.say(format!(
+                "The key is to be deleted {}: open a case with AWS Support now, from account {}, naming the key {}, and ask them to cancel the deletion before that date; no principal that can exist may change the key policy, and after that date the data encrypted under the key is lost for good",
+                deadline(d),
+                d.key.account.as_deref().unwrap_or("?"),
+                key
+            ));
+            steps.say("Until then, do not delete IAM principals or aliases that the policy names: the evidence helps AWS Support");
         }
         Verdict::Unrecoverable => {
             steps.say(format!(
@@ -249,6 +302,22 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
         }
     }
     numbered(steps)
+}
+
+/// When a key pending deletion is deleted, in words: `on 2026-12-12 00:00 UTC (6 days
+/// left)`, or at the end of its waiting period when the date is not known.
+fn deadline(d: &Diagnosis) -> String {
+    match d.key_status.deletion_date {
+        Some(date) => format!(
+            "on {} UTC{}",
+            date.format("%Y-%m-%d %H:%M"),
+            d.key_status
+                .left_words()
+                .map(|w| format!(" ({w})"))
+                .unwrap_or_default()
+        ),
+        None => "at the end of its waiting period".to_string(),
+    }
 }
 
 fn numbered(steps: Steps) -> Vec<Step> {

@@ -198,6 +198,12 @@ registry! {
     DELEGATION_RESOURCE_MISMATCH = "KL219", "delegation-resource-mismatch", Error, Diagnosis, check: false, cause: true,
         "the delegation statement's Resource never matches the key, so it grants nothing: IAM policies cannot give access",
         fix: "write Resource \"*\" in the delegation statement: in a key policy, `*` is the key itself";
+    KEY_PENDING_DELETION = "KL220", "key-pending-deletion", Error, Diagnosis, check: false,
+        "the key is scheduled for deletion: after its deletion date the data encrypted under it is lost for good",
+        fix: "cancel the deletion before its date (aws kms cancel-key-deletion, which needs kms:CancelKeyDeletion), then repair the policy and enable the key";
+    KEY_NOT_USABLE = "KL221", "key-state-not-enabled", Warning, Diagnosis, check: false,
+        "the key's state (Disabled, PendingImport, Unavailable...) keeps it from use even once the policy is repaired",
+        fix: "after the repair, do what the state needs: enable the key, import its key material, or connect its custom key store";
 
     WOULD_LOCK_OUT = "KC301", "would-lock-out", Error, Check, check: true,
         "the policy would not be `ok`: the verdict, its cause (KL201–KL205) and who could still recover",

@@ -32,6 +32,8 @@ pub struct FakeKey {
     pub policy: Result<String, AwsError>,
     pub aliases: Vec<String>,
     pub tags: Vec<(String, String)>,
+    /// For a key pending deletion: DescribeKey's `DeletionDate`.
+    pub deletion_date: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl FakeKey {
@@ -45,7 +47,27 @@ impl FakeKey {
             policy: Ok(policy.to_string()),
             aliases: Vec::new(),
             tags: Vec::new(),
+            deletion_date: None,
         }
+    }
+
+    /// The same key scheduled for deletion on `date` (after a window of `days`).
+    pub fn pending_deletion(mut self, date: &str, days: i32) -> FakeKey {
+        self.state = "PendingDeletion".into();
+        self.deletion_date = date.parse().ok();
+        let mut p = self.properties.take().unwrap_or_default();
+        p.status.pending_window_days = Some(days);
+        self.properties = Some(p);
+        self
+    }
+
+    /// DescribeKey's properties: the state and deletion date always, as KMS says them.
+    fn described(&self) -> KeyProperties {
+        let mut p = self.properties.clone().unwrap_or_default();
+        p.key_manager = Some(self.manager.clone());
+        p.status.state = Some(self.state.clone());
+        p.status.deletion_date = self.deletion_date;
+        p
     }
 
     /// The same key, its policy denied to the caller (the lockout as the caller sees it).
@@ -201,7 +223,7 @@ impl KeyInventory for FakeAccount {
                     region: r.clone(),
                     key_state: Some(k.state.clone()),
                     key_manager: Some(k.manager.clone()),
-                    properties: k.properties.clone(),
+                    properties: Some(k.described()),
                     policy: if aws {
                         Err(AwsError::answer("kms", "GetKeyPolicy", "not asked"))
                     } else {
@@ -300,7 +322,7 @@ impl EvidenceSource for FakeAccount {
             policy_error,
             aliases: Some(k.aliases.clone()),
             creation_date: None,
-            properties: k.properties.clone(),
+            properties: Some(k.described()),
             caller: Some(self.caller.clone()),
             problems: Vec::new(),
         })

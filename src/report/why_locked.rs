@@ -2,7 +2,9 @@
 //!
 //! JSON wire format (`schema_version` 2: findings in the one shape of every command), one
 //! object on stdout; scripts depend on it:
-//! - `key`: `id`, and when known `arn`, `account`, `region`
+//! - `key`: `id`, and when known `arn`, `account`, `region`; when DescribeKey answered
+//!   (live, bundles) `state` (`Enabled`, `PendingDeletion`...), and for a key pending
+//!   deletion `deletion_date`, `pending_window_days`, `days_left`
 //! - `verdict`: `ok` | `recoverable` | `unrecoverable` | `unknown`
 //! - `policy_source`: `current` (given) | `history` (last applied, from CloudTrail) | `none`
 //! - `recoverable_admins`: principals that can call kms:PutKeyPolicy: `principal` (as
@@ -76,10 +78,19 @@ pub struct WhyLockedReport<'a> {
     pub evidence: &'a EvidenceSummary,
 }
 
+/// The key: how it is named, then its state and deletion date when known.
+#[derive(Serialize)]
+struct KeyJson<'a> {
+    #[serde(flatten)]
+    key: &'a crate::analysis::lockout::KeyRef,
+    #[serde(flatten)]
+    status: &'a crate::analysis::key_state::KeyStatus,
+}
+
 #[derive(Serialize)]
 struct WhyLockedJson<'a> {
     schema_version: u32,
-    key: &'a crate::analysis::lockout::KeyRef,
+    key: KeyJson<'a>,
     verdict: Verdict,
     policy_source: crate::analysis::lockout::PolicySource,
     recoverable_admins: &'a [crate::analysis::lockout::RecoverableAdmin],
@@ -106,7 +117,10 @@ pub fn render_json(out: &mut dyn Write, r: &WhyLockedReport<'_>) -> io::Result<(
     let d = r.diagnosis;
     let doc = WhyLockedJson {
         schema_version: SCHEMA_VERSION,
-        key: &d.key,
+        key: KeyJson {
+            key: &d.key,
+            status: &d.key_status,
+        },
         verdict: d.verdict,
         policy_source: d.policy_source,
         recoverable_admins: &d.recoverable_admins,
@@ -153,6 +167,16 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
         },
         crate::analysis::lockout::PolicySource::None => "no key policy found".into(),
     };
+    // The key's state before the verdict: a deletion date is the one fact that cannot wait.
+    if let Some(line) = d.key_status.headline() {
+        let line = esc(&line);
+        let painted = if d.key_status.deletion_pending() {
+            style.bad(&line)
+        } else {
+            style.warn(&line)
+        };
+        writeln!(out, "{} {painted}", style.bold("State:"))?;
+    }
     writeln!(out, "{} {painted}  (from {source})", style.bold("Verdict:"))?;
     if let Some(c) = &d.caller {
         let can = match (c.can_put_key_policy, c.can_get_key_policy) {

@@ -32,6 +32,7 @@ mod explain;
 mod fix;
 mod fuzz;
 mod hostile;
+mod key_state;
 mod offline;
 mod scan;
 mod scenarios;

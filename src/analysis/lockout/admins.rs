@@ -72,6 +72,14 @@ pub struct RecoverableAdmin {
     pub kind: AdminKind,
     pub can_put_key_policy: bool,
     pub can_get_key_policy: bool,
+    /// For a key pending deletion: whether the key policy lets it call CancelKeyDeletion
+    /// (which has no cross-account use). Absent when the state does not ask.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub can_cancel_key_deletion: Option<bool>,
+    /// For a key that must be enabled after the repair (pending deletion, disabled):
+    /// whether the key policy lets it call EnableKey. Absent when the state does not ask.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub can_enable_key: Option<bool>,
     /// `allowed`, or `conditional` when requirements apply.
     pub decision: Decision,
     /// Statements that allow it PutKeyPolicy.
@@ -182,9 +190,21 @@ pub(super) fn recoverable_admins(
             continue;
         }
         let get = setting.decide(
-            &setting.recovery_request(caller, "kms:GetKeyPolicy"),
+            &setting.recovery_request(caller.clone(), "kms:GetKeyPolicy"),
             policy,
         );
+        // What the key's state needs besides the repair, asked only when it needs it.
+        let status = setting.properties.map(|p| &p.status);
+        let can = |action: &str| {
+            let d = setting.decide(&setting.recovery_request(caller.clone(), action), policy);
+            matches!(d.decision, Decision::Allowed | Decision::Conditional)
+        };
+        let can_cancel_key_deletion = status
+            .filter(|s| s.state.as_deref() == Some("PendingDeletion"))
+            .map(|_| can("kms:CancelKeyDeletion"));
+        let can_enable_key = status
+            .filter(|s| matches!(s.state.as_deref(), Some("PendingDeletion" | "Disabled")))
+            .map(|_| can("kms:EnableKey"));
         let needs_iam = put.decision == Decision::Conditional
             && !put.requirements.is_empty()
             && put.requirements.iter().all(|a| {
@@ -235,6 +255,8 @@ pub(super) fn recoverable_admins(
             kind,
             can_put_key_policy: true,
             can_get_key_policy: matches!(get.decision, Decision::Allowed | Decision::Conditional),
+            can_cancel_key_deletion,
+            can_enable_key,
             decision,
             statements: put.deciding_statements.clone(),
             requirements: if requirements.iter().all(|a| a.all_of.is_empty()) {
@@ -357,6 +379,10 @@ pub(super) fn class_admins(view: &KindView) -> Vec<RecoverableAdmin> {
             },
             can_put_key_policy: true,
             can_get_key_policy: get_too,
+            // A class is judged for PutKeyPolicy only: the plan then cancels the deletion
+            // after the repair, through the delegation it puts back.
+            can_cancel_key_deletion: None,
+            can_enable_key: None,
             decision: if rest.is_empty() && !needs_iam {
                 Decision::Allowed
             } else {

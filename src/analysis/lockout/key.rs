@@ -28,6 +28,9 @@ pub struct KeyProperties {
     /// `CUSTOMER` or `AWS` (an AWS managed key, whose policy AWS sets and nobody changes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_manager: Option<String>,
+    /// The key's state and deletion date (DescribeKey): what the recovery must do first.
+    #[serde(default, flatten)]
+    pub status: crate::analysis::key_state::KeyStatus,
 }
 
 impl KeyProperties {

@@ -31,9 +31,12 @@ use chrono::{DateTime, Utc};
 use crate::analysis::aws_ids::Arn;
 use crate::analysis::eval::Alternative;
 use crate::analysis::events::PolicyEvent;
+use crate::analysis::key_state::KeyStatus;
 use crate::analysis::policy::{Effect, Policy, PolicyDocument};
 use crate::analysis::principal::{Caller, PrincipalEntry};
-use crate::analysis::rules::{Finding, NEWEST_UNREADABLE, OTHER_ACCOUNTS};
+use crate::analysis::rules::{
+    Finding, KEY_NOT_USABLE, KEY_PENDING_DELETION, NEWEST_UNREADABLE, OTHER_ACCOUNTS,
+};
 
 /// Where the policy used for the verdict came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -69,6 +72,8 @@ pub struct Diagnosis {
     /// Id is AWS's `auto-SERVICE-N`. AWS sets that policy and nobody can change it, by design
     /// (KMS Developer Guide, "AWS managed keys"): not a lockout to recover from.
     pub aws_managed: bool,
+    /// The key's state and deletion date, when the evidence says them (DescribeKey).
+    pub key_status: crate::analysis::key_state::KeyStatus,
 }
 
 impl Diagnosis {
@@ -236,6 +241,15 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
         ));
     }
 
+    let key_status = ev
+        .properties
+        .map(|p| p.status.at(ev.now))
+        .unwrap_or_default();
+    // The state comes first: a key pending deletion is an emergency whatever the verdict.
+    if let Some(f) = state_finding(&key_status, verdict) {
+        findings.insert(0, f);
+    }
+
     Diagnosis {
         key,
         verdict,
@@ -251,6 +265,58 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
         caller: caller_access,
         account_from_policy,
         aws_managed,
+        key_status,
+    }
+}
+
+/// KL220 for a key pending deletion, KL221 for any other state that keeps the key from use
+/// (or one the key state table does not have: never taken for `Enabled`).
+fn state_finding(status: &KeyStatus, verdict: Verdict) -> Option<Finding> {
+    let state = status.state.as_deref()?;
+    // A bundle may say anything: a state is a word, or it is not repeated.
+    let state = if !state.is_empty()
+        && state.len() <= 40
+        && state.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        state
+    } else {
+        "(not a state name)"
+    };
+    let fact = crate::analysis::key_state::fact(state);
+    if status.deletion_pending() {
+        let when = match status.deletion_date {
+            Some(d) => format!(
+                "on {} UTC ({})",
+                d.format("%Y-%m-%d %H:%M"),
+                status.left_words().unwrap_or_default()
+            ),
+            None => "at the end of its waiting period (the date is not known)".to_string(),
+        };
+        let locked = match verdict {
+            Verdict::Ok => "",
+            _ => " and its policy locks out the account: the deletion must be cancelled before that date, or the data encrypted under the key is lost for good",
+        };
+        return Some(Finding::new(
+            KEY_PENDING_DELETION,
+            format!(
+                "the key is {state}, to be deleted {when}{locked}; {}",
+                fact.map(|f| f.meaning).unwrap_or_default()
+            ),
+        ));
+    }
+    match fact {
+        Some(f) if f.usable => None,
+        Some(f) => Some(Finding::new(
+            KEY_NOT_USABLE,
+            format!("the key is {state}: {}", f.meaning),
+        )),
+        None => Some(Finding::new(
+            KEY_NOT_USABLE,
+            format!(
+                "the key is in state {state}, which the key state table ({}) does not list: it is not taken for Enabled",
+                crate::analysis::key_state::SOURCE
+            ),
+        )),
     }
 }
 

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{AwsError, Clients, LiveError};
+use crate::analysis::key_state::KeyStatus;
 use crate::analysis::lockout::{KeyProperties, KeyRef};
 
 /// What KMS told about the key.
@@ -47,6 +48,14 @@ pub(crate) fn properties_of(m: &aws_sdk_kms::types::KeyMetadata) -> KeyPropertie
             .and_then(|c| c.primary_key())
             .and_then(|p| p.region())
             .map(str::to_string),
+        status: KeyStatus {
+            state: m.key_state().map(|s| s.as_str().to_string()),
+            deletion_date: m
+                .deletion_date()
+                .and_then(|d| DateTime::from_timestamp(d.secs(), d.subsec_nanos())),
+            pending_window_days: m.pending_deletion_window_in_days(),
+            days_left: None,
+        },
     }
 }
 
