@@ -1953,3 +1953,70 @@ fn history_from_athena_end_to_end() {
     assert!(table.contains("2 policy event(s) for this key"), "{table}");
     assert!(err.contains("Athena will scan about"), "{err}");
 }
+
+/// Issue 27 on the wire: the policy replaced (safety check bypassed) by one that grants
+/// only a role, then the key scheduled for deletion in 7 days. moto's DescribeKey reports
+/// PendingDeletion and the date: the JSON key carries them, KL220 comes first, and the
+/// plan cancels the deletion before it repairs the policy and enables the key after.
+#[test]
+fn a_locked_key_then_scheduled_for_deletion_says_the_deadline() {
+    let role = unique("DoomAdmin");
+    create_role(&role);
+    let arn = create_key(None);
+    let kms = setup_kms();
+    let rt = runtime();
+    rt.block_on(
+        kms.put_key_policy()
+            .key_id(&arn)
+            .policy_name("default")
+            .policy(
+                serde_json::json!({"Version": "2012-10-17", "Statement": [admin(&role)]})
+                    .to_string(),
+            )
+            .bypass_policy_lockout_safety_check(true)
+            .send(),
+    )
+    .expect("PutKeyPolicy on moto");
+    let scheduled = rt
+        .block_on(
+            // moto answers ScheduleKeyDeletion by key id only (a 500 for the ARN).
+            kms.schedule_key_deletion()
+                .key_id(arn.rsplit('/').next().unwrap())
+                .pending_window_in_days(7)
+                .send(),
+        )
+        .expect("ScheduleKeyDeletion on moto");
+    let date = scheduled.deletion_date().expect("a deletion date").secs();
+
+    let out = kmsdoctor(&["why-locked", &arn, "--output", "json"]);
+    let v = json(&out);
+    assert_eq!(v["verdict"], "recoverable", "{v:#}");
+    assert_eq!(v["key"]["state"], "PendingDeletion", "{:#}", v["key"]);
+    let said: chrono::DateTime<chrono::Utc> = v["key"]["deletion_date"]
+        .as_str()
+        .expect("deletion_date")
+        .parse()
+        .unwrap();
+    assert_eq!(said.timestamp(), date);
+    assert_eq!(v["findings"][0]["id"], "KL220", "{:#}", v["findings"]);
+    let cmds: Vec<String> = v["recovery_plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["command"].as_str().map(str::to_string))
+        .collect();
+    let at = |needle: &str| {
+        cmds.iter()
+            .position(|c| c.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle} in {cmds:#?}"))
+    };
+    assert!(
+        at("cancel-key-deletion") < at("put-key-policy"),
+        "{cmds:#?}"
+    );
+    assert!(at("put-key-policy") < at("enable-key"), "{cmds:#?}");
+    assert!(
+        cmds[at("cancel-key-deletion")].contains(&format!("--endpoint-url {}", endpoint())),
+        "{cmds:#?}"
+    );
+}
