@@ -8,7 +8,8 @@ use assert_cmd::Command;
 
 const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
-fn kmsdoctor(args: &[&str]) -> (i32, String, String) {
+/// Runs kmsdoctor without colour: exit code, stdout, stderr.
+pub(crate) fn kmsdoctor(args: &[&str]) -> (i32, String, String) {
     let out = Command::cargo_bin("kmsdoctor")
         .expect("binary")
         .args(args)

@@ -4,25 +4,11 @@
 //! and "Cancel key deletion": PutKeyPolicy works in every state; CancelKeyDeletion only on
 //! a key pending deletion and leaves it Disabled; EnableKey fails while deletion is pending.
 
-use assert_cmd::Command;
+use super::hostile::kmsdoctor;
 
 const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 const NOW: &str = "2026-11-23T00:00:00Z";
 const ADMIN: &str = "arn:aws:iam::111122223333:role/KeyAdmin";
-
-fn kmsdoctor(args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("kmsdoctor")
-        .expect("binary")
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// A policy that names key administrators and no IAM delegation; `admin_actions` is what
 /// the administrator role may do.
@@ -98,6 +84,17 @@ fn json(out: &str) -> serde_json::Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
 
+/// The key administrator role's entry among the recoverable administrators.
+fn admin_role(doc: &serde_json::Value) -> serde_json::Value {
+    doc["recoverable_admins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["principal"] == ADMIN)
+        .cloned()
+        .expect("the admin role")
+}
+
 /// The plan's commands, in order.
 fn commands(doc: &serde_json::Value) -> Vec<String> {
     doc["recovery_plan"]
@@ -164,13 +161,7 @@ fn recoverable_and_pending_deletion_cancels_first_then_repairs_then_enables() {
     let (code, out, err) = why_locked(&path, "json");
     assert_eq!(code, 3, "recoverable: {err}{out}");
     let doc = json(&out);
-    let admin = &doc["recoverable_admins"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["principal"] == ADMIN)
-        .cloned()
-        .expect("the admin role");
+    let admin = admin_role(&doc);
     assert_eq!(admin["can_cancel_key_deletion"], true);
     assert_eq!(admin["can_enable_key"], true);
     let cmds = commands(&doc);
@@ -199,13 +190,7 @@ fn an_admin_without_cancel_repairs_first_then_cancels() {
     let (code, out, err) = why_locked(&path, "json");
     assert_eq!(code, 3, "recoverable: {err}{out}");
     let doc = json(&out);
-    let admin = doc["recoverable_admins"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["principal"] == ADMIN)
-        .cloned()
-        .expect("the admin role");
+    let admin = admin_role(&doc);
     assert_eq!(admin["can_cancel_key_deletion"], false, "{admin:#}");
     let cmds = commands(&doc);
     let put = position(&cmds, "aws kms put-key-policy");
