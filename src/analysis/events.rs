@@ -1,30 +1,78 @@
-//! The key-policy events kmsdoctor reasons about (CreateKey, PutKeyPolicy), in its own
+//! The key events kmsdoctor reasons about (those that set the policy, those that change the
+//! key's state), in its own
 //! types: who, when, from where, and the policy applied. Decoding them from CloudTrail's
 //! shapes is the evidence layer's work (`evidence::cloudtrail_records`).
 
 use chrono::{DateTime, Utc};
 
-/// The two kinds of event that set a key policy.
+/// The CloudTrail events of a key that kmsdoctor reads: those that set its policy, and
+/// those that change its state (KMS Developer Guide, "Logging AWS KMS API calls with AWS
+/// CloudTrail": ScheduleKeyDeletion, CancelKeyDeletion, DisableKey, EnableKey; "Key states
+/// of AWS KMS keys" for the state each leaves).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum EventName {
     CreateKey,
     PutKeyPolicy,
     /// Creates a multi-Region replica, in the primary's region: the replica's first policy.
     ReplicateKey,
+    /// Leaves the key `PendingDeletion` (a primary with replicas `PendingReplicaDeletion`).
+    ScheduleKeyDeletion,
+    /// Leaves the key `Disabled`.
+    CancelKeyDeletion,
+    DisableKey,
+    EnableKey,
 }
 
 impl EventName {
+    /// Every event read, in one list: the CloudTrail lookups, the log-file filter and the
+    /// Athena query all ask for these names.
+    pub const ALL: [EventName; 7] = [
+        EventName::CreateKey,
+        EventName::PutKeyPolicy,
+        EventName::ReplicateKey,
+        EventName::ScheduleKeyDeletion,
+        EventName::CancelKeyDeletion,
+        EventName::DisableKey,
+        EventName::EnableKey,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventName::CreateKey => "CreateKey",
             EventName::PutKeyPolicy => "PutKeyPolicy",
             EventName::ReplicateKey => "ReplicateKey",
+            EventName::ScheduleKeyDeletion => "ScheduleKeyDeletion",
+            EventName::CancelKeyDeletion => "CancelKeyDeletion",
+            EventName::DisableKey => "DisableKey",
+            EventName::EnableKey => "EnableKey",
         }
+    }
+
+    pub fn parse(name: &str) -> Option<EventName> {
+        EventName::ALL.into_iter().find(|e| e.as_str() == name)
     }
 
     /// Whether the event creates the key (its first policy).
     pub fn creates(self) -> bool {
         matches!(self, EventName::CreateKey | EventName::ReplicateKey)
+    }
+
+    /// Whether the event sets the key policy (else it changes the key's state).
+    pub fn sets_policy(self) -> bool {
+        matches!(
+            self,
+            EventName::CreateKey | EventName::PutKeyPolicy | EventName::ReplicateKey
+        )
+    }
+
+    /// The state a successful call leaves the key in; `None` for policy events.
+    pub fn leaves_state(self) -> Option<&'static str> {
+        match self {
+            EventName::ScheduleKeyDeletion => Some("PendingDeletion"),
+            EventName::CancelKeyDeletion | EventName::DisableKey => Some("Disabled"),
+            EventName::EnableKey => Some("Enabled"),
+            _ => None,
+        }
     }
 }
 
@@ -98,6 +146,12 @@ pub struct PolicyEvent {
     pub policy: Option<String>,
     pub policy_name: Option<String>,
     pub bypass_lockout_check: bool,
+    /// ScheduleKeyDeletion: when the key is deleted (`responseElements.deletionDate`, else
+    /// the event's time plus `requestParameters.pendingWindowInDays`).
+    pub deletion_date: Option<DateTime<Utc>>,
+    /// ScheduleKeyDeletion: `responseElements.keyState` (`PendingReplicaDeletion` for a
+    /// primary with replicas), when the record says it.
+    pub key_state: Option<String>,
     /// `errorCode` of a failed call: it changed nothing.
     pub error_code: Option<String>,
     pub error_message: Option<String>,

@@ -112,6 +112,10 @@ pub struct KeyStatus {
     /// negative once past it): set by the diagnosis, never read from evidence.
     #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub days_left: Option<i64>,
+    /// Where the state was learnt when DescribeKey did not say it: the CloudTrail event
+    /// that last changed it (set by the diagnosis, never read from evidence).
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub from_event: Option<String>,
 }
 
 impl KeyStatus {
@@ -202,7 +206,7 @@ mod tests {
             state: Some("PendingDeletion".into()),
             deletion_date: Some("2026-12-12T00:00:00Z".parse().unwrap()),
             pending_window_days: Some(7),
-            days_left: None,
+            ..KeyStatus::default()
         }
         .at(now);
         assert_eq!(st.days_left, Some(6));

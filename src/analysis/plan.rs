@@ -175,7 +175,7 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
             if cancels_first {
                 steps.run(
                     format!(
-                        "First cancel the key's deletion ({}): the key is then Disabled",
+                        "First cancel the key's deletion, due {}: the key is then Disabled",
                         deadline(d)
                     ),
                     key_words(cmd(input, &["aws", "kms", "cancel-key-deletion"]), d)
@@ -219,7 +219,7 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
             if pending && !cancels_first {
                 steps.run(
                     format!(
-                        "Then cancel the key's deletion at once ({}), as an IAM administrator of the account: the repaired policy's delegation lets IAM policies allow kms:CancelKeyDeletion. The key is then Disabled",
+                        "Then cancel the key's deletion at once, due {}, as an IAM administrator of the account: the repaired policy's delegation lets IAM policies allow kms:CancelKeyDeletion. The key is then Disabled",
                         deadline(d)
                     ),
                     key_words(cmd(input, &["aws", "kms", "cancel-key-deletion"]), d)

@@ -232,6 +232,10 @@ pub(crate) fn investigate(
             .properties
             .as_ref()
             .and_then(|p| p.primary_region.clone()),
+        state_enabled: key_evidence
+            .properties
+            .as_ref()
+            .is_some_and(|p| p.status.state.as_deref() == Some("Enabled")),
     };
     let mut events = source.policy_events(std::slice::from_ref(&query))?;
     let mine = events.by_key.pop().unwrap_or_default();

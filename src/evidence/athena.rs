@@ -121,7 +121,7 @@ pub fn history_sql(q: &HistoryQuery<'_>) -> Result<String, Invalid> {
         return Err(Invalid("the oldest day is after the newest".into()));
     }
     Ok(format!(
-        "SELECT {}\nFROM \"{}\".\"{}\"\nWHERE account = '{}'\n  AND region = '{}'\n  AND \"timestamp\" BETWEEN '{}' AND '{}'\n  AND eventsource = 'kms.amazonaws.com'\n  AND eventname IN ('CreateKey', 'PutKeyPolicy', 'ReplicateKey')\n  AND (strpos(requestparameters, '{key}') > 0 OR strpos(responseelements, '{key}') > 0)",
+        "SELECT {}\nFROM \"{}\".\"{}\"\nWHERE account = '{}'\n  AND region = '{}'\n  AND \"timestamp\" BETWEEN '{}' AND '{}'\n  AND eventsource = 'kms.amazonaws.com'\n  AND eventname IN ({names})\n  AND (strpos(requestparameters, '{key}') > 0 OR strpos(responseelements, '{key}') > 0)",
         COLUMNS.join(", "),
         q.database,
         q.table,
@@ -130,6 +130,11 @@ pub fn history_sql(q: &HistoryQuery<'_>) -> Result<String, Invalid> {
         q.oldest.format("%Y/%m/%d"),
         q.newest.format("%Y/%m/%d"),
         key = q.key_id,
+        names = crate::analysis::events::EventName::ALL
+            .iter()
+            .map(|e| format!("'{}'", e.as_str()))
+            .collect::<Vec<_>>()
+            .join(", "),
     ))
 }
 
@@ -397,7 +402,7 @@ mod tests {
             sql.contains("AND \"timestamp\" BETWEEN '2025/01/31' AND '2026/08/25'"),
             "{sql}"
         );
-        assert!(sql.contains("eventname IN ('CreateKey', 'PutKeyPolicy', 'ReplicateKey')"));
+        assert!(sql.contains("eventname IN ('CreateKey', 'PutKeyPolicy', 'ReplicateKey', 'ScheduleKeyDeletion', 'CancelKeyDeletion', 'DisableKey', 'EnableKey')"));
         assert!(sql.contains("strpos(requestparameters, '1234abcd-12ab-34cd-56ef-1234567890ab')"));
         assert!(history_sql(&q("mrk-1234abcd12ab34cd56ef1234567890ab", "t")).is_ok());
     }

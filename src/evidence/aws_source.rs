@@ -515,6 +515,7 @@ impl EvidenceSource for AwsSource<'_> {
                 key: q.key.clone(),
                 creation: q.creation,
                 primary_region: q.primary_region.clone(),
+                state_enabled: q.state_enabled,
             })
             .collect();
         let (mut by_key, mut lookup) = self.runtime.block_on(aws::lookup_policy_events(

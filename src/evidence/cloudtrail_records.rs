@@ -164,10 +164,7 @@ fn scan_lines(text: &str) -> Result<TrailScan, TrailError> {
 
 /// A cheap test that a record can be a KMS policy event, before parsing it.
 fn may_be_policy_event(raw: &str) -> bool {
-    raw.contains("kms.amazonaws.com")
-        && (raw.contains("PutKeyPolicy")
-            || raw.contains("CreateKey")
-            || raw.contains("ReplicateKey"))
+    raw.contains("kms.amazonaws.com") && EventName::ALL.iter().any(|e| raw.contains(e.as_str()))
 }
 
 fn read_lookup_event(raw: &str, index: usize, out: &mut TrailScan) {
@@ -255,11 +252,8 @@ fn policy_event(r: &Value, index: usize) -> Result<Option<PolicyEvent>, Unreadab
     if str_at(r, &["eventSource"]) != Some("kms.amazonaws.com") {
         return Ok(None);
     }
-    let name = match str_at(r, &["eventName"]) {
-        Some("PutKeyPolicy") => EventName::PutKeyPolicy,
-        Some("CreateKey") => EventName::CreateKey,
-        Some("ReplicateKey") => EventName::ReplicateKey,
-        _ => return Ok(None),
+    let Some(name) = str_at(r, &["eventName"]).and_then(EventName::parse) else {
+        return Ok(None);
     };
     let time = str_at(r, &["eventTime"])
         .and_then(parse_date)
@@ -329,7 +323,33 @@ fn policy_event(r: &Value, index: usize) -> Result<Option<PolicyEvent>, Unreadab
         Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
         _ => false,
     };
+    // ScheduleKeyDeletion's date: the record's `deletionDate` is not always ISO 8601 (the
+    // guide's sample says "Apr 12, 2021 18:58:30 PM"); it is the call's time plus the
+    // waiting period, which the request holds (7–30 days, 30 when not given: API reference).
+    let (deletion_date, key_state) = if name == EventName::ScheduleKeyDeletion {
+        let window = params
+            .and_then(|p| p.get("pendingWindowInDays"))
+            .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
+            .filter(|d| (1..=365).contains(d))
+            .unwrap_or(30);
+        let date = str_at(r, &["responseElements", "deletionDate"])
+            .and_then(parse_date)
+            .unwrap_or(time + chrono::Duration::days(window));
+        let state = str_at(r, &["responseElements", "keyState"])
+            .filter(|s| crate::analysis::key_state::fact(s).is_some())
+            .map(str::to_string);
+        (Some(date), state)
+    } else {
+        (None, None)
+    };
+    if let Some(k) = r.pointer("/responseElements/keyId").and_then(Value::as_str) {
+        if !key_refs.iter().any(|x| x == k) {
+            key_refs.push(k.to_string());
+        }
+    }
     Ok(Some(PolicyEvent {
+        deletion_date,
+        key_state,
         event_id,
         name,
         time,

@@ -101,6 +101,10 @@ pub struct EventsQuery {
     pub creation: Option<DateTime<Utc>>,
     /// For a multi-Region replica: the primary's region, where its ReplicateKey is logged.
     pub primary_region: Option<String>,
+    /// DescribeKey said the key is Enabled: its state changes are not looked up (four
+    /// paced CloudTrail calls saved on every healthy run); they matter when the key is
+    /// disabled, pending deletion, or its state is not known.
+    pub state_enabled: bool,
 }
 
 /// Where evidence comes from.

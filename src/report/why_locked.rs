@@ -20,6 +20,9 @@
 //!   `embedded_at`
 //! - `history`: applied versions, oldest first: `event_id`, `event_name`, `time`, `actor`,
 //!   `source_ip`, `user_agent`, `bypass_lockout_check`, `default_policy`, `verdict`
+//! - `state_changes` (when CloudTrail recorded any): ScheduleKeyDeletion, CancelKeyDeletion,
+//!   DisableKey, EnableKey calls, oldest first: `event_id`, `event_name`, `time`, `actor`,
+//!   `source_ip`, `state` (what it left), `deletion_date`, `error_code` (a failed call)
 //! - `failed_changes`: CreateKey/PutKeyPolicy calls that failed (they changed nothing)
 //! - `recovery_plan`: `step`, `text`, `command`
 //! - `caller` (live, or with `--caller`): `principal`, `can_put_key_policy`,
@@ -99,6 +102,8 @@ struct WhyLockedJson<'a> {
     caller: Option<&'a crate::analysis::lockout::CallerAccess>,
     findings: Vec<FindingJson>,
     history: &'a [crate::analysis::lockout::PolicyVersion],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    state_changes: &'a [crate::analysis::lockout::StateChange],
     failed_changes: &'a [crate::analysis::lockout::FailedChange],
     recovery_plan: &'a [Step],
     repaired_policy: Option<&'a RepairedPolicy>,
@@ -129,6 +134,7 @@ pub fn render_json(out: &mut dyn Write, r: &WhyLockedReport<'_>) -> io::Result<(
         caller: d.caller.as_ref(),
         findings: findings(d),
         history: &d.history,
+        state_changes: &d.state_changes,
         failed_changes: &d.failed_changes,
         recovery_plan: r.plan,
         repaired_policy: r.repaired,
@@ -176,6 +182,14 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
             style.warn(&line)
         };
         writeln!(out, "{} {painted}", style.bold("State:"))?;
+        if let Some(e) = &d.key_status.from_event {
+            wrap(
+                out,
+                "       ",
+                "       ",
+                &format!("(from CloudTrail event {e}: DescribeKey did not say)"),
+            )?;
+        }
     }
     writeln!(out, "{} {painted}  (from {source})", style.bold("Verdict:"))?;
     if let Some(c) = &d.caller {
@@ -365,6 +379,33 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
                 } else {
                     ""
                 }
+            );
+            wrap(out, "  ", "    ", &line)?;
+        }
+    }
+    if !d.state_changes.is_empty() {
+        writeln!(out, "\n{}", style.bold("Key state changes (oldest first):"))?;
+        for c in &d.state_changes {
+            let result = match (&c.state, &c.error_code) {
+                (_, Some(code)) => format!("failed ({code})"),
+                (Some(st), None) => match c.deletion_date {
+                    Some(date) => {
+                        format!("{st}, deletion on {}", date.format("%Y-%m-%d %H:%M UTC"))
+                    }
+                    None => st.clone(),
+                },
+                (None, None) => String::new(),
+            };
+            let line = format!(
+                "{} {} {} by {}{}",
+                c.time.format("%Y-%m-%dT%H:%M:%SZ"),
+                c.event_name.as_str(),
+                result,
+                c.actor.who(),
+                c.source_ip
+                    .as_deref()
+                    .map(|ip| format!(" from {ip}"))
+                    .unwrap_or_default()
             );
             wrap(out, "  ", "    ", &line)?;
         }

@@ -76,7 +76,15 @@ fn clients(rules: &[&Rule]) -> Clients {
     let guard = ReadOnlyGuard::new(calls.clone(), "us-east-1");
     let g = guard.clone();
     // Configured as in production (guard, no SDK retries), over the mocks.
-    let cloudtrail = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, rules, move |b| {
+    // The key's state changes (ScheduleKeyDeletion...) are looked up too: none here, unless
+    // a test's own rule answers them first.
+    let quiet = no_state_changes();
+    let rules: Vec<&Rule> = rules
+        .iter()
+        .copied()
+        .chain(std::iter::once(&quiet))
+        .collect();
+    let cloudtrail = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, &rules, move |b| {
         cloudtrail_config(b, &g)
     });
     Clients {
@@ -157,6 +165,8 @@ fn run_noting_progress(
             key,
             creation: created,
             primary_region: None,
+            // The state is not known: the state changes are looked up too.
+            state_enabled: false,
         }],
         now() - chrono::Duration::days(90),
         now(),
@@ -169,6 +179,18 @@ fn run_noting_progress(
         report,
         noted.into_inner().unwrap(),
     )
+}
+
+/// Empty pages for the lookups of the key's state changes.
+fn no_state_changes() -> Rule {
+    mock!(aws_sdk_cloudtrail::Client::lookup_events)
+        .match_requests(|r| {
+            kmsdoctor::analysis::events::EventName::parse(
+                r.lookup_attributes()[0].attribute_value(),
+            )
+            .is_some_and(|e| !e.sets_policy())
+        })
+        .then_output(|| page(vec![], None))
 }
 
 fn empty_create_key() -> Rule {
@@ -194,7 +216,8 @@ fn three_pages_are_joined_in_order() {
     let (ids, report) = run(&c, fast());
     assert_eq!(ids, vec!["e1", "e2", "e3", "e4"]);
     assert!(report.complete, "{:?}", report.problems);
-    assert_eq!((report.calls, report.pages), (4, 4));
+    // Three pages of PutKeyPolicy, one for each of the four state changes, one CreateKey.
+    assert_eq!((report.calls, report.pages), (8, 8));
     assert!(c
         .calls
         .calls()
@@ -230,8 +253,8 @@ fn throttling_then_success() {
     assert_eq!(ids, vec!["e1"]);
     assert!(report.complete);
     assert_eq!(
-        report.calls, 4,
-        "two throttled calls, the good one, then CreateKey"
+        report.calls, 8,
+        "two throttled calls, the good one, the four state changes, then CreateKey"
     );
     // Each retry is reported, with its reason, before the wait (issue 15, item 8).
     assert_eq!(
@@ -240,7 +263,11 @@ fn throttling_then_success() {
             "retry PutKeyPolicy 2/4: ThrottlingException: Rate exceeded",
             "retry PutKeyPolicy 3/4: ThrottlingException: Rate exceeded",
             "page PutKeyPolicy 1 1",
-            "page CreateKey 2 1",
+            "page ScheduleKeyDeletion 2 1",
+            "page CancelKeyDeletion 3 1",
+            "page DisableKey 4 1",
+            "page EnableKey 5 1",
+            "page CreateKey 6 1",
         ]
     );
 }
@@ -260,7 +287,7 @@ fn a_server_error_then_success() {
     let (ids, report) = run(&c, fast());
     assert_eq!(ids, vec!["e1"]);
     assert!(report.complete, "{:?}", report.problems);
-    assert_eq!(report.calls, 3);
+    assert_eq!(report.calls, 3 + 4, "and one for each kind of state change");
 }
 
 #[test]
@@ -323,7 +350,8 @@ fn a_repeating_next_token_stops_the_loop() {
         "{:?}",
         report.problems
     );
-    assert!(report.calls <= 4, "no endless loop: {} calls", report.calls);
+    // The looping PutKeyPolicy lookup stops; the four state lookups take one call each.
+    assert!(report.calls <= 8, "no endless loop: {} calls", report.calls);
 }
 
 #[test]
@@ -374,7 +402,7 @@ fn events_of_other_keys_are_left_out() {
 /// 120 policy events of the key: three pages of PutKeyPolicy (50, 50, 20) and one narrow
 /// CreateKey lookup, four calls; under the 2-a-second pace, three waits of 500 ms.
 #[test]
-fn one_hundred_twenty_policy_events_cost_four_calls() {
+fn one_hundred_twenty_policy_events_cost_three_pages_and_one_call_per_other_search() {
     let pages: Vec<Rule> = (0..3)
         .map(|p| {
             let count = if p == 2 { 20 } else { 50 };
@@ -398,7 +426,7 @@ fn one_hundred_twenty_policy_events_cost_four_calls() {
     let c = clients(&rules);
     let (ids, report) = run(&c, LookupPacing::default());
     assert_eq!(ids.len(), 120);
-    assert_eq!(report.calls, 4);
+    assert_eq!(report.calls, 4 + 4, "and one for each kind of state change");
 }
 
 #[test]
@@ -1319,6 +1347,8 @@ fn a_replicas_creation_is_looked_up_in_the_primarys_region() {
             key: KeyRef::parse(replica).unwrap(),
             creation: None,
             primary_region: Some("us-west-2".into()),
+            // DescribeKey said Enabled: no lookup of state changes.
+            state_enabled: true,
         }],
         now() - chrono::Duration::days(90),
         now(),
@@ -1331,6 +1361,6 @@ fn a_replicas_creation_is_looked_up_in_the_primarys_region() {
     assert_eq!(by_key[0][0].applies_in.as_deref(), Some("us-east-1"));
     assert_eq!(
         report.calls, 3,
-        "PutKeyPolicy, CreateKey, and ReplicateKey in us-west-2"
+        "PutKeyPolicy, CreateKey, and ReplicateKey in us-west-2; no state lookups for an Enabled key"
     );
 }

@@ -190,21 +190,9 @@ pub(super) fn recoverable_admins(
             continue;
         }
         let get = setting.decide(
-            &setting.recovery_request(caller.clone(), "kms:GetKeyPolicy"),
+            &setting.recovery_request(caller, "kms:GetKeyPolicy"),
             policy,
         );
-        // What the key's state needs besides the repair, asked only when it needs it.
-        let status = setting.properties.map(|p| &p.status);
-        let can = |action: &str| {
-            let d = setting.decide(&setting.recovery_request(caller.clone(), action), policy);
-            matches!(d.decision, Decision::Allowed | Decision::Conditional)
-        };
-        let can_cancel_key_deletion = status
-            .filter(|s| s.state.as_deref() == Some("PendingDeletion"))
-            .map(|_| can("kms:CancelKeyDeletion"));
-        let can_enable_key = status
-            .filter(|s| matches!(s.state.as_deref(), Some("PendingDeletion" | "Disabled")))
-            .map(|_| can("kms:EnableKey"));
         let needs_iam = put.decision == Decision::Conditional
             && !put.requirements.is_empty()
             && put.requirements.iter().all(|a| {
@@ -255,8 +243,8 @@ pub(super) fn recoverable_admins(
             kind,
             can_put_key_policy: true,
             can_get_key_policy: matches!(get.decision, Decision::Allowed | Decision::Conditional),
-            can_cancel_key_deletion,
-            can_enable_key,
+            can_cancel_key_deletion: None,
+            can_enable_key: None,
             decision,
             statements: put.deciding_statements.clone(),
             requirements: if requirements.iter().all(|a| a.all_of.is_empty()) {
@@ -276,6 +264,39 @@ pub(super) fn recoverable_admins(
         });
     }
     (out, skipped)
+}
+
+/// What the key's state needs besides the repair, asked of each named administrator only
+/// when the state needs it: CancelKeyDeletion for a key pending deletion, EnableKey for one
+/// pending deletion or disabled (key state table). A class of principals is left unasked:
+/// the plan then cancels after the repair, through the delegation it puts back.
+pub(super) fn answer_for_state(
+    admins: &mut [RecoverableAdmin],
+    policy: &Policy,
+    setting: &Setting<'_>,
+    status: &crate::analysis::key_state::KeyStatus,
+) {
+    let state = status.state.as_deref();
+    let cancel = state == Some("PendingDeletion");
+    let enable = matches!(state, Some("PendingDeletion" | "Disabled"));
+    if !cancel && !enable {
+        return;
+    }
+    for a in admins.iter_mut().filter(|a| a.class.is_none()) {
+        let Ok(caller) = Caller::parse(&a.principal) else {
+            continue;
+        };
+        let can = |action: &str| {
+            let d = setting.decide(&setting.recovery_request(caller.clone(), action), policy);
+            matches!(d.decision, Decision::Allowed | Decision::Conditional)
+        };
+        if cancel {
+            a.can_cancel_key_deletion = Some(can("kms:CancelKeyDeletion"));
+        }
+        if enable {
+            a.can_enable_key = Some(can("kms:EnableKey"));
+        }
+    }
 }
 
 /// What the key policy, and the other layers of the request chain when known, let the

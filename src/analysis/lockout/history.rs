@@ -50,6 +50,50 @@ pub struct FailedChange {
     pub error_message: Option<String>,
 }
 
+/// A change of the key's state (ScheduleKeyDeletion, CancelKeyDeletion, DisableKey,
+/// EnableKey), next to the policy changes in the key's story.
+#[derive(Debug, Clone, Serialize)]
+pub struct StateChange {
+    pub event_id: String,
+    pub event_name: EventName,
+    pub time: DateTime<Utc>,
+    pub actor: Actor,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_ip: Option<String>,
+    /// The state the call left the key in (none when it failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// ScheduleKeyDeletion: when the key is to be deleted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletion_date: Option<DateTime<Utc>>,
+    /// A failed call changed nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+}
+
+/// The key's state changes among its events, oldest first.
+pub(super) fn state_changes(mine: &[&PolicyEvent]) -> Vec<StateChange> {
+    mine.iter()
+        .filter(|e| !e.name.sets_policy())
+        .map(|e| StateChange {
+            event_id: e.event_id.clone(),
+            event_name: e.name,
+            time: e.time,
+            actor: e.actor.clone(),
+            source_ip: e.source_ip.clone(),
+            state: match &e.error_code {
+                Some(_) => None,
+                None => e
+                    .key_state
+                    .clone()
+                    .or_else(|| e.name.leaves_state().map(str::to_string)),
+            },
+            deletion_date: e.deletion_date.filter(|_| e.error_code.is_none()),
+            error_code: e.error_code.clone(),
+        })
+        .collect()
+}
+
 /// The event after which the policy stopped being `ok` and stayed so.
 #[derive(Debug, Clone, Serialize)]
 pub struct LockoutEvent {
@@ -114,7 +158,7 @@ pub(super) fn versions(
 ) -> (Vec<PolicyVersion>, Vec<FailedChange>) {
     let mut history = Vec::new();
     let mut failed = Vec::new();
-    for e in mine {
+    for e in mine.iter().filter(|e| e.name.sets_policy()) {
         if let Some(code) = &e.error_code {
             failed.push(FailedChange {
                 event_id: e.event_id.clone(),

@@ -21,7 +21,7 @@ use serde::Serialize;
 pub use admins::{AdminKind, CallerAccess, Existence, RecoverableAdmin};
 pub use assess::{assess, Assessment, Verdict};
 pub use delegation::{default_policy, Setting, DELEGATION_SID};
-pub use history::{history_settled, FailedChange, LockoutEvent, PolicyVersion};
+pub use history::{history_settled, FailedChange, LockoutEvent, PolicyVersion, StateChange};
 pub use key::{KeyProperties, KeyRef, KeyRefError};
 pub use live_facts::{apply_iam_facts, note_incomplete};
 pub use view::generic;
@@ -30,7 +30,7 @@ use chrono::{DateTime, Utc};
 
 use crate::analysis::aws_ids::Arn;
 use crate::analysis::eval::Alternative;
-use crate::analysis::events::PolicyEvent;
+use crate::analysis::events::{EventName, PolicyEvent};
 use crate::analysis::key_state::KeyStatus;
 use crate::analysis::policy::{Effect, Policy, PolicyDocument};
 use crate::analysis::principal::{Caller, PrincipalEntry};
@@ -72,8 +72,11 @@ pub struct Diagnosis {
     /// Id is AWS's `auto-SERVICE-N`. AWS sets that policy and nobody can change it, by design
     /// (KMS Developer Guide, "AWS managed keys"): not a lockout to recover from.
     pub aws_managed: bool,
-    /// The key's state and deletion date, when the evidence says them (DescribeKey).
+    /// The key's state and deletion date, when the evidence says them (DescribeKey, else
+    /// the last state change CloudTrail recorded).
     pub key_status: crate::analysis::key_state::KeyStatus,
+    /// The key's state changes CloudTrail recorded, oldest first.
+    pub state_changes: Vec<history::StateChange>,
 }
 
 impl Diagnosis {
@@ -186,6 +189,17 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
         },
     };
 
+    let state_changes = history::state_changes(&mine);
+    let mut key_status = ev.properties.map(|p| p.status.clone()).unwrap_or_default();
+    if key_status.state.is_none() {
+        // DescribeKey did not say (denied, or files): the last state change recorded.
+        if let Some(c) = state_changes.iter().rev().find(|c| c.state.is_some()) {
+            key_status.state = c.state.clone();
+            key_status.deletion_date = c.deletion_date;
+            key_status.from_event = Some(c.event_id.clone());
+        }
+    }
+    let key_status = key_status.at(ev.now);
     let mut verdict = Verdict::Unknown;
     let mut ok_requirements = Vec::new();
     let mut admins = Vec::new();
@@ -196,6 +210,7 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
         verdict = a.verdict;
         ok_requirements = a.ok_requirements;
         admins = a.recoverable_admins;
+        admins::answer_for_state(&mut admins, policy, s, &key_status);
         findings.extend(a.findings);
         policy_findings = policy.findings.clone();
         if let Some(Ok(c)) = ev.caller.map(Caller::parse) {
@@ -241,12 +256,12 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
         ));
     }
 
-    let key_status = ev
-        .properties
-        .map(|p| p.status.at(ev.now))
-        .unwrap_or_default();
     // The state comes first: a key pending deletion is an emergency whatever the verdict.
-    if let Some(f) = state_finding(&key_status, verdict) {
+    let scheduled = state_changes
+        .iter()
+        .rev()
+        .find(|c| c.event_name == EventName::ScheduleKeyDeletion && c.state.is_some());
+    if let Some(f) = state_finding(&key_status, verdict, lockout.as_ref(), scheduled) {
         findings.insert(0, f);
     }
 
@@ -266,12 +281,18 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
         account_from_policy,
         aws_managed,
         key_status,
+        state_changes,
     }
 }
 
 /// KL220 for a key pending deletion, KL221 for any other state that keeps the key from use
 /// (or one the key state table does not have: never taken for `Enabled`).
-fn state_finding(status: &KeyStatus, verdict: Verdict) -> Option<Finding> {
+fn state_finding(
+    status: &KeyStatus,
+    verdict: Verdict,
+    lockout: Option<&LockoutEvent>,
+    scheduled: Option<&history::StateChange>,
+) -> Option<Finding> {
     let state = status.state.as_deref()?;
     // A bundle may say anything: a state is a word, or it is not repeated.
     let state = if !state.is_empty()
@@ -296,13 +317,43 @@ fn state_finding(status: &KeyStatus, verdict: Verdict) -> Option<Finding> {
             Verdict::Ok => "",
             _ => " and its policy locks out the account: the deletion must be cancelled before that date, or the data encrypted under the key is lost for good",
         };
-        return Some(Finding::new(
+        // The pattern of a destructive attack: the lockout, then the deletion scheduled.
+        let story = match (lockout, scheduled) {
+            (Some(l), Some(s)) if s.time >= l.time => format!(
+                ". The policy locked the account out with {} {} by {} at {}, and {} {} by {} at {}{} scheduled the deletion",
+                l.event_name.as_str(),
+                l.event_id,
+                l.actor.who(),
+                l.time.format("%Y-%m-%dT%H:%M:%SZ"),
+                s.event_name.as_str(),
+                s.event_id,
+                s.actor.who(),
+                s.time.format("%Y-%m-%dT%H:%M:%SZ"),
+                s.source_ip
+                    .as_deref()
+                    .map(|ip| format!(" from {ip}"))
+                    .unwrap_or_default(),
+            ),
+            (_, Some(s)) => format!(
+                ". {} {} by {} at {} scheduled it",
+                s.event_name.as_str(),
+                s.event_id,
+                s.actor.who(),
+                s.time.format("%Y-%m-%dT%H:%M:%SZ")
+            ),
+            _ => String::new(),
+        };
+        let mut f = Finding::new(
             KEY_PENDING_DELETION,
             format!(
-                "the key is {state}, to be deleted {when}{locked}; {}",
+                "the key is {state}, to be deleted {when}{locked}{story}; {}",
                 fact.map(|f| f.meaning).unwrap_or_default()
             ),
-        ));
+        );
+        if let Some(s) = scheduled {
+            f = f.at_event(&s.event_id);
+        }
+        return Some(f);
     }
     match fact {
         Some(f) if f.usable => None,

@@ -1,7 +1,8 @@
 //! CloudTrail LookupEvents: one lookup attribute per call, 50 events a page, 2 requests a
 //! second per account and region. kmsdoctor looks up `EventName=PutKeyPolicy` (every key's,
-//! a rare event) and `EventName=CreateKey`, the latter narrowed to the key's creation time
-//! when DescribeKey tells it. Looking up `ResourceName=<key ARN>` instead would page through
+//! a rare event), the state changes (ScheduleKeyDeletion, CancelKeyDeletion, DisableKey,
+//! EnableKey: as rare) and `EventName=CreateKey`, the latter narrowed to the key's creation
+//! time when DescribeKey tells it. Looking up `ResourceName=<key ARN>` instead would page through
 //! every Decrypt and Encrypt of the key, which on a busy key costs thousands of calls.
 
 use std::collections::HashSet;
@@ -13,7 +14,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use chrono::{DateTime, Utc};
 
 use super::{AwsCode, Clients, ReadOnlyGuard};
-use crate::analysis::events::PolicyEvent;
+use crate::analysis::events::{EventName, PolicyEvent};
 use crate::analysis::lockout::KeyRef;
 use crate::evidence::cloudtrail_records::lookup_event;
 
@@ -122,6 +123,8 @@ pub struct KeyLookup {
     /// For a multi-Region replica: the primary's region. Its ReplicateKey (the replica's
     /// creation and first policy) is logged there, not in the replica's region.
     pub primary_region: Option<String>,
+    /// DescribeKey said Enabled: the state changes are not looked up for this key.
+    pub state_enabled: bool,
 }
 
 /// One lookup: event name, from, to, and the region to ask when not the clients' own.
@@ -146,7 +149,14 @@ pub async fn lookup_policy_events(
     let mut by_key: Vec<Vec<PolicyEvent>> = vec![Vec::new(); keys.len()];
     let mut found = 0usize;
     let mut last_call: Option<Instant> = None;
-    let mut searches: Vec<Search> = vec![("PutKeyPolicy", start, end, None)];
+    // The policy changes, and unless every key is known Enabled the state changes, over the
+    // whole window (one lookup each: they are as rare as PutKeyPolicy).
+    let states = keys.iter().any(|k| !k.state_enabled);
+    let mut searches: Vec<Search> = EventName::ALL
+        .iter()
+        .filter(|e| *e == &EventName::PutKeyPolicy || (states && !e.sets_policy()))
+        .map(|e| (e.as_str(), start, end, None))
+        .collect();
     let mut whole_window_create = false;
     for k in keys {
         match k.creation {

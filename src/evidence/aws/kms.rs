@@ -54,7 +54,7 @@ pub(crate) fn properties_of(m: &aws_sdk_kms::types::KeyMetadata) -> KeyPropertie
                 .deletion_date()
                 .and_then(|d| DateTime::from_timestamp(d.secs(), d.subsec_nanos())),
             pending_window_days: m.pending_deletion_window_in_days(),
-            days_left: None,
+            ..KeyStatus::default()
         },
     }
 }
