@@ -71,7 +71,8 @@ pub fn follow_up(k: &KeyStanding, flags: &RunFlags) -> Option<String> {
 pub enum Triage {
     /// An AWS managed key: AWS manages its policy; counted, not judged.
     AwsManaged,
-    /// Pending deletion (of a key, or of a multi-Region replica): listed apart.
+    /// Pending deletion (of a key, or of a multi-Region replica): judged (GetKeyPolicy and
+    /// PutKeyPolicy work in every state), and listed apart with its date.
     PendingDeletion,
     /// Judged on its policy.
     Judge,
@@ -119,6 +120,12 @@ pub struct KeyStanding {
     /// whatever its own policy says.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rcp_denials: Vec<RcpDenial>,
+    /// The key's state when it is not `Enabled` (DescribeKey).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// For a key pending deletion: when it is deleted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletion_date: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A statement of a resource control policy that denies kms:PutKeyPolicy or
@@ -229,6 +236,11 @@ fn judge_policy(k: &KeyFacts<'_>) -> KeyStanding {
         multi_region,
         note: None,
         rcp_denials: k.rcps.map(|l| rcp_denials(k.arn, l)).unwrap_or_default(),
+        state: k
+            .properties
+            .and_then(|p| p.status.state.clone())
+            .filter(|s| s != "Enabled"),
+        deletion_date: k.properties.and_then(|p| p.status.deletion_date),
     };
     let text = match k.policy {
         Ok(t) => t,
@@ -333,8 +345,19 @@ impl KeyStanding {
 }
 
 /// Worst first, then by region and ARN (a stable order for diffs between scans).
+/// Worst first: a locked key pending deletion before all (soonest deletion first: after it
+/// the data is gone), then by standing, region and ARN.
 pub fn order(keys: &mut [KeyStanding]) {
-    keys.sort_by(|a, b| (a.standing, &a.region, &a.arn).cmp(&(b.standing, &b.region, &b.arn)));
+    let doomed = |k: &KeyStanding| {
+        (k.standing != Standing::Ok && k.deletion_date.is_some()).then_some(k.deletion_date)
+    };
+    keys.sort_by(|a, b| {
+        let (da, db) = (doomed(a), doomed(b));
+        db.is_some()
+            .cmp(&da.is_some())
+            .then(da.cmp(&db))
+            .then((a.standing, &a.region, &a.arn).cmp(&(b.standing, &b.region, &b.arn)))
+    });
 }
 
 #[cfg(test)]

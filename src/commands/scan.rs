@@ -59,7 +59,7 @@ pub(crate) fn gather(
     if ui.progress == Progress::Terminal {
         say!();
     }
-    let now = chrono::Utc::now();
+    let now = cfg.now;
     let mut regions: Vec<String> = Vec::new();
     for r in &found.regions {
         if !regions.contains(&r.region) {
@@ -87,14 +87,13 @@ pub(crate) fn gather(
                     s.aws_managed += 1;
                     continue;
                 }
-                Triage::PendingDeletion => {
-                    s.pending.push(Pending {
-                        arn: k.arn.clone(),
-                        region: k.region.clone(),
-                        key_state: k.key_state.clone().unwrap_or_default(),
-                    });
-                    continue;
-                }
+                // Judged like the others, and listed apart with its date.
+                Triage::PendingDeletion => s.pending.push(Pending {
+                    arn: k.arn.clone(),
+                    region: k.region.clone(),
+                    key_state: k.key_state.clone().unwrap_or_default(),
+                    deletion_date: k.properties.as_ref().and_then(|p| p.status.deletion_date),
+                }),
                 Triage::Judge => {}
             }
             // Why the policy could not be read is a note of the standing.

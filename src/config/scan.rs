@@ -19,6 +19,8 @@ pub struct ScanConfig {
     pub connection: Connection,
     /// The run's flags, for the follow-up commands.
     pub flags: RunFlags,
+    /// When the keys are judged (the time conditions and deletion dates are read against).
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 impl ScanConfig {
@@ -84,6 +86,7 @@ impl ScanConfig {
             output: a.output,
             connection: live.connection,
             flags: run_flags(&a.aws),
+            now: chrono::Utc::now(),
         })
     }
 }

@@ -10,7 +10,9 @@
 //!   policy's diagnosis),
 //!   `admins` (the principals among them), `multi_region` (`PRIMARY`/`REPLICA`), `note`, and
 //!   `follow_up` (the why-locked command)
-//! - `pending_deletion`: `arn`, `region`, `key_state`
+//! - `pending_deletion`: `arn`, `region`, `key_state`, `deletion_date` (these keys are
+//!   judged too, in `keys`; a locked one sorts first, soonest deletion first)
+//! - each key's `state` (when not `Enabled`) and `deletion_date`
 //! - `problems`: what could not be scanned (a region's ListKeys failing)
 //! - `notes`: what could not be read besides (the RCPs of accounts the caller may not read)
 //! - each key's `rcp_denials`: RCP statements denying kms:PutKeyPolicy or kms:GetKeyPolicy
@@ -34,6 +36,8 @@ pub struct Pending {
     pub arn: String,
     pub region: String,
     pub key_state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletion_date: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 pub struct ScanReport<'a> {
@@ -219,6 +223,12 @@ pub fn render_table(out: &mut dyn Write, r: &ScanReport<'_>, style: Style) -> io
         if let Some(m) = &k.multi_region {
             about.push(format!("{} multi-Region", esc(&m.to_lowercase())));
         }
+        if let Some(st) = &k.state {
+            about.push(match k.deletion_date {
+                Some(d) => format!("{}, deleted on {}", esc(st), d.format("%Y-%m-%d %H:%M UTC")),
+                None => esc(st).into_owned(),
+            });
+        }
         if !about.is_empty() {
             wrap(out, "      ", "      ", &about.join("; "))?;
         }
@@ -253,9 +263,18 @@ pub fn render_table(out: &mut dyn Write, r: &ScanReport<'_>, style: Style) -> io
         }
     }
     if !r.pending_deletion.is_empty() {
-        writeln!(out, "\n{}", style.bold("Pending deletion (not judged):"))?;
+        writeln!(out, "\n{}", style.bold("Pending deletion:"))?;
         for p in r.pending_deletion {
-            wrap(out, "  ", "    ", &format!("{} {}", p.region, p.arn))?;
+            let when = p
+                .deletion_date
+                .map(|d| format!(" (deleted on {})", d.format("%Y-%m-%d %H:%M UTC")))
+                .unwrap_or_default();
+            wrap(
+                out,
+                "  ",
+                "    ",
+                &format!("{} {}{when}", esc(&p.region), esc(&p.arn)),
+            )?;
         }
     }
     for p in r.problems {

@@ -45,7 +45,8 @@ fn account(caller: &str) -> FakeAccount {
             FakeKey::new(LOCKED, &admins_only()).tagged("aws:cloudformation:stack-name", "keys"),
         )
         .with_key(FakeKey::new(DENIED, &default).denied())
-        .with_key(FakeKey::new(DOOMED, &default).in_state("PendingDeletion"))
+        // Locked out of all but the administrator role, then scheduled for deletion.
+        .with_key(FakeKey::new(DOOMED, &admins_only()).pending_deletion("2026-12-01T00:00:00Z", 7))
         .with_key(FakeKey::new(MANAGED, &default).aws_managed())
 }
 
@@ -69,7 +70,9 @@ fn scan(fake: &mut FakeAccount, args: &[&str]) -> (u8, String, String) {
     let Command::Scan(a) = cli(&words) else {
         unreachable!()
     };
-    let cfg = ScanConfig::resolve(&a).expect("config");
+    let mut cfg = ScanConfig::resolve(&a).expect("config");
+    // A fixed time: the days left before a deletion date are in the output.
+    cfg.now = "2026-11-23T00:00:00Z".parse().unwrap();
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let code = kmsdoctor::commands::scan::execute(&cfg, fake, &mut out, &mut err, ui())
         .expect("scan runs");
@@ -113,19 +116,35 @@ fn scan_offline_in_every_format() {
         .collect();
     assert_eq!(
         standings,
-        [(DENIED, "unreadable"), (LOCKED, "recoverable"), (OK, "ok")],
-        "worst first; the key pending deletion and the AWS managed one are not judged"
+        [
+            (DOOMED, "recoverable"),
+            (DENIED, "unreadable"),
+            (LOCKED, "recoverable"),
+            (OK, "ok")
+        ],
+        "worst first, a locked key pending deletion before all; the AWS managed one is not judged"
+    );
+    assert_eq!(keys[0]["state"], "PendingDeletion");
+    assert_eq!(keys[0]["deletion_date"], "2026-12-01T00:00:00Z");
+    assert_eq!(
+        keys[0]["findings"][1]["id"], "KL220",
+        "{:#}",
+        keys[0]["findings"]
     );
     assert_eq!(v["pending_deletion"][0]["arn"], DOOMED);
+    assert_eq!(
+        v["pending_deletion"][0]["deletion_date"],
+        "2026-12-01T00:00:00Z"
+    );
     assert_eq!(v["summary"]["aws_managed_skipped"], 1);
     // The follow-up repeats the run's flags, in the key's region.
     assert_eq!(
-        keys[1]["follow_up"],
+        keys[2]["follow_up"],
         format!("kmsdoctor why-locked {LOCKED} --region us-east-1 --profile audit --endpoint-url http://127.0.0.1:4566")
     );
-    assert_eq!(keys[1]["findings"][0]["id"], "KS403");
+    assert_eq!(keys[2]["findings"][0]["id"], "KS403");
     // Only the administrator role: the policy does not name the account, so not the root.
-    assert_eq!(keys[1]["admins"], serde_json::json!([ADMIN]));
+    assert_eq!(keys[2]["admins"], serde_json::json!([ADMIN]));
     snapshot!("scan__json", json);
 
     let mut args = flags.to_vec();

@@ -751,7 +751,15 @@ fn scan_judges_every_key_worst_first() {
             endpoint()
         )
     );
-    assert!(find(&doomed).is_none());
+    // A key pending deletion is judged too (GetKeyPolicy works in every state), with its
+    // state and date; an ok one sorts with the ok keys.
+    let doomed_at = find(&doomed).expect("the key pending deletion");
+    assert_eq!(keys[doomed_at]["state"], "PendingDeletion");
+    assert!(
+        keys[doomed_at]["deletion_date"].is_string(),
+        "{}",
+        keys[doomed_at]
+    );
     assert!(v["pending_deletion"]
         .as_array()
         .unwrap()
