@@ -11,7 +11,7 @@ use super::{investigate, lookup_progress, warn_problems, AppError, Progress, Sco
 use crate::analysis::aws_ids;
 use crate::analysis::escape::visible;
 use crate::analysis::fix::{self, fingerprint, FixInput};
-use crate::analysis::lockout::{diagnose, Evidence, Setting, Verdict};
+use crate::analysis::lockout::{diagnose, Diagnosis, Evidence, Setting, Verdict};
 use crate::analysis::policy::{parse_document, PolicyDocument, PolicyKind};
 use crate::analysis::principal::Caller;
 use crate::analysis::repair::repair;
@@ -190,7 +190,10 @@ pub fn execute<S: EvidenceSource + KeyPolicyStore>(
     // Where else the policy lives (a CloudFormation stack's tags), for the reminder.
     let tags = source.tags(&key_arn).unwrap_or_default();
     let sources = fix::source_forms(&d.key.id, &after.text, &tags);
+    let still_to_do = state_steps(cfg, d, &key_arn);
     let mut report = FixReport {
+        key_state: &d.key_status,
+        still_to_do,
         sources: &sources,
         key: &d.key,
         verdict_before: d.verdict,
@@ -287,7 +290,53 @@ pub fn execute<S: EvidenceSource + KeyPolicyStore>(
         verdict_now: again,
     });
     render(out, &report, cfg.output, ui)?;
-    Ok(if again == Verdict::Ok { 0 } else { 3 })
+    // A key still pending deletion (or disabled) is not done with: 3, said above.
+    Ok(if again == Verdict::Ok && report.still_to_do.is_empty() {
+        0
+    } else {
+        3
+    })
+}
+
+/// What the key's state needs besides the policy (key state table): a key pending deletion
+/// must have it cancelled before its date (it is then Disabled), and a disabled one enabled.
+fn state_steps(cfg: &FixConfig, d: &Diagnosis, key_arn: &str) -> Vec<(String, String)> {
+    let st = &d.key_status;
+    let pending = st.state.as_deref() == Some("PendingDeletion");
+    let disabled = st.state.as_deref() == Some("Disabled");
+    let command = |verb: &str| {
+        CommandLine::new(&cfg.flags, &["aws", "kms", verb])
+            .word("--key-id")
+            .value("the key", "key ARN", key_arn, aws_ids::is_key_arn)
+            .in_region(d.key.region.as_deref())
+            .render()
+            .unwrap_or_else(|why| format!("(no command printed: {why})"))
+    };
+    let mut out = Vec::new();
+    if pending {
+        let when = match st.deletion_date {
+            Some(date) => format!(
+                "before {} UTC{}",
+                date.format("%Y-%m-%d %H:%M"),
+                st.left_words()
+                    .map(|w| format!(" ({w})"))
+                    .unwrap_or_default()
+            ),
+            None => "before its deletion date".to_string(),
+        };
+        out.push((
+            format!("cancel the key's deletion {when}: after that date the data encrypted under it is lost for good (it needs kms:CancelKeyDeletion)"),
+            command("cancel-key-deletion"),
+        ));
+    }
+    if pending || disabled {
+        out.push((
+            "enable the key (it needs kms:EnableKey; a cancelled deletion leaves the key Disabled)"
+                .to_string(),
+            command("enable-key"),
+        ));
+    }
+    out
 }
 
 /// Reads the policy until its fingerprint is `want`, at most `attempts` times with `pause`

@@ -9,6 +9,9 @@
 //!   (SHA-256 of the canonical JSON), `refusals`
 //! - `applied`: `backup`, `read_back_attempts`, `read_back_confirmed`, `verdict_now`; or null
 //! - `policy`: the policy applied, or that would be
+//! - `key_state` (when known): `state`, `deletion_date`, `days_left`...; `still_to_do`: for
+//!   a key pending deletion or disabled, `text` and `command` of each step the policy does
+//!   not do (cancel the deletion, enable the key)
 //! - `sources`: `cloudformation_stack` and `cloudformation_logical_id` (from the key's tags,
 //!   when CloudFormation manages it), `terraform` (an `aws_kms_key_policy` resource)
 
@@ -41,6 +44,12 @@ pub struct FixReport<'a> {
     pub plan: &'a FixPlan,
     pub applied: Option<Applied>,
     pub policy_after: &'a str,
+    /// The key's state (DescribeKey, else CloudTrail), when it is not `Enabled`: a policy
+    /// repair does not cancel a deletion nor enable a key.
+    pub key_state: &'a crate::analysis::key_state::KeyStatus,
+    /// What the key's state still needs after the policy, as commands to paste (cancel the
+    /// deletion, enable the key), each with what it is for.
+    pub still_to_do: Vec<(String, String)>,
 }
 
 impl FixReport<'_> {
@@ -64,6 +73,16 @@ struct FixJson<'a> {
     applied: Option<&'a Applied>,
     policy: serde_json::Value,
     sources: &'a crate::analysis::fix::SourceForms,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_state: Option<&'a crate::analysis::key_state::KeyStatus>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    still_to_do: Vec<StillToDo<'a>>,
+}
+
+#[derive(Serialize)]
+struct StillToDo<'a> {
+    text: &'a str,
+    command: &'a str,
 }
 
 pub fn render_json(out: &mut dyn Write, r: &FixReport<'_>) -> io::Result<()> {
@@ -77,6 +96,12 @@ pub fn render_json(out: &mut dyn Write, r: &FixReport<'_>) -> io::Result<()> {
         applied: r.applied.as_ref(),
         policy: serde_json::from_str(r.policy_after).unwrap_or(serde_json::Value::Null),
         sources: r.sources,
+        key_state: r.key_state.state.is_some().then_some(r.key_state),
+        still_to_do: r
+            .still_to_do
+            .iter()
+            .map(|(text, command)| StillToDo { text, command })
+            .collect(),
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)
@@ -99,6 +124,15 @@ pub fn render_table(out: &mut dyn Write, r: &FixReport<'_>, style: Style) -> io:
         p.verdict_after.as_str(),
         super::esc(&r.source_of_after)
     )?;
+    if let Some(line) = r.key_state.headline() {
+        let line = super::esc(&line);
+        let painted = if r.key_state.deletion_pending() {
+            style.bad(&line)
+        } else {
+            style.warn(&line)
+        };
+        writeln!(out, "{} {painted}", style.bold("State:"))?;
+    }
     writeln!(out, "\n{}", style.bold("Changes:"))?;
     if p.changes.is_empty() {
         writeln!(out, "  none")?;
@@ -175,6 +209,18 @@ pub fn render_table(out: &mut dyn Write, r: &FixReport<'_>, style: Style) -> io:
                 (None, _) => "if Terraform or CloudFormation manages this key, change the policy in its source too, or its next apply puts the old one back: --output json prints it as `policy`, and as an aws_kms_key_policy resource in `sources.terraform`.".to_string(),
             };
             wrap(out, "\nNote: ", "      ", &note)?;
+        }
+    }
+    if !r.still_to_do.is_empty() {
+        let head = if r.key_state.deletion_pending() {
+            style.bad("The policy does not stop the deletion: still to do")
+        } else {
+            style.warn("The policy does not enable the key: still to do")
+        };
+        writeln!(out, "\n{head}")?;
+        for (text, command) in &r.still_to_do {
+            wrap(out, "  - ", "    ", text)?;
+            writeln!(out, "    $ {command}")?;
         }
     }
     Ok(())

@@ -381,3 +381,67 @@ fn fix_offline_refuses_a_policy_changed_since_the_diagnosis() {
     assert_eq!(code, Ok(3));
     assert!(fake.writes.is_empty());
 }
+
+/// A key locked and scheduled for deletion: fix repairs the policy and says what the
+/// policy does not do, with the commands (cancel the deletion before its date, then enable
+/// the key), and exits 3: the key is not done with.
+#[test]
+fn fix_offline_leaves_no_key_pending_deletion_unsaid() {
+    let dir = tempfile::tempdir().unwrap();
+    let backup = dir.path().join("backup.json");
+    let mut fake = account("arn:aws:sts::111122223333:assumed-role/KeyAdmin/alice");
+    fake.key_input = DOOMED.into();
+    let (code, json, err) = fix(
+        &mut fake,
+        &[
+            DOOMED,
+            "--apply",
+            "--yes",
+            "--output",
+            "json",
+            "--profile",
+            "prod",
+        ],
+        Some(&backup),
+    );
+    assert_eq!(code, Ok(3), "{json}{err}");
+    assert_eq!(fake.writes.len(), 1, "the policy is repaired");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["applied"]["verdict_now"], "ok", "{json}");
+    assert_eq!(v["key_state"]["state"], "PendingDeletion", "{json}");
+    assert_eq!(v["key_state"]["deletion_date"], "2026-12-01T00:00:00Z");
+    let todo = v["still_to_do"].as_array().expect("still_to_do");
+    assert_eq!(
+        todo[0]["command"],
+        format!("aws kms cancel-key-deletion --key-id {DOOMED} --region us-east-1 --profile prod")
+    );
+    assert!(
+        todo[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("before 2026-12-01 00:00 UTC (8 days left)"),
+        "{}",
+        todo[0]
+    );
+    assert_eq!(
+        todo[1]["command"],
+        format!("aws kms enable-key --key-id {DOOMED} --region us-east-1 --profile prod")
+    );
+    // The table says it first and last.
+    let mut fake = account("arn:aws:sts::111122223333:assumed-role/KeyAdmin/alice");
+    fake.key_input = DOOMED.into();
+    let (code, table, _) = fix(&mut fake, &[DOOMED], None);
+    assert_eq!(code, Ok(0), "a dry run: {table}");
+    assert!(
+        table
+            .lines()
+            .nth(2)
+            .unwrap_or_default()
+            .starts_with("State: PendingDeletion: deleted on 2026-12-01 00:00 UTC (8 days left)"),
+        "{table}"
+    );
+    assert!(
+        table.contains("The policy does not stop the deletion: still to do"),
+        "{table}"
+    );
+}
