@@ -292,16 +292,18 @@ fn fix_offline_dry_run_sends_nothing() {
     snapshot!("fix__json_dry_run", json);
 }
 
-#[test]
-fn fix_offline_applies_backs_up_and_reads_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let backup = dir.path().join("backup.json");
+/// `fix KEY --apply --yes --output json --profile prod` as the key administrator, with the
+/// backup at `backup`: the account after it, and the run.
+fn apply_as_admin(
+    key: &str,
+    backup: &std::path::Path,
+) -> (FakeAccount, (Result<u8, String>, String, String)) {
     let mut fake = account("arn:aws:sts::111122223333:assumed-role/KeyAdmin/alice");
-    fake.key_input = LOCKED.into();
-    let (code, json, err) = fix(
+    fake.key_input = key.into();
+    let run = fix(
         &mut fake,
         &[
-            LOCKED,
+            key,
             "--apply",
             "--yes",
             "--output",
@@ -309,8 +311,16 @@ fn fix_offline_applies_backs_up_and_reads_back() {
             "--profile",
             "prod",
         ],
-        Some(&backup),
+        Some(backup),
     );
+    (fake, run)
+}
+
+#[test]
+fn fix_offline_applies_backs_up_and_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let backup = dir.path().join("backup.json");
+    let (fake, (code, json, err)) = apply_as_admin(LOCKED, &backup);
     assert_eq!(code, Ok(0), "{json}{err}");
     assert_eq!(fake.writes.len(), 1);
     let (arn, sent) = &fake.writes[0];
@@ -389,21 +399,7 @@ fn fix_offline_refuses_a_policy_changed_since_the_diagnosis() {
 fn fix_offline_leaves_no_key_pending_deletion_unsaid() {
     let dir = tempfile::tempdir().unwrap();
     let backup = dir.path().join("backup.json");
-    let mut fake = account("arn:aws:sts::111122223333:assumed-role/KeyAdmin/alice");
-    fake.key_input = DOOMED.into();
-    let (code, json, err) = fix(
-        &mut fake,
-        &[
-            DOOMED,
-            "--apply",
-            "--yes",
-            "--output",
-            "json",
-            "--profile",
-            "prod",
-        ],
-        Some(&backup),
-    );
+    let (fake, (code, json, err)) = apply_as_admin(DOOMED, &backup);
     assert_eq!(code, Ok(3), "{json}{err}");
     assert_eq!(fake.writes.len(), 1, "the policy is repaired");
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
