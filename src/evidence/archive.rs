@@ -8,7 +8,6 @@
 //! `.../CloudTrail-Digest/REGION/YYYY/MM/DD/`, one an hour, each listing the log files
 //! delivered in that hour with the SHA-256 of their uncompressed content.
 
-use crate::analysis::events::EventName;
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
@@ -90,10 +89,7 @@ impl TrailLocation {
 /// Whether a log file's text can hold a policy event of the key: it names one of the
 /// events kmsdoctor reads and the key's id. Most files fail this and are not parsed.
 pub fn may_hold_policy_events(text: &str, key_id: &str) -> bool {
-    EventName::ALL
-        .iter()
-        .any(|e| text.contains(&format!("\"{}\"", e.as_str())))
-        && text.contains(key_id)
+    text.contains(key_id) && super::cloudtrail_records::names_an_event_read(text)
 }
 
 #[derive(Deserialize)]

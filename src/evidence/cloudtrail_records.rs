@@ -164,7 +164,20 @@ fn scan_lines(text: &str) -> Result<TrailScan, TrailError> {
 
 /// A cheap test that a record can be a KMS policy event, before parsing it.
 fn may_be_policy_event(raw: &str) -> bool {
-    raw.contains("kms.amazonaws.com") && EventName::ALL.iter().any(|e| raw.contains(e.as_str()))
+    raw.contains("kms.amazonaws.com") && names_an_event_read(raw)
+}
+
+/// Whether an `eventName` in the text (a record, or a LookupEvents answer whose record is an
+/// escaped string: `\"eventName\":\"PutKeyPolicy\"`) names one of the events read. One
+/// pass over the text, not one per event name; the full parse decides.
+pub(crate) fn names_an_event_read(raw: &str) -> bool {
+    raw.match_indices("eventName").any(|(at, m)| {
+        let rest = raw[at + m.len()..].trim_start_matches(['\\', '"', ':', ' ', '\t', '\n', '\r']);
+        let name = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .map_or(rest, |end| &rest[..end]);
+        EventName::parse(name).is_some()
+    })
 }
 
 fn read_lookup_event(raw: &str, index: usize, out: &mut TrailScan) {
@@ -387,6 +400,21 @@ mod tests {
         format!(
             r#"{{"eventVersion":"1.08","userIdentity":{{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/Admin/alice","accountId":"111122223333","sessionContext":{{"sessionIssuer":{{"type":"Role","arn":"arn:aws:iam::111122223333:role/Admin"}}}}}},"eventTime":"{time}","eventSource":"kms.amazonaws.com","eventName":"PutKeyPolicy","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.5","userAgent":"aws-cli/2.15.0","requestParameters":{{"keyId":"1234abcd-12ab-34cd-56ef-1234567890ab","policyName":"default","policy":"{{\"Statement\":[]}}","bypassPolicyLockoutSafetyCheck":false}},"responseElements":null,"eventID":"{id}","resources":[{{"accountId":"111122223333","type":"AWS::KMS::Key","ARN":"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}}],"recipientAccountId":"111122223333"{extra}}}"#
         )
+    }
+
+    #[test]
+    fn the_prefilter_reads_the_event_name_in_a_record_and_in_a_lookup_answer() {
+        assert!(names_an_event_read(
+            r#"{"eventName": "ScheduleKeyDeletion"}"#
+        ));
+        assert!(names_an_event_read(
+            r#"{"CloudTrailEvent":"{\"eventName\":\"EnableKey\"}"}"#
+        ));
+        assert!(!names_an_event_read(
+            r#"{"eventName":"Decrypt","x":"CreateKey"}"#
+        ));
+        assert!(!names_an_event_read(r#"{"eventName":"EnableKeyRotation"}"#));
+        assert!(!names_an_event_read(r#"{"x":"PutKeyPolicy"}"#));
     }
 
     #[test]
