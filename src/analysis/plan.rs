@@ -248,6 +248,18 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
             );
         }
         Verdict::Unrecoverable if d.key_status.deletion_pending() => {
+            if !d.can_cancel_deletion.is_empty() {
+                // CancelKeyDeletion needs only its own permission: it stops the clock.
+                steps.run(
+                    format!(
+                        "First stop the deletion, due {}: {} may still call kms:CancelKeyDeletion though nobody can change the policy; run this as one of them (the key is then Disabled, and stays until AWS Support restores access)",
+                        deadline(d),
+                        d.can_cancel_deletion.join(", ")
+                    ),
+                    key_words(cmd(input, &["aws", "kms", "cancel-key-deletion"]), d)
+                        .credentials(as_run),
+                );
+            }
             steps.say(format!(
                 "The key is to be deleted {}: open a case with AWS Support now, from account {}, naming the key {}, and ask them to cancel the deletion before that date; no principal that can exist may change the key policy, and after that date the data encrypted under the key is lost for good",
                 deadline(d),

@@ -23,6 +23,8 @@
 //! - `state_changes` (when CloudTrail recorded any): ScheduleKeyDeletion, CancelKeyDeletion,
 //!   DisableKey, EnableKey calls, oldest first: `event_id`, `event_name`, `time`, `actor`,
 //!   `source_ip`, `state` (what it left), `deletion_date`, `error_code` (a failed call)
+//! - `can_cancel_deletion` (an unrecoverable key pending deletion): principals that may
+//!   still call CancelKeyDeletion, which stops the clock while AWS Support restores access
 //! - `failed_changes`: CreateKey/PutKeyPolicy calls that failed (they changed nothing)
 //! - `recovery_plan`: `step`, `text`, `command`
 //! - `caller` (live, or with `--caller`): `principal`, `can_put_key_policy`,
@@ -104,6 +106,8 @@ struct WhyLockedJson<'a> {
     history: &'a [crate::analysis::lockout::PolicyVersion],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     state_changes: &'a [crate::analysis::lockout::StateChange],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    can_cancel_deletion: &'a [String],
     failed_changes: &'a [crate::analysis::lockout::FailedChange],
     recovery_plan: &'a [Step],
     repaired_policy: Option<&'a RepairedPolicy>,
@@ -135,6 +139,7 @@ pub fn render_json(out: &mut dyn Write, r: &WhyLockedReport<'_>) -> io::Result<(
         findings: findings(d),
         history: &d.history,
         state_changes: &d.state_changes,
+        can_cancel_deletion: &d.can_cancel_deletion,
         failed_changes: &d.failed_changes,
         recovery_plan: r.plan,
         repaired_policy: r.repaired,

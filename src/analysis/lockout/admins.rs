@@ -118,13 +118,9 @@ pub enum MatchedBy {
 /// The most named principals evaluated as administrators.
 pub const MAX_CANDIDATES: usize = 256;
 
-/// Every principal that could still call PutKeyPolicy: the root user, principals named in
-/// Allow statements, and principals named by `aws:PrincipalArn` conditions.
-/// Also how many named principals were left unevaluated (past [`MAX_CANDIDATES`]).
-pub(super) fn recoverable_admins(
-    policy: &Policy,
-    setting: &Setting<'_>,
-) -> (Vec<RecoverableAdmin>, usize) {
+/// The principals a recovery may come from: the root user, principals of the key's account
+/// named in Allow statements, and those named by `aws:PrincipalArn` conditions.
+fn candidates(policy: &Policy, setting: &Setting<'_>) -> Vec<(String, MatchedBy)> {
     let mut candidates: Vec<(String, MatchedBy)> = vec![(setting.root_arn(), MatchedBy::Root)];
     // A set beside the list: looking each ARN up in the list would cost its square.
     let mut seen: std::collections::HashSet<String> =
@@ -169,6 +165,37 @@ pub(super) fn recoverable_admins(
             }
         }
     }
+    candidates
+}
+
+/// For a key pending deletion whose policy nobody can change: the principals that may still
+/// call CancelKeyDeletion (it needs only that permission, from the key's own account), which
+/// stops the clock while AWS Support restores access.
+pub(super) fn can_cancel_deletion(policy: &Policy, setting: &Setting<'_>) -> Vec<String> {
+    let mut all = candidates(policy, setting);
+    all.truncate(MAX_CANDIDATES);
+    all.into_iter()
+        .filter(|(principal, _)| {
+            Caller::parse(principal).is_ok_and(|caller| {
+                let d = setting.decide(
+                    &setting.recovery_request(caller, "kms:CancelKeyDeletion"),
+                    policy,
+                );
+                matches!(d.decision, Decision::Allowed | Decision::Conditional)
+            })
+        })
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// Every principal that could still call PutKeyPolicy: the root user, principals named in
+/// Allow statements, and principals named by `aws:PrincipalArn` conditions.
+/// Also how many named principals were left unevaluated (past [`MAX_CANDIDATES`]).
+pub(super) fn recoverable_admins(
+    policy: &Policy,
+    setting: &Setting<'_>,
+) -> (Vec<RecoverableAdmin>, usize) {
+    let mut candidates = candidates(policy, setting);
     let mut out = Vec::new();
     // Each candidate costs two evaluations of the whole policy: a hostile policy naming
     // thousands of principals would cost their square. KMS caps a key policy at 32 KB, which

@@ -77,6 +77,9 @@ pub struct Diagnosis {
     pub key_status: crate::analysis::key_state::KeyStatus,
     /// The key's state changes CloudTrail recorded, oldest first.
     pub state_changes: Vec<history::StateChange>,
+    /// A key pending deletion whose policy nobody can change: the principals that may still
+    /// call CancelKeyDeletion, which stops the clock while AWS Support restores access.
+    pub can_cancel_deletion: Vec<String>,
 }
 
 impl Diagnosis {
@@ -201,6 +204,7 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
     }
     let key_status = key_status.at(ev.now);
     let mut verdict = Verdict::Unknown;
+    let mut can_cancel_deletion = Vec::new();
     let mut ok_requirements = Vec::new();
     let mut admins = Vec::new();
     let mut policy_findings = Vec::new();
@@ -211,6 +215,11 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
         ok_requirements = a.ok_requirements;
         admins = a.recoverable_admins;
         admins::answer_for_state(&mut admins, policy, s, &key_status);
+        if verdict == Verdict::Unrecoverable
+            && key_status.state.as_deref() == Some("PendingDeletion")
+        {
+            can_cancel_deletion = admins::can_cancel_deletion(policy, s);
+        }
         findings.extend(a.findings);
         policy_findings = policy.findings.clone();
         if let Some(Ok(c)) = ev.caller.map(Caller::parse) {
@@ -282,6 +291,7 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
         aws_managed,
         key_status,
         state_changes,
+        can_cancel_deletion,
     }
 }
 
