@@ -22,6 +22,9 @@ pub struct GuardKey {
     /// Those named only in a condition: created again under the same name, they match.
     #[serde(default)]
     pub recreatable: Vec<String>,
+    /// For a key pending deletion (scans since issue 27): when it is deleted.
+    #[serde(default)]
+    pub deletion_date: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl From<super::scan::KeyStanding> for GuardKey {
@@ -33,6 +36,7 @@ impl From<super::scan::KeyStanding> for GuardKey {
             can_recover: k.can_recover,
             admins: k.admins,
             recreatable: k.recreatable,
+            deletion_date: k.deletion_date,
         }
     }
 }
@@ -55,6 +59,9 @@ pub struct GuardRow {
     pub drops_to_none: bool,
     /// Fewer than `--min-admins` could.
     pub below_min: bool,
+    /// The key is pending deletion: after this date it is gone whatever its administrators.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletion_date: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The root user (the account principal) cannot be deleted.
@@ -91,6 +98,7 @@ pub fn guard(keys: &[GuardKey], deleted: &[String], min_admins: usize) -> Vec<Gu
                 below_min: judged && !through_iam && !lost.is_empty() && after < min_admins,
                 lost,
                 recreatable,
+                deletion_date: k.deletion_date,
             }
         })
         .collect();
@@ -125,6 +133,7 @@ mod tests {
             can_recover: admins.len(),
             admins: admins.iter().map(|s| s.to_string()).collect(),
             recreatable: Vec::new(),
+            deletion_date: None,
         }
     }
 
@@ -173,6 +182,7 @@ mod tests {
             can_recover: 2,
             admins: vec![named.into()],
             recreatable: Vec::new(),
+            deletion_date: None,
         };
         let by_condition = GuardKey {
             arn: "k-cond".into(),
@@ -181,6 +191,7 @@ mod tests {
             can_recover: 1,
             admins: vec![named.into()],
             recreatable: vec![named.into()],
+            deletion_date: None,
         };
         let rows = guard(&[class, by_condition], &[named.to_string()], 1);
         let c = rows.iter().find(|r| r.arn == "k-class").unwrap();

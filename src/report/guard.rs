@@ -4,7 +4,8 @@
 //! - `deleted`, `min_admins`, `source` (the scan file, or the caller of a scan made now)
 //! - `safe`: true when no key drops to no one or below `min_admins`
 //! - `at_risk`: the keys that would (`arn`, `region`, `standing`, `can_recover_before`,
-//!   `can_recover_after`, `lost`, `drops_to_none`, `below_min`)
+//!   `can_recover_after`, `lost`, `drops_to_none`, `below_min`, and for a key pending deletion
+//!   `deletion_date`)
 //! - `affected`: keys that lose an administrator but keep enough (`recreatable`: deleted
 //!   administrators named in a condition, which a re-created principal of that name matches)
 //! - `keys_judged`
@@ -107,6 +108,17 @@ pub fn render_table(out: &mut dyn Write, r: &GuardReport<'_>, style: Style) -> i
             ),
         )?;
         wrap(out, "    loses ", "      ", &x.lost.join(", "))?;
+        if let Some(d) = x.deletion_date {
+            wrap(
+                out,
+                "    ",
+                "      ",
+                &format!(
+                    "and the key is pending deletion: it is deleted on {} whatever its administrators, unless someone cancels the deletion",
+                    d.format("%Y-%m-%d %H:%M UTC")
+                ),
+            )?;
+        }
     }
     for x in r.rows.iter().filter(|x| !x.recreatable.is_empty()) {
         wrap(
