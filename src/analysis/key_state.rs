@@ -96,6 +96,11 @@ pub fn fact(name: &str) -> Option<&'static StateFact> {
     STATES.iter().find(|s| s.name == name)
 }
 
+/// A date as the outputs say a deletion date: `2026-12-12 00:00 UTC`.
+pub fn date_words(d: DateTime<Utc>) -> String {
+    d.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
 /// What the evidence says of the key's state. All optional: offline there is none.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyStatus {
@@ -154,6 +159,16 @@ impl KeyStatus {
         })
     }
 
+    /// The deletion date and the days left, as every output says them:
+    /// `2026-12-12 00:00 UTC (6 days left)`.
+    pub fn deadline_words(&self) -> Option<String> {
+        let date = date_words(self.deletion_date?);
+        Some(match self.left_words() {
+            Some(left) => format!("{date} ({left})"),
+            None => date,
+        })
+    }
+
     /// The state in words for a first line: `PendingDeletion: deleted on 2026-12-12 ...`.
     pub fn headline(&self) -> Option<String> {
         let state = self.state.as_deref()?;
@@ -161,11 +176,8 @@ impl KeyStatus {
             return None;
         }
         let mut s = state.to_string();
-        if let Some(d) = self.deletion_date {
-            s.push_str(&format!(": deleted on {} UTC", d.format("%Y-%m-%d %H:%M")));
-            if let Some(left) = self.left_words() {
-                s.push_str(&format!(" ({left})"));
-            }
+        if let Some(when) = self.deadline_words() {
+            s.push_str(&format!(": deleted on {when}"));
         }
         Some(s)
     }

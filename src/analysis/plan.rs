@@ -319,15 +319,8 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
 /// When a key pending deletion is deleted, in words: `on 2026-12-12 00:00 UTC (6 days
 /// left)`, or at the end of its waiting period when the date is not known.
 fn deadline(d: &Diagnosis) -> String {
-    match d.key_status.deletion_date {
-        Some(date) => format!(
-            "on {} UTC{}",
-            date.format("%Y-%m-%d %H:%M"),
-            d.key_status
-                .left_words()
-                .map(|w| format!(" ({w})"))
-                .unwrap_or_default()
-        ),
+    match d.key_status.deadline_words() {
+        Some(w) => format!("on {w}"),
         None => "at the end of its waiting period".to_string(),
     }
 }

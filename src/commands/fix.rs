@@ -314,14 +314,8 @@ fn state_steps(cfg: &FixConfig, d: &Diagnosis, key_arn: &str) -> Vec<(String, St
     };
     let mut out = Vec::new();
     if pending {
-        let when = match st.deletion_date {
-            Some(date) => format!(
-                "before {} UTC{}",
-                date.format("%Y-%m-%d %H:%M"),
-                st.left_words()
-                    .map(|w| format!(" ({w})"))
-                    .unwrap_or_default()
-            ),
+        let when = match st.deadline_words() {
+            Some(w) => format!("before {w}"),
             None => "before its deletion date".to_string(),
         };
         out.push((

@@ -115,7 +115,7 @@ pub fn render_table(out: &mut dyn Write, r: &GuardReport<'_>, style: Style) -> i
                 "      ",
                 &format!(
                     "and the key is pending deletion: it is deleted on {} whatever its administrators, unless someone cancels the deletion",
-                    d.format("%Y-%m-%d %H:%M UTC")
+                    crate::analysis::key_state::date_words(d)
                 ),
             )?;
         }

@@ -24,6 +24,8 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use crate::analysis::key_state::date_words;
+
 use super::Style;
 use crate::analysis::scan::follow_up;
 use crate::analysis::scan::{KeyStanding, Standing};
@@ -225,7 +227,7 @@ pub fn render_table(out: &mut dyn Write, r: &ScanReport<'_>, style: Style) -> io
         }
         if let Some(st) = &k.state {
             about.push(match k.deletion_date {
-                Some(d) => format!("{}, deleted on {}", esc(st), d.format("%Y-%m-%d %H:%M UTC")),
+                Some(d) => format!("{}, deleted on {}", esc(st), date_words(d)),
                 None => esc(st).into_owned(),
             });
         }
@@ -267,7 +269,7 @@ pub fn render_table(out: &mut dyn Write, r: &ScanReport<'_>, style: Style) -> io
         for p in r.pending_deletion {
             let when = p
                 .deletion_date
-                .map(|d| format!(" (deleted on {})", d.format("%Y-%m-%d %H:%M UTC")))
+                .map(|d| format!(" (deleted on {})", date_words(d)))
                 .unwrap_or_default();
             wrap(
                 out,

@@ -44,6 +44,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::analysis::key_state::date_words;
+
 use super::{FindingJson, Style};
 use crate::analysis::lockout::{Diagnosis, Verdict};
 use crate::analysis::plan::Step;
@@ -395,7 +397,7 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
                 (_, Some(code)) => format!("failed ({code})"),
                 (Some(st), None) => match c.deletion_date {
                     Some(date) => {
-                        format!("{st}, deletion on {}", date.format("%Y-%m-%d %H:%M UTC"))
+                        format!("{st}, deletion on {}", date_words(date))
                     }
                     None => st.clone(),
                 },

@@ -315,12 +315,8 @@ fn state_finding(
     };
     let fact = crate::analysis::key_state::fact(state);
     if status.deletion_pending() {
-        let when = match status.deletion_date {
-            Some(d) => format!(
-                "on {} UTC ({})",
-                d.format("%Y-%m-%d %H:%M"),
-                status.left_words().unwrap_or_default()
-            ),
+        let when = match status.deadline_words() {
+            Some(w) => format!("on {w}"),
             None => "at the end of its waiting period (the date is not known)".to_string(),
         };
         let locked = match verdict {
