@@ -417,6 +417,43 @@ mod tests {
         assert!(!names_an_event_read(r#"{"x":"PutKeyPolicy"}"#));
     }
 
+    /// A ScheduleKeyDeletion whose date is not ISO 8601 (the guide's sample) or whose window
+    /// is missing or nonsense: the date is the call's time plus the window, else 30 days.
+    #[test]
+    fn a_schedule_key_deletion_gets_its_date_whatever_the_record_says() {
+        let rec = |window: &str, date: &str| {
+            serde_json::json!({
+                "eventSource": "kms.amazonaws.com", "eventName": "ScheduleKeyDeletion",
+                "eventTime": "2026-11-20T01:10:00Z", "eventID": "ev",
+                "requestParameters": {"keyId": "1234abcd-12ab-34cd-56ef-1234567890ab",
+                    "pendingWindowInDays": serde_json::from_str::<Value>(window).unwrap()},
+                "responseElements": {"deletionDate": date, "keyState": "Frozen\u{1b}"}
+            })
+        };
+        let date = |window: &str, d: &str| {
+            policy_event(&rec(window, d), 0)
+                .unwrap()
+                .unwrap()
+                .deletion_date
+                .unwrap()
+                .to_rfc3339()
+        };
+        assert_eq!(
+            date("7", "Nov 27, 2026 01:10:00 AM"),
+            "2026-11-27T01:10:00+00:00"
+        );
+        assert_eq!(date("\"7\"", "?"), "2026-11-27T01:10:00+00:00");
+        assert_eq!(date("\"abc\"", "?"), "2026-12-20T01:10:00+00:00");
+        assert_eq!(date("-3", "?"), "2026-12-20T01:10:00+00:00");
+        assert_eq!(
+            date("7", "2026-11-28T00:00:00Z"),
+            "2026-11-28T00:00:00+00:00"
+        );
+        // A state the table does not have is not taken from the record.
+        let e = policy_event(&rec("7", "?"), 0).unwrap().unwrap();
+        assert_eq!(e.key_state, None);
+    }
+
     #[test]
     fn reads_a_trail_log_file() {
         let noise = r#"{"eventSource":"kms.amazonaws.com","eventName":"Decrypt","eventTime":"2026-01-01T00:00:00Z"}"#;
