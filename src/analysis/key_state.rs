@@ -169,6 +169,25 @@ impl KeyStatus {
         })
     }
 
+    /// When the key is deleted, in words: `on 2026-12-12 00:00 UTC (6 days left)`; for a
+    /// primary waiting for its replicas (no date yet, API reference, `KeyMetadata`
+    /// `PendingDeletionWindowInDays`), `30 days after its last replica is deleted`.
+    pub fn when_deleted(&self) -> String {
+        if let Some(w) = self.deadline_words() {
+            return format!("on {w}");
+        }
+        match (self.state.as_deref(), self.pending_window_days) {
+            (Some("PendingReplicaDeletion"), Some(n)) => {
+                format!("{n} days after its last replica is deleted (no date until then)")
+            }
+            (Some("PendingReplicaDeletion"), None) => {
+                "at the end of its waiting period, which starts when its last replica is deleted"
+                    .to_string()
+            }
+            _ => "at the end of its waiting period (the date is not known)".to_string(),
+        }
+    }
+
     /// The state in words for a first line: `PendingDeletion: deleted on 2026-12-12 ...`.
     pub fn headline(&self) -> Option<String> {
         let state = self.state.as_deref()?;
@@ -238,6 +257,18 @@ mod tests {
             ..KeyStatus::default()
         };
         assert_eq!(enabled.at(now).headline(), None);
+        assert_eq!(st.when_deleted(), "on 2026-12-12 00:00 UTC (6 days left)");
+        // A primary waiting for its replicas has a window and no date.
+        let waiting = KeyStatus {
+            state: Some("PendingReplicaDeletion".into()),
+            pending_window_days: Some(30),
+            ..KeyStatus::default()
+        };
+        assert_eq!(
+            waiting.when_deleted(),
+            "30 days after its last replica is deleted (no date until then)"
+        );
+        assert!(waiting.deletion_pending());
         assert_eq!(KeyStatus::default().headline(), None);
     }
 }

@@ -176,7 +176,7 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
                 steps.run(
                     format!(
                         "First cancel the key's deletion, due {}: the key is then Disabled",
-                        deadline(d)
+                        d.key_status.when_deleted()
                     ),
                     key_words(cmd(input, &["aws", "kms", "cancel-key-deletion"]), d)
                         .credentials(creds),
@@ -220,7 +220,7 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
                 steps.run(
                     format!(
                         "Then cancel the key's deletion at once, due {}, as an IAM administrator of the account: the repaired policy's delegation lets IAM policies allow kms:CancelKeyDeletion. The key is then Disabled",
-                        deadline(d)
+                        d.key_status.when_deleted()
                     ),
                     key_words(cmd(input, &["aws", "kms", "cancel-key-deletion"]), d)
                         .credentials(as_run),
@@ -253,7 +253,7 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
                 steps.run(
                     format!(
                         "First stop the deletion, due {}: {} may still call kms:CancelKeyDeletion though nobody can change the policy; run this as one of them (the key is then Disabled, and stays until AWS Support restores access)",
-                        deadline(d),
+                        d.key_status.when_deleted(),
                         d.can_cancel_deletion.join(", ")
                     ),
                     key_words(cmd(input, &["aws", "kms", "cancel-key-deletion"]), d)
@@ -262,7 +262,7 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
             }
             steps.say(format!(
                 "The key is to be deleted {}: open a case with AWS Support now, from account {}, naming the key {}, and ask them to cancel the deletion before that date; no principal that can exist may change the key policy, and after that date the data encrypted under the key is lost for good",
-                deadline(d),
+                d.key_status.when_deleted(),
                 d.key.account.as_deref().unwrap_or("?"),
                 key
             ));
@@ -314,15 +314,6 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
         }
     }
     numbered(steps)
-}
-
-/// When a key pending deletion is deleted, in words: `on 2026-12-12 00:00 UTC (6 days
-/// left)`, or at the end of its waiting period when the date is not known.
-fn deadline(d: &Diagnosis) -> String {
-    match d.key_status.deadline_words() {
-        Some(w) => format!("on {w}"),
-        None => "at the end of its waiting period".to_string(),
-    }
 }
 
 fn numbered(steps: Steps) -> Vec<Step> {

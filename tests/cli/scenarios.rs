@@ -1,8 +1,9 @@
 //! Lockout scenarios under `fixtures/scenarios/NAME/`: `scenario.json` (the key, extra
 //! arguments, and what must hold: verdict, exit code, recoverable admins, lockout event,
 //! findings), an optional `policy.json` (the current policy), an optional `events/` folder
-//! (CloudTrail evidence), and `expected.snap`, the full JSON output as reviewed (an insta
-//! snapshot).
+//! (CloudTrail evidence), an optional `bundle.json` (what `kmsdoctor collect` saves,
+//! DescribeKey's answer included: the only offline way to give the key's state), and
+//! `expected.snap`, the full JSON output as reviewed (an insta snapshot).
 //!
 //! `INSTA_UPDATE=always cargo test --test cli scenarios` rewrites the `expected.snap` files
 //! that differ; review the diff before committing.
@@ -65,6 +66,10 @@ fn run(dir: &Path, s: &Scenario, output: &str) -> (i32, String, String) {
         "--output".into(),
         output.into(),
     ];
+    if dir.join("bundle.json").exists() {
+        args.push("--from".into());
+        args.push(dir.join("bundle.json").display().to_string());
+    }
     if dir.join("policy.json").exists() {
         args.push("--policy-file".into());
         args.push(dir.join("policy.json").display().to_string());

@@ -315,13 +315,12 @@ fn state_finding(
     };
     let fact = crate::analysis::key_state::fact(state);
     if status.deletion_pending() {
-        let when = match status.deadline_words() {
-            Some(w) => format!("on {w}"),
-            None => "at the end of its waiting period (the date is not known)".to_string(),
-        };
-        let locked = match verdict {
-            Verdict::Ok => "",
-            _ => " and its policy locks out the account: the deletion must be cancelled before that date, or the data encrypted under the key is lost for good",
+        let when = status.when_deleted();
+        let locked = match (verdict, fact.is_some_and(|f| f.cancel_deletion)) {
+            (Verdict::Ok, _) => "",
+            (_, true) => " and its policy locks out the account: the deletion must be cancelled before that date, or the data encrypted under the key is lost for good",
+            // The key state table has no CancelKeyDeletion for this state.
+            (_, false) => " and its policy locks out the account: repair it while there is time, or the data encrypted under the key is lost for good when the deletion goes on",
         };
         // The pattern of a destructive attack: the lockout, then the deletion scheduled.
         let story = match (lockout, scheduled) {
