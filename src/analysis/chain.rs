@@ -30,6 +30,7 @@
 
 use serde::Serialize;
 
+use super::condition::Base;
 use super::eval::{
     evaluate, evaluate_layer, Alternative, Decision, Evaluation, Request, MAX_ALTERNATIVES,
 };
@@ -236,11 +237,15 @@ pub fn evaluate_chain(
 
     let mut results: Vec<LayerResult> = Vec::new();
     // RCPs, level by level.
+    // RCPs bind the key's account, SCPs the caller's: each only the accounts under the
+    // target it is attached to.
     results.extend(org_levels(
         req,
         LayerKind::Rcp,
         layers.rcps,
         rcp_exemption(req, layers.management_account),
+        Some(req.key_account.as_str()),
+        &mut notes,
     ));
     // SCPs, level by level.
     results.extend(org_levels(
@@ -248,6 +253,8 @@ pub fn evaluate_chain(
         LayerKind::Scp,
         layers.scps,
         scp_exemption(caller, layers.management_account),
+        caller.account(),
+        &mut notes,
     ));
 
     // The key policy, and the identity policies where it delegates.
@@ -270,19 +277,35 @@ pub fn evaluate_chain(
             evaluated(LayerKind::Boundary, None, evaluate_layer(req, &[p], false))
         }
     };
+    // Role sessions and AWS STS federated user sessions carry session policies (IAM User
+    // Guide, "Session policies"; "Permissions for GetFederationToken").
     let session = match (caller, layers.session) {
-        (Caller::Role { session: Some(_), .. }, Some(ps)) if !ps.is_empty() => {
+        (Caller::Role { session: Some(_), .. } | Caller::FederatedUser { .. }, Some(ps))
+            if !ps.is_empty() =>
+        {
             let refs: Vec<&Policy> = ps.iter().collect();
             evaluated(LayerKind::Session, None, evaluate_layer(req, &refs, false))
         }
         (Caller::Role { session: Some(_), .. }, Some(_)) => {
             not_applicable(LayerKind::Session, "no session policy was passed when the role was assumed".into())
         }
+        (Caller::FederatedUser { .. }, Some(_)) => LayerResult {
+            decision: Some(Decision::ImplicitDeny),
+            status: LayerStatus::Evaluated,
+            ..not_applicable(
+                LayerKind::Session,
+                "no session policy was passed to GetFederationToken: the federated user session has no permissions from the IAM user's policies, only from a resource-based policy that names the session (IAM User Guide, \"Permissions for GetFederationToken\")".into(),
+            )
+        },
         (Caller::Role { session: Some(_), .. }, None) => not_known(
             LayerKind::Session,
             "session policies are not known (they are passed at AssumeRole and not recorded on the role)",
         ),
-        _ => not_applicable(LayerKind::Session, "only role sessions carry session policies".into()),
+        (Caller::FederatedUser { .. }, None) => not_known(
+            LayerKind::Session,
+            "session policies are not known (they are passed at GetFederationToken and not recorded)",
+        ),
+        _ => not_applicable(LayerKind::Session, "only role sessions and federated user sessions carry session policies".into()),
     };
     results.push(boundary);
     results.push(session);
@@ -369,7 +392,7 @@ pub fn evaluate_chain(
             && r.decision == Some(Decision::ImplicitDeny)
     }) {
         r.reason.push_str(
-            ", but it does not cap the key policy's grant to the IAM user ARN or the role session ARN",
+            ", but it does not cap the key policy's grant that names the caller itself in the same account",
         );
     }
     let mut all = and(&need, &through);
@@ -470,20 +493,34 @@ fn base_alternatives(base: &Evaluation) -> Vec<Alternative> {
     }
 }
 
-/// Whether this way through rests on a key-policy Allow that names the IAM user ARN, or the
-/// role session ARN itself: such a grant is not capped by a boundary or session policy (a
-/// grant to the role ARN is).
+/// Whether this way through rests on a key-policy grant that a boundary or session policy
+/// does not cap. Within the same account only (IAM User Guide, "Policy evaluation logic":
+/// across accounts the caller's identity policies must allow, and the boundary and session
+/// policies cap them), such a grant is an Allow that:
+/// - names the IAM user ARN, the role session ARN or the federated user session ARN itself
+///   ("Permissions boundaries for IAM entities", "Session policies"; a grant to the role
+///   ARN is capped);
+/// - or has `*` in Principal and singles the caller out with `aws:PrincipalArn`:
+///   "Permissions boundaries and session policies do not limit permissions granted using
+///   the aws:PrincipalArn condition key with a wildcard (*) in the Principal element,
+///   unless the identity-based policies contain an explicit deny" (such a Deny is found
+///   before this is asked).
 fn direct_grant(req: &Request, key_policy: Option<&Policy>, alt: &Alternative) -> bool {
-    let (
-        Some(policy),
-        Caller::User { .. }
-        | Caller::Role {
-            session: Some(_), ..
-        },
-    ) = (key_policy, &req.caller)
-    else {
+    let Some(policy) = key_policy else {
         return false;
     };
+    if !matches!(
+        &req.caller,
+        Caller::User { .. }
+            | Caller::FederatedUser { .. }
+            | Caller::Role {
+                session: Some(_),
+                ..
+            }
+    ) || req.caller.account() != Some(req.key_account.as_str())
+    {
+        return false;
+    }
     alt.via.iter().any(|v| {
         v.policy_kind == PolicyKind::Key
             && policy.statements.iter().any(|s| {
@@ -491,10 +528,24 @@ fn direct_grant(req: &Request, key_policy: Option<&Policy>, alt: &Alternative) -
                     && s.effect == Effect::Allow
                     && s.principal.as_ref().is_some_and(|b| {
                         !b.negated
-                            && b.entries.iter().any(|e| {
-                                matches!(e, PrincipalEntry::Arn { arn, .. }
-                                    if (arn.contains(":user/") || arn.contains(":assumed-role/"))
-                                        && e.matches(&req.caller) == PrincipalMatch::Direct)
+                            && b.entries.iter().any(|e| match e {
+                                PrincipalEntry::Arn { arn, .. } => {
+                                    (arn.contains(":user/")
+                                        || arn.contains(":assumed-role/")
+                                        || arn.contains(":federated-user/"))
+                                        && e.matches(&req.caller) == PrincipalMatch::Direct
+                                }
+                                PrincipalEntry::Everyone => s.conditions.iter().any(|c| {
+                                    c.key.eq_ignore_ascii_case("aws:PrincipalArn")
+                                        && matches!(
+                                            c.operator.base,
+                                            Base::StringEquals
+                                                | Base::StringLike
+                                                | Base::ArnEquals
+                                                | Base::ArnLike
+                                        )
+                                }),
+                                _ => false,
                             })
                     })
             })
@@ -571,12 +622,46 @@ fn identity_result(
     }
 }
 
+/// Whether the policies attached to `target` bind `subject` (the caller's account for SCPs,
+/// the key's for RCPs): "SCPs apply to principals of the account where the SCPs are
+/// attached", "RCPs apply to resources of the account where the RCPs are attached" (IAM
+/// User Guide, "Policy evaluation logic"), and to every account below a root or an OU.
+/// An account target is exact. A root or OU binds the accounts of the path it was given
+/// with (the account level beside it: live, the path read with ListParents); given
+/// without any account level, it is taken to bind `subject`, and a note says so.
+enum Binding {
+    Binds,
+    /// Assumed to bind: no account level says whose path the levels are.
+    Assumed,
+    NotThisAccount(String),
+    Unknown(Vec<String>),
+}
+
+fn binding(target: &str, subject: &str, path: &[&str]) -> Binding {
+    if crate::analysis::aws_ids::is_account_id(target) {
+        return if target == subject {
+            Binding::Binds
+        } else {
+            Binding::NotThisAccount(target.to_string())
+        };
+    }
+    if target == "account" || path.contains(&subject) {
+        Binding::Binds
+    } else if path.is_empty() {
+        Binding::Assumed
+    } else {
+        Binding::Unknown(path.iter().map(|a| a.to_string()).collect())
+    }
+}
+
 /// SCP and RCP levels: evaluated, or why they do not bind.
 fn org_levels(
     req: &Request,
     layer: LayerKind,
     levels: Option<&[OrgLevel]>,
     exemption: Option<String>,
+    subject: Option<&str>,
+    notes: &mut Vec<String>,
 ) -> Vec<LayerResult> {
     if let Some(why) = exemption {
         return vec![not_applicable(layer, why)];
@@ -592,9 +677,53 @@ fn org_levels(
             },
         )];
     };
-    levels
+    let (whose, short) = match layer {
+        LayerKind::Rcp => ("the key's account", "RCP"),
+        _ => ("the caller's account", "SCP"),
+    };
+    // The accounts whose path the levels are: account targets, and `account` (a file given
+    // without a target) for the subject itself.
+    let path: Vec<&str> = levels
+        .iter()
+        .map(|l| l.target.as_str())
+        .filter_map(|t| match t {
+            "account" => subject,
+            t if crate::analysis::aws_ids::is_account_id(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    let mut assumed: Vec<&str> = Vec::new();
+    let out = levels
         .iter()
         .map(|level| {
+            if let Some(subject) = subject {
+                match binding(&level.target, subject, &path) {
+                    Binding::Binds => {}
+                    Binding::Assumed => assumed.push(&level.target),
+                    Binding::NotThisAccount(a) => {
+                        let mut r = not_applicable(
+                            layer,
+                            format!(
+                                "the {short}s attached to account {a} bind that account, not {whose} {subject} (IAM User Guide, \"Policy evaluation logic\")"
+                            ),
+                        );
+                        r.target = Some(level.target.clone());
+                        return r;
+                    }
+                    Binding::Unknown(path) => {
+                        let mut r = not_known(
+                            layer,
+                            &format!(
+                                "{} was given on the path of account {}: whether {whose} {subject} sits under it is not known",
+                                level.target,
+                                path.join(", ")
+                            ),
+                        );
+                        r.target = Some(level.target.clone());
+                        return r;
+                    }
+                }
+            }
             let refs: Vec<&Policy> = level.policies.iter().collect();
             let ev = evaluate_layer(req, &refs, layer == LayerKind::Rcp);
             let mut r = evaluated(layer, Some(level.target.clone()), ev);
@@ -606,7 +735,18 @@ fn org_levels(
             }
             r
         })
-        .collect()
+        .collect();
+    if let (false, Some(subject)) = (assumed.is_empty(), subject) {
+        let flag = match layer {
+            LayerKind::Rcp => "--rcp",
+            _ => "--scp",
+        };
+        notes.push(format!(
+            "the {short}s attached to {} were taken to bind {whose} {subject}: no account level says whose path they are on (give it as {flag} {subject}=FILE)",
+            assumed.join(", ")
+        ));
+    }
+    out
 }
 
 /// Why SCPs do not bind the caller, if they do not.

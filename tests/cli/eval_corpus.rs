@@ -11,8 +11,10 @@
 //! A case with any of `boundary` (a NAME, or null for "has none"), `session_policies`,
 //! `scps`, `rcps` (levels: `{"target", "policies": [NAME]}`, the root first) or
 //! `management_account` is run through the whole request chain (`analysis::chain`), and
-//! `expect.denied_by` (a layer, or null) is checked too; its `deciding` are the denying
-//! layer's statements (none when nothing denies).
+//! `expect.denied_by` (a layer, or null) is checked too, and `expect.denied_at` (the SCP or
+//! RCP target) when stated; its `deciding` are the denying layer's statements (none when
+//! nothing denies). From file 15 on, each case has a `source`: the AWS page (its URL) and
+//! the sentence, quoted, that it rests on.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -64,6 +66,9 @@ struct Case {
     scps: Option<Vec<Level>>,
     rcps: Option<Vec<Level>>,
     management_account: Option<String>,
+    /// The AWS page and the sentence the case rests on (required in corpus files that
+    /// carry it on every case).
+    source: Option<String>,
     expect: Expect,
 }
 
@@ -104,6 +109,9 @@ struct Expect {
     /// Chain cases: the layer that denies (`null`: none).
     #[serde(default, deserialize_with = "present")]
     denied_by: Option<Option<String>>,
+    /// Chain cases: where the denying SCP or RCP level is attached, when stated.
+    #[serde(default, deserialize_with = "present")]
+    denied_at: Option<Option<String>>,
 }
 
 fn load(path: &Path) -> Corpus {
@@ -296,6 +304,14 @@ fn run_chain_case(
         None => problems.push("a chain case must state denied_by".into()),
         _ => {}
     }
+    if let Some(expected) = &case.expect.denied_at {
+        if *expected != ev.denied_at {
+            problems.push(format!(
+                "denied_at: expected {expected:?}, got {:?}",
+                ev.denied_at
+            ));
+        }
+    }
     let deciding: Vec<&str> = ev
         .layers
         .iter()
@@ -331,8 +347,24 @@ fn evaluation_corpus() {
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned();
+        // From file 15 on, every case cites the AWS page and sentence it rests on.
+        let number: u32 = file
+            .split('-')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
         for case in &corpus.cases {
             total += 1;
+            let cited = case
+                .source
+                .as_deref()
+                .is_some_and(|s| s.contains("https://docs.aws.amazon.com/") && s.contains('"'));
+            if number >= 15 && !cited {
+                failures.push(format!(
+                    "{file}: {}\n    source: the AWS page and the sentence quoted are required",
+                    case.name
+                ));
+            }
             if let Err(why) = run_case(&corpus, &file, case) {
                 failures.push(format!("{file}: {}\n    {why}", case.name));
             }

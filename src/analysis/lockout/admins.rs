@@ -126,6 +126,10 @@ fn candidates(policy: &Policy, setting: &Setting<'_>) -> Vec<(String, MatchedBy)
     let mut seen: std::collections::HashSet<String> =
         candidates.iter().map(|(a, _)| a.clone()).collect();
     let mut known = |arn: &str| !seen.insert(arn.to_string());
+    // What a variable can be for any principal of the key's account: the rest is not known.
+    let mut variables = crate::analysis::context::Context::open();
+    variables.set("aws:PrincipalAccount", vec![setting.account.to_string()]);
+    variables.set("aws:ResourceAccount", vec![setting.account.to_string()]);
     for s in policy.statements.iter().filter(|s| s.valid) {
         let allow = s.effect == Effect::Allow;
         if let Some(p) = s.principal.as_ref().filter(|p| !p.negated && allow) {
@@ -156,6 +160,21 @@ fn candidates(policy: &Policy, setting: &Setting<'_>) -> Vec<(String, MatchedBy)
                 };
             if names_principals {
                 for v in &c.values {
+                    // Under Version 2012-10-17 a variable in the value is the caller's: for
+                    // a principal of the key's account `${aws:PrincipalAccount}` is that
+                    // account (IAM User Guide, "IAM policy elements: Variables and tags").
+                    let expanded;
+                    let v = if policy.variables_enabled() && v.contains("${") {
+                        match crate::analysis::variables::substitute(v, &variables) {
+                            crate::analysis::variables::Substituted::Value(x) => {
+                                expanded = x;
+                                expanded.as_str()
+                            }
+                            _ => continue,
+                        }
+                    } else {
+                        v.as_str()
+                    };
                     let concrete = !v.contains(['*', '?']) && !v.contains("${");
                     let same_account = Arn::parse(v).is_some_and(|a| a.account == setting.account);
                     if concrete && same_account && Caller::parse(v).is_ok() && !known(v) {
