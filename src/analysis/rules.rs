@@ -204,6 +204,12 @@ registry! {
     KEY_NOT_USABLE = "KL221", "key-state-not-enabled", Warning, Diagnosis, check: false,
         "the key's state (Disabled, PendingImport, Unavailable...) keeps it from use even once the policy is repaired",
         fix: "after the repair, do what the state needs: enable the key, import its key material, or connect its custom key store";
+    DELEGATION_EXCLUDES = "KL222", "delegation-excludes-principals", Warning, Diagnosis, check: false,
+        "the delegation to IAM holds only for principals that meet its conditions: the others are denied by the key policy itself, whatever IAM allows",
+        fix: "if the condition is meant, name it in your runbook (a principal that fails it is not rescued by IAM); else drop it from the delegation statement";
+    OTHER_ACCOUNT_USE = "KL223", "key-usable-by-other-accounts", Warning, Diagnosis, check: true,
+        "principals of another account may use the key (cryptographic operations, grants) from their own account",
+        fix: "if the other account is not meant to use the key, remove it from the policy; after a lockout by an unknown change this is what to look at first";
 
     WOULD_LOCK_OUT = "KC301", "would-lock-out", Error, Check, check: true,
         "the policy would not be `ok`: the verdict, its cause (KL201–KL205) and who could still recover",

@@ -94,16 +94,32 @@ pub fn assess(policy: &Policy, setting: &Setting<'_>) -> Assessment {
         Verdict::Unrecoverable
     };
 
+    let ok_requirements = if ok {
+        views
+            .iter()
+            .find(|v| v.kind == Kind::Role)
+            .map(KindView::generic_put)
+            .unwrap_or_default()
+    } else {
+        vec![]
+    };
     let mut findings = Vec::new();
     if ok {
+        let excludes = causes::delegation_excludes(&ok_requirements);
         findings.push(Finding::new(
             IAM_SIDE,
-            "the key policy lets IAM policies grant kms:GetKeyPolicy and kms:PutKeyPolicy to the account's principals: a caller still denied is denied on the IAM side (its identity policies, a permissions boundary, a session policy or an SCP)",
+            if excludes.is_some() {
+                "the key policy lets IAM policies grant kms:GetKeyPolicy and kms:PutKeyPolicy to the account's principals that meet its conditions: such a caller still denied is denied on the IAM side (its identity policies, a permissions boundary, a session policy or an SCP)"
+            } else {
+                "the key policy lets IAM policies grant kms:GetKeyPolicy and kms:PutKeyPolicy to the account's principals: a caller still denied is denied on the IAM side (its identity policies, a permissions boundary, a session policy or an SCP)"
+            },
         ));
+        findings.extend(excludes);
     } else {
         let put_any = setting.decide(&setting.any_principal_request("kms:PutKeyPolicy"), policy);
         findings.extend(causes::why_not_ok(policy, setting, &put_any));
     }
+    findings.extend(causes::other_account_use(policy, setting));
     findings.extend(causes::traps(policy, setting));
     if skipped > 0 {
         findings.push(Finding::new(
@@ -117,15 +133,7 @@ pub fn assess(policy: &Policy, setting: &Setting<'_>) -> Assessment {
     }
     Assessment {
         verdict,
-        ok_requirements: if ok {
-            views
-                .iter()
-                .find(|v| v.kind == Kind::Role)
-                .map(KindView::generic_put)
-                .unwrap_or_default()
-        } else {
-            vec![]
-        },
+        ok_requirements,
         recoverable_admins: admins,
         findings,
     }
@@ -150,6 +158,49 @@ mod tests {
         assert_eq!(a.verdict, Verdict::Ok);
         assert_eq!(a.findings[0].id(), "KL210");
         assert_eq!(a.recoverable_admins[0].kind, AdminKind::Root);
+    }
+
+    /// Issue 23, item 6: an `ok` delegation narrowed by a condition says who it leaves out.
+    #[test]
+    fn a_conditioned_delegation_names_who_it_leaves_out() {
+        let a = assess_text(
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*","Condition":{"StringEqualsIfExists":{"aws:PrincipalTag/team":"security"}}}]}"#,
+        );
+        assert_eq!(a.verdict, Verdict::Ok);
+        let f = a
+            .findings
+            .iter()
+            .find(|f| f.id() == "KL222")
+            .expect("KL222");
+        assert!(
+            f.message.contains("aws:PrincipalTag/team is security"),
+            "{}",
+            f.message
+        );
+        assert!(
+            f.message.contains("denied by the key policy itself"),
+            "{}",
+            f.message
+        );
+        // Without the condition: no KL222.
+        let plain = assess_text(&default_policy("aws", "111122223333"));
+        assert!(plain.findings.iter().all(|f| f.id() != "KL222"));
+    }
+
+    /// Issue 23, item 7: a key handed to another account says what that account can do.
+    #[test]
+    fn another_account_that_can_use_the_key_is_a_warning_with_its_operations() {
+        let a = assess_text(
+            r#"{"Version":"2012-10-17","Statement":[
+              {"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
+              {"Sid":"Partner","Effect":"Allow","Principal":{"AWS":"999988887777"},"Action":["kms:Decrypt","kms:PutKeyPolicy"],"Resource":"*"},
+              {"Sid":"Own","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/App"},"Action":"kms:Decrypt","Resource":"*"}]}"#,
+        );
+        let f: Vec<_> = a.findings.iter().filter(|f| f.id() == "KL223").collect();
+        assert_eq!(f.len(), 1, "{:?}", a.findings);
+        assert!(f[0].message.contains("arn:aws:iam::999988887777:root"));
+        // Decrypt works across accounts, PutKeyPolicy never does.
+        assert!(f[0].message.ends_with(": Decrypt"), "{}", f[0].message);
     }
 
     #[test]

@@ -7,14 +7,14 @@ use super::delegation::{
 };
 use super::view::generic;
 use crate::analysis::condition_keys::anyone_can_meet;
-use crate::analysis::eval::{Decision, Evaluation};
+use crate::analysis::eval::{Alternative, Decision, Evaluation};
 use crate::analysis::policy::{Effect, Policy, Statement};
 use crate::analysis::principal::PrincipalEntry;
 use crate::analysis::reference::{labels, StatementRef};
 use crate::analysis::rules::{
-    Finding, Subject, DELEGATION_CONDITIONED, DELEGATION_MISSING, DELEGATION_NARROWED,
-    DELEGATION_PRINCIPAL_CHANGED, DELEGATION_RESOURCE_MISMATCH, DELETED_PRINCIPALS, DENY_OVERRIDES,
-    NOT_PRINCIPAL_DENY, REQUEST_ALIAS_NEVER,
+    Finding, Subject, DELEGATION_CONDITIONED, DELEGATION_EXCLUDES, DELEGATION_MISSING,
+    DELEGATION_NARROWED, DELEGATION_PRINCIPAL_CHANGED, DELEGATION_RESOURCE_MISMATCH,
+    DELETED_PRINCIPALS, DENY_OVERRIDES, NOT_PRINCIPAL_DENY, OTHER_ACCOUNT_USE, REQUEST_ALIAS_NEVER,
 };
 
 /// Why a policy is not `ok`, read from the policy alone.
@@ -369,4 +369,103 @@ fn resource_can_match(s: &Statement, setting: &Setting<'_>) -> bool {
     } else {
         r.patterns.iter().any(|p| matches(p) != Relation::None)
     }
+}
+
+/// KL222: the policy is `ok`, but every way the delegation lets IAM decide carries a
+/// condition: a principal (or request) that fails it is denied by the key policy itself,
+/// which no IAM policy can change.
+pub(super) fn delegation_excludes(ok: &[Alternative]) -> Option<Finding> {
+    use crate::analysis::eval::RequirementKind;
+    let conditioned = !ok.is_empty()
+        && ok.iter().all(|a| {
+            a.all_of
+                .iter()
+                .any(|r| r.kind == RequirementKind::Condition)
+        });
+    if !conditioned {
+        return None;
+    }
+    let first = &ok[0];
+    let texts: Vec<&str> = first
+        .all_of
+        .iter()
+        .filter(|r| r.kind == RequirementKind::Condition)
+        .map(|r| r.text.as_str())
+        .collect();
+    let mut f = Finding::new(
+        DELEGATION_EXCLUDES,
+        format!(
+            "the delegation to IAM ({}) holds only when {}{}: a principal or request that does not meet it is denied by the key policy itself, whatever its IAM policies allow",
+            first
+                .via
+                .iter()
+                .map(|v| v.label.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            texts.join(" and "),
+            if ok.len() > 1 { " (or the other alternatives below)" } else { "" }
+        ),
+    );
+    if let Some(v) = first.via.first() {
+        f = f.at_statement(v.clone());
+    }
+    Some(f)
+}
+
+/// KL223: principals of other accounts that an Allow lets use the key from their own
+/// account, with the operations that work across accounts (KMS Developer Guide, "Allowing
+/// users in other accounts to use a KMS key": the key policy must allow, and an IAM policy
+/// in the other account).
+pub(super) fn other_account_use(policy: &Policy, setting: &Setting<'_>) -> Vec<Finding> {
+    let (account, partition) = (setting.account, setting.partition());
+    let mut out = Vec::new();
+    for s in policy
+        .statements
+        .iter()
+        .filter(|s| s.valid && s.effect == Effect::Allow)
+    {
+        let Some(block) = s.principal.as_ref().filter(|b| !b.negated) else {
+            continue;
+        };
+        let others: Vec<String> = block
+            .entries
+            .iter()
+            .filter_map(|e| match e {
+                PrincipalEntry::Arn { arn, account: a } if a.as_str() != account => {
+                    Some(arn.to_string())
+                }
+                PrincipalEntry::Account { account: a, .. } if a.as_str() != account => {
+                    Some(crate::analysis::aws_ids::root_arn(partition, a))
+                }
+                _ => None,
+            })
+            .collect();
+        if others.is_empty() {
+            continue;
+        }
+        let ops: Vec<&str> = crate::analysis::kms::OPERATIONS
+            .iter()
+            .filter(|o| o.cross_account && s.covers_action(&format!("kms:{}", o.name)))
+            .map(|o| o.name)
+            .collect();
+        if ops.is_empty() {
+            continue;
+        }
+        let f = Finding::new(
+            OTHER_ACCOUNT_USE,
+            format!(
+                "statement {} lets {} use the key from another account{}: {}",
+                policy.statement_ref(s).label,
+                others.join(", "),
+                if s.conditions.is_empty() {
+                    ""
+                } else {
+                    " (under its conditions)"
+                },
+                ops.join(", ")
+            ),
+        );
+        out.push(f.at_statement(policy.statement_ref(s)));
+    }
+    out
 }
