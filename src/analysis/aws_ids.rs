@@ -301,6 +301,25 @@ pub fn is_role_arn(s: &str) -> bool {
     is_iam_principal_arn(s, IamKind::Role)
 }
 
+/// A role IAM Identity Center made for a permission set: path
+/// `/aws-reserved/sso.amazonaws.com/` (optionally a region after it), name
+/// `AWSReservedSSO_{permission set}_{suffix}` (IAM Identity Center User Guide, "IAM roles
+/// created by IAM Identity Center").
+pub fn is_identity_center_role(s: &str) -> bool {
+    is_role_arn(s)
+        && s.contains(":role/aws-reserved/sso.amazonaws.com/")
+        && identity_center_permission_set(s).is_some()
+}
+
+/// The permission set of an IAM Identity Center role: `AWSReservedSSO_Admin_0123abcd` is
+/// `Admin` (a permission set name may hold `_`: the suffix is after the last one).
+pub fn identity_center_permission_set(s: &str) -> Option<&str> {
+    let name = s.rsplit('/').next()?;
+    let rest = name.strip_prefix("AWSReservedSSO_")?;
+    let (set, suffix) = rest.rsplit_once('_')?;
+    (!set.is_empty() && !suffix.is_empty()).then_some(set)
+}
+
 pub fn is_user_arn(s: &str) -> bool {
     is_iam_principal_arn(s, IamKind::User)
 }
@@ -412,6 +431,12 @@ mod tests {
         assert!(is_session_name("kmsdoctor-recovery") && !is_session_name("a b"));
         assert!(is_alias_name("alias/prod/app_1") && !is_alias_name("alias/$(id)"));
         assert!(is_org_target("r-ab12") && is_org_target("ou-ab12-abcdefgh"));
+        let sso = "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Key_Admins_0123456789abcdef";
+        assert!(is_identity_center_role(sso));
+        assert_eq!(identity_center_permission_set(sso), Some("Key_Admins"));
+        assert!(!is_identity_center_role(
+            "arn:aws:iam::111122223333:role/AWSReservedSSO_X_1"
+        ));
         assert!(!is_org_target("ou-ab12") && !is_org_target("r-AB12"));
     }
 }

@@ -16,7 +16,20 @@ pub struct Step {
     pub text: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
+    /// Another way to do the same step: paste one or the other, not both.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alternative: Option<StepAlternative>,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepAlternative {
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+}
+
+/// The profile a plan sets up for an IAM Identity Center permission set.
+pub const SSO_PROFILE: &str = "kmsdoctor-recovery";
 
 /// What the plan needs besides the diagnosis.
 pub struct PlanInput<'a> {
@@ -58,12 +71,34 @@ fn best_admin(admins: &[RecoverableAdmin]) -> Option<&RecoverableAdmin> {
         })
 }
 
-/// Steps under construction: text, and a command (or why there is none).
-struct Steps(Vec<(String, Option<String>)>);
+/// One step under construction: text, a command (or why there is none), and another way
+/// to do the same.
+type Draft = (String, Option<String>, Option<StepAlternative>);
+
+/// Steps under construction.
+struct Steps(Vec<Draft>);
 
 impl Steps {
     fn say(&mut self, text: impl Into<String>) {
-        self.0.push((text.into(), None));
+        self.0.push((text.into(), None, None));
+    }
+
+    /// Another way to do the last step: pasted instead of it, not after it.
+    fn or_run(&mut self, text: impl Into<String>, command: CommandLine) {
+        let text = text.into();
+        let alt = match command.render() {
+            Ok(c) => StepAlternative {
+                text,
+                command: Some(c),
+            },
+            Err(why) => StepAlternative {
+                text: format!("{text} (no command printed: {why})"),
+                command: None,
+            },
+        };
+        if let Some(last) = self.0.last_mut() {
+            last.2 = Some(alt);
+        }
     }
 
     fn run(&mut self, text: impl Into<String>, command: CommandLine) {
@@ -85,10 +120,10 @@ impl Steps {
     ) {
         let text = text.into();
         match command.render() {
-            Ok(c) => self.0.push((text, Some(format!("{head}{c}{tail}")))),
+            Ok(c) => self.0.push((text, Some(format!("{head}{c}{tail}")), None)),
             Err(why) => self
                 .0
-                .push((format!("{text} (no command printed: {why})"), None)),
+                .push((format!("{text} (no command printed: {why})"), None, None)),
         }
     }
 }
@@ -183,13 +218,18 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
                 );
             }
             let path = input.repaired_path.unwrap_or("repaired-policy.json");
-            if input.repaired_path.is_none() {
-                steps.run(
-                    "Write the repaired policy (the last applied one with the IAM delegation put back)",
+            match input.repaired_path {
+                // The step stays, so that the steps keep their numbers.
+                Some(p) => steps.say(format!(
+                    "The repaired policy (the last applied one with the IAM delegation put back) is written to {}: read it before you apply it",
+                    crate::analysis::escape::visible(p)
+                )),
+                None => steps.run(
+                    "Write the repaired policy (the last applied one with the IAM delegation put back), and read it before you apply it",
                     rerun(input, creds)
                         .word("--write-repaired")
                         .path("the repaired policy's file", path),
-                );
+                ),
             }
             // kmsdoctor's guarded apply: it refuses if the policy in KMS is no longer the
             // one diagnosed (its fingerprint), saves the old one, and reads the new one back.
@@ -204,11 +244,11 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
                 guarded = guarded.word("--expect-policy-sha256").word(&fp);
             }
             steps.run(
-                "Review it, then apply it with kmsdoctor's guards: it refuses if the policy changed since this diagnosis, saves the old one to a new file, and reads the new one back (it asks before sending)",
+                "Apply the repaired policy with kmsdoctor's guards: it refuses if the policy changed since this diagnosis, saves the old one to a new file, and reads the new one back (it asks before sending)",
                 guarded.word("--apply"),
             );
-            steps.run(
-                "Or apply it by hand (without bypassing the lockout safety check)",
+            steps.or_run(
+                "or apply it by hand with the AWS CLI (without bypassing the lockout safety check)",
                 key_words(cmd(input, &["aws", "kms", "put-key-policy"]), d)
                     .word("--policy-name")
                     .word("default")
@@ -321,10 +361,11 @@ fn numbered(steps: Steps) -> Vec<Step> {
         .0
         .into_iter()
         .enumerate()
-        .map(|(i, (text, command))| Step {
+        .map(|(i, (text, command, alternative))| Step {
             step: i + 1,
             text,
             command,
+            alternative,
         })
         .collect()
 }
@@ -357,6 +398,18 @@ fn admin_steps(steps: &mut Steps, input: &PlanInput<'_>, a: &RecoverableAdmin) -
         .and_then(|v| v.rsplit('/').next())
         .unwrap_or("kmsdoctor-recovery")
         .to_string();
+    // The caller already is this administrator: nothing to become.
+    if let Some(me) = d
+        .caller
+        .as_ref()
+        .filter(|c| a.class.is_none() && is_same_principal(&c.principal, &a.principal))
+    {
+        steps.say(format!(
+            "You ({}) are {} already{needs}: the next steps run with your credentials",
+            me.principal, a.principal
+        ));
+        return finish(steps, a, Credentials::AsRun);
+    }
     match (a.kind, &a.class) {
         (_, Some(class)) => steps.say(format!(
             "Act as one of the {}{needs}: {}",
@@ -385,6 +438,28 @@ fn admin_steps(steps: &mut Steps, input: &PlanInput<'_>, a: &RecoverableAdmin) -
                     )),
             );
         }
+        (AdminKind::Role, _) if aws_ids::is_identity_center_role(&a.principal) => {
+            // An IAM Identity Center role trusts only SAML federation from Identity Center:
+            // the way in is its permission set through the access portal, not AssumeRole
+            // (IAM Identity Center User Guide, "IAM roles created by IAM Identity Center").
+            let permission_set = aws_ids::identity_center_permission_set(&a.principal)
+                .unwrap_or("the permission set of this role");
+            let account = d.key.account.as_deref().unwrap_or("?");
+            steps.run(
+                format!(
+                    "Sign in through IAM Identity Center with the permission set {permission_set} in account {account} (the role {}){needs}: set up a profile named {SSO_PROFILE} (it asks for your access portal URL, then the account and the permission set)",
+                    a.principal
+                ),
+                CommandLine::new(input.flags, &["aws", "configure", "sso"])
+                    .credentials(Credentials::Profile(SSO_PROFILE)),
+            );
+            steps.run(
+                "Sign in with that profile (the next steps use it)",
+                CommandLine::new(input.flags, &["aws", "sso", "login"])
+                    .credentials(Credentials::Profile(SSO_PROFILE)),
+            );
+            return finish(steps, a, Credentials::Profile(SSO_PROFILE));
+        }
         (AdminKind::Role, _) => {
             let mut c = cmd(input, &["aws", "sts", "assume-role", "--role-arn"])
                 .value("the role", "role ARN", &a.principal, aws_ids::is_role_arn)
@@ -411,14 +486,17 @@ fn admin_steps(steps: &mut Steps, input: &PlanInput<'_>, a: &RecoverableAdmin) -
             // only when assume-role succeeded (environment credentials win over a profile
             // of the config file; a `--profile` flag would win over them, so the later
             // steps leave it out: AWS CLI guide, "Configuring environment variables").
+            // `read` splits the tab-separated answer the same way in bash and zsh (zsh
+            // does not split an unquoted `$creds`); nothing is printed, and when
+            // assume-role fails nothing is exported and the shell says so.
             steps.run_wrapped(
                 format!(
-                    "Assume the role {}{needs}; its credentials are exported in this shell for the next steps",
+                    "Assume the role {}{needs}; its credentials are exported in this shell (bash or zsh) for the next steps, and nothing is printed",
                     a.principal
                 ),
                 "creds=$(",
                 c,
-                ") && export $(printf 'AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_SESSION_TOKEN=%s' $creds)",
+                ") && read -r AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN <<<\"$creds\" && export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN || echo 'kmsdoctor: assume-role failed: the next steps would run as you, not as the role' >&2; unset creds",
             );
             return finish(steps, a, Credentials::Exported);
         }
@@ -426,6 +504,13 @@ fn admin_steps(steps: &mut Steps, input: &PlanInput<'_>, a: &RecoverableAdmin) -
             "Act as the session {} (that session name exactly){needs}",
             a.principal
         )),
+        (AdminKind::User, _) => steps.run(
+            format!(
+                "Sign in as the IAM user {}{needs} (its own access keys, or its console password and then CloudShell): an IAM user is not assumed; check whose credentials the next steps run with",
+                a.principal
+            ),
+            cmd(input, &["aws", "sts", "get-caller-identity"]),
+        ),
         _ => steps.run(
             format!(
                 "Use the credentials of {}{needs}; check that they are",
@@ -435,6 +520,33 @@ fn admin_steps(steps: &mut Steps, input: &PlanInput<'_>, a: &RecoverableAdmin) -
         ),
     }
     finish(steps, a, Credentials::AsRun)
+}
+
+/// Whether the caller is this administrator: the same user, root user or session, or a
+/// session of the same role (a role's name is unique in its account, whatever its path).
+fn is_same_principal(caller: &str, admin: &str) -> bool {
+    use super::principal::Caller;
+    let (Ok(c), Ok(a)) = (Caller::parse(caller), Caller::parse(admin)) else {
+        return false;
+    };
+    if c.account() != a.account() {
+        return false;
+    }
+    match (&c, &a) {
+        (Caller::Root { .. }, Caller::Root { .. }) => true,
+        (Caller::User { arn: x, .. }, Caller::User { arn: y, .. }) => x == y,
+        (
+            Caller::Role {
+                name: x, session, ..
+            },
+            Caller::Role {
+                name: y,
+                session: want,
+                ..
+            },
+        ) => x == y && (want.is_none() || session == want),
+        _ => false,
+    }
 }
 
 fn finish(steps: &mut Steps, a: &RecoverableAdmin, creds: Credentials) -> Credentials {

@@ -56,7 +56,9 @@ pub fn quote(word: &str) -> Option<String> {
     {
         return None;
     }
+    // A word that starts with `=` is a command's path in zsh (its EQUALS option): quoted.
     if !word.is_empty()
+        && !word.starts_with('=')
         && word
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c))
@@ -85,6 +87,9 @@ pub enum Credentials {
     /// Exported in the shell by an earlier step: `--profile` would override them, so it is
     /// left out.
     Exported,
+    /// A named profile an earlier step set up (IAM Identity Center): `--profile NAME`
+    /// instead of the run's.
+    Profile(&'static str),
 }
 
 /// A command line being built: words kmsdoctor writes itself, and values from input, each
@@ -177,10 +182,14 @@ impl CommandLine {
                 .word("--region")
                 .value("the region", "region name", r, aws_ids::is_region);
         }
-        if let (Some(p), Credentials::AsRun) = (&f.profile, self.credentials) {
-            c = c
-                .word("--profile")
-                .value("the profile", "profile name", p, is_profile_name);
+        match (&f.profile, self.credentials) {
+            (Some(p), Credentials::AsRun) => {
+                c = c
+                    .word("--profile")
+                    .value("the profile", "profile name", p, is_profile_name);
+            }
+            (_, Credentials::Profile(p)) => c = c.word("--profile").word(p),
+            _ => {}
         }
         if let Some(u) = &f.endpoint_url {
             c = c
@@ -212,6 +221,8 @@ mod tests {
         );
         assert_eq!(quote("it's").unwrap(), r"'it'\''s'");
         assert_eq!(quote("").unwrap(), "''");
+        assert_eq!(quote("=ls").unwrap(), "'=ls'");
+        assert_eq!(quote("a=b").unwrap(), "a=b");
         assert!(quote("a\nb").is_none());
         assert!(quote("a\u{1b}[2J").is_none());
         assert!(quote("abc\u{202e}").is_none());

@@ -26,7 +26,8 @@
 //! - `can_cancel_deletion` (an unrecoverable key pending deletion): principals that may
 //!   still call CancelKeyDeletion, which stops the clock while AWS Support restores access
 //! - `failed_changes`: CreateKey/PutKeyPolicy calls that failed (they changed nothing)
-//! - `recovery_plan`: `step`, `text`, `command`
+//! - `recovery_plan`: `step`, `text`, `command`, and `alternative` (`text`, `command`):
+//!   another way to do the same step, pasted instead of it
 //! - `caller` (live, or with `--caller`): `principal`, `can_put_key_policy`,
 //!   `can_get_key_policy`, `decision`, `requirements`, `denied_by` (`rcp` | `scp` |
 //!   `key_policy` | `identity` | `boundary` | `session` | null: the first layer of the
@@ -353,6 +354,12 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
         wrap(out, &format!("  {}. ", s.step), "     ", &s.text)?;
         if let Some(c) = &s.command {
             writeln!(out, "     $ {}", esc(c))?;
+        }
+        if let Some(alt) = &s.alternative {
+            wrap(out, "     ", "     ", &alt.text)?;
+            if let Some(c) = &alt.command {
+                writeln!(out, "     $ {}", esc(c))?;
+            }
         }
     }
     if let Some(rep) = r.repaired {

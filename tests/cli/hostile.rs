@@ -25,12 +25,26 @@ pub(crate) fn kmsdoctor(args: &[&str]) -> (i32, String, String) {
 
 /// A folder of stub programs: `aws` and `kmsdoctor` record their arguments, one per line;
 /// anything an attacker would call (`curl`, `id`, `sh`, `rm`...) leaves a marker.
-struct Stubs {
+pub(crate) struct Stubs {
     dir: tempfile::TempDir,
 }
 
+/// The shells every printed command must work in.
+pub const SHELLS: [&str; 2] = ["bash", "zsh"];
+
+/// Where a shell is: both are Debian packages that `scripts/test` installs when missing.
+pub fn shell_path(shell: &str) -> std::path::PathBuf {
+    ["/bin", "/usr/bin", "/usr/local/bin", "/opt/homebrew/bin"]
+        .iter()
+        .map(|d| Path::new(d).join(shell))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| {
+            panic!("{shell} is not installed: run the tests with `bash scripts/test`, which installs it")
+        })
+}
+
 impl Stubs {
-    fn new() -> Stubs {
+    pub(crate) fn new() -> Stubs {
         let dir = tempfile::tempdir().unwrap();
         let record = |name: &str| {
             let p = dir.path().join(name);
@@ -60,22 +74,28 @@ impl Stubs {
         Stubs { dir }
     }
 
-    /// Runs a printed command as a person would paste it, with only the stubs on PATH.
-    fn paste(&self, command: &str) {
-        let status = std::process::Command::new("/bin/sh")
-            .arg("-c")
-            .arg(command)
-            .env_clear()
-            .env("PATH", self.dir.path())
-            .current_dir(self.dir.path())
-            .status()
-            .unwrap();
-        // The stubs succeed: a failure here is the shell refusing what was pasted.
-        assert!(status.success(), "pasting `{command}` failed: {status}");
-        assert!(
-            !self.dir.path().join("PWNED").exists(),
-            "pasting `{command}` ran another program"
-        );
+    /// Runs a printed command as a person would paste it, with only the stubs on PATH, in
+    /// bash and in zsh (the macOS default); the stubs record their arguments once per shell.
+    pub(crate) fn paste(&self, command: &str) {
+        for shell in SHELLS {
+            let status = std::process::Command::new(shell_path(shell))
+                .arg("-c")
+                .arg(command)
+                .env_clear()
+                .env("PATH", self.dir.path())
+                .current_dir(self.dir.path())
+                .status()
+                .unwrap();
+            // The stubs succeed: a failure here is the shell refusing what was pasted.
+            assert!(
+                status.success(),
+                "pasting `{command}` in {shell} failed: {status}"
+            );
+            assert!(
+                !self.dir.path().join("PWNED").exists(),
+                "pasting `{command}` in {shell} ran another program"
+            );
+        }
     }
 
     fn args(&self, program: &str) -> Vec<String> {
@@ -87,7 +107,20 @@ impl Stubs {
     }
 }
 
+/// Every command of the plan, its steps' alternatives included.
 fn commands(json: &str) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    v["recovery_plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| [&s["command"], &s["alternative"]["command"]])
+        .filter_map(|c| c.as_str().map(str::to_string))
+        .collect()
+}
+
+/// The steps' commands in order, as pasted one after the other (no alternatives).
+fn plan_in_order(json: &str) -> Vec<String> {
     let v: serde_json::Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
     v["recovery_plan"]
         .as_array()
@@ -551,109 +584,147 @@ fn gzip_bombs_stay_within_the_memory_cap() {
     eprintln!("two gzip bombs: max RSS {kb} KB");
 }
 
-/// The recovery plan pasted whole into one shell, as a person in an incident would: step 1
-/// exports the role's credentials, and every later command runs with them (no `--profile`,
-/// which would override them), against the endpoint and region of the run. When assume-role
-/// fails, nothing is exported.
+/// The recovery plan pasted whole into one shell, as a person in an incident would, in bash
+/// and in zsh: step 1 exports the role's credentials and prints nothing (no secret), every
+/// later command runs with them (no `--profile`, which would override them), against the
+/// endpoint and region of the run. When assume-role fails, nothing is exported and the
+/// shell says so.
 #[test]
 fn the_recovery_plan_pastes_into_one_shell_with_the_roles_credentials() {
     use std::os::unix::fs::PermissionsExt;
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
     let events = fixture("scenarios/03-delegation-removed/events");
-    for assume_works in [true, false] {
-        let (code, out, err) = kmsdoctor(&[
-            "why-locked",
-            KEY,
-            "--events-file",
-            events.to_str().unwrap(),
-            "--profile",
-            "ops",
-            "--endpoint-url",
-            "http://127.0.0.1:4566",
-            "--output",
-            "json",
-        ]);
-        assert_eq!(code, 3, "{err}");
-        let cmds = commands(&out);
-        assert!(
-            cmds[0].starts_with("creds=$(aws sts assume-role"),
-            "{cmds:?}"
-        );
-        assert!(
-            cmds.last().unwrap().starts_with("kmsdoctor why-locked"),
-            "{cmds:?}"
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("calls");
-        for (name, answer) in [
-            (
-                "aws",
-                if assume_works {
-                    "[ \"$2\" = assume-role ] && { echo 'ASIAEXAMPLE secret/x+y token=='; exit 0; }"
-                } else {
-                    "[ \"$2\" = assume-role ] && exit 254"
-                },
-            ),
-            ("kmsdoctor", ":"),
-        ] {
-            let p = dir.path().join(name);
-            std::fs::write(
-                &p,
-                format!(
-                    "#!/bin/sh\n{answer}\nprintf '%s key=%s secret=%s token=%s profile=%s:' {name} \"$AWS_ACCESS_KEY_ID\" \"$AWS_SECRET_ACCESS_KEY\" \"$AWS_SESSION_TOKEN\" \"$AWS_PROFILE\" >> '{}'\nfor a in \"$@\"; do printf ' %s' \"$a\"; done >> '{}'\necho >> '{}'\n",
-                    log.display(),
-                    log.display(),
-                    log.display()
+    let (code, out, err) = kmsdoctor(&[
+        "why-locked",
+        KEY,
+        "--events-file",
+        events.to_str().unwrap(),
+        "--profile",
+        "ops",
+        "--endpoint-url",
+        "http://127.0.0.1:4566",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 3, "{err}");
+    let cmds = plan_in_order(&out);
+    assert!(
+        cmds[0].starts_with("creds=$(aws sts assume-role"),
+        "{cmds:?}"
+    );
+    assert!(
+        cmds[0].contains("--region us-east-1") && cmds[0].contains("--profile ops"),
+        "{}",
+        cmds[0]
+    );
+    assert!(
+        cmds.last().unwrap().starts_with("kmsdoctor why-locked"),
+        "{cmds:?}"
+    );
+    for shell in SHELLS {
+        for assume_works in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let log = dir.path().join("calls");
+            for (name, answer) in [
+                (
+                    "aws",
+                    if assume_works {
+                        format!("[ \"$2\" = assume-role ] && {{ printf 'ASIAEXAMPLE\\t{SECRET}\\ttoken==\\n'; exit 0; }}")
+                    } else {
+                        "[ \"$2\" = assume-role ] && { echo 'An error occurred (AccessDenied) when calling the AssumeRole operation' >&2; exit 254; }".to_string()
+                    },
                 ),
-            )
-            .unwrap();
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
-        let status = std::process::Command::new("/bin/sh")
-            .arg("-c")
-            .arg(cmds.join("\n"))
-            .env_clear()
-            .env("PATH", dir.path())
-            .current_dir(dir.path())
-            .status()
-            .unwrap();
-        // The last step (the live check) runs whether or not assume-role worked.
-        assert!(status.success(), "{status}");
-        let calls = std::fs::read_to_string(&log).unwrap();
-        let calls: Vec<&str> = calls.lines().collect();
-        // write-repaired (kmsdoctor), the guarded fix (kmsdoctor), or put-key-policy by
-        // hand (aws), the live check (kmsdoctor).
-        assert_eq!(calls.len(), 4, "{calls:?}");
-        for c in &calls {
-            assert!(c.contains("--endpoint-url http://127.0.0.1:4566"), "{c}");
+                ("kmsdoctor", ":".to_string()),
+            ] {
+                let p = dir.path().join(name);
+                std::fs::write(
+                    &p,
+                    format!(
+                        "#!/bin/sh\n{answer}\nprintf '%s key=%s secret=%s token=%s profile=%s:' {name} \"$AWS_ACCESS_KEY_ID\" \"$AWS_SECRET_ACCESS_KEY\" \"$AWS_SESSION_TOKEN\" \"$AWS_PROFILE\" >> '{}'\nfor a in \"$@\"; do printf ' %s' \"$a\"; done >> '{}'\necho >> '{}'\n",
+                        log.display(),
+                        log.display(),
+                        log.display()
+                    ),
+                )
+                .unwrap();
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+            let run = std::process::Command::new(shell_path(shell))
+                .arg("-c")
+                .arg(cmds.join("\n"))
+                .env_clear()
+                .env("PATH", dir.path())
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            let printed = format!(
+                "{}{}",
+                String::from_utf8_lossy(&run.stdout),
+                String::from_utf8_lossy(&run.stderr)
+            );
+            // The last step (the live check) runs whether or not assume-role worked.
+            assert!(run.status.success(), "{shell}: {}: {printed}", run.status);
+            assert!(
+                !printed.contains(SECRET),
+                "{shell} printed the secret: {printed}"
+            );
             if assume_works {
                 assert!(
-                    c.contains("key=ASIAEXAMPLE secret=secret/x+y token=token=="),
-                    "{c}"
+                    !printed.contains("assume-role failed"),
+                    "{shell}: {printed}"
                 );
-                assert!(!c.contains("--profile"), "{c}");
             } else {
-                assert!(c.contains("key= secret= token="), "{c}");
+                assert!(
+                    printed.contains("kmsdoctor: assume-role failed"),
+                    "{shell}: {printed}"
+                );
             }
+            let calls = std::fs::read_to_string(&log).unwrap();
+            let calls: Vec<&str> = calls.lines().collect();
+            // write-repaired (kmsdoctor), the guarded fix (kmsdoctor), the live check
+            // (kmsdoctor); applying by hand is an alternative, not a step.
+            assert_eq!(calls.len(), 3, "{shell}: {calls:?}");
+            for c in &calls {
+                assert!(
+                    c.contains("--endpoint-url http://127.0.0.1:4566"),
+                    "{shell}: {c}"
+                );
+                if assume_works {
+                    assert!(
+                        c.contains(&format!("key=ASIAEXAMPLE secret={SECRET} token=token==")),
+                        "{shell}: {c}"
+                    );
+                    assert!(!c.contains("--profile"), "{shell}: {c}");
+                } else {
+                    assert!(c.contains("key= secret= token="), "{shell}: {c}");
+                }
+            }
+            let fix = calls[1];
+            assert!(
+                fix.starts_with("kmsdoctor ") && fix.contains(" fix "),
+                "{fix}"
+            );
+            assert!(
+                fix.contains("--expect-policy-sha256 ") && fix.contains(" --apply"),
+                "{fix}"
+            );
+            let check = calls[2];
+            assert!(
+                check.starts_with("kmsdoctor ") && check.contains(" why-locked "),
+                "{check}"
+            );
+            assert!(
+                !check.contains("--events-file"),
+                "the final check reads KMS: {check}"
+            );
         }
-        let fix = calls[1];
-        assert!(
-            fix.starts_with("kmsdoctor ") && fix.contains(" fix "),
-            "{fix}"
-        );
-        assert!(
-            fix.contains("--expect-policy-sha256 ") && fix.contains(" --apply"),
-            "{fix}"
-        );
-        assert!(calls[2].contains("kms put-key-policy"), "{}", calls[2]);
-        assert!(calls[2].contains("--region us-east-1"), "{}", calls[2]);
-        let check = calls[3];
-        assert!(
-            check.starts_with("kmsdoctor ") && check.contains(" why-locked "),
-            "{check}"
-        );
-        assert!(
-            !check.contains("--events-file"),
-            "the final check reads KMS: {check}"
-        );
     }
+    // The alternative to the guarded fix, by hand, names the key's region.
+    let all = commands(&out);
+    let by_hand = all
+        .iter()
+        .find(|c| c.contains("kms put-key-policy"))
+        .expect("the by-hand alternative");
+    assert!(by_hand.contains("--region us-east-1"), "{by_hand}");
+    assert!(!plan_in_order(&out).contains(by_hand));
 }

@@ -95,13 +95,14 @@ fn admin_role(doc: &serde_json::Value) -> serde_json::Value {
         .expect("the admin role")
 }
 
-/// The plan's commands, in order.
+/// The plan's commands, in order, each step's alternative after it.
 fn commands(doc: &serde_json::Value) -> Vec<String> {
     doc["recovery_plan"]
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|s| s["command"].as_str().map(str::to_string))
+        .flat_map(|s| [&s["command"], &s["alternative"]["command"]])
+        .filter_map(|c| c.as_str().map(str::to_string))
         .collect()
 }
 

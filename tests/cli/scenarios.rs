@@ -247,7 +247,8 @@ fn lockout_scenarios() {
 /// Every command of every scenario's plan, run with `--profile`, `--region` and
 /// `--endpoint-url`, carries them: pasted, it reaches the account, region and endpoint the
 /// run reached. `--profile` is left out only after a step that exported other credentials
-/// (a profile would override them); an `aws` command names the key's region.
+/// (a profile would override them); an `aws` command names the key's region. Each is
+/// pasted into bash and zsh.
 #[test]
 fn every_plan_command_carries_the_run_flags() {
     const ENDPOINT: &str = "--endpoint-url http://127.0.0.1:4566";
@@ -272,7 +273,22 @@ fn every_plan_command_carries_the_run_flags() {
             .unwrap_or_else(|e| panic!("{}: {e}: {stderr}", dir.display()));
         let region = v["key"]["region"].as_str().map(|r| format!("--region {r}"));
         let mut exported = false;
+        let stubs = crate::hostile::Stubs::new();
         for step in v["recovery_plan"].as_array().into_iter().flatten() {
+            // Each command pasted in bash and zsh, with stub `aws` and `kmsdoctor`: the
+            // shell takes it whole and runs nothing else.
+            for c in [&step["command"], &step["alternative"]["command"]]
+                .into_iter()
+                .filter_map(|c| c.as_str())
+            {
+                stubs.paste(c);
+            }
+            if let Some(alt) = step["alternative"]["command"].as_str() {
+                commands += 1;
+                if !alt.contains(ENDPOINT) {
+                    problems.push(format!("{}: no {ENDPOINT}: {alt}", dir.display()));
+                }
+            }
             let Some(c) = step["command"].as_str() else {
                 continue;
             };

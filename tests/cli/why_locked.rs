@@ -850,3 +850,173 @@ fn athena_ddl_prints_the_table_for_the_trail_layout() {
         assert!(err.contains(&format!("{flag}: ")), "{args:?}: {err}");
     }
 }
+
+/// Issue 24, item 3: how to become the administrator, from what is known of it. A policy that
+/// names one administrator and no IAM delegation.
+fn admin_only_policy(dir: &Path, admin: &str) -> String {
+    let p = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "Admins", "Effect": "Allow", "Principal": {"AWS": admin},
+                       "Action": "kms:*", "Resource": "*"}]
+    });
+    write(dir, "policy.json", p.to_string().as_bytes())
+}
+
+fn plan(out: &str) -> Vec<serde_json::Value> {
+    let v: serde_json::Value = serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    v["recovery_plan"].as_array().unwrap().clone()
+}
+
+#[test]
+fn a_caller_that_is_the_admin_is_not_told_to_assume_the_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = admin_only_policy(dir.path(), "arn:aws:iam::111122223333:role/ops/KeyAdmin");
+    let (code, out, err) = why_locked(&[
+        KEY,
+        "--policy-file",
+        &p,
+        "--caller",
+        "arn:aws:sts::111122223333:assumed-role/KeyAdmin/alice",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 3, "{err}");
+    let steps = plan(&out);
+    assert!(
+        steps[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("are arn:aws:iam::111122223333:role/ops/KeyAdmin already"),
+        "{:#?}",
+        steps[0]
+    );
+    assert!(steps[0]["command"].is_null());
+    assert!(steps
+        .iter()
+        .all(|s| !s["command"].as_str().unwrap_or("").contains("assume-role")));
+    // Another caller is told how to become it.
+    let (_, out, _) = why_locked(&[
+        KEY,
+        "--policy-file",
+        &p,
+        "--caller",
+        "arn:aws:sts::111122223333:assumed-role/Dev/bob",
+        "--output",
+        "json",
+    ]);
+    assert!(plan(&out)[0]["command"]
+        .as_str()
+        .unwrap()
+        .starts_with("creds=$(aws sts assume-role"));
+}
+
+#[test]
+fn an_identity_center_role_is_reached_through_its_permission_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let role = "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_KeyAdmins_0123456789abcdef";
+    let p = admin_only_policy(dir.path(), role);
+    let (code, out, err) = why_locked(&[
+        KEY,
+        "--policy-file",
+        &p,
+        "--profile",
+        "ops",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 3, "{err}");
+    let steps = plan(&out);
+    let text = steps[0]["text"].as_str().unwrap();
+    assert!(text.contains("permission set KeyAdmins"), "{text}");
+    assert!(
+        steps[0]["command"]
+            .as_str()
+            .unwrap()
+            .starts_with("aws configure sso"),
+        "{:#?}",
+        steps[0]
+    );
+    assert!(steps[1]["command"]
+        .as_str()
+        .unwrap()
+        .starts_with("aws sso login"));
+    let cmds: Vec<&str> = steps.iter().filter_map(|s| s["command"].as_str()).collect();
+    assert!(cmds.iter().all(|c| !c.contains("assume-role")), "{cmds:#?}");
+    // Every later command runs with the Identity Center profile, not the run's.
+    for c in &cmds {
+        assert!(c.contains("--profile kmsdoctor-recovery"), "{c}");
+        assert!(!c.contains("--profile ops"), "{c}");
+    }
+}
+
+#[test]
+fn an_iam_user_signs_in_and_is_not_assumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = admin_only_policy(dir.path(), "arn:aws:iam::111122223333:user/breakglass");
+    let (code, out, err) = why_locked(&[KEY, "--policy-file", &p, "--output", "json"]);
+    assert_eq!(code, 3, "{err}");
+    let steps = plan(&out);
+    assert!(steps[0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("Sign in as the IAM user"));
+    assert!(steps[0]["command"]
+        .as_str()
+        .unwrap()
+        .starts_with("aws sts get-caller-identity"));
+}
+
+/// Issue 24, item 2: a step keeps its number whether or not `--write-repaired` was given,
+/// and applying by hand is an alternative of the guarded fix, not a step after it.
+#[test]
+fn steps_keep_their_numbers_and_alternatives_are_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = scenario("03-delegation-removed/events");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            KEY,
+            "--events-file",
+            events.to_str().unwrap(),
+            "--output",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let (code, out, err) = why_locked_in(dir.path(), &args);
+        assert_eq!(code, 3, "{err}");
+        plan(&out)
+    };
+    let before = run(&[]);
+    let after = run(&["--write-repaired", "repaired-policy.json"]);
+    assert_eq!(before.len(), after.len());
+    let apply = |steps: &[serde_json::Value]| {
+        steps
+            .iter()
+            .find(|s| s["command"].as_str().is_some_and(|c| c.contains(" fix ")))
+            .map(|s| s["step"].clone())
+    };
+    assert_eq!(apply(&before), apply(&after));
+    let written = &after[1];
+    assert!(written["command"].is_null());
+    assert!(written["text"]
+        .as_str()
+        .unwrap()
+        .contains("is written to repaired-policy.json"));
+    let fix = before
+        .iter()
+        .find(|s| s["command"].as_str().is_some_and(|c| c.contains(" fix ")))
+        .unwrap();
+    assert!(fix["alternative"]["command"]
+        .as_str()
+        .unwrap()
+        .starts_with("aws kms put-key-policy"));
+    assert!(before.iter().all(|s| !s["command"]
+        .as_str()
+        .unwrap_or("")
+        .contains("put-key-policy")));
+    // The table marks it as an alternative of the same step.
+    let (_, table, _) = why_locked_in(
+        dir.path(),
+        &[KEY, "--events-file", events.to_str().unwrap()],
+    );
+    assert!(table.contains("or apply it by hand"), "{table}");
+}
