@@ -201,15 +201,21 @@ pub fn execute<S: EvidenceSource + KeyPolicyStore>(
         plan: &plan,
         applied: None,
         policy_after: &after.text,
+        preview: false,
+        after_preview: false,
     };
     if !cfg.apply || !plan.refusals.is_empty() {
         render(out, &report, cfg.output, ui)?;
         return Ok(if plan.refusals.is_empty() { 0 } else { 3 });
     }
 
-    // --apply. The person confirms what the dry run shows.
+    // --apply. The person confirms what the dry run shows (once: after the apply only what
+    // it did is added).
     if !cfg.yes {
+        report.preview = true;
         report::render_table(&mut *err, &report, ui.style)?;
+        report.preview = false;
+        report.after_preview = cfg.output == OutputFormat::Table;
         write!(
             err,
             "Apply this policy to {}? Type yes to apply, anything else to stop: ",
@@ -247,16 +253,26 @@ pub fn execute<S: EvidenceSource + KeyPolicyStore>(
     };
     let backup_path = backup_file.path().display().to_string();
     backup_file.finish(&current)?;
-    // The way back, as a command safe to paste: the key checked, the file name quoted.
-    let rollback = CommandLine::new(&cfg.flags, &["kmsdoctor", "fix"])
-        .value("the key", "key ARN", &key_arn, aws_ids::is_key_arn)
-        .in_region(d.key.region.as_deref())
-        .word("--rollback")
-        .path("the backup's file", &backup_path)
-        .word("--apply")
-        .render()
-        .map(|c| format!("put it back with: {c}"))
-        .unwrap_or_else(|why| format!("no command printed: {why}"));
+    // The way back, as a command safe to paste (the key checked, the file name quoted, the
+    // run's flags): only where kmsdoctor's guards would let it through. The policy of a
+    // key that was not `ok` is refused by the same guards: it is kept for the record.
+    let rollback = if d.verdict == Verdict::Ok {
+        CommandLine::new(&cfg.flags, &["kmsdoctor", "fix"])
+            .value("the key", "key ARN", &key_arn, aws_ids::is_key_arn)
+            .in_region(d.key.region.as_deref())
+            .word("--rollback")
+            .path("the backup's file", &backup_path)
+            .word("--apply")
+            .word("--yes")
+            .render()
+            .map(|c| format!("put it back with: {c}"))
+            .unwrap_or_else(|why| format!("no command printed: {why}"))
+    } else {
+        format!(
+            "kept for the record: it was {}, so kmsdoctor's guards would refuse to put it back",
+            d.verdict.as_str()
+        )
+    };
     writeln!(
         err,
         "kmsdoctor: saved the policy in force to {} ({rollback})",
@@ -290,12 +306,23 @@ pub fn execute<S: EvidenceSource + KeyPolicyStore>(
         verdict_now: again,
     });
     render(out, &report, cfg.output, ui)?;
-    // A key still pending deletion (or disabled) is not done with: 3, said above.
-    Ok(if again == Verdict::Ok && report.still_to_do.is_empty() {
-        0
-    } else {
-        3
-    })
+    Ok(applied_exit_code(
+        confirmed,
+        again,
+        report.still_to_do.is_empty(),
+    ))
+}
+
+/// The exit code once the policy was sent: 0 only when KMS returned the new policy and it
+/// is `ok` with nothing left to do; 5 when KMS never returned it (the change is not known
+/// to have landed); 3 when it did but the key is not done with (a verdict other than `ok`,
+/// a key still pending deletion or disabled).
+fn applied_exit_code(confirmed: bool, verdict: Verdict, nothing_left: bool) -> u8 {
+    match (confirmed, verdict == Verdict::Ok && nothing_left) {
+        (false, _) => 5,
+        (true, true) => 0,
+        (true, false) => 3,
+    }
 }
 
 /// What the key's state needs besides the policy (key state table): a key pending deletion
@@ -419,6 +446,16 @@ mod tests {
             Duration::ZERO,
         );
         assert_eq!((got, n), (None, 4));
+    }
+
+    /// A script doing `fix --apply --yes && ...` is told the key is fixed only when it is.
+    #[test]
+    fn the_exit_code_after_applying_says_whether_it_landed_and_is_ok() {
+        assert_eq!(applied_exit_code(true, Verdict::Ok, true), 0);
+        assert_eq!(applied_exit_code(false, Verdict::Ok, true), 5);
+        assert_eq!(applied_exit_code(true, Verdict::Recoverable, true), 3);
+        assert_eq!(applied_exit_code(true, Verdict::Ok, false), 3);
+        assert_eq!(applied_exit_code(false, Verdict::Recoverable, false), 5);
     }
 
     #[test]

@@ -50,6 +50,11 @@ pub struct FixReport<'a> {
     /// What the key's state still needs after the policy, as commands to paste (cancel the
     /// deletion, enable the key), each with what it is for.
     pub still_to_do: Vec<(String, String)>,
+    /// The table shown before the confirmation prompt: what will be sent, no "Add --apply".
+    pub preview: bool,
+    /// The preview was shown on this terminal: after the apply, the table says only what
+    /// was done, not the whole report again.
+    pub after_preview: bool,
 }
 
 impl FixReport<'_> {
@@ -110,6 +115,11 @@ pub fn render_json(out: &mut dyn Write, r: &FixReport<'_>) -> io::Result<()> {
 pub fn render_table(out: &mut dyn Write, r: &FixReport<'_>, style: Style) -> io::Result<()> {
     let wrap = super::write_wrapped;
     let p = r.plan;
+    if r.after_preview {
+        if let Some(a) = &r.applied {
+            return applied_table(out, r, a, style);
+        }
+    }
     wrap(
         out,
         "",
@@ -149,11 +159,13 @@ pub fn render_table(out: &mut dyn Write, r: &FixReport<'_>, style: Style) -> io:
             "    ",
             &format!("{} ({})", c.statement, c.change),
         )?;
+        // Statements as JSON, one line each and never cut: they are for reading and for
+        // copying, like commands.
         if let Some(b) = &c.before {
-            wrap(out, "    was: ", "         ", b)?;
+            writeln!(out, "    was: {}", super::esc(b))?;
         }
         if let Some(a) = &c.after {
-            wrap(out, "    now: ", "         ", a)?;
+            writeln!(out, "    now: {}", super::esc(a))?;
         }
     }
     if let Some(sc) = &p.safety_check {
@@ -179,38 +191,95 @@ pub fn render_table(out: &mut dyn Write, r: &FixReport<'_>, style: Style) -> io:
             wrap(out, "  - ", "    ", why)?;
         }
     }
+    // The stack that manages the key, in the dry run too: its next update would undo this.
+    if let (None, Some(stack)) = (&r.applied, &r.sources.cloudformation_stack) {
+        wrap(
+            out,
+            "\nNote: ",
+            "      ",
+            &format!(
+                "this key belongs to CloudFormation stack {}{}: change the policy in its KeyPolicy too, or the next stack update puts the old one back.",
+                stack,
+                r.sources
+                    .cloudformation_logical_id
+                    .as_deref()
+                    .map(|l| format!(" (resource {l})"))
+                    .unwrap_or_default()
+            ),
+        )?;
+    }
     match &r.applied {
+        None if p.refusals.is_empty() && r.preview => {}
         None if p.refusals.is_empty() => {
             writeln!(out, "\nNothing was sent. Add --apply to apply it.")?;
         }
         None => {}
-        Some(a) => {
-            writeln!(out, "\n{}", style.good("Applied."))?;
-            wrap(out, "  backup of the old policy: ", "    ", &a.backup)?;
-            if a.read_back_confirmed {
-                writeln!(
-                    out,
-                    "  KMS returns the new policy (read {} time(s)); verdict now: {}",
-                    a.read_back_attempts,
-                    a.verdict_now.as_str()
-                )?;
-            } else {
-                writeln!(
-                    out,
-                    "  KMS did not return the new policy within {} reads: check again in a minute",
-                    a.read_back_attempts
-                )?;
-            }
-            let note = match (&r.sources.cloudformation_stack, &r.sources.cloudformation_logical_id) {
-                (Some(stack), logical) => format!(
-                    "this key belongs to CloudFormation stack {stack}{}: put the new policy in its KeyPolicy (--output json prints it as `policy`), or the next stack update puts the old one back.",
-                    logical.as_deref().map(|l| format!(" (resource {l})")).unwrap_or_default()
-                ),
-                (None, _) => "if Terraform or CloudFormation manages this key, change the policy in its source too, or its next apply puts the old one back: --output json prints it as `policy`, and as an aws_kms_key_policy resource in `sources.terraform`.".to_string(),
-            };
-            wrap(out, "\nNote: ", "      ", &note)?;
-        }
+        Some(a) => applied_section(out, r, a, style)?,
     }
+    still_to_do(out, r, style)
+}
+
+/// After a preview on the same terminal: the key, and what was done.
+fn applied_table(
+    out: &mut dyn Write,
+    r: &FixReport<'_>,
+    a: &Applied,
+    style: Style,
+) -> io::Result<()> {
+    super::write_wrapped(
+        out,
+        "",
+        "  ",
+        &format!("Key {}", r.key.arn.as_deref().unwrap_or(&r.key.id)),
+    )?;
+    applied_section(out, r, a, style)?;
+    still_to_do(out, r, style)
+}
+
+fn applied_section(
+    out: &mut dyn Write,
+    r: &FixReport<'_>,
+    a: &Applied,
+    style: Style,
+) -> io::Result<()> {
+    let wrap = super::write_wrapped;
+    if a.read_back_confirmed {
+        writeln!(out, "\n{}", style.good("Applied."))?;
+    } else {
+        writeln!(
+            out,
+            "\n{}",
+            style.bad("Sent, but not confirmed: KMS did not return the new policy.")
+        )?;
+    }
+    wrap(out, "  backup of the old policy: ", "    ", &a.backup)?;
+    if a.read_back_confirmed {
+        writeln!(
+            out,
+            "  KMS returns the new policy (read {} time(s)); verdict now: {}",
+            a.read_back_attempts,
+            a.verdict_now.as_str()
+        )?;
+    } else {
+        writeln!(
+            out,
+            "  KMS did not return the new policy within {} reads: run `kmsdoctor why-locked` on the key in a minute to see what is in force (exit code 5)",
+            a.read_back_attempts
+        )?;
+    }
+    let note = match (&r.sources.cloudformation_stack, &r.sources.cloudformation_logical_id) {
+        (Some(stack), logical) => format!(
+            "this key belongs to CloudFormation stack {stack}{}: put the new policy in its KeyPolicy (--output json prints it as `policy`), or the next stack update puts the old one back.",
+            logical.as_deref().map(|l| format!(" (resource {l})")).unwrap_or_default()
+        ),
+        (None, _) => "if Terraform or CloudFormation manages this key, change the policy in its source too, or its next apply puts the old one back: --output json prints it as `policy`, and as an aws_kms_key_policy resource in `sources.terraform`.".to_string(),
+    };
+    wrap(out, "\nNote: ", "      ", &note)?;
+    Ok(())
+}
+
+fn still_to_do(out: &mut dyn Write, r: &FixReport<'_>, style: Style) -> io::Result<()> {
+    let wrap = super::write_wrapped;
     if !r.still_to_do.is_empty() {
         let head = if r.key_state.deletion_pending() {
             style.bad("The policy does not stop the deletion: still to do")

@@ -343,8 +343,10 @@ fn fix_offline_applies_backs_up_and_reads_back() {
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["applied"]["read_back_confirmed"], true, "{json}");
     assert_eq!(v["applied"]["verdict_now"], "ok");
-    // The way back names the run's profile.
-    assert!(err.contains("--profile prod"), "{err}");
+    // The policy it replaced locked the account out: kmsdoctor's guards would refuse to put
+    // it back, so no rollback command is printed, and the backup is kept for the record.
+    assert!(err.contains("kept for the record"), "{err}");
+    assert!(!err.contains("--rollback"), "{err}");
     let json = json.replace(&backup.display().to_string(), "BACKUP");
     snapshot!("fix__json_applied", json);
 }
@@ -440,4 +442,95 @@ fn fix_offline_leaves_no_key_pending_deletion_unsaid() {
         table.contains("The policy does not stop the deletion: still to do"),
         "{table}"
     );
+}
+
+/// The write never shows up in KMS (the reads keep returning the old policy): the key is
+/// not known to be fixed, and a script doing `fix --apply --yes && ...` must not go on.
+#[test]
+fn fix_offline_a_write_never_read_back_exits_5() {
+    let dir = tempfile::tempdir().unwrap();
+    let backup = dir.path().join("backup.json");
+    let mut fake = account("arn:aws:sts::111122223333:assumed-role/KeyAdmin/alice");
+    fake.key_input = LOCKED.into();
+    fake.lost_writes = true;
+    // The reads between attempts need not take a second here.
+    std::env::set_var("KMSDOCTOR_READBACK_MS", "1");
+    let (code, json, err) = fix(
+        &mut fake,
+        &[LOCKED, "--apply", "--yes", "--output", "json"],
+        Some(&backup),
+    );
+    assert_eq!(code, Ok(5), "{json}{err}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["applied"]["read_back_confirmed"], false, "{json}");
+    let (code, table, _) = fix(
+        &mut fake,
+        &[LOCKED, "--apply", "--yes"],
+        Some(&dir.path().join("backup2.json")),
+    );
+    assert_eq!(code, Ok(5));
+    assert!(table.contains("Sent, but not confirmed"), "{table}");
+    assert!(!table.contains("Applied."), "{table}");
+}
+
+/// A key that was `ok` before: its backup passes the guards, so the way back is printed,
+/// with the run's flags and --yes, ready to paste.
+#[test]
+fn fix_offline_prints_a_rollback_only_where_it_can_pass_the_guards() {
+    let dir = tempfile::tempdir().unwrap();
+    let backup = dir.path().join("backup.json");
+    let mut fake = account("arn:aws:sts::111122223333:assumed-role/KeyAdmin/alice");
+    fake.key_input = OK.into();
+    let mut with_app = serde_json::from_str::<serde_json::Value>(
+        &kmsdoctor::analysis::lockout::default_policy("aws", ACCOUNT),
+    )
+    .unwrap();
+    with_app["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+        "Sid": "App", "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::111122223333:role/AppRole"},
+        "Action": "kms:Decrypt", "Resource": "*"}));
+    let doc = kmsdoctor::analysis::policy::parse_document(
+        &with_app.to_string(),
+        kmsdoctor::analysis::policy::PolicyKind::Key,
+        "key-policy",
+    )
+    .unwrap();
+    let cfg = fix_cfg(&[
+        OK,
+        "--apply",
+        "--yes",
+        "--profile",
+        "prod",
+        "--endpoint-url",
+        "http://127.0.0.1:4566",
+    ]);
+    let given = kmsdoctor::commands::fix::Given {
+        policy: Some((doc, "--policy-file")),
+        backup: Some(kmsdoctor::evidence::files::NewFile::create(&backup, "--backup").unwrap()),
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-23T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let code =
+        kmsdoctor::commands::fix::execute(&cfg, given, &mut fake, now, &mut out, &mut err, ui());
+    let (out, err) = (text(out), text(err));
+    assert_eq!(code.map_err(|e| e.to_string()), Ok(0), "{out}{err}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("put it back with:"))
+        .unwrap_or_else(|| panic!("no rollback line: {err}"));
+    for want in [
+        "--rollback",
+        "--apply",
+        "--yes",
+        "--profile prod",
+        "--region us-east-1",
+        "--endpoint-url http://127.0.0.1:4566",
+    ] {
+        assert!(line.contains(want), "{want}: {line}");
+    }
 }
