@@ -136,6 +136,22 @@ pub struct GuardArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
 
+    /// Scan every active account of the organization, as `scan --org` (without --scan).
+    #[arg(long)]
+    pub org: bool,
+
+    /// The role to assume in each member account (with --org).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "OrganizationAccountAccessRole"
+    )]
+    pub role_name: String,
+
+    /// The external id the member accounts' role requires (with --org).
+    #[arg(long, value_name = "ID")]
+    pub external_id: Option<String>,
+
     #[command(flatten)]
     pub aws: AwsArgs,
 }

@@ -59,6 +59,10 @@ pub struct GuardRow {
     pub drops_to_none: bool,
     /// Fewer than `--min-admins` could.
     pub below_min: bool,
+    /// The scan could not judge the key (its policy unreadable, or the verdict unknown):
+    /// whether the deletion hurts it is not known.
+    #[serde(skip)]
+    pub unjudged: bool,
     /// The key is pending deletion: after this date it is gone whatever its administrators.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deletion_date: Option<chrono::DateTime<chrono::Utc>>,
@@ -84,9 +88,14 @@ pub fn guard(keys: &[GuardKey], deleted: &[String], min_admins: usize) -> Vec<Gu
                 .filter(|a| !is_root(a) && deleted.iter().any(|d| d == *a))
                 .cloned()
                 .partition(|a| k.recreatable.contains(a));
+            // An ok key: IAM can grant any principal of the account again, so deleting one
+            // takes nothing from it and none is counted.
+            let (lost, recreatable) = if k.standing == Standing::Ok {
+                (Vec::new(), Vec::new())
+            } else {
+                (lost, recreatable)
+            };
             let after = k.can_recover.saturating_sub(lost.len());
-            // An ok key: IAM can grant any principal of the account again.
-            let through_iam = k.standing == Standing::Ok;
             let judged = matches!(k.standing, Standing::Recoverable);
             GuardRow {
                 arn: k.arn.clone(),
@@ -94,8 +103,9 @@ pub fn guard(keys: &[GuardKey], deleted: &[String], min_admins: usize) -> Vec<Gu
                 standing: k.standing,
                 can_recover_before: k.can_recover,
                 can_recover_after: after,
-                drops_to_none: judged && !lost.is_empty() && after == 0 && !through_iam,
-                below_min: judged && !through_iam && !lost.is_empty() && after < min_admins,
+                drops_to_none: judged && !lost.is_empty() && after == 0,
+                below_min: judged && !lost.is_empty() && after < min_admins,
+                unjudged: matches!(k.standing, Standing::Unreadable | Standing::Unknown),
                 lost,
                 recreatable,
                 deletion_date: k.deletion_date,
@@ -168,6 +178,32 @@ mod tests {
         );
         let ok = rows.iter().find(|r| r.arn == "k-ok").unwrap();
         assert!(!ok.drops_to_none && !ok.below_min);
+    }
+
+    /// An `ok` key loses nothing (IAM can grant anyone of the account again: no admin is
+    /// counted), and a key the scan could not judge is said as such.
+    #[test]
+    fn ok_keys_count_no_admins_and_unreadable_keys_are_unjudged() {
+        let ops = "arn:aws:iam::111122223333:role/Ops";
+        let keys = [
+            key(
+                "k-ok",
+                Standing::Ok,
+                &[ops, "arn:aws:iam::111122223333:role/Dev"],
+            ),
+            key("k-unreadable", Standing::Unreadable, &[]),
+        ];
+        let rows = guard(&keys, &[ops.to_string()], 1);
+        let ok = rows.iter().find(|r| r.arn == "k-ok").unwrap();
+        assert!(ok.lost.is_empty(), "{ok:?}");
+        assert_eq!(ok.can_recover_after, ok.can_recover_before);
+        assert!(!ok.unjudged);
+        assert!(
+            rows.iter()
+                .find(|r| r.arn == "k-unreadable")
+                .unwrap()
+                .unjudged
+        );
     }
 
     /// A class of principals ("any role whose ARN matches...") is counted but never one

@@ -350,7 +350,17 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
                     .word("--events-file")
                     .word("create-key-events.json"),
             );
-            steps.say("For events older than 90 days, search the trail's S3 logs with Athena (see the README) and give the records with --events-file");
+            // Older history through kmsdoctor's own readers: the trail's log files in S3
+            // (it finds the trail, and checks the files against the digests), or one Athena
+            // query over the CloudTrail table.
+            steps.run(
+                "For changes older than event history's 90 days, let kmsdoctor read the trail's log files in S3 (it finds the trail and reads back to the key's creation)",
+                live_check(input, as_run).word("--history").word("s3"),
+            );
+            steps.or_run(
+                "or query your CloudTrail table with Athena (kmsdoctor athena-ddl creates it; the cost is estimated first)",
+                live_check(input, as_run).word("--history").word("athena"),
+            );
         }
     }
     numbered(steps)

@@ -1,6 +1,8 @@
 //! `kmsdoctor guard --delete ARN...`: which keys would lose their last administrator if
 //! these principals were deleted; over a scan's JSON, or a scan made now. Exit 3 when one
-//! would drop to no one or below `--min-admins`: a pre-delete hook stops there.
+//! would drop to no one or below `--min-admins`, 5 when some keys could not be judged (or
+//! part of the account was not scanned), 0 only when every key was judged safe: a
+//! pre-delete hook stops unless 0.
 
 use std::io::Write;
 
@@ -36,19 +38,19 @@ pub fn execute(
     err: &mut dyn Write,
     ui: Ui,
 ) -> Result<u8, AppError> {
-    let (keys, source) = match (&cfg.scan_file, &cfg.scan, inventory) {
-        (Some(path), _, _) => (read_scan(path)?, path.display().to_string()),
+    let (keys, source, problems) = match (&cfg.scan_file, &cfg.scan, inventory) {
+        (Some(path), _, _) => (read_scan(path)?, path.display().to_string(), Vec::new()),
         (None, Some(scan), Some(inventory)) => {
             let s = super::scan::gather(scan, inventory, ui)?;
             super::warn_problems(err, &s.problems)?;
             if !s.problems.is_empty() {
                 writeln!(
                     err,
-                    "kmsdoctor: warning: part of the account was not scanned: keys there are not judged"
+                    "kmsdoctor: warning: part of the account was not scanned: keys there are not judged, and the answer is unknown"
                 )?;
             }
             let keys = s.keys.into_iter().map(GuardKey::from).collect();
-            (keys, format!("a scan now as {}", s.caller.arn))
+            (keys, format!("a scan now as {}", s.caller.arn), s.problems)
         }
         _ => {
             return Err(AppError::Refused(
@@ -62,12 +64,12 @@ pub fn execute(
         min_admins: cfg.min_admins,
         source: &source,
         rows: &rows,
+        problems: &problems,
     };
     match cfg.output {
         OutputFormat::Json => report::render_json(out, &r)?,
         OutputFormat::Table => report::render_table(out, &r, ui.style)?,
     }
     out.flush()?;
-    let at_risk = rows.iter().any(|r| r.drops_to_none || r.below_min);
-    Ok(if at_risk { 3 } else { 0 })
+    Ok(r.answer().exit_code())
 }

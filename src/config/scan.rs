@@ -106,11 +106,13 @@ impl GuardConfig {
         let delete = principal_arns("--delete", &a.delete)?;
         let scan = match &a.scan {
             Some(_) => {
-                if !a.regions.is_empty() {
-                    return Err(flag_err(
-                        "--regions",
-                        "with --scan FILE no scan is made: leave --regions out",
-                    ));
+                for (flag, given) in [("--regions", !a.regions.is_empty()), ("--org", a.org)] {
+                    if given {
+                        return Err(flag_err(
+                            flag,
+                            format!("with --scan FILE no scan is made: leave {flag} out"),
+                        ));
+                    }
                 }
                 None
             }
@@ -118,9 +120,9 @@ impl GuardConfig {
                 regions: a.regions.clone(),
                 rate: a.rate,
                 output: CheckFormat::Json,
-                org: false,
-                role_name: "OrganizationAccountAccessRole".into(),
-                external_id: None,
+                org: a.org,
+                role_name: a.role_name.clone(),
+                external_id: a.external_id.clone(),
                 aws: a.aws.clone(),
             })?),
         };

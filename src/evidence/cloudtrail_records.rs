@@ -99,8 +99,16 @@ pub fn scan(text: &str) -> Result<TrailScan, TrailError> {
                 read_record(trimmed, 0, &mut out);
                 Ok(out)
             } else {
+                // A policy given where events belong: say where it goes.
+                let policy = serde_json::from_str::<serde_json::Value>(trimmed)
+                    .ok()
+                    .is_some_and(|v| v.get("Statement").is_some() || v.get("Policy").is_some());
                 Err(TrailError {
-                    message: "no `Records` or `Events` array and not a CloudTrail record: this is not CloudTrail evidence".into(),
+                    message: if policy {
+                        "this is a policy document (it has `Statement` or `Policy`), not CloudTrail evidence: give a key policy with --policy-file".into()
+                    } else {
+                        "no `Records` or `Events` array and not a CloudTrail record: this is not CloudTrail evidence".into()
+                    },
                     position: Some(position_of(text, text.len() - trimmed.len())),
                 })
             }
@@ -517,6 +525,14 @@ mod tests {
             ("[1,2]", "expected CloudTrail evidence"),
             ("{\"Records\": 5}", "must be arrays"),
             ("{\"foo\": 1}", "not CloudTrail evidence"),
+            (
+                "{\"Version\": \"2012-10-17\", \"Statement\": []}",
+                "give a key policy with --policy-file",
+            ),
+            (
+                "{\"Policy\": \"{}\"}",
+                "give a key policy with --policy-file",
+            ),
             ("{\"Records\": [", "invalid JSON"),
             ("not json", "expected CloudTrail evidence"),
         ] {

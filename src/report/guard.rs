@@ -2,7 +2,10 @@
 //!
 //! JSON wire format (`schema_version` 1), one object on stdout, for pre-delete hooks:
 //! - `deleted`, `min_admins`, `source` (the scan file, or the caller of a scan made now)
-//! - `safe`: true when no key drops to no one or below `min_admins`
+//! - `answer`: `safe` (no key drops to no one or below `min_admins`, and every key was
+//!   judged), `at_risk` (exit 3), or `unknown` (exit 5: some keys could not be judged, or
+//!   part of the account was not scanned; `unjudged` names them, `problems` says what)
+//! - `safe`: true only when `answer` is `safe`
 //! - `at_risk`: the keys that would (`arn`, `region`, `standing`, `can_recover_before`,
 //!   `can_recover_after`, `lost`, `drops_to_none`, `below_min`, and for a key pending deletion
 //!   `deletion_date`)
@@ -24,6 +27,40 @@ pub struct GuardReport<'a> {
     pub min_admins: usize,
     pub source: &'a str,
     pub rows: &'a [GuardRow],
+    /// What the scan could not reach (regions, accounts): keys there are not judged.
+    pub problems: &'a [String],
+}
+
+/// The answer for a pre-delete hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    Safe,
+    AtRisk,
+    Unknown,
+}
+
+impl Answer {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Answer::Safe => 0,
+            Answer::AtRisk => 3,
+            Answer::Unknown => 5,
+        }
+    }
+}
+
+impl GuardReport<'_> {
+    /// At risk wins (a key known to lose its last way back); then unknown.
+    pub fn answer(&self) -> Answer {
+        if self.rows.iter().any(at_risk) {
+            Answer::AtRisk
+        } else if self.rows.iter().any(|r| r.unjudged) || !self.problems.is_empty() {
+            Answer::Unknown
+        } else {
+            Answer::Safe
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -32,9 +69,13 @@ struct GuardJson<'a> {
     deleted: &'a [String],
     min_admins: usize,
     source: &'a str,
+    answer: Answer,
     safe: bool,
     at_risk: Vec<&'a GuardRow>,
     affected: Vec<&'a GuardRow>,
+    unjudged: Vec<&'a GuardRow>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    problems: &'a [String],
     keys_judged: usize,
 }
 
@@ -49,14 +90,17 @@ pub fn render_json(out: &mut dyn Write, r: &GuardReport<'_>) -> io::Result<()> {
         deleted: r.deleted,
         min_admins: r.min_admins,
         source: r.source,
-        safe: risky.is_empty(),
+        answer: r.answer(),
+        safe: r.answer() == Answer::Safe,
         affected: r
             .rows
             .iter()
             .filter(|x| !at_risk(x) && !x.lost.is_empty())
             .collect(),
         at_risk: risky,
-        keys_judged: r.rows.len(),
+        unjudged: r.rows.iter().filter(|x| x.unjudged).collect(),
+        problems: r.problems,
+        keys_judged: r.rows.iter().filter(|x| !x.unjudged).count(),
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)
@@ -75,20 +119,40 @@ pub fn render_table(out: &mut dyn Write, r: &GuardReport<'_>, style: Style) -> i
             r.source
         ),
     )?;
-    let risky: Vec<&GuardRow> = r.rows.iter().filter(|x| at_risk(x)).collect();
-    if risky.is_empty() {
-        writeln!(
+    match r.answer() {
+        Answer::Safe => writeln!(
             out,
             "\n{} no key drops below {} administrator(s)",
             style.good("Safe:"),
             r.min_admins
-        )?;
-    } else {
-        writeln!(
+        )?,
+        Answer::AtRisk => writeln!(
             out,
             "\n{}",
             style.bad("Do not delete: these keys would be left with too few administrators")
+        )?,
+        Answer::Unknown => writeln!(
+            out,
+            "\n{} no key judged drops below {} administrator(s), but these could not be judged:",
+            style.warn("Unknown:"),
+            r.min_admins
+        )?,
+    }
+    for x in r.rows.iter().filter(|x| x.unjudged) {
+        wrap(
+            out,
+            "  ",
+            "    ",
+            &format!(
+                "{} {}: {} (its policy could not be judged: read it, or run guard as a principal that can)",
+                x.region,
+                x.arn,
+                x.standing.as_str()
+            ),
         )?;
+    }
+    for p in r.problems {
+        wrap(out, "  not scanned: ", "    ", p)?;
     }
     for x in r.rows.iter().filter(|x| !x.lost.is_empty()) {
         let what = if x.drops_to_none {

@@ -235,9 +235,33 @@ fn guard_offline_over_a_scan_now() {
     assert_eq!(row["lost"], serde_json::json!([ADMIN]));
     assert_eq!(row["drops_to_none"], true);
     snapshot!("guard__json", json);
-    // An unknown principal deletes nothing that matters: exit 0.
-    let (code, _, _) = guard(
+    assert_eq!(v["answer"], "at_risk");
+    // A principal no key names deletes nothing that matters, but one key's policy could not
+    // be read: the answer is unknown (exit 5), never `safe`, and that key is named.
+    let (code, json, _) = guard(
         &mut fake,
+        &[
+            "--delete",
+            "arn:aws:iam::111122223333:role/Nobody",
+            "--region",
+            "us-east-1",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(code, 5, "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["answer"], "unknown");
+    assert_eq!(v["safe"], false);
+    assert_eq!(v["unjudged"][0]["arn"], DENIED, "{json}");
+    // Once every key can be read, the same deletion is safe: exit 0.
+    let mut readable =
+        FakeAccount::new("arn:aws:iam::111122223333:role/Auditor").with_key(FakeKey::new(
+            OK,
+            &kmsdoctor::analysis::lockout::default_policy("aws", ACCOUNT),
+        ));
+    let (code, _, _) = guard(
+        &mut readable,
         &[
             "--delete",
             "arn:aws:iam::111122223333:role/Nobody",
@@ -246,6 +270,28 @@ fn guard_offline_over_a_scan_now() {
         ],
     );
     assert_eq!(code, 0);
+}
+
+/// `guard` takes what `scan` takes: `--org` is a scan flag (refused only with --scan FILE).
+#[test]
+fn guard_accepts_the_org_flags_of_scan() {
+    let Command::Guard(a) = cli(&["guard", "--delete", ADMIN, "--org", "--role-name", "Audit"])
+    else {
+        unreachable!()
+    };
+    let cfg = GuardConfig::resolve(&a).expect("guard --org resolves");
+    assert_eq!(
+        cfg.scan.and_then(|s| s.org),
+        Some(("Audit".to_string(), None))
+    );
+    let Command::Guard(a) = cli(&["guard", "--delete", ADMIN, "--org", "--scan", "scan.json"])
+    else {
+        unreachable!()
+    };
+    assert!(GuardConfig::resolve(&a)
+        .unwrap_err()
+        .to_string()
+        .contains("--org"));
 }
 
 fn fix_cfg(args: &[&str]) -> FixConfig {

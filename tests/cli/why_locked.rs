@@ -76,7 +76,7 @@ fn malformed_evidence_files_exit_1_naming_the_file() {
         (
             "not-cloudtrail.json",
             br#"{"Policy": "x"}"#.to_vec(),
-            "not-cloudtrail.json:1:1: no `Records` or `Events` array",
+            "not-cloudtrail.json:1:1: this is a policy document (it has `Statement` or `Policy`), not CloudTrail evidence: give a key policy with --policy-file",
         ),
         (
             "truncated.json",
