@@ -322,6 +322,11 @@ pub struct AwsArgs {
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
 
+    /// Accept a region name kmsdoctor does not know yet (one AWS opened since this
+    /// release); without it an unknown region is refused before any call.
+    #[arg(long)]
+    pub any_region: bool,
+
     /// Send requests to this endpoint instead of AWS's (an emulator).
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
@@ -562,6 +567,7 @@ const NOT_EVIDENCE: &[&str] = &[
     "profile",
     "region",
     "endpoint_url",
+    "any_region",
     "output",
     "write_repaired",
     "verbose",

@@ -35,6 +35,46 @@ pub const PARTITIONS: &[PartitionInfo] = &[
     PartitionInfo { name: "aws",        region_prefixes: &["us", "eu", "ap", "sa", "ca", "me", "af", "il", "mx"] },
 ];
 
+/// The regions kmsdoctor knows, by partition: the `regions` of each partition in the AWS
+/// SDKs' `partitions.json` (commercial, China, GovCloud, the ISO partitions and the
+/// European Sovereign Cloud), as of December 2026. A region AWS opens later is refused
+/// with a hint until `--any-region` is given.
+#[rustfmt::skip]
+pub const KNOWN_REGIONS: &[&str] = &[
+    "af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2",
+    "ap-northeast-3", "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2",
+    "ap-southeast-3", "ap-southeast-4", "ap-southeast-5", "ap-southeast-6", "ap-southeast-7",
+    "ca-central-1", "ca-west-1", "eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1",
+    "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3", "il-central-1", "me-central-1",
+    "me-south-1", "mx-central-1", "sa-east-1", "us-east-1", "us-east-2", "us-west-1",
+    "us-west-2",
+    "cn-north-1", "cn-northwest-1",
+    "us-gov-east-1", "us-gov-west-1",
+    "us-iso-east-1", "us-iso-west-1", "us-isob-east-1", "eu-isoe-west-1",
+    "us-isof-east-1", "us-isof-south-1", "eusc-de-east-1",
+];
+
+/// Why a region name is refused before any call: not a region name, or one kmsdoctor does
+/// not know, with the nearest it knows (`us-esat-1`: did you mean `us-east-1`?).
+pub fn check_region(region: &str, any_region: bool) -> Result<(), String> {
+    if !is_region(region) {
+        return Err(format!("`{region}` is not a region name"));
+    }
+    if any_region || KNOWN_REGIONS.contains(&region) {
+        return Ok(());
+    }
+    let hint = KNOWN_REGIONS
+        .iter()
+        .map(|k| (super::suggest::distance(region, k), *k))
+        .filter(|(d, _)| *d <= 3)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| format!(" (did you mean `{k}`?)"))
+        .unwrap_or_default();
+    Err(format!(
+        "`{region}` is not a region kmsdoctor knows{hint}; for a region opened since, add --any-region"
+    ))
+}
+
 /// The partition of commercial AWS, taken when nothing says otherwise.
 pub const DEFAULT_PARTITION: &str = "aws";
 
@@ -360,6 +400,21 @@ mod tests {
     use super::*;
 
     const KEY_ID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    #[test]
+    fn a_mistyped_region_is_refused_with_the_nearest_known_one() {
+        assert!(check_region("us-east-1", false).is_ok());
+        assert!(check_region("eusc-de-east-1", false).is_ok());
+        let e = check_region("us-esat-1", false).unwrap_err();
+        assert!(e.contains("did you mean `us-east-1`"), "{e}");
+        assert!(e.contains("--any-region"), "{e}");
+        assert!(check_region("xx-newland-9", true).is_ok());
+        assert!(check_region("not a region", true).is_err());
+        // Every known region is a region of a known partition.
+        for r in KNOWN_REGIONS {
+            assert!(partition_of_region(r).is_some(), "{r}");
+        }
+    }
 
     #[test]
     fn regions_belong_to_their_partition() {

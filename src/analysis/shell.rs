@@ -76,6 +76,9 @@ pub struct RunFlags {
     /// The run's region (`--region`); a command about a key takes the key's region instead.
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
+    /// `--any-region` was given (a region kmsdoctor does not know): kmsdoctor commands
+    /// repeat it, or they would refuse the region.
+    pub any_region: bool,
 }
 
 /// Whose credentials a command runs with.
@@ -196,6 +199,9 @@ impl CommandLine {
                 .word("--endpoint-url")
                 .value("the endpoint", "endpoint URL", u, is_endpoint_url);
         }
+        if f.any_region && c.words.first().is_some_and(|w| w == "kmsdoctor") {
+            c = c.word("--any-region");
+        }
         if let Some(r) = c.rejected {
             return Err(r);
         }
@@ -253,6 +259,7 @@ mod tests {
             profile: Some("prod-admin".into()),
             region: Some("eu-west-1".into()),
             endpoint_url: Some("http://127.0.0.1:5000".into()),
+            any_region: false,
         };
         let c = CommandLine::new(&flags, &["aws", "sts", "get-caller-identity"]);
         assert_eq!(
@@ -266,6 +273,24 @@ mod tests {
         assert_eq!(
             c.render().unwrap(),
             "aws sts get-caller-identity --region us-gov-west-1 --endpoint-url http://127.0.0.1:5000"
+        );
+        // --any-region goes to kmsdoctor's own commands only (the AWS CLI has no such flag).
+        let any = RunFlags {
+            region: Some("xx-newland-9".into()),
+            any_region: true,
+            ..RunFlags::default()
+        };
+        assert_eq!(
+            CommandLine::new(&any, &["kmsdoctor", "scan"])
+                .render()
+                .unwrap(),
+            "kmsdoctor scan --region xx-newland-9 --any-region"
+        );
+        assert_eq!(
+            CommandLine::new(&any, &["aws", "kms", "list-keys"])
+                .render()
+                .unwrap(),
+            "aws kms list-keys --region xx-newland-9"
         );
         // A hostile flag value keeps the command out, naming the flag's value.
         let bad = RunFlags {

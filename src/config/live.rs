@@ -48,7 +48,14 @@ impl LiveConfig {
                 ));
             }
         }
+        if let Some(r) = &a.region {
+            aws_ids::check_region(r, a.any_region).map_err(|m| flag_err("--region", m))?;
+        }
         let arn_region = aws_ids::kms_arn_region(key.trim());
+        if let (None, Some(r)) = (&a.region, arn_region) {
+            aws_ids::check_region(r, a.any_region)
+                .map_err(|m| flag_err("KEY", format!("the key's ARN: {m}")))?;
+        }
         if let (Some(flag), Some(arn)) = (&a.region, arn_region) {
             if flag != arn {
                 return Err(flag_err(

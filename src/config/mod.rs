@@ -115,5 +115,6 @@ pub fn run_flags(a: &AwsArgs) -> RunFlags {
         profile: a.profile.clone(),
         region: a.region.clone(),
         endpoint_url: a.endpoint_url.clone(),
+        any_region: a.any_region,
     }
 }

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use super::live::LiveConfig;
 use super::{flag_err, principal_arns, run_flags, FlagError};
-use crate::analysis::aws_ids::is_region;
 use crate::analysis::shell::RunFlags;
 use crate::cli::{CheckFormat, OutputFormat};
 use crate::evidence::settings::Connection;
@@ -28,9 +27,8 @@ impl ScanConfig {
         let mut regions: Vec<String> = Vec::new();
         for r in &a.regions {
             let r = r.trim();
-            if !is_region(r) {
-                return Err(flag_err("--regions", format!("`{r}` is not a region name")));
-            }
+            crate::analysis::aws_ids::check_region(r, a.aws.any_region)
+                .map_err(|m| flag_err("--regions", m))?;
             if !regions.iter().any(|x| x == r) {
                 regions.push(r.to_string());
             }

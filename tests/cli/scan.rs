@@ -18,6 +18,16 @@ fn bad_scan_flags_are_exit_1_before_any_call() {
             vec!["--regions", "us-east-1", "--region", "eu-west-1"],
             "--region: give the regions to scan with --regions alone",
         ),
+        // A mistyped region is a usage error before any call (issue 24), not a scan
+        // failure that CI would read as a key at risk.
+        (
+            vec!["--regions", "us-east-1,us-esat-1"],
+            "--regions: `us-esat-1` is not a region kmsdoctor knows (did you mean `us-east-1`?)",
+        ),
+        (
+            vec!["--region", "eu-wset-1"],
+            "--region: `eu-wset-1` is not a region kmsdoctor knows (did you mean `eu-west-1`?)",
+        ),
     ] {
         let out = Command::cargo_bin("kmsdoctor")
             .expect("binary")
@@ -30,6 +40,26 @@ fn bad_scan_flags_are_exit_1_before_any_call() {
         assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: {err}");
     }
+}
+
+/// A region AWS opened after this release: refused, unless --any-region says it is meant.
+#[test]
+fn an_unknown_region_needs_any_region() {
+    let (code, _, err) = kmsdoctor(&[
+        "why-locked",
+        "arn:aws:kms:xx-newland-9:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--any-region"), "{err}");
+    let (code, _, err) = kmsdoctor(&[
+        "scan",
+        "--regions",
+        "xx-newland-9",
+        "--any-region",
+        "--endpoint-url",
+        "http://127.0.0.1:9",
+    ]);
+    assert!(!err.contains("is not a region"), "{code}: {err}");
 }
 
 fn kmsdoctor(args: &[&str]) -> (i32, String, String) {
