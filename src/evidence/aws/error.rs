@@ -145,10 +145,7 @@ where
                 (Some(c), Some(m)) => format!("{c}: {m}"),
                 (Some(c), None) => c.to_string(),
                 // No error code: a proxy's or an emulator's page rather than an AWS error.
-                (None, _) => format!(
-                    "HTTP {} without an AWS error code",
-                    se.raw().status().as_u16()
-                ),
+                (None, _) => reply(se.raw(), ", not an AWS error (no error code)"),
             };
             (AwsCode::of(code), msg)
         }
@@ -158,18 +155,20 @@ where
                 "cannot reach AWS: {}",
                 match d.as_connector_error() {
                     Some(c) => super::reasons(c),
-                    None => super::source_chain(d),
+                    None => super::reasons(e),
                 }
             ),
         ),
         SdkError::TimeoutError(_) => (AwsCode::Unreachable, "the request timed out".into()),
+        // A reply that is not the service's (an HTML page from a proxy, a captive portal):
+        // its status, type and first bytes, escaped, never the SDK's debug output.
         SdkError::ResponseError(r) => (
             AwsCode::Other(None),
-            format!("unreadable reply from AWS: {}", super::source_chain(r)),
+            format!("unreadable reply from AWS: {}", reply(r.raw(), "")),
         ),
-        SdkError::ConstructionFailure(c) => (
+        SdkError::ConstructionFailure(_) => (
             AwsCode::Other(None),
-            format!("request not sent: {}", super::source_chain(c)),
+            format!("request not sent: {}", super::reasons(e)),
         ),
         other => (
             AwsCode::of(other.code()),
@@ -178,9 +177,54 @@ where
     }
 }
 
+/// A reply in one line: `HTTP 502 (text/html): "<html><head><title>Bad Gateway..."`, its
+/// first bytes escaped (a reply may be anything).
+fn reply(r: &HttpResponse, note: &str) -> String {
+    const SHOWN: usize = 60;
+    let kind = r
+        .headers()
+        .get("content-type")
+        .map(|t| format!(" ({})", crate::analysis::escape::visible(t)))
+        .unwrap_or_default();
+    let body = r.body().bytes().unwrap_or_default();
+    let text = String::from_utf8_lossy(&body[..body.len().min(SHOWN)]);
+    let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let first = if text.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ": \"{}{}\"",
+            crate::analysis::escape::visible(&text),
+            if body.len() > SHOWN { "..." } else { "" }
+        )
+    };
+    format!("HTTP {}{kind}{note}{first}", r.status().as_u16())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reply_that_is_not_aws_is_one_escaped_line() {
+        let r = HttpResponse::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(502).unwrap(),
+            aws_smithy_types::body::SdkBody::from(
+                "<html>\n<head><title>502 Bad Gateway</title>\x1b[2J</head><body>a long body that goes on and on</body></html>",
+            ),
+        );
+        let mut r = r;
+        r.headers_mut().insert("content-type", "text/html");
+        let line = reply(&r, ", not an AWS error");
+        assert!(
+            line.starts_with(
+                "HTTP 502 (text/html), not an AWS error: \"<html> <head><title>502 Bad Gateway"
+            ),
+            "{line}"
+        );
+        assert!(line.ends_with("...\""), "{line}");
+        assert!(!line.contains('\n') && !line.contains('\x1b'), "{line}");
+    }
 
     #[test]
     fn codes_are_classified_once() {

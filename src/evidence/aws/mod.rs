@@ -139,6 +139,13 @@ pub async fn load_config(conn: &Connection) -> Result<SdkConfig, LiveError> {
     match tokio::time::timeout(Duration::from_secs(20), provider.provide_credentials()).await {
         Ok(Ok(_)) => Ok(config),
         Ok(Err(e)) => {
+            // The chain's own words, without its list of providers ("Attempted: ...").
+            let why = reasons(&e);
+            let why = why.split(" Attempted:").next().unwrap_or_default();
+            let why = why
+                .strip_prefix("the credential provider was not enabled: ")
+                .unwrap_or(why)
+                .trim_end_matches(['.', ' ']);
             let profile = conn
                 .profile
                 .clone()
@@ -147,11 +154,11 @@ pub async fn load_config(conn: &Connection) -> Result<SdkConfig, LiveError> {
                 Some(p) => format!(
                     "no AWS credentials from the profile `{}`: {} (give it credentials, a role_arn or an SSO session, and run `aws sso login` for SSO)",
                     crate::analysis::escape::visible(&p),
-                    reasons(&e)
+                    why
                 ),
                 None => format!(
                     "no AWS credentials: {} (set AWS_PROFILE or --profile, run `aws sso login`, or export AWS_ACCESS_KEY_ID)",
-                    reasons(&e)
+                    why
                 ),
             }))
         }
@@ -339,9 +346,4 @@ pub(crate) fn reasons(e: &(dyn std::error::Error + 'static)) -> String {
         next = err.source();
     }
     parts.join(": ").chars().take(300).collect()
-}
-
-pub(crate) fn source_chain(e: &dyn std::fmt::Debug) -> String {
-    let s = format!("{e:?}");
-    s.chars().take(300).collect()
 }
