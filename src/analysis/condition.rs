@@ -475,6 +475,84 @@ fn arn_like(request: &str, policy: &str) -> bool {
     }
 }
 
+/// The clause *not* holding, in words without a double negation, for a requirement that
+/// comes from a Deny: `StringNotEquals aws:PrincipalOrgID o-1` does not hold when
+/// `aws:PrincipalOrgID is o-1`; `Bool aws:SecureTransport true` does not hold when it is
+/// `not true (or absent)`. AWS's semantics of an absent key: a negated operator holds
+/// (IAM User Guide, "Condition operators"), a positive one does not, and `...IfExists`
+/// holds. `None` for a set operator (ForAllValues, ForAnyValue), said as `not (...)`.
+pub fn describe_not(clause: &Clause) -> Option<String> {
+    let op = clause.operator;
+    if op.set.is_some() {
+        return None;
+    }
+    let k = &clause.key;
+    let with = |base: Base| Clause {
+        operator: Operator {
+            set: None,
+            base,
+            if_exists: false,
+        },
+        ..clause.clone()
+    };
+    if op.base == Base::Null {
+        let was_absent = clause.values.iter().any(|v| v.eq_ignore_ascii_case("true"));
+        return Some(format!(
+            "{k} is {}",
+            if was_absent { "present" } else { "absent" }
+        ));
+    }
+    // A negated operator fails only for a present key whose value the positive matches.
+    if let Some(positive) = op.base.positive() {
+        return Some(describe(&with(positive)));
+    }
+    // A positive one fails for an absent key (unless IfExists) or another value.
+    let core = match complement(op.base) {
+        Some(c) => describe(&with(c))
+            .trim_end_matches(" (or absent)")
+            .to_string(),
+        None => {
+            let vals = if clause.values.len() == 1 {
+                clause.values[0].to_string()
+            } else {
+                format!("one of [{}]", clause.values.join(", "))
+            };
+            match op.base {
+                Base::BinaryEquals => format!("{k} is not binary {vals}"),
+                _ => format!("{k} is not {vals}"),
+            }
+        }
+    };
+    Some(if op.if_exists {
+        format!("{core} (and present)")
+    } else {
+        format!("{core} (or absent)")
+    })
+}
+
+/// The operator that holds exactly where a positive one does not, for a present key.
+fn complement(b: Base) -> Option<Base> {
+    Some(match b {
+        Base::StringEquals => Base::StringNotEquals,
+        Base::StringEqualsIgnoreCase => Base::StringNotEqualsIgnoreCase,
+        Base::StringLike => Base::StringNotLike,
+        Base::ArnEquals => Base::ArnNotEquals,
+        Base::ArnLike => Base::ArnNotLike,
+        Base::NumericEquals => Base::NumericNotEquals,
+        Base::DateEquals => Base::DateNotEquals,
+        Base::IpAddress => Base::NotIpAddress,
+        Base::NumericLessThan => Base::NumericGreaterThanEquals,
+        Base::NumericLessThanEquals => Base::NumericGreaterThan,
+        Base::NumericGreaterThan => Base::NumericLessThanEquals,
+        Base::NumericGreaterThanEquals => Base::NumericLessThan,
+        Base::DateLessThan => Base::DateGreaterThanEquals,
+        Base::DateLessThanEquals => Base::DateGreaterThan,
+        Base::DateGreaterThan => Base::DateLessThanEquals,
+        Base::DateGreaterThanEquals => Base::DateLessThan,
+        _ => return None,
+    })
+}
+
 /// A short phrase saying what the clause requires of the request, for requirements:
 /// `aws:SourceIp in 203.0.113.0/24`, `aws:MultiFactorAuthPresent is true`.
 pub fn describe(clause: &Clause) -> String {
@@ -835,6 +913,83 @@ mod tests {
             True
         );
         assert_eq!(eval("ArnLike", k, &["not-an-arn"], &[(k, role)]), False);
+    }
+
+    /// A requirement from a Deny says when the clause does not hold, without "not (... not
+    /// ...)": absent keys as AWS treats them.
+    #[test]
+    fn describes_a_clause_not_holding_without_double_negation() {
+        let c = |op: &str, key: &str, vals: &[&str]| Clause {
+            operator_name: op.into(),
+            operator: Operator::parse(op).unwrap(),
+            key: key.into(),
+            values: vals.iter().map(|v| (*v).into()).collect(),
+        };
+        for (clause, want) in [
+            (
+                c("StringNotEquals", "aws:PrincipalOrgID", &["o-abc123"]),
+                "aws:PrincipalOrgID is o-abc123",
+            ),
+            (
+                c(
+                    "StringNotEqualsIfExists",
+                    "aws:PrincipalOrgID",
+                    &["o-abc123"],
+                ),
+                "aws:PrincipalOrgID is o-abc123",
+            ),
+            (
+                c("StringEquals", "aws:PrincipalTag/team", &["dev"]),
+                "aws:PrincipalTag/team is not dev (or absent)",
+            ),
+            (
+                c("StringEqualsIfExists", "aws:PrincipalTag/team", &["dev"]),
+                "aws:PrincipalTag/team is not dev (and present)",
+            ),
+            (
+                c("Bool", "aws:MultiFactorAuthPresent", &["false"]),
+                "aws:MultiFactorAuthPresent is not false (or absent)",
+            ),
+            (
+                c("NotIpAddress", "aws:SourceIp", &["203.0.113.0/24"]),
+                "aws:SourceIp in 203.0.113.0/24",
+            ),
+            (
+                c("NumericLessThan", "aws:MultiFactorAuthAge", &["3600"]),
+                "aws:MultiFactorAuthAge >= 3600 (or absent)",
+            ),
+            (
+                c(
+                    "DateGreaterThan",
+                    "aws:CurrentTime",
+                    &["2027-01-01T00:00:00Z"],
+                ),
+                "aws:CurrentTime at or before 2027-01-01T00:00:00Z (or absent)",
+            ),
+            (
+                c("Null", "aws:PrincipalTag/team", &["true"]),
+                "aws:PrincipalTag/team is present",
+            ),
+            (
+                c(
+                    "ArnNotLike",
+                    "aws:PrincipalArn",
+                    &["arn:aws:iam::*:role/Admin"],
+                ),
+                "aws:PrincipalArn matches arn:aws:iam::*:role/Admin",
+            ),
+        ] {
+            assert_eq!(
+                describe_not(&clause).as_deref(),
+                Some(want),
+                "{}",
+                clause.operator_name
+            );
+        }
+        assert_eq!(
+            describe_not(&c("ForAnyValue:StringEquals", "aws:TagKeys", &["a"])),
+            None
+        );
     }
 
     #[test]

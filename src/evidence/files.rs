@@ -13,9 +13,19 @@ use crate::analysis::policy::{
     document_from_value, parse_json, Policy, PolicyDocument, PolicyError, PolicyKind,
 };
 
-/// The largest policy file read. KMS key policies are at most 32 KB and IAM policies smaller;
-/// a file far above that is not a policy, and reading it whole would only cost memory.
+/// The largest policy file read, by every command (`why-locked --policy-file`, `check`,
+/// `explain`, `fix --policy-file`). KMS key policies are at most 32 KB (KMS Developer
+/// Guide, "Key policies": the quota on a key policy document) and IAM policies smaller; a
+/// file 32 times that, pretty-printed or escaped as get-key-policy prints it, is not a
+/// policy, and reading it whole would only cost memory.
 pub const MAX_POLICY_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Why a policy file over [`MAX_POLICY_FILE_BYTES`] is refused, in the same words everywhere.
+pub fn policy_file_too_large(size: u64) -> String {
+    format!(
+        "is {size} bytes; a policy file is at most {MAX_POLICY_FILE_BYTES} bytes (a key policy is at most 32 KB)"
+    )
+}
 
 /// Reads a text file of at most `limit` bytes.
 pub fn read_text(path: &Path, limit: u64) -> Result<String, InputError> {
@@ -34,10 +44,14 @@ pub fn read_text(path: &Path, limit: u64) -> Result<String, InputError> {
         if meta.len() > limit {
             return Err(InputError::new(
                 path,
-                format!(
-                    "is {} bytes; a policy file is at most {limit} bytes",
-                    meta.len()
-                ),
+                if limit == MAX_POLICY_FILE_BYTES {
+                    policy_file_too_large(meta.len())
+                } else {
+                    format!(
+                        "is {} bytes; the most read from one file is {limit}",
+                        meta.len()
+                    )
+                },
             ));
         }
     }
@@ -48,7 +62,11 @@ pub fn read_text(path: &Path, limit: u64) -> Result<String, InputError> {
     if bytes.len() as u64 > limit {
         return Err(InputError::new(
             path,
-            format!("is over {limit} bytes; a policy file is not that large"),
+            if limit == MAX_POLICY_FILE_BYTES {
+                policy_file_too_large(bytes.len() as u64)
+            } else {
+                format!("is over {limit} bytes, the most read from one file")
+            },
         ));
     }
     // A UTF-8 byte order mark is legal in files written by some Windows editors.

@@ -318,6 +318,22 @@ pub fn from_text(
         return Err(err(file, None, "the file is empty"));
     }
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        // A bare policy has the limit every command gives a policy file; templates and
+        // plans, which hold more than a policy, are read up to check's own limit.
+        let container = [
+            "\"Resources\"",
+            "\"resource_changes\"",
+            "\"planned_values\"",
+        ]
+        .iter()
+        .any(|k| text.contains(k));
+        if !container && text.len() as u64 > super::files::MAX_POLICY_FILE_BYTES {
+            return Err(err(
+                file,
+                None,
+                super::files::policy_file_too_large(text.len() as u64),
+            ));
+        }
         // A template's placeholders in principals' accounts: the key's account (given, else
         // the one the policy writes literally, else the stand-in shown as the placeholder).
         // Computed only for the files that need it (most have no placeholder).

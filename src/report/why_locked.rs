@@ -176,7 +176,7 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
     let source = match d.policy_source {
         crate::analysis::lockout::PolicySource::Current => "the current policy".to_string(),
         crate::analysis::lockout::PolicySource::History => match d.history.last() {
-            Some(v) => format!("the last applied policy ({})", esc(&v.event_id)),
+            Some(v) => format!("the last applied policy ({})", v.event_id),
             None => "CloudTrail history".into(),
         },
         crate::analysis::lockout::PolicySource::None => "no key policy found".into(),
@@ -199,7 +199,19 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
             )?;
         }
     }
-    writeln!(out, "{} {painted}  (from {source})", style.bold("Verdict:"))?;
+    // In 80 columns whatever the event id (CloudTrail's are 36 characters): the source on
+    // a line of its own when it does not fit beside the verdict.
+    if "Verdict: ".len() + word.len() + "  (from )".len() + source.chars().count() <= 80 {
+        writeln!(
+            out,
+            "{} {painted}  (from {})",
+            style.bold("Verdict:"),
+            esc(&source)
+        )?;
+    } else {
+        writeln!(out, "{} {painted}", style.bold("Verdict:"))?;
+        wrap(out, "  (from ", "   ", &format!("{source})"))?;
+    }
     if let Some(c) = &d.caller {
         let can = match (c.can_put_key_policy, c.can_get_key_policy) {
             (true, _) => "can change the key policy",

@@ -1006,3 +1006,45 @@ fn sarif_passes_the_sarif_multitool_with_github_rules() {
         assert!(text.contains("Analysis completed successfully"), "{text}");
     }
 }
+
+/// Issue 24, item 10: one size limit for a policy file, in the same words, in `check` and
+/// `why-locked` (a key policy is at most 32 KB; a file over 1 MiB is not one).
+#[test]
+fn one_size_limit_for_a_policy_file_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.json");
+    let mut text = String::from(r#"{"Version":"2012-10-17","Statement":["#);
+    let statement = r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}"#;
+    while text.len() < 1_100_000 {
+        text.push_str(statement);
+        text.push(',');
+    }
+    text.push_str(statement);
+    text.push_str("]}");
+    std::fs::write(&big, &text).unwrap();
+    let run = |args: &[&str]| {
+        let out = assert_cmd::Command::cargo_bin("kmsdoctor")
+            .unwrap()
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let path = big.to_str().unwrap();
+    let (code, check) = run(&["check", path]);
+    assert_eq!(code, Some(1), "{check}");
+    let (code, why) = run(&[
+        "why-locked",
+        "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "--policy-file",
+        path,
+    ]);
+    assert_eq!(code, Some(1), "{why}");
+    let words = "a policy file is at most 1048576 bytes (a key policy is at most 32 KB)";
+    assert!(check.contains(words), "{check}");
+    assert!(why.contains(words), "{why}");
+}

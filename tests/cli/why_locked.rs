@@ -1020,3 +1020,43 @@ fn steps_keep_their_numbers_and_alternatives_are_marked() {
     );
     assert!(table.contains("or apply it by hand"), "{table}");
 }
+
+/// Issue 24, item 10: CloudTrail's event ids are 36 characters; with them every line of the
+/// table but the commands still fits in 80 columns.
+#[test]
+fn the_table_fits_80_columns_with_real_event_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "03-delegation-removed",
+        "95-lockout-then-deletion-scheduled",
+    ] {
+        let src = scenario(name).join("events");
+        let out_dir = dir.path().join(name);
+        std::fs::create_dir_all(&out_dir).unwrap();
+        for entry in std::fs::read_dir(&src).unwrap() {
+            let path = entry.unwrap().path();
+            let mut doc: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            for (i, r) in doc["Records"]
+                .as_array_mut()
+                .unwrap()
+                .iter_mut()
+                .enumerate()
+            {
+                r["eventID"] = format!("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1{i:02}").into();
+            }
+            std::fs::write(out_dir.join(path.file_name().unwrap()), doc.to_string()).unwrap();
+        }
+        let (_, table, err) = why_locked_in(dir.path(), &[KEY, "--events-file", name]);
+        assert!(
+            table.contains("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1"),
+            "{name}: {table}{err}"
+        );
+        for line in table.lines() {
+            assert!(
+                crate::fits_80_columns(line) || line.trim_start().starts_with("$ "),
+                "{name}: over 80 columns: {line}"
+            );
+        }
+    }
+}

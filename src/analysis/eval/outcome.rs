@@ -83,9 +83,32 @@ impl Requirement {
     pub(crate) fn negate(&self) -> Requirement {
         let mut r = self.clone();
         r.negated = !r.negated;
-        r.text = match self.text.strip_prefix("not (") {
-            Some(inner) if self.negated => inner.trim_end_matches(')').to_string(),
-            _ => format!("not ({})", self.text),
+        // A condition is said from its clause both ways: held (`describe`), or not held
+        // without a double negation (`describe_not`).
+        let clause = match (&self.key, &self.operator) {
+            (Some(k), Some(o)) if self.kind == RequirementKind::Condition => {
+                condition::Operator::parse(o).map(|operator| Clause {
+                    operator_name: o.as_str().into(),
+                    operator,
+                    key: k.as_str().into(),
+                    values: self.values.iter().map(|v| v.as_str().into()).collect(),
+                })
+            }
+            _ => None,
+        };
+        let worded = clause.as_ref().and_then(|c| {
+            if r.negated {
+                condition::describe_not(c)
+            } else {
+                Some(condition::describe(c))
+            }
+        });
+        r.text = match worded {
+            Some(t) => t,
+            None => match self.text.strip_prefix("not (") {
+                Some(inner) if self.negated => inner.trim_end_matches(')').to_string(),
+                _ => format!("not ({})", self.text),
+            },
         };
         r
     }
