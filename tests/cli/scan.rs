@@ -175,7 +175,16 @@ fn completions_and_man_pages_cover_every_subcommand() {
             "{page}: {text}"
         );
     }
-    // Again: the pages exist, nothing is overwritten.
+    // Every page has EXAMPLES and EXIT STATUS (issue 24).
+    for page in ["kmsdoctor-why-locked", "kmsdoctor-guard", "kmsdoctor-fix"] {
+        let text = std::fs::read_to_string(dir.path().join(format!("{page}.1"))).unwrap();
+        assert!(text.contains(".SH EXAMPLES") && text.contains(".SH \"EXIT STATUS\""), "{page}");
+        assert!(!text.contains(".SH EXTRA"), "{page}");
+    }
+    // Again, as after an upgrade: kmsdoctor's own pages are replaced.
+    let (code, _, err) = kmsdoctor(&["manpages", "--out-dir", d]);
+    assert_eq!(code, 0, "its own pages are replaced: {err}");
+    // A file of the same name that is not one of its pages is never overwritten.
     std::fs::write(dir.path().join("kmsdoctor-fix.1"), "mine").unwrap();
     let (code, _, err) = kmsdoctor(&["manpages", "--out-dir", d]);
     assert_eq!(code, 1);

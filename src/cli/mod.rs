@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub mod help;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "kmsdoctor",
@@ -47,29 +49,39 @@ impl Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Decide one request against a key policy (and IAM policies), and say why.
+    #[command(after_help = help::EXPLAIN)]
     Explain(ExplainArgs),
     /// Why a key's policy locks people out, who can still get back in, and how.
+    #[command(after_help = help::WHY_LOCKED)]
     WhyLocked(WhyLockedArgs),
     /// Gather a key's evidence from AWS into one file, to diagnose elsewhere with
     /// `why-locked --from FILE`.
+    #[command(after_help = help::COLLECT)]
     Collect(CollectArgs),
     /// Lint key policies before they ship: policy files, Terraform plans, CloudFormation.
+    #[command(after_help = help::CHECK)]
     Check(CheckArgs),
     /// Apply the repaired key policy, guarded: shows what would change (nothing is sent)
     /// unless `--apply`. Run it as a principal that can still call PutKeyPolicy.
+    #[command(after_help = help::FIX)]
     Fix(FixArgs),
     /// Every customer-managed key of the account in the given regions: which could lock you
     /// out, or already have. Read-only.
+    #[command(after_help = help::SCAN)]
     Scan(ScanArgs),
     /// Before deleting principals: which keys would lose their last administrator. Over a
     /// scan's JSON (`--scan FILE`), or a scan made now.
+    #[command(after_help = help::GUARD)]
     Guard(GuardArgs),
     /// Print the Athena CREATE TABLE for a trail's logs (partition projection over account,
     /// region and day), for `why-locked --history athena`. kmsdoctor never creates tables.
+    #[command(after_help = help::ATHENA_DDL)]
     AthenaDdl(AthenaDdlArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    #[command(after_help = help::COMPLETIONS)]
     Completions(CompletionsArgs),
     /// Write a man page for kmsdoctor and each subcommand into a folder.
+    #[command(after_help = help::MANPAGES)]
     Manpages(ManpagesArgs),
 }
 
@@ -324,7 +336,7 @@ pub struct AwsArgs {
 
     /// Accept a region name kmsdoctor does not know yet (one AWS opened since this
     /// release); without it an unknown region is refused before any call.
-    #[arg(long)]
+    #[arg(long, hide_short_help = true)]
     pub any_region: bool,
 
     /// Send requests to this endpoint instead of AWS's (an emulator).
@@ -347,26 +359,26 @@ pub struct AwsArgs {
     pub history: Option<HistoryArg>,
 
     /// `--history athena`: the Athena workgroup (default `primary`).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", hide_short_help = true)]
     pub athena_workgroup: Option<String>,
 
     /// `--history athena`: the database of the CloudTrail table (default `default`).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", hide_short_help = true)]
     pub athena_database: Option<String>,
 
     /// `--history athena`: the CloudTrail table, as `kmsdoctor athena-ddl` creates it
     /// (default `cloudtrail_logs`).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", hide_short_help = true)]
     pub athena_table: Option<String>,
 
     /// `--history athena`: where Athena writes the query's results (`s3://...`); default:
     /// the workgroup's own setting.
-    #[arg(long, value_name = "S3_URI")]
+    #[arg(long, value_name = "S3_URI", hide_short_help = true)]
     pub athena_output_location: Option<String>,
 
     /// `--history athena`: the most the query may scan, as Athena bills it (default `5GB`);
     /// above it kmsdoctor says the estimate and runs nothing.
-    #[arg(long, value_name = "SIZE")]
+    #[arg(long, value_name = "SIZE", hide_short_help = true)]
     pub max_scan: Option<String>,
 
     /// Log each AWS call (operation, region, duration, request id) on stderr.
@@ -415,32 +427,37 @@ pub enum OutputFormat {
 #[derive(Debug, Clone, Default, Args)]
 pub struct LayerArgs {
     /// The caller's permissions boundary (a policy document).
-    #[arg(long, value_name = "FILE", conflicts_with = "no_boundary")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "no_boundary",
+        hide_short_help = true
+    )]
     pub boundary: Option<PathBuf>,
 
     /// The caller is known to have no permissions boundary.
-    #[arg(long)]
+    #[arg(long, hide_short_help = true)]
     pub no_boundary: bool,
 
     /// A session policy passed when the caller's role was assumed (repeatable).
-    #[arg(long = "session-policy", value_name = "FILE")]
+    #[arg(long = "session-policy", value_name = "FILE", hide_short_help = true)]
     pub session_policies: Vec<PathBuf>,
 
     /// A service control policy (repeatable), as `TARGET=FILE` where TARGET is where it is
     /// attached (`r-...` the organization root, `ou-...`, or the account id), or FILE alone
     /// for the account. Every level given must allow: give each level's policies,
     /// FullAWSAccess included, from the root down.
-    #[arg(long = "scp", value_name = "[TARGET=]FILE")]
+    #[arg(long = "scp", value_name = "[TARGET=]FILE", hide_short_help = true)]
     pub scps: Vec<String>,
 
     /// A resource control policy of the key's account (repeatable), `[TARGET=]FILE` as for
     /// --scp. RCPFullAWSAccess is always attached, so only Denies need be given.
-    #[arg(long = "rcp", value_name = "[TARGET=]FILE")]
+    #[arg(long = "rcp", value_name = "[TARGET=]FILE", hide_short_help = true)]
     pub rcps: Vec<String>,
 
     /// The organization's management account: SCPs do not limit its principals, nor RCPs
     /// its keys.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", hide_short_help = true)]
     pub management_account: Option<String>,
 }
 
