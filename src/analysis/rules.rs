@@ -1,7 +1,7 @@
 //! The rule registry: every finding kmsdoctor reports comes from one entry of [`RULES`]: its
 //! stable id, name, severity, what it means, the specific fix, and which stage reports it.
-//! Renderers (why-locked, explain, check's table, JSON and SARIF) and the README's rule tables
-//! are views of this one table; `tests` below checks the README against it.
+//! Renderers (why-locked, explain, check's table, JSON and SARIF) and the docs' rule tables
+//! are views of this one table; `tests` below checks the docs against it.
 //!
 //! How the stages' rules relate, decided once:
 //! - KL201–KL205 and KL219 are the *cause* of a lockout (why-locked says them about the policy or the
@@ -56,7 +56,7 @@ pub struct Rule {
     /// The usual severity; a few findings lower it (see [`Finding::severity`]).
     pub severity: Severity,
     pub stage: Stage,
-    /// What the rule means, in one line (the README's tables).
+    /// What the rule means, in one line (the docs' tables).
     pub summary: &'static str,
     /// What to do about it, in one line.
     pub fix: &'static str,
@@ -444,11 +444,17 @@ mod tests {
         }
     }
 
-    /// The README's rule tables are the registry, row for row, one table per stage:
-    /// `| ID | `name` | severity | summary | fix |`.
+    /// The documentation's rule tables (beside each command in docs/) are the registry, row
+    /// for row, one table per stage: `| ID | `name` | severity | summary | fix |`.
     #[test]
     fn readme_tables_match_the_registry() {
-        let readme = include_str!("../../README.md");
+        let readme = [
+            include_str!("../../docs/findings.md"),
+            include_str!("../../docs/why-locked.md"),
+            include_str!("../../docs/fix-scan-guard.md"),
+            include_str!("../../docs/check.md"),
+        ]
+        .join("\n");
         for prefix in ["| KD", "| KL", "| KC", "| KS"] {
             let rows: Vec<&str> = readme.lines().filter(|l| l.starts_with(prefix)).collect();
             let expected: Vec<String> = RULES
@@ -459,7 +465,7 @@ mod tests {
             assert_eq!(
                 rows,
                 expected,
-                "the README's {prefix} table must be these rows, in this order:\n{}",
+                "the docs' {prefix} table must be these rows, in this order:\n{}",
                 expected.join("\n")
             );
         }

@@ -1,6 +1,6 @@
 //! Rendering: one renderer per output format, each writing to `&mut dyn Write`. The JSON
 //! renderers use serialize-only wire types defined next to them; their shape is a contract
-//! (documented in the README) and carries a `schema_version`.
+//! (documented in docs/) and carries a `schema_version`.
 
 pub mod check;
 pub mod explain;

@@ -178,7 +178,10 @@ fn completions_and_man_pages_cover_every_subcommand() {
     // Every page has EXAMPLES and EXIT STATUS (issue 24).
     for page in ["kmsdoctor-why-locked", "kmsdoctor-guard", "kmsdoctor-fix"] {
         let text = std::fs::read_to_string(dir.path().join(format!("{page}.1"))).unwrap();
-        assert!(text.contains(".SH EXAMPLES") && text.contains(".SH \"EXIT STATUS\""), "{page}");
+        assert!(
+            text.contains(".SH EXAMPLES") && text.contains(".SH \"EXIT STATUS\""),
+            "{page}"
+        );
         assert!(!text.contains(".SH EXTRA"), "{page}");
     }
     // Again, as after an upgrade: kmsdoctor's own pages are replaced.
