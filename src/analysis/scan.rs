@@ -126,6 +126,9 @@ pub struct KeyStanding {
     /// For a key pending deletion: when it is deleted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deletion_date: Option<chrono::DateTime<chrono::Utc>>,
+    /// The key's alias names, when listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 /// A statement of a resource control policy that denies kms:PutKeyPolicy or
@@ -214,6 +217,8 @@ pub struct KeyFacts<'a> {
     pub now: chrono::DateTime<chrono::Utc>,
     /// The RCP levels that bind the key's account, when read.
     pub rcps: Option<&'a [OrgLevel]>,
+    /// The key's alias names, when listed (`kms:ResourceAliases`).
+    pub aliases: Option<&'a [String]>,
 }
 
 pub fn judge(k: &KeyFacts<'_>) -> KeyStanding {
@@ -241,6 +246,7 @@ fn judge_policy(k: &KeyFacts<'_>) -> KeyStanding {
             .and_then(|p| p.status.state.clone())
             .filter(|s| s != "Enabled"),
         deletion_date: k.properties.and_then(|p| p.status.deletion_date),
+        aliases: k.aliases.map(<[String]>::to_vec).unwrap_or_default(),
     };
     let text = match k.policy {
         Ok(t) => t,
@@ -264,7 +270,7 @@ fn judge_policy(k: &KeyFacts<'_>) -> KeyStanding {
         events: &[],
         account: account.as_deref(),
         now: k.now,
-        aliases: None,
+        aliases: k.aliases,
         properties: k.properties,
         caller: None,
     });
@@ -374,6 +380,7 @@ mod tests {
             properties: None,
             now: chrono::Utc::now(),
             rcps: None,
+            aliases: None,
         })
     }
 
@@ -489,6 +496,7 @@ mod tests {
             properties: None,
             now: chrono::Utc::now(),
             rcps: Some(&levels),
+            aliases: None,
         });
         assert_eq!(
             standing.standing,

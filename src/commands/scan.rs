@@ -112,6 +112,7 @@ pub(crate) fn gather(
                 rcps: crate::analysis::aws_ids::Arn::parse(&k.arn)
                     .and_then(|a| rcps.get(a.account))
                     .map(Vec::as_slice),
+                aliases: k.aliases.as_deref(),
             });
             if let (Some(e), None) = (&k.describe_error, &standing.note) {
                 standing.note = Some(format!("DescribeKey: {}", e.message));

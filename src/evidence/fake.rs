@@ -86,6 +86,12 @@ impl FakeKey {
         self
     }
 
+    /// An alias name that points at the key (`alias/NAME`).
+    pub fn aliased(mut self, alias: &str) -> FakeKey {
+        self.aliases.push(alias.to_string());
+        self
+    }
+
     pub fn tagged(mut self, key: &str, value: &str) -> FakeKey {
         self.tags.push((key.to_string(), value.to_string()));
         self
@@ -224,6 +230,7 @@ impl KeyInventory for FakeAccount {
                     key_state: Some(k.state.clone()),
                     key_manager: Some(k.manager.clone()),
                     properties: Some(k.described()),
+                    aliases: Some(k.aliases.clone()),
                     policy: if aws {
                         Err(AwsError::answer("kms", "GetKeyPolicy", "not asked"))
                     } else {

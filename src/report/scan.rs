@@ -5,7 +5,8 @@
 //!   `regions`
 //! - `summary`: keys per standing (`ok`, `recoverable`, `unknown`, `unreadable`,
 //!   `unrecoverable`), `pending_deletion`, `aws_managed_skipped`, `calls`
-//! - `keys`, worst first: `arn`, `region`, `standing`, `can_recover`, `findings` (the one
+//! - `keys`, worst first: `arn`, `region`, `aliases` (when the key has any), `standing`,
+//!   `can_recover`, `findings` (the one
 //!   shape of a finding in every command: the standing's KS401–KS404, KS405, then the
 //!   policy's diagnosis),
 //!   `admins` (the principals among them), `multi_region` (`PRIMARY`/`REPLICA`), `note`, and
@@ -218,6 +219,9 @@ pub fn render_table(out: &mut dyn Write, r: &ScanReport<'_>, style: Style) -> io
         let id = k.arn.rsplit('/').next().unwrap_or(&k.arn);
         // Standing, region and key id fit 80 columns; the rest goes on the lines below.
         writeln!(out, "  {painted} {:<14} {}", esc(&k.region), esc(id))?;
+        if !k.aliases.is_empty() {
+            wrap(out, "      ", "      ", &k.aliases.join(", "))?;
+        }
         let mut about = Vec::new();
         if k.standing != Standing::Ok && k.standing != Standing::Unreadable {
             about.push(format!("can recover: {}", k.can_recover));
@@ -234,9 +238,17 @@ pub fn render_table(out: &mut dyn Write, r: &ScanReport<'_>, style: Style) -> io
         if !about.is_empty() {
             wrap(out, "      ", "      ", &about.join("; "))?;
         }
+        // Each finding with its rule's name: `KL201 delegation-missing`.
         let ids = k.finding_ids();
         if !ids.is_empty() && k.standing != Standing::Ok {
-            wrap(out, "      ", "      ", &ids.join(" "))?;
+            let named: Vec<String> = ids
+                .iter()
+                .map(|id| match crate::analysis::rules::rule(id) {
+                    Some(r) => format!("{id} {}", r.name),
+                    None => id.to_string(),
+                })
+                .collect();
+            wrap(out, "      ", "      ", &named.join(", "))?;
         }
         if let Some(n) = &k.note {
             wrap(out, "      ", "      ", n)?;

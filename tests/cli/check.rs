@@ -523,6 +523,7 @@ fn scan_sarif_validates_against_the_sarif_schema() {
             properties: None,
             now,
             rcps,
+            aliases: None,
         })
     };
     let key = |id: &str, policy: Result<&str, &str>| key_under(id, policy, None);

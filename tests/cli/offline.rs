@@ -42,7 +42,9 @@ fn account(caller: &str) -> FakeAccount {
     FakeAccount::new(caller)
         .with_key(FakeKey::new(OK, &default))
         .with_key(
-            FakeKey::new(LOCKED, &admins_only()).tagged("aws:cloudformation:stack-name", "keys"),
+            FakeKey::new(LOCKED, &admins_only())
+                .tagged("aws:cloudformation:stack-name", "keys")
+                .aliased("alias/payments"),
         )
         .with_key(FakeKey::new(DENIED, &default).denied())
         // Locked out of all but the administrator role, then scheduled for deletion.
@@ -579,4 +581,58 @@ fn fix_offline_prints_a_rollback_only_where_it_can_pass_the_guards() {
     ] {
         assert!(line.contains(want), "{want}: {line}");
     }
+}
+
+/// `scan` judges a policy with the key's aliases, as `why-locked` does: a delegation that
+/// holds only for requests naming the key by its alias (`kms:ResourceAliases`) stands the
+/// same in both (issue 24: every mode judges a policy through the same code, with the same
+/// facts).
+#[test]
+fn scan_and_why_locked_agree_on_an_alias_condition() {
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "Enable IAM User Permissions", "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+            "Action": "kms:*", "Resource": "*",
+            "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/payments"}}
+        }]
+    })
+    .to_string();
+    let mut scanned = Vec::new();
+    for aliased in [true, false] {
+        let key = FakeKey::new(OK, &policy);
+        let key = if aliased {
+            key.aliased("alias/payments")
+        } else {
+            key
+        };
+        let mut fake =
+            FakeAccount::new("arn:aws:sts::111122223333:assumed-role/Auditor/ci").with_key(key);
+        let (_, json, _) = scan(&mut fake, &["--region", "us-east-1", "--output", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let k = &v["keys"][0];
+        if aliased {
+            assert_eq!(
+                k["aliases"],
+                serde_json::json!(["alias/payments"]),
+                "{json}"
+            );
+        }
+        scanned.push(k["standing"].as_str().unwrap().to_string());
+        // The diagnosis of why-locked and fix (one investigation of the key, aliases
+        // read) on the same account: fix's dry run says its verdict.
+        fake.key_input = OK.into();
+        let (_, out, _) = fix(&mut fake, &[OK, "--output", "json"], None);
+        let w: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            w["verdict_before"], k["standing"],
+            "aliased {aliased}: scan {json} diagnosis {out}"
+        );
+    }
+    assert_eq!(
+        scanned[0], "ok",
+        "with the alias known, the delegation holds"
+    );
+    assert_ne!(scanned[1], "ok", "without the alias, it does not");
 }

@@ -23,6 +23,9 @@ pub struct ScannedKey {
     /// `CUSTOMER` or `AWS`.
     pub key_manager: Option<String>,
     pub properties: Option<KeyProperties>,
+    /// The key's alias names (ListAliases of the region), `None` when they could not be
+    /// listed: `kms:ResourceAliases` conditions are judged with them, as why-locked does.
+    pub aliases: Option<Vec<String>>,
     /// The key policy, or GetKeyPolicy's error (AccessDenied: a lockout candidate).
     pub policy: Result<String, AwsError>,
     /// DescribeKey's error, when it failed.
@@ -117,6 +120,7 @@ pub async fn scan_region(
             }
         }
     }
+    let aliases = list_aliases(c, &mut list, &mut out).await;
     let total = arns.len();
     for (i, arn) in arns.into_iter().enumerate() {
         describe.take().await;
@@ -127,6 +131,10 @@ pub async fn scan_region(
             key_state: None,
             key_manager: None,
             properties: None,
+            aliases: aliases.as_ref().map(|by_key| {
+                let id = arn.rsplit('/').next().unwrap_or_default();
+                by_key.get(id).cloned().unwrap_or_default()
+            }),
             policy: Err(AwsError::answer("kms", "GetKeyPolicy", "not asked")),
             describe_error: None,
         };
@@ -150,6 +158,56 @@ pub async fn scan_region(
         progress(&c.region, i + 1, total);
     }
     out
+}
+
+/// The region's aliases by the key id they point at (ListAliases, paced with ListKeys);
+/// `None`, with the problem said, when they cannot be listed.
+async fn list_aliases(
+    c: &Clients,
+    pace: &mut Pace,
+    out: &mut RegionScan,
+) -> Option<std::collections::HashMap<String, Vec<String>>> {
+    let mut by_key: std::collections::HashMap<String, Vec<String>> = Default::default();
+    let mut marker: Option<String> = None;
+    // At most 1,000 pages of 100 aliases: far above KMS's aliases per region.
+    for _ in 0..1_000 {
+        pace.take().await;
+        out.calls += 1;
+        match c
+            .kms
+            .list_aliases()
+            .limit(100)
+            .set_marker(marker.clone())
+            .send()
+            .await
+        {
+            Ok(page) => {
+                for a in page.aliases() {
+                    if let (Some(name), Some(target)) = (a.alias_name(), a.target_key_id()) {
+                        by_key
+                            .entry(target.to_string())
+                            .or_default()
+                            .push(name.to_string());
+                    }
+                }
+                match page.next_marker() {
+                    Some(m) if page.truncated() && marker.as_deref() != Some(m) => {
+                        marker = Some(m.to_string())
+                    }
+                    _ => return Some(by_key),
+                }
+            }
+            Err(e) => {
+                out.problems.push(format!(
+                    "{}: the keys' aliases are not known (a condition on kms:ResourceAliases is then not known either)",
+                    c.error("kms", "ListAliases", &e)
+                        .about(format!("in {}", c.region))
+                ));
+                return None;
+            }
+        }
+    }
+    Some(by_key)
 }
 
 /// What every scan starts from: the configuration, the caller, and the regions to scan
