@@ -823,13 +823,32 @@ fn scan_region_pages_retries_and_reports_per_key() {
                 )
             })
     };
+    let aliases = {
+        let id = a1.rsplit('/').next().unwrap().to_string();
+        mock!(aws_sdk_kms::Client::list_aliases).then_output(move || {
+            aws_sdk_kms::operation::list_aliases::ListAliasesOutput::builder()
+                .aliases(
+                    aws_sdk_kms::types::AliasListEntry::builder()
+                        .alias_name("alias/one")
+                        .target_key_id(&id)
+                        .build(),
+                )
+                .aliases(
+                    aws_sdk_kms::types::AliasListEntry::builder()
+                        .alias_name("alias/aws/ebs")
+                        .build(),
+                )
+                .truncated(false)
+                .build()
+        })
+    };
     let calls = CallLog::default();
     let guard = ReadOnlyGuard::new(calls.clone(), "us-east-1");
     let g = guard.clone();
     let kms = mock_client!(
         aws_sdk_kms,
         RuleMode::MatchAny,
-        &[&p1, &p2, &describe, &policy, &denied],
+        &[&p1, &p2, &describe, &policy, &denied, &aliases],
         move |b| b
             .interceptor(g.clone())
             .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
@@ -848,6 +867,10 @@ fn scan_region_pages_retries_and_reports_per_key() {
     let arns: Vec<&str> = scan.keys.iter().map(|k| k.arn.as_str()).collect();
     assert_eq!(arns, [a1.as_str(), a2.as_str(), a3.as_str()], "both pages");
     assert!(scan.keys[0].policy.is_ok());
+    // The region's aliases, by the key they point at (one ListAliases for the region).
+    assert_eq!(scan.keys[0].aliases, Some(vec!["alias/one".to_string()]));
+    assert_eq!(scan.keys[1].aliases, Some(vec![]));
+    assert_eq!(aliases.num_calls(), 1);
     assert!(
         scan.keys[1].policy.as_ref().unwrap_err().is_access_denied(),
         "{:?}",

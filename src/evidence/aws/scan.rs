@@ -120,7 +120,12 @@ pub async fn scan_region(
             }
         }
     }
-    let aliases = list_aliases(c, &mut list, &mut out).await;
+    // No key, no alias to know.
+    let aliases = if arns.is_empty() {
+        None
+    } else {
+        list_aliases(c, &mut list, &mut out).await
+    };
     let total = arns.len();
     for (i, arn) in arns.into_iter().enumerate() {
         describe.take().await;
