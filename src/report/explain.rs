@@ -206,12 +206,19 @@ pub fn render_table(out: &mut dyn Write, r: &ExplainReport<'_>, style: Style) ->
     }
     if !requirements.is_empty() {
         writeln!(out, "Allowed if any one of:")?;
+        // In 80 columns: each requirement wrapped on its own lines.
         for (i, alt) in requirements.iter().enumerate() {
-            let texts: Vec<&str> = alt.all_of.iter().map(|r| r.text.as_str()).collect();
-            let texts: Vec<String> = texts.iter().map(|t| esc(t).into_owned()).collect();
-            writeln!(out, "  {}. {}", i + 1, texts.join("\n     and "))?;
+            for (j, r) in alt.all_of.iter().enumerate() {
+                let first = if j == 0 {
+                    format!("  {}. ", i + 1)
+                } else {
+                    "     and ".to_string()
+                };
+                let rest = " ".repeat(first.len());
+                super::write_wrapped(out, &first, &rest, &r.text)?;
+            }
             if !alt.via.is_empty() {
-                writeln!(out, "     via {}", esc(&labels(&alt.via)))?;
+                super::write_wrapped(out, "     via ", "         ", &labels(&alt.via))?;
             }
         }
     }

@@ -686,3 +686,32 @@ mod chain {
         assert!(out.contains("Denied by: service control policies"), "{out}");
     }
 }
+
+/// Issue 24, item 10: a requirement from a Deny reads without a double negation, and the
+/// alternatives wrap in 80 columns (a long session ARN and its action used to make a
+/// 100-column line).
+#[test]
+fn requirements_from_a_deny_read_plainly_in_80_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(
+        dir.path(),
+        "org-only.json",
+        r#"{"Version":"2012-10-17","Statement":[
+          {"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
+          {"Sid":"OrgOnly","Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*",
+           "Condition":{"StringNotEquals":{"aws:PrincipalOrgID":"o-abc123"}}}]}"#
+            .as_bytes(),
+    );
+    let (code, out, err) = explain(&[
+        "--policy-file",
+        &policy,
+        "--principal",
+        "arn:aws:sts::111122223333:assumed-role/Admin/alice",
+        "--action",
+        "kms:PutKeyPolicy",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("and aws:PrincipalOrgID is o-abc123"), "{out}");
+    assert!(!out.contains("not (aws:PrincipalOrgID is not"), "{out}");
+    assert!(out.lines().all(crate::fits_80_columns), "{out}");
+}
