@@ -30,4 +30,5 @@ pub mod scan;
 pub mod shell;
 pub mod suggest;
 pub mod text;
+pub mod trust;
 pub mod variables;

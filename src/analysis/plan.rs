@@ -470,6 +470,25 @@ fn admin_steps(steps: &mut Steps, input: &PlanInput<'_>, a: &RecoverableAdmin) -
             );
             return finish(steps, a, Credentials::Profile(SSO_PROFILE));
         }
+        // A role whose trust policy (read live) admits only federation: no AssumeRole.
+        (AdminKind::Role, _) if a.trust.as_ref().is_some_and(|t| t.federated_only()) => {
+            let t = a.trust.clone().unwrap_or_default();
+            let (saml, web) = (&t.saml, &t.web_identity);
+            if !saml.is_empty() {
+                steps.say(format!(
+                    "Sign in to the role {}{needs} through your identity provider: its trust policy admits only SAML federation ({}), not AssumeRole; then run the next steps with those credentials",
+                    a.principal,
+                    saml.join(", ")
+                ));
+            } else {
+                steps.say(format!(
+                    "Get the role {}{needs} with a token of its web identity provider ({}): its trust policy admits only AssumeRoleWithWebIdentity (for example from the CI system it trusts), not AssumeRole",
+                    a.principal,
+                    web.join(", ")
+                ));
+            }
+            return finish(steps, a, Credentials::AsRun);
+        }
         (AdminKind::Role, _) => {
             let mut c = cmd(input, &["aws", "sts", "assume-role", "--role-arn"])
                 .value("the role", "role ARN", &a.principal, aws_ids::is_role_arn)
@@ -499,9 +518,22 @@ fn admin_steps(steps: &mut Steps, input: &PlanInput<'_>, a: &RecoverableAdmin) -
             // `read` splits the tab-separated answer the same way in bash and zsh (zsh
             // does not split an unquoted `$creds`); nothing is printed, and when
             // assume-role fails nothing is exported and the shell says so.
+            // Who its trust policy lets assume it, when read live.
+            let who = match &a.trust {
+                Some(t) if t.caller_allowed == Some(false) => format!(
+                    ". Its trust policy lets {} assume it, not you: run this as one of them",
+                    trusted(t)
+                ),
+                Some(t) if !t.aws.is_empty() => format!(
+                    ". Its trust policy lets {} assume it{}",
+                    trusted(t),
+                    if t.conditioned { " (under conditions)" } else { "" }
+                ),
+                _ => String::new(),
+            };
             steps.run_wrapped(
                 format!(
-                    "Assume the role {}{needs}; its credentials are exported in this shell (bash or zsh) for the next steps, and nothing is printed",
+                    "Assume the role {}{needs}; its credentials are exported in this shell (bash or zsh) for the next steps, and nothing is printed{who}",
                     a.principal
                 ),
                 "creds=$(",
@@ -530,6 +562,24 @@ fn admin_steps(steps: &mut Steps, input: &PlanInput<'_>, a: &RecoverableAdmin) -
         ),
     }
     finish(steps, a, Credentials::AsRun)
+}
+
+/// The AWS principals a trust policy names, in words (an account principal is the
+/// account's principals whose IAM policies allow sts:AssumeRole).
+fn trusted(t: &super::trust::TrustWays) -> String {
+    t.aws
+        .iter()
+        .map(
+            |p| match super::principal::PrincipalEntry::from_aws_value(p) {
+                super::principal::PrincipalEntry::Account { account, .. } => format!(
+                    "the principals of account {account} that an IAM policy allows sts:AssumeRole"
+                ),
+                super::principal::PrincipalEntry::Everyone => "any principal".to_string(),
+                _ => p.clone(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Whether the caller is this administrator: the same user, root user or session, or a

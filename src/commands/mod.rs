@@ -308,6 +308,9 @@ pub(crate) fn investigate(
             key_evidence.policy_error.as_deref(),
         );
     }
+    if !facts.trust.is_empty() {
+        crate::analysis::lockout::live_facts::apply_trust(&mut diagnosis, &facts.trust);
+    }
     // Layers that could not be read are said, without making the key's evidence incomplete.
     source_problems.extend(facts.layer_problems.iter().cloned());
     problems.extend(facts.layer_problems.iter().cloned());

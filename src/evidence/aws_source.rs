@@ -438,6 +438,7 @@ impl<'p> AwsSource<'p> {
             lookup: self.lookup.clone(),
             existence: self.facts.existence.clone(),
             simulation: self.facts.simulation.clone(),
+            trust: self.facts.trust.clone(),
             layers: self.layers.clone(),
             sources: self.sources.clone(),
             archive: self.archive.clone(),
@@ -570,6 +571,12 @@ impl EvidenceSource for AwsSource<'_> {
         for p in principals {
             let e = self.runtime.block_on(aws::principal_exists(c, p));
             facts.existence.insert(p.to_string(), e);
+            // GetRole answered already (cached): its trust policy says how to become it.
+            if e == crate::analysis::lockout::Existence::Yes {
+                if let Some(t) = self.runtime.block_on(aws::role_trust(c, p)) {
+                    facts.trust.insert(p.to_string(), t);
+                }
+            }
         }
         if let Some(caller) = &self.caller {
             self.caller_principal_arn = self.runtime.block_on(aws::caller_principal_arn(c, caller));

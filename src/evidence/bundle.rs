@@ -44,6 +44,10 @@ pub struct Bundle {
     pub existence: BTreeMap<String, Existence>,
     /// IAM's decision for the caller on kms:GetKeyPolicy and kms:PutKeyPolicy, when asked.
     pub simulation: Option<Vec<(String, String)>>,
+    /// Each administrator role's trust policy, as GetRole returned it (decoded): how one
+    /// becomes it (absent in bundles of older kmsdoctors).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub trust: BTreeMap<String, String>,
     /// The caller's layers of the request chain (identity policies, boundary, SCPs, RCPs)
     /// as read then; absent in bundles of older kmsdoctors.
     #[serde(default, skip_serializing_if = "Option::is_none")]

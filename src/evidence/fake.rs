@@ -132,6 +132,8 @@ pub struct FakeAccount {
     pub events: Vec<PolicyEvent>,
     /// Whether principals exist (IAM GetRole/GetUser); missing: not known.
     pub existence: BTreeMap<String, Existence>,
+    /// Roles' trust policies, as GetRole would return them (decoded).
+    pub trust: BTreeMap<String, String>,
     /// Every PutKeyPolicy made: key ARN and policy.
     pub writes: Vec<(String, String)>,
     /// How many reads after a write still return the policy before it.
@@ -163,6 +165,7 @@ impl FakeAccount {
             key_input: String::new(),
             events: Vec::new(),
             existence: BTreeMap::new(),
+            trust: BTreeMap::new(),
             writes: Vec::new(),
             stale_reads: 0,
             put_error: None,
@@ -357,6 +360,9 @@ impl EvidenceSource for FakeAccount {
         for p in principals {
             if let Some(e) = self.existence.get(*p) {
                 facts.existence.insert(p.to_string(), *e);
+            }
+            if let Some(t) = self.trust.get(*p) {
+                facts.trust.insert(p.to_string(), t.clone());
             }
         }
         Ok(facts)

@@ -91,6 +91,9 @@ pub struct PrincipalFacts {
     pub layers: Option<LayerPolicies>,
     /// Why layers are not known: said, but the key's evidence is no less complete for it.
     pub layer_problems: Vec<String>,
+    /// The trust policy of each role asked about (GetRole's AssumeRolePolicyDocument,
+    /// decoded), when it could be read: how one becomes that role.
+    pub trust: BTreeMap<String, String>,
     pub problems: Vec<String>,
 }
 
@@ -317,6 +320,15 @@ impl EvidenceSource for BundleSource {
                 .filter_map(|p| self.bundle.existence.get(*p).map(|e| (p.to_string(), *e)))
                 .collect(),
             simulation: self.bundle.simulation.clone(),
+            trust: principals
+                .iter()
+                .filter_map(|p| {
+                    self.bundle
+                        .trust
+                        .get(*p)
+                        .map(|t| (p.to_string(), t.clone()))
+                })
+                .collect(),
             layers,
             layer_problems,
             problems: vec![],

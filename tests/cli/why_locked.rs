@@ -1060,3 +1060,62 @@ fn the_table_fits_80_columns_with_real_event_ids() {
         }
     }
 }
+
+/// Issue 24, item 3: the role's trust policy (GetRole, kept in the bundle) says how to
+/// become it: SAML-only federation is no AssumeRole; a trust that names another account
+/// says so to a caller it does not let in.
+#[test]
+fn the_roles_trust_policy_says_how_to_become_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = scenario("100-disabled-key-described-enable-after-repair").join("bundle.json");
+    let mut bundle: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(src).unwrap()).unwrap();
+    let role = "arn:aws:iam::111122223333:role/KeyAdmin";
+    let run = |bundle: &serde_json::Value| {
+        let path = dir.path().join("bundle.json");
+        std::fs::write(&path, bundle.to_string()).unwrap();
+        let (code, out, err) = why_locked(&["--from", path.to_str().unwrap(), "--output", "json"]);
+        assert_eq!(code, 3, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v
+    };
+    bundle["trust"] = serde_json::json!({ role: serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow",
+            "Principal": {"Federated": "arn:aws:iam::111122223333:saml-provider/Okta"},
+            "Action": "sts:AssumeRoleWithSAML"}]}).to_string() });
+    let v = run(&bundle);
+    let first = &v["recovery_plan"][0];
+    assert!(first["command"].is_null(), "{first:#}");
+    assert!(
+        first["text"]
+            .as_str()
+            .unwrap()
+            .contains("admits only SAML federation (arn:aws:iam::111122223333:saml-provider/Okta)"),
+        "{first:#}"
+    );
+    let admin = &v["recoverable_admins"][0];
+    assert_eq!(
+        admin["trust"]["saml"][0],
+        "arn:aws:iam::111122223333:saml-provider/Okta"
+    );
+    // A trust for another account's role: the caller (Admin, in 111122223333) is not let in.
+    bundle["trust"] = serde_json::json!({ role: serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::999988887777:role/Recovery"},
+            "Action": "sts:AssumeRole"}]}).to_string() });
+    let v = run(&bundle);
+    let first = &v["recovery_plan"][0];
+    assert!(first["command"]
+        .as_str()
+        .unwrap()
+        .starts_with("creds=$(aws sts assume-role"));
+    assert!(
+        first["text"]
+            .as_str()
+            .unwrap()
+            .contains("lets arn:aws:iam::999988887777:role/Recovery assume it, not you"),
+        "{first:#}"
+    );
+}

@@ -96,6 +96,9 @@ pub struct RecoverableAdmin {
     /// For a class of principals: who belongs, and what it takes to become one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub class: Option<PrincipalClass>,
+    /// For a role, live: what its trust policy lets in (how one becomes it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trust: Option<crate::analysis::trust::TrustWays>,
     pub notes: Vec<String>,
 }
 
@@ -306,6 +309,7 @@ pub(super) fn recoverable_admins(
             },
             matched_by,
             class: None,
+            trust: None,
             notes,
         });
     }
@@ -468,6 +472,7 @@ pub(super) fn class_admins(view: &KindView) -> Vec<RecoverableAdmin> {
             exists: Existence::Unknown,
             matched_by: MatchedBy::Class,
             class: Some(class),
+            trust: None,
             notes,
         });
     };

@@ -131,6 +131,20 @@ pub fn apply_iam_facts(
     }
 }
 
+/// What each administrator role's trust policy lets in, from the roles' trust policies read
+/// live (or from a bundle): the plan's way to become it.
+pub fn apply_trust(d: &mut Diagnosis, trust: &BTreeMap<String, String>) {
+    let caller = d
+        .caller
+        .as_ref()
+        .and_then(|c| crate::analysis::principal::Caller::parse(&c.principal).ok());
+    for a in &mut d.recoverable_admins {
+        if let Some(doc) = trust.get(&a.principal) {
+            a.trust = crate::analysis::trust::ways_in(doc, caller.as_ref());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,8 @@ use crate::evidence::Invalid;
 pub struct RoleInfo {
     pub arn: Option<String>,
     pub boundary: Option<String>,
+    /// The trust policy (AssumeRolePolicyDocument), decoded; `None` when it does not decode.
+    pub trust: Option<String>,
 }
 
 /// GetRole's answers (or failures) of one run, by role name: a role is asked about once,
@@ -46,11 +48,23 @@ async fn get_role(c: &Clients, name: &str) -> Result<RoleInfo, AwsError> {
                 .and_then(|r| r.permissions_boundary())
                 .and_then(|b| b.permissions_boundary_arn())
                 .map(str::to_string),
+            trust: o
+                .role()
+                .and_then(|r| r.assume_role_policy_document())
+                .and_then(|d| decode_document(d).ok()),
         })
         .map_err(|e| c.error("iam", "GetRole", &e).about(name));
     let mut map = c.roles.0.lock().unwrap_or_else(|e| e.into_inner());
     map.insert(name.to_string(), answer.clone());
     answer
+}
+
+/// A role's trust policy, from GetRole (asked once per run); `None` for a principal that is
+/// not a role, or when GetRole did not answer.
+pub async fn role_trust(c: &Clients, arn: &str) -> Option<String> {
+    let parsed = Arn::parse(arn)?;
+    let name = parsed.resource.strip_prefix("role/")?.rsplit('/').next()?;
+    get_role(c, name).await.ok()?.trust
 }
 
 /// Whether a principal exists: `yes`, `no` (deleted), or `unknown` (no permission to ask).

@@ -29,7 +29,9 @@ pub use cloudtrail::{
 pub use guard::{
     is_allowed, is_allowed_in, Call, CallLog, Mode, ReadOnlyGuard, ALLOWED, FIX_APPLY,
 };
-pub use iam::{caller_principal_arn, principal_exists, read_identity, simulate, IdentityRead};
+pub use iam::{
+    caller_principal_arn, principal_exists, read_identity, role_trust, simulate, IdentityRead,
+};
 pub use kms::{get_key_policy, key_facts, key_tags, put_key_policy, KeyFacts};
 pub use org::{read_org_policies, OrgRead, OrgReader};
 pub use sts::{caller_identity, CallerIdentity};
