@@ -715,3 +715,30 @@ fn requirements_from_a_deny_read_plainly_in_80_columns() {
     assert!(!out.contains("not (aws:PrincipalOrgID is not"), "{out}");
     assert!(out.lines().all(crate::fits_80_columns), "{out}");
 }
+
+/// When two entries of a Principal name the caller equally (the role ARN and the session
+/// ARN), the reason shows the first one listed (pins the tie-break of the principal match).
+#[test]
+fn the_first_entry_that_names_the_caller_is_the_one_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(
+        dir.path(),
+        "two.json",
+        br#"{"Version":"2012-10-17","Statement":[{"Sid":"Admin","Effect":"Allow",
+          "Principal":{"AWS":["arn:aws:iam::111122223333:role/Admin","arn:aws:sts::111122223333:assumed-role/Admin/alice"]},
+          "Action":"kms:*","Resource":"*"}]}"#,
+    );
+    let (code, out, err) = explain(&[
+        "--policy-file",
+        &policy,
+        "--principal",
+        "arn:aws:sts::111122223333:assumed-role/Admin/alice",
+        "--action",
+        "kms:PutKeyPolicy",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("`arn:aws:iam::111122223333:role/Admin` names the caller"),
+        "{out}"
+    );
+}
