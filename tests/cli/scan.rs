@@ -226,3 +226,26 @@ fn a_scan_file_without_admins_is_refused() {
     assert_eq!(code, 1);
     assert!(err.contains("old.json") && err.contains("admins"), "{err}");
 }
+
+/// Issue 24, item 9: `-h` is short (the request-chain and Athena flags only in `--help`),
+/// and both end with examples and the exit codes.
+#[test]
+fn short_help_is_short_and_long_help_is_whole() {
+    let (_, short, _) = kmsdoctor(&["why-locked", "-h"]);
+    let (_, long, _) = kmsdoctor(&["why-locked", "--help"]);
+    assert!(
+        !short.contains("--athena-workgroup") && !short.contains("--scp"),
+        "{short}"
+    );
+    assert!(
+        long.contains("--athena-workgroup") && long.contains("--scp"),
+        "{long}"
+    );
+    for text in [&short, &long] {
+        assert!(
+            text.contains("Examples:") && text.contains("Exit codes:"),
+            "{text}"
+        );
+    }
+    assert!(short.lines().count() < long.lines().count() / 2, "{short}");
+}
