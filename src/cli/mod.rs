@@ -148,21 +148,8 @@ pub struct GuardArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
 
-    /// Scan every active account of the organization, as `scan --org` (without --scan).
-    #[arg(long)]
-    pub org: bool,
-
-    /// The role to assume in each member account (with --org).
-    #[arg(
-        long,
-        value_name = "NAME",
-        default_value = "OrganizationAccountAccessRole"
-    )]
-    pub role_name: String,
-
-    /// The external id the member accounts' role requires (with --org).
-    #[arg(long, value_name = "ID")]
-    pub external_id: Option<String>,
+    #[command(flatten)]
+    pub org: OrgArgs,
 
     #[command(flatten)]
     pub aws: AwsArgs,
@@ -184,6 +171,16 @@ pub struct ScanArgs {
     #[arg(long, value_enum, default_value_t = CheckFormat::Table)]
     pub output: CheckFormat,
 
+    #[command(flatten)]
+    pub org: OrgArgs,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// `--org` and its role: the flags `scan` and `guard` share to cover an organization.
+#[derive(Debug, Clone, Args)]
+pub struct OrgArgs {
     /// Every active account of the organization (run from the management account or a
     /// delegated administrator), through a role assumed in each.
     #[arg(long)]
@@ -200,9 +197,6 @@ pub struct ScanArgs {
     /// The external id the member accounts' role requires (with --org).
     #[arg(long, value_name = "ID")]
     pub external_id: Option<String>,
-
-    #[command(flatten)]
-    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Args)]

@@ -60,25 +60,26 @@ impl ScanConfig {
             }
         }
         let live = LiveConfig::resolve(&a.aws, "")?;
-        let role_ok = !a.role_name.is_empty()
-            && a.role_name.len() <= 64
-            && a.role_name
+        let o = &a.org;
+        let role_ok = !o.role_name.is_empty()
+            && o.role_name.len() <= 64
+            && o.role_name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
         if !role_ok {
             return Err(flag_err(
                 "--role-name",
-                format!("`{}` is not a role name", a.role_name),
+                format!("`{}` is not a role name", o.role_name),
             ));
         }
-        if !a.org && (a.external_id.is_some() || a.role_name != "OrganizationAccountAccessRole") {
+        if !o.org && (o.external_id.is_some() || o.role_name != "OrganizationAccountAccessRole") {
             return Err(flag_err(
                 "--role-name",
                 "--role-name and --external-id are for --org",
             ));
         }
         Ok(ScanConfig {
-            org: a.org.then(|| (a.role_name.clone(), a.external_id.clone())),
+            org: o.org.then(|| (o.role_name.clone(), o.external_id.clone())),
             regions,
             rate: a.rate,
             output: a.output,
@@ -104,7 +105,7 @@ impl GuardConfig {
         let delete = principal_arns("--delete", &a.delete)?;
         let scan = match &a.scan {
             Some(_) => {
-                for (flag, given) in [("--regions", !a.regions.is_empty()), ("--org", a.org)] {
+                for (flag, given) in [("--regions", !a.regions.is_empty()), ("--org", a.org.org)] {
                     if given {
                         return Err(flag_err(
                             flag,
@@ -118,9 +119,7 @@ impl GuardConfig {
                 regions: a.regions.clone(),
                 rate: a.rate,
                 output: CheckFormat::Json,
-                org: a.org,
-                role_name: a.role_name.clone(),
-                external_id: a.external_id.clone(),
+                org: a.org.clone(),
                 aws: a.aws.clone(),
             })?),
         };
