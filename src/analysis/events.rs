@@ -161,6 +161,39 @@ pub struct PolicyEvent {
     pub raw: Option<String>,
 }
 
+impl PolicyEvent {
+    /// Whether the record is about `key`. A key ARN in it names the key outright; a bare key
+    /// id names a key of the account the record was delivered to (`recipientAccountId`), so
+    /// another account's key of the same id, or a record whose own ARNs name another
+    /// account, is not this key (key ids are unique only within an account and region).
+    pub fn is_for(&self, key: &crate::analysis::lockout::KeyRef) -> bool {
+        use crate::analysis::aws_ids::Arn;
+        let arns: Vec<Arn<'_>> = self
+            .key_refs
+            .iter()
+            .filter_map(|r| Arn::parse(r).filter(|a| a.service == "kms"))
+            .collect();
+        let by_arn = self
+            .key_refs
+            .iter()
+            .any(|r| Arn::parse(r).is_some() && key.matches(r));
+        if by_arn {
+            return true;
+        }
+        if !self.key_refs.iter().any(|r| key.matches(r)) {
+            return false;
+        }
+        let Some(account) = key.account.as_deref() else {
+            return true;
+        };
+        let others = arns
+            .iter()
+            .any(|a| !a.account.is_empty() && a.account != account);
+        let delivered_elsewhere = self.account.as_deref().is_some_and(|a| a != account);
+        !others && !delivered_elsewhere
+    }
+}
+
 /// What reading the trail's log files in S3 amounted to.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ArchiveSummary {

@@ -370,7 +370,7 @@ impl<'p> AwsSource<'p> {
             events.iter().map(|e| e.event_id.clone()).collect();
         let mut added = 0u32;
         for e in found.events {
-            if known.contains(&e.event_id) || !e.key_refs.iter().any(|k| q.key.matches(k)) {
+            if known.contains(&e.event_id) || !e.is_for(&q.key) {
                 continue;
             }
             let path = paths.get(e.record_index).cloned().flatten();

@@ -410,6 +410,34 @@ mod tests {
         )
     }
 
+    /// Issue 25: a record that names the key by a bare id belongs to the key of the account
+    /// it was delivered to; another account's key of the same id is not this one.
+    #[test]
+    fn a_bare_key_id_of_another_account_is_not_this_key() {
+        use crate::analysis::lockout::KeyRef;
+        let here = KeyRef::parse(
+            "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        )
+        .unwrap();
+        let read = |text: &str| scan(text).unwrap().events.remove(0);
+        // Delivered here, with the key's ARN: this key.
+        assert!(read(&put_record("a", "2026-01-01T00:00:00Z", "")).is_for(&here));
+        // The same record from another account: its ARN and recipient say so.
+        let other =
+            put_record("b", "2026-01-01T00:00:00Z", "").replace("111122223333", "444455556666");
+        assert!(!read(&other).is_for(&here));
+        // A bare id only, delivered to another account: not this key either.
+        let bare = other.replace(
+            r#""resources":[{"accountId":"444455556666","type":"AWS::KMS::Key","ARN":"arn:aws:kms:us-east-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab"}],"#,
+            "",
+        );
+        assert!(!bare.contains("resources"), "{bare}");
+        assert!(!read(&bare).is_for(&here));
+        // A bare id and no account said: taken for this key, as before.
+        let unknown = bare.replace(r#","recipientAccountId":"444455556666""#, "");
+        assert!(read(&unknown).is_for(&here));
+    }
+
     #[test]
     fn the_prefilter_reads_the_event_name_in_a_record_and_in_a_lookup_answer() {
         assert!(names_an_event_read(

@@ -156,7 +156,7 @@ pub fn group_by_key(events: &[PolicyEvent], keys: &[EventsQuery]) -> Vec<Vec<Pol
         .map(|q| {
             events
                 .iter()
-                .filter(|e| e.key_refs.iter().any(|r| q.key.matches(r)))
+                .filter(|e| e.is_for(&q.key))
                 .cloned()
                 .collect()
         })

@@ -114,7 +114,7 @@ pub struct LockoutEvent {
 pub(super) fn events_of<'e>(key: &KeyRef, events: &'e [PolicyEvent]) -> Vec<&'e PolicyEvent> {
     let mut mine: Vec<&PolicyEvent> = events
         .iter()
-        .filter(|e| e.key_refs.iter().any(|r| key.matches(r)))
+        .filter(|e| e.is_for(key))
         .filter(|e| match (&key.region, &e.applies_in) {
             (Some(k), Some(r)) => k == r,
             // Whose replica a ReplicateKey made cannot be told without the key's region.

@@ -430,7 +430,7 @@ pub async fn scan_archive(
             let mine: Vec<PolicyEvent> = r
                 .events
                 .into_iter()
-                .filter(|e| e.key_refs.iter().any(|k| key.matches(k)))
+                .filter(|e| e.is_for(key))
                 .filter(|e| seen.insert(e.event_id.clone()))
                 .collect();
             if mine.is_empty() {

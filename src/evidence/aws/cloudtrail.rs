@@ -289,7 +289,7 @@ pub async fn lookup_policy_events(
                         let mut mine = keys
                             .iter()
                             .enumerate()
-                            .filter(|(_, k)| e.key_refs.iter().any(|r| k.key.matches(r)))
+                            .filter(|(_, k)| e.is_for(&k.key))
                             .map(|(n, _)| n)
                             .peekable();
                         if mine.peek().is_some() {
