@@ -312,10 +312,10 @@ impl<'p> AwsSource<'p> {
             .runtime
             .block_on(aws::athena::estimate(clients, loc, newest, oldest))
             .map_err(LiveError::from)?;
-        let gb = |b: u64| b as f64 / 1e9;
+        use crate::analysis::text::size_words;
         let said = format!(
-            "Athena will scan about {:.2} GB ({} log files of {} to {}, {}): about ${:.4}",
-            gb(est.bytes),
+            "Athena will scan about {} ({} log files of {} to {}, {}): about ${:.4}",
+            size_words(est.bytes),
             est.objects,
             oldest,
             newest,
@@ -325,8 +325,8 @@ impl<'p> AwsSource<'p> {
         (self.progress)(aws::LookupProgress::Note(&said));
         if est.bytes > settings.max_scan {
             return Err(LiveError::Setup(format!(
-                "{said}, over --max-scan {:.2} GB: raise --max-scan to run it, or narrow --since",
-                gb(settings.max_scan)
+                "{said}, over --max-scan {}: raise --max-scan to run it, or narrow --since",
+                size_words(settings.max_scan)
             )));
         }
         let sql = history_sql(&HistoryQuery {

@@ -472,7 +472,7 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
         ));
     }
     if let Some(a) = e.archive.as_ref().filter(|a| a.method == "athena") {
-        let gb = |b: u64| format!("{:.2} GB", b as f64 / 1e9);
+        let gb = crate::analysis::text::size_words;
         summary.push(format!(
             "Athena query {} over {}: {} to {}, estimated {}, scanned {}{}, {} policy event(s) for this key{}",
             a.query_id.as_deref().unwrap_or("?"),
