@@ -117,10 +117,22 @@ pub fn run(
     if inv.events.event_files > 0 && inv.events.unreadable > 0 {
         writeln!(
             err,
-            "kmsdoctor: warning: skipped {} unreadable CloudTrail record{}",
+            "kmsdoctor: warning: skipped {} unreadable CloudTrail record{}{}",
             inv.events.unreadable,
-            if inv.events.unreadable == 1 { "" } else { "s" }
+            if inv.events.unreadable == 1 { "" } else { "s" },
+            if inv.events.skipped.is_empty() {
+                ""
+            } else {
+                ":"
+            }
         )?;
+        for s in &inv.events.skipped {
+            writeln!(err, "  {s}")?;
+        }
+        let said = inv.events.skipped.len() as u64;
+        if inv.events.unreadable > said && said > 0 {
+            writeln!(err, "  and {} more", inv.events.unreadable - said)?;
+        }
     }
     let mut inv = inv;
     if inv.diagnosis.account_from_policy {

@@ -31,6 +31,68 @@ pub struct TrailScan {
     pub records: u64,
     /// Records that could not be read (not an object, no time, a broken embedded record).
     pub unreadable: u64,
+    /// The first of them (at most [`SKIPPED_SAID`]): where, which event when it can be
+    /// told, and why, so that a skipped PutKeyPolicy is not lost behind a count.
+    pub skipped: Vec<Skipped>,
+}
+
+/// The most skipped records described one by one (the rest are counted).
+pub const SKIPPED_SAID: usize = 20;
+
+/// A record that was skipped: its place in the file (0-based), the event's name and id
+/// when the text names them, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub index: usize,
+    pub event: Option<String>,
+    pub reason: &'static str,
+}
+
+impl Skipped {
+    /// `record 3 (PutKeyPolicy 1a2b...): the policy event has no readable time`.
+    pub fn words(&self) -> String {
+        format!(
+            "record {}{}: {}",
+            self.index + 1,
+            self.event
+                .as_deref()
+                .map(|e| format!(" ({})", crate::analysis::escape::visible(e)))
+                .unwrap_or_default(),
+            self.reason
+        )
+    }
+}
+
+impl TrailScan {
+    fn skip(&mut self, index: usize, raw: &str, reason: &'static str) {
+        self.unreadable += 1;
+        if self.skipped.len() < SKIPPED_SAID {
+            self.skipped.push(Skipped {
+                index,
+                event: event_named(raw),
+                reason,
+            });
+        }
+    }
+}
+
+/// The event's name and id as a record's text names them, without parsing it (it may not
+/// parse): `PutKeyPolicy 0a1b2c3d-...`.
+fn event_named(raw: &str) -> Option<String> {
+    let value_of = |field: &str| -> Option<String> {
+        let at = raw.find(field)? + field.len();
+        let rest = raw[at..].trim_start_matches(['\\', '"', ':', ' ', '\t', '\n', '\r']);
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .unwrap_or(rest.len());
+        let v = &rest[..end.min(64)];
+        (!v.is_empty()).then(|| v.to_string())
+    };
+    let name = value_of("eventName")?;
+    Some(match value_of("eventID") {
+        Some(id) => format!("{name} {id}"),
+        None => name,
+    })
 }
 
 /// A record that cannot be read (broken JSON, a policy event without a readable time).
@@ -162,7 +224,7 @@ fn scan_lines(text: &str) -> Result<TrailScan, TrailError> {
                     position: Some(position_of(text, start)),
                 });
             }
-            out.unreadable += 1;
+            out.skip(i, line, "not a JSON object");
             continue;
         }
         read_record(line, i, &mut out);
@@ -193,11 +255,11 @@ fn read_lookup_event(raw: &str, index: usize, out: &mut TrailScan) {
         return;
     }
     let Ok(Value::Object(ev)) = serde_json::from_str::<Value>(raw) else {
-        out.unreadable += 1;
+        out.skip(index, raw, "the lookup event is not a JSON object");
         return;
     };
     let Some(Value::String(record)) = ev.get("CloudTrailEvent") else {
-        out.unreadable += 1;
+        out.skip(index, raw, "the lookup event has no CloudTrailEvent");
         return;
     };
     // CLI v2 prints EventTime as ISO 8601, v1 as epoch seconds.
@@ -212,7 +274,11 @@ fn read_lookup_event(raw: &str, index: usize, out: &mut TrailScan) {
     match lookup_event(id, time, record, index) {
         Ok(Some(e)) => out.events.push(e),
         Ok(None) => {}
-        Err(UnreadableRecord) => out.unreadable += 1,
+        Err(UnreadableRecord) => out.skip(
+            index,
+            record,
+            "the policy event cannot be read (no readable time, or a broken record)",
+        ),
     }
 }
 
@@ -243,7 +309,7 @@ pub fn lookup_event(
 
 fn read_record(raw: &str, index: usize, out: &mut TrailScan) {
     if !raw.trim_start().starts_with('{') {
-        out.unreadable += 1;
+        out.skip(index, raw, "not a JSON object");
         return;
     }
     if !may_be_policy_event(raw) {
@@ -253,9 +319,13 @@ fn read_record(raw: &str, index: usize, out: &mut TrailScan) {
         Ok(rec @ Value::Object(_)) => match policy_event(&rec, index) {
             Ok(Some(e)) => out.events.push(e),
             Ok(None) => {}
-            Err(UnreadableRecord) => out.unreadable += 1,
+            Err(UnreadableRecord) => out.skip(
+                index,
+                raw,
+                "the policy event cannot be read (no readable time, or a broken record)",
+            ),
         },
-        _ => out.unreadable += 1,
+        _ => out.skip(index, raw, "not valid JSON"),
     }
 }
 

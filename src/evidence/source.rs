@@ -63,6 +63,8 @@ pub struct EventsSummary {
     pub bytes: u64,
     pub records: u64,
     pub unreadable: u64,
+    /// The first unreadable records, where and why (event files).
+    pub skipped: Vec<String>,
     pub lookup_calls: u32,
     /// False when a CloudTrail lookup stopped early: the history may miss events.
     pub complete: bool,
@@ -206,6 +208,7 @@ impl EvidenceSource for FileSource<'_> {
                 bytes: files.bytes,
                 records: files.records,
                 unreadable: files.unreadable,
+                skipped: files.skipped,
                 lookup_calls: 0,
                 complete: true,
                 problems: vec![],

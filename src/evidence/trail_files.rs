@@ -33,6 +33,8 @@ pub struct EventFiles {
     pub bytes: u64,
     pub records: u64,
     pub unreadable: u64,
+    /// The first skipped records, each `FILE: record N (EVENT ID): why`.
+    pub skipped: Vec<String>,
 }
 
 /// Expands the given paths into the files to read. A file named directly is always read; in
@@ -207,11 +209,20 @@ pub fn read_all(
         files: files.len(),
         ..EventFiles::default()
     };
-    for (_, r) in results {
+    for (i, r) in results {
         let (bytes, s) = r?;
         out.bytes += bytes;
         out.records += s.records;
         out.unreadable += s.unreadable;
+        for k in &s.skipped {
+            if out.skipped.len() < super::cloudtrail_records::SKIPPED_SAID {
+                out.skipped.push(format!(
+                    "{}: {}",
+                    crate::analysis::escape::visible(&files[i].display().to_string()),
+                    k.words()
+                ));
+            }
+        }
         out.events.extend(s.events);
     }
     Ok(out)

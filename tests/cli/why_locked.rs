@@ -1119,3 +1119,31 @@ fn the_roles_trust_policy_says_how_to_become_it() {
         "{first:#}"
     );
 }
+
+/// Issue 25: a skipped record is named (its file, its place, its event and id, why), so that
+/// a skipped PutKeyPolicy does not disappear behind a count.
+#[test]
+fn a_skipped_record_is_named_with_its_file_event_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = write(
+        dir.path(),
+        "trail.json",
+        br#"{"Records": [
+          {"eventVersion":"1.08","eventSource":"kms.amazonaws.com","eventName":"PutKeyPolicy","eventID":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0","eventTime":"not a time","awsRegion":"us-east-1","requestParameters":{"keyId":"1234abcd-12ab-34cd-56ef-1234567890ab","policyName":"default","policy":"{}"},"recipientAccountId":"111122223333"},
+          "not a record"
+        ]}"#,
+    );
+    let (_, _, err) = why_locked(&[KEY, "--events-file", &events]);
+    assert!(
+        err.contains("skipped 2 unreadable CloudTrail records:"),
+        "{err}"
+    );
+    assert!(
+        err.contains("trail.json: record 1 (PutKeyPolicy 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0): the policy event cannot be read"),
+        "{err}"
+    );
+    assert!(
+        err.contains("trail.json: record 2: not a JSON object"),
+        "{err}"
+    );
+}
