@@ -85,9 +85,14 @@ pub struct Actor {
     /// `userIdentity.arn`: for a role, the session ARN.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arn: Option<String>,
-    /// For role sessions, the role behind the session (`sessionContext.sessionIssuer.arn`).
+    /// For role sessions, the role behind the session (`sessionContext.sessionIssuer.arn`
+    /// when the issuer is a role).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<String>,
+    /// For an AWS STS federated user session, the IAM user that called GetFederationToken
+    /// (`sessionContext.sessionIssuer.arn` when the issuer is a user).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer_user_arn: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
     /// `invokedBy`, for calls an AWS service made.
@@ -116,9 +121,10 @@ impl Actor {
 
     /// The principal and, for a role session, its session name: `ROLE (session NAME)`.
     pub fn who(&self) -> String {
-        match self.session_name() {
-            Some(s) => format!("{} (session {s})", self.principal()),
-            None => self.principal(),
+        match (self.session_name(), &self.issuer_user_arn) {
+            (Some(s), _) => format!("{} (session {s})", self.principal()),
+            (None, Some(u)) => format!("{} (issued by IAM user {u})", self.principal()),
+            (None, None) => self.principal(),
         }
     }
 }
@@ -238,6 +244,7 @@ mod tests {
             kind: "AssumedRole".into(),
             arn: Some(arn.into()),
             role_arn: role.map(str::to_string),
+            issuer_user_arn: None,
             account_id: None,
             invoked_by: None,
         }

@@ -351,6 +351,17 @@ fn policy_event(r: &Value, index: usize) -> Result<Option<PolicyEvent>, Unreadab
         .ok_or(UnreadableRecord)?;
     let event_id = str_at(r, &["eventID"]).unwrap_or_default().to_string();
     let ui = r.get("userIdentity");
+    // The session's issuer: a role (a role session) or an IAM user (a federated user
+    // session, GetFederationToken). By its type, else by its ARN.
+    let issuer = |kind: &str| {
+        let i = ui.and_then(|u| u.pointer("/sessionContext/sessionIssuer"))?;
+        let arn = i.get("arn").and_then(Value::as_str)?;
+        let is = match i.get("type").and_then(Value::as_str) {
+            Some(t) => t == kind,
+            None => arn.contains(if kind == "Role" { ":role/" } else { ":user/" }),
+        };
+        is.then(|| arn.to_string())
+    };
     let actor = Actor {
         kind: ui
             .and_then(|u| u.get("type"))
@@ -361,10 +372,8 @@ fn policy_event(r: &Value, index: usize) -> Result<Option<PolicyEvent>, Unreadab
             .and_then(|u| u.get("arn"))
             .and_then(Value::as_str)
             .map(str::to_string),
-        role_arn: ui
-            .and_then(|u| u.pointer("/sessionContext/sessionIssuer/arn"))
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        role_arn: issuer("Role"),
+        issuer_user_arn: issuer("IAMUser"),
         account_id: ui
             .and_then(|u| u.get("accountId"))
             .and_then(Value::as_str)
@@ -478,6 +487,25 @@ mod tests {
         format!(
             r#"{{"eventVersion":"1.08","userIdentity":{{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/Admin/alice","accountId":"111122223333","sessionContext":{{"sessionIssuer":{{"type":"Role","arn":"arn:aws:iam::111122223333:role/Admin"}}}}}},"eventTime":"{time}","eventSource":"kms.amazonaws.com","eventName":"PutKeyPolicy","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.5","userAgent":"aws-cli/2.15.0","requestParameters":{{"keyId":"1234abcd-12ab-34cd-56ef-1234567890ab","policyName":"default","policy":"{{\"Statement\":[]}}","bypassPolicyLockoutSafetyCheck":false}},"responseElements":null,"eventID":"{id}","resources":[{{"accountId":"111122223333","type":"AWS::KMS::Key","ARN":"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}}],"recipientAccountId":"111122223333"{extra}}}"#
         )
+    }
+
+    /// Issue 25: a federated user's issuer is an IAM user, not a role.
+    #[test]
+    fn a_federated_users_issuer_is_an_iam_user() {
+        let rec = put_record("f", "2026-01-01T00:00:00Z", "").replace(
+            r#"{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/Admin/alice","accountId":"111122223333","sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::111122223333:role/Admin"}}}"#,
+            r#"{"type":"FederatedUser","arn":"arn:aws:sts::111122223333:federated-user/bob","accountId":"111122223333","sessionContext":{"sessionIssuer":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/federator"}}}"#,
+        );
+        let e = scan(&rec).unwrap().events.remove(0);
+        assert_eq!(e.actor.role_arn, None);
+        assert_eq!(
+            e.actor.issuer_user_arn.as_deref(),
+            Some("arn:aws:iam::111122223333:user/federator")
+        );
+        assert_eq!(
+            e.actor.who(),
+            "arn:aws:sts::111122223333:federated-user/bob (issued by IAM user arn:aws:iam::111122223333:user/federator)"
+        );
     }
 
     /// Issue 25: a record that names the key by a bare id belongs to the key of the account
