@@ -320,14 +320,17 @@ pub fn from_text(
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
         // A bare policy has the limit every command gives a policy file; templates and
         // plans, which hold more than a policy, are read up to check's own limit.
-        let container = [
-            "\"Resources\"",
-            "\"resource_changes\"",
-            "\"planned_values\"",
-        ]
-        .iter()
-        .any(|k| text.contains(k));
-        if !container && text.len() as u64 > super::files::MAX_POLICY_FILE_BYTES {
+        // Looked for only in a file over the limit: most files are small policies.
+        let container = || {
+            [
+                "\"Resources\"",
+                "\"resource_changes\"",
+                "\"planned_values\"",
+            ]
+            .iter()
+            .any(|k| text.contains(k))
+        };
+        if text.len() as u64 > super::files::MAX_POLICY_FILE_BYTES && !container() {
             return Err(err(
                 file,
                 None,
