@@ -742,3 +742,62 @@ fn the_first_entry_that_names_the_caller_is_the_one_shown() {
         "{out}"
     );
 }
+
+/// The reasons explain gives for NotPrincipal and Resource, word for word where they tell
+/// different stories (pins the explanation branches the mutation run left untested).
+#[test]
+fn not_principal_and_resource_reasons_say_which_case_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, policy: &str, extra: &[&str]| {
+        let p = write(dir.path(), name, policy.as_bytes());
+        let mut args = vec![
+            "--policy-file",
+            p.as_str(),
+            "--principal",
+            "arn:aws:sts::111122223333:assumed-role/Admin/alice",
+            "--action",
+            "kms:PutKeyPolicy",
+        ];
+        args.extend_from_slice(extra);
+        let (code, out, err) = explain(&args);
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    let deny = |listed: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"D","Effect":"Deny","NotPrincipal":{{"AWS":[{listed}]}},"Action":"kms:*","Resource":"*"}}]}}"#
+        )
+    };
+    let out = run(
+        "no-account.json",
+        &deny(
+            r#""arn:aws:iam::111122223333:role/Admin","arn:aws:sts::111122223333:assumed-role/Admin/alice""#,
+        ),
+        &[],
+    );
+    assert!(
+        out.contains("NotPrincipal does not list the account of"),
+        "{out}"
+    );
+    let out = run(
+        "no-role.json",
+        &deny(r#""arn:aws:iam::111122223333:root""#),
+        &[],
+    );
+    assert!(out.contains("NotPrincipal does not list"), "{out}");
+    assert!(out.contains("itself"), "{out}");
+    let other = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Other","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"arn:aws:kms:us-east-1:444455556666:key/*"}]}"#;
+    let out = run("other.json", other, &["--account", "111122223333"]);
+    // Wrapped in 80 columns: the words, then the account.
+    assert!(out.contains("cannot match a key of"), "{out}");
+    assert!(out.contains("account 111122223333"), "{out}");
+    let out = run(
+        "named.json",
+        other,
+        &[
+            "--resource",
+            "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        ],
+    );
+    assert!(out.contains("no Resource matches"), "{out}");
+}
