@@ -174,21 +174,22 @@ impl PolicyEvent {
     /// account, is not this key (key ids are unique only within an account and region).
     pub fn is_for(&self, key: &crate::analysis::lockout::KeyRef) -> bool {
         use crate::analysis::aws_ids::Arn;
+        // Most records of a trail are about other keys: the cheap test first.
+        if !self.key_refs.iter().any(|r| key.matches(r)) {
+            return false;
+        }
+        if self
+            .key_refs
+            .iter()
+            .any(|r| r.starts_with("arn:") && key.matches(r))
+        {
+            return true;
+        }
         let arns: Vec<Arn<'_>> = self
             .key_refs
             .iter()
             .filter_map(|r| Arn::parse(r).filter(|a| a.service == "kms"))
             .collect();
-        let by_arn = self
-            .key_refs
-            .iter()
-            .any(|r| Arn::parse(r).is_some() && key.matches(r));
-        if by_arn {
-            return true;
-        }
-        if !self.key_refs.iter().any(|r| key.matches(r)) {
-            return false;
-        }
         let Some(account) = key.account.as_deref() else {
             return true;
         };

@@ -405,12 +405,13 @@ fn combine(
     };
     for deny in &unknown_denies {
         let mut next = Vec::new();
+        // Each of the Deny's requirements negated once, not once per alternative.
+        let negated: Vec<Requirement> = deny.reqs.iter().map(Requirement::negate).collect();
         for alt in &dnf {
-            for r in &deny.reqs {
+            for neg in &negated {
                 let mut reqs = alt.reqs.clone();
-                let neg = r.negate();
-                if !reqs.contains(&neg) {
-                    reqs.push(neg);
+                if !reqs.contains(neg) {
+                    reqs.push(neg.clone());
                 }
                 next.push(Candidate {
                     reqs,
@@ -424,7 +425,7 @@ fn combine(
         dnf = next;
     }
     // An alternative that requires both something and its negation can never hold.
-    dnf.retain(|a| !a.reqs.iter().any(|r| a.reqs.contains(&r.negate())));
+    dnf.retain(|a| !a.reqs.iter().any(|r| a.reqs.iter().any(|o| r.contradicts(o))));
     if dnf.is_empty() {
         return (Decision::ImplicitDeny, vec![], vec![]);
     }

@@ -80,6 +80,19 @@ impl Requirement {
         }
     }
 
+    /// Whether `other` is this requirement negated, without building the negation's words:
+    /// a condition's words follow from its key, operator and values.
+    pub(crate) fn contradicts(&self, other: &Requirement) -> bool {
+        if self.kind == RequirementKind::Condition && other.kind == RequirementKind::Condition {
+            self.negated != other.negated
+                && self.key == other.key
+                && self.operator == other.operator
+                && self.values == other.values
+        } else {
+            *other == self.negate()
+        }
+    }
+
     pub(crate) fn negate(&self) -> Requirement {
         let mut r = self.clone();
         r.negated = !r.negated;
