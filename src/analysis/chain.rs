@@ -396,7 +396,11 @@ pub fn evaluate_chain(
         );
     }
     let mut all = and(&need, &through);
-    all.retain(|a| !a.all_of.iter().any(|r| a.all_of.iter().any(|o| r.contradicts(o))));
+    all.retain(|a| {
+        !a.all_of
+            .iter()
+            .any(|r| a.all_of.iter().any(|o| r.contradicts(o)))
+    });
     if all.is_empty() {
         notes.push(
             "the layers' requirements contradict each other: no request can meet them all".into(),

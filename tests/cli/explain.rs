@@ -791,6 +791,17 @@ fn not_principal_and_resource_reasons_say_which_case_it_is() {
     // Wrapped in 80 columns: the words, then the account.
     assert!(out.contains("cannot match a key of"), "{out}");
     assert!(out.contains("account 111122223333"), "{out}");
+    // A pattern of the key's own account, the key's ARN not known: it may match.
+    let own = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Own","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"arn:aws:kms:us-east-1:111122223333:key/*"}]}"#;
+    let out = run(
+        "own.json",
+        own,
+        &["--account", "111122223333", "--output", "json"],
+    );
+    assert!(
+        out.contains("may match the key; its ARN is not known"),
+        "{out}"
+    );
     let out = run(
         "named.json",
         other,

@@ -425,7 +425,11 @@ fn combine(
         dnf = next;
     }
     // An alternative that requires both something and its negation can never hold.
-    dnf.retain(|a| !a.reqs.iter().any(|r| a.reqs.iter().any(|o| r.contradicts(o))));
+    dnf.retain(|a| {
+        !a.reqs
+            .iter()
+            .any(|r| a.reqs.iter().any(|o| r.contradicts(o)))
+    });
     if dnf.is_empty() {
         return (Decision::ImplicitDeny, vec![], vec![]);
     }
