@@ -128,14 +128,10 @@ pub fn from_requirement(t: DateTime<Utc>) -> Requirement {
     }
 }
 
-/// Settles the time requirements of each alternative for a call made now or later; removes
-/// the alternatives that can never hold.
-pub fn settle(alternatives: Vec<Alternative>, now: DateTime<Utc>) -> Vec<Alternative> {
-    settle_explained(alternatives, now).0
-}
-
-/// Like [`settle`], and also the alternatives removed because a Deny's time window never
-/// ends (their own Allow's window alone would open): the Deny decides them.
+/// Settles the time requirements of each alternative for a call made now or later, removing
+/// the alternatives that can never hold; and also says the alternatives removed because a
+/// Deny's time window never ends (their own Allow's window alone would open): the Deny
+/// decides them.
 pub fn settle_explained(
     alternatives: Vec<Alternative>,
     now: DateTime<Utc>,
