@@ -209,3 +209,43 @@ impl Detail {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cond(key: &str, op: &str, value: &str) -> Requirement {
+        Requirement {
+            kind: RequirementKind::Condition,
+            text: format!("{key} {op} {value}"),
+            key: Some(key.into()),
+            operator: Some(op.into()),
+            values: vec![value.into()],
+            negated: false,
+        }
+    }
+
+    /// A requirement and its negation contradict; any other difference does not.
+    #[test]
+    fn a_requirement_contradicts_its_negation_only() {
+        let r = cond("aws:PrincipalTag/team", "StringEquals", "security");
+        assert!(r.contradicts(&r.negate()));
+        assert!(r.negate().contradicts(&r));
+        assert!(!r.contradicts(&r));
+        let other_key = cond("aws:PrincipalTag/unit", "StringEquals", "security").negate();
+        let other_op = cond("aws:PrincipalTag/team", "StringLike", "security").negate();
+        let other_value = cond("aws:PrincipalTag/team", "StringEquals", "dev").negate();
+        for o in [&other_key, &other_op, &other_value] {
+            assert!(!r.contradicts(o), "{o:?}");
+        }
+        // A requirement of another kind is compared with its negation's words.
+        let iam = Requirement::plain(
+            RequirementKind::IamPolicy,
+            "an IAM policy allows".into(),
+            vec![],
+        );
+        assert!(iam.contradicts(&iam.negate()));
+        assert!(!iam.contradicts(&r.negate()));
+        assert!(!r.contradicts(&iam.negate()));
+    }
+}
