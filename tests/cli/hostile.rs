@@ -110,13 +110,7 @@ impl Stubs {
 /// Every command of the plan, its steps' alternatives included.
 fn commands(json: &str) -> Vec<String> {
     let v: serde_json::Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
-    v["recovery_plan"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|s| [&s["command"], &s["alternative"]["command"]])
-        .filter_map(|c| c.as_str().map(str::to_string))
-        .collect()
+    crate::plan_commands(&v)
 }
 
 /// The steps' commands in order, as pasted one after the other (no alternatives).

@@ -97,13 +97,7 @@ fn admin_role(doc: &serde_json::Value) -> serde_json::Value {
 
 /// The plan's commands, in order, each step's alternative after it.
 fn commands(doc: &serde_json::Value) -> Vec<String> {
-    doc["recovery_plan"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|s| [&s["command"], &s["alternative"]["command"]])
-        .filter_map(|c| c.as_str().map(str::to_string))
-        .collect()
+    crate::plan_commands(doc)
 }
 
 fn position(cmds: &[String], needle: &str) -> usize {

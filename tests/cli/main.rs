@@ -37,3 +37,14 @@ mod offline;
 mod scan;
 mod scenarios;
 mod why_locked;
+
+/// Every command of a why-locked JSON plan, in order, each step's alternative after it.
+fn plan_commands(doc: &serde_json::Value) -> Vec<String> {
+    doc["recovery_plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| [&s["command"], &s["alternative"]["command"]])
+        .filter_map(|c| c.as_str().map(str::to_string))
+        .collect()
+}
