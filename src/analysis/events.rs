@@ -221,6 +221,10 @@ pub struct ArchiveSummary {
     pub settled: bool,
     /// Log files that gave records, checked against the trail's digest files.
     pub digests_checked: u32,
+    /// What the digest files themselves were found to be: their signatures and chain
+    /// (`--history s3` with log file validation on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<DigestValidation>,
     /// `s3` (the trail's files read by kmsdoctor) or `athena` (one query).
     #[serde(default)]
     pub method: String,
@@ -234,6 +238,29 @@ pub struct ArchiveSummary {
     pub scanned_bytes: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_millis: Option<u64>,
+}
+
+/// How far the trail's digest files were validated, as CloudTrail defines it (each digest's
+/// RSA signature with CloudTrail's public key of its period, the chain of digests through
+/// `previousDigestSignature`, each log file's SHA-256).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct DigestValidation {
+    /// Digest files read, hourly and backfill.
+    pub digests: u32,
+    /// Of those, backfill digests (files an hourly digest missed, delivered later).
+    pub backfill_digests: u32,
+    /// Digests whose signature verified.
+    pub signatures_verified: u32,
+    /// Links of the chain checked and found whole: a digest's record of the digest before
+    /// it (signature and SHA-256), both read.
+    pub chain_links_verified: u32,
+    /// The hours the verified digests cover: the first one's start and the last one's end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covered_from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covered_to: Option<String>,
+    /// Log files that gave records whose SHA-256 a verified digest lists.
+    pub log_files_verified: u32,
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The trail's log files in S3, the part without I/O: where one day's log files and digest
-//! files of an account and region are, the cheap test that lets most files go unparsed, and
-//! what a digest file lists.
+//! files of an account and region are, and the cheap test that lets most files go unparsed
+//! (`digest.rs` reads and validates the digest files).
 //!
 //! Layout (CloudTrail User Guide, "Finding your CloudTrail log files" and "CloudTrail digest
 //! file structure"):
@@ -92,34 +92,6 @@ pub fn may_hold_policy_events(text: &str, key_id: &str) -> bool {
     text.contains(key_id) && super::cloudtrail_records::names_an_event_read(text)
 }
 
-#[derive(Deserialize)]
-struct DigestFile {
-    #[serde(rename = "logFiles", default)]
-    log_files: Vec<DigestEntry>,
-}
-
-#[derive(Deserialize)]
-struct DigestEntry {
-    #[serde(rename = "s3Object")]
-    object: String,
-    #[serde(rename = "hashValue")]
-    hash: String,
-    #[serde(rename = "hashAlgorithm", default)]
-    algorithm: Option<String>,
-}
-
-/// The log files a digest lists, with the SHA-256 (lower-case hex) of each one's
-/// uncompressed content. Entries with another hash algorithm are left out.
-pub fn parse_digest(text: &str) -> Result<Vec<(String, String)>, super::Invalid> {
-    let d: DigestFile = serde_json::from_str(text)
-        .map_err(|e| super::Invalid(format!("is not a CloudTrail digest file: {e}")))?;
-    Ok(d.log_files
-        .into_iter()
-        .filter(|e| e.algorithm.as_deref().is_none_or(|a| a == "SHA-256"))
-        .map(|e| (e.object, e.hash.to_ascii_lowercase()))
-        .collect())
-}
-
 pub use crate::analysis::fix::sha256_hex;
 
 #[cfg(test)]
@@ -175,14 +147,16 @@ mod tests {
 
     #[test]
     fn digests_list_objects_with_their_sha256() {
-        let text = r#"{"awsAccountId":"111122223333","logFiles":[
+        let text = r#"{"awsAccountId":"111122223333","digestStartTime":"2026-01-01T00:00:00Z",
+            "digestEndTime":"2026-01-01T01:00:00Z","digestS3Bucket":"b","digestS3Object":"d",
+            "digestPublicKeyFingerprint":"ab","previousDigestSignature":null,"logFiles":[
             {"s3Bucket":"b","s3Object":"AWSLogs/x.json.gz","hashValue":"ABCDEF","hashAlgorithm":"SHA-256","newestEventTime":"2026-01-01T00:00:00Z","oldestEventTime":"2026-01-01T00:00:00Z"},
             {"s3Bucket":"b","s3Object":"AWSLogs/y.json.gz","hashValue":"00","hashAlgorithm":"MD5"}]}"#;
+        let d = super::super::digest::DigestFile::parse(text.as_bytes()).unwrap();
         assert_eq!(
-            parse_digest(text).unwrap(),
-            [("AWSLogs/x.json.gz".to_string(), "abcdef".to_string())]
+            d.sha256_entries().collect::<Vec<_>>(),
+            [("AWSLogs/x.json.gz", "abcdef".to_string())]
         );
-        assert!(parse_digest("[1]").is_err());
         assert_eq!(
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"

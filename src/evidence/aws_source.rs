@@ -288,6 +288,7 @@ impl<'p> AwsSource<'p> {
             events: added,
             settled: scan.settled,
             digests_checked: scan.digests_checked,
+            validation: scan.validation,
             method: "s3".into(),
             ..ArchiveSummary::default()
         }))
@@ -408,6 +409,7 @@ impl<'p> AwsSource<'p> {
             events: added,
             settled,
             digests_checked: 0,
+            validation: None,
             method: "athena".into(),
             query_id: Some(run.id),
             estimated_bytes: Some(est.bytes),

@@ -11,6 +11,7 @@ pub mod aws_source;
 pub mod bundle;
 pub mod cloudformation;
 pub mod cloudtrail_records;
+pub mod digest;
 pub mod fake;
 pub mod files;
 pub mod inputs;

@@ -38,7 +38,9 @@
 //! - `evidence`: `policy_file`, `event_files`, `bytes`, `records`, `unreadable_records`,
 //!   `events_for_key`, and with `--history s3` `archive`: `location`, `newest_day`,
 //!   `oldest_day`, `days`, `list_calls`, `get_calls`, `bytes`, `records`, `events`,
-//!   `settled`, `digests_checked`
+//!   `settled`, `digests_checked`, `validation` (`digests`, `backfill_digests`,
+//!   `signatures_verified`, `chain_links_verified`, `covered_from`, `covered_to`,
+//!   `log_files_verified`)
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -493,7 +495,7 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
         ));
     } else if let Some(a) = &e.archive {
         summary.push(format!(
-            "the trail's logs in {}: {} day(s) read{}, {} file(s), {} policy event(s) for this key, {} checked against digests{}",
+            "the trail's logs in {}: {} day(s) read{}, {} file(s), {} policy event(s) for this key, {} checked against digests{}{}",
             a.location,
             a.days,
             match (&a.newest_day, &a.oldest_day) {
@@ -504,6 +506,19 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
             a.get_calls,
             a.events,
             a.digests_checked,
+            a.validation
+                .as_ref()
+                .map(|v| format!(
+                    " ({} digest file(s), {} signature(s) verified, {} chain link(s) whole{})",
+                    v.digests,
+                    v.signatures_verified,
+                    v.chain_links_verified,
+                    match (&v.covered_from, &v.covered_to) {
+                        (Some(f), Some(t)) => format!(", {f} to {t}"),
+                        _ => String::new(),
+                    }
+                ))
+                .unwrap_or_default(),
             if a.settled {
                 ""
             } else {

@@ -1251,6 +1251,101 @@ fn gz_text(text: &str) -> Vec<u8> {
     e.finish().unwrap()
 }
 
+/// The fingerprint CloudTrail's test key goes by in these tests.
+const DIGEST_KEY_FINGERPRINT: &str = "31e8b5433410dfb61a9dc45cc65b22ff";
+
+/// The tests' stand-in for CloudTrail's private key of a region (made with openssl for
+/// these tests only).
+fn digest_signing_key() -> rsa::PrivateKey {
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    rsa::PrivateKey::from_pkcs1_der(include_bytes!(
+        "../../fixtures/digests/test-signing-key.der"
+    ))
+    .unwrap()
+}
+
+/// A digest file as CloudTrail writes it: `fields` completed with where it lies, gzipped,
+/// its signature over the data signing string in the object's metadata (unless `signed` is
+/// false). Returns the uncompressed text and the signature (hex).
+fn put_digest(
+    rt: &tokio::runtime::Runtime,
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    mut fields: serde_json::Value,
+    signed: bool,
+) -> (String, String) {
+    use rsa::signature::{SignatureEncoding, Signer};
+    fields["digestS3Bucket"] = serde_json::json!(bucket);
+    fields["digestS3Object"] = serde_json::json!(key);
+    fields["digestPublicKeyFingerprint"] = serde_json::json!(DIGEST_KEY_FINGERPRINT);
+    fields["digestSignatureAlgorithm"] = serde_json::json!("SHA256withRSA");
+    if fields.get("previousDigestSignature").is_none() {
+        fields["previousDigestSignature"] = serde_json::Value::Null;
+    }
+    let raw = fields.to_string();
+    let to_sign = format!(
+        "{}\n{bucket}/{key}\n{}\n{}",
+        fields["digestEndTime"].as_str().unwrap(),
+        kmsdoctor::evidence::archive::sha256_hex(raw.as_bytes()),
+        fields["previousDigestSignature"].as_str().unwrap_or("null")
+    );
+    let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(digest_signing_key());
+    let signature: String = signer
+        .sign(to_sign.as_bytes())
+        .to_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut put = s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(gz_text(&raw).into());
+    if signed {
+        put = put
+            .metadata("signature", &signature)
+            .metadata("signature-algorithm", "SHA256withRSA");
+    }
+    if key.ends_with("_backfill.json.gz") {
+        put = put.metadata(
+            "backfill-generation-timestamp",
+            fields["digestEndTime"].as_str().unwrap(),
+        );
+    }
+    rt.block_on(put.send()).expect("PutObject on moto");
+    (raw, signature)
+}
+
+/// `c` with CloudTrail's ListPublicKeys (not in moto) answered by a mock, through the
+/// guard: one key, `fingerprint`, whose value is the tests' public key (DER).
+fn with_public_keys(mut c: Clients, fingerprint: &'static str) -> Clients {
+    use aws_sdk_cloudtrail::operation::list_public_keys::ListPublicKeysOutput;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+    use rsa::pkcs1::EncodeRsaPublicKey;
+    let der = digest_signing_key()
+        .to_public_key()
+        .to_pkcs1_der()
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+    let rule = mock!(aws_sdk_cloudtrail::Client::list_public_keys).then_output(move || {
+        ListPublicKeysOutput::builder()
+            .public_key_list(
+                aws_sdk_cloudtrail::types::PublicKey::builder()
+                    .fingerprint(fingerprint)
+                    .value(aws_smithy_types::Blob::new(der.clone()))
+                    .build(),
+            )
+            .build()
+    });
+    let guard = kmsdoctor::evidence::aws::ReadOnlyGuard::new(c.calls.clone(), "us-east-1");
+    c.cloudtrail = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, &[&rule], move |b| {
+        kmsdoctor::evidence::aws::cloudtrail_config(b, &guard)
+    });
+    c
+}
+
 /// A gzipped trail log file holding `records`.
 fn gz(records: &[serde_json::Value]) -> Vec<u8> {
     gz_text(&serde_json::json!({ "Records": records }).to_string())
@@ -1281,6 +1376,271 @@ fn trail_record(
         r["requestParameters"] = serde_json::json!({});
     }
     r
+}
+
+/// What the archive scan makes of one day's log file and the digests a case gives it.
+struct DigestCase {
+    /// The digests to write: (hour it ends, backfill day offset or 0, fields), before the
+    /// location and signature are added. `LOG` in a hash value is the log file's SHA-256.
+    digests: Vec<(u32, i64, serde_json::Value)>,
+    /// Whether to sign each digest (by index), and a log text other than the one hashed.
+    unsigned: Vec<usize>,
+    tampered_log: bool,
+    /// A digest's text changed after it was signed (by index).
+    rewritten: Option<usize>,
+    /// The previous signature a digest records, replaced (by index).
+    wrong_previous: Option<usize>,
+    fingerprint: &'static str,
+}
+
+fn digest_case(case: DigestCase) -> (kmsdoctor::evidence::aws::archive::ArchiveScan, String) {
+    use chrono::NaiveDate;
+    use kmsdoctor::analysis::lockout::{history_settled, KeyRef};
+    use kmsdoctor::evidence::archive::{sha256_hex, TrailLocation};
+    let rt = runtime();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config())
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = unique("digests").to_lowercase();
+    rt.block_on(s3.create_bucket().bucket(&bucket).send())
+        .expect("CreateBucket on moto");
+    let key = format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+    let day = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
+    let log_key = format!(
+        "AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/2026/07/01/{ACCOUNT}_CloudTrail_us-east-1_20260701T0905Z_a.json.gz"
+    );
+    let delegation = serde_json::json!({"Version": "2012-10-17", "Statement": [delegation()]});
+    let records = vec![trail_record(
+        "PutKeyPolicy",
+        "ev-ok",
+        "2026-07-01T09:00:00Z",
+        &key,
+        Some(&delegation),
+    )];
+    let text = serde_json::json!({ "Records": records }).to_string();
+    let hash = sha256_hex(text.as_bytes());
+    let stored = if case.tampered_log {
+        text.replace("203.0.113.1", "203.0.113.9")
+    } else {
+        text
+    };
+    rt.block_on(
+        s3.put_object()
+            .bucket(&bucket)
+            .key(&log_key)
+            .body(gz_text(&stored).into())
+            .send(),
+    )
+    .unwrap();
+    let mut previous: Option<(String, String, String)> = None; // key, raw, signature
+    for (i, (hour, later, mut fields)) in case.digests.into_iter().enumerate() {
+        let d = day + chrono::Duration::days(later);
+        let end = format!("{d}T{hour:02}:00:00Z");
+        fields["digestStartTime"] = serde_json::json!(format!("{d}T{:02}:00:00Z", hour - 1));
+        fields["digestEndTime"] = serde_json::json!(end);
+        let text = fields
+            .to_string()
+            .replace("LOGKEY", &log_key)
+            .replace("LOG", &hash);
+        let mut fields: serde_json::Value = serde_json::from_str(&text).unwrap();
+        if let Some((pk, praw, psig)) = &previous {
+            fields["previousDigestS3Bucket"] = serde_json::json!(bucket);
+            fields["previousDigestS3Object"] = serde_json::json!(pk);
+            fields["previousDigestHashValue"] = serde_json::json!(sha256_hex(praw.as_bytes()));
+            fields["previousDigestHashAlgorithm"] = serde_json::json!("SHA-256");
+            fields["previousDigestSignature"] =
+                serde_json::json!(if case.wrong_previous == Some(i) {
+                    "00".repeat(256)
+                } else {
+                    psig.clone()
+                });
+        }
+        let dk = format!(
+            "AWSLogs/{ACCOUNT}/CloudTrail-Digest/us-east-1/{}/{ACCOUNT}_CloudTrail-Digest_us-east-1_t_us-east-1_{}T{hour:02}0000Z{}.json.gz",
+            d.format("%Y/%m/%d"),
+            d.format("%Y%m%d"),
+            if later > 1 { "_backfill" } else { "" }
+        );
+        let (raw, sig) = put_digest(&rt, &s3, &bucket, &dk, fields, !case.unsigned.contains(&i));
+        if case.rewritten == Some(i) {
+            // The log file's hash rewritten to the tampered text's, the signature left.
+            let forged = raw.replace(&hash, &"ab".repeat(32));
+            rt.block_on(
+                s3.put_object()
+                    .bucket(&bucket)
+                    .key(&dk)
+                    .body(gz_text(&forged).into())
+                    .metadata("signature", &sig)
+                    .metadata("signature-algorithm", "SHA256withRSA")
+                    .send(),
+            )
+            .unwrap();
+        }
+        previous = Some((dk, raw, sig));
+    }
+    let loc = TrailLocation {
+        trail: format!("arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/t"),
+        bucket: bucket.clone(),
+        bucket_region: "us-east-1".into(),
+        prefix: None,
+        org_id: None,
+        account: ACCOUNT.into(),
+        region: "us-east-1".into(),
+        log_validation: true,
+    };
+    let clients = with_public_keys(Clients::new(&config()), case.fingerprint);
+    let key_ref = KeyRef::parse(&key).unwrap();
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-23T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let settled = |found: &[kmsdoctor::analysis::events::PolicyEvent]| {
+        history_settled(&key_ref, ACCOUNT, now, None, found)
+    };
+    let scan = rt.block_on(kmsdoctor::evidence::aws::archive::scan_archive(
+        &clients,
+        &loc,
+        &key_ref,
+        day,
+        day,
+        &[],
+        &settled,
+        &|_| {},
+    ));
+    assert_eq!(scan.events.len(), 1, "{:?}", scan.problems);
+    let calls = clients.calls.calls();
+    assert!(
+        calls.iter().all(|c| is_allowed(&c.service, &c.operation)),
+        "{calls:?}"
+    );
+    (scan, log_key)
+}
+
+fn hourly(hour: u32, lists_log: bool) -> (u32, i64, serde_json::Value) {
+    let files = if lists_log {
+        serde_json::json!([{"s3Bucket": "b", "s3Object": "LOGKEY", "hashValue": "LOG", "hashAlgorithm": "SHA-256"}])
+    } else {
+        serde_json::json!([])
+    };
+    (
+        hour,
+        0,
+        serde_json::json!({"awsAccountId": ACCOUNT, "logFiles": files}),
+    )
+}
+
+fn case(digests: Vec<(u32, i64, serde_json::Value)>) -> DigestCase {
+    DigestCase {
+        digests,
+        unsigned: vec![],
+        tampered_log: false,
+        rewritten: None,
+        wrong_previous: None,
+        fingerprint: DIGEST_KEY_FINGERPRINT,
+    }
+}
+
+/// Digest validation as CloudTrail defines it (issue 25), over moto's S3 with CloudTrail's
+/// ListPublicKeys mocked: signatures verified with the key of the digests' period, the chain
+/// followed through `previousDigestSignature`, each log file's hash checked against a
+/// verified digest, backfill digests found days later. Each break is a named problem.
+#[test]
+fn digest_signatures_and_the_chain_are_validated() {
+    // Whole: three hourly digests chained, the second lists the log file.
+    let (scan, _) = digest_case(case(vec![
+        hourly(9, false),
+        hourly(10, true),
+        hourly(11, false),
+    ]));
+    assert!(scan.problems.is_empty(), "{:?}", scan.problems);
+    let v = scan.validation.clone().unwrap();
+    assert_eq!(
+        (
+            v.digests,
+            v.signatures_verified,
+            v.chain_links_verified,
+            v.log_files_verified
+        ),
+        (3, 3, 2, 1)
+    );
+    assert_eq!(v.covered_from.as_deref(), Some("2026-07-01T08:00:00Z"));
+    assert_eq!(v.covered_to.as_deref(), Some("2026-07-01T11:00:00Z"));
+
+    // The log file changed after delivery: its hash differs from the verified digest's.
+    let mut c = case(vec![hourly(9, false), hourly(10, true)]);
+    c.tampered_log = true;
+    let (scan, log) = digest_case(c);
+    assert_eq!(scan.problems.len(), 1, "{:?}", scan.problems);
+    assert!(
+        scan.problems[0].contains(&log) && scan.problems[0].contains("does not match its digest")
+    );
+
+    // The digest rewritten to list another hash: its signature fails, and the file is listed
+    // only in a digest that does not verify.
+    let mut c = case(vec![hourly(9, false), hourly(10, true)]);
+    c.rewritten = Some(1);
+    let (scan, _) = digest_case(c);
+    let all = scan.problems.join("\n");
+    assert!(all.contains("signature that does not verify"), "{all}");
+    assert!(
+        all.contains("listed only in a digest that does not verify"),
+        "{all}"
+    );
+    assert_eq!(scan.validation.unwrap().signatures_verified, 1);
+
+    // An unsigned digest: said.
+    let mut c = case(vec![hourly(10, true)]);
+    c.unsigned = vec![0];
+    let (scan, _) = digest_case(c);
+    assert!(
+        scan.problems.join("\n").contains("carries no signature"),
+        "{:?}",
+        scan.problems
+    );
+
+    // Broken chain: the 10:00 digest records a signature for 09:00 that is not its own
+    // (validly signed over that, as a digest planted with a stolen key would be).
+    let mut c = case(vec![hourly(9, false), hourly(10, true)]);
+    c.wrong_previous = Some(1);
+    let (scan, _) = digest_case(c);
+    assert_eq!(scan.problems.len(), 1, "{:?}", scan.problems);
+    assert!(
+        scan.problems[0].contains("digest chain is broken"),
+        "{:?}",
+        scan.problems
+    );
+    assert_eq!(scan.validation.unwrap().chain_links_verified, 0);
+
+    // The key of another period: CloudTrail lists no key with the digests' fingerprint.
+    let mut c = case(vec![hourly(10, true)]);
+    c.fingerprint = "0000aaaa0000aaaa0000aaaa0000aaaa";
+    let (scan, _) = digest_case(c);
+    let all = scan.problems.join("\n");
+    assert!(
+        all.contains("not one of CloudTrail's public keys for its period"),
+        "{all}"
+    );
+    assert!(
+        all.contains("listed only in a digest that does not verify"),
+        "{all}"
+    );
+
+    // Backfill: no hourly digest lists the file; a backfill digest three days later does.
+    let (scan, _) = digest_case(case(vec![hourly(10, false), (12, 3, hourly(0, true).2)]));
+    assert!(scan.problems.is_empty(), "{:?}", scan.problems);
+    let v = scan.validation.unwrap();
+    assert_eq!((v.backfill_digests, v.log_files_verified), (1, 1));
+
+    // Listed nowhere within the backfill window: said with the window.
+    let (scan, _) = digest_case(case(vec![hourly(10, false)]));
+    assert!(
+        scan.problems
+            .join("\n")
+            .contains("listed in no digest file of its day, the next, or the 6 days after"),
+        "{:?}",
+        scan.problems
+    );
 }
 
 /// History past 90 days from the trail's S3 logs (issue 10), over moto's S3: an
@@ -1433,14 +1793,16 @@ fn the_trail_archive_is_read_newest_first_and_stops_at_an_ok_version() {
         } else {
             hash.clone()
         };
-        let digest = serde_json::json!({"awsAccountId": ACCOUNT, "logFiles": [
+        let digest = serde_json::json!({"awsAccountId": ACCOUNT,
+            "digestStartTime": format!("{day}T09:00:00Z"), "digestEndTime": format!("{day}T10:00:00Z"),
+            "logFiles": [
             {"s3Bucket": bucket, "s3Object": k, "hashValue": hash, "hashAlgorithm": "SHA-256"}]});
         let dk = format!(
             "logs/AWSLogs/{org}/{ACCOUNT}/CloudTrail-Digest/us-east-1/{}/{ACCOUNT}_CloudTrail-Digest_us-east-1_org_us-east-1_{}T100000Z.json.gz",
             day.format("%Y/%m/%d"),
             day.format("%Y%m%d")
         );
-        put(dk, gz_text(&digest.to_string()));
+        put_digest(&rt, &s3, &bucket, &dk, digest, true);
     }
     assert!(noise_files > 20);
 
@@ -1454,7 +1816,7 @@ fn the_trail_archive_is_read_newest_first_and_stops_at_an_ok_version() {
         region: "us-east-1".into(),
         log_validation: true,
     };
-    let clients = Clients::new(&config());
+    let clients = with_public_keys(Clients::new(&config()), DIGEST_KEY_FINGERPRINT);
     let key_ref = KeyRef::parse(&key).unwrap();
     let now = chrono::DateTime::parse_from_rfc3339("2026-11-23T00:00:00Z")
         .unwrap()

@@ -4,19 +4,20 @@
 //! version that was `ok`). Only the key's account and region prefixes are listed; a day's
 //! files are fetched at once, decompressed within a memory budget, and parsed only when they
 //! name a policy event and the key. The files that gave records are checked against the
-//! trail's digest files (SHA-256 of the uncompressed content); digest signatures are not
-//! checked.
+//! trail's digest files: each digest's signature and the chain between them, and each
+//! file's SHA-256 (see `evidence::digest`).
 
 use std::collections::{BTreeMap, HashSet};
 
-use chrono::{Duration as Days, NaiveDate};
+use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
 use futures_util::stream::{self, StreamExt};
 
 use super::{Clients, ReadError};
-use crate::analysis::events::{EventName, PolicyEvent};
+use crate::analysis::events::{DigestValidation, EventName, PolicyEvent};
 use crate::analysis::lockout::KeyRef;
-use crate::evidence::archive::{may_hold_policy_events, parse_digest, sha256_hex, TrailLocation};
+use crate::evidence::archive::{may_hold_policy_events, sha256_hex, TrailLocation};
 use crate::evidence::cloudtrail_records::scan;
+use crate::evidence::digest::{is_backfill, link, verify, DigestFile, Link, PublicKey};
 use crate::evidence::trail_files::{read_limited, MEMORY_BUDGET};
 use crate::evidence::Invalid;
 
@@ -185,6 +186,8 @@ pub struct ArchiveScan {
     pub settled: bool,
     /// Log files that gave records, checked against the trail's digests.
     pub digests_checked: u32,
+    /// What the digests were found to be (signatures, chain), when any were read.
+    pub validation: Option<DigestValidation>,
     pub problems: Vec<String>,
 }
 
@@ -340,6 +343,23 @@ impl ArchiveScan {
         self.bytes += other.bytes;
         self.records += other.records;
         self.digests_checked += other.digests_checked;
+        if let Some(o) = other.validation {
+            let v = self
+                .validation
+                .get_or_insert_with(DigestValidation::default);
+            v.digests += o.digests;
+            v.backfill_digests += o.backfill_digests;
+            v.signatures_verified += o.signatures_verified;
+            v.chain_links_verified += o.chain_links_verified;
+            v.log_files_verified += o.log_files_verified;
+            v.covered_from = v
+                .covered_from
+                .take()
+                .into_iter()
+                .chain(o.covered_from)
+                .min();
+            v.covered_to = v.covered_to.take().into_iter().chain(o.covered_to).max();
+        }
         self.problems.extend(other.problems);
     }
 }
@@ -460,9 +480,129 @@ pub async fn scan_archive(
     out
 }
 
-/// Checks each log file that gave records against the digest files of its day and the next
-/// (a digest lists the files delivered in the hour before it). A file no digest lists, or
-/// whose hash differs, is a problem: the records may have been changed or planted.
+/// How many days after a log file's day kmsdoctor looks for a backfill digest that lists
+/// it, when no hourly digest of its day or the next does. CloudTrail delivers backfill
+/// digests "when CloudTrail needs to include log files not referenced in original digests
+/// due to processing delays"; the bound keeps the listing to a week of digest folders.
+pub const BACKFILL_DAYS: i64 = 7;
+
+/// One digest file as read from S3.
+struct DigestRead {
+    key: String,
+    /// The uncompressed content, as signed.
+    raw: Vec<u8>,
+    file: DigestFile,
+    /// Object metadata: `signature`, `signature-algorithm`, and for a backfill digest
+    /// `backfill-generation-timestamp`.
+    signature: Option<String>,
+    algorithm: Option<String>,
+    generated: Option<String>,
+}
+
+async fn read_digest(c: &Clients, bucket: &str, key: &str) -> Result<DigestRead, ReadError> {
+    let o =
+        c.s3.get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| c.error("s3", "GetObject", &e))?;
+    let meta = |name: &str| o.metadata().and_then(|m| m.get(name)).cloned();
+    let (signature, algorithm, generated) = (
+        meta("signature"),
+        meta("signature-algorithm"),
+        meta("backfill-generation-timestamp"),
+    );
+    let body = o
+        .body
+        .collect()
+        .await
+        .map_err(|e| ReadError::Answer(e.to_string()))?
+        .into_bytes();
+    let raw = content(&body)?;
+    let file = DigestFile::parse(&raw)?;
+    Ok(DigestRead {
+        key: key.to_string(),
+        raw,
+        file,
+        signature,
+        algorithm,
+        generated,
+    })
+}
+
+/// Reads every digest under the day folders `days` (only backfill digests when
+/// `backfill_only`), skipping keys already read.
+async fn read_digest_days(
+    c: &Clients,
+    loc: &TrailLocation,
+    days: &[NaiveDate],
+    backfill_only: bool,
+    read: &mut Vec<DigestRead>,
+    out: &mut ArchiveScan,
+) {
+    for d in days {
+        let prefix = loc.digest_prefix(*d);
+        let keys = match list_keys(c, &loc.bucket, &prefix, &mut out.lists).await {
+            Ok(k) => k,
+            Err(m) => {
+                out.problems.push(m.to_string());
+                continue;
+            }
+        };
+        for k in keys {
+            if (backfill_only && !is_backfill(&k)) || read.iter().any(|r| r.key == k) {
+                continue;
+            }
+            out.gets += 1;
+            match read_digest(c, &loc.bucket, &k).await {
+                Ok(r) => read.push(r),
+                Err(m) => out
+                    .problems
+                    .push(format!("the digest {} cannot be read: {m}", loc.uri(&k))),
+            }
+        }
+    }
+}
+
+/// CloudTrail's public keys valid in `from..to` (ListPublicKeys, every page).
+async fn public_keys(
+    c: &Clients,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<PublicKey>, ReadError> {
+    let mut keys = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = c
+            .cloudtrail
+            .list_public_keys()
+            .start_time(aws_smithy_types::DateTime::from_secs(from.timestamp()))
+            .end_time(aws_smithy_types::DateTime::from_secs(to.timestamp()))
+            .set_next_token(token.clone())
+            .send()
+            .await
+            .map_err(|e| c.error("cloudtrail", "ListPublicKeys", &e))?;
+        keys.extend(
+            page.public_key_list()
+                .iter()
+                .filter_map(|k| Some(PublicKey::new(k.fingerprint()?, k.value()?.as_ref()))),
+        );
+        match page.next_token() {
+            Some(t) if token.as_deref() != Some(t) => token = Some(t.to_string()),
+            _ => return Ok(keys),
+        }
+    }
+}
+
+/// Validates the trail's digest files for the log files that gave records, as CloudTrail
+/// defines it (see `evidence::digest`): the digests of each file's day and the next (a
+/// digest lists the files delivered in the hour before it), and for a file none of them
+/// lists, the backfill digests of the [`BACKFILL_DAYS`] after; each digest's signature with
+/// CloudTrail's public key of its period; each link of the chain between digests read; each
+/// file's SHA-256 against a digest whose signature verified. A file no verified digest
+/// lists, a hash that differs, a signature that does not verify or a broken link is a
+/// problem: the records may have been changed or planted.
 async fn check_digests(
     c: &Clients,
     loc: &TrailLocation,
@@ -480,65 +620,152 @@ async fn check_digests(
         ));
         return;
     }
-    let mut days: Vec<NaiveDate> = files.iter().filter_map(|(k, _)| day_of(loc, k)).collect();
-    days.sort();
-    days.dedup();
-    let mut listed: BTreeMap<String, String> = BTreeMap::new();
-    let mut digest_days: Vec<NaiveDate> =
-        days.iter().flat_map(|d| [*d, *d + Days::days(1)]).collect();
-    digest_days.sort();
-    digest_days.dedup();
-    for d in digest_days {
-        let prefix = loc.digest_prefix(d);
-        let keys = match list_keys(c, &loc.bucket, &prefix, &mut out.lists).await {
-            Ok(k) => k,
-            Err(m) => {
-                out.problems.push(m.to_string());
-                continue;
-            }
-        };
-        for k in keys {
-            out.gets += 1;
-            let got = async {
-                let o =
-                    c.s3.get_object()
-                        .bucket(&loc.bucket)
-                        .key(&k)
-                        .send()
-                        .await
-                        .map_err(|e| c.error("s3", "GetObject", &e))?;
-                let body = o
-                    .body
-                    .collect()
-                    .await
-                    .map_err(|e| ReadError::Answer(e.to_string()))?
-                    .into_bytes();
-                let entries = parse_digest(&String::from_utf8_lossy(&content(&body)?))?;
-                Ok::<_, ReadError>(entries)
-            }
-            .await;
-            match got {
-                Ok(entries) => listed.extend(entries),
-                Err(m) => out
-                    .problems
-                    .push(format!("the digest {} cannot be read: {m}", loc.uri(&k))),
+    let file_days = |fs: &[&(String, String)], offsets: std::ops::RangeInclusive<i64>| {
+        let mut days: Vec<NaiveDate> = fs
+            .iter()
+            .filter_map(|(k, _)| day_of(loc, k))
+            .flat_map(|d| offsets.clone().map(move |o| d + Days::days(o)))
+            .collect();
+        days.sort();
+        days.dedup();
+        days
+    };
+    let all: Vec<&(String, String)> = files.iter().collect();
+    let mut read: Vec<DigestRead> = Vec::new();
+    let hourly_days = file_days(&all, 0..=1);
+    read_digest_days(c, loc, &hourly_days, false, &mut read, out).await;
+    let unlisted: Vec<&(String, String)> = files
+        .iter()
+        .filter(|(k, _)| {
+            !read
+                .iter()
+                .any(|r| r.file.log_files.iter().any(|e| &e.s3_object == k))
+        })
+        .collect();
+    if !unlisted.is_empty() {
+        let later: Vec<NaiveDate> = file_days(&unlisted, 2..=BACKFILL_DAYS)
+            .into_iter()
+            .filter(|d| !hourly_days.contains(d))
+            .collect();
+        read_digest_days(c, loc, &later, true, &mut read, out).await;
+    }
+    let mut v = DigestValidation {
+        digests: read.len() as u32,
+        backfill_digests: read.iter().filter(|r| is_backfill(&r.key)).count() as u32,
+        ..DigestValidation::default()
+    };
+    // The public keys of the period the digests cover (a backfill digest is signed when it
+    // was generated), an hour of margin each side.
+    let times = read.iter().flat_map(|r| {
+        [
+            parse_time(&r.file.digest_start_time),
+            r.file.end(),
+            r.generated.as_deref().and_then(parse_time),
+        ]
+    });
+    let times: Vec<DateTime<Utc>> = times.flatten().collect();
+    let keys = match (times.iter().min(), times.iter().max()) {
+        (Some(from), Some(to)) => {
+            match public_keys(c, *from - Days::hours(1), *to + Days::hours(1)).await {
+                Ok(k) => k,
+                Err(e) => {
+                    out.problems
+                        .push(format!("the digests' signatures cannot be checked: {e}"));
+                    Vec::new()
+                }
             }
         }
+        _ => Vec::new(),
+    };
+    let mut verified: Vec<&DigestRead> = Vec::new();
+    for r in &read {
+        if keys.is_empty() {
+            break;
+        }
+        match verify(
+            &r.file,
+            &r.raw,
+            &loc.bucket,
+            &r.key,
+            r.signature.as_deref(),
+            r.algorithm.as_deref(),
+            &keys,
+        ) {
+            Ok(()) => verified.push(r),
+            Err(fault) => out
+                .problems
+                .push(format!("the digest {} {fault}", loc.uri(&r.key))),
+        }
     }
+    v.signatures_verified = verified.len() as u32;
+    // The chain: each verified digest's record of the one before it, when that one was read.
+    for r in &verified {
+        let (Some(pb), Some(pk)) = (
+            r.file.previous_digest_s3_bucket.as_deref(),
+            r.file.previous_digest_s3_object.as_deref(),
+        ) else {
+            continue;
+        };
+        let Some(prev) = read.iter().find(|p| pb == loc.bucket && p.key == pk) else {
+            continue;
+        };
+        match link(&r.file, &prev.raw, prev.signature.as_deref()) {
+            Link::Holds => v.chain_links_verified += 1,
+            Link::SignatureDiffers => out.problems.push(format!(
+                "the digest chain is broken at {}: the signature it records for {} is not that digest's signature",
+                loc.uri(&r.key),
+                loc.uri(pk)
+            )),
+            Link::HashDiffers => out.problems.push(format!(
+                "the digest chain is broken at {}: the SHA-256 it records for {} is not that digest's",
+                loc.uri(&r.key),
+                loc.uri(pk)
+            )),
+        }
+    }
+    v.covered_from = verified
+        .iter()
+        .map(|r| r.file.digest_start_time.clone())
+        .min();
+    v.covered_to = verified
+        .iter()
+        .map(|r| r.file.digest_end_time.clone())
+        .max();
+    let listed = |digests: &[&DigestRead], key: &str| -> Option<String> {
+        digests
+            .iter()
+            .flat_map(|r| r.file.sha256_entries())
+            .find(|(k, _)| *k == key)
+            .map(|(_, h)| h)
+    };
+    let unverified: Vec<&DigestRead> = read
+        .iter()
+        .filter(|r| !verified.iter().any(|v| v.key == r.key))
+        .collect();
     for (key, hash) in files {
         out.digests_checked += 1;
-        match listed.get(key) {
-            Some(h) if h == hash => {}
+        match listed(&verified, key) {
+            Some(h) if &h == hash => v.log_files_verified += 1,
             Some(_) => out.problems.push(format!(
                 "{} does not match its digest (SHA-256 differs): its records may have been changed",
                 loc.uri(key)
             )),
-            None => out.problems.push(format!(
-                "{} is listed in no digest file: its records cannot be checked",
+            None if listed(&unverified, key).is_some() => out.problems.push(format!(
+                "{} is listed only in a digest that does not verify: its records cannot be checked",
                 loc.uri(key)
+            )),
+            None => out.problems.push(format!(
+                "{} is listed in no digest file of its day, the next, or the {} days after (backfill): its records cannot be checked",
+                loc.uri(key),
+                BACKFILL_DAYS - 1
             )),
         }
     }
+    out.validation = Some(v);
+}
+
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.to_utc())
 }
 
 /// The day a log file's key is filed under.

@@ -57,6 +57,8 @@ pub const ALLOWED: &[(&str, &str)] = &[
     // History past 90 days (`--history s3`): the trail, and its log and digest files.
     ("CloudTrail", "DescribeTrails"),
     ("CloudTrail", "GetTrailStatus"),
+    // The public keys that verify the trail's digest signatures.
+    ("CloudTrail", "ListPublicKeys"),
     ("S3", "GetBucketLocation"),
     ("S3", "ListObjectsV2"),
     ("S3", "GetObject"),
