@@ -29,6 +29,10 @@ pub struct TrailLocation {
     pub region: String,
     /// Whether the trail writes digest files (log file validation).
     pub log_validation: bool,
+    /// The KMS key the trail encrypts its log and digest files with (SSE-KMS;
+    /// DescribeTrails' `KmsKeyId`), when it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<String>,
 }
 
 impl TrailLocation {
@@ -86,6 +90,29 @@ impl TrailLocation {
     }
 }
 
+/// What a failed read of one of the trail's objects needs, when the failure is an
+/// AccessDenied that the trail's KMS key explains: S3 answers AccessDenied both when the
+/// bucket refuses and when the caller may not `kms:Decrypt` the object's key ("Using
+/// server-side encryption with AWS KMS keys (SSE-KMS)", S3 User Guide: "you must have
+/// permission to use the key" to download an object encrypted with it), and only its
+/// message tells them apart.
+pub fn decrypt_hint(loc: &TrailLocation, access_denied: bool, message: &str) -> Option<String> {
+    if !access_denied {
+        return None;
+    }
+    let says_kms = message.to_ascii_lowercase().contains("kms");
+    match &loc.kms_key {
+        Some(k) => Some(format!(
+            "the trail encrypts its files with the KMS key {k} (SSE-KMS): reading them needs kms:Decrypt on that key, allowed by its key policy (or, when the key policy delegates to IAM, by your IAM policies){}",
+            if says_kms { "; S3 says the key refused" } else { ", besides s3:GetObject on the bucket" }
+        )),
+        None if says_kms => Some(
+            "the object is encrypted with a KMS key (SSE-KMS): reading it needs kms:Decrypt on that key (the trail's KmsKeyId, cloudtrail DescribeTrails)".to_string(),
+        ),
+        None => None,
+    }
+}
+
 /// Whether a log file's text can hold a policy event of the key: it names one of the
 /// events kmsdoctor reads and the key's id. Most files fail this and are not parsed.
 pub fn may_hold_policy_events(text: &str, key_id: &str) -> bool {
@@ -108,6 +135,7 @@ mod tests {
             account: "111122223333".into(),
             region: "eu-west-1".into(),
             log_validation: true,
+            kms_key: None,
         }
     }
 
@@ -143,6 +171,34 @@ mod tests {
             r#"{"eventName":"PutKeyPolicy","x":"other"}"#,
             key
         ));
+    }
+
+    #[test]
+    fn an_access_denied_on_an_encrypted_trail_names_the_key_and_the_permission() {
+        let mut l = loc(None, None);
+        assert_eq!(decrypt_hint(&l, true, "AccessDenied: Access Denied"), None);
+        assert_eq!(decrypt_hint(&l, false, "kms"), None);
+        let bare = decrypt_hint(
+            &l,
+            true,
+            "AccessDenied: not authorized to perform: kms:Decrypt",
+        )
+        .unwrap();
+        assert!(
+            bare.contains("kms:Decrypt") && bare.contains("KmsKeyId"),
+            "{bare}"
+        );
+        l.kms_key = Some("arn:aws:kms:us-east-1:111122223333:key/trail".into());
+        let named = decrypt_hint(&l, true, "AccessDenied: Access Denied").unwrap();
+        assert!(
+            named.contains("arn:aws:kms:us-east-1:111122223333:key/trail")
+                && named.contains("kms:Decrypt")
+                && named.contains("s3:GetObject"),
+            "{named}"
+        );
+        let kms = decrypt_hint(&l, true, "AccessDenied: ... kms:Decrypt ...").unwrap();
+        assert!(kms.contains("S3 says the key refused"), "{kms}");
+        assert_eq!(decrypt_hint(&l, false, "NoSuchKey"), None);
     }
 
     #[test]

@@ -1387,3 +1387,82 @@ fn a_replicas_creation_is_looked_up_in_the_primarys_region() {
         "PutKeyPolicy, CreateKey, and ReplicateKey in us-west-2; no state lookups for an Enabled key"
     );
 }
+
+/// A trail whose files are encrypted with a KMS key (SSE-KMS): S3's AccessDenied on
+/// GetObject names the trail's key and the permission missing (issue 25), for log files and
+/// digest files alike.
+#[test]
+fn an_encrypted_trail_log_refused_names_the_trail_key_and_kms_decrypt() {
+    use aws_sdk_s3::operation::get_object::GetObjectError;
+    use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+    use aws_sdk_s3::types::Object;
+    use kmsdoctor::evidence::archive::TrailLocation;
+
+    let trail_key = "arn:aws:kms:us-east-1:999988887777:key/0000aaaa-trail-logs";
+    let list = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
+        ListObjectsV2Output::builder()
+            .contents(
+                Object::builder()
+                    .key("AWSLogs/111122223333/CloudTrail/us-east-1/2026/07/01/f.json.gz")
+                    .build(),
+            )
+            .build()
+    });
+    let denied = mock!(aws_sdk_s3::Client::get_object).then_error(|| {
+        GetObjectError::generic(
+            ErrorMetadata::builder()
+                .code("AccessDenied")
+                .message("User: arn:aws:sts::111122223333:assumed-role/Responder/x is not authorized to perform: kms:Decrypt on the resource associated with this ciphertext because the resource does not exist in this Region, no resource-based policies allow access, or a resource-based policy explicitly denies access")
+                .build(),
+        )
+    });
+    let calls = CallLog::default();
+    let guard = ReadOnlyGuard::new(calls.clone(), "us-east-1");
+    let s3 = mock_client!(
+        aws_sdk_s3,
+        RuleMode::MatchAny,
+        &[&list, &denied],
+        move |b| { b.interceptor(guard.clone()) }
+    );
+    let c = Clients {
+        s3,
+        ..with_kms(mock_client!(aws_sdk_kms, RuleMode::MatchAny, &[]), calls)
+    };
+    let loc = TrailLocation {
+        trail: "arn:aws:cloudtrail:us-east-1:999988887777:trail/org".into(),
+        bucket: "org-trail-logs".into(),
+        bucket_region: "us-east-1".into(),
+        prefix: None,
+        org_id: None,
+        account: "111122223333".into(),
+        region: "us-east-1".into(),
+        log_validation: true,
+        kms_key: Some(trail_key.into()),
+    };
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
+    let key = KeyRef::parse(KEY).unwrap();
+    let scan = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(kmsdoctor::evidence::aws::archive::scan_archive(
+            &c,
+            &loc,
+            &key,
+            day,
+            day,
+            &[],
+            &|_| false,
+            &|_| {},
+        ));
+    assert_eq!(scan.problems.len(), 1, "{:?}", scan.problems);
+    let p = &scan.problems[0];
+    assert!(
+        p.contains(
+            "s3://org-trail-logs/AWSLogs/111122223333/CloudTrail/us-east-1/2026/07/01/f.json.gz"
+        ) && p.contains(trail_key)
+            && p.contains("kms:Decrypt")
+            && p.contains("S3 says the key refused"),
+        "{p}"
+    );
+}

@@ -1489,6 +1489,7 @@ fn digest_case(case: DigestCase) -> (kmsdoctor::evidence::aws::archive::ArchiveS
         account: ACCOUNT.into(),
         region: "us-east-1".into(),
         log_validation: true,
+        kms_key: None,
     };
     let clients = with_public_keys(Clients::new(&config()), case.fingerprint);
     let key_ref = KeyRef::parse(&key).unwrap();
@@ -1815,6 +1816,7 @@ fn the_trail_archive_is_read_newest_first_and_stops_at_an_ok_version() {
         account: ACCOUNT.into(),
         region: "us-east-1".into(),
         log_validation: true,
+        kms_key: None,
     };
     let clients = with_public_keys(Clients::new(&config()), DIGEST_KEY_FINGERPRINT);
     let key_ref = KeyRef::parse(&key).unwrap();

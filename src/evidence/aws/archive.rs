@@ -15,7 +15,7 @@ use futures_util::stream::{self, StreamExt};
 use super::{Clients, ReadError};
 use crate::analysis::events::{DigestValidation, EventName, PolicyEvent};
 use crate::analysis::lockout::KeyRef;
-use crate::evidence::archive::{may_hold_policy_events, sha256_hex, TrailLocation};
+use crate::evidence::archive::{decrypt_hint, may_hold_policy_events, sha256_hex, TrailLocation};
 use crate::evidence::cloudtrail_records::scan;
 use crate::evidence::digest::{is_backfill, link, verify, DigestFile, Link, PublicKey};
 use crate::evidence::trail_files::{read_limited, MEMORY_BUDGET};
@@ -65,10 +65,11 @@ pub async fn find_trail(
             t.s3_key_prefix().map(str::to_string),
             t.is_organization_trail() == Some(true),
             t.log_file_validation_enabled() == Some(true),
+            t.kms_key_id().map(str::to_string),
         ));
     }
     candidates.sort();
-    let Some((not_logging, _, trail, bucket, prefix, org, validation)) =
+    let Some((not_logging, _, trail, bucket, prefix, org, validation, kms_key)) =
         candidates.first().cloned()
     else {
         return Err(ReadError::Answer(format!(
@@ -119,6 +120,7 @@ pub async fn find_trail(
             account: account.to_string(),
             region: region.to_string(),
             log_validation: validation,
+            kms_key,
         },
         notes,
     ))
@@ -214,7 +216,8 @@ fn content(bytes: &[u8]) -> Result<Vec<u8>, Invalid> {
 }
 
 /// Fetches and reads one log file.
-async fn read_object(c: &Clients, bucket: &str, key: String, key_id: &str) -> FileRead {
+async fn read_object(c: &Clients, loc: &TrailLocation, key: String, key_id: &str) -> FileRead {
+    let bucket = loc.bucket.as_str();
     let mut read = FileRead {
         key,
         events: Vec::new(),
@@ -226,10 +229,25 @@ async fn read_object(c: &Clients, bucket: &str, key: String, key_id: &str) -> Fi
     let fail = |read: &mut FileRead, why: String| {
         read.problem = Some(format!("s3://{bucket}/{}: {why}", read.key));
     };
-    let out = match c.s3.get_object().bucket(bucket).key(&read.key).send().await {
+    let out = match c
+        .s3
+        .get_object()
+        .bucket(&loc.bucket)
+        .key(&read.key)
+        .send()
+        .await
+    {
         Ok(o) => o,
         Err(e) => {
-            fail(&mut read, c.error("s3", "GetObject", &e).to_string());
+            let e = c.error("s3", "GetObject", &e);
+            let hint = decrypt_hint(loc, e.is_access_denied(), &e.message);
+            fail(
+                &mut read,
+                match hint {
+                    Some(h) => format!("{e} ({h})"),
+                    None => e.to_string(),
+                },
+            );
             return read;
         }
     };
@@ -432,7 +450,7 @@ pub async fn scan_archive(
         out.days += 1;
         let files = keys.len();
         let reads: Vec<FileRead> = stream::iter(keys)
-            .map(|k| read_object(c, &loc.bucket, k, &key.id))
+            .map(|k| read_object(c, loc, k, &key.id))
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
@@ -499,14 +517,17 @@ struct DigestRead {
     generated: Option<String>,
 }
 
-async fn read_digest(c: &Clients, bucket: &str, key: &str) -> Result<DigestRead, ReadError> {
-    let o =
-        c.s3.get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| c.error("s3", "GetObject", &e))?;
+async fn read_digest(c: &Clients, loc: &TrailLocation, key: &str) -> Result<DigestRead, ReadError> {
+    let o = match c.s3.get_object().bucket(&loc.bucket).key(key).send().await {
+        Ok(o) => o,
+        Err(e) => {
+            let e = c.error("s3", "GetObject", &e);
+            return Err(match decrypt_hint(loc, e.is_access_denied(), &e.message) {
+                Some(h) => ReadError::Answer(format!("{e} ({h})")),
+                None => ReadError::Call(e),
+            });
+        }
+    };
     let meta = |name: &str| o.metadata().and_then(|m| m.get(name)).cloned();
     let (signature, algorithm, generated) = (
         meta("signature"),
@@ -555,7 +576,7 @@ async fn read_digest_days(
                 continue;
             }
             out.gets += 1;
-            match read_digest(c, &loc.bucket, &k).await {
+            match read_digest(c, loc, &k).await {
                 Ok(r) => read.push(r),
                 Err(m) => out
                     .problems
