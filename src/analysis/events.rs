@@ -225,6 +225,10 @@ pub struct ArchiveSummary {
     /// (`--history s3` with log file validation on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation: Option<DigestValidation>,
+    /// Whose credentials read the archive: "the run's credentials", or the role and
+    /// profile `--archive-role-arn` and `--archive-profile` named.
+    #[serde(default)]
+    pub credentials: String,
     /// `s3` (the trail's files read by kmsdoctor) or `athena` (one query).
     #[serde(default)]
     pub method: String,

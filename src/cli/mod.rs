@@ -375,6 +375,21 @@ pub struct AwsArgs {
     #[arg(long, value_name = "SIZE", hide_short_help = true)]
     pub max_scan: Option<String>,
 
+    /// `--history s3|athena`: read the trail's archive (S3, Athena) with this profile's
+    /// credentials, for a bucket in another account (a log archive account). KMS, IAM and
+    /// CloudTrail's own calls keep the run's credentials.
+    #[arg(long, value_name = "NAME", hide_short_help = true)]
+    pub archive_profile: Option<String>,
+
+    /// `--history s3|athena`: assume this role (`arn:aws:iam::ACCOUNT:role/NAME`) for the
+    /// archive reads, from `--archive-profile`'s credentials when given, else the run's.
+    #[arg(long, value_name = "ROLE_ARN", hide_short_help = true)]
+    pub archive_role_arn: Option<String>,
+
+    /// `--archive-role-arn`: the external id its trust policy asks for.
+    #[arg(long, value_name = "ID", hide_short_help = true)]
+    pub archive_external_id: Option<String>,
+
     /// Log each AWS call (operation, region, duration, request id) on stderr.
     #[arg(long, short)]
     pub verbose: bool,

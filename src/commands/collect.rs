@@ -20,7 +20,8 @@ pub fn run(args: &CollectArgs, err: &mut dyn Write, ui: Ui) -> Result<u8, AppErr
     let progress = lookup_progress(ui.progress);
     let mut source = AwsSource::connect(
         aws_source::Request::new(&cfg.live.connection, &cfg.key_input, cfg.live.since, now)
-            .with_history(cfg.live.history.clone()),
+            .with_history(cfg.live.history.clone())
+            .with_archive(cfg.live.archive.clone()),
         &progress,
     )?;
     gather(&mut source, now)?;

@@ -83,7 +83,8 @@ pub fn run(
     };
     let mut source = AwsSource::connect_in(
         aws_source::Request::new(&cfg.live.connection, &cfg.key_input, cfg.live.since, now)
-            .with_history(cfg.live.history.clone()),
+            .with_history(cfg.live.history.clone())
+            .with_archive(cfg.live.archive.clone()),
         &lookups,
         mode,
     )?;

@@ -79,7 +79,8 @@ pub fn run(
         Source::Bundle(path) => Box::new(BundleSource::open(path)?),
         Source::Live(live) => Box::new(AwsSource::connect(
             aws_source::Request::new(&live.connection, &cfg.key_input, live.since, cfg.now)
-                .with_history(live.history.clone()),
+                .with_history(live.history.clone())
+                .with_archive(live.archive.clone()),
             &lookups,
         )?),
     };

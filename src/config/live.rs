@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::{flag_err, FlagError};
 use crate::analysis::aws_ids::{self};
 use crate::cli::{AwsArgs, CollectArgs};
-use crate::evidence::settings::{AthenaSettings, Connection, History};
+use crate::evidence::settings::{ArchiveAccess, AthenaSettings, Connection, History};
 
 /// Where `why-locked` gets its evidence.
 #[derive(Debug, Clone)]
@@ -19,7 +19,7 @@ pub enum Source {
     /// A bundle saved by `collect`.
     Bundle(PathBuf),
     /// AWS itself.
-    Live(LiveConfig),
+    Live(Box<LiveConfig>),
 }
 
 /// How to gather evidence from AWS.
@@ -28,6 +28,8 @@ pub struct LiveConfig {
     pub connection: Connection,
     pub since: std::time::Duration,
     pub history: History,
+    /// Whose credentials read the archive (`--archive-*`).
+    pub archive: ArchiveAccess,
 }
 
 impl LiveConfig {
@@ -64,7 +66,9 @@ impl LiveConfig {
                 ));
             }
         }
+        let archive = archive_access(a, &history)?;
         Ok(LiveConfig {
+            archive,
             connection: Connection {
                 profile: a.profile.clone(),
                 region: a.region.clone().or(arn_region.map(str::to_string)),
@@ -74,6 +78,76 @@ impl LiveConfig {
             history,
         })
     }
+}
+
+/// `--archive-profile`, `--archive-role-arn` and `--archive-external-id`, checked: only with
+/// `--history s3` or `athena`, a role ARN that names a role, an external id as STS takes it
+/// (2 to 1224 of `A-Za-z0-9+=,.@:/-` and `_`; STS API Reference, AssumeRole), and an
+/// external id only with a role.
+/// The first `--archive-*` flag given, for the commands and sources that read no archive.
+pub fn archive_flag(a: &AwsArgs) -> Option<&'static str> {
+    [
+        ("--archive-profile", a.archive_profile.is_some()),
+        ("--archive-role-arn", a.archive_role_arn.is_some()),
+        ("--archive-external-id", a.archive_external_id.is_some()),
+    ]
+    .into_iter()
+    .find(|(_, given)| *given)
+    .map(|(flag, _)| flag)
+}
+
+fn archive_access(a: &AwsArgs, history: &History) -> Result<ArchiveAccess, FlagError> {
+    let access = ArchiveAccess {
+        profile: a.archive_profile.clone(),
+        role_arn: a.archive_role_arn.clone(),
+        external_id: a.archive_external_id.clone(),
+    };
+    if *history == History::Lookup {
+        if let Some(flag) = archive_flag(a) {
+            return Err(flag_err(flag, "it is for --history s3 or athena only"));
+        }
+        return Ok(access);
+    }
+    if let Some(p) = &access.profile {
+        if p.is_empty() || p.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(flag_err(
+                "--archive-profile",
+                "a profile name has no spaces or control characters",
+            ));
+        }
+    }
+    if let Some(r) = &access.role_arn {
+        let is_role = aws_ids::Arn::parse(r)
+            .is_some_and(|arn| arn.service == "iam" && arn.resource.starts_with("role/"));
+        if !is_role {
+            return Err(flag_err(
+                "--archive-role-arn",
+                format!(
+                    "`{}` is not a role ARN (arn:aws:iam::ACCOUNT:role/NAME)",
+                    crate::analysis::escape::visible(r)
+                ),
+            ));
+        }
+    }
+    if let Some(id) = &access.external_id {
+        if access.role_arn.is_none() {
+            return Err(flag_err(
+                "--archive-external-id",
+                "it goes with --archive-role-arn",
+            ));
+        }
+        let ok = (2..=1224).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+=,.@:/-_".contains(&b));
+        if !ok {
+            return Err(flag_err(
+                "--archive-external-id",
+                "an external id is 2 to 1224 of A-Z, a-z, 0-9 and +=,.@:/-_",
+            ));
+        }
+    }
+    Ok(access)
 }
 
 /// `--history` and the Athena flags, checked: names that go into the query are names, the

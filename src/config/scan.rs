@@ -45,6 +45,12 @@ impl ScanConfig {
                 "scan reads each key's current policy, not CloudTrail: leave --since out",
             ));
         }
+        if let Some(flag) = super::live::archive_flag(&a.aws) {
+            return Err(flag_err(
+                flag,
+                "scan reads each key's current policy, not CloudTrail: leave it out",
+            ));
+        }
         if a.aws.history.is_some() {
             return Err(flag_err(
                 "--history",

@@ -45,12 +45,20 @@ impl WhyLockedConfig {
                 events_files: args.events_files.clone(),
             }
         } else {
-            Source::Live(LiveConfig::resolve(&args.aws, &key_input)?)
+            Source::Live(Box::new(LiveConfig::resolve(&args.aws, &key_input)?))
         };
         if let (Some(_), Source::Files { .. } | Source::Bundle(_)) = (&args.aws.history, &source) {
             return Err(flag_err(
                 "--history",
                 "it chooses where kmsdoctor reads CloudTrail in AWS; the evidence files hold what they hold (leave it out)",
+            ));
+        }
+        if let (Some(flag), Source::Files { .. } | Source::Bundle(_)) =
+            (super::live::archive_flag(&args.aws), &source)
+        {
+            return Err(flag_err(
+                flag,
+                "it chooses whose credentials read the trail's archive in AWS; the evidence files hold what they hold (leave it out)",
             ));
         }
         if let (Some(given), Source::Files { .. } | Source::Bundle(_)) = (&args.aws.since, &source)

@@ -13,8 +13,8 @@ use super::aws::{
 };
 use super::bundle::{Bundle, BUNDLE_SCHEMA};
 use super::layers::RecordedLayers;
-use super::settings::Connection;
 use super::settings::History;
+use super::settings::{ArchiveAccess, Connection};
 use super::source::{
     EventsQuery, EventsSummary, EvidenceError, EvidenceSource, KeyEvidence, KeyPolicyStore,
     PolicyEvents, PrincipalFacts,
@@ -36,6 +36,8 @@ pub struct Request {
     pub now: DateTime<Utc>,
     pub pacing: LookupPacing,
     pub history: History,
+    /// Whose credentials read the archive (S3, Athena).
+    pub archive: ArchiveAccess,
 }
 
 impl Request {
@@ -53,12 +55,19 @@ impl Request {
             now,
             pacing: LookupPacing::from_env(),
             history: History::Lookup,
+            archive: ArchiveAccess::default(),
         }
     }
 
     /// The same request, reading older history from `history`.
     pub fn with_history(mut self, history: History) -> Request {
         self.history = history;
+        self
+    }
+
+    /// The same request, reading the archive with `archive`'s credentials.
+    pub fn with_archive(mut self, archive: ArchiveAccess) -> Request {
+        self.archive = archive;
         self
     }
 }
@@ -227,7 +236,17 @@ impl<'p> AwsSource<'p> {
             .creation
             .map(|c| c.date_naive() - chrono::Duration::days(1))
             .unwrap_or(since_start.date_naive());
-        let clients = aws::archive::in_bucket_region(&self.clients, &loc.bucket_region);
+        let clients = match self.archive_clients() {
+            Ok(c) => aws::archive::in_bucket_region(&c, &loc.bucket_region),
+            Err(e) => {
+                lookup.complete = false;
+                lookup.problems.push(format!(
+                    "the trail's archive cannot be read with {}: {e}",
+                    self.request.archive.describe()
+                ));
+                return Ok(None);
+            }
+        };
         if let History::Athena(settings) = &self.request.history {
             let settings = settings.clone();
             return self
@@ -289,9 +308,76 @@ impl<'p> AwsSource<'p> {
             settled: scan.settled,
             digests_checked: scan.digests_checked,
             validation: scan.validation,
+            credentials: self.request.archive.describe(),
             method: "s3".into(),
             ..ArchiveSummary::default()
         }))
+    }
+
+    /// The clients that read the archive: the run's own, or (`--archive-profile`,
+    /// `--archive-role-arn`) clients of other credentials, guarded alike and logging into the
+    /// run's call log. The role is assumed once, for an hour (STS's default session).
+    fn archive_clients(&self) -> Result<Clients, LiveError> {
+        let access = &self.request.archive;
+        if !access.is_set() {
+            return Ok(self.clients.clone());
+        }
+        let mode = match self.request.history {
+            History::Athena(_) => aws::Mode::Athena,
+            _ => aws::Mode::ReadOnly,
+        };
+        let conn = Connection {
+            profile: access
+                .profile
+                .clone()
+                .or_else(|| self.request.connection.profile.clone()),
+            ..self.request.connection.clone()
+        };
+        let config = self.runtime.block_on(aws::load_config(&conn))?;
+        let config = match &access.role_arn {
+            None => config,
+            Some(role) => {
+                let base = Clients::with_log(&config, mode, self.clients.calls.clone());
+                let out = self
+                    .runtime
+                    .block_on(
+                        base.sts
+                            .assume_role()
+                            .role_arn(role)
+                            .role_session_name("kmsdoctor-archive")
+                            .set_external_id(access.external_id.clone())
+                            .send(),
+                    )
+                    .map_err(|e| {
+                        LiveError::call(
+                            base.error("sts", "AssumeRole", &e).about(role.as_str()),
+                            "the role's trust policy must let you in (with the external id it asks for, --archive-external-id), and your policies must allow sts:AssumeRole on it",
+                        )
+                    })?;
+                let Some(c) = out.credentials() else {
+                    return Err(LiveError::Setup(format!(
+                        "sts AssumeRole {role} answered without credentials"
+                    )));
+                };
+                let expiry = std::time::SystemTime::try_from(*c.expiration()).ok();
+                let creds = aws_credential_types::Credentials::new(
+                    c.access_key_id(),
+                    c.secret_access_key(),
+                    Some(c.session_token().to_string()),
+                    expiry,
+                    "kmsdoctor-archive",
+                );
+                config
+                    .into_builder()
+                    .credentials_provider(
+                        aws_credential_types::provider::SharedCredentialsProvider::new(creds),
+                    )
+                    .build()
+            }
+        };
+        let mut c = Clients::with_log(&config, mode, self.clients.calls.clone());
+        c.region = self.clients.region.clone();
+        Ok(c)
     }
 
     /// `--history athena`: estimates what the query will scan and refuses above
@@ -410,6 +496,7 @@ impl<'p> AwsSource<'p> {
             settled,
             digests_checked: 0,
             validation: None,
+            credentials: self.request.archive.describe(),
             method: "athena".into(),
             query_id: Some(run.id),
             estimated_bytes: Some(est.bytes),

@@ -24,6 +24,36 @@ pub enum History {
     Athena(AthenaSettings),
 }
 
+/// Whose credentials read the trail's archive (S3 and Athena), when not the run's own: the
+/// organization trail's bucket usually lives in a log archive account.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ArchiveAccess {
+    /// A profile of ~/.aws/config for the archive reads (`--archive-profile`).
+    pub profile: Option<String>,
+    /// A role to assume for them (`--archive-role-arn`), from the archive profile's
+    /// credentials when one is given, else the run's.
+    pub role_arn: Option<String>,
+    /// The external id the role's trust policy asks for (`--archive-external-id`).
+    pub external_id: Option<String>,
+}
+
+impl ArchiveAccess {
+    /// Whether the archive is read with other credentials than the run's.
+    pub fn is_set(&self) -> bool {
+        self.profile.is_some() || self.role_arn.is_some()
+    }
+
+    /// Whose credentials read the archive, in words.
+    pub fn describe(&self) -> String {
+        match (&self.role_arn, &self.profile) {
+            (Some(r), Some(p)) => format!("the role {r}, assumed with the profile {p}"),
+            (Some(r), None) => format!("the role {r}, assumed with the run's credentials"),
+            (None, Some(p)) => format!("the profile {p}"),
+            (None, None) => "the run's credentials".to_string(),
+        }
+    }
+}
+
 /// Where and how the query runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AthenaSettings {

@@ -40,7 +40,7 @@
 //!   `oldest_day`, `days`, `list_calls`, `get_calls`, `bytes`, `records`, `events`,
 //!   `settled`, `digests_checked`, `validation` (`digests`, `backfill_digests`,
 //!   `signatures_verified`, `chain_links_verified`, `covered_from`, `covered_to`,
-//!   `log_files_verified`)
+//!   `log_files_verified`), `credentials` (whose credentials read the archive)
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -476,9 +476,10 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
     if let Some(a) = e.archive.as_ref().filter(|a| a.method == "athena") {
         let gb = crate::analysis::text::size_words;
         summary.push(format!(
-            "Athena query {} over {}: {} to {}, estimated {}, scanned {}{}, {} policy event(s) for this key{}",
+            "Athena query {} over {}{}: {} to {}, estimated {}, scanned {}{}, {} policy event(s) for this key{}",
             a.query_id.as_deref().unwrap_or("?"),
             a.location,
+            read_with(a),
             a.oldest_day.as_deref().unwrap_or("?"),
             a.newest_day.as_deref().unwrap_or("?"),
             a.estimated_bytes.map(gb).unwrap_or_else(|| "?".into()),
@@ -495,8 +496,9 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
         ));
     } else if let Some(a) = &e.archive {
         summary.push(format!(
-            "the trail's logs in {}: {} day(s) read{}, {} file(s), {} policy event(s) for this key, {} checked against digests{}{}",
+            "the trail's logs in {}{}: {} day(s) read{}, {} file(s), {} policy event(s) for this key, {} checked against digests{}{}",
             a.location,
+            read_with(a),
             a.days,
             match (&a.newest_day, &a.oldest_day) {
                 (Some(n), Some(o)) if n != o => format!(" ({n} back to {o})"),
@@ -531,4 +533,13 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
         wrap(out, "Evidence: ", "  ", &summary.join("; "))?;
     }
     Ok(())
+}
+
+/// ", read with ..." when the archive was read with other credentials than the run's.
+fn read_with(a: &crate::analysis::events::ArchiveSummary) -> String {
+    if a.credentials.is_empty() || a.credentials == "the run's credentials" {
+        String::new()
+    } else {
+        format!(", read with {}", a.credentials)
+    }
 }

@@ -764,7 +764,43 @@ fn the_caller_through_the_request_chain() {
 #[test]
 fn history_flags_are_checked_before_any_call() {
     let live = ["alias/x", "--region", "us-east-1"];
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 12] = [
+        (
+            &["--archive-role-arn", "arn:aws:iam::111122223333:role/R"],
+            "--archive-role-arn: it is for --history s3 or athena only",
+        ),
+        (
+            &[
+                "--history",
+                "s3",
+                "--archive-role-arn",
+                "arn:aws:iam::111122223333:user/U",
+            ],
+            "--archive-role-arn: `arn:aws:iam::111122223333:user/U` is not a role ARN",
+        ),
+        (
+            &["--history", "s3", "--archive-external-id", "abc"],
+            "--archive-external-id: it goes with --archive-role-arn",
+        ),
+        (
+            &[
+                "--history",
+                "s3",
+                "--archive-role-arn",
+                "arn:aws:iam::111122223333:role/R",
+                "--archive-external-id",
+                "a b",
+            ],
+            "--archive-external-id: an external id is 2 to 1224",
+        ),
+        (
+            &["--history", "athena", "--archive-profile", "log archive"],
+            "--archive-profile: a profile name has no spaces",
+        ),
+        (
+            &["--archive-profile", "logs"],
+            "--archive-profile: it is for --history s3 or athena only",
+        ),
         (
             &["--athena-table", "t"],
             "--athena-table: it is for --history athena only",
@@ -797,6 +833,31 @@ fn history_flags_are_checked_before_any_call() {
         assert_eq!(code, 1, "{extra:?}: {err}");
         assert!(err.contains(want), "{extra:?}: {err}");
     }
+    // With evidence files, or for scan, there is no archive to read.
+    let (code, _, err) = why_locked(&[
+        "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "--policy-file",
+        "fixtures/policies/default.json",
+        "--archive-profile",
+        "logs",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("--archive-profile: it chooses whose credentials"),
+        "{err}"
+    );
+    let (code, _, err) = kmsdoctor(&[
+        "scan",
+        "--archive-role-arn",
+        "arn:aws:iam::111122223333:role/R",
+        "--region",
+        "us-east-1",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("--archive-role-arn: scan reads each key's current policy"),
+        "{err}"
+    );
     let (code, _, err) = kmsdoctor(&["scan", "--history", "s3", "--region", "us-east-1"]);
     assert_eq!(code, 1, "{err}");
     assert!(

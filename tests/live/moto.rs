@@ -375,6 +375,7 @@ fn live_collection_only_reads_and_the_guard_holds_on_the_wire() {
             max_attempts: 2,
         },
         history: Default::default(),
+        archive: Default::default(),
     };
     let rt = runtime();
     let calls_log = clients.calls.clone();
@@ -2095,6 +2096,52 @@ fn history_from_the_trail_bucket_end_to_end() {
     assert_eq!(offline["verdict"], v["verdict"]);
     assert_eq!(offline["evidence"]["events_for_key"], 2);
     assert_eq!(offline["evidence"]["archive"], saved["archive"]);
+
+    // The archive read with a role of the log archive account (issue 25): assumed through
+    // the guarded STS client (AssumeRole in the call log), the S3 reads made with it, and
+    // the evidence saying whose credentials read what.
+    let role = "arn:aws:iam::123456789012:role/LogArchiveReader";
+    let out = kmsdoctor(&[
+        "why-locked",
+        &key,
+        "--history",
+        "s3",
+        "--archive-role-arn",
+        role,
+        "--archive-external-id",
+        "incident-2026",
+        "--output",
+        "json",
+        "--now",
+        now,
+        "--verbose",
+    ]);
+    let v = json(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("AssumeRole"), "{err}");
+    let archive = &v["evidence"]["archive"];
+    assert_eq!(archive["events"], 2, "{archive}\n{err}");
+    assert_eq!(
+        archive["credentials"],
+        format!("the role {role}, assumed with the run's credentials"),
+        "{archive}"
+    );
+    let table = kmsdoctor(&[
+        "why-locked",
+        &key,
+        "--history",
+        "s3",
+        "--archive-role-arn",
+        role,
+        "--now",
+        now,
+    ]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        words.contains(&format!("read with the role {role}")),
+        "{text}"
+    );
 
     // Without --history s3: where the older history is, and the flag to read it.
     let out = kmsdoctor(&["why-locked", &key, "--output", "json", "--now", now]);

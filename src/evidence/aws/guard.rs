@@ -24,6 +24,9 @@ use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 /// Every (service, operation) kmsdoctor's clients may send, as the SDK names them.
 pub const ALLOWED: &[(&str, &str)] = &[
     ("STS", "GetCallerIdentity"),
+    // `--archive-role-arn`: the credentials that read the trail's archive in a log archive
+    // account (a session; it changes nothing in either account).
+    ("STS", "AssumeRole"),
     ("KMS", "DescribeKey"),
     ("KMS", "GetKeyPolicy"),
     ("KMS", "ListAliases"),

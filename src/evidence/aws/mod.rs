@@ -244,8 +244,13 @@ impl Clients {
 
     /// Clients whose guard allows what `mode` allows (`fix --apply`: PutKeyPolicy too).
     pub fn with_mode(config: &SdkConfig, mode: guard::Mode) -> Clients {
+        Clients::with_log(config, mode, CallLog::default())
+    }
+
+    /// [`Clients::with_mode`], recording calls in `calls` (clients of other credentials
+    /// within one run share its log).
+    pub fn with_log(config: &SdkConfig, mode: guard::Mode, calls: CallLog) -> Clients {
         let region = config.region().map(|r| r.to_string()).unwrap_or_default();
-        let calls = CallLog::default();
         let guard = ReadOnlyGuard::with_mode(calls.clone(), &region, mode);
         let retry = aws_config::retry::RetryConfig::standard().with_max_attempts(3);
         Clients {
