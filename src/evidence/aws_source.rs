@@ -337,7 +337,8 @@ impl<'p> AwsSource<'p> {
         let config = match &access.role_arn {
             None => config,
             Some(role) => {
-                let base = Clients::with_log(&config, mode, self.clients.calls.clone());
+                let base =
+                    Clients::with_log(&config, aws::Mode::ArchiveRole, self.clients.calls.clone());
                 let out = self
                     .runtime
                     .block_on(

@@ -553,7 +553,7 @@ async fn read_digest(c: &Clients, loc: &TrailLocation, key: &str) -> Result<Dige
 }
 
 /// Reads every digest under the day folders `days` (only backfill digests when
-/// `backfill_only`), skipping keys already read.
+/// `backfill_only`), skipping keys already read; [`CONCURRENCY`] at once, kept in key order.
 async fn read_digest_days(
     c: &Clients,
     loc: &TrailLocation,
@@ -562,26 +562,32 @@ async fn read_digest_days(
     read: &mut Vec<DigestRead>,
     out: &mut ArchiveScan,
 ) {
+    let mut wanted: Vec<String> = Vec::new();
     for d in days {
         let prefix = loc.digest_prefix(*d);
-        let keys = match list_keys(c, &loc.bucket, &prefix, &mut out.lists).await {
-            Ok(k) => k,
-            Err(m) => {
-                out.problems.push(m.to_string());
-                continue;
-            }
-        };
-        for k in keys {
-            if (backfill_only && !is_backfill(&k)) || read.iter().any(|r| r.key == k) {
-                continue;
-            }
-            out.gets += 1;
-            match read_digest(c, loc, &k).await {
-                Ok(r) => read.push(r),
-                Err(m) => out
-                    .problems
-                    .push(format!("the digest {} cannot be read: {m}", loc.uri(&k))),
-            }
+        match list_keys(c, &loc.bucket, &prefix, &mut out.lists).await {
+            Ok(keys) => wanted.extend(keys.into_iter().filter(|k| {
+                (is_backfill(k) || !backfill_only) && !read.iter().any(|r| &r.key == k)
+            })),
+            Err(m) => out.problems.push(m.to_string()),
+        }
+    }
+    out.gets += wanted.len() as u32;
+    let mut got: Vec<(String, Result<DigestRead, ReadError>)> = stream::iter(wanted)
+        .map(|k| async move {
+            let r = read_digest(c, loc, &k).await;
+            (k, r)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    for (k, r) in got {
+        match r {
+            Ok(r) => read.push(r),
+            Err(m) => out
+                .problems
+                .push(format!("the digest {} cannot be read: {m}", loc.uri(&k))),
         }
     }
 }

@@ -24,9 +24,6 @@ use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 /// Every (service, operation) kmsdoctor's clients may send, as the SDK names them.
 pub const ALLOWED: &[(&str, &str)] = &[
     ("STS", "GetCallerIdentity"),
-    // `--archive-role-arn`: the credentials that read the trail's archive in a log archive
-    // account (a session; it changes nothing in either account).
-    ("STS", "AssumeRole"),
     ("KMS", "DescribeKey"),
     ("KMS", "GetKeyPolicy"),
     ("KMS", "ListAliases"),
@@ -78,6 +75,10 @@ pub const FIX_APPLY: (&str, &str) = ("KMS", "PutKeyPolicy");
 /// (it hands out credentials, so no other command's clients may send it).
 pub const ORG_SCAN: &[(&str, &str)] = &[("STS", "AssumeRole"), ("Organizations", "ListAccounts")];
 
+/// `--archive-role-arn` alone: the session whose credentials read the trail's archive in the
+/// log archive account; only the STS client that asks for it may send it.
+pub const ARCHIVE_ROLE: (&str, &str) = ("STS", "AssumeRole");
+
 /// `--history athena` alone: starting the one query, which writes its results to the
 /// workgroup's output location (the only thing this mode writes).
 pub const ATHENA_QUERY: (&str, &str) = ("Athena", "StartQueryExecution");
@@ -94,6 +95,8 @@ pub enum Mode {
     OrgScan,
     /// [`ALLOWED`] and [`ATHENA_QUERY`].
     Athena,
+    /// [`ALLOWED`] and [`ARCHIVE_ROLE`].
+    ArchiveRole,
 }
 
 /// Whether the guard lets this call go.
@@ -116,6 +119,9 @@ pub fn is_allowed_in(mode: Mode, service: &str, operation: &str) -> bool {
         || (mode == Mode::Athena
             && ATHENA_QUERY.0.eq_ignore_ascii_case(service)
             && ATHENA_QUERY.1 == operation)
+        || (mode == Mode::ArchiveRole
+            && ARCHIVE_ROLE.0.eq_ignore_ascii_case(service)
+            && ARCHIVE_ROLE.1 == operation)
 }
 
 /// One AWS call, as sent.
@@ -327,6 +333,14 @@ mod tests {
             assert!(!is_allowed_in(mode, "Athena", "StartQueryExecution"));
         }
         assert!(!is_allowed_in(Mode::Athena, "KMS", "PutKeyPolicy"));
+        assert!(is_allowed_in(Mode::ArchiveRole, "STS", "AssumeRole"));
+        assert!(!is_allowed_in(Mode::Athena, "STS", "AssumeRole"));
+        assert!(!is_allowed_in(Mode::ArchiveRole, "KMS", "PutKeyPolicy"));
+        assert!(!is_allowed_in(
+            Mode::ArchiveRole,
+            "Organizations",
+            "ListAccounts"
+        ));
     }
 
     #[test]
