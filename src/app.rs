@@ -66,6 +66,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write, ui: Ui) -> Resul
     match &cli.command {
         Command::Explain(args) => explain::run(args, out, err, ui.style),
         Command::WhyLocked(args) => why_locked::run(args, out, err, ui),
+        Command::History(args) => why_locked::run_history(args, out, err, ui),
         Command::Collect(args) => collect::run(args, err, ui),
         Command::Check(args) => check::run(args, out, err, ui.style),
         Command::Fix(args) => fix::run(args, out, err, ui),

@@ -11,7 +11,6 @@ use super::eval::{decide, Decision};
 use super::lockout::{assess, AdminKind, Setting, Verdict};
 use super::policy::{Policy, PolicyDocument};
 use super::principal::Caller;
-use super::reference::StatementRef;
 
 /// The SHA-256 of a policy's canonical JSON (members in their order, no whitespace), in hex:
 /// the same for the text CloudTrail recorded and the text GetKeyPolicy returns, whatever
@@ -30,72 +29,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// One statement's change, by its label (`Sid`, or `#INDEX` without one).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StatementChange {
-    pub statement: String,
-    /// `added`, `removed` or `changed`.
-    pub change: &'static str,
-    /// The statement before (removed, changed) and after (added, changed), as compact JSON.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub before: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub after: Option<String>,
-}
-
-/// The statements of a policy text by label, in order.
-fn statements(text: &str) -> Vec<(String, Value)> {
-    let Ok(v) = serde_json::from_str::<Value>(text) else {
-        return Vec::new();
-    };
-    let list = match v.get("Statement") {
-        Some(Value::Array(items)) => items.clone(),
-        Some(one @ Value::Object(_)) => vec![one.clone()],
-        _ => Vec::new(),
-    };
-    list.into_iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let label = StatementRef::label_of(s.get("Sid").and_then(Value::as_str), i);
-            (label, s)
-        })
-        .collect()
-}
-
-/// What changes from `before` to `after`, statement by statement.
-pub fn diff(before: &str, after: &str) -> Vec<StatementChange> {
-    let old = statements(before);
-    let new = statements(after);
-    let mut out = Vec::new();
-    for (label, s) in &old {
-        match new.iter().find(|(l, _)| l == label) {
-            None => out.push(StatementChange {
-                statement: label.clone(),
-                change: "removed",
-                before: Some(s.to_string()),
-                after: None,
-            }),
-            Some((_, n)) if n != s => out.push(StatementChange {
-                statement: label.clone(),
-                change: "changed",
-                before: Some(s.to_string()),
-                after: Some(n.to_string()),
-            }),
-            Some(_) => {}
-        }
-    }
-    for (label, s) in &new {
-        if !old.iter().any(|(l, _)| l == label) {
-            out.push(StatementChange {
-                statement: label.clone(),
-                change: "added",
-                before: None,
-                after: Some(s.to_string()),
-            });
-        }
-    }
-    out
-}
+pub use super::policy::diff::{diff, StatementChange};
 
 /// What applying a policy would do, and why kmsdoctor would refuse to apply it.
 #[derive(Debug, Clone, Serialize)]

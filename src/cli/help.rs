@@ -13,6 +13,17 @@ Exit codes:
 
 More flags (the request chain, Athena, --any-region): --help";
 
+pub const HISTORY: &str = "\
+Examples:
+  kmsdoctor history alias/my-key --region eu-west-1
+  kmsdoctor history KEY_ARN --history s3 --output json > timeline.json
+  kmsdoctor history --from bundle.json
+
+Exit codes:
+  0 the timeline was shown (whatever the verdicts), 1 bad input or a failed call, 2 usage
+
+It takes why-locked's flags (evidence, --history, --since, the request chain); --help lists them.";
+
 pub const EXPLAIN: &str = "\
 Examples:
   kmsdoctor explain --principal arn:aws:iam::111122223333:role/Admin --action kms:PutKeyPolicy --policy-file policy.json

@@ -54,6 +54,11 @@ pub enum Command {
     /// Why a key's policy locks people out, who can still get back in, and how.
     #[command(after_help = help::WHY_LOCKED)]
     WhyLocked(WhyLockedArgs),
+    /// Every version of a key's policy from the same evidence as why-locked: who made it,
+    /// from where, whether the safety check was bypassed, its verdict, and the statements it
+    /// added, removed or changed; a version that hands the key to another account is marked.
+    #[command(after_help = help::HISTORY)]
+    History(WhyLockedArgs),
     /// Gather a key's evidence from AWS into one file, to diagnose elsewhere with
     /// `why-locked --from FILE`.
     #[command(after_help = help::COLLECT)]
@@ -302,7 +307,7 @@ impl Cli {
     /// Whether `--verbose` was given (logs each AWS call on stderr).
     pub fn verbose(&self) -> bool {
         match &self.command {
-            Command::WhyLocked(a) => a.aws.verbose,
+            Command::WhyLocked(a) | Command::History(a) => a.aws.verbose,
             Command::Collect(a) => a.aws.verbose,
             Command::Fix(a) => a.aws.verbose,
             Command::Scan(a) => a.aws.verbose,

@@ -47,6 +47,60 @@ pub fn run(
         .as_deref()
         .map(|p| files::NewFile::create(p, "--write-repaired"))
         .transpose()?;
+    let inv = gather(&cfg, err, ui)?;
+    let diagnosis = &inv.diagnosis;
+    let repaired = match (repaired_file, &diagnosis.policy, &diagnosis.key.account) {
+        (None, _, _) => None,
+        (Some(_), None, _) | (Some(_), _, None) => {
+            return Err(AppError::Repair(
+                "there is no key policy to repair: give --policy-file or CloudTrail events".into(),
+            ))
+        }
+        (Some(file), Some(doc), Some(account)) => {
+            let setting = Setting::new(
+                &diagnosis.key,
+                account,
+                cfg.now,
+                inv.key_evidence.aliases.as_deref(),
+                inv.key_evidence.properties.as_ref(),
+            );
+            let r = repair(&doc.text, &setting).map_err(|e| AppError::Repair(e.to_string()))?;
+            let path = file.path().display().to_string();
+            file.finish(&r.policy)?;
+            Some(RepairedPolicy {
+                path,
+                changes: r.changes,
+            })
+        }
+    };
+    let plan = recovery_plan(&PlanInput {
+        diagnosis,
+        repaired_path: repaired.as_ref().map(|r| r.path.as_str()),
+        rerun: &cfg.rerun,
+        flags: &cfg.flags,
+    });
+    let summary = evidence_summary(&cfg, &inv);
+    let report = WhyLockedReport {
+        diagnosis,
+        plan: &plan,
+        repaired: repaired.as_ref(),
+        evidence: &summary,
+    };
+    match cfg.output {
+        OutputFormat::Json => why_locked::render_json(out, &report)?,
+        OutputFormat::Table => why_locked::render_table(out, &report, ui.style)?,
+    }
+    out.flush()?;
+    Ok(diagnosis.verdict.exit_code())
+}
+
+/// The evidence read and the key diagnosed, as `why-locked` and `history` share them: the
+/// source the flags chose, the layers' files, the investigation, and the warnings on stderr.
+pub(crate) fn gather(
+    cfg: &WhyLockedConfig,
+    err: &mut dyn Write,
+    ui: Ui,
+) -> Result<super::Investigation, AppError> {
     let mode = ui.progress;
     let throttle = Throttle::new();
     let file_progress = move |done: usize, total: usize| match mode {
@@ -161,43 +215,18 @@ pub fn run(
             .into());
         }
     }
+    Ok(inv)
+}
 
-    let repaired = match (repaired_file, &diagnosis.policy, &diagnosis.key.account) {
-        (None, _, _) => None,
-        (Some(_), None, _) | (Some(_), _, None) => {
-            return Err(AppError::Repair(
-                "there is no key policy to repair: give --policy-file or CloudTrail events".into(),
-            ))
-        }
-        (Some(file), Some(doc), Some(account)) => {
-            let setting = Setting::new(
-                &diagnosis.key,
-                account,
-                cfg.now,
-                inv.key_evidence.aliases.as_deref(),
-                inv.key_evidence.properties.as_ref(),
-            );
-            let r = repair(&doc.text, &setting).map_err(|e| AppError::Repair(e.to_string()))?;
-            let path = file.path().display().to_string();
-            file.finish(&r.policy)?;
-            Some(RepairedPolicy {
-                path,
-                changes: r.changes,
-            })
-        }
-    };
-    let plan = recovery_plan(&PlanInput {
-        diagnosis,
-        repaired_path: repaired.as_ref().map(|r| r.path.as_str()),
-        rerun: &cfg.rerun,
-        flags: &cfg.flags,
-    });
+/// What the evidence amounted to, for the report.
+fn evidence_summary(cfg: &WhyLockedConfig, inv: &super::Investigation) -> EvidenceSummary {
     let policy_file = match &cfg.source {
         Source::Files { policy_file, .. } => policy_file.as_ref().map(|p| p.display().to_string()),
         _ => None,
     };
     let e = &inv.events;
-    let summary = EvidenceSummary {
+    let diagnosis = &inv.diagnosis;
+    EvidenceSummary {
         source: match &cfg.source {
             Source::Files { .. } => "files",
             Source::Bundle(_) => "bundle",
@@ -213,17 +242,52 @@ pub fn run(
         unreadable_records: e.unreadable,
         events_for_key: diagnosis.history.len() + diagnosis.failed_changes.len(),
         archive: e.archive.clone(),
+    }
+}
+
+/// `kmsdoctor history`: every version of the key policy from the same evidence as
+/// `why-locked`, each with who made it, from where, its verdict and what it changed.
+pub fn run_history(
+    args: &WhyLockedArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    ui: Ui,
+) -> Result<u8, AppError> {
+    let cfg = WhyLockedConfig::resolve(args)?;
+    if cfg.write_repaired.is_some() {
+        return Err(FlagError {
+            flag: "--write-repaired",
+            message: "history writes no policy: use why-locked for a repaired one".into(),
+        }
+        .into());
+    }
+    let inv = gather(&cfg, err, ui)?;
+    let d = &inv.diagnosis;
+    let timeline = match &d.key.account {
+        Some(account) => {
+            let setting = Setting::new(
+                &d.key,
+                account,
+                cfg.now,
+                inv.key_evidence.aliases.as_deref(),
+                inv.key_evidence.properties.as_ref(),
+            );
+            crate::analysis::lockout::timeline(&d.history, &setting)
+        }
+        None => crate::analysis::lockout::timeline_without_account(&d.history),
     };
-    let report = WhyLockedReport {
-        diagnosis,
-        plan: &plan,
-        repaired: repaired.as_ref(),
+    let summary = evidence_summary(&cfg, &inv);
+    let report = crate::report::history::HistoryReport {
+        key: d.key.arn.as_deref().unwrap_or(d.key.id.as_str()),
+        verdict: d.verdict,
+        versions: &timeline,
+        failed_changes: &d.failed_changes,
         evidence: &summary,
     };
     match cfg.output {
-        OutputFormat::Json => why_locked::render_json(out, &report)?,
-        OutputFormat::Table => why_locked::render_table(out, &report, ui.style)?,
+        OutputFormat::Json => crate::report::history::render_json(out, &report)?,
+        OutputFormat::Table => crate::report::history::render_table(out, &report, ui.style)?,
     }
     out.flush()?;
-    Ok(diagnosis.verdict.exit_code())
+    Ok(0)
 }

@@ -6,6 +6,7 @@ pub mod check;
 pub mod explain;
 pub mod fix;
 pub mod guard;
+pub mod history;
 pub mod scan;
 pub mod why_locked;
 

@@ -496,7 +496,7 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
         ));
     } else if let Some(a) = &e.archive {
         summary.push(format!(
-            "the trail's logs in {}{}: {} day(s) read{}, {} file(s), {} policy event(s) for this key, {} checked against digests{}{}",
+            "the trail's logs in {}{}: {} day(s) read{}, {} file(s) ({} of JSON), {} policy event(s) for this key, {} checked against digests{}{}",
             a.location,
             read_with(a),
             a.days,
@@ -506,6 +506,7 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
                 _ => String::new(),
             },
             a.get_calls,
+            crate::analysis::text::size_words(a.bytes),
             a.events,
             a.digests_checked,
             a.validation

@@ -1208,3 +1208,83 @@ fn a_skipped_record_is_named_with_its_file_event_and_reason() {
         "{err}"
     );
 }
+
+/// `kmsdoctor history` (issue 25, item 8): every version of the key policy from the same
+/// evidence as why-locked, each with its time, actor, source address, bypass flag, verdict
+/// and statement-level changes; a version that hands the key to another account is marked.
+#[test]
+fn history_shows_each_version_with_its_changes_and_marks_a_handover() {
+    let root = Path::new("fixtures/scenarios");
+    let run = |events: &str, extra: &[&str]| {
+        let out = Command::cargo_bin("kmsdoctor")
+            .expect("binary")
+            .current_dir(root)
+            .args(["history", KEY, "--events-file", events])
+            .args(extra)
+            .args(["--now", "2026-11-23T00:00:00Z"])
+            .output()
+            .expect("run");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // The delegation removed: two versions, the second's removals and additions.
+    let (code, out, err) = run("03-delegation-removed/events", &[]);
+    assert_eq!(code, 0, "{err}");
+    snapshot!("history__table_delegation_removed", out);
+
+    // The destructive pattern: the key handed to another account, the check bypassed.
+    let (code, out, err) = run(
+        "95-lockout-then-deletion-scheduled/events",
+        &["--output", "json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let versions = v["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 2, "{v}");
+    assert_eq!(versions[0]["hands_to_other_account"], false);
+    let last = &versions[1];
+    assert_eq!(last["event_name"], "PutKeyPolicy");
+    assert_eq!(last["bypass_lockout_check"], true);
+    assert_eq!(last["hands_to_other_account"], true, "{last}");
+    assert!(
+        last["other_account_use"][0]
+            .as_str()
+            .unwrap()
+            .contains("arn:aws:iam::999988887777:root"),
+        "{last}"
+    );
+    let changes: Vec<(&str, &str)> = last["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["change"].as_str().unwrap(),
+                c["statement"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(changes.contains(&("added", "Takeover")), "{changes:?}");
+    assert!(
+        changes.contains(&("removed", "Enable IAM User Permissions")),
+        "{changes:?}"
+    );
+    assert_eq!(v["schema_version"], 1);
+    let (_, table, _) = run("95-lockout-then-deletion-scheduled/events", &[]);
+    assert!(
+        table.contains("the lockout safety check was bypassed")
+            && table.contains("this version hands a use of the key to another account"),
+        "{table}"
+    );
+
+    // history writes no policy.
+    let (code, _, err) = run(
+        "03-delegation-removed/events",
+        &["--write-repaired", "x.json"],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--write-repaired"), "{err}");
+}

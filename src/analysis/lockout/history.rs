@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::assess::Verdict;
 use super::causes::what_changed;
-use super::delegation::default_policy;
+use super::delegation::{default_policy, Setting};
 use super::key::KeyRef;
 use crate::analysis::events::{Actor, EventName, PolicyEvent};
 use crate::analysis::policy::{parse_policy, Policy, PolicyKind};
@@ -339,4 +339,61 @@ pub fn history_settled(
         &mut Vec::new(),
     );
     history.iter().any(|v| v.verdict == Verdict::Ok)
+}
+
+/// One version of the key policy in a timeline: the version, what it changed from the one
+/// before (statement by statement; the first version's statements are all added), and the
+/// statements that let other accounts use the key (KL223), marked when this version is the
+/// one that handed that use over.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineEntry<'a> {
+    #[serde(flatten)]
+    pub version: &'a PolicyVersion,
+    pub changes: Vec<crate::analysis::policy::diff::StatementChange>,
+    /// What each statement lets another account do with the key, as KL223 says it.
+    pub other_account_use: Vec<String>,
+    /// Whether this version hands a use of the key to another account that the version
+    /// before it did not.
+    pub hands_to_other_account: bool,
+}
+
+/// The key policy's versions, oldest first, each with its changes and what it lets other
+/// accounts do (judged in `setting`, the key's account).
+pub fn timeline<'a>(
+    versions: &'a [PolicyVersion],
+    setting: &Setting<'_>,
+) -> Vec<TimelineEntry<'a>> {
+    build_timeline(versions, |p| {
+        super::causes::other_account_use(p, setting)
+            .into_iter()
+            .map(|f| f.message)
+            .collect()
+    })
+}
+
+/// [`timeline`] when the key's account is not known: no account to call "other".
+pub fn timeline_without_account(versions: &[PolicyVersion]) -> Vec<TimelineEntry<'_>> {
+    build_timeline(versions, |_| Vec::new())
+}
+
+fn build_timeline<'a>(
+    versions: &'a [PolicyVersion],
+    other: impl Fn(&Policy) -> Vec<String>,
+) -> Vec<TimelineEntry<'a>> {
+    let mut out: Vec<TimelineEntry<'a>> = Vec::with_capacity(versions.len());
+    let mut before_text = "";
+    let mut before_use: Vec<String> = Vec::new();
+    for v in versions {
+        let uses = v.policy.as_ref().map(&other).unwrap_or_default();
+        let hands = uses.iter().any(|u| !before_use.contains(u));
+        out.push(TimelineEntry {
+            version: v,
+            changes: crate::analysis::policy::diff::diff(before_text, &v.policy_text),
+            other_account_use: uses.clone(),
+            hands_to_other_account: hands,
+        });
+        before_text = &v.policy_text;
+        before_use = uses;
+    }
+    out
 }

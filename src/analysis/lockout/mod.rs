@@ -21,7 +21,10 @@ use serde::Serialize;
 pub use admins::{AdminKind, CallerAccess, Existence, RecoverableAdmin};
 pub use assess::{assess, Assessment, Verdict};
 pub use delegation::{default_policy, Setting, DELEGATION_SID};
-pub use history::{history_settled, FailedChange, LockoutEvent, PolicyVersion, StateChange};
+pub use history::{
+    history_settled, timeline, timeline_without_account, FailedChange, LockoutEvent, PolicyVersion,
+    StateChange, TimelineEntry,
+};
 pub use key::{KeyProperties, KeyRef, KeyRefError};
 pub use live_facts::{apply_iam_facts, note_incomplete};
 pub use view::generic;

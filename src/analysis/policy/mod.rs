@@ -11,6 +11,7 @@
 //! common clean policy (no finding, no escape, no repeated key) in one pass, and hands
 //! anything else to `parse`; `read` is the way in, which tries them in that order.
 
+pub mod diff;
 mod fast;
 mod parse;
 mod read;
