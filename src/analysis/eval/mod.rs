@@ -446,3 +446,73 @@ fn combine(
     }
     (Decision::Conditional, deciding, out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::context::Context;
+    use crate::analysis::policy::{parse_policy, PolicyKind};
+
+    fn request(action: &str) -> Request {
+        Request::new(
+            Caller::parse("arn:aws:iam::111122223333:role/Admin").unwrap(),
+            action.into(),
+            Resource::Key(Some(
+                "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+                    .into(),
+            )),
+            "111122223333".into(),
+            Context::open(),
+        )
+    }
+
+    fn policy(statements: &str) -> Policy {
+        parse_policy(
+            &format!(r#"{{"Version":"2012-10-17","Statement":[{statements}]}}"#),
+            PolicyKind::Key,
+            "key-policy",
+        )
+        .unwrap()
+    }
+
+    const DELEGATION: &str = r#"{"Sid":"Root","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}"#;
+
+    /// The mutation run's survivors in `combine` and `evaluate_with` (issue 23): a Deny with
+    /// two conditions is escaped by failing either (two alternatives, not one), and the note
+    /// that IAM was not given is said exactly when it was not and IAM must allow.
+    #[test]
+    fn each_condition_of_a_deny_is_a_way_around_it_and_the_iam_note_is_exact() {
+        let deny = r#"{"Sid":"Guard","Effect":"Deny","Principal":"*","Action":"kms:PutKeyPolicy","Resource":"*",
+            "Condition":{"Bool":{"aws:MultiFactorAuthPresent":"false"},"NotIpAddress":{"aws:SourceIp":"203.0.113.0/24"}}}"#;
+        let p = policy(&format!("{DELEGATION},{deny}"));
+        let e = decide(&request("kms:PutKeyPolicy"), Some(&p), None);
+        assert_eq!(e.decision, Decision::Conditional, "{e:?}");
+        assert!(e.requirements.len() >= 2, "{:?}", e.requirements);
+        assert!(
+            e.notes
+                .iter()
+                .any(|n| n.contains("IAM policies were not given")),
+            "{:?}",
+            e.notes
+        );
+        // The caller's IAM policies known (an admin policy): no such note.
+        let admin = parse_policy(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+            PolicyKind::Identity,
+            "admin",
+        )
+        .unwrap();
+        let e = decide(
+            &request("kms:PutKeyPolicy"),
+            Some(&p),
+            Some(std::slice::from_ref(&admin)),
+        );
+        assert!(
+            !e.notes
+                .iter()
+                .any(|n| n.contains("IAM policies were not given")),
+            "{:?}",
+            e.notes
+        );
+    }
+}

@@ -179,3 +179,47 @@ fn derive_context(
     }
     (ctx, notes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The mutation run's survivors in `Resource::parse` (issue 23): a key ARN needs an id
+    /// after `key/`, an alias ARN a name after `alias/`, and each is what it names.
+    #[test]
+    fn a_resource_is_a_key_or_an_alias_with_a_name() {
+        let k = "arn:aws:kms:us-east-1:111122223333:key/1234abcd";
+        let a = "arn:aws:kms:us-east-1:111122223333:alias/app";
+        assert_eq!(Resource::parse(k), Ok(Resource::Key(Some(k.into()))));
+        assert_eq!(Resource::parse(a), Ok(Resource::Alias(a.into())));
+        assert_eq!(Resource::parse("*"), Ok(Resource::Key(None)));
+        for bare in [
+            "arn:aws:kms:us-east-1:111122223333:key/",
+            "arn:aws:kms:us-east-1:111122223333:alias/",
+        ] {
+            assert!(
+                matches!(
+                    Resource::parse(bare),
+                    Err(ResourceError::NeitherKeyNorAlias(_))
+                ),
+                "{bare}"
+            );
+        }
+        assert_eq!(
+            Resource::parse("arn:aws:kms:us-east-1:111122223333:key/x"),
+            Ok(Resource::Key(Some(
+                "arn:aws:kms:us-east-1:111122223333:key/x".into()
+            )))
+        );
+        assert_eq!(
+            Resource::parse("arn:aws:kms:us-east-1:111122223333:alias/x"),
+            Ok(Resource::Alias(
+                "arn:aws:kms:us-east-1:111122223333:alias/x".into()
+            ))
+        );
+        assert!(matches!(
+            Resource::parse("arn:aws:s3:::bucket"),
+            Err(ResourceError::NotKms(_))
+        ));
+    }
+}
