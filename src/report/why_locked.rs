@@ -25,6 +25,11 @@
 //!   `source_ip`, `state` (what it left), `deletion_date`, `error_code` (a failed call)
 //! - `can_cancel_deletion` (an unrecoverable key pending deletion): principals that may
 //!   still call CancelKeyDeletion, which stops the clock while AWS Support restores access
+//! - `data_paths` (any verdict but `ok`; empty otherwise): who can still use the key:
+//!   `principal`, `via` (`key_policy`), `other_account`, `operations` (`kms:Decrypt`,
+//!   `kms:ReEncryptFrom`, `kms:GenerateDataKey`, `kms:Encrypt`), `decision`, `statements`,
+//!   `requirements` (as for `recoverable_admins`); `data_paths_note`: what the key's state
+//!   does to them (none works while it is disabled or pending deletion; deletion ends them)
 //! - `failed_changes`: CreateKey/PutKeyPolicy calls that failed (they changed nothing)
 //! - `recovery_plan`: `step`, `text`, `command`, and `alternative` (`text`, `command`):
 //!   another way to do the same step, pasted instead of it
@@ -113,6 +118,9 @@ struct WhyLockedJson<'a> {
     state_changes: &'a [crate::analysis::lockout::StateChange],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     can_cancel_deletion: &'a [String],
+    data_paths: &'a [crate::analysis::lockout::data::DataPath],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_paths_note: Option<&'a str>,
     failed_changes: &'a [crate::analysis::lockout::FailedChange],
     recovery_plan: &'a [Step],
     repaired_policy: Option<&'a RepairedPolicy>,
@@ -145,6 +153,8 @@ pub fn render_json(out: &mut dyn Write, r: &WhyLockedReport<'_>) -> io::Result<(
         history: &d.history,
         state_changes: &d.state_changes,
         can_cancel_deletion: &d.can_cancel_deletion,
+        data_paths: &d.data_paths,
+        data_paths_note: d.data_paths_note.as_deref(),
         failed_changes: &d.failed_changes,
         recovery_plan: r.plan,
         repaired_policy: r.repaired,
@@ -361,6 +371,64 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
         }
     } else if d.verdict == Verdict::Unrecoverable {
         writeln!(out, "\nNobody that can exist may change the key policy.")?;
+    }
+
+    if !d.data_paths.is_empty() {
+        writeln!(
+            out,
+            "\n{}",
+            style.bold("Who can still use the key's data (by the key policy):")
+        )?;
+        for (i, p) in d.data_paths.iter().enumerate() {
+            let statements: Vec<&str> = p.statements.iter().map(|s| s.label.as_str()).collect();
+            wrap(
+                out,
+                &format!("  {}. ", i + 1),
+                "     ",
+                &format!(
+                    "{}: {}{}",
+                    p.principal,
+                    p.operations.join(", "),
+                    if statements.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (statement {})", statements.join(", "))
+                    }
+                ),
+            )?;
+            let needs: Vec<String> = p
+                .requirements
+                .iter()
+                .map(|alt| {
+                    alt.all_of
+                        .iter()
+                        .map(|r| r.text.clone())
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                })
+                .filter(|s| !s.is_empty())
+                .collect();
+            if !needs.is_empty() {
+                wrap(
+                    out,
+                    "     ",
+                    "     ",
+                    &format!("needs {}", needs.join(", or ")),
+                )?;
+            }
+            if p.other_account {
+                wrap(
+                    out,
+                    "     ",
+                    "     ",
+                    "another account: its own IAM policies must allow it too",
+                )?;
+            }
+        }
+    }
+
+    if let Some(n) = &d.data_paths_note {
+        wrap(out, "  ", "  ", &format!("But {n}."))?;
     }
 
     writeln!(out, "\n{}", style.bold("Recovery plan:"))?;

@@ -44,6 +44,9 @@ struct Expect {
     findings: Vec<String>,
     ok_requirement: Option<String>,
     admin_requirement: Option<String>,
+    /// Who can still use the key's data: principal to its operations (issue 28), exactly.
+    #[serde(default)]
+    data_paths: Option<std::collections::BTreeMap<String, Vec<String>>>,
 }
 
 fn scenarios() -> Vec<PathBuf> {
@@ -183,6 +186,27 @@ fn check(dir: &Path) -> Result<(), String> {
             .collect();
         if !all.contains(want) {
             problems.push(format!("no admin requirement {want:?}: {all:?}"));
+        }
+    }
+    if let Some(want) = &s.expect.data_paths {
+        let got: std::collections::BTreeMap<String, Vec<String>> = v["data_paths"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                (
+                    p["principal"].as_str().unwrap_or_default().to_string(),
+                    p["operations"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|o| o.as_str().map(str::to_string))
+                        .collect(),
+                )
+            })
+            .collect();
+        if &got != want {
+            problems.push(format!("data paths {got:?}, expected {want:?}"));
         }
     }
     if v["schema_version"] != 2

@@ -10,6 +10,7 @@
 pub mod admins;
 pub mod assess;
 mod causes;
+pub mod data;
 pub mod delegation;
 pub mod history;
 pub mod key;
@@ -83,6 +84,13 @@ pub struct Diagnosis {
     /// A key pending deletion whose policy nobody can change: the principals that may still
     /// call CancelKeyDeletion, which stops the clock while AWS Support restores access.
     pub can_cancel_deletion: Vec<String>,
+    /// For any verdict but `ok`: who the policy still lets use the key, for which data
+    /// operations (issue 28: the key policy's part; grants and related multi-Region keys
+    /// are not read yet).
+    pub data_paths: Vec<data::DataPath>,
+    /// What the key's state does to the data paths (none works while it is disabled or
+    /// pending deletion; deletion ends them all).
+    pub data_paths_note: Option<String>,
 }
 
 impl Diagnosis {
@@ -208,6 +216,7 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
     let key_status = key_status.at(ev.now);
     let mut verdict = Verdict::Unknown;
     let mut can_cancel_deletion = Vec::new();
+    let mut data_paths = Vec::new();
     let mut ok_requirements = Vec::new();
     let mut admins = Vec::new();
     let mut policy_findings = Vec::new();
@@ -222,6 +231,9 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
             && key_status.state.as_deref() == Some("PendingDeletion")
         {
             can_cancel_deletion = admins::can_cancel_deletion(policy, s);
+        }
+        if verdict != Verdict::Ok {
+            data_paths = data::data_paths(policy, s);
         }
         findings.extend(a.findings);
         policy_findings = policy.findings.clone();
@@ -277,6 +289,9 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
         findings.insert(0, f);
     }
 
+    let data_paths_note = (!data_paths.is_empty())
+        .then(|| data::state_note(&key_status))
+        .flatten();
     Diagnosis {
         key,
         verdict,
@@ -295,6 +310,8 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
         key_status,
         state_changes,
         can_cancel_deletion,
+        data_paths_note,
+        data_paths,
     }
 }
 
