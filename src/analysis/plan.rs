@@ -306,6 +306,7 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
                 d.key.account.as_deref().unwrap_or("?"),
                 key
             ));
+            rescue(&mut steps, input);
             steps.say("Until then, do not delete IAM principals or aliases that the policy names: the evidence helps AWS Support");
         }
         Verdict::Unrecoverable => {
@@ -314,6 +315,7 @@ pub fn recovery_plan(input: &PlanInput<'_>) -> Vec<Step> {
                 d.key.account.as_deref().unwrap_or("?"),
                 key
             ));
+            rescue(&mut steps, input);
             steps.say("Until then, do not delete IAM principals or aliases that the policy names: the evidence helps AWS Support");
         }
         Verdict::Unknown => {
@@ -777,4 +779,149 @@ fn list_policies_for_target(input: &PlanInput<'_>, target: &str, filter: &str) -
     )
     .word("--filter")
     .word(filter)
+}
+
+/// The rescue of the data (issue 28), when nobody can fix the policy but someone can still
+/// use the key: a new key with KMS's default policy, then each ciphertext moved under it by a
+/// principal of the key's account the policy still lets in (ReEncrypt, which never exposes
+/// the plaintext, when it may; else Decrypt piped into Encrypt), before the deletion date
+/// when there is one; for data AWS services hold, their documented way. Other accounts'
+/// paths are said, not scripted: only their own credentials can use them.
+fn rescue(steps: &mut Steps, input: &PlanInput<'_>) {
+    let d = input.diagnosis;
+    if d.data_paths.is_empty() {
+        return;
+    }
+    let before = if d.key_status.deletion_pending() {
+        format!(
+            ", before the key is deleted {}",
+            d.key_status.when_deleted()
+        )
+    } else {
+        String::new()
+    };
+    let ours: Vec<&super::lockout::data::DataPath> = d
+        .data_paths
+        .iter()
+        .filter(|p| !p.other_account && p.operations.contains(&"kms:Decrypt"))
+        .collect();
+    let theirs: Vec<&str> = d
+        .data_paths
+        .iter()
+        .filter(|p| p.other_account)
+        .map(|p| p.principal.as_str())
+        .collect();
+    if !theirs.is_empty() {
+        steps.say(format!(
+            "The key policy lets other accounts use the key ({}): only someone with credentials there can read the data back. If they are yours, have them re-encrypt it under a key of your account{before}",
+            theirs.join(", ")
+        ));
+    }
+    let Some(p) = ours
+        .iter()
+        .find(|p| p.operations.contains(&"kms:ReEncryptFrom"))
+        .or(ours.first())
+    else {
+        return;
+    };
+    let usable = d.key_status.fact().is_none_or(|f| f.usable);
+    steps.run_wrapped(
+        format!(
+            "Rescue the data while AWS Support works{before}{}: create a new key with KMS's default policy (the account decides through IAM); its ARN is kept in new_key for the next step",
+            if usable {
+                String::new()
+            } else {
+                " (the key must be usable again first: see the state above)".to_string()
+            }
+        ),
+        "new_key=$(",
+        cmd(input, &["aws", "kms", "create-key"])
+            .word("--description")
+            .word("kmsdoctor rescue")
+            .word("--query")
+            .word("KeyMetadata.Arn")
+            .word("--output")
+            .word("text"),
+        ") && echo \"new key: $new_key\"",
+    );
+    let needs: Vec<String> = p
+        .requirements
+        .iter()
+        .map(|alt| {
+            alt.all_of
+                .iter()
+                .map(|r| r.text.clone())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        })
+        .filter(|s| !s.is_empty())
+        .collect();
+    let needs = if needs.is_empty() {
+        String::new()
+    } else {
+        format!("; it needs {}", needs.join(", or "))
+    };
+    let source = d.key.arn.clone().unwrap_or_else(|| d.key.id.clone());
+    if p.operations.contains(&"kms:ReEncryptFrom") {
+        steps.run_then(
+            format!(
+                "As {} (the key policy still lets it call kms:ReEncryptFrom{needs}; kms:ReEncryptTo on the new key comes from an IAM policy), move each ciphertext under the new key without exposing the plaintext: set ciphertext to a file holding one (a data key, or up to 4 KB encrypted directly), paste, and repeat for each; the result is base64 in ciphertext.rescued.b64",
+                p.principal
+            ),
+            cmd(input, &["aws", "kms", "re-encrypt"])
+                .word("--ciphertext-blob")
+                .prefixed_variable("fileb://", "ciphertext")
+                .word("--source-key-id")
+                .value("the key", "key ARN or key id", &source, aws_ids::is_key_reference)
+                .word("--destination-key-id")
+                .variable("new_key")
+                .word("--query")
+                .word("CiphertextBlob")
+                .word("--output")
+                .word("text"),
+            " > \"$ciphertext.rescued.b64\"",
+        );
+    } else {
+        let encrypt = cmd(input, &["aws", "kms", "encrypt"])
+            .word("--key-id")
+            .variable("new_key")
+            .word("--plaintext")
+            .word("file:///dev/stdin")
+            .word("--query")
+            .word("CiphertextBlob")
+            .word("--output")
+            .word("text")
+            .render();
+        match encrypt {
+            Ok(enc) => steps.run_then(
+                format!(
+                    "As {} (the key policy still lets it call kms:Decrypt{needs}, not ReEncrypt), decrypt each ciphertext and encrypt it under the new key in one pipe, the plaintext never on disk: set ciphertext to a file holding one (a data key, or up to 4 KB encrypted directly), paste, and repeat for each; the result is base64 in ciphertext.rescued.b64",
+                    p.principal
+                ),
+                cmd(input, &["aws", "kms", "decrypt"])
+                    .word("--ciphertext-blob")
+                    .prefixed_variable("fileb://", "ciphertext")
+                    .word("--key-id")
+                    .value("the key", "key ARN or key id", &source, aws_ids::is_key_reference)
+                    .word("--query")
+                    .word("Plaintext")
+                    .word("--output")
+                    .word("text"),
+                &format!(" | {enc} > \"$ciphertext.rescued.b64\""),
+            ),
+            Err(why) => steps.say(format!(
+                "As {}, decrypt each ciphertext and encrypt it under the new key (no command printed: {why})",
+                p.principal
+            )),
+        }
+    }
+    steps.say(format!(
+        "Data that AWS services encrypted with the key moves by their own re-encryption, as {}: Amazon S3 objects by copying each onto itself with the new key (S3 User Guide, \"Specifying server-side encryption with AWS KMS (SSE-KMS)\", CopyObject with x-amz-server-side-encryption-aws-kms-key-id); EBS volumes by copying a snapshot with the new key (EBS User Guide, \"Copy an Amazon EBS snapshot\", KmsKeyId); RDS by copying a snapshot with the new key and restoring it (RDS User Guide, \"Copying a DB snapshot\", KmsKeyId). Each needs kms:Decrypt on the old key{}",
+        p.principal,
+        if before.is_empty() {
+            String::new()
+        } else {
+            format!(": do it{before}")
+        }
+    ));
 }

@@ -95,6 +95,10 @@ pub enum Credentials {
     Profile(&'static str),
 }
 
+/// Marks a word as a shell variable's name ([`CommandLine::variable`]): a control character,
+/// which no value from input can hold (every validator and `quote` refuse them).
+const VARIABLE: &str = "\u{1}var:";
+
 /// A command line being built: words kmsdoctor writes itself, and values from input, each
 /// checked for what it is before it goes in. The run's flags are added when it is rendered.
 #[derive(Debug, Clone)]
@@ -120,6 +124,22 @@ impl CommandLine {
     /// One of kmsdoctor's own words (a flag, a placeholder).
     pub fn word(mut self, w: &str) -> CommandLine {
         self.words.push(w.to_string());
+        self
+    }
+
+    /// A shell variable an earlier step of the same plan set (`new_key`): rendered
+    /// `"$new_key"`, expanded by the shell, not quoted away. Names are kmsdoctor's own
+    /// (lower-case letters and `_`).
+    pub fn variable(mut self, name: &'static str) -> CommandLine {
+        debug_assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+        self.words.push(format!("{VARIABLE}{name}"));
+        self
+    }
+
+    /// A word made of kmsdoctor's own `prefix` and a shell variable, as `fileb://"$file"`.
+    pub fn prefixed_variable(mut self, prefix: &'static str, name: &'static str) -> CommandLine {
+        debug_assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+        self.words.push(format!("{VARIABLE}{prefix}\u{1}{name}"));
         self
     }
 
@@ -207,6 +227,13 @@ impl CommandLine {
         }
         let mut out = Vec::with_capacity(c.words.len());
         for w in &c.words {
+            if let Some(var) = w.strip_prefix(VARIABLE) {
+                match var.split_once('\u{1}') {
+                    Some((prefix, name)) => out.push(format!("{prefix}\"${name}\"")),
+                    None => out.push(format!("\"${var}\"")),
+                }
+                continue;
+            }
             // Every word passed `quote` or a validator that admits no control character.
             out.push(quote(w).ok_or_else(|| reject("a word", "command word", w))?);
         }
@@ -299,5 +326,36 @@ mod tests {
         };
         let e = CommandLine::new(&bad, &["aws"]).render().unwrap_err();
         assert!(e.to_string().contains("profile"), "{e}");
+    }
+
+    /// A variable an earlier step set is expanded by the shell, never quoted away; a value
+    /// from input cannot pass for one (the marker is a control character, which every value
+    /// and path check refuses).
+    #[test]
+    fn variables_are_expanded_and_input_cannot_forge_one() {
+        let flags = RunFlags::default();
+        let c = CommandLine::new(&flags, &["aws", "kms", "re-encrypt"])
+            .word("--ciphertext-blob")
+            .prefixed_variable("fileb://", "ciphertext")
+            .word("--destination-key-id")
+            .variable("new_key");
+        assert_eq!(
+            c.render().unwrap(),
+            r#"aws kms re-encrypt --ciphertext-blob fileb://"$ciphertext" --destination-key-id "$new_key""#
+        );
+        let forged = format!("{VARIABLE}new_key");
+        assert!(CommandLine::new(&flags, &["aws"])
+            .path("a file", &forged)
+            .render()
+            .is_err());
+        assert!(CommandLine::new(&flags, &["aws"])
+            .value(
+                "the key",
+                "key ARN or key id",
+                &forged,
+                crate::analysis::aws_ids::is_key_reference
+            )
+            .render()
+            .is_err());
     }
 }

@@ -6,9 +6,9 @@ use serde::Serialize;
 
 use super::delegation::Setting;
 use crate::analysis::eval::{Alternative, Decision};
-use crate::analysis::reference::{serialize_labels, StatementRef};
 use crate::analysis::policy::{Effect, Policy};
 use crate::analysis::principal::{Caller, PrincipalEntry};
+use crate::analysis::reference::{serialize_labels, StatementRef};
 
 /// The operations that reach data encrypted under a symmetric key, or make more of it: read
 /// it back (Decrypt), move it under another key (ReEncrypt, the source side, `ReEncryptFrom`),
@@ -17,7 +17,10 @@ use crate::analysis::principal::{Caller, PrincipalEntry};
 /// on the source key and `kms:ReEncryptTo` on the destination key are needed).
 pub const DATA_OPERATIONS: &[(&str, &str)] = &[
     ("kms:Decrypt", "read the data back"),
-    ("kms:ReEncryptFrom", "move the data under another key (ReEncrypt)"),
+    (
+        "kms:ReEncryptFrom",
+        "move the data under another key (ReEncrypt)",
+    ),
     ("kms:GenerateDataKey", "encrypt new data (data keys)"),
     ("kms:Encrypt", "encrypt new data"),
 ];
