@@ -382,7 +382,10 @@ impl<'p> AwsSource<'p> {
     }
 
     /// `--history athena`: estimates what the query will scan and refuses above
-    /// `--max-scan`, then runs the one query and adds what it found to `events`.
+    /// `--max-scan`, then runs the one query and adds what it found to `events`. For a
+    /// multi-Region replica whose creation that does not reach, a second bounded query reads
+    /// the days around its creation in its primary's region, where KMS logs the ReplicateKey
+    /// that made it (its own estimate under `--max-scan`; over it, a problem, not a failure).
     #[allow(clippy::too_many_arguments)]
     fn athena_history(
         &mut self,
@@ -395,12 +398,113 @@ impl<'p> AwsSource<'p> {
         events: &mut Vec<PolicyEvent>,
         lookup: &mut LookupReport,
     ) -> Result<ArchiveSummary, LiveError> {
+        let main = self
+            .athena_query(clients, settings, loc, q, newest, oldest, events, lookup, &|_| true)?
+            .ok_or_else(|| LiveError::Setup("the Athena query did not run".into()))?;
+        let mut settled = history_settled(
+            &q.key,
+            &loc.account,
+            self.request.now,
+            self.current_policy.as_ref(),
+            events,
+        );
+        let mut added = main.added;
+        let mut records = main.records;
+        let mut query_ids = vec![main.id.clone()];
+        if let (false, Some(primary), Some(created)) =
+            (settled, q.primary_region.as_deref(), q.creation)
+        {
+            if primary != loc.region {
+                let there = crate::evidence::archive::TrailLocation {
+                    region: primary.to_string(),
+                    ..loc.clone()
+                };
+                let day = created.date_naive();
+                let found = self.athena_query(
+                    clients,
+                    settings,
+                    &there,
+                    q,
+                    day + chrono::Duration::days(1),
+                    day - chrono::Duration::days(1),
+                    events,
+                    lookup,
+                    &|e| e.name == crate::analysis::events::EventName::ReplicateKey,
+                );
+                match found {
+                    Ok(Some(r)) => {
+                        added += r.added;
+                        records += r.records;
+                        query_ids.push(r.id);
+                    }
+                    Ok(None) => {}
+                    Err(e) => lookup.problems.push(format!(
+                        "the replica's creation (ReplicateKey in {primary}) was not read: {e}"
+                    )),
+                }
+                settled = history_settled(
+                    &q.key,
+                    &loc.account,
+                    self.request.now,
+                    self.current_policy.as_ref(),
+                    events,
+                );
+            }
+        }
+        if !settled {
+            lookup.problems.push(format!(
+                "the Athena query read back to {oldest} without reaching the key's creation or a policy that was ok: give --since further back"
+            ));
+        }
+        let est = main.estimate;
+        let run_scanned = main.scanned_bytes;
+        let run_millis = main.millis;
+        let query_id = query_ids.join(" ");
+        Ok(ArchiveSummary {
+            location: loc.describe(),
+            newest_day: Some(newest.to_string()),
+            oldest_day: Some(oldest.to_string()),
+            days: (newest - oldest).num_days() as u32 + 1,
+            list_calls: est.lists,
+            get_calls: 0,
+            bytes: 0,
+            records,
+            events: added,
+            settled,
+            digests_checked: 0,
+            validation: None,
+            credentials: self.request.archive.describe(),
+            method: "athena".into(),
+            query_id: Some(query_id),
+            estimated_bytes: Some(est.bytes),
+            scanned_bytes: run_scanned,
+            query_millis: run_millis,
+        })
+    }
+
+    /// One Athena query for `q`'s key over `loc`'s account and region, `oldest` to `newest`:
+    /// estimated first (over `--max-scan`: an error), run, and its events that `keep`
+    /// accepts added to `events` (each with its source). `None` when there was nothing to
+    /// query.
+    #[allow(clippy::too_many_arguments)]
+    fn athena_query(
+        &mut self,
+        clients: &Clients,
+        settings: &super::settings::AthenaSettings,
+        loc: &crate::evidence::archive::TrailLocation,
+        q: &EventsQuery,
+        newest: chrono::NaiveDate,
+        oldest: chrono::NaiveDate,
+        events: &mut Vec<PolicyEvent>,
+        lookup: &mut LookupReport,
+        keep: &dyn Fn(&PolicyEvent) -> bool,
+    ) -> Result<Option<AthenaRun>, LiveError> {
+        use crate::analysis::text::size_words;
         use crate::evidence::athena::{cost_usd, history_sql, record_from_row, HistoryQuery};
         let est = self
             .runtime
             .block_on(aws::athena::estimate(clients, loc, newest, oldest))
             .map_err(LiveError::from)?;
-        use crate::analysis::text::size_words;
         let said = format!(
             "Athena will scan about {} ({} log files of {} to {}, {}): about ${:.4}",
             size_words(est.bytes),
@@ -458,7 +562,7 @@ impl<'p> AwsSource<'p> {
             events.iter().map(|e| e.event_id.clone()).collect();
         let mut added = 0u32;
         for e in found.events {
-            if known.contains(&e.event_id) || !e.is_for(&q.key) {
+            if known.contains(&e.event_id) || !e.is_for(&q.key) || !keep(&e) {
                 continue;
             }
             let path = paths.get(e.record_index).cloned().flatten();
@@ -472,38 +576,14 @@ impl<'p> AwsSource<'p> {
             added += 1;
             events.push(e);
         }
-        let settled = history_settled(
-            &q.key,
-            &loc.account,
-            self.request.now,
-            self.current_policy.as_ref(),
-            events,
-        );
-        if !settled {
-            lookup.problems.push(format!(
-                "the Athena query read back to {oldest} without reaching the key's creation or a policy that was ok: give --since further back"
-            ));
-        }
-        Ok(ArchiveSummary {
-            location: loc.describe(),
-            newest_day: Some(newest.to_string()),
-            oldest_day: Some(oldest.to_string()),
-            days: (newest - oldest).num_days() as u32 + 1,
-            list_calls: est.lists,
-            get_calls: 0,
-            bytes: 0,
+        Ok(Some(AthenaRun {
+            id: run.id,
+            estimate: est,
             records: found.records,
-            events: added,
-            settled,
-            digests_checked: 0,
-            validation: None,
-            credentials: self.request.archive.describe(),
-            method: "athena".into(),
-            query_id: Some(run.id),
-            estimated_bytes: Some(est.bytes),
+            added,
             scanned_bytes: run.scanned_bytes,
-            query_millis: run.millis,
-        })
+            millis: run.millis,
+        }))
     }
 
     /// What AWS said, as `collect` saves it.
@@ -730,4 +810,14 @@ async fn read_layers(
         .await
         .record(&mut layers);
     layers
+}
+
+/// What one Athena query gave.
+struct AthenaRun {
+    id: String,
+    estimate: aws::athena::Estimate,
+    records: u64,
+    added: u32,
+    scanned_bytes: Option<u64>,
+    millis: Option<u64>,
 }
