@@ -21,12 +21,17 @@ pub enum EventName {
     CancelKeyDeletion,
     DisableKey,
     EnableKey,
+    /// A grant: who may use the key for which operations, until retired or revoked (KMS
+    /// Developer Guide, "Grants in AWS KMS").
+    CreateGrant,
+    RetireGrant,
+    RevokeGrant,
 }
 
 impl EventName {
     /// Every event read, in one list: the CloudTrail lookups, the log-file filter and the
     /// Athena query all ask for these names.
-    pub const ALL: [EventName; 7] = [
+    pub const ALL: [EventName; 10] = [
         EventName::CreateKey,
         EventName::PutKeyPolicy,
         EventName::ReplicateKey,
@@ -34,6 +39,9 @@ impl EventName {
         EventName::CancelKeyDeletion,
         EventName::DisableKey,
         EventName::EnableKey,
+        EventName::CreateGrant,
+        EventName::RetireGrant,
+        EventName::RevokeGrant,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -45,6 +53,9 @@ impl EventName {
             EventName::CancelKeyDeletion => "CancelKeyDeletion",
             EventName::DisableKey => "DisableKey",
             EventName::EnableKey => "EnableKey",
+            EventName::CreateGrant => "CreateGrant",
+            EventName::RetireGrant => "RetireGrant",
+            EventName::RevokeGrant => "RevokeGrant",
         }
     }
 
@@ -65,7 +76,20 @@ impl EventName {
         )
     }
 
-    /// The state a successful call leaves the key in; `None` for policy events.
+    /// Whether the event creates or ends a grant.
+    pub fn is_grant(self) -> bool {
+        matches!(
+            self,
+            EventName::CreateGrant | EventName::RetireGrant | EventName::RevokeGrant
+        )
+    }
+
+    /// Whether the event changes the key's state (deletion, enabling, disabling).
+    pub fn changes_state(self) -> bool {
+        self.leaves_state().is_some()
+    }
+
+    /// The state a successful call leaves the key in; `None` for policy and grant events.
     pub fn leaves_state(self) -> Option<&'static str> {
         match self {
             EventName::ScheduleKeyDeletion => Some("PendingDeletion"),
@@ -165,6 +189,26 @@ pub struct PolicyEvent {
     pub record_index: usize,
     /// The record itself, as JSON text (kept for policy events only, to save them again).
     pub raw: Option<String>,
+    /// CreateGrant, RetireGrant, RevokeGrant: the grant it made or ended.
+    pub grant: Option<GrantCall>,
+}
+
+/// What a grant event says of its grant (CloudTrail entries "CreateGrant", "RetireGrant",
+/// "RevokeGrant" of the KMS Developer Guide).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GrantCall {
+    /// `responseElements.grantId` (CreateGrant), `requestParameters.grantId` (RevokeGrant,
+    /// RetireGrant by key and id), `additionalEventData.grantId` (RetireGrant).
+    pub grant_id: Option<String>,
+    /// CreateGrant: `granteePrincipal` (an ARN, an AWS service principal, or a principal id).
+    pub grantee: Option<String>,
+    /// CreateGrant: `retiringPrincipal`.
+    pub retiring: Option<String>,
+    /// CreateGrant: the operations, as the request names them (`Decrypt`, `Encrypt`...).
+    pub operations: Vec<String>,
+    /// CreateGrant: `constraints`, as compact JSON (`encryptionContextSubset` or
+    /// `encryptionContextEquals`): the grant works only for requests with that context.
+    pub constraints: Option<String>,
 }
 
 impl PolicyEvent {

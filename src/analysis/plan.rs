@@ -856,16 +856,26 @@ fn rescue(steps: &mut Steps, input: &PlanInput<'_>) {
         })
         .filter(|s| !s.is_empty())
         .collect();
-    let needs = if needs.is_empty() {
+    let mut needs = if needs.is_empty() {
         String::new()
     } else {
         format!("; it needs {}", needs.join(", or "))
     };
+    if let Some(c) = &p.constraints {
+        needs.push_str(&format!(
+            "; the grant works only for ciphertext made with the encryption context {c}: add it as --source-encryption-context (re-encrypt) or --encryption-context (decrypt)"
+        ));
+    }
     let source = d.key.arn.clone().unwrap_or_else(|| d.key.id.clone());
+    // What lets the principal in, in words.
+    let by = match &p.grant_id {
+        Some(id) => format!("its grant {id} still lets it call"),
+        None => "the key policy still lets it call".to_string(),
+    };
     if p.operations.contains(&"kms:ReEncryptFrom") {
         steps.run_then(
             format!(
-                "As {} (the key policy still lets it call kms:ReEncryptFrom{needs}; kms:ReEncryptTo on the new key comes from an IAM policy), move each ciphertext under the new key without exposing the plaintext: set ciphertext to a file holding one (a data key, or up to 4 KB encrypted directly), paste, and repeat for each; the result is base64 in ciphertext.rescued.b64",
+                "As {} ({by} kms:ReEncryptFrom{needs}; kms:ReEncryptTo on the new key comes from an IAM policy), move each ciphertext under the new key without exposing the plaintext: set ciphertext to a file holding one (a data key, or up to 4 KB encrypted directly), paste, and repeat for each; the result is base64 in ciphertext.rescued.b64",
                 p.principal
             ),
             cmd(input, &["aws", "kms", "re-encrypt"])
@@ -895,7 +905,7 @@ fn rescue(steps: &mut Steps, input: &PlanInput<'_>) {
         match encrypt {
             Ok(enc) => steps.run_then(
                 format!(
-                    "As {} (the key policy still lets it call kms:Decrypt{needs}, not ReEncrypt), decrypt each ciphertext and encrypt it under the new key in one pipe, the plaintext never on disk: set ciphertext to a file holding one (a data key, or up to 4 KB encrypted directly), paste, and repeat for each; the result is base64 in ciphertext.rescued.b64",
+                    "As {} ({by} kms:Decrypt{needs}, not ReEncrypt), decrypt each ciphertext and encrypt it under the new key in one pipe, the plaintext never on disk: set ciphertext to a file holding one (a data key, or up to 4 KB encrypted directly), paste, and repeat for each; the result is base64 in ciphertext.rescued.b64",
                     p.principal
                 ),
                 cmd(input, &["aws", "kms", "decrypt"])
@@ -921,7 +931,7 @@ fn rescue(steps: &mut Steps, input: &PlanInput<'_>) {
         if before.is_empty() {
             String::new()
         } else {
-            format!(": do it{before}")
+            format!(": do it {}", before.trim_start_matches(", "))
         }
     ));
 }

@@ -130,8 +130,12 @@ pub fn history_sql(q: &HistoryQuery<'_>) -> Result<String, Invalid> {
         q.oldest.format("%Y/%m/%d"),
         q.newest.format("%Y/%m/%d"),
         key = q.key_id,
+        // Not the grant events: RetireGrant's record names its grant in
+        // additionalEventData and its key only in resources, which the table's columns read
+        // here do not carry; a retirement missed would leave a grant taken for live.
         names = crate::analysis::events::EventName::ALL
             .iter()
+            .filter(|e| !e.is_grant())
             .map(|e| format!("'{}'", e.as_str()))
             .collect::<Vec<_>>()
             .join(", "),

@@ -399,7 +399,17 @@ impl<'p> AwsSource<'p> {
         lookup: &mut LookupReport,
     ) -> Result<ArchiveSummary, LiveError> {
         let main = self
-            .athena_query(clients, settings, loc, q, newest, oldest, events, lookup, &|_| true)?
+            .athena_query(
+                clients,
+                settings,
+                loc,
+                q,
+                newest,
+                oldest,
+                events,
+                lookup,
+                &|_| true,
+            )?
             .ok_or_else(|| LiveError::Setup("the Athena query did not run".into()))?;
         let mut settled = history_settled(
             &q.key,

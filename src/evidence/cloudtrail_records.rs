@@ -20,7 +20,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::analysis::condition::parse_date;
-use crate::analysis::events::{Actor, EventName, PolicyEvent};
+use crate::analysis::events::{Actor, EventName, GrantCall, PolicyEvent};
 use crate::analysis::locate::{json_error, position_of, Position};
 
 /// What one file held.
@@ -447,7 +447,32 @@ fn policy_event(r: &Value, index: usize) -> Result<Option<PolicyEvent>, Unreadab
             key_refs.push(k.to_string());
         }
     }
+    let grant = name.is_grant().then(|| {
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+        GrantCall {
+            grant_id: text(r.pointer("/responseElements/grantId"))
+                .or_else(|| text(params.and_then(|p| p.get("grantId"))))
+                .or_else(|| text(r.pointer("/additionalEventData/grantId"))),
+            grantee: text(params.and_then(|p| p.get("granteePrincipal"))),
+            retiring: text(params.and_then(|p| p.get("retiringPrincipal"))),
+            operations: params
+                .and_then(|p| p.get("operations"))
+                .and_then(Value::as_array)
+                .map(|ops| {
+                    ops.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            constraints: params
+                .and_then(|p| p.get("constraints"))
+                .filter(|c| c.is_object())
+                .map(Value::to_string),
+        }
+    });
     Ok(Some(PolicyEvent {
+        grant,
         deletion_date,
         key_state,
         event_id,

@@ -29,7 +29,12 @@
 //!   `principal`, `via` (`key_policy`), `other_account`, `operations` (`kms:Decrypt`,
 //!   `kms:ReEncryptFrom`, `kms:GenerateDataKey`, `kms:Encrypt`), `decision`, `statements`,
 //!   `requirements` (as for `recoverable_admins`); `data_paths_note`: what the key's state
-//!   does to them (none works while it is disabled or pending deletion; deletion ends them)
+//!   does to them (none works while it is disabled or pending deletion; deletion ends them);
+//!   a grant's path has `via: grant`, `grant_id` and `constraints`
+//! - `grants`: the key's grants from CreateGrant/RetireGrant/RevokeGrant events
+//!   (`grant_id`, `grantee`, `operations`, `constraints`, `retiring_principal`, `status`:
+//!   `live` | `retired` | `revoked`, `created_by_event`, `created_at`, `ended_by_event`);
+//!   `grants_note`: what the evidence cannot say of them (grants made before it begins)
 //! - `failed_changes`: CreateKey/PutKeyPolicy calls that failed (they changed nothing)
 //! - `recovery_plan`: `step`, `text`, `command`, and `alternative` (`text`, `command`):
 //!   another way to do the same step, pasted instead of it
@@ -121,6 +126,9 @@ struct WhyLockedJson<'a> {
     data_paths: &'a [crate::analysis::lockout::data::DataPath],
     #[serde(skip_serializing_if = "Option::is_none")]
     data_paths_note: Option<&'a str>,
+    grants: &'a [crate::analysis::lockout::data::GrantView],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grants_note: Option<&'a str>,
     failed_changes: &'a [crate::analysis::lockout::FailedChange],
     recovery_plan: &'a [Step],
     repaired_policy: Option<&'a RepairedPolicy>,
@@ -155,6 +163,8 @@ pub fn render_json(out: &mut dyn Write, r: &WhyLockedReport<'_>) -> io::Result<(
         can_cancel_deletion: &d.can_cancel_deletion,
         data_paths: &d.data_paths,
         data_paths_note: d.data_paths_note.as_deref(),
+        grants: &d.grants,
+        grants_note: d.grants_note.as_deref(),
         failed_changes: &d.failed_changes,
         recovery_plan: r.plan,
         repaired_policy: r.repaired,
@@ -374,11 +384,7 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
     }
 
     if !d.data_paths.is_empty() {
-        writeln!(
-            out,
-            "\n{}",
-            style.bold("Who can still use the key's data (by the key policy):")
-        )?;
+        writeln!(out, "\n{}", style.bold("Who can still use the key's data:"))?;
         for (i, p) in d.data_paths.iter().enumerate() {
             let statements: Vec<&str> = p.statements.iter().map(|s| s.label.as_str()).collect();
             wrap(
@@ -389,10 +395,18 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
                     "{}: {}{}",
                     p.principal,
                     p.operations.join(", "),
-                    if statements.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (statement {})", statements.join(", "))
+                    match (&p.grant_id, statements.is_empty()) {
+                        (Some(id), _) => format!(
+                            " (grant {id}{})",
+                            p.constraints
+                                .as_deref()
+                                .map(|c| format!(
+                                    ", only for requests with the encryption context {c}"
+                                ))
+                                .unwrap_or_default()
+                        ),
+                        (None, true) => String::new(),
+                        (None, false) => format!(" (statement {})", statements.join(", ")),
                     }
                 ),
             )?;
@@ -421,7 +435,11 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
                     out,
                     "     ",
                     "     ",
-                    "another account: its own IAM policies must allow it too",
+                    if p.grant_id.is_some() {
+                        "another account: it must name the key by its key ARN"
+                    } else {
+                        "another account: its own IAM policies must allow it too"
+                    },
                 )?;
             }
         }
@@ -429,6 +447,30 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
 
     if let Some(n) = &d.data_paths_note {
         wrap(out, "  ", "  ", &format!("But {n}."))?;
+    }
+    if d.verdict != Verdict::Ok {
+        let ended: Vec<String> = d
+            .grants
+            .iter()
+            .filter(|g| g.status != "live")
+            .map(|g| format!("{} ({})", g.grant_id, g.status))
+            .collect();
+        if !ended.is_empty() {
+            wrap(
+                out,
+                "  ",
+                "  ",
+                &format!("Grants ended, no longer a way in: {}.", ended.join(", ")),
+            )?;
+        }
+        // Where nobody can fix the policy, what the grants may still hold matters most.
+        if let (Some(n), false, false) = (
+            &d.grants_note,
+            d.data_paths.is_empty(),
+            d.verdict == Verdict::Recoverable,
+        ) {
+            wrap(out, "  ", "  ", &format!("Grants: {n}."))?;
+        }
     }
 
     writeln!(out, "\n{}", style.bold("Recovery plan:"))?;

@@ -216,8 +216,9 @@ fn three_pages_are_joined_in_order() {
     let (ids, report) = run(&c, fast());
     assert_eq!(ids, vec!["e1", "e2", "e3", "e4"]);
     assert!(report.complete, "{:?}", report.problems);
-    // Three pages of PutKeyPolicy, one for each of the four state changes, one CreateKey.
-    assert_eq!((report.calls, report.pages), (8, 8));
+    // Three pages of PutKeyPolicy, one for each of the four state changes and the three
+    // grant events, one CreateKey.
+    assert_eq!((report.calls, report.pages), (11, 11));
     assert!(c
         .calls
         .calls()
@@ -253,8 +254,8 @@ fn throttling_then_success() {
     assert_eq!(ids, vec!["e1"]);
     assert!(report.complete);
     assert_eq!(
-        report.calls, 8,
-        "two throttled calls, the good one, the four state changes, then CreateKey"
+        report.calls, 11,
+        "two throttled calls, the good one, the four state changes, the three grant events, then CreateKey"
     );
     // Each retry is reported, with its reason, before the wait (issue 15, item 8).
     assert_eq!(
@@ -267,7 +268,10 @@ fn throttling_then_success() {
             "page CancelKeyDeletion 3 1",
             "page DisableKey 4 1",
             "page EnableKey 5 1",
-            "page CreateKey 6 1",
+            "page CreateGrant 6 1",
+            "page RetireGrant 7 1",
+            "page RevokeGrant 8 1",
+            "page CreateKey 9 1",
         ]
     );
 }
@@ -287,7 +291,11 @@ fn a_server_error_then_success() {
     let (ids, report) = run(&c, fast());
     assert_eq!(ids, vec!["e1"]);
     assert!(report.complete, "{:?}", report.problems);
-    assert_eq!(report.calls, 3 + 4, "and one for each kind of state change");
+    assert_eq!(
+        report.calls,
+        3 + 4 + 3,
+        "and one for each kind of state change and of grant event"
+    );
 }
 
 #[test]
@@ -350,8 +358,13 @@ fn a_repeating_next_token_stops_the_loop() {
         "{:?}",
         report.problems
     );
-    // The looping PutKeyPolicy lookup stops; the four state lookups take one call each.
-    assert!(report.calls <= 8, "no endless loop: {} calls", report.calls);
+    // The looping PutKeyPolicy lookup stops; the four state and three grant lookups take
+    // one call each.
+    assert!(
+        report.calls <= 11,
+        "no endless loop: {} calls",
+        report.calls
+    );
 }
 
 #[test]
@@ -426,7 +439,11 @@ fn one_hundred_twenty_policy_events_cost_three_pages_and_one_call_per_other_sear
     let c = clients(&rules);
     let (ids, report) = run(&c, LookupPacing::default());
     assert_eq!(ids.len(), 120);
-    assert_eq!(report.calls, 4 + 4, "and one for each kind of state change");
+    assert_eq!(
+        report.calls,
+        4 + 4 + 3,
+        "and one for each kind of state change and of grant event"
+    );
 }
 
 #[test]
@@ -1383,8 +1400,8 @@ fn a_replicas_creation_is_looked_up_in_the_primarys_region() {
     assert_eq!(ids, ["ev-replicate"]);
     assert_eq!(by_key[0][0].applies_in.as_deref(), Some("us-east-1"));
     assert_eq!(
-        report.calls, 3,
-        "PutKeyPolicy, CreateKey, and ReplicateKey in us-west-2; no state lookups for an Enabled key"
+        report.calls, 6,
+        "PutKeyPolicy, the three grant events, CreateKey, and ReplicateKey in us-west-2; no state lookups for an Enabled key"
     );
 }
 
@@ -1464,5 +1481,47 @@ fn an_encrypted_trail_log_refused_names_the_trail_key_and_kms_decrypt() {
             && p.contains("kms:Decrypt")
             && p.contains("S3 says the key refused"),
         "{p}"
+    );
+}
+
+/// Grants are looked up too (issue 28), each grant event at most MAX_GRANT_PAGES pages:
+/// CreateGrant by event name is the whole account's, and a busy account has many. A
+/// CreateGrant of the key reaches its events; the lookup that keeps paging stops, said.
+#[test]
+fn grant_lookups_reach_the_key_and_stop_at_their_page_cap() {
+    use kmsdoctor::evidence::aws::cloudtrail::MAX_GRANT_PAGES;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let n = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = n.clone();
+    let grant_record = record("g1", 3, KEY).replace("\"PutKeyPolicy\"", "\"CreateGrant\"");
+    let grants = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+        .match_requests(|r| r.lookup_attributes()[0].attribute_value() == "CreateGrant")
+        .then_output(move || {
+            let i = count.fetch_add(1, Ordering::Relaxed);
+            let events = if i == 0 {
+                vec![Event::builder()
+                    .event_id("g1")
+                    .event_name("CreateGrant")
+                    .cloud_trail_event(grant_record.clone())
+                    .build()]
+            } else {
+                vec![]
+            };
+            page(events, Some(&format!("token-{i}")))
+        });
+    let puts = mock!(aws_sdk_cloudtrail::Client::lookup_events)
+        .match_requests(|r| r.lookup_attributes()[0].attribute_value() == "PutKeyPolicy")
+        .then_output(|| page(vec![], None));
+    let c = clients(&[&grants, &puts, &empty_create_key()]);
+    let (ids, report) = run(&c, fast());
+    assert_eq!(ids, vec!["g1"], "{:?}", report.problems);
+    assert_eq!(n.load(Ordering::Relaxed) as u32, MAX_GRANT_PAGES);
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("CreateGrant") && p.contains("stopped after 20 pages")),
+        "{:?}",
+        report.problems
     );
 }

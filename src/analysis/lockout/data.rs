@@ -28,12 +28,18 @@ pub const DATA_OPERATIONS: &[(&str, &str)] = &[
 /// The most principals judged for data paths.
 pub const MAX_PRINCIPALS: usize = 256;
 
-/// A principal the key policy still lets use the key.
+/// A principal that can still use the key: by the key policy, or by a grant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DataPath {
     pub principal: String,
-    /// `key_policy` (grants and related multi-Region keys are not read yet).
+    /// `key_policy` or `grant` (related multi-Region keys are not read yet).
     pub via: &'static str,
+    /// For a grant: its id, and its constraints (compact JSON: the encryption context a
+    /// request must carry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub constraints: Option<String>,
     /// A principal of another account: its own IAM policies must also allow it.
     pub other_account: bool,
     /// The data operations it may call (`kms:Decrypt`...), allowed or under requirements.
@@ -99,6 +105,8 @@ pub fn data_paths(policy: &Policy, setting: &Setting<'_>) -> Vec<DataPath> {
         out.push(DataPath {
             principal,
             via: "key_policy",
+            grant_id: None,
+            constraints: None,
             other_account,
             operations,
             decision: e.decision,
@@ -133,4 +141,126 @@ pub fn state_note(status: &crate::analysis::key_state::KeyStatus) -> Option<Stri
         ));
     }
     (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// A grant of the key, as its CloudTrail events tell it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GrantView {
+    pub grant_id: String,
+    /// The grantee principal as CreateGrant named it (an ARN, an AWS service principal, or
+    /// a principal id); `None` when the grant was ended but its creation is not in the
+    /// evidence.
+    pub grantee: Option<String>,
+    pub operations: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub constraints: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retiring_principal: Option<String>,
+    /// `live` (created, not retired or revoked in the evidence), `retired`, `revoked`.
+    pub status: &'static str,
+    /// The CreateGrant event and time, when in the evidence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by_event: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The RetireGrant or RevokeGrant event that ended it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_by_event: Option<String>,
+}
+
+/// The key's grants from its events, oldest first: each CreateGrant that succeeded, ended
+/// by a RetireGrant or RevokeGrant of the same grant id that succeeded after it; an ending
+/// whose creation is not in the evidence is kept (the grant was made before it).
+pub fn grants(mine: &[&crate::analysis::events::PolicyEvent]) -> Vec<GrantView> {
+    use crate::analysis::events::EventName;
+    let mut out: Vec<GrantView> = Vec::new();
+    for e in mine
+        .iter()
+        .filter(|e| e.name.is_grant() && e.error_code.is_none())
+    {
+        let Some(g) = &e.grant else { continue };
+        let Some(id) = g.grant_id.clone() else {
+            continue;
+        };
+        match e.name {
+            EventName::CreateGrant => {
+                if out.iter().any(|x| x.grant_id == id) {
+                    continue;
+                }
+                out.push(GrantView {
+                    grant_id: id,
+                    grantee: g.grantee.clone(),
+                    operations: g.operations.clone(),
+                    constraints: g.constraints.clone(),
+                    retiring_principal: g.retiring.clone(),
+                    status: "live",
+                    created_by_event: Some(e.event_id.clone()),
+                    created_at: Some(e.time),
+                    ended_by_event: None,
+                });
+            }
+            _ => {
+                let status = if e.name == EventName::RevokeGrant {
+                    "revoked"
+                } else {
+                    "retired"
+                };
+                match out.iter_mut().find(|x| x.grant_id == id) {
+                    Some(x) => {
+                        x.status = status;
+                        x.ended_by_event = Some(e.event_id.clone());
+                    }
+                    None => out.push(GrantView {
+                        grant_id: id,
+                        grantee: None,
+                        operations: Vec::new(),
+                        constraints: None,
+                        retiring_principal: None,
+                        status,
+                        created_by_event: None,
+                        created_at: None,
+                        ended_by_event: Some(e.event_id.clone()),
+                    }),
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The data paths the live grants open: each grantee with the data operations of its grant
+/// (a grant allows its operations by itself, whatever the key policy says: "Grants in AWS
+/// KMS"), its id and constraints.
+pub fn grant_paths(grants: &[GrantView], account: Option<&str>) -> Vec<DataPath> {
+    grants
+        .iter()
+        .filter(|g| g.status == "live")
+        .filter_map(|g| {
+            let grantee = g.grantee.clone()?;
+            let operations: Vec<&'static str> = DATA_OPERATIONS
+                .iter()
+                .map(|(a, _)| *a)
+                .filter(|a| {
+                    let name = a.trim_start_matches("kms:");
+                    g.operations.iter().any(|o| o == name)
+                })
+                .collect();
+            if operations.is_empty() {
+                return None;
+            }
+            let other_account = crate::analysis::aws_ids::Arn::parse(&grantee)
+                .is_some_and(|arn| !arn.account.is_empty() && Some(arn.account) != account);
+            Some(DataPath {
+                principal: grantee,
+                via: "grant",
+                grant_id: Some(g.grant_id.clone()),
+                constraints: g.constraints.clone(),
+                other_account,
+                operations,
+                decision: Decision::Allowed,
+                statements: Vec::new(),
+                requirements: Vec::new(),
+            })
+        })
+        .collect()
 }

@@ -74,7 +74,7 @@ pub struct StateChange {
 /// The key's state changes among its events, oldest first.
 pub(super) fn state_changes(mine: &[&PolicyEvent]) -> Vec<StateChange> {
     mine.iter()
-        .filter(|e| !e.name.sets_policy())
+        .filter(|e| e.name.changes_state())
         .map(|e| StateChange {
             event_id: e.event_id.clone(),
             event_name: e.name,

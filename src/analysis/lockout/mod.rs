@@ -91,6 +91,10 @@ pub struct Diagnosis {
     /// What the key's state does to the data paths (none works while it is disabled or
     /// pending deletion; deletion ends them all).
     pub data_paths_note: Option<String>,
+    /// The key's grants, from CreateGrant, RetireGrant and RevokeGrant events.
+    pub grants: Vec<data::GrantView>,
+    /// What the evidence cannot say of the grants (those made before it begins).
+    pub grants_note: Option<String>,
 }
 
 impl Diagnosis {
@@ -204,6 +208,21 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
     };
 
     let state_changes = history::state_changes(&mine);
+    let grants = data::grants(&mine);
+    let grants_note = if mine
+        .iter()
+        .any(|e| e.name.creates() && e.error_code.is_none())
+    {
+        Some("grants come from the CreateGrant, RetireGrant and RevokeGrant events read (event history, files, the trail's S3 logs as far as they were read; not Athena): ListGrants gives the full list, for a principal the key policy lets call it".to_string())
+    } else {
+        Some(match mine.first() {
+            Some(e) => format!(
+                "the evidence does not reach the key's creation: grants made before {} are not known (ListGrants lists them, for a principal the key policy lets call it)",
+                e.time.format("%Y-%m-%dT%H:%M:%SZ")
+            ),
+            None => "the evidence holds none of the key's events: its grants are not known (ListGrants lists them, for a principal the key policy lets call it)".to_string(),
+        })
+    };
     let mut key_status = ev.properties.map(|p| p.status.clone()).unwrap_or_default();
     if key_status.state.is_none() {
         // DescribeKey did not say (denied, or files): the last state change recorded.
@@ -289,6 +308,9 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
         findings.insert(0, f);
     }
 
+    if verdict != Verdict::Ok {
+        data_paths.extend(data::grant_paths(&grants, account.as_deref()));
+    }
     let data_paths_note = (!data_paths.is_empty())
         .then(|| data::state_note(&key_status))
         .flatten();
@@ -312,6 +334,8 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
         can_cancel_deletion,
         data_paths_note,
         data_paths,
+        grants,
+        grants_note,
     }
 }
 

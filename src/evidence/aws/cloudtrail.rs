@@ -127,6 +127,10 @@ pub struct KeyLookup {
     pub state_enabled: bool,
 }
 
+/// The most pages of one grant event's lookup (50 events a page): CreateGrant by event
+/// name is the whole account's, and AWS services (EBS, RDS...) make grants often.
+pub const MAX_GRANT_PAGES: u32 = 20;
+
 /// One lookup: event name, from, to, and the region to ask when not the clients' own.
 type Search<'n> = (&'n str, DateTime<Utc>, DateTime<Utc>, Option<String>);
 
@@ -152,9 +156,11 @@ pub async fn lookup_policy_events(
     // The policy changes, and unless every key is known Enabled the state changes, over the
     // whole window (one lookup each: they are as rare as PutKeyPolicy).
     let states = keys.iter().any(|k| !k.state_enabled);
+    // Grants too (a grant made before a lockout is still a way to the data): at most
+    // [`MAX_GRANT_PAGES`] pages each, newest first, as AWS services make many.
     let mut searches: Vec<Search> = EventName::ALL
         .iter()
-        .filter(|e| *e == &EventName::PutKeyPolicy || (states && !e.sets_policy()))
+        .filter(|e| *e == &EventName::PutKeyPolicy || (states && e.changes_state()) || e.is_grant())
         .map(|e| (e.as_str(), start, end, None))
         .collect();
     let mut whole_window_create = false;
@@ -213,6 +219,8 @@ pub async fn lookup_policy_events(
         };
         let mut token: Option<String> = None;
         let mut seen: HashSet<String> = HashSet::new();
+        let mut pages_here = 0u32;
+        let is_grant = EventName::parse(name).is_some_and(|e| e.is_grant());
         'pages: loop {
             let mut attempt = 0;
             let page = loop {
@@ -271,6 +279,7 @@ pub async fn lookup_policy_events(
                 }
             };
             report.pages += 1;
+            pages_here += 1;
             for (i, ev) in page.events().iter().enumerate() {
                 report.records += 1;
                 let Some(record) = ev.cloud_trail_event() else {
@@ -310,6 +319,13 @@ pub async fn lookup_policy_events(
             });
             match page.next_token() {
                 None => break,
+                Some(_) if is_grant && pages_here >= MAX_GRANT_PAGES => {
+                    report.problems.push(format!(
+                        "cloudtrail LookupEvents ({name}): stopped after {MAX_GRANT_PAGES} pages (the newest {} events of the account); older grants of the key may not be known",
+                        MAX_GRANT_PAGES * 50
+                    ));
+                    break;
+                }
                 Some(t) if !seen.insert(t.to_string()) => {
                     report.complete = false;
                     report.problems.push(format!(
