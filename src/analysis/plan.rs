@@ -824,6 +824,16 @@ fn rescue(steps: &mut Steps, input: &PlanInput<'_>) {
     else {
         return;
     };
+    // Through a related multi-Region key: that key, in its region.
+    let source = p
+        .related_key
+        .clone()
+        .or_else(|| d.key.arn.clone())
+        .unwrap_or_else(|| d.key.id.clone());
+    let source_region = p
+        .related_key
+        .as_deref()
+        .and_then(|a| aws_ids::Arn::parse(a).map(|x| x.region.to_string()));
     let usable = d.key_status.fact().is_none_or(|f| f.usable);
     steps.run_wrapped(
         format!(
@@ -836,6 +846,7 @@ fn rescue(steps: &mut Steps, input: &PlanInput<'_>) {
         ),
         "new_key=$(",
         cmd(input, &["aws", "kms", "create-key"])
+            .in_region(source_region.as_deref())
             .word("--description")
             .word("kmsdoctor rescue")
             .word("--query")
@@ -866,11 +877,12 @@ fn rescue(steps: &mut Steps, input: &PlanInput<'_>) {
             "; the grant works only for ciphertext made with the encryption context {c}: add it as --source-encryption-context (re-encrypt) or --encryption-context (decrypt)"
         ));
     }
-    let source = d.key.arn.clone().unwrap_or_else(|| d.key.id.clone());
+
     // What lets the principal in, in words.
-    let by = match &p.grant_id {
-        Some(id) => format!("its grant {id} still lets it call"),
-        None => "the key policy still lets it call".to_string(),
+    let by = match (&p.grant_id, &p.related_key) {
+        (Some(id), _) => format!("its grant {id} still lets it call"),
+        (None, Some(k)) => format!("the policy of the related multi-Region key {k} lets it call"),
+        (None, None) => "the key policy still lets it call".to_string(),
     };
     if p.operations.contains(&"kms:ReEncryptFrom") {
         steps.run_then(
@@ -879,6 +891,7 @@ fn rescue(steps: &mut Steps, input: &PlanInput<'_>) {
                 p.principal
             ),
             cmd(input, &["aws", "kms", "re-encrypt"])
+                .in_region(source_region.as_deref())
                 .word("--ciphertext-blob")
                 .prefixed_variable("fileb://", "ciphertext")
                 .word("--source-key-id")
@@ -893,6 +906,7 @@ fn rescue(steps: &mut Steps, input: &PlanInput<'_>) {
         );
     } else {
         let encrypt = cmd(input, &["aws", "kms", "encrypt"])
+            .in_region(source_region.as_deref())
             .word("--key-id")
             .variable("new_key")
             .word("--plaintext")
@@ -909,6 +923,7 @@ fn rescue(steps: &mut Steps, input: &PlanInput<'_>) {
                     p.principal
                 ),
                 cmd(input, &["aws", "kms", "decrypt"])
+                    .in_region(source_region.as_deref())
                     .word("--ciphertext-blob")
                     .prefixed_variable("fileb://", "ciphertext")
                     .word("--key-id")

@@ -127,6 +127,8 @@ struct WhyLockedJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     data_paths_note: Option<&'a str>,
     grants: &'a [crate::analysis::lockout::data::GrantView],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    related_keys: &'a [crate::analysis::lockout::data::RelatedKey],
     #[serde(skip_serializing_if = "Option::is_none")]
     grants_note: Option<&'a str>,
     failed_changes: &'a [crate::analysis::lockout::FailedChange],
@@ -164,6 +166,7 @@ pub fn render_json(out: &mut dyn Write, r: &WhyLockedReport<'_>) -> io::Result<(
         data_paths: &d.data_paths,
         data_paths_note: d.data_paths_note.as_deref(),
         grants: &d.grants,
+        related_keys: &d.related_keys,
         grants_note: d.grants_note.as_deref(),
         failed_changes: &d.failed_changes,
         recovery_plan: r.plan,
@@ -396,6 +399,10 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
                     p.principal,
                     p.operations.join(", "),
                     match (&p.grant_id, statements.is_empty()) {
+                        _ if p.related_key.is_some() => format!(
+                            " (through the related multi-Region key {}, by its own policy)",
+                            p.related_key.as_deref().unwrap_or_default()
+                        ),
                         (Some(id), _) => format!(
                             " (grant {id}{})",
                             p.constraints

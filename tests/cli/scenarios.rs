@@ -324,8 +324,15 @@ fn every_plan_command_carries_the_run_flags() {
             if !exported && !c.contains("--profile kd-recovery") {
                 problems.push(format!("{name}: no --profile: {c}"));
             }
+            // The key's region, or (a rescue through a related multi-Region key) that key's.
+            let related: Vec<String> = v["related_keys"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|k| k["region"].as_str().map(|r| format!("--region {r}")))
+                .collect();
             if let (true, Some(r)) = (c.contains("aws "), &region) {
-                if !c.contains(r.as_str()) {
+                if !c.contains(r.as_str()) && !related.iter().any(|x| c.contains(x.as_str())) {
                     problems.push(format!("{name}: no {r}: {c}"));
                 }
             }

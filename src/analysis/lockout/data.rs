@@ -32,8 +32,12 @@ pub const MAX_PRINCIPALS: usize = 256;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DataPath {
     pub principal: String,
-    /// `key_policy` or `grant` (related multi-Region keys are not read yet).
+    /// `key_policy`, `grant`, or `related_key` (a related multi-Region key whose own policy
+    /// lets it in: ciphertext of the set decrypts with any of them).
     pub via: &'static str,
+    /// For `related_key`: that key's ARN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub related_key: Option<String>,
     /// For a grant: its id, and its constraints (compact JSON: the encryption context a
     /// request must carry).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -105,6 +109,7 @@ pub fn data_paths(policy: &Policy, setting: &Setting<'_>) -> Vec<DataPath> {
         out.push(DataPath {
             principal,
             via: "key_policy",
+            related_key: None,
             grant_id: None,
             constraints: None,
             other_account,
@@ -253,6 +258,7 @@ pub fn grant_paths(grants: &[GrantView], account: Option<&str>) -> Vec<DataPath>
             Some(DataPath {
                 principal: grantee,
                 via: "grant",
+                related_key: None,
                 grant_id: Some(g.grant_id.clone()),
                 constraints: g.constraints.clone(),
                 other_account,
@@ -263,4 +269,79 @@ pub fn grant_paths(grants: &[GrantView], account: Option<&str>) -> Vec<DataPath>
             })
         })
         .collect()
+}
+
+/// A related multi-Region key (same key id, another region), as the evidence tells its
+/// policy: KMS Developer Guide, "Multi-Region keys in AWS KMS": related keys share key
+/// material and key id, each has its own key policy, and ciphertext encrypted under one
+/// decrypts with any of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RelatedKey {
+    pub arn: String,
+    pub region: String,
+    /// Its own policy's verdict, from the newest event that set it (ReplicateKey's
+    /// `replicaPolicy`, a PutKeyPolicy in its region).
+    pub verdict: super::Verdict,
+    pub from_event: String,
+}
+
+/// The related multi-Region keys of `key` (an `mrk-` id) that the events set a policy of,
+/// each with its verdict and its own data paths (marked `related_key`).
+pub fn related_keys(
+    key: &super::KeyRef,
+    account: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    events: &[crate::analysis::events::PolicyEvent],
+) -> (Vec<RelatedKey>, Vec<DataPath>) {
+    let (Some(here), true) = (key.region.as_deref(), key.id.starts_with("mrk-")) else {
+        return (Vec::new(), Vec::new());
+    };
+    let anywhere = super::KeyRef {
+        region: None,
+        arn: None,
+        ..key.clone()
+    };
+    let mut newest: std::collections::BTreeMap<&str, &crate::analysis::events::PolicyEvent> =
+        std::collections::BTreeMap::new();
+    for e in events.iter().filter(|e| {
+        e.name.sets_policy() && e.error_code.is_none() && e.is_for(&anywhere)
+    }) {
+        let Some(region) = e.applies_in.as_deref().filter(|r| *r != here) else {
+            continue;
+        };
+        if newest.get(region).is_none_or(|n| n.time <= e.time) {
+            newest.insert(region, e);
+        }
+    }
+    let mut keys = Vec::new();
+    let mut paths = Vec::new();
+    for (region, e) in newest {
+        let arn = crate::analysis::aws_ids::key_arn(key.partition(), region, account, &key.id);
+        let Ok(kref) = super::KeyRef::parse(&arn) else {
+            continue;
+        };
+        let text = match &e.policy {
+            Some(t) => t.clone(),
+            None => super::default_policy(key.partition(), account),
+        };
+        let Ok(policy) =
+            crate::analysis::policy::parse_policy(&text, crate::analysis::policy::PolicyKind::Key, "related")
+        else {
+            continue;
+        };
+        let setting = Setting::new(&kref, account, now, None, None);
+        let verdict = super::assess(&policy, &setting).verdict;
+        for mut p in data_paths(&policy, &setting) {
+            p.via = "related_key";
+            p.related_key = Some(arn.clone());
+            paths.push(p);
+        }
+        keys.push(RelatedKey {
+            arn,
+            region: region.to_string(),
+            verdict,
+            from_event: e.event_id.clone(),
+        });
+    }
+    (keys, paths)
 }

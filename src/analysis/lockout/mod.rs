@@ -93,6 +93,8 @@ pub struct Diagnosis {
     pub data_paths_note: Option<String>,
     /// The key's grants, from CreateGrant, RetireGrant and RevokeGrant events.
     pub grants: Vec<data::GrantView>,
+    /// Related multi-Region keys whose policy the evidence holds, with their verdicts.
+    pub related_keys: Vec<data::RelatedKey>,
     /// What the evidence cannot say of the grants (those made before it begins).
     pub grants_note: Option<String>,
 }
@@ -308,8 +310,14 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
         findings.insert(0, f);
     }
 
+    let mut related_keys = Vec::new();
     if verdict != Verdict::Ok {
         data_paths.extend(data::grant_paths(&grants, account.as_deref()));
+        if let Some(acc) = account.as_deref() {
+            let (keys, paths) = data::related_keys(&key, acc, ev.now, ev.events);
+            related_keys = keys;
+            data_paths.extend(paths);
+        }
     }
     let data_paths_note = (!data_paths.is_empty())
         .then(|| data::state_note(&key_status))
@@ -336,6 +344,7 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
         data_paths,
         grants,
         grants_note,
+        related_keys,
     }
 }
 
