@@ -129,6 +129,11 @@ pub struct KeyStanding {
     /// The key's alias names, when listed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
+    /// For a key whose policy nobody can change: the principals its policy still lets use
+    /// the key's data (issue 28; the scan reads no grants), `PRINCIPAL: OPERATIONS`. When
+    /// any, they are the only way left to the data.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data_paths_only: Vec<String>,
 }
 
 /// A statement of a resource control policy that denies kms:PutKeyPolicy or
@@ -247,6 +252,7 @@ fn judge_policy(k: &KeyFacts<'_>) -> KeyStanding {
             .filter(|s| s != "Enabled"),
         deletion_date: k.properties.and_then(|p| p.status.deletion_date),
         aliases: k.aliases.map(<[String]>::to_vec).unwrap_or_default(),
+        data_paths_only: Vec::new(),
     };
     let text = match k.policy {
         Ok(t) => t,
@@ -299,6 +305,13 @@ fn judge_policy(k: &KeyFacts<'_>) -> KeyStanding {
         })
         .map(|a| a.principal.clone())
         .collect();
+    if d.verdict == Verdict::Unrecoverable {
+        out.data_paths_only = d
+            .data_paths
+            .iter()
+            .map(|p| format!("{}: {}", p.principal, p.operations.join(", ")))
+            .collect();
+    }
     out.findings
         .extend(d.findings.iter().chain(&d.policy_findings).cloned());
     out
@@ -382,6 +395,29 @@ mod tests {
             rcps: None,
             aliases: None,
         })
+    }
+
+    /// Issue 28, item 5: an unrecoverable key whose policy still lets a role decrypt is
+    /// marked with that path, the only way left to its data; a recoverable one is not.
+    #[test]
+    fn an_unrecoverable_key_with_data_paths_is_marked() {
+        let only_decrypt = facts(Ok(
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"R","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/Reader"},"Action":"kms:Decrypt","Resource":"*"}]}"#,
+        ));
+        assert_eq!(only_decrypt.standing, Standing::Unrecoverable);
+        assert_eq!(
+            only_decrypt.data_paths_only,
+            ["arn:aws:iam::111122223333:role/Reader: kms:Decrypt"]
+        );
+        let nothing = facts(Ok(
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"R","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/Reader"},"Action":"kms:DescribeKey","Resource":"*"}]}"#,
+        ));
+        assert_eq!(nothing.standing, Standing::Unrecoverable);
+        assert!(nothing.data_paths_only.is_empty());
+        let recoverable = facts(Ok(
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"A","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/KeyAdmin"},"Action":"kms:*","Resource":"*"}]}"#,
+        ));
+        assert!(recoverable.data_paths_only.is_empty());
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //!   shape of a finding in every command: the standing's KS401–KS404, KS405, then the
 //!   policy's diagnosis),
 //!   `admins` (the principals among them), `multi_region` (`PRIMARY`/`REPLICA`), `note`, and
-//!   `follow_up` (the why-locked command)
+//!   `follow_up` (the why-locked command), `data_paths_only` (an unrecoverable key whose
+//!   policy still lets principals use its data: `PRINCIPAL: OPERATIONS`, the only way left)
 //! - `pending_deletion`: `arn`, `region`, `key_state`, `deletion_date` (these keys are
 //!   judged too, in `keys`; a locked one sorts first, soonest deletion first)
 //! - each key's `state` (when not `Enabled`) and `deletion_date`
@@ -249,6 +250,17 @@ pub fn render_table(out: &mut dyn Write, r: &ScanReport<'_>, style: Style) -> io
                 })
                 .collect();
             wrap(out, "      ", "      ", &named.join(", "))?;
+        }
+        if !k.data_paths_only.is_empty() {
+            wrap(
+                out,
+                "      ",
+                "      ",
+                &format!(
+                    "the only way left to its data: {}",
+                    k.data_paths_only.join("; ")
+                ),
+            )?;
         }
         if let Some(n) = &k.note {
             wrap(out, "      ", "      ", n)?;

@@ -303,9 +303,10 @@ pub fn related_keys(
     };
     let mut newest: std::collections::BTreeMap<&str, &crate::analysis::events::PolicyEvent> =
         std::collections::BTreeMap::new();
-    for e in events.iter().filter(|e| {
-        e.name.sets_policy() && e.error_code.is_none() && e.is_for(&anywhere)
-    }) {
+    for e in events
+        .iter()
+        .filter(|e| e.name.sets_policy() && e.error_code.is_none() && e.is_for(&anywhere))
+    {
         let Some(region) = e.applies_in.as_deref().filter(|r| *r != here) else {
             continue;
         };
@@ -324,9 +325,11 @@ pub fn related_keys(
             Some(t) => t.clone(),
             None => super::default_policy(key.partition(), account),
         };
-        let Ok(policy) =
-            crate::analysis::policy::parse_policy(&text, crate::analysis::policy::PolicyKind::Key, "related")
-        else {
+        let Ok(policy) = crate::analysis::policy::parse_policy(
+            &text,
+            crate::analysis::policy::PolicyKind::Key,
+            "related",
+        ) else {
             continue;
         };
         let setting = Setting::new(&kref, account, now, None, None);
