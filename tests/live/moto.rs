@@ -204,6 +204,20 @@ fn a_replaced_policy_without_the_delegation_is_recoverable_by_an_existing_role()
                 .send(),
         )
         .expect("PutKeyPolicy on moto");
+    // A grant made before (issue 28): ListGrants lists it live, a data path whatever the
+    // policy says.
+    let grant = runtime()
+        .block_on(
+            setup_kms()
+                .create_grant()
+                .key_id(&arn)
+                .grantee_principal(format!("arn:aws:iam::{ACCOUNT}:role/App"))
+                .operations(aws_sdk_kms::types::GrantOperation::Decrypt)
+                .operations(aws_sdk_kms::types::GrantOperation::GenerateDataKey)
+                .send(),
+        )
+        .expect("CreateGrant on moto");
+    let grant_id = grant.grant_id().unwrap().to_string();
 
     let out = kmsdoctor(&["why-locked", &arn, "--output", "json"]);
     assert_eq!(
@@ -230,6 +244,30 @@ fn a_replaced_policy_without_the_delegation_is_recoverable_by_an_existing_role()
     assert!(
         find(&gone).is_none(),
         "a deleted role cannot recover anything"
+    );
+    let listed = v["grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["grant_id"] == grant_id.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("the grant, listed: {}", v["grants"]));
+    assert_eq!(listed["status"], "live");
+    assert!(v["grants_note"]
+        .as_str()
+        .unwrap()
+        .contains("ListGrants listed"));
+    let path = v["data_paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["grant_id"] == grant_id.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("a data path by the grant: {}", v["data_paths"]));
+    assert_eq!(path["via"], "grant");
+    assert_eq!(
+        path["operations"],
+        serde_json::json!(["kms:Decrypt", "kms:GenerateDataKey"])
     );
     let kl206 = v["findings"]
         .as_array()

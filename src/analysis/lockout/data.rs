@@ -161,7 +161,9 @@ pub struct GrantView {
     pub constraints: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retiring_principal: Option<String>,
-    /// `live` (created, not retired or revoked in the evidence), `retired`, `revoked`.
+    /// `live` (created, not retired or revoked in the evidence; or listed by ListGrants),
+    /// `retired`, `revoked`, `not_listed` (live by the events, but ListGrants no longer
+    /// lists it: ended since).
     pub status: &'static str,
     /// The CreateGrant event and time, when in the evidence.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -347,4 +349,107 @@ pub fn related_keys(
         });
     }
     (keys, paths)
+}
+
+/// The grants as ListGrants listed them, over those the events tell: a listed grant is live
+/// (added when its creation is not in the evidence); a grant the events left live that the
+/// list does not hold has ended since (`not_listed`). ListGrants is the key's full list.
+pub fn merge_listed(
+    grants: &mut Vec<GrantView>,
+    listed: &[crate::analysis::lockout::key::ListedGrant],
+) {
+    for g in grants.iter_mut() {
+        if g.status == "live" && !listed.iter().any(|l| l.grant_id == g.grant_id) {
+            g.status = "not_listed";
+        }
+    }
+    for l in listed {
+        match grants.iter_mut().find(|g| g.grant_id == l.grant_id) {
+            Some(g) => {
+                g.status = "live";
+                g.grantee = g.grantee.clone().or_else(|| l.grantee.clone());
+                if g.operations.is_empty() {
+                    g.operations = l.operations.clone();
+                }
+                g.constraints = g.constraints.clone().or_else(|| l.constraints.clone());
+            }
+            None => grants.push(GrantView {
+                grant_id: l.grant_id.clone(),
+                grantee: l.grantee.clone(),
+                operations: l.operations.clone(),
+                constraints: l.constraints.clone(),
+                retiring_principal: l.retiring.clone(),
+                status: "live",
+                created_by_event: None,
+                created_at: None,
+                ended_by_event: None,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::lockout::key::ListedGrant;
+
+    fn view(id: &str, status: &'static str) -> GrantView {
+        GrantView {
+            grant_id: id.into(),
+            grantee: Some("arn:aws:iam::111122223333:role/App".into()),
+            operations: vec!["Decrypt".into()],
+            constraints: None,
+            retiring_principal: None,
+            status,
+            created_by_event: Some(format!("ev-{id}")),
+            created_at: None,
+            ended_by_event: None,
+        }
+    }
+
+    /// ListGrants is the full list: a grant the events left live but that is not listed
+    /// ended since; a listed one whose creation the events miss is live.
+    #[test]
+    fn listed_grants_decide_which_are_live() {
+        let mut grants = vec![view("a", "live"), view("b", "live"), view("c", "revoked")];
+        let listed = [
+            ListedGrant {
+                grant_id: "a".into(),
+                ..ListedGrant::default()
+            },
+            ListedGrant {
+                grant_id: "d".into(),
+                grantee: Some("arn:aws:iam::444455556666:role/X".into()),
+                operations: vec!["Encrypt".into()],
+                ..ListedGrant::default()
+            },
+        ];
+        merge_listed(&mut grants, &listed);
+        let status: Vec<(&str, &str)> = grants
+            .iter()
+            .map(|g| (g.grant_id.as_str(), g.status))
+            .collect();
+        assert_eq!(
+            status,
+            [
+                ("a", "live"),
+                ("b", "not_listed"),
+                ("c", "revoked"),
+                ("d", "live")
+            ]
+        );
+        let paths = grant_paths(&grants, Some("111122223333"));
+        let who: Vec<(&str, bool)> = paths
+            .iter()
+            .map(|p| (p.principal.as_str(), p.other_account))
+            .collect();
+        assert_eq!(
+            who,
+            [
+                ("arn:aws:iam::111122223333:role/App", false),
+                ("arn:aws:iam::444455556666:role/X", true)
+            ]
+        );
+        assert_eq!(paths[1].operations, ["kms:Encrypt"]);
+    }
 }

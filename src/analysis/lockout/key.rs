@@ -31,6 +31,25 @@ pub struct KeyProperties {
     /// The key's state and deletion date (DescribeKey): what the recovery must do first.
     #[serde(default, flatten)]
     pub status: crate::analysis::key_state::KeyStatus,
+    /// The key's grants as ListGrants listed them (live, when the caller may call it);
+    /// `None` when not listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listed_grants: Option<Vec<ListedGrant>>,
+}
+
+/// A grant as ListGrants lists it (KMS API Reference, `GrantListEntry`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedGrant {
+    pub grant_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grantee: Option<String>,
+    #[serde(default)]
+    pub operations: Vec<String>,
+    /// The constraints, as compact JSON (`{"encryptionContextSubset":{...}}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraints: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retiring: Option<String>,
 }
 
 impl KeyProperties {

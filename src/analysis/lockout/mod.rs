@@ -210,8 +210,17 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
     };
 
     let state_changes = history::state_changes(&mine);
-    let grants = data::grants(&mine);
-    let grants_note = if mine
+    let mut grants = data::grants(&mine);
+    let listed = ev.properties.and_then(|p| p.listed_grants.as_deref());
+    if let Some(l) = listed {
+        data::merge_listed(&mut grants, l);
+    }
+    let grants_note = if let Some(l) = listed {
+        Some(format!(
+            "ListGrants listed {} grant(s) of the key: the full list",
+            l.len()
+        ))
+    } else if mine
         .iter()
         .any(|e| e.name.creates() && e.error_code.is_none())
     {

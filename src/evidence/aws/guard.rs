@@ -27,6 +27,8 @@ pub const ALLOWED: &[(&str, &str)] = &[
     ("KMS", "DescribeKey"),
     ("KMS", "GetKeyPolicy"),
     ("KMS", "ListAliases"),
+    // The key's grants (a way to its data that outlives a lockout).
+    ("KMS", "ListGrants"),
     // `scan`: every key of a region.
     ("KMS", "ListKeys"),
     // `fix`: a key CloudFormation manages carries its stack's name as a tag.
@@ -357,7 +359,6 @@ mod tests {
             ("KMS", "CreateKey"),
             ("KMS", "ScheduleKeyDeletion"),
             ("KMS", "Decrypt"),
-            ("KMS", "ListGrants"),
             ("IAM", "GetAccountAuthorizationDetails"),
             ("IAM", "PutRolePolicy"),
             ("IAM", "DeleteRolePermissionsBoundary"),

@@ -56,7 +56,74 @@ pub(crate) fn properties_of(m: &aws_sdk_kms::types::KeyMetadata) -> KeyPropertie
             pending_window_days: m.pending_deletion_window_in_days(),
             ..KeyStatus::default()
         },
+        listed_grants: None,
     }
+}
+
+/// The most pages of ListGrants read (100 grants a page).
+const MAX_GRANT_PAGES: u32 = 20;
+
+/// The key's grants (ListGrants, every page up to [`MAX_GRANT_PAGES`]): `Ok(None)` when the
+/// caller may not list them (in a lockout, the usual answer), an error otherwise.
+pub async fn list_grants(
+    c: &Clients,
+    key_arg: &str,
+) -> Result<Option<Vec<crate::analysis::lockout::key::ListedGrant>>, crate::evidence::aws::AwsError>
+{
+    use crate::analysis::lockout::key::ListedGrant;
+    let mut out = Vec::new();
+    let mut marker: Option<String> = None;
+    for _ in 0..MAX_GRANT_PAGES {
+        let page = match c
+            .kms
+            .list_grants()
+            .key_id(key_arg)
+            .limit(100)
+            .set_marker(marker.clone())
+            .send()
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                let e = c.error("kms", "ListGrants", &e);
+                if e.is_access_denied() {
+                    return Ok(None);
+                }
+                return Err(e);
+            }
+        };
+        for g in page.grants() {
+            let Some(id) = g.grant_id() else { continue };
+            let constraints = g.constraints().map(|c| {
+                let mut v = serde_json::Map::new();
+                if let Some(m) = c.encryption_context_subset() {
+                    v.insert("encryptionContextSubset".into(), serde_json::json!(m));
+                }
+                if let Some(m) = c.encryption_context_equals() {
+                    v.insert("encryptionContextEquals".into(), serde_json::json!(m));
+                }
+                serde_json::Value::Object(v).to_string()
+            });
+            out.push(ListedGrant {
+                grant_id: id.to_string(),
+                grantee: g.grantee_principal().map(str::to_string),
+                operations: g
+                    .operations()
+                    .iter()
+                    .map(|o| o.as_str().to_string())
+                    .collect(),
+                constraints,
+                retiring: g.retiring_principal().map(str::to_string),
+            });
+        }
+        match page.next_marker() {
+            Some(m) if page.truncated() && marker.as_deref() != Some(m) => {
+                marker = Some(m.to_string())
+            }
+            _ => return Ok(Some(out)),
+        }
+    }
+    Ok(Some(out))
 }
 
 fn is_alias(input: &str) -> bool {
@@ -138,6 +205,22 @@ pub async fn key_facts(
             // AccessDenied is the lockout itself: evidence, not a failure.
             facts.policy_error = Some(e.message);
         }
+    }
+    // The grants: a way to the data that outlives a lockout (issue 28).
+    match list_grants(c, &key_arg).await {
+        Ok(listed) => {
+            if let Some(p) = facts.properties.as_mut() {
+                p.listed_grants = listed;
+            } else if listed.is_some() {
+                facts.properties = Some(KeyProperties {
+                    listed_grants: listed,
+                    ..KeyProperties::default()
+                });
+            }
+        }
+        Err(e) => facts
+            .problems
+            .push(format!("{e}: the key's grants come from CloudTrail only")),
     }
     match list_aliases(c, &key_arg).await {
         Ok(a) => facts.aliases = Some(a),
