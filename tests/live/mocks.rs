@@ -532,13 +532,16 @@ fn a_locked_out_caller_still_gets_a_diagnosis_started() {
                 )
                 .build()
         });
+    let grants = mock!(aws_sdk_kms::Client::list_grants).then_error(move || {
+        aws_sdk_kms::operation::list_grants::ListGrantsError::generic(denied("ListGrants"))
+    });
     let calls = CallLog::default();
     let guard = ReadOnlyGuard::new(calls.clone(), "us-east-1");
     let mut c = clients(&[]);
     c.kms = mock_client!(
         aws_sdk_kms,
         RuleMode::MatchAny,
-        &[&describe, &get_policy, &all_aliases, &key_aliases],
+        &[&describe, &get_policy, &all_aliases, &key_aliases, &grants],
         move |b| b.interceptor(guard.clone())
     );
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -575,7 +578,157 @@ fn a_locked_out_caller_still_gets_a_diagnosis_started() {
     let ops: Vec<String> = calls.calls().into_iter().map(|c| c.operation).collect();
     assert_eq!(
         ops,
-        vec!["DescribeKey", "ListAliases", "GetKeyPolicy", "ListAliases"]
+        vec![
+            "DescribeKey",
+            "ListAliases",
+            "GetKeyPolicy",
+            "ListGrants",
+            "ListAliases"
+        ]
+    );
+    // ListGrants denied, as in a lockout: no grant list, and no problem said for it.
+    assert!(facts
+        .properties
+        .as_ref()
+        .is_none_or(|p| p.listed_grants.is_none()));
+}
+
+/// A multi-Region primary locked (issue 28, item 3): DescribeKey names its replica, whose
+/// own policy GetKeyPolicy reads in the replica's region; still the default there, the
+/// replica is `ok`, and the diagnosis's data path goes through it. (Moto's ReplicateKey
+/// fails, hence mocks.)
+#[test]
+fn a_locked_primarys_replica_policy_is_read_in_its_region_and_is_a_data_path() {
+    use aws_sdk_kms::operation::describe_key::DescribeKeyOutput;
+    use aws_sdk_kms::operation::get_key_policy::GetKeyPolicyOutput;
+    use aws_sdk_kms::operation::list_aliases::ListAliasesOutput;
+    use aws_sdk_kms::operation::list_grants::ListGrantsOutput;
+    use aws_sdk_kms::types::{
+        KeyMetadata, MultiRegionConfiguration, MultiRegionKey, MultiRegionKeyType,
+    };
+    const PRIMARY: &str =
+        "arn:aws:kms:us-east-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab";
+    const REPLICA: &str =
+        "arn:aws:kms:us-west-2:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab";
+    let describe = mock!(aws_sdk_kms::Client::describe_key).then_output(|| {
+        DescribeKeyOutput::builder()
+            .key_metadata(
+                KeyMetadata::builder()
+                    .key_id("mrk-1234abcd12ab34cd56ef1234567890ab")
+                    .arn(PRIMARY)
+                    .multi_region(true)
+                    .multi_region_configuration(
+                        MultiRegionConfiguration::builder()
+                            .multi_region_key_type(MultiRegionKeyType::Primary)
+                            .primary_key(
+                                MultiRegionKey::builder()
+                                    .arn(PRIMARY)
+                                    .region("us-east-1")
+                                    .build(),
+                            )
+                            .replica_keys(
+                                MultiRegionKey::builder()
+                                    .arn(REPLICA)
+                                    .region("us-west-2")
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    });
+    let locked = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Sid": "Gone",
+        "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": "kms:*", "Resource": "*"}]})
+    .to_string();
+    let primary_policy = mock!(aws_sdk_kms::Client::get_key_policy)
+        .match_requests(|r| r.key_id() == Some(PRIMARY))
+        .then_output(move || GetKeyPolicyOutput::builder().policy(locked.clone()).build());
+    let replica_policy = mock!(aws_sdk_kms::Client::get_key_policy)
+        .match_requests(|r| r.key_id() == Some(REPLICA))
+        .then_output(|| {
+            GetKeyPolicyOutput::builder()
+                .policy(kmsdoctor::analysis::lockout::default_policy(
+                    "aws",
+                    "111122223333",
+                ))
+                .build()
+        });
+    let grants =
+        mock!(aws_sdk_kms::Client::list_grants).then_output(|| ListGrantsOutput::builder().build());
+    let aliases = mock!(aws_sdk_kms::Client::list_aliases)
+        .then_output(|| ListAliasesOutput::builder().build());
+    let calls = CallLog::default();
+    let guard = ReadOnlyGuard::new(calls.clone(), "us-east-1");
+    let mut c = clients(&[]);
+    c.kms = mock_client!(
+        aws_sdk_kms,
+        RuleMode::MatchAny,
+        &[
+            &describe,
+            &primary_policy,
+            &replica_policy,
+            &grants,
+            &aliases
+        ],
+        move |b| b.interceptor(guard.clone())
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (key, facts) = rt
+        .block_on(kmsdoctor::evidence::aws::key_facts(
+            &c,
+            PRIMARY,
+            "111122223333",
+        ))
+        .expect("read");
+    let props = facts.properties.clone().unwrap();
+    assert_eq!(props.related.len(), 1, "{props:?}");
+    assert_eq!(props.related[0].region, "us-west-2");
+    assert!(props.related[0].policy.is_some(), "{props:?}");
+    assert_eq!(props.listed_grants.as_deref(), Some(&[][..]));
+    // GetKeyPolicy twice: the key's, and the replica's by its ARN (its own region).
+    let gets = calls
+        .calls()
+        .into_iter()
+        .filter(|c| c.operation == "GetKeyPolicy")
+        .count();
+    assert_eq!(gets, 2);
+
+    let current = kmsdoctor::analysis::policy::parse_document(
+        facts.policy.as_deref().unwrap(),
+        kmsdoctor::analysis::policy::PolicyKind::Key,
+        "key-policy",
+    )
+    .unwrap();
+    let d = kmsdoctor::analysis::lockout::diagnose(kmsdoctor::analysis::lockout::Evidence {
+        key,
+        current_policy: Some(&current),
+        events: &[],
+        account: Some("111122223333"),
+        now: chrono::Utc::now(),
+        aliases: None,
+        properties: Some(&props),
+        caller: None,
+    });
+    assert_eq!(
+        d.verdict,
+        kmsdoctor::analysis::lockout::Verdict::Unrecoverable
+    );
+    assert_eq!(d.related_keys.len(), 1);
+    assert_eq!(
+        d.related_keys[0].verdict,
+        kmsdoctor::analysis::lockout::Verdict::Ok
+    );
+    assert!(
+        d.data_paths
+            .iter()
+            .any(|p| p.via == "related_key" && p.related_key.as_deref() == Some(REPLICA)),
+        "{:?}",
+        d.data_paths
     );
 }
 

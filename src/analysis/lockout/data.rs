@@ -281,9 +281,11 @@ pub fn grant_paths(grants: &[GrantView], account: Option<&str>) -> Vec<DataPath>
 pub struct RelatedKey {
     pub arn: String,
     pub region: String,
-    /// Its own policy's verdict, from the newest event that set it (ReplicateKey's
-    /// `replicaPolicy`, a PutKeyPolicy in its region).
+    /// Its own policy's verdict: from GetKeyPolicy in its region (live), else the newest
+    /// event that set it (ReplicateKey's `replicaPolicy`, a PutKeyPolicy in its region);
+    /// `unknown` when GetKeyPolicy was refused and no event says.
     pub verdict: super::Verdict,
+    /// The event id, or `GetKeyPolicy` (with its error when refused).
     pub from_event: String,
 }
 
@@ -294,6 +296,7 @@ pub fn related_keys(
     account: &str,
     now: chrono::DateTime<chrono::Utc>,
     events: &[crate::analysis::events::PolicyEvent],
+    live: &[crate::analysis::lockout::key::RelatedPolicy],
 ) -> (Vec<RelatedKey>, Vec<DataPath>) {
     let (Some(here), true) = (key.region.as_deref(), key.id.starts_with("mrk-")) else {
         return (Vec::new(), Vec::new());
@@ -316,16 +319,49 @@ pub fn related_keys(
             newest.insert(region, e);
         }
     }
+    // Each region's policy: read live (GetKeyPolicy there) over the newest event's.
+    let mut sources: std::collections::BTreeMap<String, (Option<String>, String)> = newest
+        .into_iter()
+        .map(|(region, e)| {
+            let text = match &e.policy {
+                Some(t) => t.clone(),
+                None => super::default_policy(key.partition(), account),
+            };
+            (region.to_string(), (Some(text), e.event_id.clone()))
+        })
+        .collect();
+    for r in live.iter().filter(|r| r.region != here) {
+        match &r.policy {
+            Some(p) => {
+                sources.insert(r.region.clone(), (Some(p.clone()), "GetKeyPolicy".into()));
+            }
+            None => {
+                sources.entry(r.region.clone()).or_insert((
+                    None,
+                    format!(
+                        "GetKeyPolicy: {}",
+                        r.error.as_deref().unwrap_or("no policy")
+                    ),
+                ));
+            }
+        }
+    }
     let mut keys = Vec::new();
     let mut paths = Vec::new();
-    for (region, e) in newest {
+    for (region, (text, from)) in sources {
+        let region = region.as_str();
         let arn = crate::analysis::aws_ids::key_arn(key.partition(), region, account, &key.id);
         let Ok(kref) = super::KeyRef::parse(&arn) else {
             continue;
         };
-        let text = match &e.policy {
-            Some(t) => t.clone(),
-            None => super::default_policy(key.partition(), account),
+        let Some(text) = text else {
+            keys.push(RelatedKey {
+                arn,
+                region: region.to_string(),
+                verdict: super::Verdict::Unknown,
+                from_event: from,
+            });
+            continue;
         };
         let Ok(policy) = crate::analysis::policy::parse_policy(
             &text,
@@ -345,7 +381,7 @@ pub fn related_keys(
             arn,
             region: region.to_string(),
             verdict,
-            from_event: e.event_id.clone(),
+            from_event: from,
         });
     }
     (keys, paths)

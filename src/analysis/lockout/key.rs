@@ -35,6 +35,22 @@ pub struct KeyProperties {
     /// `None` when not listed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listed_grants: Option<Vec<ListedGrant>>,
+    /// The related multi-Region keys DescribeKey names (its primary and replicas, not this
+    /// key), with each one's own policy as GetKeyPolicy gave it in its region.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<RelatedPolicy>,
+}
+
+/// A related multi-Region key and its policy, read live.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelatedPolicy {
+    pub arn: String,
+    pub region: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// Why GetKeyPolicy did not answer there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// A grant as ListGrants lists it (KMS API Reference, `GrantListEntry`).

@@ -323,7 +323,8 @@ pub fn diagnose(ev: Evidence<'_>) -> Diagnosis {
     if verdict != Verdict::Ok {
         data_paths.extend(data::grant_paths(&grants, account.as_deref()));
         if let Some(acc) = account.as_deref() {
-            let (keys, paths) = data::related_keys(&key, acc, ev.now, ev.events);
+            let live = ev.properties.map(|p| p.related.as_slice()).unwrap_or(&[]);
+            let (keys, paths) = data::related_keys(&key, acc, ev.now, ev.events, live);
             related_keys = keys;
             data_paths.extend(paths);
         }

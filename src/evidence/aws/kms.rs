@@ -57,6 +57,24 @@ pub(crate) fn properties_of(m: &aws_sdk_kms::types::KeyMetadata) -> KeyPropertie
             ..KeyStatus::default()
         },
         listed_grants: None,
+        related: m
+            .multi_region_configuration()
+            .map(|c| {
+                c.primary_key()
+                    .into_iter()
+                    .chain(c.replica_keys())
+                    .filter_map(|k| Some((k.arn()?, k.region()?)))
+                    .filter(|(arn, _)| Some(*arn) != m.arn())
+                    .map(
+                        |(arn, region)| crate::analysis::lockout::key::RelatedPolicy {
+                            arn: arn.to_string(),
+                            region: region.to_string(),
+                            ..Default::default()
+                        },
+                    )
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -204,6 +222,28 @@ pub async fn key_facts(
             }
             // AccessDenied is the lockout itself: evidence, not a failure.
             facts.policy_error = Some(e.message);
+        }
+    }
+    // Each related multi-Region key's own policy, in its region (issue 28).
+    if let Some(p) = facts.properties.as_mut() {
+        for r in p.related.iter_mut() {
+            let there = aws_sdk_kms::Client::from_conf(
+                c.kms
+                    .config()
+                    .to_builder()
+                    .region(aws_config::Region::new(r.region.clone()))
+                    .build(),
+            );
+            match there
+                .get_key_policy()
+                .key_id(&r.arn)
+                .policy_name("default")
+                .send()
+                .await
+            {
+                Ok(out) => r.policy = out.policy().map(str::to_string),
+                Err(e) => r.error = Some(c.error("kms", "GetKeyPolicy", &e).message),
+            }
         }
     }
     // The grants: a way to the data that outlives a lockout (issue 28).
