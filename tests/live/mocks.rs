@@ -1678,3 +1678,124 @@ fn grant_lookups_reach_the_key_and_stop_at_their_page_cap() {
         report.problems
     );
 }
+
+/// `--history athena` for a replica (issue 25, item 5): the first query (the replica's own
+/// region) does not reach its creation, so a second, bounded one reads the days around its
+/// creation in the primary's region, where KMS logged the ReplicateKey that made it; only
+/// that event is kept, and the history is settled.
+#[test]
+fn athena_reads_a_replicas_creation_in_its_primarys_region() {
+    use aws_sdk_cloudtrail::operation::describe_trails::DescribeTrailsOutput;
+    use aws_sdk_cloudtrail::operation::get_trail_status::GetTrailStatusOutput;
+    use aws_sdk_cloudtrail::types::Trail;
+    use aws_sdk_s3::operation::get_bucket_location::GetBucketLocationOutput;
+    use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+    use kmsdoctor::evidence::aws_source::{AwsSource, Request};
+    use kmsdoctor::evidence::settings::History;
+    use kmsdoctor::evidence::source::{EventsQuery, EvidenceSource};
+    const REPLICA: &str =
+        "arn:aws:kms:us-west-2:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab";
+    const PRIMARY: &str =
+        "arn:aws:kms:us-east-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab";
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-23T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let created = now - chrono::Duration::days(100);
+
+    let nothing =
+        mock!(aws_sdk_cloudtrail::Client::lookup_events).then_output(|| page(vec![], None));
+    let trails = mock!(aws_sdk_cloudtrail::Client::describe_trails).then_output(|| {
+        DescribeTrailsOutput::builder()
+            .trail_list(
+                Trail::builder()
+                    .name("org")
+                    .trail_arn("arn:aws:cloudtrail:us-east-1:111122223333:trail/org")
+                    .s3_bucket_name("trail-bucket")
+                    .is_multi_region_trail(true)
+                    .home_region("us-east-1")
+                    .build(),
+            )
+            .build()
+    });
+    let status = mock!(aws_sdk_cloudtrail::Client::get_trail_status)
+        .then_output(|| GetTrailStatusOutput::builder().is_logging(true).build());
+    let mut c = clients(&[&nothing, &trails, &status]);
+    let location = mock!(aws_sdk_s3::Client::get_bucket_location)
+        .then_output(|| GetBucketLocationOutput::builder().build());
+    let listing = mock!(aws_sdk_s3::Client::list_objects_v2)
+        .then_output(|| ListObjectsV2Output::builder().build());
+    c.s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&location, &listing]);
+    // The ReplicateKey as the primary's region logged it, as an Athena row.
+    let row: Vec<&'static str> = vec![
+        "1.08",
+        "AssumedRole",
+        "",
+        "arn:aws:sts::111122223333:assumed-role/Admin/a",
+        "111122223333",
+        "",
+        "Role",
+        "arn:aws:iam::111122223333:role/Admin",
+        "2026-08-15T10:00:00Z",
+        "kms.amazonaws.com",
+        "ReplicateKey",
+        "us-east-1",
+        "203.0.113.1",
+        "aws-cli/2",
+        "",
+        "",
+        r#"{"keyId":"arn:aws:kms:us-east-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab","replicaRegion":"us-west-2","bypassPolicyLockoutSafetyCheck":false}"#,
+        r#"{"replicaKeyMetadata":{"keyId":"mrk-1234abcd12ab34cd56ef1234567890ab","arn":"arn:aws:kms:us-west-2:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab"}}"#,
+        "ev-replicate",
+        PRIMARY,
+        "111122223333",
+        "s3://trail-bucket/AWSLogs/111122223333/CloudTrail/us-east-1/2026/08/15/x.json.gz",
+    ];
+    let header: Vec<&'static str> = (0..22).map(|_| "h").collect();
+    let rules = athena_rules(
+        vec![("SUCCEEDED", None), ("SUCCEEDED", None)],
+        vec![(vec![header.clone()], None), (vec![header, row], None)],
+    );
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let guard = ReadOnlyGuard::with_mode(
+        c.calls.clone(),
+        "us-east-1",
+        kmsdoctor::evidence::aws::Mode::Athena,
+    );
+    c.athena = mock_client!(aws_sdk_athena, RuleMode::MatchAny, &refs, move |b| b
+        .interceptor(guard.clone()));
+    let mut request = Request::new(
+        &Default::default(),
+        REPLICA,
+        std::time::Duration::from_secs(400 * 86_400),
+        now,
+    )
+    .with_history(History::Athena(athena_settings()));
+    request.pacing = fast();
+    let progress = |_: kmsdoctor::evidence::aws::LookupProgress<'_>| {};
+    let mut source = AwsSource::over(c, request, &progress).unwrap();
+    let found = source
+        .policy_events(&[EventsQuery {
+            key: kmsdoctor::analysis::lockout::KeyRef::parse(REPLICA).unwrap(),
+            creation: Some(created),
+            primary_region: Some("us-east-1".into()),
+            state_enabled: true,
+        }])
+        .unwrap();
+    let ids: Vec<&str> = found.by_key[0]
+        .iter()
+        .map(|e| e.event_id.as_str())
+        .collect();
+    assert_eq!(ids, ["ev-replicate"], "{:?}", found.summary);
+    let archive = found.summary.archive.clone().expect("the Athena summary");
+    assert!(archive.settled, "{archive:?}");
+    assert_eq!(archive.query_id.as_deref(), Some("q-1 q-1"), "two queries");
+    assert!(
+        !found
+            .summary
+            .problems
+            .iter()
+            .any(|p| p.contains("without reaching the key's creation")),
+        "{:?}",
+        found.summary.problems
+    );
+}
