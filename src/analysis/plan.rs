@@ -834,6 +834,7 @@ fn rescue(steps: &mut Steps, input: &PlanInput<'_>) {
         .related_key
         .as_deref()
         .and_then(|a| aws_ids::Arn::parse(a).map(|x| x.region.to_string()));
+    let mut creds = Credentials::AsRun;
     let usable = d.key_status.fact().is_none_or(|f| f.usable);
     steps.run_wrapped(
         format!(
@@ -855,6 +856,33 @@ fn rescue(steps: &mut Steps, input: &PlanInput<'_>) {
             .word("text"),
         ") && echo \"new key: $new_key\"",
     );
+    // Then become that principal, as the plan becomes an administrator (assume the role,
+    // sign in as the user or the root user): the rescue commands run as it. The new key is
+    // created first, with the run's credentials (the principal may not create keys).
+    if let Some(kind) = crate::analysis::principal::Caller::parse(&p.principal)
+        .ok()
+        .and_then(|c| AdminKind::of(&c))
+    {
+        let as_admin = RecoverableAdmin {
+            principal: p.principal.clone(),
+            kind,
+            can_put_key_policy: false,
+            can_get_key_policy: false,
+            can_cancel_key_deletion: None,
+            can_enable_key: None,
+            decision: p.decision,
+            statements: p.statements.clone(),
+            requirements: p.requirements.clone(),
+            needs_iam_policy: false,
+            exists: super::lockout::Existence::Unknown,
+            matched_by: super::lockout::admins::MatchedBy::Principal,
+            class: None,
+            trust: None,
+            notes: Vec::new(),
+        };
+        creds = admin_steps(steps, input, &as_admin);
+    }
+
     let needs: Vec<String> = p
         .requirements
         .iter()
@@ -892,6 +920,7 @@ fn rescue(steps: &mut Steps, input: &PlanInput<'_>) {
             ),
             cmd(input, &["aws", "kms", "re-encrypt"])
                 .in_region(source_region.as_deref())
+            .credentials(creds)
                 .word("--ciphertext-blob")
                 .prefixed_variable("fileb://", "ciphertext")
                 .word("--source-key-id")
@@ -907,6 +936,7 @@ fn rescue(steps: &mut Steps, input: &PlanInput<'_>) {
     } else {
         let encrypt = cmd(input, &["aws", "kms", "encrypt"])
             .in_region(source_region.as_deref())
+            .credentials(creds)
             .word("--key-id")
             .variable("new_key")
             .word("--plaintext")
@@ -919,11 +949,12 @@ fn rescue(steps: &mut Steps, input: &PlanInput<'_>) {
         match encrypt {
             Ok(enc) => steps.run_then(
                 format!(
-                    "As {} ({by} kms:Decrypt{needs}, not ReEncrypt), decrypt each ciphertext and encrypt it under the new key in one pipe, the plaintext never on disk: set ciphertext to a file holding one (a data key, or up to 4 KB encrypted directly), paste, and repeat for each; the result is base64 in ciphertext.rescued.b64",
+                    "As {} ({by} kms:Decrypt{needs}, not ReEncrypt; kms:Encrypt on the new key comes from an IAM policy), decrypt each ciphertext and encrypt it under the new key in one pipe, the plaintext never on disk: set ciphertext to a file holding one (a data key, or up to 4 KB encrypted directly), paste, and repeat for each; the result is base64 in ciphertext.rescued.b64",
                     p.principal
                 ),
                 cmd(input, &["aws", "kms", "decrypt"])
                     .in_region(source_region.as_deref())
+            .credentials(creds)
                     .word("--ciphertext-blob")
                     .prefixed_variable("fileb://", "ciphertext")
                     .word("--key-id")

@@ -314,6 +314,35 @@ impl<'p> AwsSource<'p> {
         }))
     }
 
+    /// Whether the key's grant events are worth looking up: not when ListGrants listed the
+    /// grants (the full list), nor when the current policy is `ok` (grants are looked at as
+    /// data paths of a key nobody can fix; paced calls saved on every healthy run).
+    fn grants_needed(&self, key: &crate::analysis::lockout::KeyRef) -> bool {
+        let listed = self
+            .key_facts
+            .properties
+            .as_ref()
+            .is_some_and(|p| p.listed_grants.is_some());
+        if listed {
+            return false;
+        }
+        let ok = match (&self.current_policy, key.account.as_deref()) {
+            (Some(policy), Some(account)) => {
+                let setting = crate::analysis::lockout::Setting::new(
+                    key,
+                    account,
+                    self.request.now,
+                    None,
+                    None,
+                );
+                crate::analysis::lockout::assess(policy, &setting).verdict
+                    == crate::analysis::lockout::Verdict::Ok
+            }
+            _ => false,
+        };
+        !ok
+    }
+
     /// The clients that read the archive: the run's own, or (`--archive-profile`,
     /// `--archive-role-arn`) clients of other credentials, guarded alike and logging into the
     /// run's call log. The role is assumed once, for an hour (STS's default session).
@@ -697,6 +726,7 @@ impl EvidenceSource for AwsSource<'_> {
                 creation: q.creation,
                 primary_region: q.primary_region.clone(),
                 state_enabled: q.state_enabled,
+                grants: self.grants_needed(&q.key),
             })
             .collect();
         let (mut by_key, mut lookup) = self.runtime.block_on(aws::lookup_policy_events(

@@ -167,6 +167,7 @@ fn run_noting_progress(
             primary_region: None,
             // The state is not known: the state changes are looked up too.
             state_enabled: false,
+            grants: true,
         }],
         now() - chrono::Duration::days(90),
         now(),
@@ -1540,8 +1541,10 @@ fn a_replicas_creation_is_looked_up_in_the_primarys_region() {
             key: KeyRef::parse(replica).unwrap(),
             creation: None,
             primary_region: Some("us-west-2".into()),
-            // DescribeKey said Enabled: no lookup of state changes.
+            // DescribeKey said Enabled: no lookup of state changes; its policy is ok (or
+            // ListGrants listed its grants): no lookup of grant events.
             state_enabled: true,
+            grants: false,
         }],
         now() - chrono::Duration::days(90),
         now(),
@@ -1553,8 +1556,8 @@ fn a_replicas_creation_is_looked_up_in_the_primarys_region() {
     assert_eq!(ids, ["ev-replicate"]);
     assert_eq!(by_key[0][0].applies_in.as_deref(), Some("us-east-1"));
     assert_eq!(
-        report.calls, 6,
-        "PutKeyPolicy, the three grant events, CreateKey, and ReplicateKey in us-west-2; no state lookups for an Enabled key"
+        report.calls, 3,
+        "PutKeyPolicy, CreateKey, and ReplicateKey in us-west-2; no state or grant lookups"
     );
 }
 

@@ -125,6 +125,9 @@ pub struct KeyLookup {
     pub primary_region: Option<String>,
     /// DescribeKey said Enabled: the state changes are not looked up for this key.
     pub state_enabled: bool,
+    /// Whether this key's grant events are looked up: not when ListGrants listed them, nor
+    /// when its current policy is `ok` (grants matter as data paths of a lockout).
+    pub grants: bool,
 }
 
 /// The most pages of one grant event's lookup (50 events a page): CreateGrant by event
@@ -158,9 +161,14 @@ pub async fn lookup_policy_events(
     let states = keys.iter().any(|k| !k.state_enabled);
     // Grants too (a grant made before a lockout is still a way to the data): at most
     // [`MAX_GRANT_PAGES`] pages each, newest first, as AWS services make many.
+    let grants = keys.iter().any(|k| k.grants);
     let mut searches: Vec<Search> = EventName::ALL
         .iter()
-        .filter(|e| *e == &EventName::PutKeyPolicy || (states && e.changes_state()) || e.is_grant())
+        .filter(|e| {
+            *e == &EventName::PutKeyPolicy
+                || (states && e.changes_state())
+                || (grants && e.is_grant())
+        })
         .map(|e| (e.as_str(), start, end, None))
         .collect();
     let mut whole_window_create = false;
