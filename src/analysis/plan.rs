@@ -883,18 +883,7 @@ fn rescue(steps: &mut Steps, input: &PlanInput<'_>) {
         creds = admin_steps(steps, input, &as_admin);
     }
 
-    let needs: Vec<String> = p
-        .requirements
-        .iter()
-        .map(|alt| {
-            alt.all_of
-                .iter()
-                .map(|r| r.text.clone())
-                .collect::<Vec<_>>()
-                .join(" and ")
-        })
-        .filter(|s| !s.is_empty())
-        .collect();
+    let needs: Vec<String> = crate::analysis::eval::Alternative::words(&p.requirements);
     let mut needs = if needs.is_empty() {
         String::new()
     } else {
@@ -912,57 +901,51 @@ fn rescue(steps: &mut Steps, input: &PlanInput<'_>) {
         (None, Some(k)) => format!("the policy of the related multi-Region key {k} lets it call"),
         (None, None) => "the key policy still lets it call".to_string(),
     };
+    // A KMS command of the rescue: in the source key's region, as the principal, with one
+    // field of its answer as text.
+    let kms = |op: &str, field: &str, c: fn(CommandLine) -> CommandLine| {
+        c(cmd(input, &["aws", "kms", op])
+            .in_region(source_region.as_deref())
+            .credentials(creds))
+        .word("--query")
+        .word(field)
+        .word("--output")
+        .word("text")
+    };
+    let from_file = |c: CommandLine| {
+        c.word("--ciphertext-blob")
+            .prefixed_variable("fileb://", "ciphertext")
+    };
     if p.operations.contains(&"kms:ReEncryptFrom") {
         steps.run_then(
             format!(
                 "As {} ({by} kms:ReEncryptFrom{needs}; kms:ReEncryptTo on the new key comes from an IAM policy), move each ciphertext under the new key without exposing the plaintext: set ciphertext to a file holding one (a data key, or up to 4 KB encrypted directly), paste, and repeat for each; the result is base64 in ciphertext.rescued.b64",
                 p.principal
             ),
-            cmd(input, &["aws", "kms", "re-encrypt"])
-                .in_region(source_region.as_deref())
-            .credentials(creds)
-                .word("--ciphertext-blob")
-                .prefixed_variable("fileb://", "ciphertext")
+            from_file(kms("re-encrypt", "CiphertextBlob", |c| c))
                 .word("--source-key-id")
                 .value("the key", "key ARN or key id", &source, aws_ids::is_key_reference)
                 .word("--destination-key-id")
-                .variable("new_key")
-                .word("--query")
-                .word("CiphertextBlob")
-                .word("--output")
-                .word("text"),
+                .variable("new_key"),
             " > \"$ciphertext.rescued.b64\"",
         );
     } else {
-        let encrypt = cmd(input, &["aws", "kms", "encrypt"])
-            .in_region(source_region.as_deref())
-            .credentials(creds)
-            .word("--key-id")
-            .variable("new_key")
-            .word("--plaintext")
-            .word("file:///dev/stdin")
-            .word("--query")
-            .word("CiphertextBlob")
-            .word("--output")
-            .word("text")
-            .render();
+        let encrypt = kms("encrypt", "CiphertextBlob", |c| {
+            c.word("--key-id")
+                .variable("new_key")
+                .word("--plaintext")
+                .word("file:///dev/stdin")
+        })
+        .render();
         match encrypt {
             Ok(enc) => steps.run_then(
                 format!(
                     "As {} ({by} kms:Decrypt{needs}, not ReEncrypt; kms:Encrypt on the new key comes from an IAM policy), decrypt each ciphertext and encrypt it under the new key in one pipe, the plaintext never on disk: set ciphertext to a file holding one (a data key, or up to 4 KB encrypted directly), paste, and repeat for each; the result is base64 in ciphertext.rescued.b64",
                     p.principal
                 ),
-                cmd(input, &["aws", "kms", "decrypt"])
-                    .in_region(source_region.as_deref())
-            .credentials(creds)
-                    .word("--ciphertext-blob")
-                    .prefixed_variable("fileb://", "ciphertext")
+                from_file(kms("decrypt", "Plaintext", |c| c))
                     .word("--key-id")
-                    .value("the key", "key ARN or key id", &source, aws_ids::is_key_reference)
-                    .word("--query")
-                    .word("Plaintext")
-                    .word("--output")
-                    .word("text"),
+                    .value("the key", "key ARN or key id", &source, aws_ids::is_key_reference),
                 &format!(" | {enc} > \"$ciphertext.rescued.b64\""),
             ),
             Err(why) => steps.say(format!(

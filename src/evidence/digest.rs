@@ -276,7 +276,12 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn sign(text: &str) -> String {
-        let private = rsa::PrivateKey::from_pkcs1_der(TEST_KEY_DER).unwrap();
+        sign_with(TEST_KEY_DER, text)
+    }
+
+    /// The SHA256withRSA signature of `text` by the PKCS #1 DER private key `der`, in hex.
+    fn sign_with(der: &[u8], text: &str) -> String {
+        let private = rsa::PrivateKey::from_pkcs1_der(der).unwrap();
         let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(private);
         signer
             .sign(text.as_bytes())
@@ -420,17 +425,10 @@ pub(crate) mod tests {
 
     /// A signature by another key (a second test key made with openssl).
     fn sign_with_other_key(text: &str) -> String {
-        let private = rsa::PrivateKey::from_pkcs1_der(include_bytes!(
-            "../../fixtures/digests/other-signing-key.der"
-        ))
-        .unwrap();
-        let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(private);
-        signer
-            .sign(text.as_bytes())
-            .to_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        sign_with(
+            include_bytes!("../../fixtures/digests/other-signing-key.der"),
+            text,
+        )
     }
 
     #[test]

@@ -354,18 +354,7 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
                 (true, false) => "can call PutKeyPolicy (not GetKeyPolicy)",
                 _ => "can call GetKeyPolicy only",
             };
-            let mut needs: Vec<String> = a
-                .requirements
-                .iter()
-                .map(|alt| {
-                    alt.all_of
-                        .iter()
-                        .map(|r| r.text.clone())
-                        .collect::<Vec<_>>()
-                        .join(" and ")
-                })
-                .filter(|s| !s.is_empty())
-                .collect();
+            let mut needs: Vec<String> = crate::analysis::eval::Alternative::words(&a.requirements);
             if needs.len() > 1 {
                 needs = vec![format!("either {}", needs.join(", or "))];
             }
@@ -417,18 +406,7 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
                     }
                 ),
             )?;
-            let needs: Vec<String> = p
-                .requirements
-                .iter()
-                .map(|alt| {
-                    alt.all_of
-                        .iter()
-                        .map(|r| r.text.clone())
-                        .collect::<Vec<_>>()
-                        .join(" and ")
-                })
-                .filter(|s| !s.is_empty())
-                .collect();
+            let needs: Vec<String> = crate::analysis::eval::Alternative::words(&p.requirements);
             if !needs.is_empty() {
                 wrap(
                     out,

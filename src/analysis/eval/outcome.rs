@@ -181,6 +181,24 @@ pub struct Alternative {
     pub via: Vec<StatementRef>,
 }
 
+impl Alternative {
+    /// Each alternative's requirements in words (`A and B`), empty ones left out: what the
+    /// reports and the plan say a principal needs.
+    pub fn words(alternatives: &[Alternative]) -> Vec<String> {
+        alternatives
+            .iter()
+            .map(|alt| {
+                alt.all_of
+                    .iter()
+                    .map(|r| r.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            })
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Evaluation {
     pub decision: Decision,
