@@ -7,10 +7,18 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub mod help;
 
+/// The version and the commit this build was made from (`build.rs`): `0.1.0 (1a2b3c4d5e6f)`.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("KMSDOCTOR_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "kmsdoctor",
-    version,
+    version = VERSION,
     about = "Why a KMS key policy locks you out, who can still get back in, and how",
     max_term_width = 100
 )]

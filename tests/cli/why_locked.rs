@@ -1288,3 +1288,23 @@ fn history_shows_each_version_with_its_changes_and_marks_a_handover() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("--write-repaired"), "{err}");
 }
+
+/// `kmsdoctor --version` says the version and the commit the build was made from (issue
+/// 26, item 5), so that an incident report says which build judged the key.
+#[test]
+fn the_version_names_the_commit_it_was_built_from() {
+    let (code, out, _) = kmsdoctor(&["--version"]);
+    assert_eq!(code, 0);
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let commit = head.unwrap_or_else(|| "unknown".into());
+    assert_eq!(
+        out.trim(),
+        format!("kmsdoctor {} ({commit})", env!("CARGO_PKG_VERSION")),
+        "the binary was built from another commit than the checkout's HEAD"
+    );
+}
