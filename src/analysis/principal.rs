@@ -221,6 +221,20 @@ pub enum PrincipalEntry {
 }
 
 impl PrincipalEntry {
+    /// The ARN this entry names in a `Principal` element and its account: the ARN of a user,
+    /// role or session, or the root ARN of an account principal (in `partition`); `None`
+    /// for everyone, services, unique ids and the rest.
+    pub fn named_arn(&self, partition: &str) -> Option<(String, &str)> {
+        match self {
+            PrincipalEntry::Arn { arn, account } => Some((arn.to_string(), account.as_str())),
+            PrincipalEntry::Account { account, .. } => Some((
+                crate::analysis::aws_ids::root_arn(partition, account),
+                account.as_str(),
+            )),
+            _ => None,
+        }
+    }
+
     pub fn from_aws_value(v: &str) -> PrincipalEntry {
         if v == "*" {
             return PrincipalEntry::Everyone;

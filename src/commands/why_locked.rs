@@ -57,13 +57,7 @@ pub fn run(
             ))
         }
         (Some(file), Some(doc), Some(account)) => {
-            let setting = Setting::new(
-                &diagnosis.key,
-                account,
-                cfg.now,
-                inv.key_evidence.aliases.as_deref(),
-                inv.key_evidence.properties.as_ref(),
-            );
+            let setting = setting_of(&inv, account, cfg.now);
             let r = repair(&doc.text, &setting).map_err(|e| AppError::Repair(e.to_string()))?;
             let path = file.path().display().to_string();
             file.finish(&r.policy)?;
@@ -265,13 +259,7 @@ pub fn run_history(
     let d = &inv.diagnosis;
     let timeline = match &d.key.account {
         Some(account) => {
-            let setting = Setting::new(
-                &d.key,
-                account,
-                cfg.now,
-                inv.key_evidence.aliases.as_deref(),
-                inv.key_evidence.properties.as_ref(),
-            );
+            let setting = setting_of(&inv, account, cfg.now);
             crate::analysis::lockout::timeline(&d.history, &setting)
         }
         None => crate::analysis::lockout::timeline_without_account(&d.history),
@@ -290,4 +278,20 @@ pub fn run_history(
     }
     out.flush()?;
     Ok(0)
+}
+
+/// The setting the key is judged in: its account, the time, and what the evidence says of
+/// it (aliases, DescribeKey).
+fn setting_of<'a>(
+    inv: &'a super::Investigation,
+    account: &'a str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Setting<'a> {
+    Setting::new(
+        &inv.diagnosis.key,
+        account,
+        now,
+        inv.key_evidence.aliases.as_deref(),
+        inv.key_evidence.properties.as_ref(),
+    )
 }

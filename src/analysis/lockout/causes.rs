@@ -430,13 +430,8 @@ pub(super) fn other_account_use(policy: &Policy, setting: &Setting<'_>) -> Vec<F
         let others: Vec<String> = block
             .entries
             .iter()
-            .filter_map(|e| match e {
-                PrincipalEntry::Arn { arn, account: a } if a.as_str() != account => {
-                    Some(arn.to_string())
-                }
-                PrincipalEntry::Account { account: a, .. } if a.as_str() != account => {
-                    Some(crate::analysis::aws_ids::root_arn(partition, a))
-                }
+            .filter_map(|e| match e.named_arn(partition) {
+                Some((arn, a)) if a != account => Some(arn),
                 _ => None,
             })
             .collect();

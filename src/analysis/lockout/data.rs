@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::delegation::Setting;
 use crate::analysis::eval::{Alternative, Decision};
 use crate::analysis::policy::{Effect, Policy};
-use crate::analysis::principal::{Caller, PrincipalEntry};
+use crate::analysis::principal::Caller;
 use crate::analysis::reference::{serialize_labels, StatementRef};
 
 /// The operations that reach data encrypted under a symmetric key, or make more of it: read
@@ -71,12 +71,8 @@ pub fn data_paths(policy: &Policy, setting: &Setting<'_>) -> Vec<DataPath> {
             continue;
         };
         for e in &block.entries {
-            let arn = match e {
-                PrincipalEntry::Arn { arn, .. } => arn.to_string(),
-                PrincipalEntry::Account { account, .. } => {
-                    crate::analysis::aws_ids::root_arn(setting.partition(), account)
-                }
-                _ => continue,
+            let Some((arn, _)) = e.named_arn(setting.partition()) else {
+                continue;
             };
             if !principals.contains(&arn) {
                 principals.push(arn);
