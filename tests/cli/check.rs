@@ -898,6 +898,22 @@ fn exit_codes_hold_when_the_reader_goes_away() {
             4,
         ),
     ];
+    // `history` reports, whatever the verdicts: 0, in both formats.
+    let events = root.join("fixtures/scenarios/114-lockout-then-deletion-with-a-live-grant/events");
+    let mut cases = cases;
+    for format in ["table", "json"] {
+        cases.push((
+            vec![
+                "history".into(),
+                key.into(),
+                "--events-file".into(),
+                events.display().to_string(),
+                "--output".into(),
+                format.into(),
+            ],
+            0,
+        ));
+    }
     for (args, want) in cases {
         let mut child = Command::new(&bin)
             .args(&args)
