@@ -437,8 +437,8 @@ pub fn render_table(out: &mut dyn Write, r: &WhyLockedReport<'_>, style: Style) 
         let ended: Vec<String> = d
             .grants
             .iter()
-            .filter(|g| g.status != "live")
-            .map(|g| format!("{} ({})", g.grant_id, g.status))
+            .filter(|g| g.status != crate::analysis::lockout::data::GrantStatus::Live)
+            .map(|g| format!("{} ({})", g.grant_id, g.status.as_str()))
             .collect();
         if !ended.is_empty() {
             wrap(

@@ -419,14 +419,7 @@ pub(super) fn delegation_excludes(ok: &[Alternative]) -> Option<Finding> {
 pub(super) fn other_account_use(policy: &Policy, setting: &Setting<'_>) -> Vec<Finding> {
     let (account, partition) = (setting.account, setting.partition());
     let mut out = Vec::new();
-    for s in policy
-        .statements
-        .iter()
-        .filter(|s| s.valid && s.effect == Effect::Allow)
-    {
-        let Some(block) = s.principal.as_ref().filter(|b| !b.negated) else {
-            continue;
-        };
+    for (s, block) in policy.allows_by_principal() {
         let others: Vec<String> = block
             .entries
             .iter()

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::delegation::Setting;
 use crate::analysis::eval::{Alternative, Decision};
-use crate::analysis::policy::{Effect, Policy};
+use crate::analysis::policy::Policy;
 use crate::analysis::principal::Caller;
 use crate::analysis::reference::{serialize_labels, StatementRef};
 
@@ -62,23 +62,17 @@ pub struct DataPath {
 /// root, that may call a data operation on the key under `policy`.
 pub fn data_paths(policy: &Policy, setting: &Setting<'_>) -> Vec<DataPath> {
     let mut principals: Vec<String> = vec![setting.root_arn()];
-    for s in policy
-        .statements
-        .iter()
-        .filter(|s| s.valid && s.effect == Effect::Allow)
-    {
-        let Some(block) = s.principal.as_ref().filter(|b| !b.negated) else {
-            continue;
-        };
-        for e in &block.entries {
-            let Some((arn, _)) = e.named_arn(setting.partition()) else {
-                continue;
-            };
-            if !principals.contains(&arn) {
-                principals.push(arn);
-            }
+    for (_, block) in policy.allows_by_principal() {
+        for (arn, _) in block
+            .entries
+            .iter()
+            .filter_map(|e| e.named_arn(setting.partition()))
+        {
             if principals.len() >= MAX_PRINCIPALS {
                 break;
+            }
+            if !principals.contains(&arn) {
+                principals.push(arn);
             }
         }
     }
@@ -144,6 +138,29 @@ pub fn state_note(status: &crate::analysis::key_state::KeyStatus) -> Option<Stri
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 
+/// Where a grant stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantStatus {
+    /// Created and not retired or revoked in the evidence, or listed by ListGrants.
+    Live,
+    Retired,
+    Revoked,
+    /// Live by the events, but ListGrants no longer lists it: ended since.
+    NotListed,
+}
+
+impl GrantStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantStatus::Live => "live",
+            GrantStatus::Retired => "retired",
+            GrantStatus::Revoked => "revoked",
+            GrantStatus::NotListed => "not_listed",
+        }
+    }
+}
+
 /// A grant of the key, as its CloudTrail events tell it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GrantView {
@@ -157,10 +174,7 @@ pub struct GrantView {
     pub constraints: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retiring_principal: Option<String>,
-    /// `live` (created, not retired or revoked in the evidence; or listed by ListGrants),
-    /// `retired`, `revoked`, `not_listed` (live by the events, but ListGrants no longer
-    /// lists it: ended since).
-    pub status: &'static str,
+    pub status: GrantStatus,
     /// The CreateGrant event and time, when in the evidence.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_by_event: Option<String>,
@@ -196,7 +210,7 @@ pub fn grants(mine: &[&crate::analysis::events::PolicyEvent]) -> Vec<GrantView> 
                     operations: g.operations.clone(),
                     constraints: g.constraints.clone(),
                     retiring_principal: g.retiring.clone(),
-                    status: "live",
+                    status: GrantStatus::Live,
                     created_by_event: Some(e.event_id.clone()),
                     created_at: Some(e.time),
                     ended_by_event: None,
@@ -204,9 +218,9 @@ pub fn grants(mine: &[&crate::analysis::events::PolicyEvent]) -> Vec<GrantView> 
             }
             _ => {
                 let status = if e.name == EventName::RevokeGrant {
-                    "revoked"
+                    GrantStatus::Revoked
                 } else {
-                    "retired"
+                    GrantStatus::Retired
                 };
                 match out.iter_mut().find(|x| x.grant_id == id) {
                     Some(x) => {
@@ -237,7 +251,7 @@ pub fn grants(mine: &[&crate::analysis::events::PolicyEvent]) -> Vec<GrantView> 
 pub fn grant_paths(grants: &[GrantView], account: Option<&str>) -> Vec<DataPath> {
     grants
         .iter()
-        .filter(|g| g.status == "live")
+        .filter(|g| g.status == GrantStatus::Live)
         .filter_map(|g| {
             let grantee = g.grantee.clone()?;
             let operations: Vec<&'static str> = DATA_OPERATIONS
@@ -391,14 +405,14 @@ pub fn merge_listed(
     listed: &[crate::analysis::lockout::key::ListedGrant],
 ) {
     for g in grants.iter_mut() {
-        if g.status == "live" && !listed.iter().any(|l| l.grant_id == g.grant_id) {
-            g.status = "not_listed";
+        if g.status == GrantStatus::Live && !listed.iter().any(|l| l.grant_id == g.grant_id) {
+            g.status = GrantStatus::NotListed;
         }
     }
     for l in listed {
         match grants.iter_mut().find(|g| g.grant_id == l.grant_id) {
             Some(g) => {
-                g.status = "live";
+                g.status = GrantStatus::Live;
                 g.grantee = g.grantee.clone().or_else(|| l.grantee.clone());
                 if g.operations.is_empty() {
                     g.operations = l.operations.clone();
@@ -411,7 +425,7 @@ pub fn merge_listed(
                 operations: l.operations.clone(),
                 constraints: l.constraints.clone(),
                 retiring_principal: l.retiring.clone(),
-                status: "live",
+                status: GrantStatus::Live,
                 created_by_event: None,
                 created_at: None,
                 ended_by_event: None,
@@ -425,7 +439,7 @@ mod tests {
     use super::*;
     use crate::analysis::lockout::key::ListedGrant;
 
-    fn view(id: &str, status: &'static str) -> GrantView {
+    fn view(id: &str, status: GrantStatus) -> GrantView {
         GrantView {
             grant_id: id.into(),
             grantee: Some("arn:aws:iam::111122223333:role/App".into()),
@@ -443,7 +457,11 @@ mod tests {
     /// ended since; a listed one whose creation the events miss is live.
     #[test]
     fn listed_grants_decide_which_are_live() {
-        let mut grants = vec![view("a", "live"), view("b", "live"), view("c", "revoked")];
+        let mut grants = vec![
+            view("a", GrantStatus::Live),
+            view("b", GrantStatus::Live),
+            view("c", GrantStatus::Revoked),
+        ];
         let listed = [
             ListedGrant {
                 grant_id: "a".into(),
@@ -459,7 +477,7 @@ mod tests {
         merge_listed(&mut grants, &listed);
         let status: Vec<(&str, &str)> = grants
             .iter()
-            .map(|g| (g.grant_id.as_str(), g.status))
+            .map(|g| (g.grant_id.as_str(), g.status.as_str()))
             .collect();
         assert_eq!(
             status,

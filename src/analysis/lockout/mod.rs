@@ -486,13 +486,8 @@ fn other_accounts(
         .iter()
         .filter(|s| s.valid && s.effect == Effect::Allow)
         .flat_map(|s| s.principal.iter().flat_map(|p| p.entries.iter()))
-        .filter_map(|e| match e {
-            PrincipalEntry::Arn { arn, account: a } if Some(a.as_str()) != account => {
-                Some(arn.to_string())
-            }
-            PrincipalEntry::Account { account: a, .. } if Some(a.as_str()) != account => {
-                Some(crate::analysis::aws_ids::root_arn(partition, a))
-            }
+        .filter_map(|e| match e.named_arn(partition) {
+            Some((arn, a)) if Some(a) != account => Some(arn),
             _ => None,
         })
         .collect();

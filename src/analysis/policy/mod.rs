@@ -134,6 +134,15 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// The valid Allow statements with a `Principal` element (not `NotPrincipal`), each with
+    /// its principals: who the policy names to let in.
+    pub fn allows_by_principal(&self) -> impl Iterator<Item = (&Statement, &PrincipalBlock)> {
+        self.statements
+            .iter()
+            .filter(|s| s.valid && s.effect == Effect::Allow)
+            .filter_map(|s| Some((s, s.principal.as_ref().filter(|b| !b.negated)?)))
+    }
+
     /// The reference to one of this policy's statements.
     pub fn statement_ref(&self, s: &Statement) -> StatementRef {
         StatementRef::new(&self.name, self.kind, s.index, s.sid.as_deref())
